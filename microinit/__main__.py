@@ -1,0 +1,5 @@
+import sys
+
+from microinit.cli import main
+
+sys.exit(main())

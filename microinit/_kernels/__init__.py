@@ -1,0 +1,37 @@
+"""Compiled kernels. Importing this package fails loudly if they were not built.
+
+Kernels take C-contiguous typed memoryviews (float32 or float64), write into an
+output they are given and return; they know nothing of autograd (DESIGN.md,
+boundary 1). ``reference.py`` holds a plain-numpy twin of every kernel.
+"""
+import importlib
+
+# Every compiled module the package needs. A module listed here that is missing
+# means the package was installed without building its extensions.
+KERNEL_MODULES = (
+    "elementwise",
+)
+
+BUILD_HINT = (
+    "microinit's compiled kernels are missing ({missing}). Build them from the "
+    "source checkout with:\n    pip install -e .\n"
+    "(or, in place: python setup.py build_ext --inplace)."
+)
+
+_loaded = {}
+_missing = []
+for _name in KERNEL_MODULES:
+    try:
+        _loaded[_name] = importlib.import_module(f"{__name__}.{_name}")
+    except ImportError as _err:  # pragma: no cover - exercised by a subprocess test
+        _missing.append(f"{_name}: {_err}")
+if _missing:
+    raise ImportError(BUILD_HINT.format(missing="; ".join(_missing)))
+
+elementwise = _loaded["elementwise"]
+ACTIVATION_CODES = dict(elementwise.CODES)
+
+
+def compiled_modules():
+    """Names and file paths of the compiled kernel modules (for `microinit info`)."""
+    return {name: getattr(mod, "__file__", "?") for name, mod in _loaded.items()}

@@ -1,0 +1,67 @@
+"""Build the Cython kernels in microinit/_kernels/.
+
+Everything else about the package is in pyproject.toml; this file only says what
+pyproject cannot: which extensions to compile and how.
+
+Environment switches (read at build time):
+  MICROINIT_DEBUG=1     turn bounds checking and wraparound back on, -O0 -g
+  MICROINIT_PORTABLE=1  do not compile with -march=native (for wheels you ship)
+  MICROINIT_NO_OPENMP=1 build without OpenMP (kernels then run on one thread)
+"""
+import os
+import sys
+from glob import glob
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("MICROINIT_DEBUG") == "1"
+PORTABLE = os.environ.get("MICROINIT_PORTABLE") == "1"
+OPENMP = os.environ.get("MICROINIT_NO_OPENMP") != "1" and sys.platform != "darwin"
+
+# Directives are set once, here. Kernels may only rely on boundscheck=False because
+# functional.py validates every shape before a kernel runs.
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "nonecheck": False,
+    "embedsignature": True,
+}
+
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3", "-ffp-contract=fast"]
+if not PORTABLE and not DEBUG:
+    compile_args.append("-march=native")
+link_args = []
+if OPENMP:
+    compile_args.append("-fopenmp")
+    link_args.append("-fopenmp")
+
+# Kernels that draw random numbers use numpy's C bit-generator interface, whose
+# distribution functions live in numpy's static npyrandom library.
+NPYRANDOM = {
+    "library_dirs": [os.path.join(np.get_include(), "..", "..", "random", "lib")],
+    "libraries": ["npyrandom"],
+}
+NEEDS_NPYRANDOM = {"sampling"}
+
+extensions = []
+for pyx in sorted(glob(os.path.join("microinit", "_kernels", "*.pyx"))):
+    name = os.path.splitext(os.path.basename(pyx))[0]
+    extra = NPYRANDOM if name in NEEDS_NPYRANDOM else {}
+    extensions.append(
+        Extension(
+            f"microinit._kernels.{name}",
+            [pyx],
+            include_dirs=[np.get_include()],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+            **extra,
+        )
+    )
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives, quiet=True))
