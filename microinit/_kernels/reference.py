@@ -1,0 +1,71 @@
+"""Plain-numpy twins of every compiled kernel: the oracle the tests compare against.
+
+Each function here computes what its kernel computes, in the clearest numpy, with the
+same argument order (outputs returned instead of written). Nothing here is fast and
+nothing here is used by the library at run time.
+"""
+import numpy as np
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _erf(x):
+    # numpy has no erf; math.erf elementwise is exact enough for an oracle.
+    import math
+
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def activation_forward(name, x, param=0.0):
+    """act(x) for the activation called `name` (see elementwise.CODES)."""
+    x = np.asarray(x)
+    with np.errstate(over="ignore"):
+        if name == "identity":
+            y = x.copy()
+        elif name == "relu":
+            y = np.where(x > 0, x, 0)
+        elif name == "tanh":
+            y = np.tanh(x)
+        elif name == "sigmoid":
+            y = np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+        elif name == "leaky_relu":
+            y = np.where(x > 0, x, param * x)
+        elif name == "elu":
+            y = np.where(x > 0, x, param * np.expm1(np.minimum(x, 0)))
+        elif name == "selu":
+            y = SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+        elif name == "gelu":
+            y = 0.5 * x * (1 + _erf(x / np.sqrt(2.0)))
+        elif name == "softplus":
+            y = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        else:
+            raise ValueError(f"unknown activation {name!r}")
+    return np.asarray(y, dtype=x.dtype)
+
+
+def activation_backward(name, x, y, dy, param=0.0):
+    """dy * act'(x), given x and y = act(x); same conventions as activations.pxd."""
+    x = np.asarray(x)
+    if name == "identity":
+        d = np.ones_like(x)
+    elif name == "relu":
+        d = (x > 0).astype(x.dtype)
+    elif name == "tanh":
+        d = 1 - y * y
+    elif name == "sigmoid":
+        d = y * (1 - y)
+    elif name == "leaky_relu":
+        d = np.where(x > 0, 1.0, param)
+    elif name == "elu":
+        d = np.where(x > 0, 1.0, y + param)
+    elif name == "selu":
+        d = np.where(x > 0, SELU_SCALE, y + SELU_SCALE * SELU_ALPHA)
+    elif name == "gelu":
+        xd = x.astype(np.float64)
+        d = 0.5 * (1 + _erf(xd / np.sqrt(2.0))) + xd * np.exp(-0.5 * xd * xd) / np.sqrt(2 * np.pi)
+    elif name == "softplus":
+        d = activation_forward("sigmoid", x)
+    else:
+        raise ValueError(f"unknown activation {name!r}")
+    return np.asarray(dy * d, dtype=x.dtype)
