@@ -1,0 +1,27 @@
+"""Ops as forward/backward pairs over numpy arrays; knows nothing of Tensor.
+
+Split by owner (DESIGN.md's functional.py): ``_validate`` (boundary checks),
+``linalg`` (matmul/dense with BLAS or kernel dispatch), ``elementwise``
+(activations through the compiled kernel), ``losses`` (fused softmax cross-entropy and
+friends). Everything is re-exported here, so ``microinit.functional.matmul`` works.
+"""
+import importlib.util as _ilu
+
+from microinit.functional._validate import (  # noqa: F401
+    DEFAULT_DTYPE,
+    FLOAT_DTYPES,
+    as_float_array,
+    check_finite,
+    check_ndim,
+    result_dtype,
+)
+
+# TEMPORARY guard until engineer E commits functional/linalg.py; then this becomes a
+# plain import.
+if _ilu.find_spec("microinit.functional.linalg") is not None:
+    from microinit.functional.linalg import (  # noqa: F401
+        dense_backward,
+        dense_forward,
+        matmul,
+        matmul_backward,
+    )
