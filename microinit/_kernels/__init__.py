@@ -10,6 +10,7 @@ import importlib
 # means the package was installed without building its extensions.
 KERNEL_MODULES = (
     "elementwise",
+    "matmul",
 )
 
 BUILD_HINT = (
@@ -29,6 +30,7 @@ if _missing:
     raise ImportError(BUILD_HINT.format(missing="; ".join(_missing)))
 
 elementwise = _loaded["elementwise"]
+matmul = _loaded["matmul"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 

@@ -1,0 +1,267 @@
+# cython: language_level=3
+"""The blocked GEMM core shared by matmul.pyx and dense.pyx (header-only, like activations.pxd).
+
+    C[m, n] (+)= op(A)[m, k] @ op(B)[k, n],   op(X) = X or X^T (a flag, never a copy)
+
+A and B are addressed through a pointer and a leading dimension, so the transposed
+products backward needs (x^T dZ, dZ W^T) read the stored arrays directly.
+
+Blocking follows Goto & van de Geijn: B is packed into KC x NR panels (one L1-sized
+sliver each), A into MC x KC blocks of MR-row panels (L2-sized), and an MR x NR
+register tile accumulates a rank-KC update. Panels are zero-padded at the edges so the
+micro-kernel always runs full tiles; only the final store is clipped.
+
+MR x NR is 6 x 16 floats (12 AVX2 accumulators + 2 loads of B + 1 broadcast of A out
+of 16 ymm registers) and 6 x 8 doubles (the same register budget). The micro-kernels
+are plain C loops over constant bounds that gcc -O3 fully unrolls and keeps in
+registers; see mi_kernel_* below.
+
+Callers guarantee m, n >= 1, k >= 0 and valid pointers (functional/linalg.py checks
+every shape before a kernel runs).
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
+cimport openmp
+
+# The micro-kernels are written in C with gcc/clang vector extensions so that the
+# 6 x 16 float tile provably lives in 12 ymm registers (no reliance on the optimiser
+# scalar-replacing a local array). 32-byte vector types lower to AVX2 FMA with
+# -march=native and to pairs of SSE operations in portable builds: correct everywhere.
+cdef extern from *:
+    """
+    #include <string.h>
+    typedef float mi_v8f __attribute__((vector_size(32)));
+    typedef double mi_v4d __attribute__((vector_size(32)));
+    /* the same vectors at element alignment: loads/stores through these become vmovups */
+    typedef float mi_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
+    typedef double mi_v4du __attribute__((vector_size(32), aligned(8), may_alias));
+
+    /* acc[6][16] += sum_p Ap[p][0:6] (outer) Bp[p][0:16]; then C (+)= acc, clipped to mr x nr */
+    static inline void mi_kernel_f(long kc, const float *Ap, const float *Bp,
+                                   float *C, long ldc, long mr, long nr, int add)
+    {
+        mi_v8f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
+        mi_v8f c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
+        for (long p = 0; p < kc; ++p) {
+            mi_v8f b0, b1;
+            b0 = *(const mi_v8fu *)Bp; b1 = *(const mi_v8fu *)(Bp + 8);
+            float a;
+            a = Ap[0]; c00 += a * b0; c01 += a * b1;
+            a = Ap[1]; c10 += a * b0; c11 += a * b1;
+            a = Ap[2]; c20 += a * b0; c21 += a * b1;
+            a = Ap[3]; c30 += a * b0; c31 += a * b1;
+            a = Ap[4]; c40 += a * b0; c41 += a * b1;
+            a = Ap[5]; c50 += a * b0; c51 += a * b1;
+            Ap += 6; Bp += 16;
+        }
+        mi_v8f acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+        if (mr == 6 && nr == 16) {
+            for (int i = 0; i < 6; ++i) {
+                float *row = C + i * ldc;
+                mi_v8f r0, r1;
+                if (add) {
+                    r0 = *(mi_v8fu *)row; r1 = *(mi_v8fu *)(row + 8);
+                    r0 += acc[2 * i]; r1 += acc[2 * i + 1];
+                } else {
+                    r0 = acc[2 * i]; r1 = acc[2 * i + 1];
+                }
+                *(mi_v8fu *)row = r0; *(mi_v8fu *)(row + 8) = r1;
+            }
+        } else {
+            float tile[6][16];
+            memcpy(tile, acc, sizeof(tile));
+            for (long i = 0; i < mr; ++i)
+                for (long j = 0; j < nr; ++j)
+                    C[i * ldc + j] = add ? C[i * ldc + j] + tile[i][j] : tile[i][j];
+        }
+    }
+
+    static inline void mi_kernel_d(long kc, const double *Ap, const double *Bp,
+                                   double *C, long ldc, long mr, long nr, int add)
+    {
+        mi_v4d c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
+        mi_v4d c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
+        for (long p = 0; p < kc; ++p) {
+            mi_v4d b0, b1;
+            b0 = *(const mi_v4du *)Bp; b1 = *(const mi_v4du *)(Bp + 4);
+            double a;
+            a = Ap[0]; c00 += a * b0; c01 += a * b1;
+            a = Ap[1]; c10 += a * b0; c11 += a * b1;
+            a = Ap[2]; c20 += a * b0; c21 += a * b1;
+            a = Ap[3]; c30 += a * b0; c31 += a * b1;
+            a = Ap[4]; c40 += a * b0; c41 += a * b1;
+            a = Ap[5]; c50 += a * b0; c51 += a * b1;
+            Ap += 6; Bp += 8;
+        }
+        mi_v4d acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+        if (mr == 6 && nr == 8) {
+            for (int i = 0; i < 6; ++i) {
+                double *row = C + i * ldc;
+                mi_v4d r0, r1;
+                if (add) {
+                    r0 = *(mi_v4du *)row; r1 = *(mi_v4du *)(row + 4);
+                    r0 += acc[2 * i]; r1 += acc[2 * i + 1];
+                } else {
+                    r0 = acc[2 * i]; r1 = acc[2 * i + 1];
+                }
+                *(mi_v4du *)row = r0; *(mi_v4du *)(row + 4) = r1;
+            }
+        } else {
+            double tile[6][8];
+            memcpy(tile, acc, sizeof(tile));
+            for (long i = 0; i < mr; ++i)
+                for (long j = 0; j < nr; ++j)
+                    C[i * ldc + j] = add ? C[i * ldc + j] + tile[i][j] : tile[i][j];
+        }
+    }
+    """
+    void mi_kernel_f(long kc, const float *Ap, const float *Bp, float *C, long ldc,
+                     long mr, long nr, int add) noexcept nogil
+    void mi_kernel_d(long kc, const double *Ap, const double *Bp, double *C, long ldc,
+                     long mr, long nr, int add) noexcept nogil
+
+
+cdef enum:
+    MI_MR = 6
+    MI_NR_F = 16
+    MI_NR_D = 8
+    MI_KC = 256
+    MI_MC = 72      # multiple of MR; MC x KC floats = 72 KiB, half of L2 per thread
+    MI_NC = 4096    # multiple of both NRs
+    # Below this many multiply-adds (m*n*k) one thread is faster than waking a team.
+    MI_PARALLEL_MIN = 96 * 96 * 96
+
+
+cdef inline Py_ssize_t mi_nr(floating dummy) noexcept nogil:
+    if floating is float:
+        return MI_NR_F
+    else:
+        return MI_NR_D
+
+
+cdef inline void mi_pack_a(const floating* A, Py_ssize_t lda, bint ta, Py_ssize_t i0,
+                           Py_ssize_t mc, Py_ssize_t p0, Py_ssize_t kc,
+                           floating* Ap) noexcept nogil:
+    """Ap[panel][p][r] = op(A)[i0 + panel*MR + r, p0 + p], zero past row mc."""
+    cdef Py_ssize_t ir, p, r, i, rows, panel
+    for panel in range((mc + MI_MR - 1) // MI_MR):
+        ir = panel * MI_MR
+        rows = mc - ir if mc - ir < MI_MR else MI_MR
+        if not ta:
+            for r in range(rows):
+                i = i0 + ir + r
+                for p in range(kc):
+                    Ap[p * MI_MR + r] = A[i * lda + p0 + p]
+        else:
+            for p in range(kc):
+                for r in range(rows):
+                    Ap[p * MI_MR + r] = A[(p0 + p) * lda + i0 + ir + r]
+        for r in range(rows, MI_MR):
+            for p in range(kc):
+                Ap[p * MI_MR + r] = 0
+        Ap += MI_MR * kc
+
+
+cdef inline void mi_pack_b(const floating* B, Py_ssize_t ldb, bint tb, Py_ssize_t p0,
+                           Py_ssize_t kc, Py_ssize_t j0, Py_ssize_t nc,
+                           floating* Bp) noexcept nogil:
+    """Bp[panel][p][c] = op(B)[p0 + p, j0 + panel*NR + c], zero past column nc."""
+    cdef Py_ssize_t nr = mi_nr(Bp[0])
+    cdef Py_ssize_t jr, p, c, cols, panel
+    for panel in range((nc + nr - 1) // nr):
+        jr = panel * nr
+        cols = nc - jr if nc - jr < nr else nr
+        if not tb:
+            for p in range(kc):
+                for c in range(cols):
+                    Bp[p * nr + c] = B[(p0 + p) * ldb + j0 + jr + c]
+                for c in range(cols, nr):
+                    Bp[p * nr + c] = 0
+        else:
+            for c in range(cols):
+                for p in range(kc):
+                    Bp[p * nr + c] = B[(j0 + jr + c) * ldb + p0 + p]
+            for p in range(kc):
+                for c in range(cols, nr):
+                    Bp[p * nr + c] = 0
+        Bp += nr * kc
+
+
+cdef inline void mi_macro(Py_ssize_t mc, Py_ssize_t nc, Py_ssize_t kc,
+                          const floating* Ap, const floating* Bp,
+                          floating* C, Py_ssize_t ldc, bint add) noexcept nogil:
+    """C[0:mc, 0:nc] (+)= packed A block @ packed B block."""
+    cdef Py_ssize_t nr = mi_nr(Ap[0])
+    cdef Py_ssize_t ir, jr, mr_e, nr_e, pj, pi
+    for pj in range((nc + nr - 1) // nr):
+        jr = pj * nr
+        nr_e = nc - jr if nc - jr < nr else nr
+        for pi in range((mc + MI_MR - 1) // MI_MR):
+            ir = pi * MI_MR
+            mr_e = mc - ir if mc - ir < MI_MR else MI_MR
+            if floating is float:
+                mi_kernel_f(kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc, mr_e, nr_e, add)
+            else:
+                mi_kernel_d(kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc, mr_e, nr_e, add)
+
+
+cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                        const floating* A, Py_ssize_t lda, bint ta,
+                        const floating* B, Py_ssize_t ldb, bint tb,
+                        floating* C, Py_ssize_t ldc, bint accumulate,
+                        int nthreads) noexcept nogil:
+    """C (+)= op(A) @ op(B). Returns -1 if the workspace could not be allocated."""
+    cdef Py_ssize_t nr = mi_nr(C[0])
+    cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, i, j, bj, bp, bi
+    cdef Py_ssize_t kc_max = k if k < MI_KC else MI_KC
+    cdef Py_ssize_t nc_max = n if n < MI_NC else MI_NC
+    cdef floating* Bp
+    cdef floating* Ap
+    cdef floating* work
+    cdef bint add
+    cdef int tid, nt
+    if k == 0:
+        if not accumulate:
+            for i in range(m):
+                for j in range(n):
+                    C[i * ldc + j] = 0
+        return 0
+    # Rows per A block: MC, or an even share per thread when m is short, so a 2-core
+    # run of a 128-row product still splits in two.
+    nt = nthreads if m * n * k >= MI_PARALLEL_MIN else 1
+    mc_blk = MI_MC
+    if nt > 1 and m < nt * MI_MC:
+        mc_blk = ((m + nt - 1) // nt + MI_MR - 1) // MI_MR * MI_MR
+    if nt < 1:
+        nt = 1
+    work = <floating*> malloc(sizeof(floating) * (
+        kc_max * ((nc_max + nr - 1) // nr * nr) + nt * kc_max * mc_blk))
+    if work == NULL:
+        return -1
+    Bp = work
+    Ap = work + kc_max * ((nc_max + nr - 1) // nr * nr)
+    for bj in range((n + MI_NC - 1) // MI_NC):
+        jc = bj * MI_NC
+        nc = n - jc if n - jc < MI_NC else MI_NC
+        for bp in range((k + MI_KC - 1) // MI_KC):
+            pc = bp * MI_KC
+            kc = k - pc if k - pc < MI_KC else MI_KC
+            add = accumulate or pc > 0
+            mi_pack_b(B, ldb, tb, pc, kc, jc, nc, Bp)
+            nblk = (m + mc_blk - 1) // mc_blk
+            if nt > 1 and nblk > 1:
+                for blk in prange(nblk, nogil=True, num_threads=nt, schedule="static"):
+                    tid = openmp.omp_get_thread_num()
+                    ic = blk * mc_blk
+                    mc = m - ic if m - ic < mc_blk else mc_blk
+                    mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk)
+                    mi_macro(mc, nc, kc, Ap + tid * kc_max * mc_blk, Bp, C + ic * ldc + jc, ldc, add)
+            else:
+                for bi in range(nblk):
+                    ic = bi * mc_blk
+                    mc = m - ic if m - ic < mc_blk else mc_blk
+                    mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap)
+                    mi_macro(mc, nc, kc, Ap, Bp, C + ic * ldc + jc, ldc, add)
+    free(work)
+    return 0
