@@ -2,3 +2,8 @@
 __version__ = "0.1.0"
 from microinit import _kernels  # noqa: F401  (fails loudly when not built)
 
+from microinit import functional as F  # noqa: E402,F401
+from microinit import functional  # noqa: E402,F401
+from microinit.tensor import (  # noqa: E402,F401
+    Tensor, concatenate, enable_grad, is_grad_enabled, no_grad, ones, rand, randn, stack, tensor, zeros,
+)

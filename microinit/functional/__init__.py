@@ -16,6 +16,20 @@ from microinit.functional._validate import (  # noqa: F401
     result_dtype,
 )
 
+from microinit.functional.elementwise import (  # noqa: F401
+    ACTIVATION_CODES,
+    ACTIVATIONS,
+    activation_backward,
+    activation_code,
+    activation_forward,
+)
+from microinit.functional.softmax import (  # noqa: F401
+    log_softmax_backward,
+    log_softmax_forward,
+    softmax_backward,
+    softmax_forward,
+)
+
 # TEMPORARY guard until engineer E commits functional/linalg.py; then this becomes a
 # plain import.
 if _ilu.find_spec("microinit.functional.linalg") is not None:

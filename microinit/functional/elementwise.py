@@ -1,0 +1,62 @@
+"""Elementwise activations as forward/backward pairs over numpy arrays.
+
+The math lives once, in ``_kernels/activations.pxd`` (DESIGN.md boundary 2); these
+functions only check/shape the buffers and call the compiled elementwise kernel.
+Inputs on the internal path (Tensor data) are already C-contiguous float32/float64, so
+the checks below are cheap no-ops there; the kernel is never called on a zero-size
+buffer (RELIABILITY row 11).
+
+Example::
+
+    >>> import numpy as np
+    >>> y = activation_forward("tanh", np.array([0.0, 1.0]))
+    >>> dx = activation_backward("tanh", np.array([0.0, 1.0]), y, np.ones(2))
+    >>> # dx = 1 - tanh(x)**2
+"""
+import numpy as np
+
+from microinit._kernels import elementwise as _ew
+from microinit.functional._validate import as_float_array
+
+#: activation name -> enum code of activations.pxd
+ACTIVATION_CODES = dict(_ew.CODES)
+ACTIVATIONS = tuple(ACTIVATION_CODES)
+
+
+def activation_code(name):
+    """Enum code for an activation name (``None`` means identity); ValueError if unknown."""
+    if name is None:
+        return 0
+    try:
+        return ACTIVATION_CODES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {name!r}; available: {', '.join(ACTIVATIONS)}") from None
+
+
+def activation_forward(name, x, param=0.0):
+    """y = act(x) elementwise, same shape and dtype as ``x``.
+
+    ``param`` is the negative slope of leaky_relu and the alpha of elu.
+    """
+    code = activation_code(name)
+    x = as_float_array(x, name or "identity", "x")
+    out = np.empty_like(x)
+    if x.size:
+        _ew.activation_forward(code, x.reshape(-1), out.reshape(-1), param)
+    return out
+
+
+def activation_backward(name, x, y, dy, param=0.0):
+    """dx = dy * act'(x), given the forward input ``x`` and output ``y = act(x)``.
+
+    ``x`` and ``y`` must be the C-contiguous arrays of one dtype used in the forward;
+    ``dy`` may be any layout/float dtype and is brought to ``x``'s.
+    """
+    code = activation_code(name)
+    dt = x.dtype
+    if dy.dtype != dt or not dy.flags.c_contiguous:
+        dy = np.ascontiguousarray(dy, dtype=dt)
+    dx = np.empty_like(x)
+    if x.size:
+        _ew.activation_backward(code, x.reshape(-1), y.reshape(-1), dy.reshape(-1), dx.reshape(-1), param)
+    return dx
