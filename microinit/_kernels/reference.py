@@ -69,3 +69,30 @@ def activation_backward(name, x, y, dy, param=0.0):
     else:
         raise ValueError(f"unknown activation {name!r}")
     return np.asarray(dy * d, dtype=x.dtype)
+
+
+# --- updates.pyx (optimizer steps) -------------------------------------------------
+
+def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+               nesterov=False, init_buf=False):
+    """One SGD step (torch.optim.SGD semantics); returns (new_p, new_buf)."""
+    d = g + weight_decay * p
+    if momentum:
+        buf = d.copy() if init_buf else momentum * buf + (1 - dampening) * d
+        d = d + momentum * buf if nesterov else buf
+    return (p - lr * d).astype(p.dtype), (None if buf is None else np.asarray(buf, p.dtype))
+
+
+def adam_update(p, g, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
+                weight_decay=0.0, decoupled=False):
+    """One Adam/AdamW step at step number `step` (1-based); returns (new_p, new_m, new_v)."""
+    if weight_decay:
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            g = g + weight_decay * p
+    m = m + (1 - beta1) * (g - m)
+    v = beta2 * v + (1 - beta2) * g * g
+    denom = np.sqrt(v) / np.sqrt(1 - beta2 ** step) + eps
+    p = p - lr / (1 - beta1 ** step) * m / denom
+    return p.astype(g.dtype), m.astype(g.dtype), v.astype(g.dtype)

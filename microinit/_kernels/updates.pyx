@@ -1,0 +1,262 @@
+"""In-place optimizer updates (SGD with momentum/Nesterov/weight decay, Adam, AdamW).
+
+Each kernel takes *lists* of arrays (one entry per parameter) and updates all of them
+in one call, like PyTorch's ``_foreach`` kernels: a tiny network has a handful of
+small parameters, and one call per parameter with typed-memoryview arguments would
+cost more than the arithmetic (about 2.4 us of buffer acquisition per 4-array call,
+against 1.1 us for six parameters through raw data pointers; measured on the dev box).
+
+The boundary checks (dtype, C-contiguity, writeability, equal shapes) run in the
+wrapper, once per array and before any element is touched; the loops themselves are
+``nogil`` over raw pointers, fused over float/double.
+
+Non-finite values: before updating, every gradient is scanned; if one holds NaN/inf
+nothing at all is updated and ``(j, "gradient")`` is returned (``j`` = list index), so
+the optimizer can raise ``FloatingPointError`` with the model intact. A parameter that
+becomes non-finite during the update (overflow) is reported as ``(j, "parameter")``
+after the step. ``None`` is returned when all is well. A ``None`` gradient means the
+parameter took no part in the loss: it is skipped and its state is left alone.
+
+Numpy twins: ``reference.sgd_update`` and ``reference.adam_update``.
+"""
+from cython cimport floating
+from libc.math cimport sqrt, pow
+
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
+
+
+cdef inline bint _any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
+    # x - x is 0 for every finite x and NaN for NaN/inf; no early exit so it vectorizes.
+    cdef Py_ssize_t i
+    cdef int bad = 0
+    for i in range(n):
+        bad |= (x[i] - x[i]) != 0
+    return bad
+
+
+cdef bint _sgd_loop(floating* p, const floating* g, floating* buf, Py_ssize_t n,
+                    floating lr, floating momentum, floating dampening, floating wd,
+                    bint nesterov, bint init_buf) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating d, b
+    cdef int bad = 0
+    for i in range(n):
+        d = g[i]
+        if wd != 0:
+            d = d + wd * p[i]
+        if momentum != 0:
+            if init_buf:
+                b = d
+            else:
+                b = momentum * buf[i] + (1 - dampening) * d
+            buf[i] = b
+            if nesterov:
+                d = d + momentum * b
+            else:
+                d = b
+        p[i] = p[i] - lr * d
+        bad |= (p[i] - p[i]) != 0
+    return bad
+
+
+cdef bint _adam_loop(floating* p, const floating* g, floating* m, floating* v, Py_ssize_t n,
+                     floating lr, floating beta1, floating beta2, floating eps, floating wd,
+                     bint decoupled, floating step_size, floating bc2_sqrt) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi, pi
+    cdef floating decay = 1 - lr * wd
+    cdef int bad = 0
+    for i in range(n):
+        gi = g[i]
+        pi = p[i]
+        if wd != 0:
+            if decoupled:
+                pi = pi * decay
+            else:
+                gi = gi + wd * pi
+        mi = m[i] + (1 - beta1) * (gi - m[i])
+        vi = beta2 * v[i] + (1 - beta2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        pi = pi - step_size * mi / (sqrt(vi) / bc2_sqrt + eps)
+        p[i] = pi
+        bad |= (pi - pi) != 0
+    return bad
+
+
+cdef str _shape(object a):
+    return str(tuple(a.shape))
+
+
+cdef int _check_param(str op, Py_ssize_t j, object pobj, str what) except -1:
+    if not isinstance(pobj, np.ndarray):
+        raise TypeError(f"{op}: {what} {j} must be a numpy array, got {type(pobj).__name__}")
+    cdef cnp.ndarray p = pobj
+    cdef int t = cnp.PyArray_TYPE(p)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"{op}: {what} {j} has dtype {(<object>p).dtype}; supported: float32, float64")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(p):
+        raise ValueError(f"{op}: {what} {j} (shape {_shape(p)}) must be C-contiguous to be updated in place")
+    if not cnp.PyArray_ISWRITEABLE(p):
+        raise ValueError(f"{op}: {what} {j} (shape {_shape(p)}) is read-only")
+    return 0
+
+
+cdef cnp.ndarray _match(str op, Py_ssize_t j, cnp.ndarray p, object aobj, str what, bint is_grad):
+    """Return ``aobj`` as an array matching parameter ``p`` (shape, dtype, C order).
+
+    A gradient of another float dtype or memory order is converted (a copy); a state
+    buffer must already match exactly, since it is written in place.
+    """
+    if not isinstance(aobj, np.ndarray):
+        raise TypeError(f"{op}: {what} {j} must be a numpy array, got {type(aobj).__name__}")
+    cdef cnp.ndarray a = aobj
+    cdef int k
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(p):
+        raise ValueError(f"{op}: {what} {j} has shape {_shape(a)} but its parameter has shape {_shape(p)}")
+    for k in range(cnp.PyArray_NDIM(p)):
+        if cnp.PyArray_DIM(a, k) != cnp.PyArray_DIM(p, k):
+            raise ValueError(f"{op}: {what} {j} has shape {_shape(a)} but its parameter has shape {_shape(p)}")
+    if cnp.PyArray_TYPE(a) == cnp.PyArray_TYPE(p) and cnp.PyArray_IS_C_CONTIGUOUS(a):
+        if not is_grad and not cnp.PyArray_ISWRITEABLE(a):
+            raise ValueError(f"{op}: {what} {j} is read-only")
+        return a
+    if not is_grad:
+        raise ValueError(f"{op}: {what} {j} must be C-contiguous {(<object>p).dtype}, got {(<object>a).dtype}")
+    if (<object>a).dtype.kind not in "fiu":
+        raise TypeError(f"{op}: {what} {j} has dtype {(<object>a).dtype}; supported: float32, float64")
+    return np.ascontiguousarray(a, dtype=(<object>p).dtype)
+
+
+def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0.0,
+                double dampening=0.0, double weight_decay=0.0, bint nesterov=False,
+                bint init_bufs=False):
+    """SGD step, in place, for every ``params[j]`` whose ``grads[j]`` is not None.
+
+    Per element (PyTorch's ``torch.optim.SGD``)::
+
+        d = g + weight_decay * p
+        if momentum: buf = d if init_bufs else momentum * buf + (1 - dampening) * d
+                     d = d + momentum * buf if nesterov else buf
+        p = p - lr * d
+
+    ``bufs`` is ignored (may be empty) when ``momentum == 0``. Returns ``None`` or
+    ``(j, "gradient" | "parameter")`` for the first non-finite value (module docstring).
+    """
+    cdef Py_ssize_t j, n = len(params)
+    if len(grads) != n or (momentum != 0 and len(bufs) != n):
+        raise ValueError(f"sgd_foreach: {n} params but {len(grads)} grads and {len(bufs)} momentum buffers")
+    cdef list G = [None] * n
+    cdef cnp.ndarray p, g, b
+    for j in range(n):
+        if grads[j] is None:
+            continue
+        _check_param("sgd", j, params[j], "parameter")
+        G[j] = _match("sgd", j, params[j], grads[j], "gradient", True)
+        if momentum != 0:
+            _match("sgd", j, params[j], bufs[j], "momentum buffer", False)
+    for j in range(n):
+        g = G[j]
+        if g is not None:
+            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32 and
+                    _any_nonfinite(<float*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
+                return (j, "gradient")
+            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT64 and
+                    _any_nonfinite(<double*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
+                return (j, "gradient")
+    cdef object bad = None
+    cdef bint r
+    cdef Py_ssize_t size
+    for j in range(n):
+        g = G[j]
+        if g is None:
+            continue
+        p = params[j]
+        b = bufs[j] if momentum != 0 else p  # never written when momentum == 0
+        size = cnp.PyArray_SIZE(p)
+        if cnp.PyArray_TYPE(p) == cnp.NPY_FLOAT32:
+            with nogil:
+                r = _sgd_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
+                              <float*>cnp.PyArray_DATA(b), size, <float>lr, <float>momentum,
+                              <float>dampening, <float>weight_decay, nesterov, init_bufs)
+        else:
+            with nogil:
+                r = _sgd_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
+                              <double*>cnp.PyArray_DATA(b), size, lr, momentum,
+                              dampening, weight_decay, nesterov, init_bufs)
+        if r and bad is None:
+            bad = (j, "parameter")
+    return bad
+
+
+def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
+                 cnp.int64_t[::1] steps, double lr, double beta1=0.9, double beta2=0.999,
+                 double eps=1e-8, double weight_decay=0.0, bint decoupled=False):
+    """Adam (``decoupled=False``) or AdamW (``decoupled=True``) step, in place.
+
+    For every ``j`` with ``grads[j]`` not None, ``steps[j] += 1`` (``t``) and per element
+    (PyTorch's ``torch.optim.Adam`` / ``AdamW``, amsgrad off)::
+
+        AdamW: p = p * (1 - lr * weight_decay)      Adam: g = g + weight_decay * p
+        m = m + (1 - beta1) * (g - m)
+        v = beta2 * v + (1 - beta2) * g * g
+        p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    Returns ``None`` or ``(j, "gradient" | "parameter")`` (module docstring).
+    """
+    cdef Py_ssize_t j, n = len(params)
+    if len(grads) != n or len(exp_avgs) != n or len(exp_avg_sqs) != n or steps.shape[0] != n:
+        raise ValueError(f"adam_foreach: {n} params but {len(grads)} grads, {len(exp_avgs)} "
+                         f"exp_avgs, {len(exp_avg_sqs)} exp_avg_sqs and {steps.shape[0]} steps")
+    cdef list G = [None] * n
+    cdef cnp.ndarray p, g, m, v
+    for j in range(n):
+        if grads[j] is None:
+            continue
+        _check_param("adam", j, params[j], "parameter")
+        G[j] = _match("adam", j, params[j], grads[j], "gradient", True)
+        _match("adam", j, params[j], exp_avgs[j], "exp_avg", False)
+        _match("adam", j, params[j], exp_avg_sqs[j], "exp_avg_sq", False)
+    for j in range(n):
+        g = G[j]
+        if g is not None:
+            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32 and
+                    _any_nonfinite(<float*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
+                return (j, "gradient")
+            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT64 and
+                    _any_nonfinite(<double*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
+                return (j, "gradient")
+    cdef object bad = None
+    cdef bint r
+    cdef Py_ssize_t size
+    cdef double t, step_size, bc2_sqrt
+    for j in range(n):
+        g = G[j]
+        if g is None:
+            continue
+        steps[j] += 1
+        t = <double>steps[j]
+        # bias corrections in double, as PyTorch computes them on Python floats
+        step_size = lr / (1.0 - pow(beta1, t))
+        bc2_sqrt = sqrt(1.0 - pow(beta2, t))
+        p = params[j]
+        m = exp_avgs[j]
+        v = exp_avg_sqs[j]
+        size = cnp.PyArray_SIZE(p)
+        if cnp.PyArray_TYPE(p) == cnp.NPY_FLOAT32:
+            with nogil:
+                r = _adam_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
+                               <float*>cnp.PyArray_DATA(m), <float*>cnp.PyArray_DATA(v), size,
+                               <float>lr, <float>beta1, <float>beta2, <float>eps,
+                               <float>weight_decay, decoupled, <float>step_size, <float>bc2_sqrt)
+        else:
+            with nogil:
+                r = _adam_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
+                               <double*>cnp.PyArray_DATA(m), <double*>cnp.PyArray_DATA(v), size,
+                               lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt)
+        if r and bad is None:
+            bad = (j, "parameter")
+    return bad

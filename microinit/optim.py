@@ -1,0 +1,302 @@
+"""Optimizers (SGD, Adam, AdamW) and learning-rate schedules.
+
+An optimizer holds a list of parameters (``Tensor`` objects, or ``(name, Tensor)``
+pairs such as ``model.named_parameters()`` gives, so errors can name them) and
+updates ``p.data`` **in place** from ``p.grad`` with one compiled call per step
+(``microinit._kernels.updates``), then bumps each updated tensor's version counter.
+State buffers (momentum, Adam moments) are allocated once, on the first step.
+
+* A parameter whose ``grad`` is ``None`` took no part in the loss: it is skipped and
+  its state is not advanced (PyTorch does the same).
+* A NaN/inf gradient raises ``FloatingPointError`` naming the step and the parameter,
+  before any parameter is changed; a parameter that overflows to inf/NaN during the
+  update raises the same error after the step.
+* Gradients accumulate across ``backward()`` calls until ``zero_grad()``.
+
+Example::
+
+    >>> from microinit import nn, optim
+    >>> model = nn.MLP([2, 16, 1], rng=0)
+    >>> opt = optim.Adam(model.parameters(), lr=1e-2)
+    >>> sched = optim.CosineLR(opt, T_max=100)
+    >>> # each step: opt.zero_grad(); loss.backward(); opt.step()   each epoch: sched.step()
+"""
+import math
+import numbers
+
+import numpy as np
+
+from microinit._kernels import updates as _updates
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "StepLR", "CosineLR", "LRSchedule"]
+
+
+def _check_hyper(name, value, low=0.0, high=None, low_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"Invalid {name}: {value!r} (must be a finite number)")
+    if value < low or (low_open and value == low) or (high is not None and value >= high):
+        bound = f"in {'(' if low_open else '['}{low}, {high})" if high is not None else \
+            f"{'>' if low_open else '>='} {low}"
+        raise ValueError(f"Invalid {name}: {value!r} (must be {bound})")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: parameter bookkeeping, ``zero_grad`` and error reporting.
+
+    Subclasses implement ``_update(datas, grads)`` returning the kernel's status.
+    """
+
+    def __init__(self, params, lr):
+        if hasattr(params, "parameters") and callable(params.parameters) and \
+                not isinstance(params, (list, tuple)):
+            params = params.parameters()  # a Module passed directly
+        try:
+            items = list(params)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors "
+                            f"(e.g. model.parameters()), got {type(params).__name__}") from None
+        if not items:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        names, tensors, seen = [], [], set()
+        for i, item in enumerate(items):
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+                name, t = item
+            else:
+                name, t = None, item
+            data = getattr(t, "data", None)
+            if not isinstance(data, np.ndarray) or not hasattr(t, "grad"):
+                raise TypeError(f"{type(self).__name__}: parameter {i} should be a Tensor "
+                                f"(with .data and .grad), got {type(t).__name__}")
+            if data.dtype not in (np.float32, np.float64):
+                raise TypeError(f"{type(self).__name__}: parameter {name or i} has dtype {data.dtype}; "
+                                f"only float32/float64 tensors can be optimized")
+            if id(t) in seen:
+                raise ValueError(f"{type(self).__name__}: parameter {name or i} appears twice "
+                                 f"in the parameter list")
+            seen.add(id(t))
+            names.append(name)
+            tensors.append(t)
+        self.params = tensors
+        self.param_names = names
+        self.lr = _check_hyper("learning rate", lr)
+        self.step_count = 0
+
+    def zero_grad(self):
+        """Set every parameter's gradient to None (the next backward starts afresh)."""
+        for p in self.params:
+            p.grad = None
+
+    def describe_param(self, j):
+        p = self.params[j]
+        name = self.param_names[j]
+        label = f"'{name}'" if name else f"#{j}"
+        return f"parameter {label} (shape {tuple(p.data.shape)}, {p.data.dtype})"
+
+    def step(self):
+        """Apply one update to every parameter that has a gradient."""
+        params = self.params
+        datas = [p.data for p in params]
+        grads = [p.grad for p in params]
+        self.step_count += 1
+        try:
+            bad = self._update(datas, grads)
+        except (TypeError, ValueError) as err:
+            self.step_count -= 1
+            raise type(err)(f"{type(self).__name__} step {self.step_count + 1}: {err}") from None
+        if bad is not None and bad[1] == "gradient":
+            self.step_count -= 1
+            raise FloatingPointError(
+                f"{type(self).__name__} step {self.step_count + 1}: the gradient of "
+                f"{self.describe_param(bad[0])} contains NaN/inf; no parameter was updated "
+                f"(lower the learning rate, or check the loss and the data)")
+        for p, g in zip(params, grads):
+            if g is not None:
+                p._bump_version()
+        if bad is not None:
+            j = bad[0]
+            raise FloatingPointError(
+                f"{type(self).__name__} step {self.step_count}: {self.describe_param(j)} "
+                f"became NaN/inf after the update (the learning rate is probably too high)")
+
+    def _zeros_like_params(self):
+        return [np.zeros_like(p.data) for p in self.params]
+
+    def __repr__(self):
+        hp = ", ".join(f"{k}={v}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}({len(self.params)} parameters, {hp})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov and weight decay.
+
+    Per parameter (PyTorch's ``torch.optim.SGD``)::
+
+        d = grad + weight_decay * p
+        buf = d (first step) or momentum * buf + (1 - dampening) * d
+        d = d + momentum * buf (nesterov) or buf (momentum > 0)
+        p -= lr * d
+
+    >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)  # doctest: +SKIP
+    """
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
+        super().__init__(params, lr)
+        self.momentum = _check_hyper("momentum value", momentum)
+        self.weight_decay = _check_hyper("weight_decay value", weight_decay)
+        self.dampening = _check_hyper("dampening value", dampening)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        # Momentum buffers, allocated once on the first step; a parameter's buffer is
+        # initialised from its first gradient (PyTorch's rule).
+        self._bufs = self._zeros_like_params() if self.momentum else []
+        self._buf_ready = [False] * len(self.params)
+
+    def _hyper(self):
+        return dict(lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
+                    weight_decay=self.weight_decay)
+
+    def _update(self, datas, grads):
+        if not self.momentum:
+            return _updates.sgd_foreach(datas, grads, self._bufs, self.lr, 0.0, 0.0,
+                                        self.weight_decay, False, False)
+        ready = self._buf_ready
+        if all(ready):
+            return _updates.sgd_foreach(datas, grads, self._bufs, self.lr, self.momentum,
+                                        self.dampening, self.weight_decay, self.nesterov, False)
+        # First step for some parameters: those initialise their buffer, the rest update it.
+        status = None
+        for init in (False, True):
+            sel = [g if (g is not None and ready[j] != init) else None for j, g in enumerate(grads)]
+            if any(s is not None for s in sel):
+                r = _updates.sgd_foreach(datas, sel, self._bufs, self.lr, self.momentum,
+                                         self.dampening, self.weight_decay, self.nesterov, init)
+                status = status or r
+                if r is not None and r[1] == "gradient":
+                    return r
+        for j, g in enumerate(grads):
+            if g is not None:
+                ready[j] = True
+        return status
+
+    def state_dict(self):
+        return {"step_count": self.step_count, "momentum_buffer": [b.copy() for b in self._bufs],
+                "buffer_ready": list(self._buf_ready)}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with L2 weight decay added to the gradient.
+
+    Per parameter, at its step ``t`` (PyTorch's ``torch.optim.Adam``)::
+
+        g = grad + weight_decay * p
+        m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g**2
+        p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
+
+    >>> opt = Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))  # doctest: +SKIP
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"Invalid betas: {betas!r} (must be a pair (beta1, beta2))") from None
+        self.betas = (_check_hyper("beta parameter at index 0", b1, 0.0, 1.0),
+                      _check_hyper("beta parameter at index 1", b2, 0.0, 1.0))
+        self.eps = _check_hyper("epsilon value", eps)
+        self.weight_decay = _check_hyper("weight_decay value", weight_decay)
+        self._exp_avg = self._zeros_like_params()
+        self._exp_avg_sq = self._zeros_like_params()
+        self._steps = np.zeros(len(self.params), dtype=np.int64)
+
+    def _hyper(self):
+        return dict(lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
+
+    def _update(self, datas, grads):
+        b1, b2 = self.betas
+        return _updates.adam_foreach(datas, grads, self._exp_avg, self._exp_avg_sq, self._steps,
+                                     self.lr, b1, b2, self.eps, self.weight_decay, self.decoupled)
+
+    def state_dict(self):
+        return {"step_count": self.step_count, "steps": self._steps.copy(),
+                "exp_avg": [a.copy() for a in self._exp_avg],
+                "exp_avg_sq": [a.copy() for a in self._exp_avg_sq]}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``p *= 1 - lr * weight_decay``
+    before the Adam update, instead of adding ``weight_decay * p`` to the gradient.
+
+    PyTorch's default ``weight_decay`` for AdamW is 0.01, and so is ours.
+    """
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class LRSchedule:
+    """Base class: ``step()`` once per epoch sets ``optimizer.lr = lr_at(epoch)``.
+
+    ``base_lr`` is the optimizer's learning rate when the schedule is created;
+    ``last_epoch`` counts the ``step()`` calls made so far.
+    """
+
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__} needs a microinit optimizer, "
+                            f"got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.last_epoch = 0
+
+    def lr_at(self, epoch):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self):
+        self.last_epoch += 1
+        self.optimizer.lr = self.lr_at(self.last_epoch)
+        return self.optimizer.lr
+
+    def get_last_lr(self):
+        return self.optimizer.lr
+
+
+class StepLR(LRSchedule):
+    """Step decay: ``lr = base_lr * gamma ** (epoch // step_size)`` (torch's ``StepLR``)."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        super().__init__(optimizer)
+        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
+            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = _check_hyper("gamma", gamma)
+
+    def lr_at(self, epoch):
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineLR(LRSchedule):
+    """Cosine annealing from ``base_lr`` to ``eta_min`` over ``T_max`` epochs:
+    ``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * min(epoch, T_max) / T_max)) / 2``
+    (the closed form of torch's ``CosineAnnealingLR``; it stays at ``eta_min`` after ``T_max``).
+    """
+
+    def __init__(self, optimizer, T_max, eta_min=0.0):
+        super().__init__(optimizer)
+        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max < 1:
+            raise ValueError(f"T_max must be a positive int, got {T_max!r}")
+        self.T_max = int(T_max)
+        self.eta_min = _check_hyper("eta_min", eta_min)
+
+    def lr_at(self, epoch):
+        t = min(epoch, self.T_max)
+        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
+
+
+CosineAnnealingLR = CosineLR
