@@ -1,0 +1,95 @@
+"""microinit.init: the initializer registry.
+
+Every initializer is a pure function ``fn(shape, *, dtype=float32, rng=None, **params)
+-> numpy.ndarray`` registered under a name and aliases (matched case- and
+underscore-insensitively). Layers take a name, a callable, a number or a config dict
+and resolve it with ``get``::
+
+    from microinit import init
+    w = init.get("he_normal")((784, 256), rng=0)              # (fan_in, fan_out)
+    w = init.get({"name": "variance_scaling", "scale": 2.0, "mode": "fan_out"})((3, 3, 16, 32), rng=0)
+    init.describe("xavier_uniform", (784, 256))                # distribution, bounds, std
+    init.xavier_uniform_(layer.weight, rng=0)                  # torch-style, in place
+
+Randomness comes only from the numpy Generator passed as ``rng`` (an int seed makes
+one); the same seed gives bitwise-identical weights; there is no global random state.
+Weight layout: (fan_in, fan_out) for Dense, (*kernel, in, out) for conv kernels; PyTorch
+stores the transpose, (out, in, *kernel).
+"""
+import numpy as np
+
+from microinit.init import _builtins
+from microinit.init._builtins import TRUNC_STD_CORRECTION  # noqa: F401
+from microinit.init._checks import calculate_gain, compute_fans
+from microinit.init._registry import (Initializer, available, describe, entry_for, get, register,
+                                      serialize)
+from microinit.init._sample import Plan  # noqa: F401
+
+__all__ = ["get", "register", "available", "serialize", "describe", "calculate_gain",
+           "compute_fans", "Initializer"]
+
+
+def _target_array(tensor, where):
+    """The ndarray to overwrite: a Tensor's .data, or the array itself."""
+    arr = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{where}: expected a microinit Tensor or a numpy array, got {type(tensor).__name__}")
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{where}: can only fill floating arrays, got dtype {arr.dtype}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{where}: the array of shape {arr.shape} is read-only")
+    return arr
+
+
+def _bump_version(tensor):
+    bump = getattr(tensor, "_bump_version", None)
+    if callable(bump):
+        bump()
+    elif isinstance(getattr(tensor, "_version", None), int):
+        tensor._version += 1
+
+
+def _make_inplace(name):
+    entry = entry_for(name)
+    order = list(entry.defaults)
+
+    def fill_(tensor, *args, rng=None, **params):
+        where = f"{name}_"
+        if len(args) > len(order):
+            raise TypeError(f"{where}: takes at most {len(order)} positional parameters ({', '.join(order)}), "
+                            f"got {len(args)}")
+        for key, value in zip(order, args):
+            if key in params:
+                raise TypeError(f"{where}: got multiple values for {key!r}")
+            params[key] = value
+        arr = _target_array(tensor, where)
+        values = entry.fn(arr.shape, dtype=arr.dtype, rng=rng, **params)
+        arr[...] = values  # raw write into the storage: nothing is recorded for autograd
+        _bump_version(tensor)
+        return tensor
+
+    fill_.__name__ = fill_.__qualname__ = f"{name}_"
+    fill_.__doc__ = (
+        f"In-place {name}: overwrite tensor (a microinit Tensor's .data, or a numpy array) "
+        f"with ``{name}(tensor.shape, dtype=tensor.dtype, rng=rng, ...)``, record nothing "
+        f"for autograd, bump the tensor's version, and return it. Parameters may be "
+        f"given positionally in the order ({', '.join(order)}), as in torch.nn.init.\n\n"
+        f">>> w = np.empty((3, 4), np.float32); _ = {name}_(w, rng=0)"
+    )
+    return fill_
+
+
+def _export():
+    names = {}
+    for name, aliases in available().items():
+        for label in (name,) + aliases:
+            names[label] = entry_for(name).fn
+            names[label + "_"] = _make_inplace(label)
+    globals().update(names)
+    __all__.extend(sorted(names))
+
+
+_export()
+
+
+del _builtins

@@ -1,0 +1,336 @@
+"""The one registry: register, get, serialize, available, describe.
+
+A registry entry is either a *built-in* (a plan function: shape + parameters -> Plan,
+drawn by _sample.draw) or a *user* initializer (any function
+fn(shape, *, dtype, rng, **params) -> array). Both are reached through the same
+names, are case/underscore-insensitive, and are wrapped by `Initializer`, the
+callable that `get` returns.
+"""
+import functools
+import inspect
+import json
+import math
+import numbers
+
+import numpy as np
+
+from microinit.init._checks import (as_generator, check_dtype, check_shape, did_you_mean,
+                                    normalize_name, warn_zero_element)
+from microinit.init._sample import draw, truncnorm_moments
+
+__all__ = ["register", "get", "serialize", "available", "describe", "Initializer"]
+
+_ENTRIES = {}   # canonical name -> _Entry
+_LOOKUP = {}    # normalized name or alias -> canonical name
+_RESERVED = ("shape", "dtype", "rng")
+
+
+class _Entry:
+    def __init__(self, name, aliases, fn, plan=None, param_aliases=None, probe=(3, 3)):
+        self.name = name
+        self.aliases = tuple(aliases)
+        self.fn = fn              # the public function fn(shape, *, dtype, rng, **params)
+        self.plan = plan          # built-ins only
+        self.param_aliases = dict(param_aliases or {})
+        self.probe = probe        # a shape valid for this built-in, to check params early
+        sig = inspect.signature(plan if plan is not None else fn)
+        self.defaults = {}
+        for p in sig.parameters.values():
+            if p.name in _RESERVED or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                continue
+            self.defaults[p.name] = None if p.default is p.empty else p.default
+        self.accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+
+    def resolve(self, params):
+        """Map parameter aliases (torch's `a`, Keras' `stddev` ...) to canonical names."""
+        out = {}
+        for key, value in params.items():
+            canon = self.param_aliases.get(key, key)
+            if canon not in self.defaults and not self.accepts_any:
+                allowed = ", ".join(self.defaults) or "none"
+                raise TypeError(
+                    f"{self.name}: unexpected parameter {key!r}"
+                    f"{did_you_mean(key, list(self.defaults) + list(self.param_aliases))}; "
+                    f"accepted parameters: {allowed}"
+                )
+            if canon in out:
+                raise TypeError(f"{self.name}: parameter {canon!r} given twice (as {key!r})")
+            out[canon] = value
+        return out
+
+
+def _lookup(name):
+    if not isinstance(name, str):
+        raise TypeError(f"initializer name must be a string, got {type(name).__name__}")
+    canon = _LOOKUP.get(normalize_name(name))
+    if canon is None:
+        every = sorted(set(_ENTRIES) | {a for e in _ENTRIES.values() for a in e.aliases})
+        hint = did_you_mean(name, every)
+        raise ValueError(
+            f"unknown initializer {name!r}{hint} available: {', '.join(sorted(_ENTRIES))}"
+        )
+    return _ENTRIES[canon]
+
+
+def _add(entry, overwrite):
+    keys = [normalize_name(n) for n in (entry.name,) + entry.aliases]
+    for key, label in zip(keys, (entry.name,) + entry.aliases):
+        if not key:
+            raise ValueError(f"register: empty initializer name {label!r}")
+        taken = _LOOKUP.get(key)
+        if taken is not None and not (overwrite and taken == entry.name):
+            raise ValueError(
+                f"register: the name {label!r} is already taken by initializer {taken!r}"
+                + ("" if overwrite else " (pass overwrite=True to replace it)")
+            )
+    old = _ENTRIES.get(entry.name)
+    if old is not None:
+        for alias in (old.name,) + old.aliases:
+            _LOOKUP.pop(normalize_name(alias), None)
+    _ENTRIES[entry.name] = entry
+    for key in keys:
+        _LOOKUP[key] = entry.name
+
+
+def register(name, *aliases, overwrite=False):
+    """Decorator: add fn(shape, *, dtype, rng, **params) -> array to the registry.
+
+    Names and aliases are matched case- and underscore-insensitively; a name already
+    taken raises ValueError unless overwrite=True (which replaces an entry of the same
+    canonical name). The function receives a validated shape tuple, a numpy float dtype
+    and a numpy Generator, and must return an array of that shape.
+
+    >>> @register("halves", "half")
+    ... def halves(shape, *, dtype, rng):
+    ...     return np.full(shape, 0.5, dtype)
+    >>> get("Halves")((2, 2))[0, 0]
+    0.5
+    """
+    def deco(fn):
+        if not callable(fn):
+            raise TypeError(f"register({name!r}): expected a function, got {type(fn).__name__}")
+        _add(_Entry(name, aliases, fn), overwrite)
+        return fn
+
+    return deco
+
+
+def builtin(name, *aliases, param_aliases=None, probe=(3, 3)):
+    """Decorator for built-ins: turns plan(shape, **params) -> Plan into the public
+    initializer fn(shape, *, dtype=float32, rng=None, **params) and registers it."""
+    def deco(plan):
+        @functools.wraps(plan)
+        def initializer(shape, *, dtype=np.float32, rng=None, **params):
+            return _call_entry(entry, shape, dtype, rng, params)
+
+        sig = inspect.signature(plan)
+        params = [p.replace(kind=p.KEYWORD_ONLY) for p in list(sig.parameters.values())[1:]]
+        initializer.__signature__ = sig.replace(parameters=[
+            inspect.Parameter("shape", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("dtype", inspect.Parameter.KEYWORD_ONLY, default=np.float32),
+            inspect.Parameter("rng", inspect.Parameter.KEYWORD_ONLY, default=None),
+            *params])
+        initializer.__name__ = initializer.__qualname__ = name
+        entry = _Entry(name, aliases, initializer, plan=plan, param_aliases=param_aliases, probe=probe)
+        _add(entry, overwrite=False)
+        return initializer
+
+    return deco
+
+
+def _call_entry(entry, shape, dtype, rng, params):
+    where = entry.name
+    shape = check_shape(shape, where)
+    dtype = check_dtype(dtype, where)
+    params = entry.resolve(params)
+    if entry.plan is None:
+        gen = as_generator(rng, where)
+        out = np.asarray(entry.fn(shape, dtype=dtype, rng=gen, **params))
+        if out.shape != shape:
+            raise ValueError(f"{where}: returned an array of shape {out.shape}, expected {shape}")
+        return out.astype(dtype, copy=False)
+    if math.prod(shape) == 0:
+        # Plan on the same shape with every 0 made 1, so that bad parameters and bad
+        # ranks still raise; then do nothing, as torch.nn.init does.
+        entry.plan(tuple(d or 1 for d in shape), **params)
+        as_generator(rng, where)  # a bad rng argument still raises
+        warn_zero_element(where, shape)
+        return np.zeros(shape, dtype=dtype)
+    plan = entry.plan(shape, **params)
+    return draw(plan, shape, dtype, as_generator(rng, where))
+
+
+class Initializer:
+    """An initializer with its parameters bound: `init(shape, *, dtype=float32, rng=None)`.
+
+    What `get` returns. Calling it with extra keyword parameters overrides the bound
+    ones for that call. `config` / `serialize(init)` gives a JSON-safe dict that `get`
+    turns back into an equal Initializer.
+    """
+
+    __slots__ = ("name", "params", "_entry", "_fn")
+
+    def __init__(self, entry=None, params=None, fn=None):
+        self._entry = entry
+        self._fn = fn
+        self.name = entry.name if entry is not None else getattr(fn, "__name__", "<callable>")
+        self.params = dict(params or {})
+
+    def __call__(self, shape, *, dtype=np.float32, rng=None, **overrides):
+        if self._entry is None:
+            out = np.asarray(self._fn(check_shape(shape, self.name), dtype=check_dtype(dtype, self.name),
+                                      rng=as_generator(rng, self.name), **{**self.params, **overrides}))
+            return out.astype(dtype, copy=False)
+        return _call_entry(self._entry, shape, dtype, rng, {**self.params, **overrides})
+
+    @property
+    def config(self):
+        if self._entry is None:
+            raise ValueError(
+                f"cannot serialize the unregistered callable {self._fn!r}; "
+                "register it first with @microinit.init.register(name)"
+            )
+        full = dict(self._entry.defaults)
+        full.update(self.params)
+        return {"name": self.name, **{k: _jsonable(v) for k, v in full.items()}}
+
+    def plan(self, shape):
+        """The Plan (distribution and parameters) this initializer draws for shape."""
+        if self._entry is None or self._entry.plan is None:
+            raise ValueError(f"{self.name}: only built-in initializers can be described")
+        return self._entry.plan(check_shape(shape, self.name), **self.params)
+
+    def __repr__(self):
+        args = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Initializer({self.name!r}{args})"
+
+    def __eq__(self, other):
+        if not isinstance(other, Initializer):
+            return NotImplemented
+        if self._entry is None or other._entry is None:
+            return self._fn is other._fn and self.params == other.params
+        return self.config == other.config
+
+    def __hash__(self):
+        return hash(self.name)
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _from_config(config):
+    config = dict(config)
+    if "class_name" in config and "name" not in config:  # Keras' serialized form
+        inner = dict(config.get("config") or {})
+        inner.pop("seed", None)
+        config = {"name": config["class_name"], **inner}
+    if "name" not in config:
+        raise ValueError(f"initializer config needs a 'name' key, got keys {sorted(config)}")
+    name = config.pop("name")
+    return name, config
+
+
+def get(spec, **params):
+    """The initializer for spec, as a callable `init(shape, *, dtype=float32, rng=None)`.
+
+    spec may be a name or alias (case/underscore-insensitive: "HeNormal", "he_normal",
+    "kaiming_normal" are one), a config dict {"name": ..., **params} (Keras'
+    {"class_name", "config"} form also works), a number (a constant), a callable, or
+    an Initializer. Keyword params are bound on top. Bad names and parameters raise
+    here, before anything is drawn.
+
+    >>> w = get({"name": "variance_scaling", "scale": 2.0, "mode": "fan_out"})((64, 32), rng=0)
+    >>> w.shape, w.dtype
+    ((64, 32), dtype('float32'))
+    """
+    if isinstance(spec, Initializer):
+        if not params:
+            return spec
+        entry, fn, base = spec._entry, spec._fn, spec.params
+    elif isinstance(spec, str):
+        entry, fn, base = _lookup(spec), None, {}
+    elif isinstance(spec, dict):
+        name, base = _from_config(spec)
+        entry, fn = _lookup(name), None
+    elif isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
+        entry, fn, base = _ENTRIES["constant"], None, {"value": float(spec)}
+    elif callable(spec):
+        entry = next((e for e in _ENTRIES.values() if e.fn is spec), None)
+        fn, base = (None if entry is not None else spec), {}
+    else:
+        raise TypeError(
+            f"cannot interpret {spec!r} ({type(spec).__name__}) as an initializer: expected a "
+            "name, a config dict, a number, a callable or an Initializer"
+        )
+    if entry is None:
+        return Initializer(fn=fn, params={**base, **params})
+    bound = entry.resolve({**base, **params})
+    if entry.plan is not None:
+        bound = {k: (tuple(v) if isinstance(v, list) else v) for k, v in bound.items()}
+        entry.plan(entry.probe, **bound)  # bad parameter values raise now, not at first use
+    return Initializer(entry, bound)
+
+
+def serialize(spec):
+    """A JSON-safe config dict; get(serialize(spec)) is an equal initializer, also after
+    json.dumps/json.loads. Every parameter is written out, defaults included.
+
+    >>> serialize("glorot_uniform")
+    {'name': 'xavier_uniform', 'gain': 1.0}
+    """
+    config = get(spec).config
+    json.dumps(config)  # a user parameter that JSON cannot hold fails here, not at load
+    return config
+
+
+def available():
+    """{canonical name: (aliases...)} for every registered initializer, sorted by name."""
+    return {name: _ENTRIES[name].aliases for name in sorted(_ENTRIES)}
+
+
+def entry_for(name):
+    return _lookup(name)
+
+
+def describe(spec, shape):
+    """What spec draws for shape: the distribution, its parameters, fans, mean and std.
+
+    >>> d = describe("he_normal", (256, 128))
+    >>> d["distribution"], round(d["std"], 5)
+    ('normal', 0.08839)
+    """
+    ini = get(spec)
+    plan = ini.plan(shape)
+    shape = check_shape(shape, ini.name)
+    p = plan.params
+    n = math.prod(shape)
+    kind = plan.kind
+    if kind == "constant":
+        mean, std = p["value"], 0.0
+    elif kind == "uniform":
+        mean, std = (p["low"] + p["high"]) / 2, (p["high"] - p["low"]) / math.sqrt(12)
+    elif kind == "normal":
+        mean, std = p["mean"], p["std"]
+    elif kind == "truncated_normal":
+        mean, std = truncnorm_moments(p["mean"], p["std"], p["low"], p["high"])
+    elif kind == "sparse":
+        mean, std = 0.0, p["std"] * math.sqrt(1 - p["n_zeros"] / shape[-1])
+    else:
+        # Deterministic or orthogonal matrices: the mean and std of the entries.
+        nonzero = {"orthogonal": min(math.prod(shape[:-1]), shape[-1]),
+                   "delta_orthogonal": min(shape[-2:]),
+                   "identity": min(shape),
+                   "dirac": p.get("groups", 1) * min(shape[-1] // p.get("groups", 1), shape[-2])}[kind]
+        sq = p["gain"] ** 2 * nonzero / n if n else 0.0
+        mean = 0.0 if "orthogonal" in kind else (p["gain"] * nonzero / n if n else 0.0)
+        std = math.sqrt(max(sq - mean * mean, 0.0))
+    fan_in, fan_out = plan.fans if plan.fans else (None, None)
+    return {"name": ini.name, "params": ini.config, "shape": shape,
+            "fan_in": fan_in, "fan_out": fan_out,
+            "distribution": kind, "distribution_params": dict(p),
+            "mean": float(mean), "std": float(std)}
