@@ -7,3 +7,4 @@ from microinit import functional  # noqa: E402,F401
 from microinit.tensor import (  # noqa: E402,F401
     Tensor, concatenate, enable_grad, is_grad_enabled, no_grad, ones, rand, randn, stack, tensor, zeros,
 )
+from microinit import init  # noqa: E402,F401
