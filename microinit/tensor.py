@@ -978,3 +978,90 @@ def where(cond, a, b):
             return ga, gb
         return _record(out.astype(dt, copy=False), "WhereBackward", (at, bt), backward)
     return _new(out)
+
+
+# ---------------------------------------------------------------------- fused ops and losses
+def dense(x, W, b=None, activation=None, param=0.0):
+    """act(x @ W + b) as ONE graph node with a fused backward (functional.linalg).
+
+    ``W`` is (in, out) (DESIGN's single weight layout), ``b`` is (out,) or None,
+    ``activation`` one of None/"identity"/"relu"/"tanh"/"sigmoid"/"leaky_relu"/"elu"/
+    "selu"/"gelu"/"softplus"; ``param`` is leaky_relu's slope / elu's alpha.
+
+    >>> y = dense(x, W, b, activation="relu")   # == (x @ W + b).relu()
+    """
+    x = _as_tensor(x, "dense")
+    W = _as_tensor(W, "dense")
+    b = None if b is None else _as_tensor(b, "dense")
+    y, ctx = F.dense_forward(_fdata(x), _fdata(W), None if b is None else _fdata(b), activation, param)
+    if _wants_grad(x, W, b):
+        nx, nw, nb = x.requires_grad, W.requires_grad, b is not None and b.requires_grad
+
+        def backward(g):
+            return F.dense_backward(ctx, g, need_x=nx, need_W=nw, need_b=nb)
+        saved = (x, W) if b is None else (x, W, b)
+        return _record(y, "DenseBackward", (x, W, b), backward, saved, saves_out=True)
+    return _new(y)
+
+
+def _target_data(target):
+    """Data of a loss target: Tensors unwrap, other inputs pass to the validator."""
+    if isinstance(target, Tensor):
+        return target.data, target
+    return target, None
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """Softmax cross-entropy over (N, C) logits with a fused log-softmax (xent kernel).
+
+    ``target``: integer labels (N,) -- validated: a negative, out-of-range or float
+    label raises ValueError naming it and n_classes -- or class probabilities /
+    one-hot rows (N, C). ``reduction``: "mean" | "sum" | "none".
+    loss_i = logsumexp(x_i) - x_i[y_i]; d loss / d x = softmax(x) - onehot(y).
+    """
+    lt = _as_tensor(logits, "cross_entropy")
+    td, tt = _target_data(target)
+    loss, ctx = F.cross_entropy_forward(_fdata(lt), td, reduction)
+    need_t = tt is not None and tt.requires_grad and ctx[3]
+    if _wants_grad(lt) or (need_t and _state.enabled):
+        nl = lt.requires_grad
+
+        def backward(g):
+            dx, dt = F.cross_entropy_backward(ctx, g, need_target=need_t)
+            return (dx if nl else None), dt
+        return _record(loss, "CrossEntropyBackward", (lt, tt), backward, (lt,))
+    return _new(loss)
+
+
+def _pair_loss(name, fwd, bwd, pred, target, reduction, extra_need=True):
+    pt = _as_tensor(pred, name)
+    td, tt = _target_data(target)
+    if tt is not None:
+        td = _fdata(tt)
+    loss, ctx = fwd(_fdata(pt), td, reduction)
+    if _wants_grad(pt, tt):
+        npd, ntg = pt.requires_grad, tt is not None and tt.requires_grad
+
+        def backward(g):
+            dp, dtg = bwd(ctx, g)
+            return (dp if npd else None), (dtg if ntg else None)
+        return _record(loss, name, (pt, tt), backward, (pt,) if tt is None else (pt, tt))
+    return _new(loss)
+
+
+def mse_loss(pred, target, reduction="mean"):
+    """Mean squared error: mean((pred - target)^2); shapes must match exactly."""
+    return _pair_loss("MseLossBackward", F.mse_loss_forward, F.mse_loss_backward, pred, target, reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """softplus(x) - x * t (stable BCE on logits); d/dx = sigmoid(x) - t."""
+    return _pair_loss("BceWithLogitsBackward", F.bce_with_logits_forward,
+                      lambda ctx, g: F.bce_with_logits_backward(ctx, g, need_target=True),
+                      logits, target, reduction)
+
+
+def hinge_loss(scores, target, reduction="mean"):
+    """Max-margin loss mean(relu(1 - t * s)) with targets t in {-1, +1}."""
+    return _pair_loss("HingeLossBackward", F.hinge_loss_forward, F.hinge_loss_backward,
+                      scores, target, reduction)

@@ -10,6 +10,8 @@ import importlib
 # means the package was installed without building its extensions.
 KERNEL_MODULES = (
     "elementwise",
+    "xent",
+    "updates",
     "matmul",
 )
 
@@ -30,6 +32,8 @@ if _missing:
     raise ImportError(BUILD_HINT.format(missing="; ".join(_missing)))
 
 elementwise = _loaded["elementwise"]
+xent = _loaded["xent"]
+updates = _loaded["updates"]
 matmul = _loaded["matmul"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 

@@ -96,3 +96,47 @@ def adam_update(p, g, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     denom = np.sqrt(v) / np.sqrt(1 - beta2 ** step) + eps
     p = p - lr / (1 - beta1 ** step) * m / denom
     return p.astype(g.dtype), m.astype(g.dtype), v.astype(g.dtype)
+
+
+# --- xent.pyx (fused softmax cross-entropy) -------------------------------------------
+
+def _xent_softmax(logits):
+    x = np.asarray(logits, dtype=np.float64)
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(axis=1, keepdims=True)
+    return e / s, (m + np.log(s))[:, 0]
+
+
+def xent_forward(logits, labels):
+    """(per-row loss, softmax probs): loss_i = logsumexp(x_i) - x_i[labels_i]."""
+    x = np.asarray(logits)
+    p, lse = _xent_softmax(x)
+    loss = lse - x[np.arange(x.shape[0]), labels].astype(np.float64)
+    return loss.astype(x.dtype), p.astype(x.dtype)
+
+
+def xent_forward_soft(logits, target):
+    """(per-row loss, softmax probs): loss_i = sum_j t_ij (logsumexp(x_i) - x_ij),
+    skipping t_ij == 0 terms."""
+    x = np.asarray(logits)
+    t = np.asarray(target, dtype=np.float64)
+    p, lse = _xent_softmax(x)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(t != 0, t * (lse[:, None] - x.astype(np.float64)), 0.0)
+    return terms.sum(axis=1).astype(x.dtype), p.astype(x.dtype)
+
+
+def xent_backward(probs, labels, dloss):
+    """dlogits = dloss[:, None] * (probs - onehot(labels))."""
+    p = np.asarray(probs)
+    onehot = np.zeros_like(p)
+    onehot[np.arange(p.shape[0]), labels] = 1
+    return (np.asarray(dloss)[:, None] * (p - onehot)).astype(p.dtype)
+
+
+def xent_backward_soft(probs, target, dloss):
+    """dlogits = dloss[:, None] * (probs * sum_k target[:, k] - target)."""
+    p = np.asarray(probs)
+    t = np.asarray(target)
+    return (np.asarray(dloss)[:, None] * (p * t.sum(axis=1, keepdims=True) - t)).astype(p.dtype)

@@ -23,6 +23,18 @@ from microinit.functional.elementwise import (  # noqa: F401
     activation_code,
     activation_forward,
 )
+from microinit.functional.losses import (  # noqa: F401
+    REDUCTIONS,
+    bce_with_logits_backward,
+    bce_with_logits_forward,
+    check_labels,
+    cross_entropy_backward,
+    cross_entropy_forward,
+    hinge_loss_backward,
+    hinge_loss_forward,
+    mse_loss_backward,
+    mse_loss_forward,
+)
 from microinit.functional.softmax import (  # noqa: F401
     log_softmax_backward,
     log_softmax_forward,

@@ -1,0 +1,198 @@
+"""Losses as forward/backward pairs over numpy arrays (one fused graph node each).
+
+Every ``*_forward`` returns ``(loss, ctx)``; the matching ``*_backward(ctx, g)``
+returns the gradients given the upstream gradient ``g`` of the reduced loss.
+``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"`` (per-sample losses).
+A mean over an empty batch is 0 with zero gradients (not NaN), so an empty final
+batch cannot poison training.
+
+Formulas (per sample, x = logits/prediction, t = target):
+
+* cross-entropy, labels y:        lse(x) - x_y;            dx = softmax(x) - onehot(y)
+* cross-entropy, probabilities t: sum_j t_j (lse(x) - x_j); dx = softmax(x) sum t - t
+* mse:                            (x - t)^2;               dx = 2 (x - t)
+* BCE with logits:                softplus(x) - x t;       dx = sigmoid(x) - t
+* hinge (t in {-1, +1}):          max(0, 1 - t x);         dx = -t [1 - t x > 0]
+
+Example::
+
+    >>> loss, ctx = cross_entropy_forward(np.array([[2.0, 0.5]]), np.array([0]))
+    >>> dlogits = cross_entropy_backward(ctx, 1.0)[0]   # softmax - onehot
+"""
+import numpy as np
+
+from microinit._kernels import xent as _xent
+from microinit.functional._validate import as_float_array, check_ndim, result_dtype
+from microinit.functional.elementwise import activation_forward
+from microinit.functional.softmax import log_softmax_forward
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction, op):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(rows, reduction):
+    if reduction == "none":
+        return rows
+    if reduction == "sum":
+        return np.asarray(rows.sum(), rows.dtype)
+    n = rows.size
+    return np.asarray(rows.sum() / n if n else 0.0, rows.dtype)
+
+
+def _expand(g, shape, reduction, dtype):
+    """Per-element upstream gradient for a loss reduced with ``reduction``."""
+    g = np.asarray(g, dtype)
+    if reduction == "none":
+        return np.broadcast_to(g, shape)
+    n = int(np.prod(shape))
+    if reduction == "mean":
+        g = g / n if n else g * 0
+    return np.broadcast_to(g, shape)
+
+
+def _first(a):
+    return f" (first label {a.reshape(-1)[0]!r})" if a.size else ""
+
+
+def check_labels(labels, n, n_classes, op="cross_entropy"):
+    """Integer class labels of shape (n,) in [0, n_classes), as int64; else ValueError
+    naming the bad label and n_classes (never wraparound indexing)."""
+    a = np.asarray(labels)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{op}: class labels must be integers in [0, {n_classes}) (n_classes "
+                         f"{n_classes}), got dtype {a.dtype}{_first(a)}; pass class probabilities as an "
+                         f"(N, {n_classes}) float array instead")
+    if a.shape != (n,):
+        raise ValueError(f"{op}: labels of shape {a.shape} do not match logits of shape ({n}, {n_classes}); "
+                         f"expected labels of shape ({n},)")
+    if n:
+        bad = (a < 0) | (a >= n_classes)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{op}: label {a[i]} at index {i} is out of range for n_classes "
+                             f"{n_classes} (labels must be in [0, {n_classes - 1}])")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def cross_entropy_forward(logits, target, reduction="mean"):
+    """Fused log-softmax + negative log-likelihood over (N, C) logits.
+
+    ``target``: integer labels (N,) or class probabilities / one-hot (N, C).
+    Stable for huge logits; a -inf logit whose target weight is 0 stays finite; a
+    row whose logits are all -inf raises ValueError (its loss is undefined).
+    """
+    op = "cross_entropy"
+    _check_reduction(reduction, op)
+    x = check_ndim(as_float_array(logits, op, "logits"), 2, op, "logits")
+    n, c = x.shape
+    t = np.asarray(target)
+    soft = t.dtype.kind == "f" and t.ndim == 2
+    if soft:
+        t = as_float_array(t, op, "target")
+        if t.shape != x.shape:
+            raise ValueError(f"{op}: target probabilities of shape {t.shape} do not match logits of shape {x.shape}")
+        dt = result_dtype(x, t)
+        x = x.astype(dt, copy=False)
+        t = t.astype(dt, copy=False)
+    else:
+        t = check_labels(t, n, c, op)
+        dt = x.dtype
+    rows = np.empty(n, dt)
+    probs = np.empty((n, c), dt)
+    if n:
+        if c == 0:
+            raise ValueError(f"{op}: logits of shape {x.shape} have no classes (n_classes 0)")
+        bad = (_xent.xent_forward_soft if soft else _xent.xent_forward)(x, t, rows, probs)
+        if bad:
+            i = int(np.argmax(np.isinf(rows) & (np.max(x, axis=1) == -np.inf)))
+            raise ValueError(f"{op}: row {i} has every logit -inf (n_classes {c}); its loss is undefined")
+    return _reduce(rows, reduction), (x, probs, t, soft, reduction)
+
+
+def cross_entropy_backward(ctx, g, need_target=False):
+    """(dlogits, dtarget or None) given the upstream gradient ``g`` of the loss."""
+    x, probs, t, soft, reduction = ctx
+    n = x.shape[0]
+    dloss = np.ascontiguousarray(_expand(g, (n,), reduction, x.dtype))
+    dx = np.empty_like(probs)
+    if n and x.shape[1]:
+        (_xent.xent_backward_soft if soft else _xent.xent_backward)(probs, t, dloss, dx)
+    dt = None
+    if need_target and soft:
+        with np.errstate(invalid="ignore"):
+            dt = -log_softmax_forward(x, 1) * dloss[:, None]
+    return dx, dt
+
+
+def _pair(pred, target, op):
+    p = as_float_array(pred, op, "input")
+    t = as_float_array(target, op, "target")
+    if p.shape != t.shape:
+        raise ValueError(f"{op}: input of shape {p.shape} and target of shape {t.shape} differ; "
+                         "reshape one of them (no implicit broadcasting in losses)")
+    return p, t
+
+
+def mse_loss_forward(pred, target, reduction="mean"):
+    """Mean squared error (x - t)^2 with the chosen reduction."""
+    op = "mse_loss"
+    _check_reduction(reduction, op)
+    p, t = _pair(pred, target, op)
+    diff = p - t
+    return _reduce(diff * diff, reduction), (diff, reduction)
+
+
+def mse_loss_backward(ctx, g):
+    """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g)."""
+    diff, reduction = ctx
+    d = 2 * diff * _expand(g, diff.shape, reduction, diff.dtype)
+    return d, -d
+
+
+def bce_with_logits_forward(logits, target, reduction="mean"):
+    """softplus(x) - x t, i.e. -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], stable."""
+    op = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, op)
+    x, t = _pair(logits, target, op)
+    dt = result_dtype(x, t)
+    x = x.astype(dt, copy=False)
+    t = t.astype(dt, copy=False)
+    rows = activation_forward("softplus", x) - x * t
+    return _reduce(rows, reduction), (x, t, reduction)
+
+
+def bce_with_logits_backward(ctx, g, need_target=False):
+    """(dlogits, dtarget) = ((sigmoid(x) - t) g, -x g)."""
+    x, t, reduction = ctx
+    ge = _expand(g, x.shape, reduction, x.dtype)
+    dx = (activation_forward("sigmoid", x) - t) * ge
+    return dx, (-x * ge if need_target else None)
+
+
+def hinge_loss_forward(scores, target, reduction="mean"):
+    """max(0, 1 - t s) with targets in {-1, +1} (ValueError naming any other value)."""
+    op = "hinge_loss"
+    _check_reduction(reduction, op)
+    s, t = _pair(scores, target, op)
+    if t.size:
+        bad = (t != 1) & (t != -1)
+        if bad.any():
+            i = int(np.argmax(bad.reshape(-1)))
+            raise ValueError(f"{op}: target must be -1 or +1, found {t.reshape(-1)[i]!r} at flat index {i}")
+    dt = result_dtype(s, t)
+    s = s.astype(dt, copy=False)
+    t = t.astype(dt, copy=False)
+    margin = 1 - t * s
+    active = margin > 0
+    return _reduce(np.where(active, margin, 0).astype(dt, copy=False), reduction), (s, t, active, reduction)
+
+
+def hinge_loss_backward(ctx, g):
+    """(dscores, dtarget) = (-t g [margin > 0], -s g [margin > 0])."""
+    s, t, active, reduction = ctx
+    ge = _expand(g, s.shape, reduction, s.dtype) * active
+    return -t * ge, -s * ge
