@@ -5,6 +5,7 @@ from microinit import _kernels  # noqa: F401  (fails loudly when not built)
 from microinit import functional as F  # noqa: E402,F401
 from microinit import functional  # noqa: E402,F401
 from microinit.tensor import (  # noqa: E402,F401
-    Tensor, concatenate, enable_grad, is_grad_enabled, no_grad, ones, rand, randn, stack, tensor, zeros,
+    Tensor, concatenate, enable_grad, is_grad_enabled, no_grad, ones, rand, randn, stack, tensor, where, zeros,
 )
+from microinit.gradcheck import GradcheckError, gradcheck  # noqa: E402,F401
 from microinit import init  # noqa: E402,F401
