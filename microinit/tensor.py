@@ -332,7 +332,11 @@ class Tensor:
 
     def copy_(self, src):
         src = src.data if isinstance(src, Tensor) else np.asarray(src)
-        if src.shape != self.data.shape and np.broadcast_shapes(src.shape, self.data.shape) != self.data.shape:
+        try:
+            ok = np.broadcast_shapes(src.shape, self.data.shape) == self.data.shape
+        except ValueError:
+            ok = False
+        if not ok:
             raise ValueError(f"copy_: source shape {src.shape} does not broadcast to {self.data.shape}")
         np.copyto(self.data, src, casting="same_kind")
         self._version += 1

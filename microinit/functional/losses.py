@@ -55,7 +55,7 @@ def _expand(g, shape, reduction, dtype):
 
 
 def _first(a):
-    return f" (first label {a.reshape(-1)[0]!r})" if a.size else ""
+    return f" (first label {a.reshape(-1)[0].item()!r})" if a.size else ""
 
 
 def check_labels(labels, n, n_classes, op="cross_entropy"):
