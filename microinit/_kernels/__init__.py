@@ -13,6 +13,7 @@ KERNEL_MODULES = (
     "xent",
     "updates",
     "matmul",
+    "dense",
 )
 
 BUILD_HINT = (
@@ -35,6 +36,7 @@ elementwise = _loaded["elementwise"]
 xent = _loaded["xent"]
 updates = _loaded["updates"]
 matmul = _loaded["matmul"]
+dense = _loaded["dense"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 

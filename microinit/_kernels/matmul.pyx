@@ -15,9 +15,12 @@ Example (from Python; shapes are the caller's responsibility)::
     3.0
 """
 from cython cimport floating
+cimport numpy as cnp
 cimport openmp
 
-from microinit._kernels.gemm cimport mi_gemm
+from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm
+
+cnp.import_array()
 
 
 def set_num_threads(int n):
@@ -32,58 +35,122 @@ def get_num_threads():
     return openmp.omp_get_max_threads()
 
 
-def gemm(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] out,
+def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not None,
          bint trans_a=False, bint trans_b=False, bint accumulate=False):
-    """out (+)= op(a) @ op(b); see the module docstring."""
-    cdef Py_ssize_t m = out.shape[0], n = out.shape[1]
-    cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
-    cdef int rc = 0
-    cdef const floating* pa = NULL
-    cdef const floating* pb = NULL
+    """out (+)= op(a) @ op(b) for C-contiguous 2-D float32/float64 arrays of one dtype.
+
+    a is (m, k), or (k, m) when trans_a; b is (k, n), or (n, k) when trans_b; out is
+    (m, n). Wrong dtypes or shapes raise TypeError/ValueError (see gemm.pxd).
+    """
+    cdef int t = mi_float_type(out)
+    cdef Py_ssize_t m, n, k
+    if cnp.PyArray_NDIM(out) != 2:
+        raise ValueError(f"gemm: out must be 2-D, got shape {(<object>out).shape}")
+    m = cnp.PyArray_DIMS(out)[0]
+    n = cnp.PyArray_DIMS(out)[1]
+    if cnp.PyArray_NDIM(a) != 2:
+        raise ValueError(f"gemm: a must be 2-D, got shape {(<object>a).shape}")
+    k = cnp.PyArray_DIMS(a)[0] if trans_a else cnp.PyArray_DIMS(a)[1]
+    mi_check(out, t, 2, True, m, n, "out")
+    if trans_a:
+        mi_check(a, t, 2, False, k, m, "a")
+    else:
+        mi_check(a, t, 2, False, m, k, "a")
+    if trans_b:
+        mi_check(b, t, 2, False, n, k, "b")
+    else:
+        mi_check(b, t, 2, False, k, n, "b")
     if m == 0 or n == 0:
         return
-    if k:  # a/b are 0-sized when k == 0; mi_gemm never dereferences them then
-        pa = &a[0, 0]
-        pb = &b[0, 0]
-    with nogil:
-        # Leading dimensions from the strides: rows need only be contiguous, so a
-        # column slice a[:, :j] of a C array is accepted without a copy.
-        rc = mi_gemm(m, n, k, pa, a.strides[0] // sizeof(floating), trans_a,
-                     pb, b.strides[0] // sizeof(floating), trans_b,
-                     &out[0, 0], out.strides[0] // sizeof(floating), accumulate,
-                     openmp.omp_get_max_threads())
+    if t == cnp.NPY_FLOAT32:
+        _gemm[float](<const float*> cnp.PyArray_DATA(a), <const float*> cnp.PyArray_DATA(b),
+                     <float*> cnp.PyArray_DATA(out), m, n, k, trans_a, trans_b, accumulate)
+    else:
+        _gemm[double](<const double*> cnp.PyArray_DATA(a), <const double*> cnp.PyArray_DATA(b),
+                      <double*> cnp.PyArray_DATA(out), m, n, k, trans_a, trans_b, accumulate)
+
+
+cdef int _gemm(const floating* a, const floating* b, floating* out, Py_ssize_t m,
+               Py_ssize_t n, Py_ssize_t k, bint ta, bint tb, bint acc) except -1:
+    cdef int rc
+    # Small products run on the calling thread without releasing the GIL: the release
+    # and re-acquire cost ~0.2 us, a 16x16x16 product ~0.3 us.
+    if m * n * k < 32 * 32 * 32:
+        rc = mi_gemm(m, n, k, a, m if ta else k, ta, b, k if tb else n, tb, out, n, acc, 1)
+    else:
+        with nogil:
+            rc = mi_gemm(m, n, k, a, m if ta else k, ta, b, k if tb else n, tb, out, n, acc,
+                         openmp.omp_get_max_threads())
     if rc != 0:
         raise MemoryError(f"gemm: could not allocate the packing workspace for {m}x{k}x{n}")
+    return 0
 
 
-def gemm_batched(const floating[:, :, ::1] a, const floating[:, :, ::1] b,
-                 floating[:, :, ::1] out, bint trans_a=False, bint trans_b=False,
-                 bint accumulate=False):
+cdef inline Py_ssize_t _batched_arg(cnp.ndarray a, int t, str name, bint out) except -1:
+    """Check a 3-D batched operand; return its row stride in elements."""
+    cdef object o = a
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(a)
+    if cnp.PyArray_TYPE(a) != t:
+        raise TypeError(f"gemm_batched: {name} has dtype {o.dtype}, unlike out; all "
+                        f"arguments must share one dtype, float32 or float64")
+    if cnp.PyArray_NDIM(a) != 3:
+        raise ValueError(f"gemm_batched: {name} must be 3-D, got shape {o.shape}")
+    s0, s1, s2 = o.strides
+    # Rows must be contiguous and strides non-negative multiples of the item size; the
+    # batch stride may be 0 (a broadcast operand). out must be C-contiguous.
+    if ((s2 != item and o.shape[2] > 1) or s0 < 0 or s1 < 0 or s0 % item or s1 % item
+            or (out and not cnp.PyArray_IS_C_CONTIGUOUS(a))):
+        raise ValueError(f"gemm_batched: {name} needs contiguous rows and non-negative strides, "
+                         f"got shape {o.shape} strides {o.strides}")
+    if out and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"gemm_batched: {name} is read-only")
+    return s1 // item if o.shape[1] > 1 else o.shape[2]
+
+
+def gemm_batched(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not None,
+                 bint trans_a=False, bint trans_b=False, bint accumulate=False):
     """out[i] (+)= op(a[i]) @ op(b[i]) for every batch index i.
 
     a or b may have batch stride 0 (np.broadcast_to), so a broadcast operand is never
-    copied. Each matrix's rows must be contiguous (inner stride 1, row stride = width).
+    copied; their rows must be contiguous. out is C-contiguous.
     """
-    cdef Py_ssize_t nb = out.shape[0], m = out.shape[1], n = out.shape[2]
-    cdef Py_ssize_t k = a.shape[1] if trans_a else a.shape[2]
-    cdef Py_ssize_t sa = a.strides[0] // sizeof(floating)
-    cdef Py_ssize_t sb = b.strides[0] // sizeof(floating)
-    cdef Py_ssize_t lda = a.strides[1] // sizeof(floating)
-    cdef Py_ssize_t ldb = b.strides[1] // sizeof(floating)
-    cdef Py_ssize_t i
-    cdef int rc = 0, nt = openmp.omp_get_max_threads()
-    cdef const floating* pa = NULL
-    cdef const floating* pb = NULL
+    cdef int t = mi_float_type(out)
+    cdef Py_ssize_t lda = _batched_arg(a, t, "a", False)
+    cdef Py_ssize_t ldb = _batched_arg(b, t, "b", False)
+    cdef Py_ssize_t ldc = _batched_arg(out, t, "out", True)
+    cdef object ao = a, bo = b, oo = out
+    cdef Py_ssize_t nb = oo.shape[0], m = oo.shape[1], n = oo.shape[2]
+    cdef Py_ssize_t k = ao.shape[1] if trans_a else ao.shape[2]
+    want_a = (nb, k, m) if trans_a else (nb, m, k)
+    want_b = (nb, n, k) if trans_b else (nb, k, n)
+    if ao.shape != want_a or bo.shape != want_b:
+        raise ValueError(f"gemm_batched: shapes a {ao.shape}, b {bo.shape}, out {oo.shape} do "
+                         f"not fit (trans_a={trans_a}, trans_b={trans_b})")
     if nb == 0 or m == 0 or n == 0:
         return
-    if k:
-        pa = &a[0, 0, 0]
-        pb = &b[0, 0, 0]
+    cdef Py_ssize_t sa = ao.strides[0] // cnp.PyArray_ITEMSIZE(a)
+    cdef Py_ssize_t sb = bo.strides[0] // cnp.PyArray_ITEMSIZE(b)
+    if t == cnp.NPY_FLOAT32:
+        _batched[float](<const float*> cnp.PyArray_DATA(a), <const float*> cnp.PyArray_DATA(b),
+                        <float*> cnp.PyArray_DATA(out), nb, m, n, k, sa, lda, sb, ldb,
+                        trans_a, trans_b, accumulate)
+    else:
+        _batched[double](<const double*> cnp.PyArray_DATA(a), <const double*> cnp.PyArray_DATA(b),
+                         <double*> cnp.PyArray_DATA(out), nb, m, n, k, sa, lda, sb, ldb,
+                         trans_a, trans_b, accumulate)
+
+
+cdef int _batched(const floating* a, const floating* b, floating* out, Py_ssize_t nb,
+                  Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t sa, Py_ssize_t lda,
+                  Py_ssize_t sb, Py_ssize_t ldb, bint ta, bint tb, bint acc) except -1:
+    cdef Py_ssize_t i
+    cdef int rc = 0, nt = openmp.omp_get_max_threads()
     with nogil:
         for i in range(nb):
-            rc = mi_gemm(m, n, k, pa + i * sa, lda, trans_a, pb + i * sb, ldb, trans_b,
-                         &out[i, 0, 0], out.strides[1] // sizeof(floating), accumulate, nt)
+            rc = mi_gemm(m, n, k, a + i * sa, lda, ta, b + i * sb, ldb, tb,
+                         out + i * m * n, n, acc, nt)
             if rc != 0:
                 break
     if rc != 0:
         raise MemoryError(f"gemm_batched: could not allocate the packing workspace for {m}x{k}x{n}")
+    return 0

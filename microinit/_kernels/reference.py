@@ -140,3 +140,33 @@ def xent_backward_soft(probs, target, dloss):
     p = np.asarray(probs)
     t = np.asarray(target)
     return (np.asarray(dloss)[:, None] * (p * t.sum(axis=1, keepdims=True) - t)).astype(p.dtype)
+
+
+# --- matmul.pyx / dense.pyx (engineer E) -----------------------------------------
+
+def gemm(a, b, trans_a=False, trans_b=False):
+    """op(a) @ op(b), op = transpose when the flag is set (matmul.gemm's twin)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    return (a.T if trans_a else a) @ (b.T if trans_b else b)
+
+
+def gemm_batched(a, b, trans_a=False, trans_b=False):
+    """op(a[i]) @ op(b[i]) for every batch entry i (matmul.gemm_batched's twin)."""
+    a = np.swapaxes(a, 1, 2) if trans_a else np.asarray(a)
+    b = np.swapaxes(b, 1, 2) if trans_b else np.asarray(b)
+    return a @ b
+
+
+def dense_forward(x, W, b, name, param=0.0):
+    """(z, y) with z = x @ W (+ b) and y = act(z) (dense.forward's twin)."""
+    z = np.asarray(x) @ np.asarray(W)
+    if b is not None:
+        z = z + b
+    return z, activation_forward(name, z, param)
+
+
+def dense_backward(x, W, z, y, dy, name, param=0.0):
+    """(dx, dW, db) of y = act(x @ W + b) given dy (dense.backward's twin)."""
+    dz = activation_backward(name, z, y, dy, param)
+    return dz @ np.asarray(W).T, np.asarray(x).T @ dz, dz.sum(axis=0)

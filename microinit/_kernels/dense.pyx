@@ -1,0 +1,253 @@
+"""Fused dense-layer kernels: y = act(x @ W + b) and its backward in one call each.
+
+Forward (x: (N, I), W: (I, O), b: (O,) or None)::
+
+    z = x @ W + b          (pre-activation; stored only when act' needs it)
+    y = act(z)
+
+Backward, given dy = dL/dy::
+
+    dz = dy * act'(z, y)   (act' from activations.pxd, the one definition)
+    db = sum_rows(dz)
+    dW = x^T @ dz          (gemm with a transpose flag: no transposed copy)
+    dx = dz @ W^T
+
+``forward``/``backward`` with ``do_matmul=True`` run the whole layer here (the small-
+shape path). With ``do_matmul=False`` the caller has already done the products with
+BLAS (numpy.matmul with out=) and only the fused epilogue runs: bias + activation in
+forward, act' + bias gradient in backward. functional/linalg.py picks the path; the
+crossover is measured there.
+
+Arguments are ndarrays (see gemm.pxd for why not memoryviews); outputs are given and
+may alias where noted: ``z`` may be ``y`` (in place) and ``dz`` may be ``dy``.
+
+Example::
+
+    >>> x = np.ones((2, 3), np.float32); W = np.ones((3, 4), np.float32)
+    >>> y = np.empty((2, 4), np.float32)
+    >>> forward(x, W, None, y, y, 1, 0.0)   # relu(x @ W), code 1 = relu
+    >>> y[0, 0]
+    3.0
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+cimport numpy as cnp
+cimport openmp
+
+from microinit._kernels.activations cimport act_fwd, act_grad, ACT_IDENTITY, N_ACTIVATIONS
+from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm
+
+cnp.import_array()
+
+# Epilogues over fewer elements than this stay on one thread (as in elementwise.pyx).
+cdef enum:
+    EPI_PARALLEL_MIN = 1 << 15
+    GEMM_NOGIL_MIN = 32 * 32 * 32
+
+
+cdef inline void _epilogue_fwd(floating* z, floating* y, const floating* b,
+                               Py_ssize_t m, Py_ssize_t n, int code, double param,
+                               int nt) noexcept nogil:
+    """z += b (row-broadcast); y = act(z). y may be z."""
+    cdef Py_ssize_t i, j
+    cdef floating v
+    if nt > 1 and m * n >= EPI_PARALLEL_MIN:
+        for i in prange(m, schedule="static", num_threads=nt):
+            for j in range(n):
+                v = z[i * n + j]
+                if b != NULL:
+                    v = v + b[j]
+                    z[i * n + j] = v
+                y[i * n + j] = act_fwd(code, v, param)
+        return
+    for i in range(m):
+        for j in range(n):
+            v = z[i * n + j]
+            if b != NULL:
+                v = v + b[j]
+                z[i * n + j] = v
+            y[i * n + j] = act_fwd(code, v, param)
+
+
+cdef inline void _epilogue_bwd(const floating* dy, const floating* zx, const floating* y,
+                               floating* dz, floating* db, Py_ssize_t m, Py_ssize_t n,
+                               int code, double param) noexcept nogil:
+    """dz = dy * act'(zx, y); db = column sums of dz (db may be NULL). dz may be dy."""
+    cdef Py_ssize_t i, j
+    cdef floating g
+    if db != NULL:
+        for j in range(n):
+            db[j] = 0
+    if code == ACT_IDENTITY:
+        if dz != dy:
+            for i in range(m * n):
+                dz[i] = dy[i]
+        if db != NULL:
+            for i in range(m):
+                for j in range(n):
+                    db[j] += dy[i * n + j]
+        return
+    for i in range(m):
+        for j in range(n):
+            g = dy[i * n + j] * act_grad(code, zx[i * n + j], y[i * n + j], param)
+            dz[i * n + j] = g
+            if db != NULL:
+                db[j] += g
+
+
+def forward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray b, cnp.ndarray z not None,
+            cnp.ndarray y not None, int code, double param=0.0, bint do_matmul=True):
+    """z = x @ W (+ b) and y = act(z); y may be z (the activation then runs in place).
+
+    With do_matmul=False, z already holds x @ W (from BLAS) and x/W may be None.
+    """
+    cdef int t = mi_float_type(y)
+    cdef Py_ssize_t m, n, k = 0
+    cdef void* px = NULL
+    cdef void* pw = NULL
+    cdef void* pb = NULL
+    cdef int nt = openmp.omp_get_max_threads()
+    if code < 0 or code >= N_ACTIVATIONS:
+        raise ValueError(f"dense.forward: unknown activation code {code}")
+    if cnp.PyArray_NDIM(y) != 2:
+        raise ValueError(f"dense.forward: y must be 2-D, got shape {(<object>y).shape}")
+    m = cnp.PyArray_DIMS(y)[0]
+    n = cnp.PyArray_DIMS(y)[1]
+    mi_check(y, t, 2, True, m, n, "y")
+    mi_check(z, t, 2, True, m, n, "z")
+    if b is not None:
+        mi_check(b, t, 1, False, n, 0, "b")
+        pb = cnp.PyArray_DATA(b)
+    if do_matmul:
+        if x is None or W is None:
+            raise ValueError("dense.forward: x and W are required when do_matmul=True")
+        if cnp.PyArray_NDIM(x) != 2:
+            raise ValueError(f"dense.forward: x must be 2-D, got shape {(<object>x).shape}")
+        k = cnp.PyArray_DIMS(x)[1]
+        mi_check(x, t, 2, False, m, k, "x")
+        mi_check(W, t, 2, False, k, n, "W")
+        px = cnp.PyArray_DATA(x)
+        pw = cnp.PyArray_DATA(W)
+    if m == 0 or n == 0:
+        return
+    if t == cnp.NPY_FLOAT32:
+        _forward[float](<const float*> px, <const float*> pw, <const float*> pb,
+                        <float*> cnp.PyArray_DATA(z), <float*> cnp.PyArray_DATA(y),
+                        m, n, k, code, param, do_matmul, nt)
+    else:
+        _forward[double](<const double*> px, <const double*> pw, <const double*> pb,
+                         <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
+                         m, n, k, code, param, do_matmul, nt)
+
+
+cdef int _forward(const floating* x, const floating* W, const floating* b, floating* z,
+                  floating* y, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int code,
+                  double param, bint do_matmul, int nt) except -1:
+    cdef int rc = 0
+    if m * n * k < GEMM_NOGIL_MIN and m * n < EPI_PARALLEL_MIN:
+        # Tiny layers: the GIL round trip would cost more than the layer.
+        if do_matmul:
+            rc = mi_gemm(m, n, k, x, k, False, W, n, False, z, n, False, 1)
+        if rc == 0:
+            _epilogue_fwd(z, y, b, m, n, code, param, 1)
+    else:
+        with nogil:
+            if do_matmul:
+                rc = mi_gemm(m, n, k, x, k, False, W, n, False, z, n, False, nt)
+            if rc == 0:
+                _epilogue_fwd(z, y, b, m, n, code, param, nt)
+    if rc != 0:
+        raise MemoryError(f"dense.forward: could not allocate the gemm workspace ({m}x{k}x{n})")
+    return 0
+
+
+def backward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray zx not None, cnp.ndarray y not None,
+             cnp.ndarray dy not None, cnp.ndarray dz not None, cnp.ndarray dx,
+             cnp.ndarray dW, cnp.ndarray db, int code, double param=0.0,
+             bint do_matmul=True):
+    """dz = dy * act'(zx, y); db = sum_rows(dz); dW = x^T dz; dx = dz W^T.
+
+    zx is what act' reads as its x argument: the pre-activation z, or y itself for
+    activations whose derivative is a function of the output's sign or value (identity,
+    relu, tanh, sigmoid). dz may be dy. dx, dW, db may each be None (not needed); with
+    do_matmul=False only dz and db are computed (the caller does the products in BLAS).
+    """
+    cdef int t = mi_float_type(dy)
+    cdef Py_ssize_t m, n, k = 0
+    cdef void* px = NULL
+    cdef void* pw = NULL
+    cdef void* pdx = NULL
+    cdef void* pdw = NULL
+    cdef void* pdb = NULL
+    cdef int nt = openmp.omp_get_max_threads()
+    if code < 0 or code >= N_ACTIVATIONS:
+        raise ValueError(f"dense.backward: unknown activation code {code}")
+    if cnp.PyArray_NDIM(dy) != 2:
+        raise ValueError(f"dense.backward: dy must be 2-D, got shape {(<object>dy).shape}")
+    m = cnp.PyArray_DIMS(dy)[0]
+    n = cnp.PyArray_DIMS(dy)[1]
+    mi_check(dy, t, 2, False, m, n, "dy")
+    mi_check(zx, t, 2, False, m, n, "zx")
+    mi_check(y, t, 2, False, m, n, "y")
+    mi_check(dz, t, 2, True, m, n, "dz")
+    if db is not None:
+        mi_check(db, t, 1, True, n, 0, "db")
+        pdb = cnp.PyArray_DATA(db)
+    if do_matmul and (dx is not None or dW is not None):
+        if x is None or W is None:
+            raise ValueError("dense.backward: x and W are required for dx/dW")
+        if cnp.PyArray_NDIM(x) != 2:
+            raise ValueError(f"dense.backward: x must be 2-D, got shape {(<object>x).shape}")
+        k = cnp.PyArray_DIMS(x)[1]
+        mi_check(x, t, 2, False, m, k, "x")
+        mi_check(W, t, 2, False, k, n, "W")
+        px = cnp.PyArray_DATA(x)
+        pw = cnp.PyArray_DATA(W)
+        if dx is not None:
+            mi_check(dx, t, 2, True, m, k, "dx")
+            pdx = cnp.PyArray_DATA(dx)
+        if dW is not None:
+            mi_check(dW, t, 2, True, k, n, "dW")
+            pdw = cnp.PyArray_DATA(dW)
+    if m == 0 or n == 0:
+        # Nothing flows back through an empty batch or a zero-width output: the
+        # parameter gradients are exactly zero (never uninitialised memory).
+        if dW is not None and do_matmul:
+            (<object> dW).fill(0)
+        if db is not None:
+            (<object> db).fill(0)
+        return
+    if t == cnp.NPY_FLOAT32:
+        _backward[float](<const float*> px, <const float*> pw,
+                         <const float*> cnp.PyArray_DATA(zx), <const float*> cnp.PyArray_DATA(y),
+                         <const float*> cnp.PyArray_DATA(dy), <float*> cnp.PyArray_DATA(dz),
+                         <float*> pdx, <float*> pdw, <float*> pdb, m, n, k, code, param, nt)
+    else:
+        _backward[double](<const double*> px, <const double*> pw,
+                          <const double*> cnp.PyArray_DATA(zx), <const double*> cnp.PyArray_DATA(y),
+                          <const double*> cnp.PyArray_DATA(dy), <double*> cnp.PyArray_DATA(dz),
+                          <double*> pdx, <double*> pdw, <double*> pdb, m, n, k, code, param, nt)
+
+
+cdef int _backward(const floating* x, const floating* W, const floating* zx,
+                   const floating* y, const floating* dy, floating* dz, floating* dx,
+                   floating* dW, floating* db, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                   int code, double param, int nt) except -1:
+    cdef int rc = 0
+    if m * n * k < GEMM_NOGIL_MIN:
+        nt = 1
+        _epilogue_bwd(dy, zx, y, dz, db, m, n, code, param)
+        if dW != NULL and k:
+            rc = mi_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, 1)
+        if dx != NULL and k and rc == 0:
+            rc = mi_gemm(m, k, n, dz, n, False, W, n, True, dx, k, False, 1)
+    else:
+        with nogil:
+            _epilogue_bwd(dy, zx, y, dz, db, m, n, code, param)
+            if dW != NULL and k:
+                rc = mi_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, nt)
+            if dx != NULL and k and rc == 0:
+                rc = mi_gemm(m, k, n, dz, n, False, W, n, True, dx, k, False, nt)
+    if rc != 0:
+        raise MemoryError(f"dense.backward: could not allocate the gemm workspace ({m}x{k}x{n})")
+    return 0

@@ -1,0 +1,369 @@
+"""Matrix products and the fused dense layer as numpy forward/backward pairs.
+
+    matmul(a, b)                         a @ b            (2-D, or batched 3-D)
+    matmul_backward(a, b, dout)          (dout @ b^T, a^T @ dout)  summed over broadcast batches
+    dense_forward(x, W, b, act, param)   y = act(x @ W + b)         -> (y, ctx)
+    dense_backward(ctx, dy)              dz = dy * act'(z); (dz @ W^T, x^T @ dz, sum_rows dz)
+
+Everything is validated here, once (shapes, dtypes, contiguity: RELIABILITY rows 1-11);
+the kernels in ``_kernels/matmul.pyx`` and ``_kernels/dense.pyx`` then run without checks
+in their loops. Shape errors name both shapes and are raised before any kernel runs::
+
+    >>> matmul(np.ones((2, 3)), np.ones((4, 5)))
+    Traceback (most recent call last):
+    ValueError: matmul: inner dims differ: (2, 3) @ (4, 5)
+
+dtype rule (one, from ``_validate.result_dtype``): float64 if any operand is float64,
+else float32; int/bool arrays and lists become float32. Gradients come back in the
+dtype of the input they belong to.
+
+Dispatch. Small products run in microinit's own blocked kernel (no BLAS call overhead,
+no Python temporaries); large ones go to numpy's BLAS through ``np.matmul(..., out=)``,
+with the bias/activation epilogue still fused in the dense kernel. The crossovers are
+the constants below, measured with ``benchmarks/crossover.py`` (see its docstring).
+
+Buffer reuse. Outputs, pre-activations and gradients come from a small pool keyed by
+(shape, dtype) that hands out an array only when nothing else references it any more
+(its reference count shows only the pool), so a training step with a fixed batch shape
+reuses the previous step's buffers instead of allocating, and a caller who keeps a
+result can never see it overwritten.
+"""
+import sys
+import threading
+
+import numpy as np
+
+from microinit._kernels import ACTIVATION_CODES
+from microinit._kernels import dense as _kdense
+from microinit._kernels import matmul as _kmatmul
+from microinit.functional._validate import as_float_array, check_ndim
+
+__all__ = ["matmul", "matmul_backward", "dense_forward", "dense_backward"]
+
+# Crossover (multiply-adds m*n*k) above which numpy's BLAS is used instead of the own
+# kernel. Measured by benchmarks/crossover.py on an AMD EPYC (Zen 3, 2 cores, AVX2)
+# against OpenBLAS 0.3.31: see the numbers in that script's docstring.
+MATMUL_BLAS_MIN = 1 << 62
+DENSE_BLAS_MIN = 1 << 62
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_IDENTITY = ACTIVATION_CODES["identity"]
+# Activations whose derivative needs the pre-activation z; for the others act' is a
+# function of y (tanh, sigmoid) or of y's sign, which equals z's sign (relu, identity),
+# so z is not stored and the activation runs in place.
+_NEEDS_Z = frozenset(ACTIVATION_CODES[n] for n in ("leaky_relu", "elu", "selu", "gelu", "softplus"))
+_ACT_NAMES = ", ".join(["None"] + sorted(ACTIVATION_CODES))
+
+
+def activation_code(activation):
+    """The kernel code of an activation name (None means identity)."""
+    if activation is None:
+        return _IDENTITY
+    try:
+        return ACTIVATION_CODES[activation]
+    except (KeyError, TypeError):
+        if isinstance(activation, str) and activation.lower() in ACTIVATION_CODES:
+            return ACTIVATION_CODES[activation.lower()]
+        raise ValueError(f"dense: unknown activation {activation!r}; available: {_ACT_NAMES}") from None
+
+
+# --------------------------------------------------------------------------- buffers
+class _Pool:
+    """Arrays keyed by (shape, dtype), reused once nothing outside the pool holds them.
+
+    ``get`` costs one dict lookup and a reference-count test per cached array; at most
+    ``per_key`` arrays are kept per key (a step needs a handful), and ``clear()`` drops
+    them all.
+    """
+
+    def __init__(self, per_key=8):
+        self.per_key = per_key
+        self._free = {}
+        # References to an idle pooled array, as seen by sys.getrefcount inside get():
+        # the list slot, the loop variable and getrefcount's own argument. Measured,
+        # not assumed, so a Python with different reference semantics stays correct.
+        probe = [np.empty(1)]
+        for a in probe:
+            self._idle = sys.getrefcount(a)
+
+    def get(self, shape, dtype):
+        key = (shape, dtype)
+        arrs = self._free.get(key)
+        if arrs is None:
+            arrs = self._free[key] = []
+        idle = self._idle
+        for a in arrs:
+            if sys.getrefcount(a) == idle:
+                return a
+        a = np.empty(shape, dtype)
+        if len(arrs) < self.per_key:
+            arrs.append(a)
+        return a
+
+    def clear(self):
+        self._free.clear()
+
+    def nbytes(self):
+        return sum(a.nbytes for arrs in self._free.values() for a in arrs)
+
+
+# One pool per thread: the reference-count test and the hand-out are two steps, and
+# another thread must never take the same array in between.
+_tls = threading.local()
+
+
+def _buffer(shape, dtype):
+    try:
+        pool = _tls.pool
+    except AttributeError:
+        pool = _tls.pool = _Pool()
+    return pool.get(shape, dtype)
+
+
+def clear_buffers():
+    """Release this thread's pooled buffers (e.g. after training, before measuring memory)."""
+    pool = getattr(_tls, "pool", None)
+    if pool is not None:
+        pool.clear()
+
+
+def pooled_bytes():
+    """Bytes held by this thread's buffer pool."""
+    pool = getattr(_tls, "pool", None)
+    return 0 if pool is None else pool.nbytes()
+
+
+# --------------------------------------------------------------------------- matmul
+def _operands(a, b, op):
+    """Validated, same-dtype C-contiguous arrays (the float64 promotion rule)."""
+    a = as_float_array(a, op, "a")
+    b = as_float_array(b, op, "b")
+    if a.dtype is not b.dtype and a.dtype != b.dtype:
+        if a.dtype == _F32:
+            a = a.astype(_F64)
+        else:
+            b = b.astype(_F64)
+    return a, b
+
+
+def _check_mm_shapes(a, b, op="matmul"):
+    """(batch, m, k, n) of a @ b; raises before any kernel runs."""
+    if a.ndim not in (2, 3) or b.ndim not in (2, 3):
+        bad, name = (a, "a") if a.ndim not in (2, 3) else (b, "b")
+        raise ValueError(f"{op}: {name} should be 2- or 3-dimensional, but found {bad.ndim} "
+                         f"dimension(s): {a.shape} @ {b.shape}")
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"{op}: inner dims differ: {a.shape} @ {b.shape}")
+    batch = None
+    if a.ndim == 3 or b.ndim == 3:
+        ba = a.shape[0] if a.ndim == 3 else 1
+        bb = b.shape[0] if b.ndim == 3 else 1
+        if ba != bb and ba != 1 and bb != 1:
+            raise ValueError(f"{op}: batch dims differ: {a.shape} @ {b.shape}")
+        batch = max(ba, bb)
+    return batch, a.shape[-2], a.shape[-1], b.shape[-1]
+
+
+def _as3(x, batch):
+    x3 = x if x.ndim == 3 else x[None]
+    if x3.shape[0] != batch:
+        x3 = np.broadcast_to(x3, (batch,) + x3.shape[1:])  # stride 0: no copy
+    return x3
+
+
+def _product(a, b, out, trans_a, trans_b, macs):
+    """out = op(a) @ op(b) (2-D), own kernel below the crossover, BLAS above."""
+    if macs <= MATMUL_BLAS_MIN:
+        _kmatmul.gemm(a, b, out, trans_a, trans_b)
+    else:
+        np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
+    return out
+
+
+def matmul(a, b):
+    """a @ b for 2-D (m, k) @ (k, n), or batched 3-D operands with a broadcastable batch.
+
+    A 2-D operand against a 3-D one is shared by every batch entry, as in numpy.
+
+    >>> matmul(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))[0, 0]
+    3.0
+    """
+    a, b = _operands(a, b, "matmul")
+    batch, m, k, n = _check_mm_shapes(a, b)
+    if batch is None:
+        out = _buffer((m, n), a.dtype)
+        if m and n:
+            _product(a, b, out, False, False, m * n * k)
+        return out
+    out = np.empty((batch, m, n), a.dtype)
+    if out.size == 0:
+        return out
+    if m * n * k <= MATMUL_BLAS_MIN:
+        _kmatmul.gemm_batched(_as3(a, batch), _as3(b, batch), out)
+    else:
+        np.matmul(a, b, out=out)
+    return out
+
+
+def _reduce_to(g, shape):
+    """Sum a batched gradient back over the batch entries its operand was broadcast to."""
+    if g.shape == shape:
+        return g
+    if len(shape) == 2:
+        return g.sum(axis=0)
+    return g.sum(axis=0, keepdims=True)
+
+
+def matmul_backward(a, b, dout, need_a=True, need_b=True):
+    """Gradients of out = a @ b: (da, db) = (dout @ b^T, a^T @ dout), or None when not needed.
+
+    Batched gradients are summed over the batch entries an operand was broadcast to,
+    and each comes back with its operand's shape and dtype.
+
+    >>> da, db = matmul_backward(np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 4)))
+    >>> da[0, 0], db[0, 0]
+    (4.0, 2.0)
+    """
+    a0 = as_float_array(a, "matmul_backward", "a")
+    b0 = as_float_array(b, "matmul_backward", "b")
+    a, b = _operands(a0, b0, "matmul_backward")
+    batch, m, k, n = _check_mm_shapes(a, b, "matmul_backward")
+    want = (m, n) if batch is None else (batch, m, n)
+    dout = as_float_array(dout, "matmul_backward", "dout")
+    if dout.shape != want:
+        raise ValueError(f"matmul_backward: dout has shape {dout.shape} but {a.shape} @ {b.shape} "
+                         f"gives {want}")
+    if dout.dtype != a.dtype:
+        dout = dout.astype(a.dtype)
+    da = db = None
+    macs = m * n * k
+    if batch is None:
+        if need_a:
+            da = np.zeros((m, k), a.dtype) if dout.size == 0 else _product(
+                dout, b, _buffer((m, k), a.dtype), False, True, macs)
+        if need_b:
+            db = np.zeros((k, n), a.dtype) if dout.size == 0 else _product(
+                a, dout, _buffer((k, n), a.dtype), True, False, macs)
+    else:
+        a3, b3 = _as3(a, batch), _as3(b, batch)
+        if need_a:
+            g = np.zeros((batch, m, k), a.dtype)
+            if g.size and dout.size:
+                if macs <= MATMUL_BLAS_MIN:
+                    _kmatmul.gemm_batched(dout, b3, g, False, True)
+                else:
+                    np.matmul(dout, np.swapaxes(b3, 1, 2), out=g)
+            da = _reduce_to(g, a.shape)
+        if need_b:
+            g = np.zeros((batch, k, n), a.dtype)
+            if g.size and dout.size:
+                if macs <= MATMUL_BLAS_MIN:
+                    _kmatmul.gemm_batched(a3, dout, g, True, False)
+                else:
+                    np.matmul(np.swapaxes(a3, 1, 2), dout, out=g)
+            db = _reduce_to(g, b.shape)
+    if da is not None and da.dtype != a0.dtype:
+        da = da.astype(a0.dtype)
+    if db is not None and db.dtype != b0.dtype:
+        db = db.astype(b0.dtype)
+    return da, db
+
+
+# --------------------------------------------------------------------------- dense
+def dense_forward(x, W, b=None, activation=None, param=0.0):
+    """y = act(x @ W + b) in one fused kernel call; returns (y, ctx) for dense_backward.
+
+    x is (N, in), W is (in, out) (DESIGN's one weight layout), b is (out,) or None.
+    ``activation``: None/"identity", "relu", "tanh", "sigmoid", "leaky_relu" (param =
+    negative slope), "elu" (param = alpha), "selu", "gelu", "softplus". ``param`` is
+    used as given (0.0 by default: leaky_relu then equals relu; pass 0.01 for PyTorch's
+    default slope, 1.0 for elu's usual alpha).
+
+    >>> y, ctx = dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4), "relu")
+    >>> y[0, 0]
+    3.0
+    """
+    code = activation_code(activation)
+    x = as_float_array(x, "dense", "x")
+    W = as_float_array(W, "dense", "W")
+    if x.ndim != 2 or W.ndim != 2:
+        check_ndim(x, 2, "dense", "x")
+        check_ndim(W, 2, "dense", "W")
+    dt = x.dtype
+    if dt is not W.dtype and dt != W.dtype:
+        dt = _F64
+    if b is not None:
+        b = as_float_array(b, "dense", "b")
+        if b.dtype != dt:
+            dt = _F64
+            if b.dtype != dt:
+                b = b.astype(dt)
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"dense: bias has shape {b.shape} but W {W.shape} has "
+                             f"{W.shape[1]} output features: expected ({W.shape[1]},)")
+    if x.dtype != dt:
+        x = x.astype(dt)
+    if W.dtype != dt:
+        W = W.astype(dt)
+    n, k = x.shape
+    if W.shape[0] != k:
+        raise ValueError(f"dense: x has {k} features (shape {x.shape}) but W {W.shape} "
+                         f"expects {W.shape[0]}")
+    o = W.shape[1]
+    y = _buffer((n, o), dt)
+    z = _buffer((n, o), dt) if code in _NEEDS_Z else y
+    blas = n * k * o > DENSE_BLAS_MIN
+    if n and o:
+        if blas:
+            np.matmul(x, W, out=z)
+            _kdense.forward(None, None, b, z, y, code, param, False)
+        else:
+            _kdense.forward(x, W, b, z, y, code, param, True)
+    return y, (x, W, b is not None, z, y, code, param, blas)
+
+
+def dense_backward(ctx, dy, need_x=True, need_W=True, need_b=True):
+    """Gradients of y = act(x @ W + b) given dy = dL/dy: (dx, dW, db), None where not needed.
+
+        dz = dy * act'(z)   db = sum_rows(dz)   dW = x^T @ dz   dx = dz @ W^T
+
+    An empty batch gives a (0, in) dx and exact-zero dW and db.
+
+    >>> y, ctx = dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))
+    >>> dx, dW, db = dense_backward(ctx, np.ones((2, 4)))
+    >>> dx[0, 0], dW[0, 0], db[0]
+    (4.0, 2.0, 2.0)
+    """
+    x, W, has_b, z, y, code, param, blas = ctx
+    dy = as_float_array(dy, "dense_backward", "dy")
+    if dy.shape != y.shape:
+        raise ValueError(f"dense_backward: dy has shape {dy.shape} but the layer output "
+                         f"has shape {y.shape}")
+    dt = y.dtype
+    if dy.dtype != dt:
+        dy = dy.astype(dt)
+    n, k = x.shape
+    o = y.shape[1]
+    need_b = need_b and has_b
+    dx = _buffer((n, k), dt) if need_x else None
+    dW = _buffer((k, o), dt) if need_W else None
+    db = _buffer((o,), dt) if need_b else None
+    if n == 0 or o == 0:
+        if dx is not None:
+            dx.fill(0)
+        if dW is not None:
+            dW.fill(0)
+        if db is not None:
+            db.fill(0)
+        return dx, dW, db
+    dz = dy if code == _IDENTITY else _buffer((n, o), dt)
+    if blas:
+        _kdense.backward(None, None, z, y, dy, dz, None, None, db, code, param, False)
+        if dW is not None:
+            np.matmul(x.T, dz, out=dW)
+        if dx is not None:
+            np.matmul(dz, W.T, out=dx)
+    else:
+        _kdense.backward(x, W, z, y, dy, dz, dx, dW, db, code, param, True)
+    return dx, dW, db

@@ -1,0 +1,66 @@
+"""microinit.set_num_threads / get_num_threads govern the OpenMP kernels and numpy's BLAS."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import microinit
+from microinit import threads
+from microinit._kernels import matmul as K
+
+
+@pytest.fixture
+def restore_threads():
+    before = microinit.get_num_threads()
+    yield
+    microinit.set_num_threads(before)
+
+
+def test_set_get_roundtrip_governs_kernels_and_blas(restore_threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    for n in (1, 2):
+        microinit.set_num_threads(n)
+        assert microinit.get_num_threads() == n
+        assert K.get_num_threads() == n
+        blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == n for p in blas)
+
+
+def test_results_do_not_depend_on_thread_count(rng, restore_threads):
+    a = rng.standard_normal((200, 150))
+    b = rng.standard_normal((150, 120))
+    outs = []
+    for n in (1, 2):
+        microinit.set_num_threads(n)
+        out = np.empty((200, 120))
+        K.gemm(a, b, out)
+        outs.append(out)
+    # each output element is summed in the same order whichever thread computes it
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("bad,err", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
+                                     ("2", TypeError), (None, TypeError), (True, TypeError)])
+def test_bad_thread_counts_are_refused(bad, err, restore_threads):
+    with pytest.raises(err, match="set_num_threads"):
+        microinit.set_num_threads(bad)
+
+
+def test_default_comes_from_omp_num_threads_or_cores():
+    code = "import microinit; print(microinit.get_num_threads())"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+    env.pop("OMP_NUM_THREADS")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) == len(os.sched_getaffinity(0))
+
+
+def test_threads_module_default_parses_env(monkeypatch):
+    monkeypatch.setattr(threads, "_current", None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3,2")
+    assert threads.get_num_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "garbage")
+    assert threads.get_num_threads() == len(os.sched_getaffinity(0))
