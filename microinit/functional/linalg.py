@@ -197,7 +197,8 @@ def matmul(a, b):
             _product(a, b, out, False, False, m * n * k)
         return out
     out = np.empty((batch, m, n), a.dtype)
-    if out.size == 0:
+    if out.size == 0 or k == 0:
+        out.fill(0)  # an empty inner dim sums nothing (and its operand has no rows to view)
         return out
     if m * n * k <= MATMUL_BLAS_MIN:
         _kmatmul.gemm_batched(_as3(a, batch), _as3(b, batch), out)
