@@ -106,9 +106,9 @@ def _numeric_jacobian(fn, inputs, x, eps, n_out):
         orig = flat[j]
         try:
             flat[j] = orig + eps
-            fp = np.asarray(fn(*inputs).data, np.float64)
+            fp = np.array(fn(*inputs).data, np.float64)  # a copy: outputs may view x
             flat[j] = orig - eps
-            fm = np.asarray(fn(*inputs).data, np.float64)
+            fm = np.array(fn(*inputs).data, np.float64)
         finally:
             flat[j] = orig
         with np.errstate(invalid="ignore"):

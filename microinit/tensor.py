@@ -169,7 +169,7 @@ def _to_array(data, dtype):
         if isinstance(data, np.ndarray) and data.dtype.kind not in "fiub":
             raise TypeError(f"Tensor: cannot convert an array of dtype {data.dtype} to {dt}")
         try:
-            return np.ascontiguousarray(data, dtype=dt)
+            return np.asarray(data, dtype=dt, order="C")
         except (TypeError, ValueError) as err:
             raise TypeError(f"Tensor: cannot convert {type(data).__name__} to {dt} ({err})") from None
     if data is None or isinstance(data, (str, bytes)):
@@ -196,7 +196,7 @@ def _to_array(data, dtype):
         raise TypeError(f"Tensor: unsupported dtype {a.dtype}; use float32 or float64 "
                         "(integer/bool only for labels, indices and masks)")
     if not a.flags.c_contiguous:
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a, order="C")
     return a
 
 
@@ -565,7 +565,7 @@ class Tensor:
         a = _fdata(self) if self.requires_grad else self.data
         out = a.reshape(_shape_arg(shape))
         if not out.flags.c_contiguous:
-            out = np.ascontiguousarray(out)
+            out = np.asarray(out, order="C")
         if _wants_grad(self):
             sa = a.shape
             return _record(out, "ReshapeBackward", (self,), lambda g: (g.reshape(sa),))
@@ -582,7 +582,7 @@ class Tensor:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         axes = tuple(range(a.ndim))[::-1] if not axes else tuple(int(x) % max(a.ndim, 1) for x in axes)
-        out = np.ascontiguousarray(a.transpose(axes))
+        out = np.asarray(a.transpose(axes), order="C")
         if _wants_grad(self):
             inv = tuple(np.argsort(axes))
             return _record(out, "TransposeBackward", (self,), lambda g: (g.transpose(inv),))
@@ -600,7 +600,7 @@ class Tensor:
             advanced = isinstance(idx, (np.ndarray, list))
         a = self.data
         out = a[idx]
-        out = np.ascontiguousarray(out) if isinstance(out, np.ndarray) else np.asarray(out)
+        out = np.asarray(out, order="C") if isinstance(out, np.ndarray) else np.asarray(out)
         if _wants_grad(self):
             shape, dt = a.shape, a.dtype
 
@@ -898,20 +898,21 @@ def _as_tensor(x, op):
 
 
 def matmul(a, b):
-    """a @ b for 2-D and batched 3-D operands (via functional.linalg)."""
+    """a @ b for 2-D and batched 3-D operands (functional.linalg: own kernel or BLAS).
+
+    Shapes are checked before any kernel runs: (2, 3) @ (4, 5) raises
+    ``ValueError("matmul: inner dims differ: (2, 3) @ (4, 5)")``.
+    d/da = g @ b^T, d/db = a^T @ g (summed over broadcast batch entries).
+    """
     a = _as_tensor(a, "matmul")
     b = _as_tensor(b, "matmul")
-    ad, bd = _fdata(a), _fdata(b)
-    out = np.matmul(ad, bd)  # TEMPORARY until functional/linalg.py lands: F.matmul
+    ad, bd = a.data, b.data
+    out = F.matmul(ad, bd)
     if _wants_grad(a, b):
         need_a, need_b = a.requires_grad, b.requires_grad
 
         def backward(g):
-            ga = np.matmul(g, np.swapaxes(bd, -1, -2)) if need_a else None  # TEMPORARY
-            gb = np.matmul(np.swapaxes(ad, -1, -2), g) if need_b else None  # TEMPORARY
-            if gb is not None and gb.ndim > bd.ndim:
-                gb = gb.sum(axis=0)
-            return ga, gb
+            return F.matmul_backward(ad, bd, g, need_a, need_b)
         return _record(out, "MmBackward", (a, b), backward, (a, b))
     return _new(out)
 

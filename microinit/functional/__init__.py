@@ -5,8 +5,6 @@ Split by owner (DESIGN.md's functional.py): ``_validate`` (boundary checks),
 (activations through the compiled kernel), ``losses`` (fused softmax cross-entropy and
 friends). Everything is re-exported here, so ``microinit.functional.matmul`` works.
 """
-import importlib.util as _ilu
-
 from microinit.functional._validate import (  # noqa: F401
     DEFAULT_DTYPE,
     FLOAT_DTYPES,
@@ -42,12 +40,9 @@ from microinit.functional.softmax import (  # noqa: F401
     softmax_forward,
 )
 
-# TEMPORARY guard until engineer E commits functional/linalg.py; then this becomes a
-# plain import.
-if _ilu.find_spec("microinit.functional.linalg") is not None:
-    from microinit.functional.linalg import (  # noqa: F401
-        dense_backward,
-        dense_forward,
-        matmul,
-        matmul_backward,
-    )
+from microinit.functional.linalg import (  # noqa: F401
+    dense_backward,
+    dense_forward,
+    matmul,
+    matmul_backward,
+)

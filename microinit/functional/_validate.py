@@ -53,10 +53,10 @@ def as_float_array(x, op, name="input"):
         if a.dtype.type is np.float32 or a.dtype.type is np.float64:
             if a.flags.c_contiguous:
                 return a
-            return np.ascontiguousarray(a)
+            return np.asarray(a, order="C")
         raise TypeError(f"{op}: {name} has unsupported dtype {a.dtype}; supported: {_SUPPORTED}")
     if kind in "iub":
-        return np.ascontiguousarray(a, dtype=DEFAULT_DTYPE)
+        return np.asarray(a, dtype=DEFAULT_DTYPE, order="C")
     raise TypeError(f"{op}: {name} has unsupported dtype {_describe(a)}; supported: {_SUPPORTED}")
 
 

@@ -55,7 +55,7 @@ def activation_backward(name, x, y, dy, param=0.0):
     code = activation_code(name)
     dt = x.dtype
     if dy.dtype != dt or not dy.flags.c_contiguous:
-        dy = np.ascontiguousarray(dy, dtype=dt)
+        dy = np.asarray(dy, dtype=dt, order="C")
     dx = np.empty_like(x)
     if x.size:
         _ew.activation_backward(code, x.reshape(-1), y.reshape(-1), dy.reshape(-1), dx.reshape(-1), param)

@@ -75,7 +75,7 @@ def check_labels(labels, n, n_classes, op="cross_entropy"):
             i = int(np.argmax(bad))
             raise ValueError(f"{op}: label {a[i]} at index {i} is out of range for n_classes "
                              f"{n_classes} (labels must be in [0, {n_classes - 1}])")
-    return np.ascontiguousarray(a, dtype=np.int64)
+    return np.asarray(a, dtype=np.int64, order="C")
 
 
 def cross_entropy_forward(logits, target, reduction="mean"):
