@@ -1,0 +1,140 @@
+"""xent.pyx (fused softmax cross-entropy) agrees with its numpy twins in reference.py:
+labels and probability targets, float32 and float64, 1-sized and large (prange)
+buffers, non-contiguous logits through functional.losses, and the -inf/huge-logit
+cases of RELIABILITY rows 15-17."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from microinit import F
+from microinit._kernels import reference as R
+from microinit._kernels import xent as K
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def _case(rng, n, c, dtype, scale=3.0):
+    x = (rng.standard_normal((n, c)) * scale).astype(dtype)
+    labels = rng.integers(0, c, n).astype(np.int64)
+    t = rng.dirichlet(np.ones(c), n).astype(dtype) if n else np.zeros((0, c), dtype)
+    return x, labels, t
+
+
+def _kernel_fwd(x, target, soft):
+    n, c = x.shape
+    loss = np.empty(n, x.dtype)
+    probs = np.empty((n, c), x.dtype)
+    bad = (K.xent_forward_soft if soft else K.xent_forward)(x, target, loss, probs)
+    return loss, probs, bad
+
+
+def _kernel_bwd(probs, target, dloss, soft):
+    dx = np.empty_like(probs)
+    (K.xent_backward_soft if soft else K.xent_backward)(probs, target, dloss, dx)
+    return dx
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("soft", [False, True])
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 6), c=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_kernel_matches_reference(dtype, soft, n, c, seed):
+    rng = np.random.default_rng(seed)
+    x, labels, t = _case(rng, n, c, dtype)
+    target = t if soft else labels
+    loss, probs, bad = _kernel_fwd(x, target, soft)
+    ref_loss, ref_probs = (R.xent_forward_soft if soft else R.xent_forward)(x, target)
+    assert bad == 0
+    np.testing.assert_allclose(loss, ref_loss, **TOL[dtype])
+    np.testing.assert_allclose(probs, ref_probs, **TOL[dtype])
+    dloss = rng.standard_normal(n).astype(dtype)
+    dx = _kernel_bwd(probs, target, dloss, soft)
+    ref_dx = (R.xent_backward_soft if soft else R.xent_backward)(probs, target, dloss)
+    np.testing.assert_allclose(dx, ref_dx, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("soft", [False, True])
+def test_parallel_path(dtype, soft, rng):
+    x, labels, t = _case(rng, 512, 64, dtype)  # 32768 logits: above the prange threshold
+    target = t if soft else labels
+    loss, probs, _ = _kernel_fwd(x, target, soft)
+    ref_loss, ref_probs = (R.xent_forward_soft if soft else R.xent_forward)(x, target)
+    np.testing.assert_allclose(loss, ref_loss, **TOL[dtype])
+    dloss = np.full(512, 1 / 512, dtype)
+    np.testing.assert_allclose(_kernel_bwd(probs, target, dloss, soft),
+                               (R.xent_backward_soft if soft else R.xent_backward)(probs, target, dloss),
+                               **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["strided", "transposed", "reversed", "fortran", "readonly"])
+def test_non_contiguous_logits_through_functional(dtype, layout, rng):
+    big = (rng.standard_normal((8, 10)) * 2).astype(dtype)
+    x = {"strided": big[:, ::2], "transposed": big.T[:5, :8].T, "reversed": big[::-1, :5],
+         "fortran": np.asfortranarray(big[:, :5])}.get(layout)
+    if layout == "readonly":
+        x = big[:, :5].copy()
+        x.flags.writeable = False
+    labels = rng.integers(0, 5, x.shape[0])
+    for reduction in ("mean", "sum", "none"):
+        loss, ctx = F.cross_entropy_forward(x, labels, reduction)
+        loss_c, ctx_c = F.cross_entropy_forward(np.ascontiguousarray(x), labels, reduction)
+        np.testing.assert_array_equal(loss, loss_c)
+        g = np.ones(loss.shape, dtype)
+        np.testing.assert_array_equal(F.cross_entropy_backward(ctx, g)[0], F.cross_entropy_backward(ctx_c, g)[0])
+    ref = R.xent_forward(np.ascontiguousarray(x), labels)[0]
+    np.testing.assert_allclose(F.cross_entropy_forward(x, labels, "none")[0], ref, **TOL[dtype])
+
+
+def test_huge_logits_finite_rows_sum_to_zero():  # RELIABILITY 15
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0], [3e4, 3e4, -3e4]], np.float32)
+    labels = np.array([1, 2, 0])
+    loss, probs, bad = _kernel_fwd(x, labels.astype(np.int64), False)
+    assert bad == 0 and np.isfinite(loss).all()
+    np.testing.assert_allclose(loss, [2e4, 1e4 - 5.0, np.log(2.0)], rtol=1e-6)
+    dx = _kernel_bwd(probs, labels.astype(np.int64), np.ones(3, np.float32), False)
+    assert np.isfinite(dx).all()
+    np.testing.assert_allclose(dx.sum(axis=1), 0, atol=1e-6)
+
+
+def test_neg_inf_logits():  # RELIABILITY 16
+    x = np.array([[-np.inf, 1.0, 2.0]])
+    loss, probs, bad = _kernel_fwd(x, np.array([2], np.int64), False)
+    assert bad == 0 and np.isfinite(loss).all() and probs[0, 0] == 0
+    loss, probs, bad = _kernel_fwd(x, np.array([[0.0, 0.25, 0.75]]), True)
+    assert bad == 0 and np.isfinite(loss).all()
+    # every logit -inf: the kernel reports the row, functional raises
+    allinf = np.array([[0.0, 1.0], [-np.inf, -np.inf]])
+    loss, probs, bad = _kernel_fwd(allinf, np.array([0, 1], np.int64), False)
+    assert bad == 1 and loss[1] == np.inf and not np.isnan(probs).any()
+    with pytest.raises(ValueError, match="row 1 has every logit -inf"):
+        F.cross_entropy_forward(allinf, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("labels, match", [
+    (np.array([0, 3]), "label 3 at index 1 .*n_classes 3"),
+    (np.array([-1, 0]), "label -1 at index 0 .*n_classes 3"),
+    (np.array([0.0, 1.0]), "integers.*n_classes 3.*float64"),
+    (np.array([True, False]), "integers.*n_classes 3.*bool"),
+    (np.array([[0], [1]]), r"shape \(2, 1\)"),
+])
+def test_label_validation(labels, match):  # RELIABILITY 17
+    with pytest.raises(ValueError, match=match):
+        F.cross_entropy_forward(np.zeros((2, 3)), labels)
+
+
+def test_empty_batch_and_dtypes():
+    loss, ctx = F.cross_entropy_forward(np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+    assert loss == 0 and loss.dtype == np.float32
+    dx, _ = F.cross_entropy_backward(ctx, 1.0)
+    assert dx.shape == (0, 4)
+    # float32 logits with float64 probabilities: one promotion rule -> float64
+    loss, _ = F.cross_entropy_forward(np.zeros((2, 3), np.float32), np.full((2, 3), 1 / 3))
+    assert loss.dtype == np.float64
+    np.testing.assert_allclose(loss, np.log(3.0))
+    with pytest.raises(ValueError, match="no classes"):
+        F.cross_entropy_forward(np.zeros((2, 0)), np.zeros((2, 0)))
+    with pytest.raises(TypeError, match="float16"):
+        F.cross_entropy_forward(np.zeros((2, 3), np.float16), np.array([0, 1]))
