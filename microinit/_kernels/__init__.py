@@ -14,6 +14,7 @@ KERNEL_MODULES = (
     "updates",
     "matmul",
     "dense",
+    "sampling",
 )
 
 BUILD_HINT = (
@@ -37,6 +38,7 @@ xent = _loaded["xent"]
 updates = _loaded["updates"]
 matmul = _loaded["matmul"]
 dense = _loaded["dense"]
+sampling = _loaded["sampling"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 

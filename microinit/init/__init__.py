@@ -21,8 +21,8 @@ import numpy as np
 from microinit.init import _builtins
 from microinit.init._builtins import TRUNC_STD_CORRECTION  # noqa: F401
 from microinit.init._checks import calculate_gain, compute_fans
-from microinit.init._registry import (Initializer, available, describe, entry_for, get, register,
-                                      serialize)
+from microinit.init._registry import (Initializer, available, describe, entry_for, fill_into, get,
+                                      register, serialize)
 from microinit.init._sample import Plan  # noqa: F401
 
 __all__ = ["get", "register", "available", "serialize", "describe", "calculate_gain",
@@ -63,8 +63,8 @@ def _make_inplace(name):
                 raise TypeError(f"{where}: got multiple values for {key!r}")
             params[key] = value
         arr = _target_array(tensor, where)
-        values = entry.fn(arr.shape, dtype=arr.dtype, rng=rng, **params)
-        arr[...] = values  # raw write into the storage: nothing is recorded for autograd
+        # A raw write into the storage: nothing is recorded for autograd.
+        fill_into(name, arr, rng, params)
         _bump_version(tensor)
         return tensor
 

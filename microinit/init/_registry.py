@@ -138,26 +138,37 @@ def builtin(name, *aliases, param_aliases=None, probe=(3, 3)):
     return deco
 
 
-def _call_entry(entry, shape, dtype, rng, params):
+def _call_entry(entry, shape, dtype, rng, params, out=None):
+    """Run entry for shape/dtype; with `out` (an existing array of that shape and
+    dtype), write into it instead of allocating (the in-place forms)."""
     where = entry.name
     shape = check_shape(shape, where)
     dtype = check_dtype(dtype, where)
     params = entry.resolve(params)
     if entry.plan is None:
         gen = as_generator(rng, where)
-        out = np.asarray(entry.fn(shape, dtype=dtype, rng=gen, **params))
-        if out.shape != shape:
-            raise ValueError(f"{where}: returned an array of shape {out.shape}, expected {shape}")
-        return out.astype(dtype, copy=False)
+        result = np.asarray(entry.fn(shape, dtype=dtype, rng=gen, **params))
+        if result.shape != shape:
+            raise ValueError(f"{where}: returned an array of shape {result.shape}, expected {shape}")
+        if out is None:
+            return result.astype(dtype, copy=False)
+        out[...] = result
+        return out
     if math.prod(shape) == 0:
         # Plan on the same shape with every 0 made 1, so that bad parameters and bad
         # ranks still raise; then do nothing, as torch.nn.init does.
         entry.plan(tuple(d or 1 for d in shape), **params)
         as_generator(rng, where)  # a bad rng argument still raises
         warn_zero_element(where, shape)
-        return np.zeros(shape, dtype=dtype)
+        return np.zeros(shape, dtype=dtype) if out is None else out
     plan = entry.plan(shape, **params)
-    return draw(plan, shape, dtype, as_generator(rng, where))
+    return draw(plan, shape, dtype, as_generator(rng, where), out=out)
+
+
+def fill_into(name, arr, rng, params):
+    """Overwrite the float array arr with initializer `name` (the in-place forms)."""
+    entry = _lookup(name)
+    return _call_entry(entry, arr.shape, arr.dtype, rng, params, out=arr)
 
 
 class Initializer:

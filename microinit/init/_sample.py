@@ -7,7 +7,10 @@ import math
 
 import numpy as np
 
-__all__ = ["Plan", "draw", "truncnorm_moments", "orthogonalize"]
+from microinit._kernels import sampling
+from microinit.init._ortho import haar_orthogonal
+
+__all__ = ["Plan", "draw", "truncnorm_moments"]
 
 
 class Plan:
@@ -51,114 +54,85 @@ def truncnorm_moments(mean, std, low, high):
     return mean + std * m, std * math.sqrt(max(var, 0.0))
 
 
+def _flat(out):
+    return out.reshape(-1)  # a view: callers pass C-contiguous float32/float64 arrays
+
+
 def _fill_uniform(out, low, high, gen):
-    out[...] = gen.uniform(low, high, out.shape)
+    sampling.uniform_fill(gen, _flat(out), low, high)
 
 
 def _fill_normal(out, mean, std, gen):
-    out[...] = gen.normal(mean, std, out.shape)
+    sampling.normal_fill(gen, _flat(out), mean, std)
 
 
 def _fill_truncated_normal(out, mean, std, low, high, gen):
-    flat = out.reshape(-1)
-    filled = 0
-    while filled < flat.size:
-        z = gen.normal(mean, std, flat.size - filled).astype(out.dtype)
-        z = z[(z > low) & (z < high)]
-        flat[filled:filled + z.size] = z
-        filled += z.size
+    # The kernel redraws until a sample is strictly inside (low, high) in out's dtype,
+    # so that interval must contain at least one value of that dtype.
+    t = out.dtype.type
+    inside_lo = np.nextafter(t(low), t(np.inf)) if t(low) <= low else t(low)
+    if not inside_lo < high:
+        raise ValueError(
+            f"truncated_normal: no {out.dtype} value lies strictly between low={low!r} and high={high!r}"
+        )
+    sampling.truncnorm_fill(gen, _flat(out), mean, std, low, high)
 
 
-def orthogonalize(a):
-    """The Q factor of a tall (m >= n) float64 matrix with R's diagonal made positive.
-
-    CholeskyQR2: R1 = chol(A^T A), Q1 = A R1^-1, then once more on Q1. Two passes of
-    BLAS-3 work (syrk, a small Cholesky, a blocked triangular solve) instead of
-    Householder's panel-by-panel sweeps. A Cholesky factor has a positive diagonal, so
-    Q is exactly the sign-corrected Householder Q (the Haar-distributed one when A is
-    Gaussian). If A is too ill-conditioned for the first pass (Cholesky fails, or
-    Q1^T Q1 is far from I), it falls back to Householder QR with the sign correction.
-    """
-    from microinit.init import _ortho
-
-    return _ortho.orthogonalize(a)
-
-
-def _draw_orthogonal(shape, gain, dtype, gen):
-    rows = int(np.prod(shape[:-1]))
-    cols = shape[-1]
-    tall = rows >= cols
-    m, n = (rows, cols) if tall else (cols, rows)
-    a = np.empty((m, n), dtype=np.float64)
-    _fill_normal(a, 0.0, 1.0, gen)
-    q = orthogonalize(a)
-    if not tall:
-        q = q.T
+def _orthogonal_into(out, gain, gen):
+    """out (..., n) viewed as (rows, n) := gain * a Haar (semi-)orthogonal matrix:
+    orthonormal columns if tall or square, orthonormal rows if wide (see _ortho.py)."""
+    cols = out.shape[-1]
+    rows = out.size // cols
+    if rows >= cols:
+        q = haar_orthogonal(rows, cols, out.dtype, gen)
+    else:
+        q = haar_orthogonal(cols, rows, out.dtype, gen).T
     if gain != 1.0:
         q *= gain
-    return np.ascontiguousarray(q, dtype=dtype).reshape(shape)
+    out.reshape(rows, cols)[...] = q
 
 
-def draw(plan, shape, dtype, gen):
-    """Sample an array of `shape` and `dtype` according to `plan` from Generator gen."""
+def draw(plan, shape, dtype, gen, out=None):
+    """Sample `plan` into a new array of `shape` and `dtype`, or into `out` (a writeable
+    array of that shape and dtype, e.g. a Tensor's storage), from Generator gen."""
     p = plan.params
     kind = plan.kind
-    # Kernels work in float32/float64; float16 is drawn in float32 and rounded once.
-    work = np.float64 if dtype == np.float64 else np.float32
+    if out is None:
+        out = np.empty(shape, dtype=dtype)
+    # Kernels fill C-contiguous float32/float64 buffers; anything else (float16, a
+    # strided view) is filled through a temporary and copied once.
+    direct = out.dtype in (np.float32, np.float64) and out.flags.c_contiguous
+    work = out if direct else np.empty(shape, np.float64 if out.dtype == np.float64 else np.float32)
     if kind == "constant":
-        return np.full(shape, p["value"], dtype=dtype)
-    if kind == "orthogonal":
-        return _draw_orthogonal(shape, p["gain"], dtype, gen)
-    if kind == "delta_orthogonal":
-        # Xiao et al. 2018: zero everywhere except the spatial centre, which holds an
-        # orthogonal (in, out) matrix; as in JAX, in <= out is required.
-        out = np.zeros(shape, dtype=dtype)
-        centre = tuple(d // 2 for d in shape[:-2])
-        out[centre] = _draw_orthogonal(shape[-2:], p["gain"], dtype, gen)
-        return out
-    if kind == "identity":
-        out = np.zeros(shape, dtype=dtype)
-        k = min(shape)
-        out[np.arange(k), np.arange(k)] = p["gain"]
-        return out
-    if kind == "dirac":
-        out = np.zeros(shape, dtype=dtype)
-        groups = p["groups"]
-        n_in, n_out = shape[-2], shape[-1]
-        per_group = n_out // groups
-        k = min(per_group, n_in)
-        centre = tuple(d // 2 for d in shape[:-2])
-        for g in range(groups):
-            for d in range(k):
-                out[centre + (d, g * per_group + d)] = p["gain"]
-        return out
-    out = np.empty(shape, dtype=work)
-    if out.size:
-        if kind == "uniform":
-            _fill_uniform(out, p["low"], p["high"], gen)
-        elif kind in ("normal", "sparse"):
-            _fill_normal(out, p.get("mean", 0.0), p["std"], gen)
-        elif kind == "truncated_normal":
-            _fill_truncated_normal(out, p["mean"], p["std"], p["low"], p["high"], gen)
-        else:  # pragma: no cover - plans are built only in _builtins.py
-            raise AssertionError(f"unknown plan kind {kind!r}")
-    if kind == "sparse":
-        _zero_per_row(out, p["n_zeros"], gen)
-    return out if out.dtype == dtype else out.astype(dtype)
-
-
-def _zero_per_row(out, n_zeros, gen):
-    """Zero n_zeros entries of every row (input unit) at uniformly random positions.
-
-    PyTorch's sparse_ zeroes ceil(sparsity * out) entries in each column of its
-    (out, in) weight, i.e. in each row of microinit's (in, out) weight. Random keys +
-    argpartition pick a uniform random subset per row in one vectorized pass."""
-    rows, cols = out.shape
-    if n_zeros <= 0 or rows == 0:
-        return
-    if n_zeros >= cols:
-        out[...] = 0
-        return
-    keys = gen.random((rows, cols))
-    idx = np.argpartition(keys, n_zeros - 1, axis=1)[:, :n_zeros]
-    np.put_along_axis(out, idx, 0, axis=1)
+        work[...] = p["value"]
+    elif kind in ("identity", "dirac", "delta_orthogonal"):
+        work[...] = 0
+        if kind == "identity":
+            k = min(shape)
+            work[np.arange(k), np.arange(k)] = p["gain"]
+        elif kind == "delta_orthogonal":
+            # Xiao et al. 2018: zero except the kernel centre, an orthogonal (in, out).
+            centre = tuple(d // 2 for d in shape[:-2])
+            _orthogonal_into(work[centre], p["gain"], gen)
+        else:
+            groups = p["groups"]
+            per_group = shape[-1] // groups
+            centre = tuple(d // 2 for d in shape[:-2])
+            d = np.arange(min(per_group, shape[-2]))
+            for g in range(groups):
+                work[centre + (d, g * per_group + d)] = p["gain"]
+    elif kind == "orthogonal":
+        _orthogonal_into(work, p["gain"], gen)
+    elif kind == "uniform":
+        _fill_uniform(work, p["low"], p["high"], gen)
+    elif kind in ("normal", "sparse"):
+        _fill_normal(work, p.get("mean", 0.0), p["std"], gen)
+        if kind == "sparse" and p["n_zeros"]:
+            sampling.zero_random_per_row(gen, work.reshape(shape[0], -1), p["n_zeros"])
+    elif kind == "truncated_normal":
+        _fill_truncated_normal(work, p["mean"], p["std"], p["low"], p["high"], gen)
+    else:  # pragma: no cover - plans are built only in _builtins.py
+        raise AssertionError(f"unknown plan kind {kind!r}")
+    if work is not out:
+        out[...] = work
+    return out
