@@ -1,0 +1,517 @@
+"""Per-layer activation and gradient statistics: what initialization does, measured.
+
+``layer_stats(model, X, y)`` runs ONE forward pass (and, with labels, one backward
+pass) through any model built from ``nn`` modules and returns a ``LayerStats`` table
+with a row per layer (a ``Dense`` together with its activation, fused or as a separate
+module)::
+
+    >>> import numpy as np
+    >>> from microinit import nn
+    >>> from microinit.diagnostics import layer_stats
+    >>> model = nn.MLP([8, 32, 32, 3], activation="tanh", rng=0)
+    >>> X = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    >>> y = np.arange(64) % 3
+    >>> stats = layer_stats(model, X, y)
+    >>> print(stats)                       # doctest: +SKIP
+    >>> stats["std"], stats.to_records()[0]["grad_std"]   # doctest: +SKIP
+
+Everything is observed through forward hooks (``Module.register_forward_hook``), so no
+layer knows it is being watched. Per layer the table holds
+
+==============  ===========================================================================
+``pre_mean``    mean and std of the pre-activation ``z = x @ W + b``
+``pre_std``
+``mean``/``std`` mean and std of the layer's output ``a = act(z)``
+``saturated``   fraction of outputs in the flat tails: ``|tanh| > 0.99``, sigmoid outside
+                ``[0.01, 0.99]`` (``None`` for other activations)
+``dead``        fraction of ReLU units that output 0 for every example of the batch
+``grad_std``    std of the back-propagated gradient ``dL/da`` (the classic "gradient per
+                layer" of Glorot & Bengio 2010)
+``w_grad_std``  std and Frobenius norm of ``dL/dW``
+``w_grad_norm``
+``update_ratio`` ``lr * ||dL/dW|| / ||W||``: the relative size of one plain SGD step
+                (about 1e-3 is the usual healthy value)
+``symmetry``    largest cosine similarity between two units' incoming weight vectors
+                ``[W[:, j], b[j]]``: 1.0 means at least two units are clones
+``distinct``    number of units that are not clones of another unit (cosine > 1 - 1e-5;
+                two all-zero units count as clones)
+``nonfinite``   number of inf/NaN values in this layer's activations and gradients
+==============  ===========================================================================
+
+Overflow is reported, never raised: an inf or NaN anywhere shows up as ``inf``/``nan``
+in the statistics and as a count in ``nonfinite``. All statistics are computed in
+float64 so that tiny float32 values (1e-30) do not underflow while being squared.
+"""
+import math
+import numbers
+import os
+import tempfile
+
+import numpy as np
+
+from microinit import losses as _losses
+from microinit import nn
+from microinit.tensor import Tensor, enable_grad, no_grad
+
+__all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure", "require_matplotlib"]
+
+_CLONE_TOL = 1e-5
+
+
+# ---------------------------------------------------------------------- tables
+def format_value(v):
+    """One cell as text: 3 significant digits, ``-`` for None, ``inf``/``nan`` as such."""
+    if v is None:
+        return "-"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, numbers.Integral):
+        return str(int(v))
+    if isinstance(v, numbers.Real):
+        v = float(v)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if v == 0:
+            return "0"
+        return f"{v:.3g}"
+    return str(v)
+
+
+def percent(v):
+    """Format a fraction as a percentage (``0.125 -> '12.5%'``); None stays ``-``."""
+    if v is None:
+        return "-"
+    if isinstance(v, numbers.Real) and math.isnan(float(v)):
+        return "nan"
+    return f"{100.0 * float(v):.3g}%"
+
+
+class Table:
+    """A small result table: rows of named values that print, convert and plot.
+
+    ``columns`` fixes the order; each row is a dict. ``formats`` maps a column to a
+    function value -> text (default: 3 significant digits). ``notes`` are lines printed
+    under the table. ``data`` holds whatever the plot needs beyond the rows (curves,
+    per-layer tables); ``plotter(table, fig)`` draws it.
+
+    >>> t = Table(["init", "loss"], [{"init": "he", "loss": 0.5}], title="demo")
+    >>> t["loss"], t.to_records()
+    ([0.5], [{'init': 'he', 'loss': 0.5}])
+    """
+
+    def __init__(self, columns, rows=(), title=None, notes=(), formats=None, data=None, plotter=None):
+        self.columns = list(columns)
+        self.rows = []
+        self.title = title
+        self.notes = list(notes)
+        self.formats = dict(formats or {})
+        self.data = {} if data is None else data
+        self._plotter = plotter
+        for r in rows:
+            self.append(r)
+
+    def append(self, row):
+        unknown = [k for k in row if k not in self.columns]
+        if unknown:
+            raise ValueError(f"Table: row has columns {unknown} that are not in {self.columns}")
+        self.rows.append({c: row.get(c) for c in self.columns})
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.to_records())
+
+    def __getitem__(self, key):
+        """``table[i]`` is row i (a dict); ``table["col"]`` is that column (a list)."""
+        if isinstance(key, str):
+            if key not in self.columns:
+                raise KeyError(f"no column {key!r}; columns: {', '.join(self.columns)}")
+            return [r[key] for r in self.rows]
+        return dict(self.rows[key])
+
+    def column(self, name):
+        """A column as a float64 array (None becomes NaN)."""
+        return np.array([np.nan if v is None else float(v) for v in self[name]], dtype=np.float64)
+
+    def where(self, **match):
+        """The rows whose values equal every ``column=value`` given (list of dicts)."""
+        return [dict(r) for r in self.rows if all(r.get(k) == v for k, v in match.items())]
+
+    def to_records(self):
+        """A list of dicts, one per row."""
+        return [dict(r) for r in self.rows]
+
+    def to_dict(self):
+        """``{column: [values]}`` (pandas' ``orient="list"``)."""
+        return {c: [r[c] for r in self.rows] for c in self.columns}
+
+    def _cells(self):
+        head = list(self.columns)
+        body = [[self.formats.get(c, format_value)(r[c]) for c in self.columns] for r in self.rows]
+        return head, body
+
+    def __str__(self):
+        head, body = self._cells()
+        widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(head)]
+        # Text columns read best left-aligned, numbers right-aligned.
+        left = [all(not _is_number(r[c]) for r in self.rows) for c in self.columns]
+
+        def line(cells):
+            return "  ".join(c.ljust(w) if lft else c.rjust(w)
+                             for c, w, lft in zip(cells, widths, left)).rstrip()
+        out = []
+        if self.title:
+            out.append(self.title)
+        out.append(line(head))
+        out.append("-" * len(line(head)))
+        out.extend(line(b) for b in body)
+        out.extend(self.notes)
+        return "\n".join(out)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.title or ''!s} {len(self.rows)} rows x {len(self.columns)} columns>"
+
+    def plot(self, path=None, fig=None):
+        """Draw the table's figure (needs matplotlib, the ``plot`` extra).
+
+        Returns the matplotlib ``Figure``; with ``path`` it is also written there as a
+        PNG (atomically: a temporary file renamed into place).
+        """
+        if self._plotter is None:
+            raise ValueError(f"{type(self).__name__} {self.title!r} has no figure")
+        if fig is None:
+            fig = new_figure()
+        self._plotter(self, fig)
+        if path is not None:
+            save_figure(fig, path)
+        return fig
+
+
+def _is_number(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
+
+
+# ---------------------------------------------------------------------- figures
+def require_matplotlib():
+    """Import matplotlib, or raise ImportError saying how to install it."""
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.figure import Figure  # noqa: F401
+    except ImportError:
+        raise ImportError("plotting needs matplotlib, which is not installed; install the plot extra: "
+                          "pip install 'microinit[plot]' (or pip install matplotlib)") from None
+
+
+def new_figure(figsize=(10, 4)):
+    """A matplotlib Figure that does not touch pyplot's global state or the display."""
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, dpi=100, layout="constrained")
+
+
+def save_figure(fig, path, dpi=80):
+    """Write ``fig`` as a PNG to ``path`` atomically (temp file in the same directory, then
+    ``os.replace``), so an interrupted run never leaves a half-written figure."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OSError(f"cannot write figure {path!r}: directory {folder!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=dpi)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def positive(values):
+    """Values for a log-scale axis: non-positive and non-finite ones become NaN (a gap)."""
+    v = np.asarray(values, dtype=np.float64).copy()
+    v[~np.isfinite(v) | (v <= 0)] = np.nan
+    return v
+
+
+# ---------------------------------------------------------------------- statistics
+def _moments(a):
+    """(mean, std, number of non-finite entries) in float64; inf/NaN propagate as such."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return float("nan"), float("nan"), 0
+    finite = np.isfinite(a)
+    bad = int(a.size - np.count_nonzero(finite))
+    if bad:
+        v = float("nan") if np.isnan(a).any() else float("inf")
+        return v, v, bad
+    a = a.astype(np.float64, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(a.mean()), float(a.std()), 0
+
+
+def _norm(a):
+    a = np.asarray(a, dtype=np.float64)
+    if not np.isfinite(a).all():
+        return float("nan") if np.isnan(a).any() else float("inf")
+    with np.errstate(over="ignore"):
+        # Scale first: the squares of 1e200 would overflow a float64.
+        m = float(np.abs(a).max()) if a.size else 0.0
+        return 0.0 if m == 0 else m * float(np.sqrt(np.sum((a / m) ** 2)))
+
+
+def unit_similarity(W, b=None):
+    """``(symmetry, distinct)`` of a layer's units.
+
+    Unit ``j``'s incoming weight vector is ``[W[:, j], b[j]]`` (``W`` is ``(in, out)``).
+    ``symmetry`` is the largest cosine similarity between two different units (NaN
+    with fewer than 2 units); two all-zero units count as identical (cosine 1).
+    ``distinct`` counts units that are not clones (cosine > 1 - 1e-5) of an earlier one.
+
+    >>> unit_similarity(np.ones((3, 4)))
+    (1.0, 1)
+    """
+    W = np.asarray(W, dtype=np.float64)
+    V = W if b is None else np.vstack([W, np.asarray(b, dtype=np.float64).reshape(1, -1)])
+    n = V.shape[1]
+    if n < 2 or not np.isfinite(V).all():
+        return float("nan"), n
+    m = float(np.abs(V).max()) if V.size else 0.0
+    if m > 0:
+        V = V / m  # rescale first so that squares of huge weights do not overflow
+    norms = np.sqrt(np.einsum("ij,ij->j", V, V))
+    zero = norms == 0
+    U = V / np.where(zero, 1.0, norms)
+    C = U.T @ U
+    C[np.ix_(zero, zero)] = 1.0
+    np.fill_diagonal(C, -np.inf)
+    sym = float(min(1.0, C.max()))
+    clone = (C > 1.0 - _CLONE_TOL)
+    distinct = n - int(np.count_nonzero(np.tril(clone, -1).any(axis=1)))
+    return sym, distinct
+
+
+_SATURATION = {
+    "tanh": lambda a: np.abs(a) > 0.99,
+    "sigmoid": lambda a: (a < 0.01) | (a > 0.99),
+}
+
+
+class LayerStats(Table):
+    """The table ``layer_stats`` returns: one row per layer (see the module docstring).
+
+    ``.values`` holds, when ``keep_values=True`` was given, a sample of each layer's
+    activations and gradients (``{"act": ..., "grad": ...}`` per row) for histograms.
+    ``plot()`` draws activation and gradient std per layer on log scales.
+    """
+
+    COLUMNS = ["layer", "name", "act", "pre_mean", "pre_std", "mean", "std", "saturated", "dead",
+               "grad_std", "w_grad_std", "w_grad_norm", "update_ratio", "symmetry", "distinct",
+               "nonfinite"]
+
+    def __init__(self, rows=(), title=None, loss=None, values=None):
+        super().__init__(self.COLUMNS, rows, title=title,
+                         formats={"saturated": percent, "dead": percent}, plotter=_plot_layer_stats)
+        self.loss = loss
+        self.values = values or []
+
+    def grad_ratio(self):
+        """``grad_std`` of the first layer / ``grad_std`` of the last layer: how much of
+        the gradient entering at the output reaches the input layer (1 is healthy,
+        << 1 vanishing, >> 1 exploding). NaN if either is not finite or the last is 0."""
+        g = self.column("grad_std")
+        return _ratio(g[0], g[-1]) if len(g) else float("nan")
+
+    def std_ratio(self):
+        """Activation std of the last hidden layer / that of the first layer."""
+        s = self.column("std")[:-1] if len(self) > 1 else self.column("std")
+        return _ratio(s[-1], s[0]) if len(s) else float("nan")
+
+
+def _ratio(a, b):
+    if not (math.isfinite(a) and math.isfinite(b)) or b == 0:
+        return float("nan")
+    return a / b
+
+
+def _plot_layer_stats(table, fig):
+    axes = fig.subplots(1, 2)
+    layers = table.column("layer")
+    ax = axes[0]
+    ax.plot(layers, positive(table.column("pre_std")), "o--", ms=3, label="pre-activation z")
+    ax.plot(layers, positive(table.column("std")), "o-", ms=3, label="activation a")
+    ax.set_yscale("log")
+    ax.set(xlabel="layer", ylabel="std", title="forward: std per layer")
+    ax.legend()
+    ax = axes[1]
+    ax.plot(layers, positive(table.column("grad_std")), "o-", ms=3, label="dL/da")
+    ax.plot(layers, positive(table.column("w_grad_std")), "s--", ms=3, label="dL/dW")
+    ax.set_yscale("log")
+    ax.set(xlabel="layer", ylabel="std", title="backward: gradient std per layer")
+    ax.legend()
+    if table.title:
+        fig.suptitle(table.title)
+
+
+# ---------------------------------------------------------------------- the pass
+def _leaf_modules(model):
+    return [m for m in model.modules() if not list(m.children())]
+
+
+def _activation_name(module):
+    name = getattr(module, "name", None)
+    return name if (not isinstance(module, nn.Dense) and name in nn.ACTIVATIONS) else None
+
+
+def _sample(a, k, rng):
+    a = np.asarray(a).ravel()
+    if a.size <= k:
+        return a.copy()
+    return a[rng.choice(a.size, size=k, replace=False)]
+
+
+def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=False, title=None):
+    """One forward (and, when ``y`` is given, one backward) pass, measured per layer.
+
+    ``model``: any ``nn.Module`` whose layers are ``Dense`` modules, each with a fused
+    ``activation`` or followed by an activation module (``MLP``, ``Sequential``...).
+    ``X``: a batch; ``y``: targets for ``loss`` (a name, ``Loss`` or callable, as in
+    ``fit``). Without ``y`` only forward statistics are filled in. ``lr`` is the
+    learning rate of the hypothetical SGD step behind ``update_ratio``.
+    ``keep_values=True`` keeps up to 20,000 sampled activations and gradients per
+    layer in ``.values`` for histograms.
+
+    The model is left as it was: parameter gradients are restored afterwards and the
+    hooks removed, even on errors. Returns a ``LayerStats`` table.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"layer_stats needs an nn.Module, got {type(model).__name__}")
+    calls = []
+
+    def hook(module, inputs, output):
+        if y is not None and isinstance(output, Tensor) and output.requires_grad:
+            output.retain_grad()
+        calls.append((module, inputs[0] if inputs else None, output))
+
+    handles = [m.register_forward_hook(hook) for m in _leaf_modules(model)]
+    params = model.parameters()
+    saved_grads = [p.grad for p in params]
+    loss_value = None
+    try:
+        for p in params:
+            p.grad = None
+        with np.errstate(all="ignore"):
+            if y is None:
+                with no_grad():
+                    model(X)
+            else:
+                with enable_grad():
+                    out = model(X)
+                    lt = _losses.get(loss)(out, y)
+                    loss_value = float(lt.item())
+                    lt.backward()
+            layers = _group_layers(calls)
+            rng = np.random.default_rng(0)
+            rows, values = [], []
+            for i, layer in enumerate(layers, 1):
+                row, vals = _layer_row(i, layer, y is not None, lr, keep_values, rng)
+                rows.append(row)
+                values.append(vals)
+    finally:
+        for h in handles:
+            h.remove()
+        for p, g in zip(params, saved_grads):
+            p.grad = g
+    if not rows:
+        raise ValueError(f"layer_stats: found no Dense layer in {type(model).__name__}; it measures "
+                         "models built from nn.Dense (MLP, Sequential)")
+    table = LayerStats(rows, title=title, loss=loss_value, values=values if keep_values else None)
+    if loss_value is not None:
+        table.notes.append(f"loss {format_value(loss_value)}")
+    return table
+
+
+def _group_layers(calls):
+    """Pair each Dense call with its activation: fused in the Dense, or the activation
+    module called next on the Dense's output."""
+    layers = []
+    i = 0
+    while i < len(calls):
+        module, x, out = calls[i]
+        i += 1
+        if not isinstance(module, nn.Dense):
+            continue
+        layer = {"dense": module, "x": x, "z": None, "a": out, "act": module.activation}
+        if module.activation is None:
+            layer["z"] = out
+            if i < len(calls):
+                nxt, nx, nout = calls[i]
+                if _activation_name(nxt) is not None and nx is out:
+                    layer["a"] = nout
+                    layer["act"] = None if nxt.name == "identity" else nxt.name
+                    i += 1
+        layers.append(layer)
+    return layers
+
+
+def _data(t):
+    return t.data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _layer_row(index, layer, backward, lr, keep_values, rng):
+    dense = layer["dense"]
+    act = layer["act"]
+    W = dense.weight.data
+    b = None if dense.bias is None else dense.bias.data
+    if layer["z"] is not None:
+        z = _data(layer["z"])
+    else:
+        # The fused kernel never materialises z, so recompute it (in float64, which also
+        # keeps a z that overflowed float32 visible as a large finite number).
+        x = np.asarray(_data(layer["x"]), dtype=np.float64)
+        with np.errstate(all="ignore"):
+            z = x @ W.astype(np.float64)
+            if b is not None:
+                z += b
+    a = _data(layer["a"])
+    pre_mean, pre_std, bad_z = _moments(z)
+    mean, std, bad_a = _moments(a)
+    sat = None
+    if act in _SATURATION and a.size:
+        sat = float(np.count_nonzero(_SATURATION[act](a))) / a.size
+    dead = None
+    if act == "relu" and a.size:
+        dead = float(np.count_nonzero((a <= 0).all(axis=0))) / a.shape[1]
+    grad_std = w_grad_std = w_grad_norm = update = None
+    bad_g = 0
+    g = None
+    if backward:
+        g = getattr(layer["a"], "grad", None)
+        if g is not None:
+            _, grad_std, bad_g = _moments(g)
+        gw = dense.weight.grad
+        if gw is not None:
+            _, w_grad_std, bad_w = _moments(gw)
+            bad_g += bad_w
+            w_grad_norm = _norm(gw)
+            wn = _norm(W)
+            update = float("nan") if not math.isfinite(wn) else (
+                float("inf") if wn == 0 and w_grad_norm > 0 else (0.0 if wn == 0 else lr * w_grad_norm / wn))
+    sym, distinct = unit_similarity(W, b)
+    row = {"layer": index, "name": dense._path or type(dense).__name__,
+           "act": act or "linear", "pre_mean": pre_mean, "pre_std": pre_std, "mean": mean, "std": std,
+           "saturated": sat, "dead": dead, "grad_std": grad_std, "w_grad_std": w_grad_std,
+           "w_grad_norm": w_grad_norm, "update_ratio": update, "symmetry": sym, "distinct": distinct,
+           "nonfinite": bad_z + bad_a + bad_g}
+    vals = None
+    if keep_values:
+        vals = {"act": _sample(a, 20000, rng), "pre": _sample(z, 20000, rng),
+                "grad": None if g is None else _sample(g, 20000, rng)}
+    return row, vals
