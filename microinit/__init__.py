@@ -10,3 +10,4 @@ from microinit.tensor import (  # noqa: E402,F401
 from microinit.gradcheck import GradcheckError, gradcheck  # noqa: E402,F401
 from microinit import init  # noqa: E402,F401
 from microinit.threads import get_num_threads, set_num_threads  # noqa: E402,F401
+from microinit.scalar import Value  # noqa: E402,F401

@@ -15,6 +15,7 @@ KERNEL_MODULES = (
     "matmul",
     "dense",
     "sampling",
+    "tape",
 )
 
 BUILD_HINT = (
@@ -39,6 +40,7 @@ updates = _loaded["updates"]
 matmul = _loaded["matmul"]
 dense = _loaded["dense"]
 sampling = _loaded["sampling"]
+tape = _loaded["tape"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 

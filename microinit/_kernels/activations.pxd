@@ -200,3 +200,42 @@ cdef inline floating act_grad(int code, floating x, floating y, double param) no
     elif code == ACT_SOFTPLUS:
         return softplus_grad(x)
     return 1
+
+
+# --- derivatives used by the scalar engine's tape (tape.pyx) ---------------------
+# Conventions at the points where the derivative does not exist or is infinite
+# (pinned by tests/scalar): IEEE arithmetic decides, as in PyTorch --
+#   log'(0) = 1/0 = +inf, sqrt'(0) = 0.5/0 = +inf, abs'(0) = 0,
+#   d/dx x**p = 0 when p == 0 (so x**0 never yields 0 * inf = NaN at x = 0).
+from libc.math cimport pow, powf
+
+cdef inline floating exp_grad(floating y) noexcept nogil:
+    # d/dx e^x = e^x = y: reuse the output instead of recomputing exp
+    return y
+
+
+cdef inline floating log_grad(floating x) noexcept nogil:
+    return <floating>1 / x
+
+
+cdef inline floating sqrt_grad(floating y) noexcept nogil:
+    # d/dx sqrt(x) = 1 / (2 sqrt(x)) = 0.5 / y
+    return <floating>0.5 / y
+
+
+cdef inline floating abs_grad(floating x) noexcept nogil:
+    if x > 0:
+        return 1
+    elif x < 0:
+        return -1
+    return 0
+
+
+cdef inline floating pow_grad(floating x, double p) noexcept nogil:
+    # d/dx x**p = p * x**(p-1)
+    if p == 0:
+        return 0
+    if floating is float:
+        return <float>(p * powf(x, <float>(p - 1)))
+    else:
+        return p * pow(x, p - 1)
