@@ -23,10 +23,11 @@ from microinit.init._builtins import TRUNC_STD_CORRECTION  # noqa: F401
 from microinit.init._checks import calculate_gain, compute_fans
 from microinit.init._registry import (Initializer, available, describe, entry_for, fill_into, get,
                                       register, serialize)
+from microinit.init._lsuv import lsuv
 from microinit.init._sample import Plan  # noqa: F401
 
 __all__ = ["get", "register", "available", "serialize", "describe", "calculate_gain",
-           "compute_fans", "Initializer"]
+           "compute_fans", "Initializer", "lsuv"]
 
 
 def _target_array(tensor, where):
