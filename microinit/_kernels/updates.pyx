@@ -1,3 +1,4 @@
+# distutils: extra_compile_args = -fno-math-errno
 """In-place optimizer updates (SGD with momentum/Nesterov/weight decay, Adam, AdamW).
 
 Each kernel takes *lists* of arrays (one entry per parameter) and updates all of them
@@ -20,7 +21,7 @@ parameter took no part in the loss: it is skipped and its state is left alone.
 Numpy twins: ``reference.sgd_update`` and ``reference.adam_update``.
 """
 from cython cimport floating
-from libc.math cimport sqrt, pow
+from libc.math cimport sqrt, sqrtf, pow
 
 cimport numpy as cnp
 import numpy as np
@@ -40,48 +41,62 @@ cdef inline bint _any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
 cdef bint _sgd_loop(floating* p, const floating* g, floating* buf, Py_ssize_t n,
                     floating lr, floating momentum, floating dampening, floating wd,
                     bint nesterov, bint init_buf) noexcept nogil:
+    # Branch-free bodies (one loop per case) so the compiler vectorizes them; the
+    # multiplications by 0 and 1 below are exact for finite values, and gradients
+    # were checked finite before any loop runs.
     cdef Py_ssize_t i
     cdef floating d, b
+    cdef floating keep_d = 1 if nesterov else 0       # nesterov: d + m*b; plain: b
+    cdef floating take_b = momentum if nesterov else 1
+    cdef floating damp = 1 - dampening
     cdef int bad = 0
-    for i in range(n):
-        d = g[i]
-        if wd != 0:
-            d = d + wd * p[i]
-        if momentum != 0:
-            if init_buf:
-                b = d
-            else:
-                b = momentum * buf[i] + (1 - dampening) * d
+    if momentum == 0:
+        for i in range(n):
+            d = p[i] - lr * (g[i] + wd * p[i])
+            p[i] = d
+            bad |= (d - d) != 0
+    elif init_buf:
+        for i in range(n):
+            d = g[i] + wd * p[i]
+            buf[i] = d
+            d = p[i] - lr * (keep_d * d + take_b * d)
+            p[i] = d
+            bad |= (d - d) != 0
+    else:
+        for i in range(n):
+            d = g[i] + wd * p[i]
+            b = momentum * buf[i] + damp * d
             buf[i] = b
-            if nesterov:
-                d = d + momentum * b
-            else:
-                d = b
-        p[i] = p[i] - lr * d
-        bad |= (p[i] - p[i]) != 0
+            d = p[i] - lr * (keep_d * d + take_b * b)
+            p[i] = d
+            bad |= (d - d) != 0
     return bad
 
 
 cdef bint _adam_loop(floating* p, const floating* g, floating* m, floating* v, Py_ssize_t n,
                      floating lr, floating beta1, floating beta2, floating eps, floating wd,
                      bint decoupled, floating step_size, floating bc2_sqrt) noexcept nogil:
+    # Branch-free: AdamW scales p by (1 - lr*wd) and adds nothing to g; Adam scales by
+    # exactly 1 and adds wd*p to g. sqrt vectorizes because this module is compiled
+    # with -fno-math-errno (v >= 0 always, so errno could never be set anyway).
     cdef Py_ssize_t i
     cdef floating gi, mi, vi, pi
-    cdef floating decay = 1 - lr * wd
+    cdef floating decay = (1 - lr * wd) if decoupled else 1
+    cdef floating l2 = 0 if decoupled else wd
+    cdef floating one_b1 = 1 - beta1
+    cdef floating one_b2 = 1 - beta2
     cdef int bad = 0
     for i in range(n):
-        gi = g[i]
-        pi = p[i]
-        if wd != 0:
-            if decoupled:
-                pi = pi * decay
-            else:
-                gi = gi + wd * pi
-        mi = m[i] + (1 - beta1) * (gi - m[i])
-        vi = beta2 * v[i] + (1 - beta2) * gi * gi
+        pi = p[i] * decay
+        gi = g[i] + l2 * p[i]
+        mi = m[i] + one_b1 * (gi - m[i])
+        vi = beta2 * v[i] + one_b2 * gi * gi
         m[i] = mi
         v[i] = vi
-        pi = pi - step_size * mi / (sqrt(vi) / bc2_sqrt + eps)
+        if floating is float:
+            pi = pi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps)
+        else:
+            pi = pi - step_size * mi / (sqrt(vi) / bc2_sqrt + eps)
         p[i] = pi
         bad |= (pi - pi) != 0
     return bad
