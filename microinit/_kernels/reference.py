@@ -170,3 +170,190 @@ def dense_backward(x, W, z, y, dy, name, param=0.0):
     """(dx, dW, db) of y = act(x @ W + b) given dy (dense.backward's twin)."""
     dz = activation_backward(name, z, y, dy, param)
     return dz @ np.asarray(W).T, np.asarray(x).T @ dz, dz.sum(axis=0)
+
+
+# --- sampling.pyx (engineer B: initializers) ---------------------------------------
+# Scalar twins: the same transforms from the same raw 64-bit words, read one by one
+# from Generator.bit_generator.random_raw(). Slow; for small n in tests only.
+
+class RawStream:
+    """Words of a Generator's bit generator, with sampling.pyx's 32-bit half buffer."""
+
+    def __init__(self, gen):
+        self.bitgen = gen.bit_generator
+        self.half = None
+
+    def next64(self):
+        return int(self.bitgen.random_raw())
+
+    def next32(self):
+        if self.half is not None:
+            h, self.half = self.half, None
+            return h
+        r = self.next64()
+        self.half = r >> 32
+        return r & 0xFFFFFFFF
+
+    def next_double(self):
+        return (self.next64() >> 11) * 2.0 ** -53
+
+    def next_open(self):
+        return 1.0 - self.next_double()
+
+
+ZIG_R = 3.6541528853610088
+ZIG_V = 0.00492867323399
+
+
+def ziggurat_tables(bits):
+    """Marsaglia & Tsang's 256-layer tables (k, w, f) for a bits-bit magnitude."""
+    import math
+
+    m1 = 2.0 ** bits
+    dn = tn = ZIG_R
+    q = ZIG_V / math.exp(-0.5 * dn * dn)
+    k, w, f = [0.0] * 256, [0.0] * 256, [0.0] * 256
+    k[0], k[1] = math.floor(dn / q * m1), 0.0
+    w[0], w[255] = q / m1, dn / m1
+    f[0], f[255] = 1.0, math.exp(-0.5 * dn * dn)
+    for i in range(254, 0, -1):
+        dn = math.sqrt(-2.0 * math.log(ZIG_V / dn + math.exp(-0.5 * dn * dn)))
+        k[i + 1] = math.floor(dn / tn * m1)
+        tn = dn
+        f[i] = math.exp(-0.5 * dn * dn)
+        w[i] = dn / m1
+    return k, w, f
+
+
+def _std_normal(stream, single, tables):
+    import math
+
+    k, w, f = tables
+    while True:
+        if single:
+            r = stream.next32()
+            hz = (r >> 8) - (1 << 24) if r >> 31 else r >> 8   # arithmetic shift of an int32
+        else:
+            r = stream.next64()
+            hz = (r >> 11) - (1 << 53) if r >> 63 else r >> 11  # arithmetic shift of an int64
+        idx = r & 0xFF
+        mag = abs(hz)
+        if mag < k[idx]:
+            return hz * w[idx]
+        x = mag * w[idx]
+        if idx == 0:
+            while True:
+                xx = -math.log(stream.next_open()) / ZIG_R
+                yy = -math.log(stream.next_open())
+                if yy + yy > xx * xx:
+                    x = ZIG_R + xx
+                    break
+            return x if hz >= 0 else -x
+        if f[idx] + stream.next_double() * (f[idx - 1] - f[idx]) < math.exp(-0.5 * x * x):
+            return x if hz >= 0 else -x
+
+
+def sampling_normal(gen, n, mean, std, dtype):
+    """sampling.normal_fill's twin: n samples of N(mean, std^2) in dtype."""
+    dtype = np.dtype(dtype)
+    single = dtype == np.float32
+    tables = ziggurat_tables(23 if single else 52)
+    s = RawStream(gen)
+    return np.array([mean + std * _std_normal(s, single, tables) for _ in range(n)], dtype=dtype)
+
+
+def sampling_uniform(gen, n, low, high, dtype):
+    """sampling.uniform_fill's twin: n samples of U[low, high) in dtype."""
+    dtype = np.dtype(dtype)
+    single = dtype == np.float32
+    s = RawStream(gen)
+    out = []
+    while len(out) < n:
+        u = (s.next32() >> 8) * 2.0 ** -24 if single else s.next_double()
+        x = dtype.type(low + (high - low) * u)
+        if x < high:
+            out.append(x)
+    return np.array(out, dtype=dtype)
+
+
+def sampling_truncnorm(gen, n, mean, std, low, high, dtype):
+    """sampling.truncnorm_fill's twin: N(mean, std^2) restricted to (low, high)."""
+    import math
+
+    dtype = np.dtype(dtype)
+    single = dtype == np.float32
+    tables = ziggurat_tables(23 if single else 52)
+    alpha, beta = (low - mean) / std, (high - mean) / std
+    mass = 0.5 * (math.erfc(-beta / math.sqrt(2)) - math.erfc(-alpha / math.sqrt(2)))
+    a, b, flip, c = alpha, beta, False, 0.0
+    if mass >= 0.3:
+        method = "normal"
+    else:
+        if beta <= 0:
+            a, b, flip = -beta, -alpha, True
+        if a >= 0 and math.exp(0.5 * (a * a - b * b)) >= 0.3:
+            method, c = "uniform", a
+        elif a >= 0:
+            method = "exponential"
+        else:
+            method = "uniform"
+    s = RawStream(gen)
+
+    def candidate():
+        if method == "normal":
+            while True:
+                x = _std_normal(s, single, tables)
+                if a < x < b:
+                    return x
+        if method == "exponential":
+            lam = 0.5 * (a + math.sqrt(a * a + 4.0))
+            while True:
+                x = a - math.log(s.next_open()) / lam
+                if x < b and s.next_double() <= math.exp(-0.5 * (x - lam) ** 2) and x > a:
+                    return x
+        while True:
+            x = a + (b - a) * s.next_double()
+            if a < x < b and s.next_double() <= math.exp(0.5 * (c * c - x * x)):
+                return x
+
+    out = []
+    while len(out) < n:
+        z = candidate()
+        x = dtype.type(mean + std * (-z if flip else z))
+        if low < x < high:
+            out.append(x)
+    return np.array(out, dtype=dtype)
+
+
+def sampling_zero_random_per_row(gen, out, k):
+    """sampling.zero_random_per_row's twin: k zeros per row by partial Fisher-Yates."""
+    out = np.array(out, copy=True)
+    rows, cols = out.shape
+    perm = list(range(cols))
+    s = RawStream(gen)
+
+    def bounded(n):
+        m = s.next32() * n
+        if (m & 0xFFFFFFFF) < n:
+            threshold = (-n % (1 << 32)) % n
+            while (m & 0xFFFFFFFF) < threshold:
+                m = s.next32() * n
+        return m >> 32
+
+    if k == 0 or rows == 0:
+        return out
+    for i in range(rows):
+        for j in range(k):
+            t = j + bounded(cols - j)
+            perm[j], perm[t] = perm[t], perm[j]
+            out[i, perm[j]] = 0
+    return out
+
+
+def householder_orthogonal(a):
+    """Sign-corrected Householder Q of a tall matrix (diag(R) >= 0): what torch's
+    orthogonal_ computes, the oracle for init._ortho.haar_orthogonal's distribution."""
+    q, r = np.linalg.qr(np.asarray(a, dtype=np.float64))
+    d = np.sign(np.diagonal(r)).copy()
+    d[d == 0] = 1
+    return q * d
