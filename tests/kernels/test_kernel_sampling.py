@@ -1,0 +1,127 @@
+"""sampling.pyx against its scalar twins in reference.py: same raw words in, same
+samples out, same number of words consumed."""
+import numpy as np
+import pytest
+
+from microinit._kernels import reference as ref
+from microinit._kernels import sampling
+
+DTYPES = [np.float32, np.float64]
+SIZES = [0, 1, 2, 3, 64, 1001]
+# One interval per proposal method of truncnorm_method, plus both mirror images.
+INTERVALS = [(-2.0, 2.0), (0.0, 0.5), (3.0, 5.0), (5.0, np.inf), (-0.1, 0.1), (-8.0, -6.0),
+             (-np.inf, -4.0), (-1.0, np.inf)]
+
+
+def _pair(seed=7):
+    return np.random.default_rng(seed), np.random.default_rng(seed)
+
+
+def _same_state(g1, g2):
+    return g1.bit_generator.random_raw(4).tolist() == g2.bit_generator.random_raw(4).tolist()
+
+
+def _tol(dtype):
+    # The build may fuse multiply-adds (-ffp-contract=fast): one rounding apart at most.
+    return dict(rtol=2e-7, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", SIZES)
+def test_normal_matches_twin(dtype, n):
+    g1, g2 = _pair()
+    out = np.empty(n, dtype)
+    sampling.normal_fill(g1, out, 0.25, 1.5)
+    np.testing.assert_allclose(out, ref.sampling_normal(g2, n, 0.25, 1.5, dtype), **_tol(dtype))
+    assert _same_state(g1, g2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", SIZES)
+def test_uniform_matches_twin(dtype, n):
+    g1, g2 = _pair()
+    out = np.empty(n, dtype)
+    sampling.uniform_fill(g1, out, -0.5, 2.0)
+    np.testing.assert_allclose(out, ref.sampling_uniform(g2, n, -0.5, 2.0, dtype), **_tol(dtype))
+    assert _same_state(g1, g2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_uniform_redraws_values_rounding_onto_high(dtype):
+    # [1, nextafter(1)) holds one value of the dtype: about half the raw draws round
+    # onto `high` and must be redrawn, exercising the rare path of the paired loop.
+    high = float(np.nextafter(dtype(1), dtype(2)))
+    g1, g2 = _pair(3)
+    out = np.empty(501, dtype)
+    sampling.uniform_fill(g1, out, 1.0, high)
+    assert (out == 1.0).all()
+    np.testing.assert_array_equal(out, ref.sampling_uniform(g2, 501, 1.0, high, dtype))
+    assert _same_state(g1, g2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("low,high", INTERVALS)
+def test_truncnorm_matches_twin_and_stays_inside(dtype, low, high):
+    g1, g2 = _pair()
+    out = np.empty(701, dtype)
+    sampling.truncnorm_fill(g1, out, 0.0, 1.0, low, high)
+    assert ((out > low) & (out < high)).all()
+    np.testing.assert_allclose(out, ref.sampling_truncnorm(g2, 701, 0.0, 1.0, low, high, dtype),
+                               **_tol(dtype))
+    assert _same_state(g1, g2)
+
+
+def test_truncnorm_methods_cover_every_proposal():
+    methods = {sampling.truncnorm_method(a, b)[0] for a, b in INTERVALS}
+    assert methods == {sampling.TN_NORMAL, sampling.TN_EXPONENTIAL, sampling.TN_UNIFORM}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,k", [((50, 37), 9), ((3, 5), 5), ((4, 1), 1), ((0, 6), 2), ((6, 8), 0)])
+def test_zero_random_per_row_matches_twin(dtype, shape, k):
+    g1, g2 = _pair()
+    out = np.ones(shape, dtype)
+    sampling.zero_random_per_row(g1, out, k)
+    np.testing.assert_array_equal(out, ref.sampling_zero_random_per_row(g2, np.ones(shape, dtype), k))
+    assert ((out == 0).sum(axis=1) == k).all()
+    assert _same_state(g1, g2)
+
+
+def test_zero_random_per_row_rejects_bad_k():
+    with pytest.raises(ValueError, match="k=6"):
+        sampling.zero_random_per_row(np.random.default_rng(0), np.ones((2, 5)), 6)
+
+
+def test_same_seed_same_bits_and_other_bit_generators():
+    for bitgen in (np.random.PCG64, np.random.Philox, np.random.SFC64, np.random.MT19937):
+        a, b = np.empty(999, np.float32), np.empty(999, np.float32)
+        sampling.normal_fill(np.random.Generator(bitgen(11)), a, 0.0, 1.0)
+        sampling.normal_fill(np.random.Generator(bitgen(11)), b, 0.0, 1.0)
+        assert a.tobytes() == b.tobytes()
+        if bitgen is np.random.MT19937:
+            continue  # its random_raw() gives 32-bit words, not next_uint64's 64-bit ones
+        np.testing.assert_allclose(a, ref.sampling_normal(np.random.Generator(bitgen(11)), 999, 0.0, 1.0,
+                                                          np.float32), **_tol(np.float32))
+
+
+def test_kernel_boundary_errors():
+    out = np.empty(4, np.float32)
+    with pytest.raises(TypeError, match="Generator"):
+        sampling.normal_fill(np.random.RandomState(0), out, 0.0, 1.0)
+    with pytest.raises(ValueError):  # a strided view never reaches a ::1 memoryview
+        sampling.normal_fill(np.random.default_rng(0), np.empty(8, np.float32)[::2], 0.0, 1.0)
+    with pytest.raises(ValueError):  # read-only output
+        ro = np.empty(4, np.float64)
+        ro.flags.writeable = False
+        sampling.uniform_fill(np.random.default_rng(0), ro, 0.0, 1.0)
+
+
+def test_ziggurat_tables_match_twin():
+    for bits in (23, 52):
+        k, w, f = sampling.ziggurat_tables(bits)
+        rk, rw, rf = ref.ziggurat_tables(bits)
+        np.testing.assert_array_equal(k, rk)
+        np.testing.assert_allclose(w, rw, rtol=1e-15)
+        np.testing.assert_allclose(f, rf, rtol=1e-15)
+        # The layer edges decrease upward and every fast-accept threshold is below 2^bits.
+        assert (np.diff(w[1:]) > 0).all() and (k <= 2.0 ** bits).all()
