@@ -1,0 +1,211 @@
+"""``fit``: the training loop, with a progress bar on a terminal and log lines otherwise.
+
+One step is ``out = model(xb); l = loss(out, yb); optimizer.zero_grad(); l.backward();
+optimizer.step()``. ``fit`` adds what every loop should have and few write:
+
+* a NaN/inf loss raises ``FloatingPointError`` naming the epoch and step, before the
+  bad gradient reaches the weights; a NaN/inf gradient or weight raises the
+  optimizer's ``FloatingPointError`` re-worded with the epoch, the step and the
+  parameter's name in the model (RELIABILITY row 14);
+* data is checked for NaN/inf once, by ``DataLoader`` (RELIABILITY row 13);
+* a history: per epoch ``loss``, ``accuracy`` (classification losses), ``val_loss``,
+  ``val_accuracy`` (when ``val`` is given), ``lr`` and ``seconds``.
+
+Example::
+
+    >>> from microinit import nn, optim, data, fit
+    >>> X, y = data.spirals(600, rng=0)
+    >>> model = nn.MLP([2, 64, 64, 3], rng=0)
+    >>> loader = data.DataLoader(X, y, batch_size=32, rng=0)
+    >>> history = fit(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.01),
+    ...               loader, epochs=20, verbose=False)
+    >>> history["loss"][-1] < history["loss"][0]
+    True
+"""
+import math
+import sys
+import time
+
+
+from microinit import losses as _losses
+from microinit.data import DataLoader
+from microinit.optim import LRSchedule
+from microinit.tensor import no_grad
+
+__all__ = ["fit", "evaluate", "StopTraining"]
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end training after the current epoch."""
+
+
+def _as_loader(val, batch_size):
+    if val is None or isinstance(val, DataLoader):
+        return val
+    try:
+        X, y = val
+    except (TypeError, ValueError):
+        raise TypeError("val must be a DataLoader or an (X, y) pair") from None
+    return DataLoader(X, y, batch_size=batch_size, shuffle=False)
+
+
+def evaluate(model, loss, loader):
+    """Mean loss and accuracy (None for regression losses) of ``model`` over ``loader``,
+    without recording a graph. ``loader`` may also be an ``(X, y)`` pair."""
+    loss_fn = _losses.get(loss)
+    loader = _as_loader(loader, 1024)
+    total, correct, n = 0.0, 0, 0
+    has_acc = hasattr(loss_fn, "correct")
+    was_training = getattr(model, "training", True)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        with no_grad():
+            for xb, yb in loader:
+                out = model(xb)
+                m = len(xb)
+                total += float(loss_fn(out, yb).item()) * m
+                if has_acc:
+                    c = loss_fn.correct(out, yb)
+                    has_acc = c is not None
+                    correct += c or 0
+                n += m
+    finally:
+        if hasattr(model, "train"):
+            model.train(was_training)
+    if n == 0:
+        return float("nan"), None
+    return total / n, (correct / n if has_acc else None)
+
+
+def _param_names(model, optimizer):
+    # Let the optimizer's FloatingPointError name parameters as the model does.
+    if hasattr(model, "named_parameters") and hasattr(optimizer, "param_names"):
+        names = {id(p): n for n, p in model.named_parameters()}
+        optimizer.param_names = [old or names.get(id(p)) for old, p in
+                                 zip(optimizer.param_names, optimizer.params)]
+
+
+def _format(epoch, epochs, logs):
+    parts = [f"epoch {epoch:>{len(str(epochs))}}/{epochs}", f"loss {logs['loss']:.4f}"]
+    if logs.get("accuracy") is not None:
+        parts.append(f"acc {logs['accuracy']:.3f}")
+    if "val_loss" in logs:
+        parts.append(f"val_loss {logs['val_loss']:.4f}")
+        if logs.get("val_accuracy") is not None:
+            parts.append(f"val_acc {logs['val_accuracy']:.3f}")
+    parts.append(f"{logs['seconds']:.2f}s")
+    return "  ".join(parts)
+
+
+def fit(model, loss, optimizer, loader, epochs=1, val=None, callbacks=(), verbose=True,
+        log_every=None, file=None):
+    """Train ``model`` for ``epochs`` passes over ``loader``; return the history dict.
+
+    ``loss``: a name (``"cross_entropy"``, ``"mse"``, ``"bce"``, ``"hinge"``), a ``Loss``
+    or a callable ``fn(pred, target)``. ``loader``: a ``DataLoader`` (or an ``(X, y)``
+    pair, batched by 32 and shuffled). ``val``: a ``DataLoader`` or ``(X, y)``
+    evaluated after every epoch. ``callbacks``: learning-rate schedules (stepped once
+    per epoch) and callables ``cb(epoch, logs)``; a callable returning ``True`` or
+    raising ``StopTraining`` ends training after that epoch.
+
+    Progress: with ``verbose`` and a terminal on ``file`` (default ``sys.stderr``), a
+    tqdm bar; otherwise plain lines, one every ``log_every`` epochs (default: about ten
+    lines in all) and always the last. ``verbose=False`` prints nothing.
+
+    Raises ``FloatingPointError`` naming the epoch, step and (for weights) parameter
+    when training diverges.
+    """
+    loss_fn = _losses.get(loss)
+    if not isinstance(loader, DataLoader):
+        loader = _as_loader(loader, 32)
+        loader.shuffle = True
+    val = _as_loader(val, 1024)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
+    schedules = [c for c in callbacks if isinstance(c, LRSchedule)]
+    plain = [c for c in callbacks if not isinstance(c, LRSchedule)]
+    for c in plain:
+        if not callable(c):
+            raise TypeError(f"callback {c!r} is neither callable nor a learning-rate schedule")
+    _param_names(model, optimizer)
+    has_acc = hasattr(loss_fn, "correct")
+    history = {"loss": [], "accuracy": [], "lr": [], "seconds": []}
+    if val is not None:
+        history["val_loss"] = []
+        history["val_accuracy"] = []
+    out_file = file if file is not None else sys.stderr
+    bar = None
+    if verbose and getattr(out_file, "isatty", lambda: False)():
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=epochs * len(loader), file=out_file, unit="step", leave=True)
+        except ImportError:
+            bar = None
+    every = log_every or max(1, epochs // 10)
+    if hasattr(model, "train"):
+        model.train()
+    global_step = 0
+    try:
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            total, correct, n = 0.0, 0, 0
+            for step, (xb, yb) in enumerate(loader, 1):
+                global_step += 1
+                out = model(xb)
+                lt = loss_fn(out, yb)
+                value = lt.item()
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"fit: the loss became {value} at epoch {epoch}, step {step} (global step "
+                        f"{global_step}); stopping before the weights are updated with it "
+                        f"(lower the learning rate or check the initialization)")
+                optimizer.zero_grad()
+                lt.backward()
+                try:
+                    optimizer.step()
+                except FloatingPointError as err:
+                    raise FloatingPointError(f"fit: epoch {epoch}, step {step}: {err}") from None
+                m = len(xb)
+                total += value * m
+                n += m
+                if has_acc:
+                    c = loss_fn.correct(out, yb)
+                    if c is None:
+                        has_acc = False
+                    else:
+                        correct += c
+                if bar is not None:
+                    bar.update(1)
+            logs = {"loss": total / n if n else float("nan"),
+                    "accuracy": correct / n if (has_acc and n) else None,
+                    "lr": getattr(optimizer, "lr", None)}
+            if val is not None:
+                logs["val_loss"], logs["val_accuracy"] = evaluate(model, loss_fn, val)
+            logs["seconds"] = time.perf_counter() - t0
+            for k, v in logs.items():
+                history.setdefault(k, []).append(v)
+            for s in schedules:
+                s.step()
+            if bar is not None:
+                post = {"loss": f"{logs['loss']:.4f}"}
+                if logs["accuracy"] is not None:
+                    post["acc"] = f"{logs['accuracy']:.3f}"
+                if "val_accuracy" in logs and logs["val_accuracy"] is not None:
+                    post["val_acc"] = f"{logs['val_accuracy']:.3f}"
+                bar.set_postfix(post, refresh=False)
+            elif verbose and (epoch % every == 0 or epoch == epochs):
+                print(_format(epoch, epochs, logs), file=out_file, flush=True)
+            stop = False
+            for c in plain:
+                try:
+                    stop = bool(c(epoch, logs)) or stop
+                except StopTraining:
+                    stop = True
+            if stop:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
