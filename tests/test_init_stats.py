@@ -1,0 +1,226 @@
+"""Statistical tests at fixed seeds: every distribution against its exact formula.
+
+For each initializer the expected distribution is written here from the papers'
+formulas (independently of microinit's code), and the samples must have mean/std
+within 3% of it and a Kolmogorov-Smirnov statistic against its exact CDF below the
+critical value at alpha = 1e-4. The same check run against the formula with the scale
+off by x1.1 must fail, which shows the test has the power to catch a wrong formula.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from microinit import init
+
+ALPHA = 1e-4
+SHAPE = (400, 500)          # 200,000 samples; fan_in 400, fan_out 500
+FAN_IN, FAN_OUT = SHAPE
+TRUNC = 0.87962566103423978
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def ks_critical(n, alpha=ALPHA):
+    """Asymptotic one-sample KS critical value sqrt(-ln(alpha/2) / 2) / sqrt(n)."""
+    return math.sqrt(-math.log(alpha / 2) / 2) / math.sqrt(n)
+
+
+def ks_statistic(samples, cdf):
+    x = np.sort(np.asarray(samples, dtype=np.float64).ravel())
+    n = x.size
+    f = cdf(x)
+    i = np.arange(1, n + 1)
+    return max(np.max(i / n - f), np.max(f - (i - 1) / n))
+
+
+def normal_cdf(mean, std):
+    return lambda x: 0.5 * (1 + _erf((x - mean) / (std * math.sqrt(2))).astype(np.float64))
+
+
+def uniform_cdf(low, high):
+    return lambda x: np.clip((x - low) / (high - low), 0.0, 1.0)
+
+
+def truncnorm_cdf(mean, std, low, high):
+    phi = normal_cdf(mean, std)
+    lo, hi = phi(np.array([low]))[0], phi(np.array([high]))[0]
+    return lambda x: np.clip((phi(x) - lo) / (hi - lo), 0.0, 1.0)
+
+
+def truncnorm_std(std, low_z, high_z):
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda z: 0.5 * math.erfc(-z / math.sqrt(2))  # noqa: E731
+    z = cdf(high_z) - cdf(low_z)
+    m = (pdf(low_z) - pdf(high_z)) / z
+    return std * math.sqrt(1 + (low_z * pdf(low_z) - high_z * pdf(high_z)) / z - m * m)
+
+
+# Each case: spec, shape, (family, parameters) of the exact target distribution.
+# family: "uniform" (a, b) | "normal" (mean, std) | "truncnorm" (mean, std, low, high)
+def _cases():
+    g = {"relu": math.sqrt(2), "tanh": 5 / 3, "leaky0.2": math.sqrt(2 / (1 + 0.2 ** 2))}
+    b_he = math.sqrt(3) * g["relu"] / math.sqrt(FAN_IN)
+    s_vs = math.sqrt(2.5 / ((FAN_IN + FAN_OUT) / 2)) / TRUNC
+    conv = (3, 3, 16, 32)          # fan_in 144, fan_out 288
+    return [
+        ("uniform", {"name": "uniform", "low": -0.3, "high": 0.7}, SHAPE, ("uniform", (-0.3, 0.7))),
+        ("normal", {"name": "normal", "mean": 0.2, "std": 1.7}, SHAPE, ("normal", (0.2, 1.7))),
+        ("truncated_normal", {"name": "truncated_normal", "mean": 0.5, "std": 2.0, "low": -1.0, "high": 3.0},
+         SHAPE, ("truncnorm", (0.5, 2.0, -1.0, 3.0))),
+        ("truncated_normal_tail", {"name": "truncated_normal", "low": 2.5, "high": 6.0}, SHAPE,
+         ("truncnorm", (0.0, 1.0, 2.5, 6.0))),
+        ("truncated_normal_narrow", {"name": "truncated_normal", "std": 3.0, "low": -0.5, "high": 0.2}, SHAPE,
+         ("truncnorm", (0.0, 3.0, -0.5, 0.2))),
+        ("he_uniform", "he_uniform", SHAPE, ("uniform", (-b_he, b_he))),
+        ("he_normal", "kaiming_normal", SHAPE, ("normal", (0.0, g["relu"] / math.sqrt(FAN_IN)))),
+        ("he_normal_fan_out_leaky", {"name": "he_normal", "mode": "fan_out", "negative_slope": 0.2}, SHAPE,
+         ("normal", (0.0, g["leaky0.2"] / math.sqrt(FAN_OUT)))),
+        ("he_normal_tanh", {"name": "he_normal", "nonlinearity": "tanh"}, SHAPE,
+         ("normal", (0.0, g["tanh"] / math.sqrt(FAN_IN)))),
+        ("he_normal_keras", {"name": "he_normal", "distribution": "truncated_normal"}, SHAPE,
+         ("truncnorm", (0.0, math.sqrt(2 / FAN_IN) / TRUNC, -2 * math.sqrt(2 / FAN_IN) / TRUNC,
+                        2 * math.sqrt(2 / FAN_IN) / TRUNC))),
+        ("xavier_uniform", {"name": "xavier_uniform", "gain": 5 / 3}, SHAPE,
+         ("uniform", (-(5 / 3) * math.sqrt(6 / 900), (5 / 3) * math.sqrt(6 / 900)))),
+        ("xavier_normal", "glorot_normal", SHAPE, ("normal", (0.0, math.sqrt(2 / 900)))),
+        ("lecun_uniform", "lecun_uniform", SHAPE,
+         ("uniform", (-math.sqrt(3 / FAN_IN), math.sqrt(3 / FAN_IN)))),
+        ("lecun_normal", "lecun_normal", SHAPE, ("normal", (0.0, math.sqrt(1 / FAN_IN)))),
+        ("variance_scaling_trunc", {"name": "variance_scaling", "scale": 2.5, "mode": "fan_avg"}, SHAPE,
+         ("truncnorm", (0.0, s_vs, -2 * s_vs, 2 * s_vs))),
+        ("variance_scaling_geo_uniform",
+         {"name": "variance_scaling", "mode": "fan_geo_avg", "distribution": "uniform"}, SHAPE,
+         ("uniform", (-math.sqrt(3 / math.sqrt(FAN_IN * FAN_OUT)), math.sqrt(3 / math.sqrt(FAN_IN * FAN_OUT))))),
+        ("variance_scaling_conv_fan_out",
+         {"name": "variance_scaling", "scale": 2.0, "mode": "fan_out", "distribution": "normal"}, (3, 3, 16, 32 * 50),
+         ("normal", (0.0, math.sqrt(2.0 / (9 * 32 * 50))))),
+        ("he_uniform_conv", "he_uniform", (3, 3, 16, 32 * 50),
+         ("uniform", (-math.sqrt(6 / 144), math.sqrt(6 / 144)))),
+    ], conv
+
+
+CASES, _ = _cases()
+
+
+def _cdf_and_moments(family, params, scale=1.0):
+    """Target CDF, mean and std; scale multiplies the distribution's spread."""
+    if family == "uniform":
+        a, b = params
+        mid, half = (a + b) / 2, (b - a) / 2 * scale
+        return uniform_cdf(mid - half, mid + half), mid, 2 * half / math.sqrt(12)
+    if family == "normal":
+        mean, std = params
+        return normal_cdf(mean, std * scale), mean, std * scale
+    mean, std, low, high = params
+    std, low, high = std * scale, mean + (low - mean) * scale, mean + (high - mean) * scale
+    lz, hz = (low - mean) / std, (high - mean) / std
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    z = 0.5 * (math.erfc(-hz / math.sqrt(2)) - math.erfc(-lz / math.sqrt(2)))
+    tmean = mean + std * (pdf(lz) - pdf(hz)) / z
+    return truncnorm_cdf(mean, std, low, high), tmean, truncnorm_std(std, lz, hz)
+
+
+@pytest.mark.parametrize("label,spec,shape,target", CASES, ids=[c[0] for c in CASES])
+def test_distribution_matches_formula(label, spec, shape, target):
+    family, params = target
+    w = init.get(spec)(shape, rng=20240601)
+    assert w.dtype == np.float32 and w.shape == shape
+    cdf, mean, std = _cdf_and_moments(family, params)
+    assert abs(w.mean(dtype=np.float64) - mean) < 0.03 * std
+    assert abs(w.std(dtype=np.float64) / std - 1) < 0.03
+    assert ks_statistic(w, cdf) < ks_critical(w.size)
+    # The same check against the formula off by x1.1 must fail.
+    wrong_cdf, _, wrong_std = _cdf_and_moments(family, params, scale=1.1)
+    assert ks_statistic(w, wrong_cdf) > ks_critical(w.size)
+    if family == "truncnorm":
+        low, high = params[2], params[3]
+        assert ((w > low) & (w < high)).all()  # strictly inside: nothing clamped onto a bound
+
+
+def test_ks_check_rejects_a_wrong_mode():
+    # fan_in vs fan_out differ by 25% in std on SHAPE: a mixed-up layout must be caught.
+    w = init.he_normal(SHAPE, mode="fan_out", rng=1)
+    assert ks_statistic(w, normal_cdf(0.0, math.sqrt(2 / FAN_IN))) > ks_critical(w.size)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float64_draws_match_too(dtype):
+    w = init.normal((200_000,), mean=-1.0, std=0.5, dtype=dtype, rng=3)
+    assert w.dtype == dtype
+    assert ks_statistic(w, normal_cdf(-1.0, 0.5)) < ks_critical(w.size)
+    u = init.uniform((200_000,), low=2.0, high=2.5, dtype=dtype, rng=4)
+    assert u.min() >= 2.0 and u.max() < 2.5
+    assert ks_statistic(u, uniform_cdf(2.0, 2.5)) < ks_critical(u.size)
+
+
+def test_truncated_normal_far_tail_and_bounds_exactly_representable():
+    w = init.truncated_normal((100_000,), mean=0.0, std=1.0, low=4.0, high=4.5, rng=5)
+    assert ((w > 4.0) & (w < 4.5)).all()
+    assert ks_statistic(w, truncnorm_cdf(0.0, 1.0, 4.0, 4.5)) < ks_critical(w.size)
+    # float32 bounds that the affine map could round onto are still never reached.
+    w = init.truncated_normal((100_000,), mean=1.0, std=1e-3, low=1.0 - 1e-7, high=1.0 + 1e-7, rng=6)
+    assert ((w > 1.0 - 1e-7) & (w < 1.0 + 1e-7)).all()
+
+
+def test_sparse_nonzeros_are_normal():
+    w = init.sparse((1000, 400), sparsity=0.3, std=0.02, rng=7)
+    nz = w[w != 0]
+    assert nz.size == 1000 * (400 - 120)
+    assert ks_statistic(nz, normal_cdf(0.0, 0.02)) < ks_critical(nz.size)
+
+
+# --------------------------------------------------------------------- orthogonal
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (300, 40), (40, 300), (3, 3, 16, 32), (2, 5, 7, 3), (1, 9), (9, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gain", [1.0, 1.7])
+def test_orthogonal_is_semi_orthogonal_times_gain(shape, dtype, gain):  # row 36
+    w = init.orthogonal(shape, gain=gain, dtype=dtype, rng=11)
+    assert w.shape == shape and w.dtype == dtype
+    m = w.reshape(-1, shape[-1]).astype(np.float64)
+    gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+    assert np.abs(gram - gain ** 2 * np.eye(len(gram))).max() < 1e-5 * gain ** 2
+
+
+def test_orthogonal_large_float32_keeps_orthogonality():
+    m = init.orthogonal((1024, 700), rng=2).astype(np.float64)
+    assert np.abs(m.T @ m - np.eye(700)).max() < 1e-5
+
+
+def _trace_stats(draw, n_draws=3000, n=6):
+    tr = np.array([np.trace(draw(i, n)) for i in range(n_draws)])
+    return tr.mean(), tr.var()
+
+
+def test_orthogonal_is_haar_distributed():
+    # For Haar-distributed Q in O(n): E[tr Q] = 0 and E[tr(Q)^2] = 1 exactly.
+    mean, var = _trace_stats(lambda i, n: init.orthogonal((n, n), dtype=np.float64, rng=i))
+    se = 1 / math.sqrt(3000)
+    assert abs(mean) < 4 * se and abs(var - 1) < 0.12
+    # The same check catches a QR without the sign correction (not Haar).
+    def unsigned(i, n):
+        return np.linalg.qr(np.random.default_rng(i).standard_normal((n, n)))[0]
+
+    mean_u, var_u = _trace_stats(unsigned)
+    assert abs(mean_u) > 4 * se or abs(var_u - 1) > 0.12
+
+
+def test_orthogonal_matches_sign_corrected_householder_in_distribution():
+    from microinit._kernels.reference import householder_orthogonal
+
+    ours = np.concatenate([init.orthogonal((30, 8), dtype=np.float64, rng=i)[:, 0] for i in range(800)])
+    rng = np.random.default_rng(99)
+    theirs = np.concatenate([householder_orthogonal(rng.standard_normal((30, 8)))[:, 0] for _ in range(800)])
+    assert _two_sample_ks(ours, theirs) < _two_sample_critical(ours.size, theirs.size)
+
+
+def _two_sample_ks(a, b):
+    a, b = np.sort(a), np.sort(b)
+    grid = np.concatenate([a, b])
+    return np.abs(np.searchsorted(a, grid, side="right") / a.size
+                  - np.searchsorted(b, grid, side="right") / b.size).max()
+
+
+def _two_sample_critical(n, m, alpha=ALPHA):
+    return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n + m) / (n * m))
