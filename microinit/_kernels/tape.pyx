@@ -200,7 +200,7 @@ cdef Arrays _spare            # the arrays of the last freed tape, reused by the
 cdef _Recorder _current = None  # the tape new nodes are recorded on (None: start one)
 cdef unsigned long long _serial = 0   # tapes are numbered in creation order
 cdef unsigned long long _pass_id = 0
-cdef bint _rewired = False    # set for good once any `_prev` has been assigned
+cdef Py_ssize_t _n_rewired = 0   # how many times any `_prev` has been assigned
 
 
 @cython.final
@@ -216,7 +216,9 @@ cdef class _Recorder:
     cdef unsigned long long serial, stamp
     cdef Py_ssize_t hi          # highest reached slot in the current pass
     cdef bint sealed
-    cdef PyObject** foreign     # borrowed: each is owned by the node that uses it
+    cdef bint rewired           # a node on it had its `_prev` assigned
+    cdef PyObject** foreign     # borrowed: each is owned by the node that uses it,
+    cdef Py_ssize_t* user       # ... the node in slot user[j]
     cdef double* ext
     cdef char* ext_reached
     cdef Py_ssize_t nforeign, foreign_cap
@@ -235,12 +237,12 @@ cdef class _Recorder:
             _spare = self.a
         else:
             _free_arrays(&self.a)
-        free(self.foreign); free(self.ext); free(self.ext_reached)
+        free(self.foreign); free(self.user); free(self.ext); free(self.ext_reached)
 
     def __len__(self):
         return self.n
 
-    cdef inline Py_ssize_t _slot_of(self, Value v) except -1000:
+    cdef inline Py_ssize_t _slot_of(self, Value v, Py_ssize_t user) except -1000:
         """Where entry inputs point: a slot here, -1 for a leaf, -2 - j if foreign."""
         if v._tape is self:
             return v._slot
@@ -249,14 +251,22 @@ cdef class _Recorder:
         if self.nforeign == self.foreign_cap:
             self._grow_foreign()
         self.foreign[self.nforeign] = <PyObject*>v
+        self.user[self.nforeign] = user
         self.nforeign += 1
         return -1 - self.nforeign
+
+    cdef inline bint _foreign_alive(self, Py_ssize_t j) noexcept:
+        # the pointer is valid while the node that uses it lives
+        return self.a.op[self.user[j]] != OP_DEAD
 
     cdef int _grow_foreign(self) except -1:
         cdef Py_ssize_t cap = self.foreign_cap * 2 if self.foreign_cap else 16
         cdef void* p = realloc(self.foreign, cap * sizeof(PyObject*))
         if p == NULL: raise MemoryError()
         self.foreign = <PyObject**>p
+        p = realloc(self.user, cap * sizeof(Py_ssize_t))
+        if p == NULL: raise MemoryError()
+        self.user = <Py_ssize_t*>p
         p = realloc(self.ext, cap * sizeof(double))
         if p == NULL: raise MemoryError()
         self.ext = <double*>p
@@ -292,22 +302,22 @@ cdef inline int _record(Value out) except -1:
     if t is None or t.sealed:
         t = _current = _Recorder.__new__(_Recorder)
     i = t.n
+    if (i & 4095) == 0 and i and t.live * 2 < i:
+        # mostly dead entries, kept by a few long-lived nodes: leave this tape to
+        # them and record onto a fresh one instead of growing this one forever
+        t.sealed = True
+        t = _current = _Recorder.__new__(_Recorder)
+        i = 0
     if i == t.a.cap:
-        if t.live * 2 < i:
-            # mostly dead entries kept by a few long-lived nodes: leave this tape
-            # to them and start a fresh one instead of growing it
-            t.sealed = True
-            t = _current = _Recorder.__new__(_Recorder)
-            i = 0
         _grow_arrays(&t.a)
     t.a.op[i] = out._code
     t.a.param[i] = out._param
     t.a.out[i] = &out.data
     t.a.x0[i] = &out._a.data
-    t.a.s0[i] = t._slot_of(out._a)
+    t.a.s0[i] = t._slot_of(out._a, i)
     if out._b is not None:
         t.a.x1[i] = &out._b.data
-        t.a.s1[i] = t._slot_of(out._b)
+        t.a.s1[i] = t._slot_of(out._b, i)
     else:
         t.a.x1[i] = NULL
         t.a.s1[i] = -1
@@ -393,7 +403,7 @@ cdef int _recorded_backward(Value root) except -1:
         with nogil:
             _tape_loop(&t.a, t.hi, t.ext, t.ext_reached)
         for j in range(t.nforeign):
-            if not t.ext_reached[j] or t.foreign[j] == NULL:
+            if not t.ext_reached[j]:
                 continue
             v = <Value>t.foreign[j]
             f = v._tape
@@ -407,8 +417,27 @@ cdef int _recorded_backward(Value root) except -1:
             if s > f.hi:
                 f.hi = s
             pending[f.serial] = f
-        t.sealed = True   # the next forward pass records onto a new tape
     return 0
+
+
+cdef bint _reaches_rewired(_Recorder root) except -1:
+    """Does the graph recorded on ``root``'s tape, or on an older tape it takes
+    inputs from, contain a node whose ``_prev`` was assigned?"""
+    cdef _Recorder t
+    cdef Py_ssize_t j
+    seen = {root.serial}
+    todo = [root]
+    while todo:
+        t = todo.pop()
+        if t.rewired:
+            return True
+        for j in range(t.nforeign):
+            if t._foreign_alive(j):
+                f = (<Value>t.foreign[j])._tape
+                if (<_Recorder>f).serial not in seen:
+                    seen.add((<_Recorder>f).serial)
+                    todo.append(f)
+    return False
 
 
 # ---------------------------------------------------------------------------------
@@ -551,7 +580,7 @@ cdef class Value:
 
     @_prev.setter
     def _prev(self, children):
-        global _rewired
+        global _n_rewired
         kids = list(children)
         arity = 0 if self._code == OP_LEAF else (2 if self._code in _BINARY else 1)
         for k in kids:
@@ -560,9 +589,12 @@ cdef class Value:
         if len(kids) != arity:
             raise ValueError(f"_prev: op {OP_NAMES[self._code]!r} takes {arity} "
                              f"input(s), got {len(kids)}")
-        # The recorded tapes assume creation order is topological, which rewiring
-        # can break: from now on backward() takes the snapshot path, which checks.
-        _rewired = True
+        # The recorded tape assumes creation order is topological, which rewiring
+        # can break: backward() through this tape takes the snapshot path instead,
+        # which checks for cycles.
+        _n_rewired += 1
+        if self._tape is not None:
+            self._tape.rewired = True
         self._a = kids[0] if arity >= 1 else None
         self._b = kids[1] if arity == 2 else None
 
@@ -698,14 +730,18 @@ cdef class Value:
         if ``_prev`` was rewired into a loop.
         """
         cdef Tape t
-        if _rewired:
+        if self._tape is None:
+            self.grad += 1.0      # a leaf: d self / d self
+        elif _n_rewired and _reaches_rewired(self._tape):
             t = _linearize(self)
             t._run_backward(1.0)
             t.accumulate()
-        elif self._tape is None:
-            self.grad += 1.0      # a leaf: d self / d self
         else:
             _recorded_backward(self)
+        if _current is not None:
+            # the next forward pass records onto a new tape, so that this graph's
+            # tape is freed with it instead of growing with every step
+            (<_Recorder>_current).sealed = True
 
     def tape(self):
         """A ``Tape`` snapshot of the graph ending at this node (see ``Tape``)."""
