@@ -108,6 +108,7 @@ class Table:
         self.notes = list(notes)
         self.formats = dict(formats or {})
         self.data = {} if data is None else data
+        self.sections = []  # further tables printed below this one (e.g. loss curves)
         self._plotter = plotter
         for r in rows:
             self.append(r)
@@ -169,6 +170,9 @@ class Table:
         out.append("-" * len(line(head)))
         out.extend(line(b) for b in body)
         out.extend(self.notes)
+        for sec in self.sections:
+            out.append("")
+            out.append(str(sec))
         return "\n".join(out)
 
     def __repr__(self):
@@ -370,11 +374,10 @@ def _activation_name(module):
     return name if (not isinstance(module, nn.Dense) and name in nn.ACTIVATIONS) else None
 
 
-def _sample(a, k, rng):
+def _sample(a, k):
+    """At most about ``k`` values of ``a``, evenly strided (cheap and deterministic)."""
     a = np.asarray(a).ravel()
-    if a.size <= k:
-        return a.copy()
-    return a[rng.choice(a.size, size=k, replace=False)]
+    return a[::-(-a.size // k)].copy() if a.size > k else a.copy()
 
 
 def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=False, title=None):
@@ -418,10 +421,9 @@ def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=Fal
                     loss_value = float(lt.item())
                     lt.backward()
             layers = _group_layers(calls)
-            rng = np.random.default_rng(0)
             rows, values = [], []
             for i, layer in enumerate(layers, 1):
-                row, vals = _layer_row(i, layer, y is not None, lr, keep_values, rng)
+                row, vals = _layer_row(i, layer, y is not None, lr, keep_values)
                 rows.append(row)
                 values.append(vals)
     finally:
@@ -465,7 +467,7 @@ def _data(t):
     return t.data if isinstance(t, Tensor) else np.asarray(t)
 
 
-def _layer_row(index, layer, backward, lr, keep_values, rng):
+def _layer_row(index, layer, backward, lr, keep_values):
     dense = layer["dense"]
     act = layer["act"]
     W = dense.weight.data
@@ -512,6 +514,6 @@ def _layer_row(index, layer, backward, lr, keep_values, rng):
            "nonfinite": bad_z + bad_a + bad_g}
     vals = None
     if keep_values:
-        vals = {"act": _sample(a, 20000, rng), "pre": _sample(z, 20000, rng),
-                "grad": None if g is None else _sample(g, 20000, rng)}
+        vals = {"act": _sample(a, 20000), "pre": _sample(z, 20000),
+                "grad": None if g is None else _sample(_data(g), 20000)}
     return row, vals
