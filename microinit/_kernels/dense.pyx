@@ -34,7 +34,10 @@ from cython.parallel cimport prange
 cimport numpy as cnp
 cimport openmp
 
-from microinit._kernels.activations cimport act_fwd, act_grad, ACT_IDENTITY, N_ACTIVATIONS
+from microinit._kernels.activations cimport (
+    ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, N_ACTIVATIONS, act_fwd, act_grad,
+    relu_fwd, relu_grad, sigmoid_fwd, sigmoid_grad, tanh_fwd, tanh_grad,
+)
 from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm
 
 cnp.import_array()
@@ -45,54 +48,83 @@ cdef enum:
     GEMM_NOGIL_MIN = 32 * 32 * 32
 
 
+cdef inline void _act_rows(floating* z, floating* y, Py_ssize_t count, int code,
+                           double param) noexcept nogil:
+    """y[i] = act(z[i]) over a flat block; y may be z.
+
+    The common activations get their own loop so the compiler vectorises it (a switch
+    inside the loop defeats that); the others take the generic act_fwd dispatch. All
+    formulas come from activations.pxd.
+    """
+    cdef Py_ssize_t i
+    if code == ACT_RELU:
+        for i in range(count):
+            y[i] = relu_fwd(z[i])
+    elif code == ACT_IDENTITY:
+        if y != z:
+            for i in range(count):
+                y[i] = z[i]
+    elif code == ACT_TANH:
+        for i in range(count):
+            y[i] = tanh_fwd(z[i])
+    elif code == ACT_SIGMOID:
+        for i in range(count):
+            y[i] = sigmoid_fwd(z[i])
+    else:
+        for i in range(count):
+            y[i] = act_fwd(code, z[i], param)
+
+
 cdef inline void _epilogue_fwd(floating* z, floating* y, const floating* b,
                                Py_ssize_t m, Py_ssize_t n, int code, double param,
                                int nt) noexcept nogil:
-    """z += b (row-broadcast); y = act(z). y may be z."""
+    """z += b (broadcast over rows); y = act(z). y may be z."""
     cdef Py_ssize_t i, j
-    cdef floating v
+    cdef floating* zr
     if nt > 1 and m * n >= EPI_PARALLEL_MIN:
         for i in prange(m, schedule="static", num_threads=nt):
-            for j in range(n):
-                v = z[i * n + j]
-                if b != NULL:
-                    v = v + b[j]
-                    z[i * n + j] = v
-                y[i * n + j] = act_fwd(code, v, param)
-        return
-    for i in range(m):
-        for j in range(n):
-            v = z[i * n + j]
             if b != NULL:
-                v = v + b[j]
-                z[i * n + j] = v
-            y[i * n + j] = act_fwd(code, v, param)
+                for j in range(n):
+                    z[i * n + j] = z[i * n + j] + b[j]
+            _act_rows(z + i * n, y + i * n, n, code, param)
+        return
+    if b != NULL:
+        for i in range(m):
+            zr = z + i * n
+            for j in range(n):
+                zr[j] += b[j]
+    _act_rows(z, y, m * n, code, param)
 
 
 cdef inline void _epilogue_bwd(const floating* dy, const floating* zx, const floating* y,
                                floating* dz, floating* db, Py_ssize_t m, Py_ssize_t n,
                                int code, double param) noexcept nogil:
     """dz = dy * act'(zx, y); db = column sums of dz (db may be NULL). dz may be dy."""
-    cdef Py_ssize_t i, j
-    cdef floating g
+    cdef Py_ssize_t i, j, count = m * n
+    cdef const floating* dzr
+    if code == ACT_RELU:
+        for i in range(count):
+            dz[i] = dy[i] * relu_grad(zx[i])
+    elif code == ACT_IDENTITY:
+        if dz != dy:
+            for i in range(count):
+                dz[i] = dy[i]
+    elif code == ACT_TANH:
+        for i in range(count):
+            dz[i] = dy[i] * tanh_grad(y[i])
+    elif code == ACT_SIGMOID:
+        for i in range(count):
+            dz[i] = dy[i] * sigmoid_grad(y[i])
+    else:
+        for i in range(count):
+            dz[i] = dy[i] * act_grad(code, zx[i], y[i], param)
     if db != NULL:
         for j in range(n):
             db[j] = 0
-    if code == ACT_IDENTITY:
-        if dz != dy:
-            for i in range(m * n):
-                dz[i] = dy[i]
-        if db != NULL:
-            for i in range(m):
-                for j in range(n):
-                    db[j] += dy[i * n + j]
-        return
-    for i in range(m):
-        for j in range(n):
-            g = dy[i * n + j] * act_grad(code, zx[i * n + j], y[i * n + j], param)
-            dz[i * n + j] = g
-            if db != NULL:
-                db[j] += g
+        for i in range(m):
+            dzr = dz + i * n
+            for j in range(n):
+                db[j] += dzr[j]
 
 
 def forward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray b, cnp.ndarray z not None,

@@ -38,23 +38,28 @@ cdef extern from *:
     typedef float mi_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
     typedef double mi_v4du __attribute__((vector_size(32), aligned(8), may_alias));
 
-    /* acc[6][16] += sum_p Ap[p][0:6] (outer) Bp[p][0:16]; then C (+)= acc, clipped to mr x nr */
-    static inline void mi_kernel_f(long kc, const float *Ap, const float *Bp,
-                                   float *C, long ldc, long mr, long nr, int add)
+    /* acc[6][16] += sum_p A[0:6, p] (outer) Bp[p][0:16], A(i, p) = Ap[i * a_rs + p * a_cs]
+       (packed: a_rs = 1, a_cs = 6; a row-major A read in place: a_rs = lda, a_cs = 1);
+       then C (+)= acc, clipped to mr x nr. Rows past mr must still be readable. */
+    static inline void mi_kernel_f(long kc, const float *Ap, long a_rs, long a_cs,
+                                   const float *Bp, float *C, long ldc, long mr, long nr, int add)
     {
+        const float *r0 = Ap, *r1 = Ap + a_rs, *r2 = Ap + 2 * a_rs;
+        const float *r3 = Ap + 3 * a_rs, *r4 = Ap + 4 * a_rs, *r5 = Ap + 5 * a_rs;
+        long pa = 0;
         mi_v8f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
         mi_v8f c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
         for (long p = 0; p < kc; ++p) {
             mi_v8f b0, b1;
             b0 = *(const mi_v8fu *)Bp; b1 = *(const mi_v8fu *)(Bp + 8);
             float a;
-            a = Ap[0]; c00 += a * b0; c01 += a * b1;
-            a = Ap[1]; c10 += a * b0; c11 += a * b1;
-            a = Ap[2]; c20 += a * b0; c21 += a * b1;
-            a = Ap[3]; c30 += a * b0; c31 += a * b1;
-            a = Ap[4]; c40 += a * b0; c41 += a * b1;
-            a = Ap[5]; c50 += a * b0; c51 += a * b1;
-            Ap += 6; Bp += 16;
+            a = r0[pa]; c00 += a * b0; c01 += a * b1;
+            a = r1[pa]; c10 += a * b0; c11 += a * b1;
+            a = r2[pa]; c20 += a * b0; c21 += a * b1;
+            a = r3[pa]; c30 += a * b0; c31 += a * b1;
+            a = r4[pa]; c40 += a * b0; c41 += a * b1;
+            a = r5[pa]; c50 += a * b0; c51 += a * b1;
+            pa += a_cs; Bp += 16;
         }
         mi_v8f acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
         if (mr == 6 && nr == 16) {
@@ -78,22 +83,25 @@ cdef extern from *:
         }
     }
 
-    static inline void mi_kernel_d(long kc, const double *Ap, const double *Bp,
-                                   double *C, long ldc, long mr, long nr, int add)
+    static inline void mi_kernel_d(long kc, const double *Ap, long a_rs, long a_cs,
+                                   const double *Bp, double *C, long ldc, long mr, long nr, int add)
     {
+        const double *r0 = Ap, *r1 = Ap + a_rs, *r2 = Ap + 2 * a_rs;
+        const double *r3 = Ap + 3 * a_rs, *r4 = Ap + 4 * a_rs, *r5 = Ap + 5 * a_rs;
+        long pa = 0;
         mi_v4d c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
         mi_v4d c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
         for (long p = 0; p < kc; ++p) {
             mi_v4d b0, b1;
             b0 = *(const mi_v4du *)Bp; b1 = *(const mi_v4du *)(Bp + 4);
             double a;
-            a = Ap[0]; c00 += a * b0; c01 += a * b1;
-            a = Ap[1]; c10 += a * b0; c11 += a * b1;
-            a = Ap[2]; c20 += a * b0; c21 += a * b1;
-            a = Ap[3]; c30 += a * b0; c31 += a * b1;
-            a = Ap[4]; c40 += a * b0; c41 += a * b1;
-            a = Ap[5]; c50 += a * b0; c51 += a * b1;
-            Ap += 6; Bp += 8;
+            a = r0[pa]; c00 += a * b0; c01 += a * b1;
+            a = r1[pa]; c10 += a * b0; c11 += a * b1;
+            a = r2[pa]; c20 += a * b0; c21 += a * b1;
+            a = r3[pa]; c30 += a * b0; c31 += a * b1;
+            a = r4[pa]; c40 += a * b0; c41 += a * b1;
+            a = r5[pa]; c50 += a * b0; c51 += a * b1;
+            pa += a_cs; Bp += 8;
         }
         mi_v4d acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
         if (mr == 6 && nr == 8) {
@@ -117,9 +125,9 @@ cdef extern from *:
         }
     }
     """
-    void mi_kernel_f(long kc, const float *Ap, const float *Bp, float *C, long ldc,
+    void mi_kernel_f(long kc, const float *Ap, long a_rs, long a_cs, const float *Bp, float *C, long ldc,
                      long mr, long nr, int add) noexcept nogil
-    void mi_kernel_d(long kc, const double *Ap, const double *Bp, double *C, long ldc,
+    void mi_kernel_d(long kc, const double *Ap, long a_rs, long a_cs, const double *Bp, double *C, long ldc,
                      long mr, long nr, int add) noexcept nogil
 
 
@@ -132,6 +140,9 @@ cdef enum:
     MI_NC = 4096    # multiple of both NRs
     # Below this many multiply-adds (m*n*k) one thread is faster than waking a team.
     MI_PARALLEL_MIN = 96 * 96 * 96
+    # Up to this many multiply-adds a row-major A is read in place instead of packed
+    # (measured with benchmarks/crossover.py; see the numbers in its docstring).
+    MI_DIRECT_A_MAX = 128 * 128 * 128
 
 
 cdef inline Py_ssize_t mi_nr(floating dummy) noexcept nogil:
@@ -189,22 +200,48 @@ cdef inline void mi_pack_b(const floating* B, Py_ssize_t ldb, bint tb, Py_ssize_
         Bp += nr * kc
 
 
-cdef inline void mi_macro(Py_ssize_t mc, Py_ssize_t nc, Py_ssize_t kc,
-                          const floating* Ap, const floating* Bp,
+cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direct,
+                          Py_ssize_t ic, Py_ssize_t mc, Py_ssize_t pc, Py_ssize_t kc,
+                          floating* Ap, const floating* Bp, Py_ssize_t nc,
                           floating* C, Py_ssize_t ldc, bint add) noexcept nogil:
-    """C[0:mc, 0:nc] (+)= packed A block @ packed B block."""
-    cdef Py_ssize_t nr = mi_nr(Ap[0])
-    cdef Py_ssize_t ir, jr, mr_e, nr_e, pj, pi
+    """C[0:mc, 0:nc] (+)= op(A)[ic:ic+mc, pc:pc+kc] @ packed B block.
+
+    direct (row-major A only): full MR-row panels are read in place (a_rs = lda,
+    a_cs = 1) and only a ragged last panel is packed, zero-padded, into Ap; otherwise
+    the whole block is packed into Ap first (the Goto layout: a_rs = 1, a_cs = MR).
+    """
+    cdef Py_ssize_t nr = mi_nr(Bp[0])
+    cdef Py_ssize_t ir, jr, mr_e, nr_e, pj, pi, a_rs, a_cs
+    cdef Py_ssize_t full = mc // MI_MR * MI_MR
+    cdef const floating* panel
+    if not direct:
+        mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap)
+    elif full < mc:
+        mi_pack_a(A, lda, ta, ic + full, mc - full, pc, kc, Ap)
     for pj in range((nc + nr - 1) // nr):
         jr = pj * nr
         nr_e = nc - jr if nc - jr < nr else nr
         for pi in range((mc + MI_MR - 1) // MI_MR):
             ir = pi * MI_MR
             mr_e = mc - ir if mc - ir < MI_MR else MI_MR
-            if floating is float:
-                mi_kernel_f(kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc, mr_e, nr_e, add)
+            if not direct:
+                panel = Ap + ir * kc
+                a_rs = 1
+                a_cs = MI_MR
+            elif ir < full:
+                panel = A + (ic + ir) * lda + pc
+                a_rs = lda
+                a_cs = 1
             else:
-                mi_kernel_d(kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc, mr_e, nr_e, add)
+                panel = Ap
+                a_rs = 1
+                a_cs = MI_MR
+            if floating is float:
+                mi_kernel_f(kc, panel, a_rs, a_cs, Bp + jr * kc, C + ir * ldc + jr, ldc,
+                            mr_e, nr_e, add)
+            else:
+                mi_kernel_d(kc, panel, a_rs, a_cs, Bp + jr * kc, C + ir * ldc + jr, ldc,
+                            mr_e, nr_e, add)
 
 
 cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -212,9 +249,30 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                         const floating* B, Py_ssize_t ldb, bint tb,
                         floating* C, Py_ssize_t ldc, bint accumulate,
                         int nthreads) noexcept nogil:
-    """C (+)= op(A) @ op(B). Returns -1 if the workspace could not be allocated."""
+    """C (+)= op(A) @ op(B). Returns -1 if a workspace could not be allocated.
+
+    k == 0 writes zeros (or leaves C when accumulating). A row-major A is read in place
+    for products up to MI_DIRECT_A_MAX multiply-adds and packed above (see mi_block).
+    """
+    cdef Py_ssize_t i, j
+    if k == 0:
+        if not accumulate:
+            for i in range(m):
+                for j in range(n):
+                    C[i * ldc + j] = 0
+        return 0
+    return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads,
+                          (not ta) and m * n * k <= MI_DIRECT_A_MAX)
+
+
+cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                               const floating* A, Py_ssize_t lda, bint ta,
+                               const floating* B, Py_ssize_t ldb, bint tb,
+                               floating* C, Py_ssize_t ldc, bint accumulate,
+                               int nthreads, bint direct_a) noexcept nogil:
+    """The blocked, optionally parallel body of mi_gemm (k >= 1); direct_a: see mi_block."""
     cdef Py_ssize_t nr = mi_nr(C[0])
-    cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, i, j, bj, bp, bi
+    cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, bj, bp, bi
     cdef Py_ssize_t kc_max = k if k < MI_KC else MI_KC
     cdef Py_ssize_t nc_max = n if n < MI_NC else MI_NC
     cdef floating* Bp
@@ -222,12 +280,6 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     cdef floating* work
     cdef bint add
     cdef int tid, nt
-    if k == 0:
-        if not accumulate:
-            for i in range(m):
-                for j in range(n):
-                    C[i * ldc + j] = 0
-        return 0
     # Rows per A block: MC, or an even share per thread when m is short, so a 2-core
     # run of a 128-row product still splits in two.
     nt = nthreads if m * n * k >= MI_PARALLEL_MIN else 1
@@ -256,14 +308,14 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                     tid = openmp.omp_get_thread_num()
                     ic = blk * mc_blk
                     mc = m - ic if m - ic < mc_blk else mc_blk
-                    mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk)
-                    mi_macro(mc, nc, kc, Ap + tid * kc_max * mc_blk, Bp, C + ic * ldc + jc, ldc, add)
+                    mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
+                             Bp, nc, C + ic * ldc + jc, ldc, add)
             else:
                 for bi in range(nblk):
                     ic = bi * mc_blk
                     mc = m - ic if m - ic < mc_blk else mc_blk
-                    mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap)
-                    mi_macro(mc, nc, kc, Ap, Bp, C + ic * ldc + jc, ldc, add)
+                    mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap, Bp, nc,
+                             C + ic * ldc + jc, ldc, add)
     free(work)
     return 0
 

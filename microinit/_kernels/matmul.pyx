@@ -18,7 +18,7 @@ from cython cimport floating
 cimport numpy as cnp
 cimport openmp
 
-from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm
+from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm, mi_gemm_packed
 
 cnp.import_array()
 
@@ -68,6 +68,45 @@ def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not Non
     else:
         _gemm[double](<const double*> cnp.PyArray_DATA(a), <const double*> cnp.PyArray_DATA(b),
                       <double*> cnp.PyArray_DATA(out), m, n, k, trans_a, trans_b, accumulate)
+
+
+def gemm_path(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not None,
+              bint trans_a=False, bint trans_b=False, str path="packed", int nthreads=1):
+    """gemm with the A access forced: "packed" (Goto layout) or "direct" (row-major A read
+    in place; only without trans_a), whatever the size.
+
+    For the crossover measurement (benchmarks/crossover.py) and for tests that must
+    exercise both paths; the library calls gemm, which picks by size.
+    """
+    cdef int t = mi_float_type(out)
+    cdef Py_ssize_t m, n, k
+    cdef int rc
+    cdef bint direct = path == "direct"
+    if path not in ("direct", "packed"):
+        raise ValueError(f"gemm_path: path must be 'direct' or 'packed', got {path!r}")
+    if direct and trans_a:
+        raise ValueError("gemm_path: the direct path needs a row-major A (trans_a=False)")
+    if cnp.PyArray_NDIM(out) != 2 or cnp.PyArray_NDIM(a) != 2:
+        raise ValueError("gemm_path: a and out must be 2-D")
+    m = cnp.PyArray_DIMS(out)[0]
+    n = cnp.PyArray_DIMS(out)[1]
+    k = cnp.PyArray_DIMS(a)[0] if trans_a else cnp.PyArray_DIMS(a)[1]
+    mi_check(out, t, 2, True, m, n, "out")
+    mi_check(a, t, 2, False, k if trans_a else m, m if trans_a else k, "a")
+    mi_check(b, t, 2, False, n if trans_b else k, k if trans_b else n, "b")
+    if m == 0 or n == 0 or k == 0:
+        gemm(a, b, out, trans_a, trans_b)
+        return
+    if t == cnp.NPY_FLOAT32:
+        rc = mi_gemm_packed[float](m, n, k, <const float*> cnp.PyArray_DATA(a), m if trans_a else k,
+                                   trans_a, <const float*> cnp.PyArray_DATA(b), k if trans_b else n,
+                                   trans_b, <float*> cnp.PyArray_DATA(out), n, False, nthreads, direct)
+    else:
+        rc = mi_gemm_packed[double](m, n, k, <const double*> cnp.PyArray_DATA(a), m if trans_a else k,
+                                    trans_a, <const double*> cnp.PyArray_DATA(b), k if trans_b else n,
+                                    trans_b, <double*> cnp.PyArray_DATA(out), n, False, nthreads, direct)
+    if rc != 0:
+        raise MemoryError("gemm_path: could not allocate a workspace")
 
 
 cdef int _gemm(const floating* a, const floating* b, floating* out, Py_ssize_t m,
@@ -154,3 +193,51 @@ cdef int _batched(const floating* a, const floating* b, floating* out, Py_ssize_
     if rc != 0:
         raise MemoryError(f"gemm_batched: could not allocate the packing workspace for {m}x{k}x{n}")
     return 0
+
+
+cdef extern from *:
+    """
+    typedef float mi_pk_v8f __attribute__((vector_size(32)));
+    /* 12 independent chains of a = a * m + c: enough to cover FMA latency x throughput
+       (4 cycles x 2 pipes on Zen 3 / Skylake), no loads or stores in the loop. */
+    static float mi_fma_loop(long iters)
+    {
+        mi_pk_v8f m = {0.9999999f, 0.9999998f, 0.9999997f, 0.9999996f,
+                       0.9999995f, 0.9999994f, 0.9999993f, 0.9999992f};
+        mi_pk_v8f c = m * 1e-7f;
+        mi_pk_v8f a0 = m, a1 = m + 1, a2 = m + 2, a3 = m + 3, a4 = m + 4, a5 = m + 5;
+        mi_pk_v8f a6 = m + 6, a7 = m + 7, a8 = m + 8, a9 = m + 9, a10 = m + 10, a11 = m + 11;
+        for (long i = 0; i < iters; ++i) {
+            a0 = a0 * m + c; a1 = a1 * m + c; a2 = a2 * m + c; a3 = a3 * m + c;
+            a4 = a4 * m + c; a5 = a5 * m + c; a6 = a6 * m + c; a7 = a7 * m + c;
+            a8 = a8 * m + c; a9 = a9 * m + c; a10 = a10 * m + c; a11 = a11 * m + c;
+        }
+        mi_pk_v8f s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+        return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+    }
+    """
+    float mi_fma_loop(long iters) noexcept nogil
+
+
+def fma_peak(double seconds=0.05):
+    """Measured fp32 peak of one core in GFLOP/s: 12 independent 8-wide FMA chains.
+
+    Each iteration is 12 vector FMAs x 8 lanes x 2 flops = 192 flops and touches no
+    memory, so the rate is the core's FMA throughput at its current clock: what a
+    perfect matmul could reach. The benchmark divides achieved GFLOP/s by this.
+    """
+    from time import perf_counter
+    cdef long iters = 1 << 16
+    cdef float sink = 0
+    cdef double t0, dt = 0.0
+    while True:
+        t0 = perf_counter()
+        with nogil:
+            sink += mi_fma_loop(iters)
+        dt = perf_counter() - t0
+        if dt >= seconds or iters > (1 << 40):
+            break
+        iters *= 2
+    if sink != sink:  # keeps the loop's result alive; never true for these constants
+        raise ArithmeticError("fma_peak: non-finite checksum")
+    return 192.0 * iters / dt / 1e9

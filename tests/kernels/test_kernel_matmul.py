@@ -52,6 +52,22 @@ def test_gemm_random_shapes(m, k, n, ta, tb, dtype, acc, seed):
     _close(out, want, dtype, k)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["direct", "packed"])
+def test_gemm_forced_paths_match_reference(rng, dtype, path):
+    # gemm picks the A access by size; both must agree with the twin on ragged shapes,
+    # with one and two threads (row blocks split across threads).
+    for m, k, n in [(1, 1, 1), (7, 3, 17), (13, 257, 33), (150, 300, 40)]:
+        for tb in (False, True):
+            a, b = _operands(rng, m, k, n, False, tb, dtype)
+            for nt in (1, 2):
+                out = np.full((m, n), np.nan, dtype)
+                K.gemm_path(a, b, out, False, tb, path, nt)
+                _close(out, R.gemm(a, b, False, tb), dtype, k)
+    with pytest.raises(ValueError, match="row-major A"):
+        K.gemm_path(np.ones((2, 2)), np.ones((2, 2)), np.empty((2, 2)), True, False, "direct")
+
+
 def test_gemm_large_block_and_threads(rng):
     # Deeper than KC (two depth blocks accumulate), more rows than two MC blocks, more
     # columns than one NC panel would need with both thread counts.

@@ -1,0 +1,505 @@
+"""`microinit bench`: microinit's training step against hand-written numpy and PyTorch.
+
+One runner, one process, one run: for each MLP size and thread count it times a full
+float32 training step (forward, loss, backward, SGD update) of
+
+  * microinit through its public API (``nn.MLP``, ``losses``, ``optim.SGD``),
+  * a hand-written numpy MLP (``NumpyMLP`` below: fused in-place bias/ReLU, no
+    autograd, the code an expert writes by hand),
+  * PyTorch eager (``torch.nn.Sequential`` + ``torch.optim.SGD``) when importable,
+
+and prints medians with min-max, the ratios (>1 means microinit is faster), GFLOP/s
+and the fraction of one core's fp32 peak, which is *measured* by an FMA loop kernel
+(``matmul.fma_peak``: 12 independent vector FMA chains, no memory traffic). It also
+measures the matmul kernel against numpy at n = 8 ... 1024, the traced peak memory of
+one step (tracemalloc) against the numpy step's, and, when their modules exist,
+engineer C's scalar-engine comparison (``benchmarks/bench_scalar.py``, ``--scalar``)
+and engineer B's initializer timings (``benchmarks/bench_init.py``, ``--init``).
+
+    microinit bench                    # full run (a few minutes on 2 cores)
+    microinit bench --quick            # fewer repeats, smaller matmul sweep
+    microinit bench --json out.json    # also write every figure as JSON
+
+Timing protocol: warm-up steps first (buffers, caches, thread pools), then ``repeats``
+samples, each the mean of ``inner`` back-to-back steps; the median sample is reported.
+The 1- and 2-thread runs set ``microinit.set_num_threads`` (kernels and numpy's BLAS)
+and ``torch.set_num_threads`` alike.
+"""
+import argparse
+import datetime
+import gc
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+# name -> (layer sizes, batch, loss). The tiny net regresses one output (MSE); the
+# others classify into 10 classes (softmax cross-entropy), as in the issue's table.
+CONFIGS = {
+    "tiny": ([2, 16, 16, 1], 100, "mse"),
+    "small": ([64, 128, 128, 10], 32, "xent"),
+    "medium": ([784, 256, 256, 10], 128, "xent"),
+    "large": ([784, 1024, 1024, 10], 256, "xent"),
+}
+LR = 0.01
+
+# Targets from the issue: minimum speed-up over PyTorch (per thread count) and numpy.
+TARGETS = {
+    "tiny": {"torch": {1: 8.0, 2: 8.0}, "numpy": 1.5},
+    "small": {"torch": {1: 4.0, 2: 4.0}, "numpy": 1.5},
+    "medium": {"torch": {1: 1.15, 2: 1.0}, "numpy": 1.0},
+    "large": {"torch": {1: 1.0, 2: 1.0}, "numpy": 1.0},
+}
+
+
+# ----------------------------------------------------------------------------- data
+def make_problem(name, seed=0):
+    sizes, batch, loss = CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    if loss == "mse":
+        y = rng.standard_normal((batch, sizes[-1])).astype(np.float32)
+    else:
+        y = rng.integers(0, sizes[-1], size=batch).astype(np.int64)
+    # He-uniform weights (in, out) and zero biases, shared by every implementation.
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = np.sqrt(6.0 / fan_in)
+        params.append((rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32),
+                       np.zeros(fan_out, np.float32)))
+    return sizes, x, y, loss, params
+
+
+def step_flops(sizes, batch):
+    """Multiply-add FLOPs of one step: forward 2BIO per layer; backward 2BIO for dW and
+    2BIO for dx except the first layer (no input gradient); elementwise work ignored."""
+    total = 0
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        total += 2 * batch * a * b * (2 if i == 0 else 3)
+    return total
+
+
+# ----------------------------------------------------------------------------- numpy
+class NumpyMLP:
+    """A hand-written numpy MLP step, written the way one writes it carefully by hand:
+    bias-add and ReLU in place on the matmul output, the ReLU mask taken from the
+    activations, the softmax cross-entropy gradient built in place, in-place SGD."""
+
+    def __init__(self, params, loss):
+        self.W = [w.copy() for w, _ in params]
+        self.b = [b.copy() for _, b in params]
+        self.loss = loss
+
+    def step(self, x, y, lr=LR):
+        W, b = self.W, self.b
+        hs = [x]
+        h = x
+        last = len(W) - 1
+        for i in range(len(W)):
+            z = h @ W[i]
+            z += b[i]
+            if i < last:
+                np.maximum(z, 0, out=z)
+            hs.append(z)
+            h = z
+        n = x.shape[0]
+        if self.loss == "mse":
+            g = h - y
+            loss = float(np.dot(g.ravel(), g.ravel())) / g.size
+            g *= 2.0 / g.size
+        else:
+            z = h - h.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+            loss = -float(np.log(z[np.arange(n), y]).mean())
+            g = z
+            g[np.arange(n), y] -= 1.0
+            g /= n
+        for i in range(last, -1, -1):
+            dW = hs[i].T @ g
+            db = g.sum(axis=0)
+            if i > 0:
+                g = g @ W[i].T
+                g *= hs[i] > 0
+            W[i] -= lr * dW
+            b[i] -= lr * db
+        return loss
+
+
+# ----------------------------------------------------------------------------- microinit
+class MicroinitMLP:
+    """The same network through microinit's public API: nn.MLP, losses, optim.SGD."""
+
+    def __init__(self, params, loss, sizes):
+        from microinit import losses, nn, optim
+
+        self.model = nn.MLP(sizes, activation="relu", rng=0)
+        layers = list(self.model)
+        for layer, (w, b) in zip(layers, params):
+            layer.weight.data[...] = w
+            layer.bias.data[...] = b
+        self.opt = optim.SGD(self.model.parameters(), lr=LR)
+        self.loss_fn = losses.mse if loss == "mse" else losses.cross_entropy
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = self.loss_fn(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+# ----------------------------------------------------------------------------- torch
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+class TorchMLP:
+    def __init__(self, params, loss, torch):
+        layers = []
+        for i, (w, b) in enumerate(params):
+            lin = torch.nn.Linear(w.shape[0], w.shape[1])
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(w.T.copy()))
+                lin.bias.copy_(torch.from_numpy(b))
+            layers.append(lin)
+            if i < len(params) - 1:
+                layers.append(torch.nn.ReLU())
+        self.model = torch.nn.Sequential(*layers)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
+        self.loss_fn = torch.nn.functional.mse_loss if loss == "mse" else torch.nn.functional.cross_entropy
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = self.loss_fn(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+# ----------------------------------------------------------------------------- timing
+def time_fn(fn, repeats, inner, warmup):
+    """Median, min and max seconds per call over `repeats` samples of `inner` calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples)}
+
+
+def _inner_for(seconds_per_call, target=0.02):
+    return max(1, int(target / max(seconds_per_call, 1e-7)))
+
+
+def _probe(fn):
+    t0 = time.perf_counter()
+    fn()
+    fn()
+    return (time.perf_counter() - t0) / 2
+
+
+def set_threads(n, torch=None):
+    import microinit
+
+    microinit.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def measure_peak_gflops(seconds=0.2):
+    """Single-core fp32 peak, measured by the FMA loop kernel (see matmul.fma_peak)."""
+    from microinit._kernels import matmul
+
+    best = 0.0
+    for _ in range(5):
+        best = max(best, matmul.fma_peak(seconds / 5))
+    return best
+
+
+def bench_steps(names, threads, repeats, quick, torch, log):
+    rows = []
+    for name in names:
+        sizes, x, y, loss, params = make_problem(name)
+        flops = step_flops(sizes, x.shape[0])
+        impls = {"microinit": MicroinitMLP(params, loss, sizes), "numpy": NumpyMLP(params, loss)}
+        if torch is not None:
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+            tm = TorchMLP(params, loss, torch)
+            impls["torch"] = tm
+        for nt in threads:
+            set_threads(nt, torch)
+            row = {"size": name, "sizes": sizes, "batch": int(x.shape[0]), "threads": nt,
+                   "flops_per_step": flops}
+            for impl_name, impl in impls.items():
+                if impl_name == "torch":
+                    fn = (lambda impl=impl: impl.step(tx, ty))
+                else:
+                    fn = (lambda impl=impl: impl.step(x, y))
+                per = _probe(fn)
+                inner = _inner_for(per, 0.01 if quick else 0.03)
+                row[impl_name] = time_fn(fn, repeats, inner, warmup=max(3, inner))
+            rows.append(row)
+            log(_format_row(row))
+    return rows
+
+
+def _ratio(row, other):
+    if other not in row:
+        return None
+    return row[other]["median"] / row["microinit"]["median"]
+
+
+def _format_row(row):
+    def us(t):
+        return f"{t['median'] * 1e6:,.0f} ({t['min'] * 1e6:,.0f}-{t['max'] * 1e6:,.0f})"
+
+    parts = [f"{row['size']:<6} {row['threads']}T", f"microinit {us(row['microinit'])}",
+             f"numpy {us(row['numpy'])}"]
+    if "torch" in row:
+        parts.append(f"torch {us(row['torch'])}")
+    return " | ".join(parts)
+
+
+def bench_matmul(ns, threads, repeats, log):
+    from microinit._kernels import matmul
+
+    rows = []
+    rng = np.random.default_rng(0)
+    for nt in threads:
+        set_threads(nt)
+        for n in ns:
+            a = rng.standard_normal((n, n)).astype(np.float32)
+            b = rng.standard_normal((n, n)).astype(np.float32)
+            out = np.empty((n, n), np.float32)
+            flops = 2.0 * n ** 3
+            res = {"n": n, "threads": nt}
+            for label, fn in (("own", lambda: matmul.gemm(a, b, out)),
+                              ("numpy", lambda: np.matmul(a, b))):
+                per = _probe(fn)
+                inner = _inner_for(per, 0.01)
+                t = time_fn(fn, repeats, inner, warmup=max(2, inner // 4))
+                res[label] = dict(t, gflops=flops / t["median"] / 1e9)
+            res["own_over_numpy"] = res["numpy"]["median"] / res["own"]["median"]
+            rows.append(res)
+            log(f"matmul n={n:<5} {nt}T  own {res['own']['median'] * 1e6:10.1f} us "
+                f"{res['own']['gflops']:6.1f} GF/s | numpy {res['numpy']['median'] * 1e6:10.1f} us "
+                f"{res['numpy']['gflops']:6.1f} GF/s | own/numpy speed {res['own_over_numpy']:.2f}x")
+    return rows
+
+
+def traced_peak(fn):
+    """Peak bytes traced by tracemalloc while fn() runs (numpy reports its buffers)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - base
+
+
+def bench_memory(names, log):
+    from microinit.functional import linalg
+
+    rows = []
+    for name in names:
+        sizes, x, y, loss, params = make_problem(name)
+        mi = MicroinitMLP(params, loss, sizes)
+        npm = NumpyMLP(params, loss)
+        for _ in range(3):  # steady state: buffers of earlier steps are reusable
+            mi.step(x, y)
+            npm.step(x, y)
+        row = {"size": name, "microinit_bytes": traced_peak(lambda: mi.step(x, y)),
+               "numpy_bytes": traced_peak(lambda: npm.step(x, y)),
+               "microinit_pool_bytes": linalg.pooled_bytes()}
+        row["ratio"] = row["microinit_bytes"] / max(row["numpy_bytes"], 1)
+        rows.append(row)
+        log(f"memory {name:<6} microinit step peak {row['microinit_bytes'] / 1024:9.1f} KiB | numpy step "
+            f"peak {row['numpy_bytes'] / 1024:9.1f} KiB | ratio {row['ratio']:.2f} "
+            f"(microinit's reusable buffer pool holds {row['microinit_pool_bytes'] / 1024:.1f} KiB)")
+    return rows
+
+
+def _machine():
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    return {"cpu": model, "cores": cores, "python": platform.python_version(),
+            "numpy": np.__version__, "platform": platform.platform()}
+
+
+def _optional_module(filename):
+    """benchmarks/<filename> from the source checkout, or None when it is absent."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / filename
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"_microinit_bench_{path.stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run_optional(filename, flag, quick, log):
+    mod = _optional_module(filename)
+    if mod is None:
+        log(f"{flag}: benchmarks/{filename} not found (run from a source checkout); skipped")
+        return None
+    fn = getattr(mod, "bench", None) or getattr(mod, "main", None)
+    if fn is None:
+        log(f"{flag}: benchmarks/{filename} defines neither bench(quick) nor main(); skipped")
+        return None
+    try:
+        return fn(quick=quick)
+    except TypeError:
+        return fn()
+
+
+# ----------------------------------------------------------------------------- report
+def summary_table(rows, peak):
+    """The Markdown table of step medians, ratios and GFLOP/s (README format)."""
+    lines = ["| MLP (batch) | threads | microinit µs | numpy µs | PyTorch µs | vs numpy | vs PyTorch "
+             "| GFLOP/s | % of 1-core peak |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def us(t):
+            return f"{t['median'] * 1e6:,.0f} ({t['min'] * 1e6:,.0f}–{t['max'] * 1e6:,.0f})"
+
+        gf = r["flops_per_step"] / r["microinit"]["median"] / 1e9
+        rn, rt = _ratio(r, "numpy"), _ratio(r, "torch")
+        sizes = "-".join(map(str, r["sizes"]))
+        lines.append(
+            f"| {r['size']} {sizes} ({r['batch']}) | {r['threads']} | {us(r['microinit'])} "
+            f"| {us(r['numpy'])} | {us(r['torch']) if 'torch' in r else 'n/a'} "
+            f"| {rn:.2f}× | {f'{rt:.2f}×' if rt else 'n/a'} | {gf:.1f} "
+            f"| {100 * gf / (peak * r['threads']):.0f}% |")
+    return "\n".join(lines)
+
+
+def target_report(rows, mem_rows):
+    out = []
+    for r in rows:
+        t = TARGETS[r["size"]]
+        rn, rt = _ratio(r, "numpy"), _ratio(r, "torch")
+        ok_n = rn >= t["numpy"]
+        msg = f"{r['size']:<6} {r['threads']}T: vs numpy {rn:.2f}x (need {t['numpy']:.2f}x) " \
+              f"{'MET' if ok_n else 'NOT MET'}"
+        if rt is not None:
+            need = t["torch"][r["threads"]]
+            msg += f"; vs PyTorch {rt:.2f}x (need {need:.2f}x) {'MET' if rt >= need else 'NOT MET'}"
+        out.append(msg)
+    for m in mem_rows:
+        out.append(f"{m['size']:<6} memory: {m['ratio']:.2f}x numpy's step peak (need <= 1.10x) "
+                   f"{'MET' if m['ratio'] <= 1.1 else 'NOT MET'}")
+    return out
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller matmul sweep")
+    parser.add_argument("--sizes", default="tiny,small,medium,large",
+                        help="comma-separated MLP sizes (tiny,small,medium,large)")
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    parser.add_argument("--repeats", type=int, default=None, help="timing samples per figure")
+    parser.add_argument("--json", default=None, metavar="PATH", help="write all figures as JSON")
+    parser.add_argument("--no-matmul", action="store_true", help="skip the matmul sweep")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
+    parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
+    parser.add_argument("--scalar", action="store_true",
+                        help="also run the scalar engine vs micrograd (benchmarks/bench_scalar.py)")
+    parser.add_argument("--init", action="store_true",
+                        help="also time the initializers vs torch.nn.init (benchmarks/bench_init.py)")
+
+
+def run(args):
+    log = print
+    names = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        print(f"bench: unknown size(s) {unknown}; choose from {list(CONFIGS)}", file=sys.stderr)
+        return 2
+    threads = [int(t) for t in args.threads.split(",")]
+    repeats = args.repeats or (5 if args.quick else 15)
+    torch = None if args.no_torch else _torch()
+    import microinit
+
+    before = microinit.get_num_threads()
+    machine = _machine()
+    log(f"microinit bench — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{machine['cpu']}, {machine['cores']} cores, numpy {machine['numpy']}"
+        + (f", torch {torch.__version__}" if torch is not None else ", torch not installed"))
+    set_threads(1, torch)
+    peak = measure_peak_gflops()
+    log(f"measured single-core fp32 peak (FMA loop kernel): {peak:.1f} GFLOP/s")
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine, "peak_gflops_1core": peak, "quick": bool(args.quick),
+              "torch": getattr(torch, "__version__", None)}
+    try:
+        result["steps"] = rows = bench_steps(names, threads, repeats, args.quick, torch, log)
+        log("")
+        log(summary_table(rows, peak))
+        if not args.no_matmul:
+            ns = [8, 16, 32, 64, 128, 256] if args.quick else [8, 16, 24, 32, 48, 64, 96, 128, 192,
+                                                                 256, 384, 512, 768, 1024]
+            log("")
+            result["matmul"] = bench_matmul(ns, [1] if args.quick else threads,
+                                            max(3, repeats // 2), log)
+        mem_rows = []
+        if not args.no_memory:
+            log("")
+            set_threads(1, torch)
+            result["memory"] = mem_rows = bench_memory(names, log)
+        log("")
+        result["targets"] = target_report(rows, mem_rows)
+        for line in result["targets"]:
+            log(line)
+        if args.scalar:
+            result["scalar"] = _run_optional("bench_scalar.py", "--scalar", args.quick, log)
+        if args.init:
+            result["init"] = _run_optional("bench_init.py", "--init", args.quick, log)
+    finally:
+        set_threads(before, torch)
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(result, indent=2, default=str))
+        os.replace(tmp, path)
+        log(f"\nwrote {path}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="microinit bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
