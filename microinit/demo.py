@@ -159,15 +159,14 @@ def plot(results, X, y, path):
     n = len(results) + 1
     cols = min(3, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.0 * rows), squeeze=False,
+                             layout="constrained")
     axes = axes.ravel()
     ax = axes[0]
     for r in results:
         if r["loss"]:
             ax.plot(np.arange(1, len(r["loss"]) + 1), r["loss"], label=r["label"], lw=1.6)
-    ax.axhline(LN3, color="gray", ls=":", lw=1)
-    last = max((len(r["loss"]) for r in results), default=1)
-    ax.text(last, LN3 * 1.25, "ln 3 = chance", color="gray", fontsize=7, ha="right")
+    ax.axhline(LN3, color="gray", ls=":", lw=1, label="ln 3 (chance)")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
@@ -188,7 +187,6 @@ def plot(results, X, y, path):
         ax.set_aspect("equal")
     for ax in axes[n:]:
         ax.axis("off")
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

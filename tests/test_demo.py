@@ -1,0 +1,107 @@
+import math
+import re
+import sys
+
+import pytest
+
+from microinit import cli, demo
+
+SMALL = ["--epochs", "3", "--samples", "240", "--width", "16", "--depth", "2"]
+
+
+def _run(capsys, *argv):
+    code = cli.main(["demo", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _table(out):
+    """initializer -> (loss@1, final, train, test) from the printed table."""
+    rows = {}
+    for line in out.splitlines():
+        m = re.match(r"^(\S+)\s+([\d.]+|nan)\s+([\d.]+|nan)\s+([\d.]+|nan)%\s+([\d.]+|nan)%\s+[\d.]+$", line)
+        if m:
+            rows[m.group(1)] = tuple(float(v) for v in m.groups()[1:])
+    return rows
+
+
+def test_parse_init():
+    assert demo.parse_init("he_normal") == "he_normal"
+    assert demo.parse_init("normal(std=0.01)") == {"name": "normal", "std": 0.01}
+    assert demo.parse_init(" uniform(low=-1, high=2.5) ") == {"name": "uniform", "low": -1.0, "high": 2.5}
+    assert demo.parse_init("variance_scaling(mode=fan_out)") == {"name": "variance_scaling", "mode": "fan_out"}
+    with pytest.raises(ValueError, match="key=value"):
+        demo.parse_init("normal(0.01)")
+
+
+def test_small_demo_prints_all_five_rows_and_a_reading(capsys):
+    code, out, _ = _run(capsys, *SMALL)
+    assert code == 0
+    rows = _table(out)
+    assert list(rows) == ["zeros", "normal(std=0.01)", "normal(std=1.0)", "xavier_uniform", "he_normal"]
+    assert re.search(r"^initializer +loss@epoch1  final loss  train acc  test acc  seconds$", out, re.M)
+    reading = next(line for line in out.splitlines() if line.startswith("Reading: "))
+    assert "zeros: all hidden units stay identical, stuck at chance" in reading
+    assert "best: " in reading
+    assert rows["zeros"][0] == pytest.approx(math.log(3), abs=0.01)
+
+
+def test_demo_is_reproducible_with_a_seed(capsys):
+    def numbers(out):
+        return {k: v for k, v in _table(out).items()}
+
+    a = numbers(_run(capsys, *SMALL, "--seed", "4", "--init", "he_normal,zeros")[1])
+    b = numbers(_run(capsys, *SMALL, "--seed", "4", "--init", "he_normal", "--init", "zeros")[1])
+    c = numbers(_run(capsys, *SMALL, "--seed", "5", "--init", "he_normal,zeros")[1])
+    assert a == b and list(a) == ["he_normal", "zeros"]
+    assert a["he_normal"] != c["he_normal"]
+
+
+def test_default_demo_reaches_97_percent_with_he_and_xavier(capsys):
+    # the full default configuration (depth 3, width 64, 30 epochs), two of its five runs
+    code, out, _ = _run(capsys, "--init", "xavier_uniform,he_normal")
+    rows = _table(out)
+    assert code == 0
+    assert rows["he_normal"][3] >= 97.0 and rows["xavier_uniform"][3] >= 97.0
+    assert rows["he_normal"][1] < 0.1
+
+
+def test_unknown_initializer_exits_2_with_suggestion(capsys):
+    code, out, err = _run(capsys, "--init", "xavier_unifrom")
+    assert code == 2 and "did you mean 'xavier_uniform'" in err and out == ""
+
+
+def test_bad_sizes_exit_2(capsys):
+    code, _, err = _run(capsys, "--epochs", "0")
+    assert code == 2 and "--epochs must be positive" in err
+
+
+def test_plot_without_matplotlib_says_how_to_install(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now raises ImportError
+    code, out, err = _run(capsys, *SMALL, "--plot", str(tmp_path / "x.png"))
+    assert code == 2 and 'pip install -e ".[plot]"' in err and out == ""
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_writes_a_png(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "curves.png"
+    code, out, _ = _run(capsys, *SMALL, "--init", "he_normal,zeros", "--plot", str(path))
+    assert code == 0 and f"wrote {path}" in out
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reading_is_derived_from_the_numbers():
+    base = dict(error=None, loss=[1.0], seconds=0.1, model=None, identical=False)
+    results = [
+        dict(base, label="tiny", first=math.log(3), final=1.0, train_acc=0.95, test_acc=0.94),
+        dict(base, label="big", first=30.0, final=0.9, train_acc=0.5, test_acc=0.5),
+        dict(base, label="good", first=1.0, final=0.01, train_acc=1.0, test_acc=0.99),
+        dict(base, label="boom", error="nan", first=float("nan"), final=float("nan"),
+             train_acc=float("nan"), test_acc=float("nan")),
+    ]
+    text = demo.reading(results)
+    assert "tiny: slow start (epoch-1 loss = ln 3), then 94%" in text
+    assert "big: exploding start (epoch-1 loss 30.0), ends at 50%" in text
+    assert "boom diverged" in text
+    assert text.endswith("best: good (99.0% test).")
