@@ -296,7 +296,9 @@ def unit_similarity(W, b=None):
     C = U.T @ U
     C[np.ix_(zero, zero)] = 1.0
     np.fill_diagonal(C, -np.inf)
-    sym = float(min(1.0, C.max()))
+    sym = float(C.max())
+    if sym > 1.0 - 1e-12:  # clones: do not show the rounding of the normalisation (0.9999999999999999)
+        sym = 1.0
     clone = (C > 1.0 - _CLONE_TOL)
     distinct = n - int(np.count_nonzero(np.tril(clone, -1).any(axis=1)))
     return sym, distinct
@@ -326,21 +328,28 @@ class LayerStats(Table):
         self.loss = loss
         self.values = values or []
 
+    def hidden(self):
+        """The rows of the hidden layers: every row but the last (the output layer),
+        or the only row of a one-layer model."""
+        recs = self.to_records()
+        return recs[:-1] or recs
+
     def grad_ratio(self):
-        """``grad_std`` of the first layer / ``grad_std`` of the last layer: how much of
-        the gradient entering at the output reaches the input layer (1 is healthy,
-        << 1 vanishing, >> 1 exploding). NaN if either is not finite or the last is 0."""
-        g = self.column("grad_std")
-        return _ratio(g[0], g[-1]) if len(g) else float("nan")
+        """``grad_std`` of the first hidden layer / that of the last hidden layer: how
+        much of the gradient reaching the top of the network is left at the bottom
+        (1 steady, << 1 vanishing, >> 1 exploding). NaN if either is missing, not
+        finite, or the denominator is 0."""
+        h = self.hidden()
+        return _ratio(h[0]["grad_std"], h[-1]["grad_std"]) if h else float("nan")
 
     def std_ratio(self):
-        """Activation std of the last hidden layer / that of the first layer."""
-        s = self.column("std")[:-1] if len(self) > 1 else self.column("std")
-        return _ratio(s[-1], s[0]) if len(s) else float("nan")
+        """Activation std of the last hidden layer / that of the first hidden layer."""
+        h = self.hidden()
+        return _ratio(h[-1]["std"], h[0]["std"]) if h else float("nan")
 
 
 def _ratio(a, b):
-    if not (math.isfinite(a) and math.isfinite(b)) or b == 0:
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or b == 0:
         return float("nan")
     return a / b
 

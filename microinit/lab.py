@@ -140,12 +140,6 @@ def _mean_or_none(values):
     return float(np.mean(v)) if v else None
 
 
-def _ratio(a, b):
-    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or b == 0:
-        return float("nan")
-    return a / b
-
-
 def summarize(stats):
     """The per-network numbers the lab tables show, from a ``LayerStats`` table.
 
@@ -155,13 +149,12 @@ def summarize(stats):
     first one); ``std_ratio`` = std_last / std_first; saturation and dead units averaged
     over the hidden layers; ``nonfinite`` counts inf/NaN values anywhere.
     """
-    hidden = stats.to_records()[:-1] or stats.to_records()
+    hidden = stats.hidden()
     first, last = hidden[0], hidden[-1]
     sat = _mean_or_none(r["saturated"] for r in hidden)
     dead = _mean_or_none(r["dead"] for r in hidden)
-    nonfinite = int(sum(r["nonfinite"] for r in stats.to_records()))
-    std_ratio = _ratio(last["std"], first["std"])
-    grad_ratio = _ratio(first["grad_std"], last["grad_std"])
+    nonfinite = int(sum(stats["nonfinite"]))
+    std_ratio, grad_ratio = stats.std_ratio(), stats.grad_ratio()
     return {"std_first": first["std"], "std_last": last["std"], "grad_first": first["grad_std"],
             "grad_last": last["grad_std"], "std_ratio": std_ratio, "grad_ratio": grad_ratio,
             "saturated": sat, "dead": dead, "nonfinite": nonfinite,
@@ -362,7 +355,7 @@ def symmetry(inits=SYMMETRY_INITS, width=16, hidden=2, activation="tanh", n=600,
         else:
             reading = "symmetry broken"
         table.append({"model": label, "symmetry": hid[-1]["symmetry"],
-                      "distinct": " / ".join(f"{r['distinct']}" for r in hid) + f" of {width}",
+                      "distinct": ", ".join(str(r["distinct"]) for r in hid) + f" of {width}",
                       "loss": losses[-1] if losses else None, "train_acc": train_acc, "test_acc": test_acc,
                       "reading": reading})
         table.data["models"][label] = model
@@ -689,14 +682,17 @@ def run(args):
         except ImportError as err:
             print(f"microinit initlab {args.experiment}: {err}", file=sys.stderr)
             return 1
-    from microinit.threads import set_num_threads
+    from microinit.threads import get_num_threads, set_num_threads
 
+    before = get_num_threads()
     set_num_threads(args.threads)
     try:
         table = EXPERIMENTS[args.experiment](**_kwargs(args))
     except (ValueError, TypeError) as err:
         print(f"microinit initlab {args.experiment}: {err}", file=sys.stderr)
         return 2
+    finally:
+        set_num_threads(before)
     print(table)
     if args.plot:
         try:
