@@ -13,4 +13,4 @@ from microinit.threads import get_num_threads, set_num_threads  # noqa: E402,F40
 from microinit.scalar import Value  # noqa: E402,F401
 from microinit import data, losses, nn, optim  # noqa: E402,F401
 from microinit.serialization import load, save  # noqa: E402,F401
-from microinit.training import fit  # noqa: E402,F401
+from microinit.training import evaluate, fit  # noqa: E402,F401

@@ -482,7 +482,9 @@ class Dense(Module):
 
     def forward(self, x):
         d = x.data if isinstance(x, Tensor) else x
-        shape = np.shape(d)
+        shape = getattr(d, "shape", None)
+        if shape is None:
+            shape = np.shape(d)
         if len(shape) != 2 or shape[1] != self.in_features:
             raise ValueError(f"{self._layer_label()} expects input of shape (batch, {self.in_features}) "
                              f"(in_features={self.in_features}), but received shape {tuple(shape)}")
@@ -531,7 +533,9 @@ class Sequential(Module):
 
     def forward(self, x):
         for layer in self._layers:
-            x = layer(x)
+            # layer(x) without the extra frame when the layer has no hooks (tiny nets
+            # are dominated by per-call overhead)
+            x = layer(x) if layer._forward_hooks else layer.forward(x)
         return x
 
     def __iter__(self):
