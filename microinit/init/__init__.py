@@ -75,7 +75,7 @@ def _make_inplace(name):
         f"with ``{name}(tensor.shape, dtype=tensor.dtype, rng=rng, ...)``, record nothing "
         f"for autograd, bump the tensor's version, and return it. Parameters may be "
         f"given positionally in the order ({', '.join(order)}), as in torch.nn.init.\n\n"
-        f">>> w = np.empty((3, 4), np.float32); _ = {name}_(w, rng=0)"
+        f">>> w = np.empty({entry.probe}, np.float32); _ = {name}_(w, rng=0)"
     )
     return fill_
 

@@ -257,6 +257,7 @@ def orthogonal(shape, gain=1.0):
     with a Householder fallback (see _ortho.py). Suited to linear/tanh and deep or
     recurrent networks.
 
+    >>> import numpy as np
     >>> w = orthogonal((4, 4), rng=0); bool(abs(w.T @ w - np.eye(4)).max() < 1e-5)
     True
     """

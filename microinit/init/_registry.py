@@ -100,10 +100,10 @@ def register(name, *aliases, overwrite=False):
     canonical name). The function receives a validated shape tuple, a numpy float dtype
     and a numpy Generator, and must return an array of that shape.
 
-    >>> @register("halves", "half")
+    >>> @register("halves", "half", overwrite=True)
     ... def halves(shape, *, dtype, rng):
     ...     return np.full(shape, 0.5, dtype)
-    >>> get("Halves")((2, 2))[0, 0]
+    >>> float(get("Halves")((2, 2))[0, 0])
     0.5
     """
     def deco(fn):
