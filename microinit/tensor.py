@@ -63,7 +63,7 @@ class _Node:
         self.parents = parents
         self.backward = backward
         self.saved = saved
-        self.versions = tuple([t._version for t in saved]) if saved else ()
+        self.versions = [t._version for t in saved] if saved else ()
         self.saves_out = saves_out
         self.retain = False
 
@@ -148,6 +148,15 @@ def _norm_axis(axis, ndim):
     if isinstance(axis, (tuple, list)):
         return tuple(sorted(int(a) % ndim if ndim else int(a) for a in axis))
     return (int(axis) % ndim if ndim else int(axis),)
+
+
+def _kept_shape(shape, axis, keepdims):
+    """Shape of a reduction's output with reduced axes kept as 1 (None when the
+    gradient already broadcasts against the input as it is)."""
+    if keepdims or axis is None:
+        return None
+    axes = _norm_axis(axis, len(shape))
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
 def _as_dtype(dtype):
@@ -357,6 +366,46 @@ class Tensor:
         self._version += 1
         return self
 
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (leaf float tensors only); returns self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only float tensors can require grad, got dtype {self.data.dtype}")
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: use detach() to cut a non-leaf tensor from the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def astype(self, dtype):
+        """A copy in another float dtype; the gradient is cast back (float32 <-> float64)."""
+        dt = _as_dtype(dtype)
+        a = self.data
+        if dt == a.dtype:
+            return self
+        out = a.astype(dt)
+        if self.requires_grad and _state.enabled:
+            if dt.kind != "f":
+                raise TypeError(f"astype: cannot cast a tensor that requires grad to {dt}")
+            src = a.dtype
+            return _record(out, "ToCopyBackward", (self,), lambda g: (g.astype(src),))
+        return _new(out)
+
+    # comparisons give bool tensors (masks for where/indexing); they record nothing
+    def _compare(self, other, ufunc):
+        b = other.data if isinstance(other, Tensor) else other
+        return _new(ufunc(self.data, b))
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
     def zero_grad(self):
         """Forget the accumulated gradient (sets ``.grad`` to None)."""
         self.grad = None
@@ -368,8 +417,8 @@ class Tensor:
             a = _fdata(self)
         b, ot = _operand(other, "add")
         out = a + b
-        if _wants_grad(self, ot):
-            sa, sb = a.shape, np.shape(b)
+        if _state.enabled and (self.requires_grad or (ot is not None and ot.requires_grad)):
+            sa, sb = a.shape, getattr(b, "shape", ())
 
             def backward(g):
                 return _unbroadcast(g, sa), _unbroadcast(g, sb)
@@ -384,8 +433,8 @@ class Tensor:
             a = _fdata(self)
         b, ot = _operand(other, "sub")
         out = a - b
-        if _wants_grad(self, ot):
-            sa, sb = a.shape, np.shape(b)
+        if _state.enabled and (self.requires_grad or (ot is not None and ot.requires_grad)):
+            sa, sb = a.shape, getattr(b, "shape", ())
 
             def backward(g):
                 return _unbroadcast(g, sa), (_unbroadcast(-g, sb) if ot is not None else None)
@@ -401,13 +450,15 @@ class Tensor:
             a = _fdata(self)
         b, ot = _operand(other, "mul")
         out = a * b
-        if _wants_grad(self, ot):
-            sa, sb = a.shape, np.shape(b)
+        if _state.enabled and (self.requires_grad or (ot is not None and ot.requires_grad)):
+            sa, sb = a.shape, getattr(b, "shape", ())
             need_a, need_b = self.requires_grad, ot is not None and ot.requires_grad
 
             def backward(g):
-                return (_unbroadcast(g * b, sa) if need_a else None,
-                        _unbroadcast(g * a, sb) if need_b else None)
+                # masked: a zero upstream grad times an inf factor is 0, not NaN
+                # (x * x.log() inside an inactive where-branch at x = 0)
+                return (_unbroadcast(_mul_masked(g, b), sa) if need_a else None,
+                        _unbroadcast(_mul_masked(g, a), sb) if need_b else None)
             saved = (self, ot) if ot is not None else (self,)
             return _record(out, "MulBackward", (self, ot), backward, saved)
         return _new(out)
@@ -421,8 +472,8 @@ class Tensor:
         b, ot = _operand(other, "div")
         with np.errstate(divide="ignore", invalid="ignore"):
             out = a / b
-        if _wants_grad(self, ot):
-            sa, sb = a.shape, np.shape(b)
+        if _state.enabled and (self.requires_grad or (ot is not None and ot.requires_grad)):
+            sa, sb = a.shape, getattr(b, "shape", ())
             need_a, need_b = self.requires_grad, ot is not None and ot.requires_grad
 
             def backward(g):
@@ -444,7 +495,7 @@ class Tensor:
         a = _fdata(t)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = c / a
-        if _wants_grad(t):
+        if t.requires_grad and _state.enabled:
             sa = a.shape
 
             def backward(g):
@@ -455,7 +506,7 @@ class Tensor:
 
     def __neg__(self):
         out = -_fdata(self)
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             return _record(out, "NegBackward", (self,), lambda g: (-g,))
         return _new(out)
 
@@ -468,7 +519,7 @@ class Tensor:
         a = _fdata(self)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = a ** p
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             def backward(g):
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     return (_mul_masked(g, p * a ** (p - 1)),)
@@ -482,7 +533,7 @@ class Tensor:
         a = _fdata(self)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             out = np.power(np.asarray(c, a.dtype), a)
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             lc = np.log(c) if c > 0 else np.nan
 
             def backward(g):
@@ -502,13 +553,13 @@ class Tensor:
         """Sum over ``axis`` (None = all); grad broadcasts back: d sum / dx_i = 1."""
         a = _fdata(self)
         out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
-        if _wants_grad(self):
-            shape, axes = a.shape, _norm_axis(axis, a.ndim)
+        if self.requires_grad and _state.enabled:
+            shape, kshape = a.shape, _kept_shape(a.shape, axis, keepdims)
 
             def backward(g):
-                if not keepdims and axes is not None:
-                    g = np.expand_dims(g, axes)
-                return (np.broadcast_to(g, shape),)
+                full = np.empty(shape, g.dtype)
+                full[...] = g if kshape is None else g.reshape(kshape)
+                return (full,)
             return _record(out, "SumBackward", (self,), backward)
         return _new(out)
 
@@ -521,14 +572,14 @@ class Tensor:
             out = np.asarray(a.sum(axis=axis, keepdims=keepdims) / n if n else
                              np.full(np.sum(a, axis=axis, keepdims=keepdims).shape, np.nan, a.dtype))
         out = out.astype(a.dtype, copy=False)
-        if _wants_grad(self):
-            shape = a.shape
+        if self.requires_grad and _state.enabled:
+            shape, kshape = a.shape, _kept_shape(a.shape, axis, keepdims)
             scale = 1.0 / n if n else 0.0
 
             def backward(g):
-                if not keepdims and axes is not None:
-                    g = np.expand_dims(g, axes)
-                return (np.broadcast_to(g * np.asarray(scale, g.dtype), shape),)
+                full = np.empty(shape, g.dtype)
+                np.multiply(g if kshape is None else g.reshape(kshape), scale, out=full)
+                return (full,)
             return _record(out, "MeanBackward", (self,), backward)
         return _new(out)
 
@@ -538,7 +589,7 @@ class Tensor:
             raise ValueError(f"{op}: cannot reduce an empty tensor of shape {a.shape}")
         out_k = fn(a, axis=axis, keepdims=True)
         out = np.asarray(out_k if keepdims else fn(a, axis=axis, keepdims=False))
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             axes = _norm_axis(axis, a.ndim)
 
             def backward(g):
@@ -566,7 +617,7 @@ class Tensor:
         out = a.reshape(_shape_arg(shape))
         if not out.flags.c_contiguous:
             out = np.asarray(out, order="C")
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             sa = a.shape
             return _record(out, "ReshapeBackward", (self,), lambda g: (g.reshape(sa),))
         return _new(out)
@@ -583,7 +634,7 @@ class Tensor:
             axes = tuple(axes[0])
         axes = tuple(range(a.ndim))[::-1] if not axes else tuple(int(x) % max(a.ndim, 1) for x in axes)
         out = np.asarray(a.transpose(axes), order="C")
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             inv = tuple(np.argsort(axes))
             return _record(out, "TransposeBackward", (self,), lambda g: (g.transpose(inv),))
         return _new(out)
@@ -601,7 +652,7 @@ class Tensor:
         a = self.data
         out = a[idx]
         out = np.asarray(out, order="C") if isinstance(out, np.ndarray) else np.asarray(out)
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             shape, dt = a.shape, a.dtype
 
             def backward(g):
@@ -617,7 +668,7 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise math
     def _unary(self, out, local_grad, op, saves_out=False):
         # local_grad() -> derivative array; evaluated lazily in backward only.
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             def backward(g):
                 return (_mul_masked(g, local_grad()),)
             return _record(out, op, (self,), backward, (self,), saves_out)
@@ -681,7 +732,7 @@ class Tensor:
     def _activation(self, name, param=0.0):
         a = _fdata(self)
         out = F.activation_forward(name, a, param)
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             def backward(g):
                 return (F.activation_backward(name, a, out, g, param),)
             return _record(out, name.capitalize() + "Backward", (self,), backward, (self,), True)
@@ -719,7 +770,7 @@ class Tensor:
         """exp(x - max) / sum(exp(x - max)) along ``axis`` (numerically stable)."""
         a = _fdata(self)
         out = F.softmax_forward(a, axis)
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             return _record(out, "SoftmaxBackward", (self,),
                            lambda g: (F.softmax_backward(out, g, axis),), saves_out=True)
         return _new(out)
@@ -728,7 +779,7 @@ class Tensor:
         """x - max - log(sum(exp(x - max))) along ``axis`` (numerically stable)."""
         a = _fdata(self)
         out = F.log_softmax_forward(a, axis)
-        if _wants_grad(self):
+        if self.requires_grad and _state.enabled:
             return _record(out, "LogSoftmaxBackward", (self,),
                            lambda g: (F.log_softmax_backward(out, g, axis),), saves_out=True)
         return _new(out)

@@ -517,3 +517,49 @@ def test_cross_entropy_extremes():  # RELIABILITY 15, 16
     # every logit -inf: undefined, refused
     with pytest.raises(ValueError, match="row 1 has every logit -inf"):
         T.cross_entropy(mi.tensor([[0.0, 1.0], [-np.inf, -np.inf]]), np.array([0, 1]))
+
+
+def test_entropy_pattern_no_nan_from_inactive_branch():  # RELIABILITY 19, through mul
+    p = mi.tensor([0.0, 0.25, 0.75], requires_grad=True, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        h = -mi.where(p > 0, p * p.log(), 0.0).sum()
+    h.backward()
+    np.testing.assert_allclose(p.grad, [0.0, -(np.log(0.25) + 1), -(np.log(0.75) + 1)])
+
+
+def test_comparisons_astype_requires_grad_():
+    x = mi.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    mask = x > 0
+    assert mask.dtype == np.bool_ and not mask.requires_grad
+    np.testing.assert_array_equal((x <= 0).data, [True, True, False])
+    np.testing.assert_array_equal((x >= mi.tensor([0.0, 0.0, 0.0])).data, [False, True, True])
+    np.testing.assert_array_equal((x < 2).data, [True, True, False])
+    d = x.astype(np.float64)
+    assert d.dtype == np.float64
+    (d * d).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad, 2 * x.data)
+    assert x.astype("float32") is x
+    t = mi.zeros(2).requires_grad_()
+    assert t.requires_grad
+    with pytest.raises(TypeError):
+        mi.tensor([1, 2]).requires_grad_()
+
+
+def test_wide_graph_memory_is_linear():  # RELIABILITY 26 (scaled to 10^5 tensor nodes)
+    import tracemalloc
+
+    def peak(n):
+        tracemalloc.start()
+        x = mi.tensor(1.0, requires_grad=True, dtype=np.float64)
+        parts = [x * float(i) for i in range(n)]
+        total = mi.stack(parts).sum()
+        total.backward()
+        _, pk = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert x.grad == pytest.approx(n * (n - 1) / 2)
+        return pk
+
+    small, big = peak(10_000), peak(100_000)
+    assert big < 14 * small  # ~10x the nodes, ~10x the memory: O(nodes)
+    assert big / 100_000 < 4096  # bytes per node stay bounded

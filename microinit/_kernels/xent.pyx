@@ -11,13 +11,16 @@ Per row i, with m = max_j x_ij and s = sum_j exp(x_ij - m):
     dx_ij  = dloss_i * (p_ij * sum_k t_ik - t_ij)    (targets)
 
 Sums accumulate in double for both dtypes. Callers (functional/losses.py) validate
-shapes, dtypes and labels and never pass zero-size buffers; nothing is checked here.
-The forward returns the number of rows whose maximum is -inf (every logit -inf):
-their loss is undefined, and the caller raises.
+shapes and dtypes and never pass zero-size buffers. Label *values* are checked here,
+in the row loop, because a label is used as an index: a label outside [0, C) is never
+dereferenced (its row gets a NaN loss and is counted) and the caller raises naming it.
+Both forwards return ``(total_loss, n_rows_all_neg_inf, n_bad_labels)``: the total
+saves the caller a reduction pass, and rows whose logits are all -inf (loss
+undefined, set to +inf) are counted so the caller can raise.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport log, INFINITY
+from libc.math cimport log, INFINITY, NAN
 from libc.stdint cimport int64_t
 
 from microinit._kernels.activations cimport f_exp
@@ -53,28 +56,42 @@ cdef inline double _row_softmax(const floating[:, ::1] x, floating[:, ::1] p, Py
 def xent_forward(const floating[:, ::1] logits, const int64_t[::1] labels,
                  floating[::1] loss, floating[:, ::1] probs):
     """loss[i] = logsumexp(logits[i]) - logits[i, labels[i]]; probs = softmax(logits).
-    Returns the count of all -inf rows (their loss is set to +inf)."""
+    Returns (sum of losses, count of all -inf rows, count of out-of-range labels)."""
     cdef Py_ssize_t i, n = logits.shape[0], c = logits.shape[1]
-    cdef double lse
-    cdef int bad = 0
+    cdef double total = 0.0
+    cdef int bad = 0, bad_label = 0
     if n * c >= PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            lse = _row_softmax(logits, probs, i, c)
-            if lse == -INFINITY:
-                loss[i] = INFINITY
+            if labels[i] < 0 or labels[i] >= c:
+                loss[i] = NAN
+                bad_label += 1
+            elif _label_row(logits, labels, loss, probs, i, c):
                 bad += 1
             else:
-                loss[i] = <floating>(lse - logits[i, labels[i]])
+                total += loss[i]
     else:
         with nogil:
             for i in range(n):
-                lse = _row_softmax(logits, probs, i, c)
-                if lse == -INFINITY:
-                    loss[i] = INFINITY
+                if labels[i] < 0 or labels[i] >= c:
+                    loss[i] = NAN
+                    bad_label += 1
+                elif _label_row(logits, labels, loss, probs, i, c):
                     bad += 1
                 else:
-                    loss[i] = <floating>(lse - logits[i, labels[i]])
-    return bad
+                    total += loss[i]
+    return total, bad, bad_label
+
+
+cdef inline bint _label_row(const floating[:, ::1] x, const int64_t[::1] labels,
+                            floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
+                            Py_ssize_t c) noexcept nogil:
+    """Softmax and loss of row i; True when the row is all -inf (loss set to +inf)."""
+    cdef double lse = _row_softmax(x, p, i, c)
+    if lse == -INFINITY:
+        loss[i] = INFINITY
+        return True
+    loss[i] = <floating>(lse - x[i, labels[i]])
+    return False
 
 
 cdef inline floating _soft_row(const floating[:, ::1] x, const floating[:, ::1] t,
@@ -90,28 +107,36 @@ cdef inline floating _soft_row(const floating[:, ::1] x, const floating[:, ::1] 
 def xent_forward_soft(const floating[:, ::1] logits, const floating[:, ::1] target,
                       floating[::1] loss, floating[:, ::1] probs):
     """loss[i] = sum_j target[i, j] * (logsumexp(logits[i]) - logits[i, j]).
-    Returns the count of all -inf rows (their loss is set to +inf)."""
+    Returns (sum of losses, count of all -inf rows, 0)."""
     cdef Py_ssize_t i, n = logits.shape[0], c = logits.shape[1]
-    cdef double lse
+    cdef double total = 0.0
     cdef int bad = 0
     if n * c >= PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            lse = _row_softmax(logits, probs, i, c)
-            if lse == -INFINITY:
-                loss[i] = INFINITY
+            if _soft_row_all(logits, target, loss, probs, i, c):
                 bad += 1
             else:
-                loss[i] = _soft_row(logits, target, lse, i, c)
+                total += loss[i]
     else:
         with nogil:
             for i in range(n):
-                lse = _row_softmax(logits, probs, i, c)
-                if lse == -INFINITY:
-                    loss[i] = INFINITY
+                if _soft_row_all(logits, target, loss, probs, i, c):
                     bad += 1
                 else:
-                    loss[i] = _soft_row(logits, target, lse, i, c)
-    return bad
+                    total += loss[i]
+    return total, bad, 0
+
+
+cdef inline bint _soft_row_all(const floating[:, ::1] x, const floating[:, ::1] t,
+                               floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
+                               Py_ssize_t c) noexcept nogil:
+    """Softmax and loss of row i; True when the row is all -inf (loss set to +inf)."""
+    cdef double lse = _row_softmax(x, p, i, c)
+    if lse == -INFINITY:
+        loss[i] = INFINITY
+        return True
+    loss[i] = _soft_row(x, t, lse, i, c)
+    return False
 
 
 def xent_backward(const floating[:, ::1] probs, const int64_t[::1] labels,

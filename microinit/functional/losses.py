@@ -43,24 +43,26 @@ def _reduce(rows, reduction):
     return np.asarray(rows.sum() / n if n else 0.0, rows.dtype)
 
 
-def _expand(g, shape, reduction, dtype):
-    """Per-element upstream gradient for a loss reduced with ``reduction``."""
+def _expand(g, reduction, n, dtype):
+    """Per-element upstream gradient of a loss reduced with ``reduction`` over ``n``
+    elements: the array itself for "none", else a 0-d array that broadcasts."""
     g = np.asarray(g, dtype)
-    if reduction == "none":
-        return np.broadcast_to(g, shape)
-    n = int(np.prod(shape))
     if reduction == "mean":
-        g = g / n if n else g * 0
-    return np.broadcast_to(g, shape)
+        return g * (1.0 / n) if n else g * 0
+    return g
 
 
 def _first(a):
     return f" (first label {a.reshape(-1)[0].item()!r})" if a.size else ""
 
 
-def check_labels(labels, n, n_classes, op="cross_entropy"):
+def check_labels(labels, n, n_classes, op="cross_entropy", check_range=True):
     """Integer class labels of shape (n,) in [0, n_classes), as int64; else ValueError
-    naming the bad label and n_classes (never wraparound indexing)."""
+    naming the bad label and n_classes (never wraparound indexing).
+
+    ``check_range=False`` skips the value scan for callers whose kernel checks each
+    label as it uses it (the xent kernel) and calls :func:`check_labels` again only
+    when that kernel reports a bad one."""
     a = np.asarray(labels)
     if a.dtype.kind not in "iu":
         raise ValueError(f"{op}: class labels must be integers in [0, {n_classes}) (n_classes "
@@ -69,7 +71,7 @@ def check_labels(labels, n, n_classes, op="cross_entropy"):
     if a.shape != (n,):
         raise ValueError(f"{op}: labels of shape {a.shape} do not match logits of shape ({n}, {n_classes}); "
                          f"expected labels of shape ({n},)")
-    if n:
+    if check_range and n and (a.min() < 0 or a.max() >= n_classes):
         bad = (a < 0) | (a >= n_classes)
         if bad.any():
             i = int(np.argmax(bad))
@@ -99,25 +101,36 @@ def cross_entropy_forward(logits, target, reduction="mean"):
         x = x.astype(dt, copy=False)
         t = t.astype(dt, copy=False)
     else:
-        t = check_labels(t, n, c, op)
+        t = check_labels(t, n, c, op, check_range=False)  # values: checked by the kernel
         dt = x.dtype
     rows = np.empty(n, dt)
     probs = np.empty((n, c), dt)
+    total = 0.0
     if n:
         if c == 0:
             raise ValueError(f"{op}: logits of shape {x.shape} have no classes (n_classes 0)")
-        bad = (_xent.xent_forward_soft if soft else _xent.xent_forward)(x, t, rows, probs)
+        total, bad, bad_label = (_xent.xent_forward_soft if soft else _xent.xent_forward)(x, t, rows, probs)
+        if bad_label:
+            check_labels(t, n, c, op)  # raises, naming the first bad label
         if bad:
             i = int(np.argmax(np.isinf(rows) & (np.max(x, axis=1) == -np.inf)))
             raise ValueError(f"{op}: row {i} has every logit -inf (n_classes {c}); its loss is undefined")
-    return _reduce(rows, reduction), (x, probs, t, soft, reduction)
+    if reduction == "none":
+        loss = rows
+    else:
+        loss = np.asarray(total / n if reduction == "mean" and n else total, dt)
+    return loss, (x, probs, t, soft, reduction)
 
 
 def cross_entropy_backward(ctx, g, need_target=False):
     """(dlogits, dtarget or None) given the upstream gradient ``g`` of the loss."""
     x, probs, t, soft, reduction = ctx
     n = x.shape[0]
-    dloss = np.ascontiguousarray(_expand(g, (n,), reduction, x.dtype))
+    dloss = _expand(g, reduction, n, x.dtype)
+    if dloss.shape != (n,):
+        dloss = np.full(n, dloss, x.dtype)
+    elif not dloss.flags.c_contiguous:
+        dloss = np.asarray(dloss, order="C")
     dx = np.empty_like(probs)
     if n and x.shape[1]:
         (_xent.xent_backward_soft if soft else _xent.xent_backward)(probs, t, dloss, dx)
@@ -149,7 +162,7 @@ def mse_loss_forward(pred, target, reduction="mean"):
 def mse_loss_backward(ctx, g):
     """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g)."""
     diff, reduction = ctx
-    d = 2 * diff * _expand(g, diff.shape, reduction, diff.dtype)
+    d = 2 * diff * _expand(g, reduction, diff.size, diff.dtype)
     return d, -d
 
 
@@ -168,7 +181,7 @@ def bce_with_logits_forward(logits, target, reduction="mean"):
 def bce_with_logits_backward(ctx, g, need_target=False):
     """(dlogits, dtarget) = ((sigmoid(x) - t) g, -x g)."""
     x, t, reduction = ctx
-    ge = _expand(g, x.shape, reduction, x.dtype)
+    ge = _expand(g, reduction, x.size, x.dtype)
     dx = (activation_forward("sigmoid", x) - t) * ge
     return dx, (-x * ge if need_target else None)
 
@@ -194,5 +207,5 @@ def hinge_loss_forward(scores, target, reduction="mean"):
 def hinge_loss_backward(ctx, g):
     """(dscores, dtarget) = (-t g [margin > 0], -s g [margin > 0])."""
     s, t, active, reduction = ctx
-    ge = _expand(g, s.shape, reduction, s.dtype) * active
+    ge = _expand(g, reduction, s.size, s.dtype) * active
     return -t * ge, -s * ge

@@ -25,7 +25,10 @@ def _kernel_fwd(x, target, soft):
     n, c = x.shape
     loss = np.empty(n, x.dtype)
     probs = np.empty((n, c), x.dtype)
-    bad = (K.xent_forward_soft if soft else K.xent_forward)(x, target, loss, probs)
+    total, bad, bad_label = (K.xent_forward_soft if soft else K.xent_forward)(x, target, loss, probs)
+    assert bad_label == 0
+    finite = np.isfinite(loss)
+    np.testing.assert_allclose(total, loss[finite].astype(np.float64).sum(), rtol=1e-6)
     return loss, probs, bad
 
 
@@ -138,3 +141,15 @@ def test_empty_batch_and_dtypes():
         F.cross_entropy_forward(np.zeros((2, 0)), np.zeros((2, 0)))
     with pytest.raises(TypeError, match="float16"):
         F.cross_entropy_forward(np.zeros((2, 3), np.float16), np.array([0, 1]))
+
+
+def test_kernel_never_indexes_with_a_bad_label():
+    # The kernel checks each label before using it as an index: out-of-range rows get
+    # NaN and are counted; in-range rows are still computed.
+    x = np.zeros((3, 4))
+    loss = np.empty(3)
+    probs = np.empty((3, 4))
+    total, bad, bad_label = K.xent_forward(x, np.array([1, 4, -7], np.int64), loss, probs)
+    assert (bad, bad_label) == (0, 2)
+    assert loss[0] == pytest.approx(np.log(4)) and np.isnan(loss[1:]).all()
+    assert total == pytest.approx(np.log(4))
