@@ -8,9 +8,10 @@ alone does:
 
 * zeros: every hidden unit computes the same thing and gets the same gradient, so they
   stay identical forever (here all are exactly zero) and the net is stuck at chance;
-* tiny weights: the signal shrinks ~1/100 per layer, gradients vanish, nothing moves;
-* large weights: activations grow ~10x per layer, the first losses explode, and
-  training starts from a wrecked network;
+* tiny weights: the signal shrinks ~18x per ReLU layer (std * sqrt(fan_in / 2) =
+  0.06), gradients vanish, nothing moves;
+* large weights: activations grow ~6x per layer, the first losses explode, and
+  the big early steps kill most ReLUs: training starts from a wrecked network;
 * Xavier and He keep the variance of activations and gradients steady across layers.
 
 The reading printed under the table is computed from the numbers, not canned. With a
@@ -74,6 +75,18 @@ def _identical_hidden_units(model):
     return bool(layers) and all(np.all(layer.weight.data == layer.weight.data[:, :1]) for layer in layers)
 
 
+def _dead_units(model, X):
+    """Hidden ReLU units that output 0 for every row of X (they can never learn again)."""
+    from microinit.tensor import no_grad
+
+    dead, h = 0, X
+    with no_grad():
+        for layer in list(model)[:-1]:
+            h = layer(h).data
+            dead += int(np.count_nonzero(h.max(axis=0) <= 0)) if len(h) else 0
+    return dead
+
+
 def train_one(spec, args, X_tr, y_tr, X_te, y_te):
     from microinit import data, nn, optim
     from microinit.training import evaluate, fit
@@ -97,13 +110,15 @@ def train_one(spec, args, X_tr, y_tr, X_te, y_te):
     if error is not None:
         return {"label": _label(spec), "model": model, "error": error, "seconds": seconds,
                 "loss": [], "first": float("nan"), "final": float("nan"),
-                "train_acc": float("nan"), "test_acc": float("nan"), "identical": False}
+                "train_acc": float("nan"), "test_acc": float("nan"), "identical": False,
+                "dead": 0, "hidden": args.width * args.depth}
     train_loss, train_acc = evaluate(model, "cross_entropy", (X_tr, y_tr))
     _, test_acc = evaluate(model, "cross_entropy", (X_te, y_te))
     return {"label": _label(spec), "model": model, "error": None, "seconds": seconds,
             "loss": hist["loss"], "first": hist["loss"][0] if hist["loss"] else float("nan"),
             "final": train_loss, "train_acc": train_acc, "test_acc": test_acc,
-            "identical": _identical_hidden_units(model)}
+            "identical": _identical_hidden_units(model),
+            "dead": _dead_units(model, X_tr), "hidden": args.width * args.depth}
 
 
 def format_table(results):
@@ -137,7 +152,9 @@ def reading(results):
         elif abs(first - LN3) < 0.01:
             parts.append(f"{name}: slow start (epoch-1 loss = ln 3), then {100 * acc:.0f}%")
         elif first > 2 * LN3:
-            parts.append(f"{name}: exploding start (epoch-1 loss {first:.1f}), ends at {100 * acc:.0f}%")
+            dead = (f", {r['dead']} of {r['hidden']} hidden ReLUs dead"
+                    if r.get("dead", 0) > r.get("hidden", 0) // 4 else "")
+            parts.append(f"{name}: exploding start (epoch-1 loss {first:.1f}){dead}, ends at {100 * acc:.0f}%")
     if ok:
         best = max(ok, key=lambda r: (round(r["test_acc"], 3), -r["final"]))
         parts.append(f"best: {best['label']} ({100 * best['test_acc']:.1f}% test)")

@@ -95,13 +95,13 @@ def test_reading_is_derived_from_the_numbers():
     base = dict(error=None, loss=[1.0], seconds=0.1, model=None, identical=False)
     results = [
         dict(base, label="tiny", first=math.log(3), final=1.0, train_acc=0.95, test_acc=0.94),
-        dict(base, label="big", first=30.0, final=0.9, train_acc=0.5, test_acc=0.5),
+        dict(base, label="big", first=30.0, final=0.9, train_acc=0.5, test_acc=0.5, dead=150, hidden=192),
         dict(base, label="good", first=1.0, final=0.01, train_acc=1.0, test_acc=0.99),
         dict(base, label="boom", error="nan", first=float("nan"), final=float("nan"),
              train_acc=float("nan"), test_acc=float("nan")),
     ]
     text = demo.reading(results)
     assert "tiny: slow start (epoch-1 loss = ln 3), then 94%" in text
-    assert "big: exploding start (epoch-1 loss 30.0), ends at 50%" in text
+    assert "big: exploding start (epoch-1 loss 30.0), 150 of 192 hidden ReLUs dead, ends at 50%" in text
     assert "boom diverged" in text
     assert text.endswith("best: good (99.0% test).")
