@@ -386,6 +386,8 @@ def _plot_symmetry(table, fig):
         ax.set_title(f"{'linear model' if label == 'linear' else label}\n{sub}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
     fig.suptitle("Decision regions after training: symmetric initializations stay (at best) linear")
 
 
