@@ -116,3 +116,12 @@ def test_loss_modules_registry_and_accuracy():
     x = Tensor(logits)
     assert r(x, np.array([0, 1, 1])).item() == pytest.approx(
         3 * losses.cross_entropy(x, np.array([0, 1, 1])).item())
+
+
+def test_minus_inf_logits():
+    x = Tensor(np.array([[0.0, -np.inf, 1.0]]), requires_grad=True)
+    loss = losses.cross_entropy(x, np.array([0]))
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.isfinite(x.grad).all() and x.grad[0, 1] == 0
+    with pytest.raises(ValueError, match="every logit -inf"):
+        losses.CrossEntropyLoss()(Tensor(np.full((1, 2), -np.inf)), np.array([0]))
