@@ -125,3 +125,34 @@ def test_ziggurat_tables_match_twin():
         np.testing.assert_allclose(f, rf, rtol=1e-15)
         # The layer edges decrease upward and every fast-accept threshold is below 2^bits.
         assert (np.diff(w[1:]) > 0).all() and (k <= 2.0 ** bits).all()
+
+
+def test_threads_with_own_generators_match_sequential_and_shared_one_is_safe():
+    import threading
+
+    def fill(seed, out):
+        sampling.normal_fill(np.random.default_rng(seed), out, 0.0, 1.0)
+
+    outs = [np.empty(200_000, np.float32) for _ in range(4)]
+    threads = [threading.Thread(target=fill, args=(s, o)) for s, o in enumerate(outs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed, out in enumerate(outs):
+        expected = np.empty_like(out)
+        fill(seed, expected)
+        assert out.tobytes() == expected.tobytes()
+
+    # One Generator shared by threads: its lock serializes the fills, so together they
+    # consume exactly the words of one sequential fill of the same total size.
+    shared = np.random.default_rng(9)
+    parts = [np.empty(50_000) for _ in range(4)]
+    threads = [threading.Thread(target=sampling.uniform_fill, args=(shared, p, 0.0, 1.0)) for p in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    whole = np.empty(200_000)
+    sampling.uniform_fill(np.random.default_rng(9), whole, 0.0, 1.0)
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.sort(whole))
