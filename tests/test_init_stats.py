@@ -224,3 +224,13 @@ def _two_sample_ks(a, b):
 
 def _two_sample_critical(n, m, alpha=ALPHA):
     return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n + m) / (n * m))
+
+
+def test_truncated_normal_one_sided_infinite_bounds():
+    w = init.truncated_normal((100_000,), mean=1.0, std=2.0, low=-np.inf, high=0.0, rng=8)
+    assert (w < 0.0).all()
+    assert ks_statistic(w, truncnorm_cdf(1.0, 2.0, -np.inf, 0.0)) < ks_critical(w.size)
+    d = init.describe({"name": "truncated_normal", "low": 1.0, "high": np.inf}, (3, 3))
+    assert math.isfinite(d["std"]) and d["mean"] > 1.0
+    with pytest.raises(ValueError, match="low must be a number"):
+        init.truncated_normal((3,), low=float("nan"))

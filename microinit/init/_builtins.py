@@ -107,15 +107,16 @@ def truncated_normal(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
     ``truncated_normal(mean=m, std=s, low=m - 2*s, high=m + 2*s)``. The corrected variant,
     whose samples HAVE the target std, is ``variance_scaling(distribution=
     "truncated_normal")``. Every sample lies strictly inside (low, high): none is
-    clamped onto a bound (sampled by rejection, exact in every dtype).
+    clamped onto a bound (sampled by rejection, exact in every dtype). A bound may be
+    infinite for a one-sided truncation.
 
     >>> w = truncated_normal((2, 3), std=0.02, low=-0.04, high=0.04, rng=0)
     """
     where = "truncated_normal"
     mean = check_real(mean, "mean", where)
     std = check_real(std, "std", where, positive=True)
-    low = check_real(low, "low", where)
-    high = check_real(high, "high", where)
+    low = check_real(low, "low", where, infinite_ok=True)   # -inf / inf: one-sided
+    high = check_real(high, "high", where, infinite_ok=True)
     if not low < high:
         raise ValueError(f"{where}: low must be < high, got low={low}, high={high}")
     return Plan("truncated_normal", mean=mean, std=std, low=low, high=high)

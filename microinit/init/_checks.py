@@ -44,13 +44,15 @@ def check_choice(value, allowed, what, where):
     )
 
 
-def check_real(value, what, where, *, positive=False, nonnegative=False, lo=None, hi=None):
-    """A finite real number (bool refused) satisfying the stated bound, as a float."""
+def check_real(value, what, where, *, positive=False, nonnegative=False, lo=None, hi=None,
+               infinite_ok=False):
+    """A finite (or, with infinite_ok, +-inf) real number, bool refused, satisfying the
+    stated bound, as a float. NaN is always refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{where}: {what} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{where}: {what} must be finite, got {value!r}")
+    if math.isnan(value) or not (infinite_ok or math.isfinite(value)):
+        raise ValueError(f"{where}: {what} must be {'a number' if infinite_ok else 'finite'}, got {value!r}")
     if positive and not value > 0:
         raise ValueError(f"{where}: {what} must be > 0, got {value!r}")
     if nonnegative and not value >= 0:
