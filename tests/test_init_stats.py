@@ -234,3 +234,11 @@ def test_truncated_normal_one_sided_infinite_bounds():
     assert math.isfinite(d["std"]) and d["mean"] > 1.0
     with pytest.raises(ValueError, match="low must be a number"):
         init.truncated_normal((3,), low=float("nan"))
+
+
+def test_truncated_normal_float16_never_rounds_onto_bounds():
+    # float16 steps are 2^-10 near 1: many float32 draws near the bounds round onto them.
+    w = init.truncated_normal((50_000,), mean=1.0, std=0.01, low=0.999, high=1.001, dtype=np.float16, rng=9)
+    assert w.dtype == np.float16 and ((w > 0.999) & (w < 1.001)).all()
+    with pytest.raises(ValueError, match="no float16 value"):
+        init.truncated_normal((3,), mean=1.0, std=0.01, low=1.0, high=1.0005, dtype=np.float16)

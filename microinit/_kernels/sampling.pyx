@@ -28,7 +28,7 @@ The transforms from words to samples (all written once, here):
 words from ``Generator.bit_generator.random_raw``; tests check they agree.
 """
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
-from libc.math cimport exp, log, sqrt
+from libc.math cimport exp, isfinite, log, sqrt
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from numpy.random cimport bitgen_t
 
@@ -259,8 +259,10 @@ cdef void _uniform_loop(Stream *s, real[::1] out, double low, double high) noexc
 
 
 def uniform_fill(gen, real[::1] out, double low, double high):
-    """out[i] ~ U[low, high) (low < high, both finite; checked by the caller)."""
+    """out[i] ~ U[low, high), low < high, both finite."""
     cdef Stream s
+    if not (low < high and isfinite(low) and isfinite(high)):
+        raise ValueError(f"uniform_fill: need finite low < high, got low={low!r}, high={high!r}")
     bitgen = _checked_bitgen(gen, &s)
     if out.shape[0] == 0:
         return
@@ -298,8 +300,10 @@ cdef void _normal_loop(Stream *s, real[::1] out, double mean, double std) noexce
 
 
 def normal_fill(gen, real[::1] out, double mean, double std):
-    """out[i] ~ N(mean, std^2) via the ziggurat (std >= 0, finite; checked by the caller)."""
+    """out[i] ~ N(mean, std^2) via the ziggurat; mean finite, std >= 0 finite."""
     cdef Stream s
+    if not (std >= 0 and isfinite(std) and isfinite(mean)):
+        raise ValueError(f"normal_fill: need finite mean and std >= 0, got mean={mean!r}, std={std!r}")
     bitgen = _checked_bitgen(gen, &s)
     if out.shape[0] == 0:
         return
@@ -383,8 +387,20 @@ cdef void _truncnorm_loop(Stream *s, real[::1] out, double mean, double std, dou
 def truncnorm_fill(gen, real[::1] out, double mean, double std, double low, double high):
     """out[i] ~ N(mean, std^2) restricted to (low, high), strictly inside in out's dtype.
 
-    The caller checks std > 0, low < high and that the dtype has values strictly inside."""
+    Needs finite mean, finite std > 0, low < high (either may be infinite), and at least
+    one value of out's dtype strictly between low and high (else no sample could be
+    accepted)."""
     cdef Stream s
+    if not (std > 0 and isfinite(std) and isfinite(mean) and low < high):
+        raise ValueError(f"truncnorm_fill: need finite mean, finite std > 0 and low < high, got "
+                         f"mean={mean!r}, std={std!r}, low={low!r}, high={high!r}")
+    t = np.float32 if real is float else np.float64
+    inside = t(low)
+    if inside <= low:
+        inside = np.nextafter(inside, t(np.inf))
+    if not inside < high:
+        raise ValueError(f"truncated_normal: no {np.dtype(t).name} value lies strictly between "
+                         f"low={low!r} and high={high!r}")
     bitgen = _checked_bitgen(gen, &s)
     if out.shape[0] == 0:
         return

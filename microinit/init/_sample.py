@@ -67,14 +67,8 @@ def _fill_normal(out, mean, std, gen):
 
 
 def _fill_truncated_normal(out, mean, std, low, high, gen):
-    # The kernel redraws until a sample is strictly inside (low, high) in out's dtype,
-    # so that interval must contain at least one value of that dtype.
-    t = out.dtype.type
-    inside_lo = np.nextafter(t(low), t(np.inf)) if t(low) <= low else t(low)
-    if not inside_lo < high:
-        raise ValueError(
-            f"truncated_normal: no {out.dtype} value lies strictly between low={low!r} and high={high!r}"
-        )
+    # The kernel refuses an interval holding no value of out's dtype (it could never
+    # accept a sample) with a ValueError naming low and high.
     sampling.truncnorm_fill(gen, _flat(out), mean, std, low, high)
 
 
@@ -135,4 +129,23 @@ def draw(plan, shape, dtype, gen, out=None):
         raise AssertionError(f"unknown plan kind {kind!r}")
     if work is not out:
         out[...] = work
+        if kind == "truncated_normal" and out.dtype == np.float16:
+            _redraw_rounded_onto_bounds(out, p, gen)
     return out
+
+
+def _redraw_rounded_onto_bounds(out, p, gen):
+    """float16 is drawn in float32 and rounded: redraw what rounded onto or past a bound."""
+    low, high = p["low"], p["high"]
+    t = np.float16
+    inside = t(low) if t(low) > low else np.nextafter(t(low), t(np.inf))
+    if not inside < high:
+        raise ValueError(f"truncated_normal: no float16 value lies strictly between low={low!r} and high={high!r}")
+    while True:
+        bad = (out <= low) | (out >= high)
+        n_bad = int(np.count_nonzero(bad))
+        if not n_bad:
+            return
+        redraw = np.empty(n_bad, np.float32)
+        sampling.truncnorm_fill(gen, redraw, p["mean"], p["std"], low, high)
+        out[bad] = redraw

@@ -156,3 +156,17 @@ def test_threads_with_own_generators_match_sequential_and_shared_one_is_safe():
     whole = np.empty(200_000)
     sampling.uniform_fill(np.random.default_rng(9), whole, 0.0, 1.0)
     assert np.array_equal(np.sort(np.concatenate(parts)), np.sort(whole))
+
+
+@pytest.mark.parametrize("call", [
+    lambda g, o: sampling.uniform_fill(g, o, 1.0, 1.0),
+    lambda g, o: sampling.uniform_fill(g, o, 0.0, np.inf),
+    lambda g, o: sampling.normal_fill(g, o, 0.0, -1.0),
+    lambda g, o: sampling.normal_fill(g, o, np.nan, 1.0),
+    lambda g, o: sampling.truncnorm_fill(g, o, 0.0, 1.0, 2.0, 1.0),
+    lambda g, o: sampling.truncnorm_fill(g, o, 0.0, 0.0, -1.0, 1.0),
+    lambda g, o: sampling.truncnorm_fill(g, o, 0.0, 1.0, 1.0, 1.0 + 1e-12),
+])
+def test_kernels_refuse_arguments_that_would_hang_or_give_nan(call):
+    with pytest.raises(ValueError):
+        call(np.random.default_rng(0), np.empty(8, np.float32))
