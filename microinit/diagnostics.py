@@ -126,11 +126,14 @@ class Table:
         return iter(self.to_records())
 
     def __getitem__(self, key):
-        """``table[i]`` is row i (a dict); ``table["col"]`` is that column (a list)."""
+        """``table[i]`` is row i (a dict), ``table[i:j]`` a list of rows, ``table["col"]``
+        that column (a list)."""
         if isinstance(key, str):
             if key not in self.columns:
                 raise KeyError(f"no column {key!r}; columns: {', '.join(self.columns)}")
             return [r[key] for r in self.rows]
+        if isinstance(key, slice):
+            return [dict(r) for r in self.rows[key]]
         return dict(self.rows[key])
 
     def column(self, name):
@@ -226,6 +229,10 @@ def save_figure(fig, path, dpi=80):
         raise OSError(f"cannot write figure {path!r}: directory {folder!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
     try:
+        # mkstemp creates the file 0600; give it the permissions a plain open() would.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as f:
             fig.savefig(f, format="png", dpi=dpi)
             f.flush()

@@ -24,6 +24,7 @@ a first/last ratio below 0.01 "vanishes", above 100 "explodes", outside [0.2, 5]
 """
 import json
 import math
+import os
 import re
 import sys
 
@@ -121,10 +122,12 @@ def _trend(ratio):
     return "steady"
 
 
-def _reading(std_ratio, grad_ratio, saturated, nonfinite):
-    parts = []
+def _reading(std_ratio, grad_ratio, saturated, nonfinite, first_bad=None):
     if nonfinite:
-        parts.append("overflow to inf/NaN")
+        # Past an overflow the ratios describe inf/NaN (which ReLU turns into 0), not the
+        # network: report where it broke instead.
+        return "overflow to inf/NaN" + (f" from layer {first_bad}" if first_bad else "")
+    parts = []
     if saturated is not None and saturated > 0.5:
         parts.append("saturated")
     a, g = _trend(std_ratio), _trend(grad_ratio)
@@ -158,7 +161,8 @@ def summarize(stats):
     return {"std_first": first["std"], "std_last": last["std"], "grad_first": first["grad_std"],
             "grad_last": last["grad_std"], "std_ratio": std_ratio, "grad_ratio": grad_ratio,
             "saturated": sat, "dead": dead, "nonfinite": nonfinite,
-            "reading": _reading(std_ratio, grad_ratio, sat, nonfinite)}
+            "reading": _reading(std_ratio, grad_ratio, sat, nonfinite,
+                                next((r["layer"] for r in stats if r["nonfinite"]), None))}
 
 
 _SUMMARY_COLUMNS = ["std_first", "std_last", "std_ratio", "grad_first", "grad_last", "grad_ratio", "saturated", "dead",
@@ -608,7 +612,7 @@ def _arg_error(msg):
 def add_arguments(parser):
     """``microinit initlab <experiment> [--seed N] [--plot FILE.png] ...``"""
     sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
-    helps = {name: (fn.__doc__ or "").strip().splitlines()[0] for name, fn in EXPERIMENTS.items()}
+    helps = {name: ((fn.__doc__ or "").strip().splitlines() or [name])[0] for name, fn in EXPERIMENTS.items()}
 
     def common(p):
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -683,6 +687,12 @@ def run(args):
             require_matplotlib()
         except ImportError as err:
             print(f"microinit initlab {args.experiment}: {err}", file=sys.stderr)
+            return 1
+        folder = os.path.dirname(os.path.abspath(args.plot))
+        if not os.path.isdir(folder):
+            # Say so before the experiment runs, not after.
+            print(f"microinit initlab {args.experiment}: cannot write the figure {args.plot!r}: directory "
+                  f"{folder!r} does not exist", file=sys.stderr)
             return 1
     from microinit.threads import get_num_threads, set_num_threads
 

@@ -44,6 +44,7 @@ def test_table_prints_converts_and_indexes():
     assert "1.23" in text and "inf" in text and "50%" in text
     assert t["x"] == [1.23456, float("inf")]
     assert t[1] == {"name": "bb", "x": float("inf"), "frac": 0.5}
+    assert t[1:] == [t[1]] and t[:0] == []
     assert t.to_dict() == {"name": ["a", "bb"], "x": [1.23456, float("inf")], "frac": [None, 0.5]}
     assert t.to_records()[0]["name"] == "a"
     assert np.isnan(t.column("frac")[0]) and t.column("frac")[1] == 0.5

@@ -81,7 +81,10 @@ def test_large_weights_saturate_tanh_and_explode_relu(depth20):
 def test_overflow_to_inf_is_reported_not_raised():
     t = lab.depth(depth=50, width=100, batch=16, activations=("relu",), inits=("normal(std=1.0)", "he_normal"))
     big = _row(t, init="normal(std=1.0)")
-    assert big["nonfinite"] > 0 and big["reading"].startswith("overflow to inf/NaN")
+    assert big["nonfinite"] > 0 and big["reading"].startswith("overflow to inf/NaN from layer ")
+    first_bad = int(big["reading"].rsplit(" ", 1)[1])
+    stats = t.data["stats"][("relu", "normal(std=1.0)")]
+    assert stats[first_bad - 1]["nonfinite"] > 0 and all(r["nonfinite"] == 0 for r in stats[:first_bad - 1])
     assert _row(t, init="he_normal")["nonfinite"] == 0
     assert "inf" in str(t) or "nan" in str(t)
 
@@ -209,3 +212,12 @@ def test_cli_rejects_bad_arguments(capsys):
         cli.main(["initlab", "depth", "--depth", "0"])
     with pytest.raises(SystemExit):
         cli.main(["initlab"])
+
+
+def test_cli_checks_the_figure_directory_before_running(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    ran = []
+    monkeypatch.setitem(lab.EXPERIMENTS, "custom", lambda **kw: ran.append(kw))
+    code = cli.main(["initlab", "custom", "--init", "he_normal", "--plot", str(tmp_path / "no" / "x.png")])
+    assert code == 1 and ran == []
+    assert "does not exist" in capsys.readouterr().err
