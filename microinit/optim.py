@@ -41,6 +41,12 @@ def _check_hyper(name, value, low=0.0, high=None, low_open=False):
     return float(value)
 
 
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 class Optimizer:
     """Base class: parameter bookkeeping, ``zero_grad`` and error reporting.
 
@@ -272,9 +278,7 @@ class StepLR(LRSchedule):
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         super().__init__(optimizer)
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) or step_size < 1:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
-        self.step_size = int(step_size)
+        self.step_size = _positive_int("step_size", step_size)
         self.gamma = _check_hyper("gamma", gamma)
 
     def lr_at(self, epoch):
@@ -289,9 +293,7 @@ class CosineLR(LRSchedule):
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
         super().__init__(optimizer)
-        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max < 1:
-            raise ValueError(f"T_max must be a positive int, got {T_max!r}")
-        self.T_max = int(T_max)
+        self.T_max = _positive_int("T_max", T_max)
         self.eta_min = _check_hyper("eta_min", eta_min)
 
     def lr_at(self, epoch):

@@ -146,6 +146,22 @@ cdef cnp.ndarray _match(str op, Py_ssize_t j, cnp.ndarray p, object aobj, str wh
     return np.ascontiguousarray(a, dtype=(<object>p).dtype)
 
 
+cdef Py_ssize_t _first_nonfinite(list grads):
+    """Index of the first (validated, C-contiguous) gradient holding NaN/inf, or -1."""
+    cdef Py_ssize_t j
+    cdef cnp.ndarray g
+    for j in range(len(grads)):
+        if grads[j] is None:
+            continue
+        g = grads[j]
+        if cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32:
+            if _any_nonfinite(<float*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g)):
+                return j
+        elif _any_nonfinite(<double*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g)):
+            return j
+    return -1
+
+
 def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0.0,
                 double dampening=0.0, double weight_decay=0.0, bint nesterov=False,
                 bint init_bufs=False):
@@ -173,15 +189,9 @@ def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0
         G[j] = _match("sgd", j, params[j], grads[j], "gradient", True)
         if momentum != 0:
             _match("sgd", j, params[j], bufs[j], "momentum buffer", False)
-    for j in range(n):
-        g = G[j]
-        if g is not None:
-            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32 and
-                    _any_nonfinite(<float*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
-                return (j, "gradient")
-            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT64 and
-                    _any_nonfinite(<double*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
-                return (j, "gradient")
+    j = _first_nonfinite(G)
+    if j >= 0:
+        return (j, "gradient")
     cdef object bad = None
     cdef bint r
     cdef Py_ssize_t size
@@ -235,15 +245,9 @@ def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
         G[j] = _match("adam", j, params[j], grads[j], "gradient", True)
         _match("adam", j, params[j], exp_avgs[j], "exp_avg", False)
         _match("adam", j, params[j], exp_avg_sqs[j], "exp_avg_sq", False)
-    for j in range(n):
-        g = G[j]
-        if g is not None:
-            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32 and
-                    _any_nonfinite(<float*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
-                return (j, "gradient")
-            if (cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT64 and
-                    _any_nonfinite(<double*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g))):
-                return (j, "gradient")
+    j = _first_nonfinite(G)
+    if j >= 0:
+        return (j, "gradient")
     cdef object bad = None
     cdef bint r
     cdef Py_ssize_t size
