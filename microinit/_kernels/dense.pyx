@@ -99,25 +99,36 @@ cdef inline void _epilogue_fwd(floating* z, floating* y, const floating* b,
 cdef inline void _epilogue_bwd(const floating* dy, const floating* zx, const floating* y,
                                floating* dz, floating* db, Py_ssize_t m, Py_ssize_t n,
                                int code, double param) noexcept nogil:
-    """dz = dy * act'(zx, y); db = column sums of dz (db may be NULL). dz may be dy."""
+    """dz = dy * act'(zx, y); db = column sums of dz (db may be NULL). dz may be dy.
+
+    Two passes, dz = act'(.) then dz *= dy, because gcc will not if-convert relu's
+    select when it feeds a multiply in the same statement (the fused loop stayed scalar,
+    ~2.5 cycles per element); each pass alone vectorises and the block is in L1.
+    """
     cdef Py_ssize_t i, j, count = m * n
     cdef const floating* dzr
-    if code == ACT_RELU:
-        for i in range(count):
-            dz[i] = dy[i] * relu_grad(zx[i])
-    elif code == ACT_IDENTITY:
+    if code == ACT_IDENTITY:
         if dz != dy:
             for i in range(count):
                 dz[i] = dy[i]
-    elif code == ACT_TANH:
-        for i in range(count):
-            dz[i] = dy[i] * tanh_grad(y[i])
-    elif code == ACT_SIGMOID:
-        for i in range(count):
-            dz[i] = dy[i] * sigmoid_grad(y[i])
-    else:
+    elif dz == dy:  # in place: one pass, each dy read before it is overwritten
         for i in range(count):
             dz[i] = dy[i] * act_grad(code, zx[i], y[i], param)
+    else:
+        if code == ACT_RELU:
+            for i in range(count):
+                dz[i] = relu_grad(zx[i])
+        elif code == ACT_TANH:
+            for i in range(count):
+                dz[i] = tanh_grad(y[i])
+        elif code == ACT_SIGMOID:
+            for i in range(count):
+                dz[i] = sigmoid_grad(y[i])
+        else:
+            for i in range(count):
+                dz[i] = act_grad(code, zx[i], y[i], param)
+        for i in range(count):
+            dz[i] *= dy[i]
     if db != NULL:
         for j in range(n):
             db[j] = 0

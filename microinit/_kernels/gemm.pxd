@@ -206,9 +206,10 @@ cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direc
                           floating* C, Py_ssize_t ldc, bint add) noexcept nogil:
     """C[0:mc, 0:nc] (+)= op(A)[ic:ic+mc, pc:pc+kc] @ packed B block.
 
-    direct (row-major A only): full MR-row panels are read in place (a_rs = lda,
-    a_cs = 1) and only a ragged last panel is packed, zero-padded, into Ap; otherwise
-    the whole block is packed into Ap first (the Goto layout: a_rs = 1, a_cs = MR).
+    direct: full MR-row panels of op(A) are read in place (a_rs = lda, a_cs = 1, or
+    a_rs = 1, a_cs = lda when A is transposed) and only a ragged last panel is packed,
+    zero-padded, into Ap (reading past row m could leave the array); otherwise the
+    whole block is packed into Ap first (the Goto layout: a_rs = 1, a_cs = MR).
     """
     cdef Py_ssize_t nr = mi_nr(Bp[0])
     cdef Py_ssize_t ir, jr, mr_e, nr_e, pj, pi, a_rs, a_cs
@@ -229,9 +230,14 @@ cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direc
                 a_rs = 1
                 a_cs = MI_MR
             elif ir < full:
-                panel = A + (ic + ir) * lda + pc
-                a_rs = lda
-                a_cs = 1
+                if ta:  # op(A)[i, p] = A[p, i]: six adjacent columns of A
+                    panel = A + pc * lda + ic + ir
+                    a_rs = 1
+                    a_cs = lda
+                else:
+                    panel = A + (ic + ir) * lda + pc
+                    a_rs = lda
+                    a_cs = 1
             else:
                 panel = Ap
                 a_rs = 1
@@ -251,8 +257,8 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                         int nthreads) noexcept nogil:
     """C (+)= op(A) @ op(B). Returns -1 if a workspace could not be allocated.
 
-    k == 0 writes zeros (or leaves C when accumulating). A row-major A is read in place
-    for products up to MI_DIRECT_A_MAX multiply-adds and packed above (see mi_block).
+    k == 0 writes zeros (or leaves C when accumulating). A is read in place for
+    products up to MI_DIRECT_A_MAX multiply-adds and packed above (see mi_block).
     """
     cdef Py_ssize_t i, j
     if k == 0:
@@ -262,7 +268,7 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                     C[i * ldc + j] = 0
         return 0
     return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads,
-                          (not ta) and m * n * k <= MI_DIRECT_A_MAX)
+                          m * n * k <= MI_DIRECT_A_MAX)
 
 
 cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,

@@ -72,8 +72,8 @@ def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not Non
 
 def gemm_path(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not None,
               bint trans_a=False, bint trans_b=False, str path="packed", int nthreads=1):
-    """gemm with the A access forced: "packed" (Goto layout) or "direct" (row-major A read
-    in place; only without trans_a), whatever the size.
+    """gemm with the A access forced: "packed" (Goto layout) or "direct" (A read in
+    place), whatever the size.
 
     For the crossover measurement (benchmarks/crossover.py) and for tests that must
     exercise both paths; the library calls gemm, which picks by size.
@@ -84,8 +84,6 @@ def gemm_path(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out no
     cdef bint direct = path == "direct"
     if path not in ("direct", "packed"):
         raise ValueError(f"gemm_path: path must be 'direct' or 'packed', got {path!r}")
-    if direct and trans_a:
-        raise ValueError("gemm_path: the direct path needs a row-major A (trans_a=False)")
     if cnp.PyArray_NDIM(out) != 2 or cnp.PyArray_NDIM(a) != 2:
         raise ValueError("gemm_path: a and out must be 2-D")
     m = cnp.PyArray_DIMS(out)[0]

@@ -58,14 +58,15 @@ def test_gemm_forced_paths_match_reference(rng, dtype, path):
     # gemm picks the A access by size; both must agree with the twin on ragged shapes,
     # with one and two threads (row blocks split across threads).
     for m, k, n in [(1, 1, 1), (7, 3, 17), (13, 257, 33), (150, 300, 40)]:
-        for tb in (False, True):
-            a, b = _operands(rng, m, k, n, False, tb, dtype)
-            for nt in (1, 2):
-                out = np.full((m, n), np.nan, dtype)
-                K.gemm_path(a, b, out, False, tb, path, nt)
-                _close(out, R.gemm(a, b, False, tb), dtype, k)
-    with pytest.raises(ValueError, match="row-major A"):
-        K.gemm_path(np.ones((2, 2)), np.ones((2, 2)), np.empty((2, 2)), True, False, "direct")
+        for ta in (False, True):
+            for tb in (False, True):
+                a, b = _operands(rng, m, k, n, ta, tb, dtype)
+                for nt in (1, 2):
+                    out = np.full((m, n), np.nan, dtype)
+                    K.gemm_path(a, b, out, ta, tb, path, nt)
+                    _close(out, R.gemm(a, b, ta, tb), dtype, k)
+    with pytest.raises(ValueError, match="path must be"):
+        K.gemm_path(np.ones((2, 2)), np.ones((2, 2)), np.empty((2, 2)), False, False, "fast")
 
 
 def test_gemm_large_block_and_threads(rng):
