@@ -968,43 +968,37 @@ def matmul(a, b):
     return _new(out)
 
 
-def concatenate(tensors, axis=0):
-    """Join tensors (or arrays) along an existing axis; the gradient is split back."""
-    ts = [_as_tensor(t, "concatenate") for t in tensors]
+def _join(tensors, axis, join, op):
+    """(tensors, their float data, joined array) for concatenate/stack."""
+    ts = [_as_tensor(t, op) for t in tensors]
     if not ts:
-        raise ValueError("concatenate: need at least one tensor")
+        raise ValueError(f"{op}: need at least one tensor")
     datas = [_fdata(t) for t in ts]
     try:
-        out = np.concatenate(datas, axis=axis)
-    except ValueError as err:
-        raise ValueError(f"concatenate: shapes {[d.shape for d in datas]} along axis {axis}: {err}") from None
+        out = join(datas, axis=axis)
+    except ValueError as err:  # numpy AxisError included
+        raise ValueError(f"{op}: shapes {[d.shape for d in datas]} along axis {axis}: {err}") from None
+    return ts, datas, out
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors (or arrays) along an existing axis; the gradient is split back."""
+    ts, datas, out = _join(tensors, axis, np.concatenate, "concatenate")
     if _wants_grad(*ts):
         ax = axis % out.ndim
         cuts = np.cumsum([d.shape[ax] for d in datas])[:-1]
-
-        def backward(g):
-            return tuple(np.split(g, cuts, axis=ax))
-        return _record(out, "CatBackward", tuple(ts), backward)
+        return _record(out, "CatBackward", tuple(ts), lambda g: tuple(np.split(g, cuts, axis=ax)))
     return _new(out)
 
 
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis; the gradient is indexed back."""
-    ts = [_as_tensor(t, "stack") for t in tensors]
-    if not ts:
-        raise ValueError("stack: need at least one tensor")
-    datas = [_fdata(t) for t in ts]
-    try:
-        out = np.stack(datas, axis=axis)
-    except ValueError as err:
-        raise ValueError(f"stack: shapes {[d.shape for d in datas]}: {err}") from None
+    ts, _, out = _join(tensors, axis, np.stack, "stack")
     if _wants_grad(*ts):
         ax = axis % out.ndim
         n = len(ts)
-
-        def backward(g):
-            return tuple(np.take(g, i, axis=ax) for i in range(n))
-        return _record(out, "StackBackward", tuple(ts), backward)
+        return _record(out, "StackBackward", tuple(ts),
+                       lambda g: tuple([np.take(g, i, axis=ax) for i in range(n)]))
     return _new(out)
 
 

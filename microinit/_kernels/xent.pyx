@@ -53,110 +53,110 @@ cdef inline double _row_softmax(const floating[:, ::1] x, floating[:, ::1] p, Py
     return m + log(s)
 
 
-def xent_forward(const floating[:, ::1] logits, const int64_t[::1] labels,
-                 floating[::1] loss, floating[:, ::1] probs):
-    """loss[i] = logsumexp(logits[i]) - logits[i, labels[i]]; probs = softmax(logits).
-    Returns (sum of losses, count of all -inf rows, count of out-of-range labels)."""
-    cdef Py_ssize_t i, n = logits.shape[0], c = logits.shape[1]
-    cdef double total = 0.0
-    cdef int bad = 0, bad_label = 0
-    if n * c >= PARALLEL_MIN:
-        for i in prange(n, nogil=True, schedule="static"):
-            if labels[i] < 0 or labels[i] >= c:
-                loss[i] = NAN
-                bad_label += 1
-            elif _label_row(logits, labels, loss, probs, i, c):
-                bad += 1
-            else:
-                total += loss[i]
-    else:
-        with nogil:
-            for i in range(n):
-                if labels[i] < 0 or labels[i] >= c:
-                    loss[i] = NAN
-                    bad_label += 1
-                elif _label_row(logits, labels, loss, probs, i, c):
-                    bad += 1
-                else:
-                    total += loss[i]
-    return total, bad, bad_label
+cdef enum:
+    ROW_OK = 0
+    ROW_ALL_NEG_INF = 1
+    ROW_BAD_LABEL = 2
 
 
-cdef inline bint _label_row(const floating[:, ::1] x, const int64_t[::1] labels,
-                            floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
-                            Py_ssize_t c) noexcept nogil:
-    """Softmax and loss of row i; True when the row is all -inf (loss set to +inf)."""
+cdef inline int _label_row(const floating[:, ::1] x, const int64_t[::1] labels,
+                           floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
+                           Py_ssize_t c) noexcept nogil:
+    """Softmax and loss of row i with an integer label; returns a ROW_* status."""
+    cdef int64_t y = labels[i]
+    cdef double lse
+    if y < 0 or y >= c:
+        loss[i] = NAN
+        return ROW_BAD_LABEL
+    lse = _row_softmax(x, p, i, c)
+    if lse == -INFINITY:
+        loss[i] = INFINITY
+        return ROW_ALL_NEG_INF
+    loss[i] = <floating>(lse - x[i, y])
+    return ROW_OK
+
+
+cdef inline int _soft_row(const floating[:, ::1] x, const floating[:, ::1] t,
+                          floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
+                          Py_ssize_t c) noexcept nogil:
+    """Softmax and loss of row i with target probabilities; returns a ROW_* status."""
+    cdef Py_ssize_t j
+    cdef double acc = 0.0
     cdef double lse = _row_softmax(x, p, i, c)
     if lse == -INFINITY:
         loss[i] = INFINITY
-        return True
-    loss[i] = <floating>(lse - x[i, labels[i]])
-    return False
-
-
-cdef inline floating _soft_row(const floating[:, ::1] x, const floating[:, ::1] t,
-                               double lse, Py_ssize_t i, Py_ssize_t c) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef double acc = 0.0
+        return ROW_ALL_NEG_INF
     for j in range(c):
         if t[i, j] != 0:
             acc += t[i, j] * (lse - x[i, j])
-    return <floating>acc
+    loss[i] = <floating>acc
+    return ROW_OK
+
+
+def xent_forward(const floating[:, ::1] logits, const int64_t[::1] labels,
+                 floating[::1] loss, floating[:, ::1] probs):
+    """loss[i] = logsumexp(logits[i]) - logits[i, labels[i]]; probs = softmax(logits).
+    Returns (sum of finite-row losses, count of all -inf rows, count of bad labels)."""
+    cdef Py_ssize_t i, n = logits.shape[0], c = logits.shape[1]
+    cdef double total = 0.0
+    cdef int s, bad = 0, bad_label = 0
+    if n * c >= PARALLEL_MIN:
+        for i in prange(n, nogil=True, schedule="static"):
+            s = _label_row(logits, labels, loss, probs, i, c)
+            total += loss[i] if s == ROW_OK else 0.0
+            bad += s == ROW_ALL_NEG_INF
+            bad_label += s == ROW_BAD_LABEL
+    else:
+        with nogil:
+            for i in range(n):
+                s = _label_row(logits, labels, loss, probs, i, c)
+                total += loss[i] if s == ROW_OK else 0.0
+                bad += s == ROW_ALL_NEG_INF
+                bad_label += s == ROW_BAD_LABEL
+    return total, bad, bad_label
 
 
 def xent_forward_soft(const floating[:, ::1] logits, const floating[:, ::1] target,
                       floating[::1] loss, floating[:, ::1] probs):
     """loss[i] = sum_j target[i, j] * (logsumexp(logits[i]) - logits[i, j]).
-    Returns (sum of losses, count of all -inf rows, 0)."""
+    Returns (sum of finite-row losses, count of all -inf rows, 0)."""
     cdef Py_ssize_t i, n = logits.shape[0], c = logits.shape[1]
     cdef double total = 0.0
-    cdef int bad = 0
+    cdef int s, bad = 0
     if n * c >= PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            if _soft_row_all(logits, target, loss, probs, i, c):
-                bad += 1
-            else:
-                total += loss[i]
+            s = _soft_row(logits, target, loss, probs, i, c)
+            total += loss[i] if s == ROW_OK else 0.0
+            bad += s == ROW_ALL_NEG_INF
     else:
         with nogil:
             for i in range(n):
-                if _soft_row_all(logits, target, loss, probs, i, c):
-                    bad += 1
-                else:
-                    total += loss[i]
+                s = _soft_row(logits, target, loss, probs, i, c)
+                total += loss[i] if s == ROW_OK else 0.0
+                bad += s == ROW_ALL_NEG_INF
     return total, bad, 0
 
 
-cdef inline bint _soft_row_all(const floating[:, ::1] x, const floating[:, ::1] t,
-                               floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
-                               Py_ssize_t c) noexcept nogil:
-    """Softmax and loss of row i; True when the row is all -inf (loss set to +inf)."""
-    cdef double lse = _row_softmax(x, p, i, c)
-    if lse == -INFINITY:
-        loss[i] = INFINITY
-        return True
-    loss[i] = _soft_row(x, t, lse, i, c)
-    return False
+cdef inline void _label_grad_row(const floating[:, ::1] p, const int64_t[::1] labels,
+                                 floating d, floating[:, ::1] dx, Py_ssize_t i,
+                                 Py_ssize_t c) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(c):
+        dx[i, j] = d * p[i, j]
+    dx[i, labels[i]] -= d
 
 
 def xent_backward(const floating[:, ::1] probs, const int64_t[::1] labels,
                   const floating[::1] dloss, floating[:, ::1] dlogits):
     """dlogits[i, j] = dloss[i] * (probs[i, j] - [j == labels[i]])."""
-    cdef Py_ssize_t i, j, n = probs.shape[0], c = probs.shape[1]
-    cdef floating d
+    cdef Py_ssize_t i, n = probs.shape[0], c = probs.shape[1]
     if n * c >= PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            d = dloss[i]
-            for j in range(c):
-                dlogits[i, j] = d * probs[i, j]
-            dlogits[i, labels[i]] = dlogits[i, labels[i]] - d
+            _label_grad_row(probs, labels, dloss[i], dlogits, i, c)
     else:
         with nogil:
             for i in range(n):
-                d = dloss[i]
-                for j in range(c):
-                    dlogits[i, j] = d * probs[i, j]
-                dlogits[i, labels[i]] -= d
+                _label_grad_row(probs, labels, dloss[i], dlogits, i, c)
 
 
 cdef inline void _soft_grad_row(const floating[:, ::1] p, const floating[:, ::1] t,
