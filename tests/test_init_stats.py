@@ -242,3 +242,11 @@ def test_truncated_normal_float16_never_rounds_onto_bounds():
     assert w.dtype == np.float16 and ((w > 0.999) & (w < 1.001)).all()
     with pytest.raises(ValueError, match="no float16 value"):
         init.truncated_normal((3,), mean=1.0, std=0.01, low=1.0, high=1.0005, dtype=np.float16)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_uniform_stays_in_half_open_interval_in_every_dtype(dtype):
+    # Bounds that are not representable: rounding could leave [low, high) without the redraw.
+    low, high = 0.1, 0.1 + 3e-3
+    w = init.uniform((50_000,), low=low, high=high, dtype=dtype, rng=10)
+    assert ((w >= low) & (w < high)).all()

@@ -271,7 +271,7 @@ def sampling_uniform(gen, n, low, high, dtype):
     while len(out) < n:
         u = (s.next32() >> 8) * 2.0 ** -24 if single else s.next_double()
         x = dtype.type(low + (high - low) * u)
-        if x < high:
+        if low <= x < high:
             out.append(x)
     return np.array(out, dtype=dtype)
 

@@ -12,7 +12,7 @@ The transforms from words to samples (all written once, here):
 
 * uniform: float32 takes 24 bits (two samples per word), float64 takes 53 bits;
   U = bits * 2^-bits in [0, 1), x = low + (high - low) * U, and an x that rounds onto
-  `high` in the output dtype is redrawn, so x is in [low, high) in every dtype.
+  `high` (or below `low`) in the output dtype is redrawn, so x is in [low, high).
 * standard normal: Marsaglia & Tsang's ziggurat with 256 layers. float32 uses 32-bit
   halves of a word (low 8 bits pick the layer, the upper 24 bits are a signed
   magnitude: two samples per word); float64 uses a whole word (8 bits layer + 53-bit
@@ -216,11 +216,11 @@ cdef object _checked_bitgen(object gen, Stream *s):
 
 cdef inline void _uniform_one(Stream *s, real *dst, double low, double span, double high,
                               bint single) noexcept nogil:
-    # One sample in [low, high) of dst's dtype, redrawn if it rounds onto high.
+    # One sample in [low, high) of dst's dtype, redrawn if it rounds out of it.
     cdef real x
     while True:
         x = <real>(low + span * unit_uniform(s, single))
-        if x < high:
+        if low <= x < high:
             dst[0] = x
             return
 
@@ -246,14 +246,14 @@ cdef void _uniform_loop(Stream *s, real[::1] out, double low, double high) noexc
         r = next64(s)
         x0 = <real>(low + span * ((<uint32_t>r >> 8) * (1.0 / 16777216.0)))
         x1 = <real>(low + span * ((<uint32_t>(r >> 32) >> 8) * (1.0 / 16777216.0)))
-        if x0 < high and x1 < high:
+        if low <= x0 < high and low <= x1 < high:
             out[i] = x0
             out[i + 1] = x1
             i += 2
             continue
         s.half = r >> 32
         s.has_half = 1
-        if x0 < high:
+        if low <= x0 < high:
             out[i] = x0
             i += 1
 

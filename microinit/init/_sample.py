@@ -129,23 +129,27 @@ def draw(plan, shape, dtype, gen, out=None):
         raise AssertionError(f"unknown plan kind {kind!r}")
     if work is not out:
         out[...] = work
-        if kind == "truncated_normal" and out.dtype == np.float16:
-            _redraw_rounded_onto_bounds(out, p, gen)
+        if kind in ("uniform", "truncated_normal") and out.dtype == np.float16:
+            _redraw_rounded_out_of_bounds(out, kind, p, gen)
     return out
 
 
-def _redraw_rounded_onto_bounds(out, p, gen):
-    """float16 is drawn in float32 and rounded: redraw what rounded onto or past a bound."""
+def _redraw_rounded_out_of_bounds(out, kind, p, gen):
+    """float16 is drawn in float32 and rounded once: redraw the values that rounded
+    onto or past a bound, so the kernels' bound guarantees hold in float16 too."""
     low, high = p["low"], p["high"]
     t = np.float16
-    inside = t(low) if t(low) > low else np.nextafter(t(low), t(np.inf))
-    if not inside < high:
-        raise ValueError(f"truncated_normal: no float16 value lies strictly between low={low!r} and high={high!r}")
+    first = t(low) if t(low) > low or (kind == "uniform" and t(low) == low) else np.nextafter(t(low), t(np.inf))
+    if not first < high:
+        raise ValueError(f"{kind}: no float16 value lies between low={low!r} and high={high!r}")
     while True:
-        bad = (out <= low) | (out >= high)
+        bad = (out < low) | (out >= high) if kind == "uniform" else (out <= low) | (out >= high)
         n_bad = int(np.count_nonzero(bad))
         if not n_bad:
             return
         redraw = np.empty(n_bad, np.float32)
-        sampling.truncnorm_fill(gen, redraw, p["mean"], p["std"], low, high)
+        if kind == "uniform":
+            sampling.uniform_fill(gen, redraw, low, high)
+        else:
+            sampling.truncnorm_fill(gen, redraw, p["mean"], p["std"], low, high)
         out[bad] = redraw
