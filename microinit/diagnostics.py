@@ -7,6 +7,7 @@ module)::
 
     >>> import numpy as np
     >>> from microinit import nn
+from microinit.functional._validate import check_finite
     >>> from microinit.diagnostics import layer_stats
     >>> model = nn.MLP([8, 32, 32, 3], activation="tanh", rng=0)
     >>> X = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
@@ -51,6 +52,7 @@ import numpy as np
 
 from microinit import losses as _losses
 from microinit import nn
+from microinit.functional._validate import check_finite
 from microinit.tensor import Tensor, enable_grad, no_grad
 
 __all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure", "require_matplotlib"]
@@ -412,6 +414,12 @@ def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=Fal
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"layer_stats needs an nn.Module, got {type(model).__name__}")
+    xd = np.asarray(X.data if isinstance(X, Tensor) else X)
+    if xd.ndim < 1 or xd.shape[0] == 0:
+        raise ValueError(f"layer_stats needs a non-empty batch, got X of shape {xd.shape}")
+    if xd.dtype.kind in "fc":
+        # Statistics of a NaN input describe the data, not the initialization (RELIABILITY 13).
+        check_finite(xd, "layer_stats X")
     calls = []
 
     def hook(module, inputs, output):

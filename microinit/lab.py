@@ -77,12 +77,12 @@ def parse_init(text):
             if not params:
                 raise ValueError(f"initializer {name!r} takes no parameters, got {text!r}")
             key, value = params[0], part
-        spec[key.strip()] = _number(value.strip(), text)
+        spec[key.strip()] = _number(value.strip())
     _init.get(spec)  # validate now: a bad name or parameter fails before any experiment runs
     return _label(spec), spec
 
 
-def _number(value, text):
+def _number(value):
     try:
         return json.loads(value)
     except json.JSONDecodeError:
@@ -158,11 +158,15 @@ def summarize(stats):
     dead = _mean_or_none(r["dead"] for r in hidden)
     nonfinite = int(sum(stats["nonfinite"]))
     std_ratio, grad_ratio = stats.std_ratio(), stats.grad_ratio()
+    if all(r["std"] == 0 and r["mean"] == 0 for r in hidden):
+        reading = "no signal: every hidden activation is 0"
+    else:
+        reading = _reading(std_ratio, grad_ratio, sat, nonfinite,
+                           next((r["layer"] for r in stats if r["nonfinite"]), None))
     return {"std_first": first["std"], "std_last": last["std"], "grad_first": first["grad_std"],
             "grad_last": last["grad_std"], "std_ratio": std_ratio, "grad_ratio": grad_ratio,
             "saturated": sat, "dead": dead, "nonfinite": nonfinite,
-            "reading": _reading(std_ratio, grad_ratio, sat, nonfinite,
-                                next((r["layer"] for r in stats if r["nonfinite"]), None))}
+            "reading": reading}
 
 
 _SUMMARY_COLUMNS = ["std_first", "std_last", "std_ratio", "grad_first", "grad_last", "grad_ratio", "saturated", "dead",

@@ -231,6 +231,13 @@ def test_symmetric_model_shows_symmetry_one():
 def test_bad_models_are_refused():
     with pytest.raises(TypeError, match="nn.Module"):
         layer_stats(lambda x: x, np.zeros((2, 2)))
+    model = nn.MLP([3, 4, 2], rng=0)
+    with pytest.raises(ValueError, match=r"non-empty batch, got X of shape \(0, 3\)"):
+        layer_stats(model, np.zeros((0, 3), np.float32), np.zeros(0, np.int64))
+    X = np.ones((4, 3), np.float32)
+    X[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN/inf at layer_stats X\[2, 1\]"):
+        layer_stats(model, X)
     with pytest.raises(ValueError, match="no Dense layer"):
         layer_stats(nn.Sequential(nn.Tanh()), np.zeros((2, 2), np.float32))
 
