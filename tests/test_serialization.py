@@ -103,7 +103,7 @@ def test_bit_flips_are_caught_or_harmless(tmp_path):
         start = bytes(raw).find(a.tobytes())
         assert start > 0
         payload.update(range(start, start + a.nbytes))
-    for pos in range(0, len(raw), 3):
+    for pos in range(0, len(raw), 5):
         model = _model(5)
         before = _snapshot(model)
         flipped = bytearray(raw)
