@@ -48,7 +48,8 @@ def check_real(value, what, where, *, positive=False, nonnegative=False, lo=None
                infinite_ok=False):
     """A finite (or, with infinite_ok, +-inf) real number, bool refused, satisfying the
     stated bound, as a float. NaN is always refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and type(value) is not int and (
+            isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise ValueError(f"{where}: {what} must be a real number, got {value!r} ({type(value).__name__})")
     value = float(value)
     if math.isnan(value) or not (infinite_ok or math.isfinite(value)):
@@ -66,6 +67,8 @@ def check_shape(shape, where):
     """A shape as a tuple of non-negative Python ints. An int means (int,).
 
     Negative, non-integer and boolean entries raise ValueError naming the shape."""
+    if type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape):
+        return shape  # the common case, without the slow ABC isinstance checks below
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     try:
@@ -114,7 +117,7 @@ def as_generator(rng, where="init"):
 
 
 def _axis_size(shape, axes, what, where):
-    if isinstance(axes, (numbers.Integral, np.integer)):
+    if type(axes) is int or isinstance(axes, (numbers.Integral, np.integer)):
         axes = (axes,)
     size = 1
     for ax in axes:
