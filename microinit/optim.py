@@ -125,6 +125,48 @@ class Optimizer:
                 f"{type(self).__name__} step {self.step_count}: {self.describe_param(j)} "
                 f"became NaN/inf after the update (the learning rate is probably too high)")
 
+    def _state(self):
+        """The live state: {name: list of per-parameter arrays, or one array}."""
+        return {}
+
+    def state_dict(self):
+        """Copies of the optimizer's state (buffers, step counts) and its learning rate,
+        for checkpointing; ``load_state_dict`` restores them so training resumes exactly."""
+        out = {"step_count": self.step_count, "lr": self.lr}
+        for k, v in self._state().items():
+            out[k] = [a.copy() for a in v] if isinstance(v, list) else v.copy()
+        return out
+
+    def load_state_dict(self, state):
+        """Restore ``state_dict()`` output in place; everything is checked first, so a
+        mismatching state raises ``ValueError`` listing each problem and changes nothing."""
+        live, problems, pairs = self._state(), [], []
+        for k, v in live.items():
+            if k not in state:
+                problems.append(f"missing {k!r}")
+                continue
+            dst = v if isinstance(v, list) else [v]
+            src = state[k] if isinstance(v, list) else [state[k]]
+            if len(src) != len(dst):
+                problems.append(f"{k!r} has {len(src)} entries, the optimizer {len(dst)}")
+                continue
+            for j, (a, b) in enumerate(zip(dst, src)):
+                b = np.asarray(b)
+                if b.shape != a.shape:
+                    problems.append(f"size mismatch for {k}[{j}]: state {b.shape} vs optimizer {a.shape}")
+                else:
+                    pairs.append((a, b))
+        if problems:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
+        for a, b in pairs:
+            a[...] = b
+        self.step_count = int(state.get("step_count", self.step_count))
+        self.lr = _check_hyper("learning rate", state.get("lr", self.lr))
+        self._after_load()
+
+    def _after_load(self):
+        pass
+
     def _zeros_like_params(self):
         return [np.zeros_like(p.data) for p in self.params]
 
@@ -157,7 +199,8 @@ class SGD(Optimizer):
         # Momentum buffers, allocated once on the first step; a parameter's buffer is
         # initialised from its first gradient (PyTorch's rule).
         self._bufs = self._zeros_like_params() if self.momentum else []
-        self._buf_ready = [False] * len(self.params)
+        self._buf_ready = np.zeros(len(self.params), dtype=bool)
+        self._all_ready = False
 
     def _hyper(self):
         return dict(lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
@@ -167,11 +210,11 @@ class SGD(Optimizer):
         if not self.momentum:
             return _updates.sgd_foreach(datas, grads, self._bufs, self.lr, 0.0, 0.0,
                                         self.weight_decay, False, False)
-        ready = self._buf_ready
-        if all(ready):
+        if self._all_ready:
             return _updates.sgd_foreach(datas, grads, self._bufs, self.lr, self.momentum,
                                         self.dampening, self.weight_decay, self.nesterov, False)
         # First step for some parameters: those initialise their buffer, the rest update it.
+        ready = self._buf_ready
         status = None
         for init in (False, True):
             sel = [g if (g is not None and ready[j] != init) else None for j, g in enumerate(grads)]
@@ -184,11 +227,14 @@ class SGD(Optimizer):
         for j, g in enumerate(grads):
             if g is not None:
                 ready[j] = True
+        self._after_load()
         return status
 
-    def state_dict(self):
-        return {"step_count": self.step_count, "momentum_buffer": [b.copy() for b in self._bufs],
-                "buffer_ready": list(self._buf_ready)}
+    def _state(self):
+        return {"momentum_buffer": self._bufs, "buffer_ready": self._buf_ready} if self.momentum else {}
+
+    def _after_load(self):
+        self._all_ready = bool(self._buf_ready.all())
 
 
 class Adam(Optimizer):
@@ -227,10 +273,8 @@ class Adam(Optimizer):
         return _updates.adam_foreach(datas, grads, self._exp_avg, self._exp_avg_sq, self._steps,
                                      self.lr, b1, b2, self.eps, self.weight_decay, self.decoupled)
 
-    def state_dict(self):
-        return {"step_count": self.step_count, "steps": self._steps.copy(),
-                "exp_avg": [a.copy() for a in self._exp_avg],
-                "exp_avg_sq": [a.copy() for a in self._exp_avg_sq]}
+    def _state(self):
+        return {"exp_avg": self._exp_avg, "exp_avg_sq": self._exp_avg_sq, "steps": self._steps}
 
 
 class AdamW(Adam):

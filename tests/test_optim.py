@@ -236,3 +236,51 @@ def test_schedule_values_and_errors():
         optim.CosineLR(opt, 2.5)
     with pytest.raises(TypeError, match="optimizer"):
         optim.StepLR("sgd", 1)
+
+
+@pytest.mark.parametrize("name, kw", [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+                                      ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01))])
+def test_state_dict_resume_matches_uninterrupted_training(rng, name, kw):
+    X = rng.standard_normal((16, 3))
+    Y = rng.standard_normal((16, 2))
+    init = _params(rng)
+
+    def run(ps, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            _loss(ps, Tensor(X), Tensor(Y)).backward()
+            opt.step()
+
+    ps = [Tensor(a.copy(), requires_grad=True) for a in init]
+    opt = getattr(optim, name)(ps, **kw)
+    run(ps, opt, 5)
+    checkpoint = [p.data.copy() for p in ps], opt.state_dict()
+    run(ps, opt, 5)
+    # a fresh optimizer restored from the checkpoint continues identically
+    ps2 = [Tensor(a.copy(), requires_grad=True) for a in checkpoint[0]]
+    opt2 = getattr(optim, name)(ps2, **kw)
+    opt2.load_state_dict(checkpoint[1])
+    run(ps2, opt2, 5)
+    for p, q in zip(ps, ps2):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert opt2.step_count == opt.step_count == 10
+    # the checkpoint is a copy, not a view of the live buffers
+    key = "momentum_buffer" if name == "SGD" else "exp_avg"
+    assert not np.shares_memory(checkpoint[1][key][0], (opt._bufs if name == "SGD" else opt._exp_avg)[0])
+
+
+def test_load_state_dict_mismatch_changes_nothing(rng):
+    ps = [Tensor(rng.standard_normal((2, 3)), requires_grad=True)]
+    opt = optim.Adam(ps, lr=0.1)
+    ps[0].grad = np.ones((2, 3))
+    opt.step()
+    before = opt.state_dict()
+    bad = opt.state_dict()
+    bad["exp_avg"] = [np.zeros((3, 2))]
+    del bad["steps"]
+    with pytest.raises(ValueError, match=r"missing 'steps'.*size mismatch for exp_avg\[0\]: state "
+                                         r"\(3, 2\) vs optimizer \(2, 3\)|size mismatch.*missing"):
+        opt.load_state_dict(bad)
+    after = opt.state_dict()
+    np.testing.assert_array_equal(after["exp_avg"][0], before["exp_avg"][0])
+    assert after["steps"].tolist() == [1]
