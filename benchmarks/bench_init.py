@@ -10,7 +10,8 @@ are interleaved and the median of `repeats` is reported; ratio = torch / microin
 numpy's BLAS is limited to one thread with threadpoolctl.
 
 Run ``python benchmarks/bench_init.py [--repeats 3] [--size 4096]``; ``run()`` returns
-one dict per initializer for the benchmark runner.
+one dict per initializer, and ``bench(quick)`` prints and returns them for
+``microinit bench --init``.
 """
 import argparse
 import math
@@ -139,6 +140,14 @@ def format_table(results):
                  f"(in-place fill, {results[0]['shape'][0]}x{results[0]['shape'][1]} float32, 1 thread)"
                  if results else "no results")
     return "\n".join(lines)
+
+
+def bench(quick=False):
+    """Entry point for ``microinit bench --init``: print the table, return the rows.
+    quick: 1024 x 1024, one repeat, no numpy baselines (seconds instead of minutes)."""
+    results = run(repeats=1, size=1024, numpy_baseline=False) if quick else run()
+    print(format_table(results))
+    return results
 
 
 def main(argv=None):
