@@ -54,6 +54,8 @@ def test_unknown_name_suggests_nearest():  # row 31
     msg = str(err.value)
     assert msg.startswith("unknown initializer 'xavier_unifrom'; did you mean 'xavier_uniform'?")
     assert "available: " in msg and "he_normal" in msg
+    with pytest.raises(ValueError, match=r"^unknown initializer 'qqqq'; available: constant, "):
+        init.get("qqqq")
 
 
 def test_unknown_parameter_names_accepted_ones():
@@ -94,9 +96,9 @@ def test_register_user_initializer_roundtrip():
     name = "test_init_scaled_ones"
 
     @init.register(name, "test_init_scaled")
-    def scaled_ones(shape, *, dtype, rng, factor=1.0):
-        assert isinstance(rng, np.random.Generator) and isinstance(shape, tuple)
-        return np.full(shape, factor)
+    def scaled_ones(size, *, dtype, rng, factor=1.0):  # the shape argument may have any name
+        assert isinstance(rng, np.random.Generator) and isinstance(size, tuple)
+        return np.full(size, factor)
 
     cfg = init.serialize({"name": "TestInitScaled", "factor": 3.0})
     assert cfg == {"name": name, "factor": 3.0}

@@ -34,8 +34,11 @@ class _Entry:
         self.param_aliases = dict(param_aliases or {})
         self.probe = probe        # a shape valid for this built-in, to check params early
         sig = inspect.signature(plan if plan is not None else fn)
+        params = list(sig.parameters.values())
+        if params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+            params = params[1:]  # the shape, whatever the function calls it
         self.defaults = {}
-        for p in sig.parameters.values():
+        for p in params:
             if p.name in _RESERVED or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
                 continue
             self.defaults[p.name] = None if p.default is p.empty else p.default
@@ -65,7 +68,7 @@ def _lookup(name):
     canon = _LOOKUP.get(normalize_name(name))
     if canon is None:
         every = sorted(set(_ENTRIES) | {a for e in _ENTRIES.values() for a in e.aliases})
-        hint = did_you_mean(name, every)
+        hint = did_you_mean(name, every) or ";"
         raise ValueError(
             f"unknown initializer {name!r}{hint} available: {', '.join(sorted(_ENTRIES))}"
         )
