@@ -20,7 +20,9 @@ Variants (per-step time = forward + zero_grad + backward + SGD update):
   microinit (Python replay)   the same forward graph, backward replayed in plain Python
                               over the same tape (``microinit.scalar.tape.replay``)
 
-Run ``python benchmarks/bench_scalar.py [--steps 100]``. ``run()`` returns the numbers
+The variants run round robin, 10 steps each in turn, so that changes in the load of a
+shared machine hit all of them alike; garbage is collected between blocks, untimed. Run ``python benchmarks/bench_scalar.py
+[--steps 100]``. ``run()`` returns the numbers
 as a dict for the benchmark runner.
 """
 import argparse
@@ -58,9 +60,12 @@ def loss(model, Value, X, y, alpha=1e-4):
     return total_loss, sum(accuracy) / len(accuracy)
 
 
-def train(model, Value, X, y, steps, backward=None, gc_off=False):
-    """micrograd demo's loop; returns (seconds per step, loss per step)."""
-    times, losses = [], []
+def train(model, Value, X, y, steps, backward=None, gc_off=False, block=10):
+    """micrograd demo's loop. A generator: each ``next()`` runs ``block`` steps and
+    returns their [(seconds, loss)], after dropping the last graph, so that nothing
+    of this variant is alive while another one runs."""
+    done = []
+    total_loss = None
     for k in range(steps):
         if gc_off:
             gc.collect()          # outside the timing: the previous step's cycles
@@ -75,12 +80,14 @@ def train(model, Value, X, y, steps, backward=None, gc_off=False):
         learning_rate = 1.0 - 0.9 * k / 100
         for p in model.parameters():
             p.data -= learning_rate * p.grad
-        times.append(time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
         if gc_off:
             gc.enable()
-        losses.append(total_loss.data)
-        del total_loss
-    return times, losses
+        done.append((seconds, total_loss.data))
+        if len(done) == block or k == steps - 1:
+            total_loss = None
+            yield done
+            done = []
 
 
 def _replay_backward(root):
@@ -95,6 +102,22 @@ def _python_neuron_call(self, x):
     # micrograd's Neuron.__call__, verbatim, on microinit Values
     act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
     return act.relu() if self.nonlin else act
+
+
+def _with_python_neurons(blocks):
+    """Run each block of ``blocks`` with micrograd's interpreted Neuron.__call__."""
+    from microinit.scalar import nn as snn
+
+    original = snn.Neuron.__call__
+    while True:
+        snn.Neuron.__call__ = _python_neuron_call
+        try:
+            item = next(blocks, None)
+        finally:
+            snn.Neuron.__call__ = original
+        if item is None:
+            return
+        yield item
 
 
 def _microinit_model(init_values):
@@ -125,32 +148,18 @@ def _nodes_per_step(X, y, init_values):
 def run(steps=100, n_points=100, seed=0, include_micrograd=True, verbose=False):
     """Train every variant for ``steps`` steps; return medians (ms), ratios, checks."""
     from microinit import Value
-    from microinit.scalar import nn as snn
     from microinit.scalar.nn import MLP
 
     X, y = make_data(n_points, seed)
     init_values = [p.data for p in MLP(2, [16, 16, 1], rng=seed).parameters()]
 
-    variants = {}
-
-    def variant(name, fn):
-        if verbose:
-            print(f"  running {name} ...", file=sys.stderr, flush=True)
-        times, losses = fn()
-        variants[name] = {"median_ms": 1e3 * statistics.median(times),
-                          "min_ms": 1e3 * min(times), "losses": losses}
-
-    variant("microinit", lambda: train(_microinit_model(init_values), Value, X, y, steps))
-    original_call = snn.Neuron.__call__
-    snn.Neuron.__call__ = _python_neuron_call
-    try:
-        variant("microinit (Python neurons)",
-                lambda: train(_microinit_model(init_values), Value, X, y, steps))
-    finally:
-        snn.Neuron.__call__ = original_call
-    variant("microinit (Python replay)",
-            lambda: train(_microinit_model(init_values), Value, X, y, steps,
-                          backward=_replay_backward))
+    runs = {
+        "microinit": train(_microinit_model(init_values), Value, X, y, steps),
+        "microinit (Python neurons)": _with_python_neurons(
+            train(_microinit_model(init_values), Value, X, y, steps)),
+        "microinit (Python replay)": train(_microinit_model(init_values), Value, X, y, steps,
+                                           backward=_replay_backward),
+    }
     micrograd_version = None
     if include_micrograd:
         try:
@@ -161,11 +170,26 @@ def run(steps=100, n_points=100, seed=0, include_micrograd=True, verbose=False):
         except ImportError:
             MValue = None
         if MValue is not None:
-            variant("micrograd (gc off)",
-                    lambda: train(_micrograd_model(init_values), MValue, X, y, steps,
-                                  gc_off=True))
-            variant("micrograd (gc on)",
-                    lambda: train(_micrograd_model(init_values), MValue, X, y, steps))
+            runs["micrograd (gc off)"] = train(_micrograd_model(init_values), MValue, X, y,
+                                               steps, gc_off=True)
+            runs["micrograd (gc on)"] = train(_micrograd_model(init_values), MValue, X, y, steps)
+
+    # Round robin, a block of steps of each variant in turn, so that a change in the
+    # load of the machine hits every variant alike; garbage is collected between
+    # blocks, outside the timing, so that no variant pays for another's.
+    times = {name: [] for name in runs}
+    losses = {name: [] for name in runs}
+    for k in range(0, steps, 10):
+        if verbose:
+            print(f"  steps {k}-{min(k + 10, steps) - 1} of {steps}", file=sys.stderr, flush=True)
+        for name, it in runs.items():
+            for seconds, value in next(it):
+                times[name].append(seconds)
+                losses[name].append(value)
+            gc.collect()
+    variants = {name: {"median_ms": 1e3 * statistics.median(times[name]) if steps else 0.0,
+                       "min_ms": 1e3 * min(times[name]) if steps else 0.0,
+                       "losses": losses[name]} for name in runs}
 
     ref = np.asarray(variants["microinit"]["losses"])
     worst = 0.0

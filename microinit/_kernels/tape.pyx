@@ -242,7 +242,7 @@ cdef class _Recorder:
     def __len__(self):
         return self.n
 
-    cdef inline Py_ssize_t _slot_of(self, Value v, Py_ssize_t user) except -1000:
+    cdef inline Py_ssize_t _slot_of(self, Value v, Py_ssize_t user) except? -1000:
         """Where entry inputs point: a slot here, -1 for a leaf, -2 - j if foreign."""
         if v._tape is self:
             return v._slot
@@ -490,6 +490,7 @@ cdef inline void _drain() noexcept:
 
 @cython.freelist(4096)
 @cython.no_gc   # no reference cycles are possible (see the module docstring)
+@cython.auto_pickle(False)   # a node is part of a graph and a tape: not picklable alone
 cdef class Value:
     """A scalar with a gradient: ``Value(data, label="")`` (micrograd-compatible).
 
