@@ -50,6 +50,7 @@ __all__ = [
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _SCALARS = (int, float)
+_FLOAT_DTYPES = (_F32, _F64)
 
 
 class _Node:
@@ -225,7 +226,11 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        a = _to_array(data, dtype)
+        if (type(data) is np.ndarray and dtype is None and data.dtype in _FLOAT_DTYPES
+                and data.flags.c_contiguous):
+            a = data  # the common case (a batch, fresh weights): no checks needed
+        else:
+            a = _to_array(data, dtype)
         if requires_grad and a.dtype.kind != "f":
             raise TypeError(f"Tensor: only float tensors can require grad, got dtype {a.dtype}")
         self.data = a
@@ -585,9 +590,11 @@ class Tensor:
 
     def _minmax(self, axis, keepdims, fn, op):
         a = _fdata(self)
-        if a.size == 0:
-            raise ValueError(f"{op}: cannot reduce an empty tensor of shape {a.shape}")
-        out_k = fn(a, axis=axis, keepdims=True)
+        try:
+            out_k = fn(a, axis=axis, keepdims=True)
+        except ValueError:  # a zero-length reduced axis has no max/min (an empty batch does)
+            raise ValueError(f"{fn.__name__}: cannot reduce an empty axis of a tensor of shape {a.shape} "
+                             f"(axis={axis})") from None
         out = np.asarray(out_k if keepdims else fn(a, axis=axis, keepdims=False))
         if self.requires_grad and _state.enabled:
             axes = _norm_axis(axis, a.ndim)
