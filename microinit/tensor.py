@@ -417,6 +417,11 @@ class Tensor:
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
+        """a + b (broadcasting); d/da = d/db = 1, summed back to each shape.
+
+        >>> (mi.ones(2, 3, requires_grad=True) + mi.ones(3)).shape
+        (2, 3)
+        """
         a = self.data
         if a.dtype.kind != "f":
             a = _fdata(self)
@@ -433,6 +438,7 @@ class Tensor:
     __radd__ = __add__
 
     def __sub__(self, other):
+        """a - b; d/da = 1, d/db = -1."""
         a = self.data
         if a.dtype.kind != "f":
             a = _fdata(self)
@@ -450,6 +456,7 @@ class Tensor:
         return self.__neg__().__add__(other) if _wants_grad(self) else _new(_operand(other, "sub")[0] - _fdata(self))
 
     def __mul__(self, other):
+        """a * b; d/da = b, d/db = a."""
         a = self.data
         if a.dtype.kind != "f":
             a = _fdata(self)
@@ -471,6 +478,7 @@ class Tensor:
     __rmul__ = __mul__
 
     def __truediv__(self, other):
+        """a / b (IEEE: x/0 = ±inf); d/da = 1/b, d/db = -a/b^2."""
         a = self.data
         if a.dtype.kind != "f":
             a = _fdata(self)
@@ -510,6 +518,7 @@ class Tensor:
         return _new(out)
 
     def __neg__(self):
+        """-x; d/dx = -1."""
         out = -_fdata(self)
         if self.requires_grad and _state.enabled:
             return _record(out, "NegBackward", (self,), lambda g: (-g,))
@@ -519,6 +528,7 @@ class Tensor:
         return self
 
     def __pow__(self, p):
+        """x ** p for a Python number p; d/dx = p x^(p-1)."""
         if isinstance(p, Tensor) or not isinstance(p, numbers.Real):
             raise TypeError(f"pow: the exponent must be a Python number, got {type(p).__name__}")
         a = _fdata(self)
@@ -750,6 +760,7 @@ class Tensor:
         return self._activation("relu")
 
     def tanh(self):
+        """tanh(x); d/dx = 1 - tanh(x)^2."""
         return self._activation("tanh")
 
     def sigmoid(self):
@@ -757,12 +768,15 @@ class Tensor:
         return self._activation("sigmoid")
 
     def leaky_relu(self, negative_slope=0.01):
+        """x if x > 0 else slope * x; derivative slope at x <= 0."""
         return self._activation("leaky_relu", negative_slope)
 
     def elu(self, alpha=1.0):
+        """x if x > 0 else alpha * (e^x - 1); derivative y + alpha at x <= 0."""
         return self._activation("elu", alpha)
 
     def selu(self):
+        """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
         return self._activation("selu")
 
     def gelu(self):
