@@ -106,7 +106,7 @@ def test_register_user_initializer_roundtrip():
     assert out.dtype == np.float32 and (out == 3.0).all()
     with pytest.raises(ValueError, match="already taken"):
         init.register("TEST_INIT_SCALED_ONES")(scaled_ones)
-    with pytest.raises(ValueError, match="already taken by initializer 'he_normal'"):
+    with pytest.raises(ValueError, match="'kaiming_normal' is the built-in initializer 'he_normal'"):
         init.register("my_kaiming", "kaiming_normal")(scaled_ones)
     init.register(name, overwrite=True)(lambda shape, *, dtype, rng: np.zeros(shape) + 7)
     assert (init.get(name)((1, 1)) == 7).all()
@@ -407,3 +407,10 @@ def test_calculate_gain_table_and_errors():  # row 35
     for bad in (True, [1], {"a": 1}, "0.1"):
         with pytest.raises(ValueError, match="not a valid number"):
             init.calculate_gain("leaky_relu", bad)
+
+
+def test_builtins_cannot_be_overwritten_and_anonymous_results_are_checked():
+    with pytest.raises(ValueError, match="built-in initializer 'he_normal'"):
+        init.register("he_normal", overwrite=True)(lambda shape, *, dtype, rng: np.zeros(shape))
+    with pytest.raises(ValueError, match=r"returned an array of shape \(3,\), expected \(2, 2\)"):
+        init.get(lambda shape, *, dtype, rng: np.zeros(3))((2, 2))

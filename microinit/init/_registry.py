@@ -81,6 +81,8 @@ def _add(entry, overwrite):
         if not key:
             raise ValueError(f"register: empty initializer name {label!r}")
         taken = _LOOKUP.get(key)
+        if taken is not None and _ENTRIES[taken].plan is not None:
+            raise ValueError(f"register: {label!r} is the built-in initializer {taken!r}; pick another name")
         if taken is not None and not (overwrite and taken == entry.name):
             raise ValueError(
                 f"register: the name {label!r} is already taken by initializer {taken!r}"
@@ -179,29 +181,25 @@ class Initializer:
 
     What `get` returns. Calling it with extra keyword parameters overrides the bound
     ones for that call. `config` / `serialize(init)` gives a JSON-safe dict that `get`
-    turns back into an equal Initializer.
+    turns back into an equal Initializer (registered initializers only).
     """
 
-    __slots__ = ("name", "params", "_entry", "_fn")
+    __slots__ = ("name", "params", "_entry", "_registered")
 
-    def __init__(self, entry=None, params=None, fn=None):
+    def __init__(self, entry, params=None, registered=True):
         self._entry = entry
-        self._fn = fn
-        self.name = entry.name if entry is not None else getattr(fn, "__name__", "<callable>")
+        self._registered = registered
+        self.name = entry.name
         self.params = dict(params or {})
 
     def __call__(self, shape, *, dtype=np.float32, rng=None, **overrides):
-        if self._entry is None:
-            out = np.asarray(self._fn(check_shape(shape, self.name), dtype=check_dtype(dtype, self.name),
-                                      rng=as_generator(rng, self.name), **{**self.params, **overrides}))
-            return out.astype(dtype, copy=False)
         return _call_entry(self._entry, shape, dtype, rng, {**self.params, **overrides})
 
     @property
     def config(self):
-        if self._entry is None:
+        if not self._registered:
             raise ValueError(
-                f"cannot serialize the unregistered callable {self._fn!r}; "
+                f"cannot serialize the unregistered callable {self._entry.fn!r}; "
                 "register it first with @microinit.init.register(name)"
             )
         full = dict(self._entry.defaults)
@@ -210,7 +208,7 @@ class Initializer:
 
     def plan(self, shape):
         """The Plan (distribution and parameters) this initializer draws for shape."""
-        if self._entry is None or self._entry.plan is None:
+        if self._entry.plan is None:
             raise ValueError(f"{self.name}: only built-in initializers can be described")
         return self._entry.plan(check_shape(shape, self.name), **self.params)
 
@@ -221,8 +219,8 @@ class Initializer:
     def __eq__(self, other):
         if not isinstance(other, Initializer):
             return NotImplemented
-        if self._entry is None or other._entry is None:
-            return self._fn is other._fn and self.params == other.params
+        if not (self._registered and other._registered):
+            return self._entry.fn is other._entry.fn and self.params == other.params
         return self.config == other.config
 
     def __hash__(self):
@@ -262,32 +260,33 @@ def get(spec, **params):
     >>> w.shape, w.dtype
     ((64, 32), dtype('float32'))
     """
+    registered = True
     if isinstance(spec, Initializer):
         if not params:
             return spec
-        entry, fn, base = spec._entry, spec._fn, spec.params
+        entry, base, registered = spec._entry, spec.params, spec._registered
     elif isinstance(spec, str):
-        entry, fn, base = _lookup(spec), None, {}
+        entry, base = _lookup(spec), {}
     elif isinstance(spec, dict):
         name, base = _from_config(spec)
-        entry, fn = _lookup(name), None
+        entry = _lookup(name)
     elif isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
-        entry, fn, base = _ENTRIES["constant"], None, {"value": float(spec)}
+        entry, base = _ENTRIES["constant"], {"value": float(spec)}
     elif callable(spec):
-        entry = next((e for e in _ENTRIES.values() if e.fn is spec), None)
-        fn, base = (None if entry is not None else spec), {}
+        entry, base = next((e for e in _ENTRIES.values() if e.fn is spec), None), {}
+        if entry is None:  # an anonymous function: usable, not serializable
+            entry = _Entry(getattr(spec, "__name__", "<callable>"), (), spec)
+            registered = False
     else:
         raise TypeError(
             f"cannot interpret {spec!r} ({type(spec).__name__}) as an initializer: expected a "
             "name, a config dict, a number, a callable or an Initializer"
         )
-    if entry is None:
-        return Initializer(fn=fn, params={**base, **params})
     bound = entry.resolve({**base, **params})
     if entry.plan is not None:
         bound = {k: (tuple(v) if isinstance(v, list) else v) for k, v in bound.items()}
         entry.plan(entry.probe, **bound)  # bad parameter values raise now, not at first use
-    return Initializer(entry, bound)
+    return Initializer(entry, bound, registered)
 
 
 def serialize(spec):
