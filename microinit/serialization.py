@@ -52,6 +52,8 @@ def _state_of(obj):
         if not isinstance(k, str) or not k or k == META_KEY or "/" in k:
             raise ValueError(f"save: invalid parameter name {k!r}")
         a = np.ascontiguousarray(getattr(v, "data", v))
+        if a.dtype.kind in "fi" and not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))  # files hold native-order data only
         if a.dtype not in ALLOWED_DTYPES:
             raise TypeError(f"save: {k} has dtype {a.dtype}; supported: float32, float64, int64")
         state[k] = a
@@ -155,8 +157,9 @@ def _read_member(zf, info, path):
         raw = f.read(count * dtype.itemsize)
     if len(raw) != count * dtype.itemsize:
         raise ValueError(f"{path}: short read in member {name!r}; the file is truncated")
-    a = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return np.ascontiguousarray(a).astype(dtype.newbyteorder("="), copy=False)
+    # bytearray: the arrays handed back are writable and own their memory
+    a = np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return np.ascontiguousarray(a)
 
 
 def _parse_header(header):

@@ -49,11 +49,16 @@ def test_module_save_load_methods_and_float64(tmp_path):
 
 
 def test_save_dict_of_arrays_and_order(tmp_path):
-    state = {"z": np.arange(3.0), "a": np.ones((2, 2), np.float32), "n": np.arange(4)}
+    state = {"z": np.arange(3.0), "a": np.ones((2, 2), np.float32), "n": np.arange(4),
+             "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+             "big": np.arange(4, dtype=">f4")}
     S.save(state, tmp_path / "d.npz")
     back = S.load(tmp_path / "d.npz")
-    assert list(back) == ["z", "a", "n"]
+    assert list(back) == ["z", "a", "n", "f", "big"]
+    assert back["big"].dtype == np.float32 and back["f"].flags.c_contiguous
+    state["big"] = state["big"].astype(np.float32)
     _assert_state_equal(back, state)
+    back["z"][0] = 5.0  # loaded arrays are ordinary writable arrays
 
 
 def test_save_writes_exactly_the_path_and_leaves_no_temp(tmp_path):
