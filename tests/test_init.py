@@ -414,3 +414,25 @@ def test_builtins_cannot_be_overwritten_and_anonymous_results_are_checked():
         init.register("he_normal", overwrite=True)(lambda shape, *, dtype, rng: np.zeros(shape))
     with pytest.raises(ValueError, match=r"returned an array of shape \(3,\), expected \(2, 2\)"):
         init.get(lambda shape, *, dtype, rng: np.zeros(3))((2, 2))
+
+
+def test_random_shapes_every_initializer_property():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.settings(max_examples=60, deadline=None)
+    @hypothesis.given(shape=st.lists(st.integers(1, 6), min_size=2, max_size=5).map(tuple),
+                      name=st.sampled_from(ALL), seed=st.integers(0, 2 ** 32 - 1),
+                      dtype=st.sampled_from([np.float32, np.float64]))
+    def check(shape, name, seed, dtype):
+        try:
+            init.describe(name, shape)
+        except ValueError:
+            return  # rank/shape constraints of identity, sparse, dirac, delta_orthogonal
+        a = init.get(name)(shape, dtype=dtype, rng=seed)
+        assert a.shape == shape and a.dtype == dtype and np.isfinite(a).all()
+        assert a.tobytes() == init.get(name)(shape, dtype=dtype, rng=seed).tobytes()
+        fan_in, fan_out = init.compute_fans(shape)
+        assert fan_in * fan_out * shape[-1] * shape[-2] == math.prod(shape) ** 2
+
+    check()
