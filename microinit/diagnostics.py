@@ -55,7 +55,7 @@ from microinit import nn
 from microinit.functional._validate import check_finite
 from microinit.tensor import Tensor, enable_grad, no_grad
 
-__all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure", "require_matplotlib"]
+__all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure", "require_matplotlib", "log_y"]
 
 _CLONE_TOL = 1e-5
 
@@ -247,6 +247,17 @@ def save_figure(fig, path, dpi=80):
     return path
 
 
+def log_y(ax, numticks=8):
+    """Log-scale y axis with at most ``numticks`` labelled decades and no minor ticks:
+    ranges of 60 decades (1e-37 .. 1e25) otherwise get hundreds of ticks, which are
+    unreadable and slow to lay out."""
+    from matplotlib.ticker import LogLocator, NullLocator
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=numticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
 def positive(values):
     """Values for a log-scale axis: non-positive and non-finite ones become NaN (a gap)."""
     v = np.asarray(values, dtype=np.float64).copy()
@@ -369,13 +380,13 @@ def _plot_layer_stats(table, fig):
     ax = axes[0]
     ax.plot(layers, positive(table.column("pre_std")), "o--", ms=3, label="pre-activation z")
     ax.plot(layers, positive(table.column("std")), "o-", ms=3, label="activation a")
-    ax.set_yscale("log")
+    log_y(ax)
     ax.set(xlabel="layer", ylabel="std", title="forward: std per layer")
     ax.legend()
     ax = axes[1]
     ax.plot(layers, positive(table.column("grad_std")), "o-", ms=3, label="dL/da")
     ax.plot(layers, positive(table.column("w_grad_std")), "s--", ms=3, label="dL/dW")
-    ax.set_yscale("log")
+    log_y(ax)
     ax.set(xlabel="layer", ylabel="std", title="backward: gradient std per layer")
     ax.legend()
     if table.title:

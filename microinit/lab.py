@@ -33,7 +33,7 @@ import numpy as np
 from microinit import data as _data
 from microinit import init as _init
 from microinit import nn, optim
-from microinit.diagnostics import Table, layer_stats, percent, positive, require_matplotlib
+from microinit.diagnostics import Table, layer_stats, log_y, percent, positive, require_matplotlib
 from microinit.training import evaluate, fit
 
 __all__ = ["symmetry", "depth", "deep_relu", "lsuv", "custom", "parse_init", "EXPERIMENTS",
@@ -249,7 +249,7 @@ def _per_layer_axes(axes_row, stats_items, what):
             if bad:
                 ax.plot(bad, [1.0] * len(bad), "x", color=c, ms=6)
     for ax in axes_row:
-        ax.set_yscale("log")
+        log_y(ax)
         ax.set_xlabel("layer")
         _integer_x(ax)
         ax.grid(True, which="major", alpha=0.3)
@@ -274,7 +274,7 @@ def _plot_depth(table, fig):
                 if a.size:
                     ax.hist(a, bins=bins, histtype="step", color=c, label=label, density=True)
             ax.set(title=f"{act}: activations of layer {table.data['depth']}", xlabel="a", ylabel="density")
-            ax.set_yscale("log")
+            log_y(ax, numticks=6)
         else:
             logs = {}
             for label, s in items:
@@ -463,7 +463,7 @@ def _plot_deep_relu(table, fig):
         ax1.plot(np.arange(1, len(losses) + 1), losses, "-o", ms=3, color=c, label=label)
     ax1.axhline(math.log(2), color="gray", ls=":", label="chance (ln 2)")
     ax1.set(xlabel="epoch", ylabel="training loss (log)", title="training loss, same data and budget")
-    ax1.set_yscale("log")
+    log_y(ax1)
     ax1.legend()
     _integer_x(ax1)
     _per_layer_axes([ax2], list(table.data["stats"].items()), ["std"])
@@ -528,7 +528,7 @@ def _plot_lsuv(table, fig):
     ax1.axhline(1.0, color="gray", ls=":")
     ax1.set(xlabel=f"layer ({table.data['depth'] + 1} = output)", ylabel="variance of z (log)",
             title="pre-activation variance at initialization")
-    ax1.set_yscale("log")
+    log_y(ax1)
     ax1.legend()
     for (label, losses), c in zip(table.data["curves"].items(), colors):
         ax2.plot(np.arange(1, len(losses) + 1), losses, "-o", ms=3, color=c, label=label)
