@@ -284,3 +284,13 @@ def test_load_state_dict_mismatch_changes_nothing(rng):
     after = opt.state_dict()
     np.testing.assert_array_equal(after["exp_avg"][0], before["exp_avg"][0])
     assert after["steps"].tolist() == [1]
+
+
+def test_params_from_module_or_named_parameters():
+    from microinit import nn
+
+    model = nn.MLP([2, 3, 1], rng=0)
+    assert optim.SGD(model, lr=0.1).params == model.parameters()
+    opt = optim.SGD(model.named_parameters(), lr=0.1)
+    assert opt.param_names == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert "parameter '1.bias' (shape (1,), float32)" == opt.describe_param(3)
