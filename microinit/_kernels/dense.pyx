@@ -39,6 +39,8 @@ from microinit._kernels.activations cimport (
     relu_fwd, relu_grad, sigmoid_fwd, sigmoid_grad, tanh_fwd, tanh_grad,
 )
 from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm
+cimport microinit._kernels.activations as A
+import numpy as np
 
 cnp.import_array()
 
@@ -294,3 +296,210 @@ cdef int _backward(const floating* x, const floating* W, const floating* zx,
     if rc != 0:
         raise MemoryError(f"dense.backward: could not allocate the gemm workspace ({m}x{k}x{n})")
     return 0
+
+
+
+# --- buffer reuse and the one-call fast path (used by functional/linalg.py) ---------
+#
+# A tiny layer computes in ~1-2 us, about what a Python-level dispatcher spends on
+# attribute tests, two array allocations and the argument parsing of the kernel call.
+# forward_auto/backward_auto do the common case -- exact ndarrays, one float dtype,
+# C-contiguous, consistent shapes -- in one C-level call, and return None for anything
+# else, which functional/linalg.py then validates, converts and reports in Python.
+
+from cpython.object cimport PyObject
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+
+cdef extern from "Python.h":
+    Py_ssize_t Py_REFCNT(PyObject* o)
+
+# Activations whose derivative needs the pre-activation z. For the others act' is a
+# function of y (tanh, sigmoid: 1 - y^2, y(1 - y)) or of the sign of y, which is the
+# sign of z (identity, relu), so z is not stored and the activation runs in place.
+NEEDS_Z = frozenset([A.ACT_LEAKY_RELU, A.ACT_ELU, A.ACT_SELU, A.ACT_GELU, A.ACT_SOFTPLUS])
+
+
+cdef inline bint _needs_z(int code) noexcept:
+    return (code == A.ACT_LEAKY_RELU or code == A.ACT_ELU or code == A.ACT_SELU
+            or code == A.ACT_GELU or code == A.ACT_SOFTPLUS)
+
+
+cdef class BufferPool:
+    """Arrays keyed by (shape, dtype), handed out again once nothing else holds them.
+
+    An array is reused only when its reference count shows the pool's own list as its
+    sole holder, so a result a caller keeps (or a view of it, which references its
+    base) is never overwritten. The test and the hand-out run in C under the GIL, so
+    two Python threads cannot take the same array. At most ``per_key`` arrays are kept
+    per key; ``clear()`` drops them all.
+
+    >>> pool = BufferPool(); a = pool.get((2, 3), np.float32)
+    >>> b = pool.get((2, 3), np.float32); a is b      # a is still held
+    False
+    """
+    cdef dict _free
+    cdef public Py_ssize_t per_key
+
+    def __cinit__(self, Py_ssize_t per_key=8):
+        self._free = {}
+        self.per_key = per_key
+
+    cdef cnp.ndarray take(self, int nd, Py_ssize_t d0, Py_ssize_t d1, int typenum):
+        cdef object key
+        cdef list arrs
+        cdef Py_ssize_t i
+        cdef PyObject* item
+        cdef cnp.npy_intp dims[2]
+        cdef cnp.ndarray a
+        if nd == 2:
+            key = (d0, d1, typenum)
+        else:
+            key = (d0, typenum)
+        arrs = self._free.get(key)
+        if arrs is None:
+            arrs = []
+            self._free[key] = arrs
+        for i in range(PyList_GET_SIZE(arrs)):
+            item = PyList_GET_ITEM(arrs, i)
+            if Py_REFCNT(item) == 1:
+                return <cnp.ndarray> item
+        dims[0] = d0
+        dims[1] = d1
+        a = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+        if PyList_GET_SIZE(arrs) < self.per_key:
+            arrs.append(a)
+        return a
+
+    def get(self, shape, dtype):
+        """An array of ``shape`` (1-D or 2-D) and float ``dtype``, reused when idle."""
+        cdef int t = np.dtype(dtype).num
+        shape = tuple(shape)
+        if len(shape) == 2:
+            return self.take(2, shape[0], shape[1], t)
+        if len(shape) == 1:
+            return self.take(1, shape[0], 0, t)
+        return np.empty(shape, dtype)
+
+    def clear(self):
+        self._free.clear()
+
+    def nbytes(self):
+        """Bytes held by the pool (idle or handed out)."""
+        return sum(a.nbytes for arrs in self._free.values() for a in arrs)
+
+
+cdef inline bint _plain(object a, int t, int nd):
+    """a is an exact ndarray of typenum t, nd dimensions, C-contiguous."""
+    return (cnp.PyArray_CheckExact(a) and cnp.PyArray_TYPE(<cnp.ndarray> a) == t
+            and cnp.PyArray_NDIM(<cnp.ndarray> a) == nd
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a))
+
+
+def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPool pool,
+                 matmul):
+    """(y, ctx) of y = act(x @ W + b) for plain arguments, or None (validate in Python).
+
+    Output buffers come from ``pool``. Products above ``blas_min`` multiply-adds go to
+    ``matmul(x, W, out=z)`` (numpy's BLAS), the rest to the own kernel; the bias and
+    activation epilogue is fused either way. ctx is what backward_auto needs.
+    """
+    cdef int t
+    cdef Py_ssize_t n, k, o
+    cdef cnp.ndarray y, z
+    cdef const void* pb = NULL
+    cdef bint blas
+    if not cnp.PyArray_CheckExact(x) or code < 0 or code >= N_ACTIVATIONS:
+        return None
+    t = cnp.PyArray_TYPE(<cnp.ndarray> x)
+    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _plain(x, t, 2) or not _plain(W, t, 2):
+        return None
+    n = cnp.PyArray_DIMS(<cnp.ndarray> x)[0]
+    k = cnp.PyArray_DIMS(<cnp.ndarray> x)[1]
+    o = cnp.PyArray_DIMS(<cnp.ndarray> W)[1]
+    if cnp.PyArray_DIMS(<cnp.ndarray> W)[0] != k:
+        return None
+    if b is not None:
+        if not _plain(b, t, 1) or cnp.PyArray_DIMS(<cnp.ndarray> b)[0] != o:
+            return None
+        pb = cnp.PyArray_DATA(<cnp.ndarray> b)
+    y = pool.take(2, n, o, t)
+    z = pool.take(2, n, o, t) if _needs_z(code) else y
+    blas = n * k * o > blas_min
+    if n and o:
+        if blas:
+            matmul(x, W, out=z)
+        if t == cnp.NPY_FLOAT32:
+            _forward[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> x),
+                            <const float*> cnp.PyArray_DATA(<cnp.ndarray> W), <const float*> pb,
+                            <float*> cnp.PyArray_DATA(z), <float*> cnp.PyArray_DATA(y),
+                            n, o, k, code, param, not blas, openmp.omp_get_max_threads())
+        else:
+            _forward[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> x),
+                             <const double*> cnp.PyArray_DATA(<cnp.ndarray> W), <const double*> pb,
+                             <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
+                             n, o, k, code, param, not blas, openmp.omp_get_max_threads())
+    return y, (x, W, b is not None, z, y, code, param, blas)
+
+
+def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPool pool,
+                  matmul):
+    """(dx, dW, db) for a ctx from forward_auto and a plain dy, or None (validate in Python).
+
+    dx/dW/db are None where not needed (db also when the layer has no bias); an empty
+    batch or zero-width output gives exact-zero parameter gradients.
+    """
+    cdef object x, W, zx, y
+    cdef int code, t
+    cdef double param
+    cdef bint has_b, blas
+    cdef Py_ssize_t n, k, o
+    cdef cnp.ndarray dx = None, dW = None, db = None, dz
+    x, W, has_b, zx, y, code, param, blas = ctx
+    t = cnp.PyArray_TYPE(<cnp.ndarray> y)
+    if not _plain(dy, t, 2):
+        return None
+    n = cnp.PyArray_DIMS(<cnp.ndarray> x)[0]
+    k = cnp.PyArray_DIMS(<cnp.ndarray> x)[1]
+    o = cnp.PyArray_DIMS(<cnp.ndarray> y)[1]
+    if cnp.PyArray_DIMS(<cnp.ndarray> dy)[0] != n or cnp.PyArray_DIMS(<cnp.ndarray> dy)[1] != o:
+        return None
+    if need_x:
+        dx = pool.take(2, n, k, t)
+    if need_W:
+        dW = pool.take(2, k, o, t)
+    if need_b and has_b:
+        db = pool.take(1, o, 0, t)
+    if n == 0 or o == 0:
+        for g in (dx, dW, db):
+            if g is not None:
+                g.fill(0)
+        return dx, dW, db
+    dz = dy if code == ACT_IDENTITY else pool.take(2, n, o, t)
+    if t == cnp.NPY_FLOAT32:
+        _backward[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> x),
+                         <const float*> cnp.PyArray_DATA(<cnp.ndarray> W),
+                         <const float*> cnp.PyArray_DATA(<cnp.ndarray> zx),
+                         <const float*> cnp.PyArray_DATA(<cnp.ndarray> y),
+                         <const float*> cnp.PyArray_DATA(<cnp.ndarray> dy),
+                         <float*> cnp.PyArray_DATA(dz),
+                         NULL if (blas or dx is None) else <float*> cnp.PyArray_DATA(dx),
+                         NULL if (blas or dW is None) else <float*> cnp.PyArray_DATA(dW),
+                         NULL if db is None else <float*> cnp.PyArray_DATA(db),
+                         n, o, k, code, param, openmp.omp_get_max_threads())
+    else:
+        _backward[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> x),
+                          <const double*> cnp.PyArray_DATA(<cnp.ndarray> W),
+                          <const double*> cnp.PyArray_DATA(<cnp.ndarray> zx),
+                          <const double*> cnp.PyArray_DATA(<cnp.ndarray> y),
+                          <const double*> cnp.PyArray_DATA(<cnp.ndarray> dy),
+                          <double*> cnp.PyArray_DATA(dz),
+                          NULL if (blas or dx is None) else <double*> cnp.PyArray_DATA(dx),
+                          NULL if (blas or dW is None) else <double*> cnp.PyArray_DATA(dW),
+                          NULL if db is None else <double*> cnp.PyArray_DATA(db),
+                          n, o, k, code, param, openmp.omp_get_max_threads())
+    if blas:
+        if dW is not None:
+            matmul(x.T, dz, out=dW)
+        if dx is not None:
+            matmul(dz, W.T, out=dx)
+    return dx, dW, db

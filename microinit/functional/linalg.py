@@ -28,8 +28,6 @@ Buffer reuse. Outputs, pre-activations and gradients come from a small pool keye
 reuses the previous step's buffers instead of allocating, and a caller who keeps a
 result can never see it overwritten.
 """
-import sys
-import threading
 
 import numpy as np
 
@@ -41,19 +39,25 @@ from microinit.functional._validate import as_float_array, check_ndim
 __all__ = ["matmul", "matmul_backward", "dense_forward", "dense_backward"]
 
 # Crossover (multiply-adds m*n*k) above which numpy's BLAS is used instead of the own
-# kernel. Measured by benchmarks/crossover.py on an AMD EPYC (Zen 3, 2 cores, AVX2)
-# against OpenBLAS 0.3.31: see the numbers in that script's docstring.
-MATMUL_BLAS_MIN = 1 << 62
-DENSE_BLAS_MIN = 1 << 62
+# kernel, measured with benchmarks/crossover.py on the benchmark machine (AMD EPYC
+# Zen 3, 2 cores, AVX2; OpenBLAS 0.3.31), 1 thread, CPU-time medians, dense layer
+# forward + backward with relu, own vs BLAS:
+#   (n, in, out)       MACs    own us   BLAS us
+#   256x128x128        4.2M     374      438     own kernel 1.17x faster
+#   128x128x128        2.1M     243      236     parity
+#   32x256x256         2.1M     277      265     parity
+#   128x256x256        8.4M     860      761     BLAS 1.13x
+#   32x784x256         6.4M     968      700     BLAS 1.38x
+#   256x1024x1024      268M   22698    22208     parity (both ~71 GFLOP/s)
+# and square matmul n=32: own 1.34x, n=64: 1.49x, n=128: 1.19x, n=256: 0.96x.
+# Below ~2M MACs the own kernel wins by skipping BLAS's call and threading overhead;
+# above, BLAS is as fast or faster and its threading is better tuned, so it takes over.
+MATMUL_BLAS_MIN = 1 << 21
+DENSE_BLAS_MIN = 1 << 21
 
-_ndarray = np.ndarray
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _IDENTITY = ACTIVATION_CODES["identity"]
-# Activations whose derivative needs the pre-activation z; for the others act' is a
-# function of y (tanh, sigmoid) or of y's sign, which equals z's sign (relu, identity),
-# so z is not stored and the activation runs in place.
-_NEEDS_Z = frozenset(ACTIVATION_CODES[n] for n in ("leaky_relu", "elu", "selu", "gelu", "softplus"))
 _ACT_NAMES = ", ".join(["None"] + sorted(ACTIVATION_CODES))
 _CODE_OF = {None: _IDENTITY, **ACTIVATION_CODES}
 
@@ -71,69 +75,23 @@ def activation_code(activation):
 
 
 # --------------------------------------------------------------------------- buffers
-class _Pool:
-    """Arrays keyed by (shape, dtype), reused once nothing outside the pool holds them.
-
-    ``get`` costs one dict lookup and a reference-count test per cached array; at most
-    ``per_key`` arrays are kept per key (a step needs a handful), and ``clear()`` drops
-    them all.
-    """
-
-    def __init__(self, per_key=8):
-        self.per_key = per_key
-        self._free = {}
-        # References to an idle pooled array, as seen by sys.getrefcount inside get():
-        # the list slot, the loop variable and getrefcount's own argument. Measured,
-        # not assumed, so a Python with different reference semantics stays correct.
-        probe = [np.empty(1)]
-        for a in probe:
-            self._idle = sys.getrefcount(a)
-
-    def get(self, shape, dtype):
-        key = (shape, dtype)
-        arrs = self._free.get(key)
-        if arrs is None:
-            arrs = self._free[key] = []
-        idle = self._idle
-        for a in arrs:
-            if sys.getrefcount(a) == idle:
-                return a
-        a = np.empty(shape, dtype)
-        if len(arrs) < self.per_key:
-            arrs.append(a)
-        return a
-
-    def clear(self):
-        self._free.clear()
-
-    def nbytes(self):
-        return sum(a.nbytes for arrs in self._free.values() for a in arrs)
-
-
-# One pool per thread: the reference-count test and the hand-out are two steps, and
-# another thread must never take the same array in between.
-_tls = threading.local()
-
-
-def _buffer(shape, dtype):
-    try:
-        pool = _tls.pool
-    except AttributeError:
-        pool = _tls.pool = _Pool()
-    return pool.get(shape, dtype)
+# One process-wide pool (dense.BufferPool): an array is handed out again only when the
+# pool's own list is its last holder, and that test runs in C under the GIL.
+_pool = _kdense.BufferPool()
+_buffer = _pool.get
+_forward_auto = _kdense.forward_auto
+_backward_auto = _kdense.backward_auto
+_np_matmul = np.matmul
 
 
 def clear_buffers():
-    """Release this thread's pooled buffers (e.g. after training, before measuring memory)."""
-    pool = getattr(_tls, "pool", None)
-    if pool is not None:
-        pool.clear()
+    """Release the pooled buffers (e.g. after training, or before measuring memory)."""
+    _pool.clear()
 
 
 def pooled_bytes():
-    """Bytes held by this thread's buffer pool."""
-    pool = getattr(_tls, "pool", None)
-    return 0 if pool is None else pool.nbytes()
+    """Bytes held by the buffer pool."""
+    return _pool.nbytes()
 
 
 # --------------------------------------------------------------------------- matmul
@@ -287,33 +245,13 @@ def dense_forward(x, W, b=None, activation=None, param=0.0):
     >>> y[0, 0]
     3.0
     """
-    # Fast path for the common call (C-contiguous float arrays of one dtype): a tiny
-    # layer runs in ~2 us, so every attribute test here shows. The kernel re-checks
-    # dtypes, contiguity and shapes in C before it writes anything; whatever it refuses
-    # takes the validating path below, which converts what it can and otherwise raises
-    # the descriptive error.
+    # The common call (exact ndarrays, one float dtype, C-contiguous, matching shapes)
+    # runs in one C-level call; anything else returns None and is validated below.
     code = _CODE_OF.get(activation) if activation is None or type(activation) is str else None
-    if (code is not None and type(x) is _ndarray and type(W) is _ndarray
-            and x.ndim == 2 and W.ndim == 2):
-        dt = x.dtype
-        if (dt is _F32 or dt is _F64) and W.dtype is dt and (b is None or type(b) is _ndarray):
-            n = x.shape[0]
-            o = W.shape[1]
-            y = _buffer((n, o), dt)
-            z = _buffer((n, o), dt) if code in _NEEDS_Z else y
-            blas = n * x.shape[1] * o > DENSE_BLAS_MIN
-            try:
-                if blas:
-                    if x.shape[1] != W.shape[0]:
-                        raise ValueError
-                    np.matmul(x, W, out=z)
-                    _kdense.forward(None, None, b, z, y, code, param, False)
-                else:
-                    _kdense.forward(x, W, b, z, y, code, param, True)
-            except (ValueError, TypeError):
-                pass
-            else:
-                return y, (x, W, b is not None, z, y, code, param, blas)
+    if code is not None:
+        r = _forward_auto(x, W, b, code, param, DENSE_BLAS_MIN, _pool, _np_matmul)
+        if r is not None:
+            return r
     return _dense_forward_checked(x, W, b, activation, param)
 
 
@@ -344,17 +282,11 @@ def _dense_forward_checked(x, W, b, activation, param):
     if W.shape[0] != k:
         raise ValueError(f"dense: x has {k} features (shape {x.shape}) but W {W.shape} "
                          f"expects {W.shape[0]}")
-    o = W.shape[1]
-    y = _buffer((n, o), dt)
-    z = _buffer((n, o), dt) if code in _NEEDS_Z else y
-    blas = n * k * o > DENSE_BLAS_MIN
-    if n and o:
-        if blas:
-            np.matmul(x, W, out=z)
-            _kdense.forward(None, None, b, z, y, code, param, False)
-        else:
-            _kdense.forward(x, W, b, z, y, code, param, True)
-    return y, (x, W, b is not None, z, y, code, param, blas)
+    r = _forward_auto(x, W, b, code, float(param), DENSE_BLAS_MIN, _pool, _np_matmul)
+    if r is None:  # every argument was made plain above
+        raise RuntimeError(f"dense: internal error, kernel refused validated arguments "
+                           f"x {x.shape} {x.dtype}, W {W.shape} {W.dtype}")
+    return r
 
 
 def dense_backward(ctx, dy, need_x=True, need_W=True, need_b=True):
@@ -369,36 +301,17 @@ def dense_backward(ctx, dy, need_x=True, need_W=True, need_b=True):
     >>> dx[0, 0], dW[0, 0], db[0]
     (4.0, 2.0, 2.0)
     """
-    x, W, has_b, z, y, code, param, blas = ctx
-    if type(dy) is not _ndarray or dy.dtype is not y.dtype or not dy.flags.c_contiguous:
-        dy = as_float_array(dy, "dense_backward", "dy")
+    r = _backward_auto(ctx, dy, need_x, need_W, need_b, _pool, _np_matmul)
+    if r is not None:
+        return r
+    y = ctx[4]
+    dy = as_float_array(dy, "dense_backward", "dy")
     if dy.shape != y.shape:
         raise ValueError(f"dense_backward: dy has shape {dy.shape} but the layer output "
                          f"has shape {y.shape}")
-    dt = y.dtype
-    if dy.dtype != dt:
-        dy = dy.astype(dt)
-    n, k = x.shape
-    o = y.shape[1]
-    need_b = need_b and has_b
-    dx = _buffer((n, k), dt) if need_x else None
-    dW = _buffer((k, o), dt) if need_W else None
-    db = _buffer((o,), dt) if need_b else None
-    if n == 0 or o == 0:
-        if dx is not None:
-            dx.fill(0)
-        if dW is not None:
-            dW.fill(0)
-        if db is not None:
-            db.fill(0)
-        return dx, dW, db
-    dz = dy if code == _IDENTITY else _buffer((n, o), dt)
-    if blas:
-        _kdense.backward(None, None, z, y, dy, dz, None, None, db, code, param, False)
-        if dW is not None:
-            np.matmul(x.T, dz, out=dW)
-        if dx is not None:
-            np.matmul(dz, W.T, out=dx)
-    else:
-        _kdense.backward(x, W, z, y, dy, dz, dx, dW, db, code, param, True)
-    return dx, dW, db
+    if dy.dtype != y.dtype:
+        dy = dy.astype(y.dtype)
+    r = _backward_auto(ctx, dy, need_x, need_W, need_b, _pool, _np_matmul)
+    if r is None:
+        raise RuntimeError(f"dense_backward: internal error, kernel refused dy {dy.shape} {dy.dtype}")
+    return r

@@ -100,3 +100,42 @@ def test_kernel_refuses_bad_calls():
         K.forward(x, W, None, y, y, 99)
     with pytest.raises(ValueError, match=r"b: expected shape \(4,\)"):
         K.forward(x, W, np.ones(3, np.float32), y, y, 0)
+
+
+def test_buffer_pool_reuses_only_idle_arrays():
+    pool = K.BufferPool(per_key=2)
+    a = pool.get((3, 4), np.float32)
+    b = pool.get((3, 4), np.float32)
+    assert a is not b                                   # a is held by this test
+    a_id = id(a)
+    del a
+    c = pool.get((3, 4), np.float32)
+    assert id(c) == a_id                                # idle again: handed out
+    view = b[1:]
+    del b
+    d = pool.get((3, 4), np.float32)
+    assert d.base is None and view.base is not d        # a live view pins its base
+    assert pool.get((3, 4), np.float64).dtype == np.float64
+    assert pool.get((5,), np.float32).shape == (5,)
+    assert pool.get((2, 2, 2), np.float32).shape == (2, 2, 2)   # 3-D: plain allocation
+    assert pool.nbytes() > 0
+    pool.clear()
+    assert pool.nbytes() == 0
+
+
+def test_auto_paths_decline_what_they_cannot_take_plainly(rng):
+    pool = K.BufferPool()
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    W = rng.standard_normal((3, 2)).astype(np.float32)
+    # mixed dtypes, non-contiguous input, wrong inner size, bad bias: None, never a guess
+    assert K.forward_auto(x, W.astype(np.float64), None, 1, 0.0, 1 << 21, pool, np.matmul) is None
+    assert K.forward_auto(np.asfortranarray(x), W, None, 1, 0.0, 1 << 21, pool, np.matmul) is None
+    assert K.forward_auto(x, W.T.copy(), None, 1, 0.0, 1 << 21, pool, np.matmul) is None
+    assert K.forward_auto(x, W, np.ones(3, np.float32), 1, 0.0, 1 << 21, pool, np.matmul) is None
+    assert K.forward_auto([[1.0]], W, None, 1, 0.0, 1 << 21, pool, np.matmul) is None
+    y, ctx = K.forward_auto(x, W, None, 1, 0.0, 1 << 21, pool, np.matmul)
+    np.testing.assert_allclose(y, np.maximum(x @ W, 0), rtol=1e-6)
+    assert K.backward_auto(ctx, np.ones((4, 3), np.float32), True, True, True, pool, np.matmul) is None
+    assert K.backward_auto(ctx, np.ones((4, 2)), True, True, True, pool, np.matmul) is None
+    dx, dW, db = K.backward_auto(ctx, np.ones((4, 2), np.float32), True, False, True, pool, np.matmul)
+    assert dW is None and db is None and dx.shape == (4, 3)
