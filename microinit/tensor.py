@@ -50,6 +50,10 @@ __all__ = [
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _SCALARS = (int, float)
+_ACT_CODES = F.ACTIVATION_CODES
+_ACT_OPS = {name: name.capitalize() + "Backward" for name in _ACT_CODES}
+_act_fwd = F.elementwise.forward_code
+_act_bwd = F.elementwise.backward_code
 _FLOAT_DTYPES = (_F32, _F64)
 
 
@@ -747,12 +751,14 @@ class Tensor:
     clamp = clip
 
     def _activation(self, name, param=0.0):
+        # Tensor data is already valid kernel input: the unchecked entry points.
         a = _fdata(self)
-        out = F.activation_forward(name, a, param)
+        code = _ACT_CODES[name]
+        out = _act_fwd(code, a, param)
         if self.requires_grad and _state.enabled:
             def backward(g):
-                return (F.activation_backward(name, a, out, g, param),)
-            return _record(out, name.capitalize() + "Backward", (self,), backward, (self,), True)
+                return (_act_bwd(code, a, out, g, param),)
+            return _record(out, _ACT_OPS[name], (self,), backward, (self,), True)
         return _new(out)
 
     def relu(self):

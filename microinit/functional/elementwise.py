@@ -21,6 +21,8 @@ from microinit.functional._validate import as_float_array
 #: activation name -> enum code of activations.pxd
 ACTIVATION_CODES = dict(_ew.CODES)
 ACTIVATIONS = tuple(ACTIVATION_CODES)
+_fwd = _ew.activation_forward
+_bwd = _ew.activation_backward
 
 
 def activation_code(name):
@@ -38,12 +40,7 @@ def activation_forward(name, x, param=0.0):
 
     ``param`` is the negative slope of leaky_relu and the alpha of elu.
     """
-    code = activation_code(name)
-    x = as_float_array(x, name or "identity", "x")
-    out = np.empty_like(x)
-    if x.size:
-        _ew.activation_forward(code, x.reshape(-1), out.reshape(-1), param)
-    return out
+    return forward_code(activation_code(name), as_float_array(x, name or "identity", "x"), param)
 
 
 def activation_backward(name, x, y, dy, param=0.0):
@@ -52,11 +49,23 @@ def activation_backward(name, x, y, dy, param=0.0):
     ``x`` and ``y`` must be the C-contiguous arrays of one dtype used in the forward;
     ``dy`` may be any layout/float dtype and is brought to ``x``'s.
     """
-    code = activation_code(name)
+    return backward_code(activation_code(name), x, y, dy, param)
+
+
+def forward_code(code, x, param=0.0):
+    """Internal entry (Tensor ops): ``x`` is already C-contiguous float32/float64."""
+    out = np.empty_like(x)
+    if x.size:
+        _fwd(code, x.reshape(-1), out.reshape(-1), param)
+    return out
+
+
+def backward_code(code, x, y, dy, param=0.0):
+    """Internal entry (Tensor ops): ``x``/``y`` as from the forward; ``dy`` any layout."""
     dt = x.dtype
     if dy.dtype != dt or not dy.flags.c_contiguous:
         dy = np.asarray(dy, dtype=dt, order="C")
     dx = np.empty_like(x)
     if x.size:
-        _ew.activation_backward(code, x.reshape(-1), y.reshape(-1), dy.reshape(-1), dx.reshape(-1), param)
+        _bwd(code, x.reshape(-1), y.reshape(-1), dy.reshape(-1), dx.reshape(-1), param)
     return dx
