@@ -910,22 +910,27 @@ def _topo_order(root):
     """
     GREY, BLACK = 1, 2
     state = {id(root): GREY}
+    get = state.get
     order = []
     stack = [(root, iter(root._ctx.parents))]
+    push, pop = stack.append, stack.pop
     while stack:
         t, it = stack[-1]
         for p in it:
-            if p is None or p._ctx is None:
+            if p is None:
                 continue
-            s = state.get(id(p))
+            ctx = p._ctx
+            if ctx is None:
+                continue
+            s = get(id(p))
             if s is None:
                 state[id(p)] = GREY
-                stack.append((p, iter(p._ctx.parents)))
+                push((p, iter(ctx.parents)))
                 break
             if s == GREY:
-                raise RuntimeError(f"graph has a cycle (through op {p._ctx.op}, shape {p.data.shape})")
+                raise RuntimeError(f"graph has a cycle (through op {ctx.op}, shape {p.data.shape})")
         else:
-            stack.pop()
+            pop()
             state[id(t)] = BLACK
             order.append(t)
     return order
