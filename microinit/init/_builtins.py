@@ -138,6 +138,8 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_no
     The constant 0.87962566103423978 is the std of a standard normal truncated to
     (-2, 2) (Keras, JAX), so the truncated samples' std is exactly sqrt(scale / n).
     Fans: compute_fans(shape, in_axis, out_axis, batch_axis) ("fan_geo_avg" is JAX's).
+    The named initializers are its special cases: Glorot & Bengio (2010), He et al.
+    (2015), LeCun et al. (1998).
 
     >>> w = variance_scaling((256, 128), scale=2.0, mode="fan_in", distribution="normal", rng=0)
     """
@@ -181,6 +183,10 @@ def xavier_normal(shape, gain=1.0, distribution="normal"):
     torch ``xavier_normal_`` (plain normal, the default). Keras' and JAX's
     ``glorot_normal`` draw a *truncated* normal with that std after truncation: pass
     ``distribution="truncated_normal"`` to get theirs exactly.
+
+    >>> w = xavier_normal((300, 100), rng=0)          # std sqrt(2 / 400) = 0.0707
+    >>> round(float(w.std()), 2)
+    0.07
     """
     dist = _normal_kind(distribution, "xavier_normal")
     return variance_scaling.__wrapped__(shape, gain_scale(gain, "xavier_normal"), "fan_avg", dist)
@@ -206,6 +212,10 @@ def he_uniform(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_rel
     fan = fan_in (preserves forward variance) or fan_out (backward). torch
     ``kaiming_uniform_(t, a=0, mode="fan_in", nonlinearity="leaky_relu")`` (same
     defaults: gain sqrt(2)); Keras/JAX ``he_uniform`` = the defaults. For ReLU networks.
+
+    >>> w = he_uniform((600, 200), rng=0)             # bound sqrt(6 / 600) = 0.1
+    >>> bool(abs(w).max() < 0.1)
+    True
     """
     where = "he_uniform"
     return variance_scaling.__wrapped__(shape, _he_scale(negative_slope, nonlinearity, where),
@@ -230,7 +240,9 @@ def he_normal(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_relu
 
 @builtin("lecun_uniform")
 def lecun_uniform(shape):
-    """LeCun et al. (1998): U(-b, b), b = sqrt(3 / fan_in). Keras/JAX ``lecun_uniform``."""
+    """LeCun et al. (1998), "Efficient BackProp": U(-b, b), b = sqrt(3 / fan_in).
+
+    Keras/JAX ``lecun_uniform``. ``lecun_uniform((300, 100), rng=0)``: bound 0.1."""
     return variance_scaling.__wrapped__(shape, 1.0, "fan_in", "uniform")
 
 
@@ -240,6 +252,7 @@ def lecun_normal(shape, distribution="normal"):
 
     Default: plain normal like the SELU paper; Keras' and JAX's ``lecun_normal`` use a
     truncated normal with that std after truncation: ``distribution="truncated_normal"``.
+    ``lecun_normal((400, 64), rng=0)``: std 0.05.
     """
     return variance_scaling.__wrapped__(shape, 1.0, "fan_in", _normal_kind(distribution, "lecun_normal"))
 
@@ -274,6 +287,9 @@ def identity(shape, gain=1.0):
     A non-square shape gets an eye-like matrix (ones on the main diagonal, as torch
     ``eye_`` and Keras do); a non-2-D shape raises ValueError. For residual/linear
     blocks that should start as the identity map.
+
+    >>> identity((2, 3), gain=0.5).tolist()
+    [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]
     """
     gain = _gain(gain, "identity")
     if len(shape) != 2:
@@ -294,6 +310,9 @@ def dirac(shape, groups=1, gain=1.0):
 
     torch ``dirac_(t, groups)`` in microinit's layout: W[centre, d, g * out/groups + d] =
     gain for d < min(out/groups, in). out must be divisible by groups.
+
+    >>> w = dirac((3, 3, 4, 4)); float(w[1, 1].trace()), float(w.sum())
+    (4.0, 4.0)
     """
     where = "dirac"
     _conv_rank(shape, where)
@@ -307,7 +326,9 @@ def dirac(shape, groups=1, gain=1.0):
 @builtin("delta_orthogonal", param_aliases={"scale": "gain"}, probe=(3, 3, 4, 4))
 def delta_orthogonal(shape, gain=1.0):
     """Xiao et al. (2018), JAX ``delta_orthogonal``: zeros except the kernel centre, which
-    is orthogonal(in, out) * gain; needs a 3-5-D kernel with in <= out."""
+    is orthogonal(in, out) * gain; needs a 3-5-D kernel with in <= out.
+
+    ``delta_orthogonal((3, 3, 16, 32), rng=0)[1, 1]`` has orthonormal rows."""
     where = "delta_orthogonal"
     _conv_rank(shape, where)
     if shape[-2] > shape[-1]:
@@ -323,6 +344,9 @@ def sparse(shape, sparsity=0.1, std=0.01):
     In microinit's (in, out) layout every row (input unit) gets exactly
     ceil(sparsity * out) zeros at uniformly random positions, which is torch's
     "per column of (out, in)". 2-D only; 0 <= sparsity <= 1, std >= 0.
+
+    >>> w = sparse((4, 10), sparsity=0.3, rng=0); (w == 0).sum(axis=1).tolist()
+    [3, 3, 3, 3]
     """
     where = "sparse"
     sparsity = check_real(sparsity, "sparsity", where, lo=0.0, hi=1.0)
