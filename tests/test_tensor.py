@@ -568,3 +568,25 @@ def test_wide_graph_memory_is_linear():  # RELIABILITY 26 (scaled down: tracemal
     small, big = peak(1_000), peak(10_000)
     assert big < 14 * small  # 10x the nodes, ~10x the memory: O(nodes)
     assert big / 10_000 < 4096  # bytes per node stay bounded
+
+
+def test_one_hot_integer_targets():
+    x = mi.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]], requires_grad=True)
+    onehot = np.array([[1, 0, 0], [0, 0, 1]])
+    a = T.cross_entropy(x, onehot)
+    b = T.cross_entropy(x.detach(), np.array([0, 2]))
+    assert a.item() == pytest.approx(b.item())
+    with pytest.raises(ValueError, match=r"\(2, 1\).*class labels have shape \(2,\)"):
+        T.cross_entropy(x, np.array([[0], [2]]))
+
+
+def test_readonly_data_and_ieee_ops():  # RELIABILITY 10, 13
+    ro = np.array([[1.0, -2.0], [np.nan, np.inf]], np.float32)
+    ro.flags.writeable = False
+    x = mi.tensor(ro, requires_grad=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = (x.tanh() * 2 + x.exp()).sum(axis=0)  # NaN/inf flow through, nothing raises
+    assert np.isnan(y.data[0]) and np.isinf(y.data[1])
+    y.backward(np.ones(2))
+    assert x.grad.shape == (2, 2) and x.grad.flags.writeable
+    np.testing.assert_allclose(x.grad[0], 2 * (1 - np.tanh(ro[0]) ** 2) + np.exp(ro[0]), rtol=1e-6)

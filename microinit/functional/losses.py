@@ -92,11 +92,12 @@ def cross_entropy_forward(logits, target, reduction="mean"):
     x = check_ndim(as_float_array(logits, op, "logits"), 2, op, "logits")
     n, c = x.shape
     t = np.asarray(target)
-    soft = t.dtype.kind == "f" and t.ndim == 2
+    soft = t.ndim == 2  # one-hot rows (any numeric dtype) or probabilities
     if soft:
         t = as_float_array(t, op, "target")
         if t.shape != x.shape:
-            raise ValueError(f"{op}: target probabilities of shape {t.shape} do not match logits of shape {x.shape}")
+            raise ValueError(f"{op}: target probabilities of shape {t.shape} do not match logits of shape "
+                             f"{x.shape} (integer class labels have shape ({n},))")
         dt = result_dtype(x, t)
         x = x.astype(dt, copy=False)
         t = t.astype(dt, copy=False)
