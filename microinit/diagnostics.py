@@ -248,14 +248,18 @@ def save_figure(fig, path, dpi=80):
 
 
 def log_y(ax, numticks=8):
-    """Log-scale y axis with at most ``numticks`` labelled decades and no minor ticks:
-    ranges of 60 decades (1e-37 .. 1e25) otherwise get hundreds of ticks, which are
-    unreadable and slow to lay out."""
+    """Log-scale y axis (call it after plotting). Over more than 3 decades: at most
+    ``numticks`` labelled decades and no minor ticks, since ranges of 60 decades
+    (1e-37 .. 1e25) otherwise get crowded ticks that are unreadable and slow to lay out."""
     from matplotlib.ticker import LogLocator, NullLocator
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=numticks))
-    ax.yaxis.set_minor_locator(NullLocator())
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi / lo > 1e3:
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=numticks))
+        ax.yaxis.set_minor_locator(NullLocator())
+    # else: matplotlib's default locators, which label minor ticks when less than a
+    # decade is shown (otherwise such an axis would carry no number at all)
 
 
 def positive(values):
@@ -375,20 +379,15 @@ def _ratio(a, b):
 
 
 def _plot_layer_stats(table, fig):
-    axes = fig.subplots(1, 2)
+    panels = [("forward: std per layer", [("pre_std", "o--", "pre-activation z"), ("std", "o-", "activation a")]),
+              ("backward: gradient std per layer", [("grad_std", "o-", "dL/da"), ("w_grad_std", "s--", "dL/dW")])]
     layers = table.column("layer")
-    ax = axes[0]
-    ax.plot(layers, positive(table.column("pre_std")), "o--", ms=3, label="pre-activation z")
-    ax.plot(layers, positive(table.column("std")), "o-", ms=3, label="activation a")
-    log_y(ax)
-    ax.set(xlabel="layer", ylabel="std", title="forward: std per layer")
-    ax.legend()
-    ax = axes[1]
-    ax.plot(layers, positive(table.column("grad_std")), "o-", ms=3, label="dL/da")
-    ax.plot(layers, positive(table.column("w_grad_std")), "s--", ms=3, label="dL/dW")
-    log_y(ax)
-    ax.set(xlabel="layer", ylabel="std", title="backward: gradient std per layer")
-    ax.legend()
+    for ax, (title, lines) in zip(fig.subplots(1, 2), panels):
+        for col, style, label in lines:
+            ax.plot(layers, positive(table.column(col)), style, ms=3, label=label)
+        log_y(ax)
+        ax.set(xlabel="layer", ylabel="std (log)", title=title)
+        ax.legend()
     if table.title:
         fig.suptitle(table.title)
 

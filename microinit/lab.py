@@ -298,13 +298,17 @@ def _plot_depth(table, fig):
 
 # ---------------------------------------------------------------------- training helper
 def _train(model, X, y, optimizer, epochs, batch_size, seed):
-    """fit() without output; a divergence (inf/NaN) ends training and is reported."""
+    """fit() without output -> (loss per epoch, None), or, when training diverges
+    (fit's FloatingPointError on an inf/NaN loss or weight), the losses of the epochs
+    completed before it and the error text: reported in the table, never raised."""
     loader = _data.DataLoader(X, y, batch_size=batch_size, rng=np.random.default_rng(seed))
+    losses = []
     try:
-        hist = fit(model, "cross_entropy", optimizer, loader, epochs=epochs, verbose=False)
-        return hist["loss"], None
+        fit(model, "cross_entropy", optimizer, loader, epochs=epochs, verbose=False,
+            callbacks=[lambda epoch, logs: losses.append(logs["loss"])])
+        return losses, None
     except FloatingPointError as err:
-        return [], str(err)
+        return losses, str(err)
 
 
 def _split(X, y, seed):
@@ -431,9 +435,11 @@ def deep_relu(depth=30, width=64, inits=("xavier_uniform", "he_normal"), n=600, 
         losses, err = _train(model, Xtr, ytr, opt, epochs, batch_size, seed)
         curves[label] = losses
         if err:
-            reading = "diverged (inf/NaN)"
-        elif losses[-1] > 0.97 * chance:
+            reading = f"diverged (inf/NaN) after {len(losses)} epoch(s)"
+        elif abs(losses[-1] - chance) < 0.03 * chance:
             reading = "stalls at chance (loss ~ ln 2)"
+        elif losses[-1] > losses[0]:
+            reading = "unstable: the loss grew"
         elif losses[-1] < 0.5 * losses[0]:
             reading = "trains"
         else:
@@ -455,17 +461,22 @@ def deep_relu(depth=30, width=64, inits=("xavier_uniform", "he_normal"), n=600, 
     return table
 
 
+def _loss_curves(ax, curves):
+    """One line per initializer: training loss against epoch."""
+    for (label, losses), c in zip(curves.items(), _colors(len(curves))):
+        ax.plot(np.arange(1, len(losses) + 1), losses, "-o", ms=3, color=c, label=label)
+    ax.set_xlabel("epoch")
+    _integer_x(ax)
+
+
 def _plot_deep_relu(table, fig):
     fig.set_size_inches(11, 3.8)
     ax1, ax2 = fig.subplots(1, 2)
-    colors = _colors(len(table.data["curves"]))
-    for (label, losses), c in zip(table.data["curves"].items(), colors):
-        ax1.plot(np.arange(1, len(losses) + 1), losses, "-o", ms=3, color=c, label=label)
+    _loss_curves(ax1, table.data["curves"])
     ax1.axhline(math.log(2), color="gray", ls=":", label="chance (ln 2)")
-    ax1.set(xlabel="epoch", ylabel="training loss (log)", title="training loss, same data and budget")
+    ax1.set(ylabel="training loss (log)", title="training loss, same data and budget")
     log_y(ax1)
     ax1.legend()
-    _integer_x(ax1)
     _per_layer_axes([ax2], list(table.data["stats"].items()), ["std"])
     ax2.set(title="activation std per layer at initialization", ylabel="std of a (log)")
     ax2.legend()
@@ -530,11 +541,10 @@ def _plot_lsuv(table, fig):
             title="pre-activation variance at initialization")
     log_y(ax1)
     ax1.legend()
-    for (label, losses), c in zip(table.data["curves"].items(), colors):
-        ax2.plot(np.arange(1, len(losses) + 1), losses, "-o", ms=3, color=c, label=label)
-    ax2.set(xlabel="epoch", ylabel="training loss", title="the first epochs")
+    _integer_x(ax1)
+    _loss_curves(ax2, table.data["curves"])
+    ax2.set(ylabel="training loss", title="the first epochs")
     ax2.legend()
-    _integer_x(ax1, ax2)
     fig.suptitle(f"LSUV vs He vs orthogonal, {table.data['depth']} layers")
 
 

@@ -254,6 +254,11 @@ def test_plot_writes_a_png_atomically(tmp_path):
     axes = fig.get_axes()
     assert [ax.get_yscale() for ax in axes] == ["log", "log"]
     assert all(ax.get_legend() is not None for ax in axes)
+    for ax in axes:   # a log axis spanning less than a decade must still carry numbers
+        lo, hi = ax.get_ylim()
+        shown = [t for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+                 if t.get_text() and lo <= t.get_position()[1] <= hi]
+        assert len(shown) >= 2, ax.get_title()
     with pytest.raises(OSError, match="does not exist"):
         s.plot(tmp_path / "missing" / "x.png")
 

@@ -128,6 +128,17 @@ def test_deep_relu_he_trains_and_xavier_stalls():
     assert side[-1]["epoch"] == 15 and side[-1]["loss he_normal"] == he["loss_last"]
 
 
+def test_divergence_in_training_is_reported_not_raised():
+    # RELIABILITY 14: fit stops on an inf/NaN loss; the lab keeps the epochs before it.
+    t = lab.deep_relu(depth=3, width=8, n=60, epochs=4, lr=1e5, seed=0)
+    for r in t:
+        assert r["reading"].startswith("diverged (inf/NaN) after ")
+        done = int(r["reading"].split("after ")[1].split()[0])
+        assert 1 <= done < 4
+    curve = t.sections[0]["loss he_normal"]
+    assert all(v is not None and math.isfinite(v) for v in curve[:done]) and curve[-1] is None
+
+
 # ---------------------------------------------------------------------- lsuv
 def test_lsuv_gives_unit_variance_and_trains_faster_than_plain_orthogonal():
     t = lab.lsuv(depth=10, width=32, n=400, epochs=5, seed=0)
