@@ -415,6 +415,14 @@ class Tensor:
     def __ge__(self, other):
         return self._compare(other, np.greater_equal)
 
+    def __setitem__(self, idx, value):
+        """In-place assignment into ``data`` (records nothing; bumps ``_version``, so a
+        backward that saved this tensor refuses to run)."""
+        if isinstance(idx, Tensor):
+            idx = idx.data
+        self.data[idx] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
+
     def zero_grad(self):
         """Forget the accumulated gradient (sets ``.grad`` to None)."""
         self.grad = None

@@ -590,3 +590,13 @@ def test_readonly_data_and_ieee_ops():  # RELIABILITY 10, 13
     y.backward(np.ones(2))
     assert x.grad.shape == (2, 2) and x.grad.flags.writeable
     np.testing.assert_allclose(x.grad[0], 2 * (1 - np.tanh(ro[0]) ** 2) + np.exp(ro[0]), rtol=1e-6)
+
+
+def test_setitem_is_in_place_and_versioned():
+    x = mi.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    x[1] = 10.0
+    x[mi.tensor([0, 2])] = mi.tensor([7.0, 8.0])
+    np.testing.assert_array_equal(x.data, [7, 10, 8])
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
