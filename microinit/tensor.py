@@ -33,6 +33,7 @@ Example::
     array([[2., 4.],
            [6., 8.]], dtype=float32)
 """
+import math
 import numbers
 
 import numpy as np
@@ -134,6 +135,8 @@ def _unbroadcast(g, shape):
 def _mul_masked(g, d):
     """g * d, except 0 where g == 0 (so a zero upstream grad kills an inf/NaN local
     derivative: no NaN leak from an inactive branch, RELIABILITY row 19)."""
+    if type(d) is float and math.isfinite(d) or type(d) is int:
+        return g * d  # a finite constant factor cannot make NaN from a zero
     with np.errstate(invalid="ignore", over="ignore"):
         r = g * d
     if r.dtype.kind == "f" and np.isnan(r).any():
