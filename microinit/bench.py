@@ -213,6 +213,27 @@ def _probe(fn):
     return (time.perf_counter() - t0) / 2
 
 
+def time_interleaved(fns, repeats, target):
+    """Like time_fn for several implementations, sampled round-robin: each repeat times
+    every implementation once in turn, so a burst of load from other processes on a
+    shared machine lands on all of them rather than on whichever ran at that moment."""
+    inner = {}
+    for name, fn in fns.items():
+        inner[name] = _inner_for(_probe(fn), target)
+        for _ in range(max(3, inner[name])):  # warm-up: buffers, caches, thread pools
+            fn()
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = inner[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {name: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+            for name, v in samples.items()}
+
+
 def set_threads(n, torch=None):
     import microinit
 
@@ -245,14 +266,13 @@ def bench_steps(names, threads, repeats, quick, torch, log):
             set_threads(nt, torch)
             row = {"size": name, "sizes": sizes, "batch": int(x.shape[0]), "threads": nt,
                    "flops_per_step": flops}
+            fns = {}
             for impl_name, impl in impls.items():
                 if impl_name == "torch":
-                    fn = (lambda impl=impl: impl.step(tx, ty))
+                    fns[impl_name] = (lambda impl=impl: impl.step(tx, ty))
                 else:
-                    fn = (lambda impl=impl: impl.step(x, y))
-                per = _probe(fn)
-                inner = _inner_for(per, 0.01 if quick else 0.03)
-                row[impl_name] = time_fn(fn, repeats, inner, warmup=max(3, inner))
+                    fns[impl_name] = (lambda impl=impl: impl.step(x, y))
+            row.update(time_interleaved(fns, repeats, 0.01 if quick else 0.02))
             rows.append(row)
             log(_format_row(row))
     return rows
@@ -276,7 +296,11 @@ def _format_row(row):
 
 
 def bench_matmul(ns, threads, repeats, log):
+    """Square float32 products: the own kernel and numpy's BLAS, each writing into a
+    given output (pure kernel speed), and the public ``functional.matmul`` (validation,
+    pooled output, BLAS above the crossover) against plain ``numpy.matmul``."""
     from microinit._kernels import matmul
+    from microinit.functional import linalg
 
     rows = []
     rng = np.random.default_rng(0)
@@ -289,17 +313,31 @@ def bench_matmul(ns, threads, repeats, log):
             flops = 2.0 * n ** 3
             res = {"n": n, "threads": nt}
             for label, fn in (("own", lambda: matmul.gemm(a, b, out)),
+                              ("numpy_out", lambda: np.matmul(a, b, out=out)),
+                              ("public", lambda: linalg.matmul(a, b)),
                               ("numpy", lambda: np.matmul(a, b))):
                 per = _probe(fn)
                 inner = _inner_for(per, 0.01)
                 t = time_fn(fn, repeats, inner, warmup=max(2, inner // 4))
                 res[label] = dict(t, gflops=flops / t["median"] / 1e9)
-            res["own_over_numpy"] = res["numpy"]["median"] / res["own"]["median"]
+            res["own_over_numpy"] = res["numpy_out"]["median"] / res["own"]["median"]
+            res["public_over_numpy"] = res["numpy"]["median"] / res["public"]["median"]
             rows.append(res)
-            log(f"matmul n={n:<5} {nt}T  own {res['own']['median'] * 1e6:10.1f} us "
-                f"{res['own']['gflops']:6.1f} GF/s | numpy {res['numpy']['median'] * 1e6:10.1f} us "
-                f"{res['numpy']['gflops']:6.1f} GF/s | own/numpy speed {res['own_over_numpy']:.2f}x")
+            log(f"matmul n={n:<5} {nt}T  own kernel {res['own']['median'] * 1e6:9.1f} us "
+                f"{res['own']['gflops']:6.1f} GF/s | numpy(out=) {res['numpy_out']['median'] * 1e6:9.1f} us "
+                f"{res['numpy_out']['gflops']:6.1f} GF/s | kernel/BLAS speed {res['own_over_numpy']:.2f}x"
+                f" | F.matmul vs np.matmul {res['public_over_numpy']:.2f}x")
     return rows
+
+
+def matmul_table(rows):
+    lines = ["| n | threads | own kernel µs | GFLOP/s | numpy (BLAS) µs | GFLOP/s | kernel ÷ BLAS time "
+             "| `F.matmul` vs `np.matmul` |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['n']} | {r['threads']} | {r['own']['median'] * 1e6:,.1f} | {r['own']['gflops']:.1f} "
+                     f"| {r['numpy_out']['median'] * 1e6:,.1f} | {r['numpy_out']['gflops']:.1f} "
+                     f"| {r['own_over_numpy']:.2f}× faster | {r['public_over_numpy']:.2f}× faster |")
+    return "\n".join(lines)
 
 
 def traced_peak(fn):
@@ -367,19 +405,22 @@ def _optional_module(filename):
     return mod
 
 
-def _run_optional(filename, flag, quick, log):
+def _run_optional(filename, flag, quick, log, quick_argv=()):
+    """Run another engineer's benchmark module: its ``bench(quick=...)`` when it has
+    one (returning its rows for the JSON), else its ``main(argv)`` with our own argv
+    kept away from its parser."""
     mod = _optional_module(filename)
     if mod is None:
         log(f"{flag}: benchmarks/{filename} not found (run from a source checkout); skipped")
         return None
-    fn = getattr(mod, "bench", None) or getattr(mod, "main", None)
-    if fn is None:
-        log(f"{flag}: benchmarks/{filename} defines neither bench(quick) nor main(); skipped")
-        return None
-    try:
-        return fn(quick=quick)
-    except TypeError:
-        return fn()
+    log(f"\n{flag}: benchmarks/{filename}")
+    if hasattr(mod, "bench"):
+        return mod.bench(quick=quick)
+    if hasattr(mod, "main"):
+        mod.main(list(quick_argv) if quick else [])
+        return {"printed": True}
+    log(f"{flag}: benchmarks/{filename} defines neither bench(quick) nor main(argv); skipped")
+    return None
 
 
 # ----------------------------------------------------------------------------- report
@@ -468,8 +509,10 @@ def run(args):
             ns = [8, 16, 32, 64, 128, 256] if args.quick else [8, 16, 24, 32, 48, 64, 96, 128, 192,
                                                                  256, 384, 512, 768, 1024]
             log("")
-            result["matmul"] = bench_matmul(ns, [1] if args.quick else threads,
-                                            max(3, repeats // 2), log)
+            result["matmul"] = mm = bench_matmul(ns, [1] if args.quick else threads,
+                                                 max(3, repeats // 2), log)
+            log("")
+            log(matmul_table(mm))
         mem_rows = []
         if not args.no_memory:
             log("")
@@ -480,7 +523,8 @@ def run(args):
         for line in result["targets"]:
             log(line)
         if args.scalar:
-            result["scalar"] = _run_optional("bench_scalar.py", "--scalar", args.quick, log)
+            result["scalar"] = _run_optional("bench_scalar.py", "--scalar", args.quick, log,
+                                             quick_argv=("--steps", "20"))
         if args.init:
             result["init"] = _run_optional("bench_init.py", "--init", args.quick, log)
     finally:

@@ -39,6 +39,7 @@ from microinit._kernels.activations cimport (
     relu_fwd, relu_grad, sigmoid_fwd, sigmoid_grad, tanh_fwd, tanh_grad,
 )
 from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm
+from microinit._kernels.matmul cimport BufferPool
 cimport microinit._kernels.activations as A
 import numpy as np
 
@@ -307,12 +308,6 @@ cdef int _backward(const floating* x, const floating* W, const floating* zx,
 # C-contiguous, consistent shapes -- in one C-level call, and return None for anything
 # else, which functional/linalg.py then validates, converts and reports in Python.
 
-from cpython.object cimport PyObject
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-
-cdef extern from "Python.h":
-    Py_ssize_t Py_REFCNT(PyObject* o)
-
 # Activations whose derivative needs the pre-activation z. For the others act' is a
 # function of y (tanh, sigmoid: 1 - y^2, y(1 - y)) or of the sign of y, which is the
 # sign of z (identity, relu), so z is not stored and the activation runs in place.
@@ -322,70 +317,6 @@ NEEDS_Z = frozenset([A.ACT_LEAKY_RELU, A.ACT_ELU, A.ACT_SELU, A.ACT_GELU, A.ACT_
 cdef inline bint _needs_z(int code) noexcept:
     return (code == A.ACT_LEAKY_RELU or code == A.ACT_ELU or code == A.ACT_SELU
             or code == A.ACT_GELU or code == A.ACT_SOFTPLUS)
-
-
-cdef class BufferPool:
-    """Arrays keyed by (shape, dtype), handed out again once nothing else holds them.
-
-    An array is reused only when its reference count shows the pool's own list as its
-    sole holder, so a result a caller keeps (or a view of it, which references its
-    base) is never overwritten. The test and the hand-out run in C under the GIL, so
-    two Python threads cannot take the same array. At most ``per_key`` arrays are kept
-    per key; ``clear()`` drops them all.
-
-    >>> pool = BufferPool(); a = pool.get((2, 3), np.float32)
-    >>> b = pool.get((2, 3), np.float32); a is b      # a is still held
-    False
-    """
-    cdef dict _free
-    cdef public Py_ssize_t per_key
-
-    def __cinit__(self, Py_ssize_t per_key=8):
-        self._free = {}
-        self.per_key = per_key
-
-    cdef cnp.ndarray take(self, int nd, Py_ssize_t d0, Py_ssize_t d1, int typenum):
-        cdef object key
-        cdef list arrs
-        cdef Py_ssize_t i
-        cdef PyObject* item
-        cdef cnp.npy_intp dims[2]
-        cdef cnp.ndarray a
-        if nd == 2:
-            key = (d0, d1, typenum)
-        else:
-            key = (d0, typenum)
-        arrs = self._free.get(key)
-        if arrs is None:
-            arrs = []
-            self._free[key] = arrs
-        for i in range(PyList_GET_SIZE(arrs)):
-            item = PyList_GET_ITEM(arrs, i)
-            if Py_REFCNT(item) == 1:
-                return <cnp.ndarray> item
-        dims[0] = d0
-        dims[1] = d1
-        a = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
-        if PyList_GET_SIZE(arrs) < self.per_key:
-            arrs.append(a)
-        return a
-
-    def get(self, shape, dtype):
-        """An array of ``shape`` (1-D or 2-D) and float ``dtype``, reused when idle."""
-        cdef int t = np.dtype(dtype).num
-        shape = tuple(shape)
-        if len(shape) == 2:
-            return self.take(2, shape[0], shape[1], t)
-        if len(shape) == 1:
-            return self.take(1, shape[0], 0, t)
-        return np.empty(shape, dtype)
-
-    def clear(self):
-        self._free.clear()
-
-    def nbytes(self):
-        """Bytes held by the pool (idle or handed out)."""
-        return sum(a.nbytes for arrs in self._free.values() for a in arrs)
 
 
 cdef inline bint _plain(object a, int t, int nd):

@@ -193,6 +193,122 @@ cdef int _batched(const floating* a, const floating* b, floating* out, Py_ssize_
     return 0
 
 
+# --- buffer reuse and the one-call fast path (shared with dense.pyx) ----------------
+#
+# A small product computes in ~1 us, about what a Python-level dispatcher spends on
+# attribute tests, an allocation and the argument parsing of the kernel call.
+# matmul_auto (and dense.forward_auto/backward_auto) do the common case -- exact
+# ndarrays, one float dtype, C-contiguous, consistent shapes -- in one C-level call and
+# return None for anything else, which functional/linalg.py then validates, converts
+# and reports in Python.
+
+from cpython.object cimport PyObject
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+import numpy as np
+
+cdef extern from "Python.h":
+    Py_ssize_t Py_REFCNT(PyObject* o)
+
+
+cdef class BufferPool:
+    """Arrays keyed by (shape, dtype), handed out again once nothing else holds them.
+
+    An array is reused only when its reference count shows the pool's own list as its
+    sole holder, so a result a caller keeps (or a view of it, which references its
+    base) is never overwritten. The test and the hand-out run in C under the GIL, so
+    two Python threads cannot take the same array. At most ``per_key`` arrays are kept
+    per key; ``clear()`` drops them all.
+
+    >>> pool = BufferPool(); a = pool.get((2, 3), np.float32)
+    >>> b = pool.get((2, 3), np.float32); a is b      # a is still held
+    False
+    """
+    def __cinit__(self, Py_ssize_t per_key=8):
+        self._free = {}
+        self.per_key = per_key
+
+    cdef cnp.ndarray take(self, int nd, Py_ssize_t d0, Py_ssize_t d1, int typenum):
+        cdef object key
+        cdef list arrs
+        cdef Py_ssize_t i
+        cdef PyObject* item
+        cdef cnp.npy_intp dims[2]
+        cdef cnp.ndarray a
+        if nd == 2:
+            key = (d0, d1, typenum)
+        else:
+            key = (d0, typenum)
+        arrs = self._free.get(key)
+        if arrs is None:
+            arrs = []
+            self._free[key] = arrs
+        for i in range(PyList_GET_SIZE(arrs)):
+            item = PyList_GET_ITEM(arrs, i)
+            if Py_REFCNT(item) == 1:
+                return <cnp.ndarray> item
+        dims[0] = d0
+        dims[1] = d1
+        a = cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+        if PyList_GET_SIZE(arrs) < self.per_key:
+            arrs.append(a)
+        return a
+
+    def get(self, shape, dtype):
+        """An array of ``shape`` (1-D or 2-D) and float ``dtype``, reused when idle."""
+        cdef int t = np.dtype(dtype).num
+        shape = tuple(shape)
+        if len(shape) == 2:
+            return self.take(2, shape[0], shape[1], t)
+        if len(shape) == 1:
+            return self.take(1, shape[0], 0, t)
+        return np.empty(shape, dtype)
+
+    def clear(self):
+        self._free.clear()
+
+    def nbytes(self):
+        """Bytes held by the pool (idle or handed out)."""
+        return sum(a.nbytes for arrs in self._free.values() for a in arrs)
+
+
+def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul):
+    """a @ b for plain 2-D arguments (exact ndarrays, one float dtype, C-contiguous,
+    matching inner dims) into a pooled output, or None (validate in Python).
+
+    Products above ``blas_min`` multiply-adds go to ``matmul(a, b, out=out)`` (numpy's
+    BLAS), the rest to the own kernel.
+    """
+    cdef int t
+    cdef Py_ssize_t m, k, n
+    cdef cnp.ndarray out
+    if not cnp.PyArray_CheckExact(a) or not cnp.PyArray_CheckExact(b):
+        return None
+    t = cnp.PyArray_TYPE(<cnp.ndarray> a)
+    if ((t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or cnp.PyArray_TYPE(<cnp.ndarray> b) != t
+            or cnp.PyArray_NDIM(<cnp.ndarray> a) != 2 or cnp.PyArray_NDIM(<cnp.ndarray> b) != 2
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> b)):
+        return None
+    m = cnp.PyArray_DIMS(<cnp.ndarray> a)[0]
+    k = cnp.PyArray_DIMS(<cnp.ndarray> a)[1]
+    n = cnp.PyArray_DIMS(<cnp.ndarray> b)[1]
+    if cnp.PyArray_DIMS(<cnp.ndarray> b)[0] != k:
+        return None
+    out = pool.take(2, m, n, t)
+    if m and n:
+        if m * n * k > blas_min:
+            matmul(a, b, out=out)
+        elif t == cnp.NPY_FLOAT32:
+            _gemm[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> a),
+                         <const float*> cnp.PyArray_DATA(<cnp.ndarray> b),
+                         <float*> cnp.PyArray_DATA(out), m, n, k, False, False, False)
+        else:
+            _gemm[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> a),
+                          <const double*> cnp.PyArray_DATA(<cnp.ndarray> b),
+                          <double*> cnp.PyArray_DATA(out), m, n, k, False, False, False)
+    return out
+
+
 cdef extern from *:
     """
     typedef float mi_pk_v8f __attribute__((vector_size(32)));

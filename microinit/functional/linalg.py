@@ -75,9 +75,10 @@ def activation_code(activation):
 
 
 # --------------------------------------------------------------------------- buffers
-# One process-wide pool (dense.BufferPool): an array is handed out again only when the
+# One process-wide pool (matmul.BufferPool): an array is handed out again only when the
 # pool's own list is its last holder, and that test runs in C under the GIL.
-_pool = _kdense.BufferPool()
+_pool = _kmatmul.BufferPool()
+_matmul_auto = _kmatmul.matmul_auto
 _buffer = _pool.get
 _forward_auto = _kdense.forward_auto
 _backward_auto = _kdense.backward_auto
@@ -149,6 +150,9 @@ def matmul(a, b):
     >>> matmul(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))[0, 0]
     3.0
     """
+    out = _matmul_auto(a, b, MATMUL_BLAS_MIN, _pool, _np_matmul)  # the plain 2-D case
+    if out is not None:
+        return out
     a, b = _operands(a, b, "matmul")
     batch, m, k, n = _check_mm_shapes(a, b)
     if batch is None:

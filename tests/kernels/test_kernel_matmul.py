@@ -138,3 +138,37 @@ def test_num_threads_roundtrip():
             K.set_num_threads(0)
     finally:
         K.set_num_threads(before)
+
+
+def test_buffer_pool_reuses_only_idle_arrays():
+    pool = K.BufferPool(per_key=2)
+    a = pool.get((3, 4), np.float32)
+    b = pool.get((3, 4), np.float32)
+    assert a is not b                                   # a is held by this test
+    a_id = id(a)
+    del a
+    c = pool.get((3, 4), np.float32)
+    assert id(c) == a_id                                # idle again: handed out
+    view = b[1:]
+    del b
+    d = pool.get((3, 4), np.float32)
+    assert d.base is None and view.base is not d        # a live view pins its base
+    assert pool.get((3, 4), np.float64).dtype == np.float64
+    assert pool.get((5,), np.float32).shape == (5,)
+    assert pool.get((2, 2, 2), np.float32).shape == (2, 2, 2)   # 3-D: plain allocation
+    assert pool.nbytes() > 0
+    pool.clear()
+    assert pool.nbytes() == 0
+
+
+def test_matmul_auto_declines_non_plain_arguments(rng):
+    pool = K.BufferPool()
+    a = rng.standard_normal((5, 4)).astype(np.float32)
+    b = rng.standard_normal((4, 3)).astype(np.float32)
+    assert K.matmul_auto(a, b.astype(np.float64), 1 << 21, pool, np.matmul) is None
+    assert K.matmul_auto(a, b.T.copy(), 1 << 21, pool, np.matmul) is None
+    assert K.matmul_auto(np.asfortranarray(a), b, 1 << 21, pool, np.matmul) is None
+    assert K.matmul_auto(a[None], b, 1 << 21, pool, np.matmul) is None
+    for blas_min in (1 << 21, -1):   # own kernel, then BLAS
+        out = K.matmul_auto(a, b, blas_min, pool, np.matmul)
+        np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-6)
