@@ -600,3 +600,46 @@ def test_setitem_is_in_place_and_versioned():
     np.testing.assert_array_equal(x.data, [7, 10, 8])
     with pytest.raises(RuntimeError, match="modified in place"):
         y.backward()
+
+
+def test_kernels_never_see_zero_size_buffers(monkeypatch):  # RELIABILITY 11 (cython #2093)
+    import microinit.functional.elementwise as E
+    import microinit.functional.losses as L
+
+    calls = []
+
+    def guard(fn):
+        def wrapped(*args):
+            sizes = [a.size for a in args if isinstance(a, np.ndarray)]
+            assert all(sizes), f"kernel called with a zero-size buffer: {sizes}"
+            calls.append(fn)
+            return fn(*args)
+        return wrapped
+
+    monkeypatch.setattr(E, "_fwd", guard(E._fwd))
+    monkeypatch.setattr(E, "_bwd", guard(E._bwd))
+    monkeypatch.setattr(T, "_act_fwd", E.forward_code)
+    monkeypatch.setattr(T, "_act_bwd", E.backward_code)
+
+    real_xent = L._xent
+
+    class GuardedXent:
+        def __getattr__(self, name):
+            return guard(getattr(real_xent, name))
+
+    monkeypatch.setattr(L, "_xent", GuardedXent())
+    for n in (0, 3):
+        x = mi.zeros(n, 4, requires_grad=True)
+        loss = T.cross_entropy(x.tanh().relu().gelu(), np.zeros(n, np.int64))
+        loss.backward()
+        assert x.grad.shape == (n, 4)
+    assert len(calls) == 8  # 3 activations x (fwd, bwd) + xent (fwd, bwd), only for n = 3
+
+
+def test_matmul_shape_errors_at_tensor_level():  # RELIABILITY 1, 3
+    with pytest.raises(ValueError, match=r"matmul: inner dims differ: \(2, 3\) @ \(4, 5\)"):
+        mi.ones(2, 3) @ mi.ones(4, 5)
+    with pytest.raises(ValueError, match="dimension"):
+        mi.ones(3) @ mi.ones(3, 2)
+    with pytest.raises(TypeError, match="float16"):
+        mi.ones(2, 3) @ np.ones((3, 2), np.float16)
