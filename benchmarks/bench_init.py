@@ -145,6 +145,11 @@ def format_table(results):
 def bench(quick=False):
     """Entry point for ``microinit bench --init``: print the table, return the rows.
     quick: 1024 x 1024, one repeat, no numpy baselines (seconds instead of minutes)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("bench_init: PyTorch is not installed; nothing to compare against (skipped)")
+        return []
     results = run(repeats=1, size=1024, numpy_baseline=False) if quick else run()
     print(format_table(results))
     return results
@@ -157,6 +162,10 @@ def main(argv=None):
     p.add_argument("--only", nargs="*", help="initializer labels to run")
     p.add_argument("--no-numpy", action="store_true", help="skip the numpy baselines")
     a = p.parse_args(argv)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        p.exit(2, "bench_init: needs PyTorch (pip install torch) to compare against torch.nn.init\n")
     print(format_table(run(a.repeats, a.size, a.only, not a.no_numpy)))
 
 
