@@ -100,19 +100,32 @@ def test_register_user_initializer_roundtrip():
         assert isinstance(rng, np.random.Generator) and isinstance(size, tuple)
         return np.full(size, factor)
 
-    cfg = init.serialize({"name": "TestInitScaled", "factor": 3.0})
-    assert cfg == {"name": name, "factor": 3.0}
-    out = init.get(json.loads(json.dumps(cfg)))((2, 2))
-    assert out.dtype == np.float32 and (out == 3.0).all()
-    with pytest.raises(ValueError, match="already taken"):
-        init.register("TEST_INIT_SCALED_ONES")(scaled_ones)
-    with pytest.raises(ValueError, match="'kaiming_normal' is the built-in initializer 'he_normal'"):
-        init.register("my_kaiming", "kaiming_normal")(scaled_ones)
-    init.register(name, overwrite=True)(lambda shape, *, dtype, rng: np.zeros(shape) + 7)
-    assert (init.get(name)((1, 1)) == 7).all()
-    with pytest.raises(ValueError, match="shape"):
-        init.register("test_init_bad_shape")(lambda shape, *, dtype, rng: np.zeros(3))
-        init.get("test_init_bad_shape")((2, 2))
+    try:
+        cfg = init.serialize({"name": "TestInitScaled", "factor": 3.0})
+        assert cfg == {"name": name, "factor": 3.0}
+        out = init.get(json.loads(json.dumps(cfg)))((2, 2))
+        assert out.dtype == np.float32 and (out == 3.0).all()
+        with pytest.raises(ValueError, match="already taken"):
+            init.register("TEST_INIT_SCALED_ONES")(scaled_ones)
+        with pytest.raises(ValueError, match="'kaiming_normal' is the built-in initializer 'he_normal'"):
+            init.register("my_kaiming", "kaiming_normal")(scaled_ones)
+        init.register(name, overwrite=True)(lambda shape, *, dtype, rng: np.zeros(shape) + 7)
+        assert (init.get(name)((1, 1)) == 7).all()
+    finally:
+        init.unregister(name)
+    with pytest.raises(ValueError, match="unknown initializer"):
+        init.get(name)
+    with pytest.raises(ValueError, match="built-in"):
+        init.unregister("glorot_uniform")
+
+
+def test_user_initializer_returning_a_wrong_shape():
+    init.register("test_init_bad_shape")(lambda shape, *, dtype, rng: np.zeros(3))
+    try:
+        with pytest.raises(ValueError, match=r"returned an array of shape \(3,\), expected \(2, 2\)"):
+            init.get("test_init_bad_shape")((2, 2))
+    finally:
+        init.unregister("test_init_bad_shape")
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -18,7 +18,7 @@ from microinit.init._checks import (as_generator, check_dtype, check_shape, did_
                                     normalize_name, warn_zero_element)
 from microinit.init._sample import draw, truncnorm_moments
 
-__all__ = ["register", "get", "serialize", "available", "describe", "Initializer"]
+__all__ = ["register", "unregister", "get", "serialize", "available", "describe", "Initializer"]
 
 _ENTRIES = {}   # canonical name -> _Entry
 _LOOKUP = {}    # normalized name or alias -> canonical name
@@ -118,6 +118,16 @@ def register(name, *aliases, overwrite=False):
         return fn
 
     return deco
+
+
+def unregister(name):
+    """Remove a user-registered initializer (by name or alias); built-ins stay."""
+    entry = _lookup(name)
+    if entry.plan is not None:
+        raise ValueError(f"unregister: {entry.name!r} is a built-in initializer")
+    for label in (entry.name,) + entry.aliases:
+        _LOOKUP.pop(normalize_name(label), None)
+    del _ENTRIES[entry.name]
 
 
 def builtin(name, *aliases, param_aliases=None, probe=(3, 3)):
