@@ -75,9 +75,10 @@ class _Node:
 
 
 def _new(data, ctx=None):
-    # Internal constructor: data is already a C-contiguous float ndarray.
+    # Internal constructor: data is already a C-contiguous float ndarray, or a numpy
+    # scalar (numpy turns 0-d ufunc results into scalars), made a 0-d array here.
     t = Tensor.__new__(Tensor)
-    t.data = data
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
     t.grad = None
     t._version = 0
     if ctx is None:
@@ -864,7 +865,7 @@ class Tensor:
                     f"output shape {t.data.shape}); its saved values were freed by the first "
                     "backward. Pass retain_graph=True to the first call to keep them.")
             if node.retain:
-                t.grad = g.copy() if t.grad is None else t.grad + g
+                t.grad = np.array(g) if t.grad is None else np.asarray(t.grad + g)
             if node.saves_out and t._version:
                 _version_error(node, t, "its output", 0, t._version)
             if node.saved:
@@ -894,7 +895,9 @@ def _accumulate_leaf(p, gp, aliased):
     # A leaf's .grad must be an array it owns (optimizers may write into it) with
     # its own shape and dtype; the engine itself never writes into grads in place.
     pd = p.data
-    if gp.dtype != pd.dtype:
+    if type(gp) is not np.ndarray:  # a numpy scalar from 0-d arithmetic
+        gp = np.array(gp, dtype=pd.dtype)
+    elif gp.dtype != pd.dtype:
         gp = gp.astype(pd.dtype)
     elif aliased or gp.base is not None or not gp.flags.writeable:
         gp = gp.copy()
@@ -903,7 +906,9 @@ def _accumulate_leaf(p, gp, aliased):
     if p.grad is None:
         p.grad = gp
     else:
-        p.grad = p.grad + gp
+        # out of place: anyone holding the previous grad array keeps its values
+        total = p.grad + gp
+        p.grad = total if type(total) is np.ndarray else np.asarray(total)
 
 
 def _version_error(node, t, what, expected, found):

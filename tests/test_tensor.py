@@ -643,3 +643,13 @@ def test_matmul_shape_errors_at_tensor_level():  # RELIABILITY 1, 3
         mi.ones(3) @ mi.ones(3, 2)
     with pytest.raises(TypeError, match="float16"):
         mi.ones(2, 3) @ np.ones((3, 2), np.float16)
+
+
+def test_zero_dim_results_are_arrays():
+    # numpy turns 0-d ufunc results into scalars; data and grads must stay ndarrays
+    x = mi.tensor(2.0, requires_grad=True)
+    y = (x * 3.0 + 1.0).tanh() * x
+    assert type(y.data) is np.ndarray and y.shape == ()
+    y.backward()
+    assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32 and x.grad.shape == ()
+    x.grad += 1.0  # an optimizer may write into it
