@@ -196,7 +196,7 @@ def hinge_loss_forward(scores, target, reduction="mean"):
         bad = (t != 1) & (t != -1)
         if bad.any():
             i = int(np.argmax(bad.reshape(-1)))
-            raise ValueError(f"{op}: target must be -1 or +1, found {t.reshape(-1)[i]!r} at flat index {i}")
+            raise ValueError(f"{op}: target must be -1 or +1, found {t.reshape(-1)[i].item()!r} at flat index {i}")
     dt = result_dtype(s, t)
     s = s.astype(dt, copy=False)
     t = t.astype(dt, copy=False)
