@@ -278,25 +278,25 @@ cdef void _normal_loop(Stream *s, real[::1] out, double mean, double std) noexce
     if real is double:
         for i in range(n):
             out[i] = mean + std * std_normal_64(s)
-        return
-    # float32: both halves of a word at once when both take the fast path (~98%);
-    # otherwise the same halves go through the general path in the same order, so
-    # the result equals drawing every sample with std_normal_32.
-    while i < n:
-        if s.has_half or i == n - 1:
-            out[i] = <float>(mean + std * std_normal_32(s))
+    else:
+        # float32: both halves of a word at once when both take the fast path (~98%);
+        # otherwise the same halves go through the general path in the same order, so
+        # the result equals drawing every sample with std_normal_32.
+        while i < n:
+            if s.has_half or i == n - 1:
+                out[i] = <float>(mean + std * std_normal_32(s))
+                i += 1
+                continue
+            r = next64(s)
+            if fast_normal_32(<uint32_t>r, &x0) and fast_normal_32(<uint32_t>(r >> 32), &x1):
+                out[i] = <float>(mean + std * x0)
+                out[i + 1] = <float>(mean + std * x1)
+                i += 2
+                continue
+            s.half = r >> 32
+            s.has_half = 1
+            out[i] = <float>(mean + std * finish_normal_32(s, <uint32_t>r))
             i += 1
-            continue
-        r = next64(s)
-        if fast_normal_32(<uint32_t>r, &x0) and fast_normal_32(<uint32_t>(r >> 32), &x1):
-            out[i] = <float>(mean + std * x0)
-            out[i + 1] = <float>(mean + std * x1)
-            i += 2
-            continue
-        s.half = r >> 32
-        s.has_half = 1
-        out[i] = <float>(mean + std * finish_normal_32(s, <uint32_t>r))
-        i += 1
 
 
 def normal_fill(gen, real[::1] out, double mean, double std):
