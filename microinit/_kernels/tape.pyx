@@ -37,7 +37,7 @@ How it works
 """
 cimport cython
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, _Py_REFCNT
-from libc.stdlib cimport malloc, realloc, free
+from cpython.mem cimport PyMem_RawMalloc as malloc, PyMem_RawRealloc as realloc, PyMem_RawFree as free
 from libc.string cimport memset
 from libc.math cimport pow as c_pow, log as c_log, sqrt as c_sqrt, exp as c_exp
 
@@ -147,6 +147,8 @@ cdef inline void _local(int code, double x0, double x1, double y, double c,
 
 # A node's `data` and `grad` are adjacent doubles, so one pointer reaches both:
 # p[0] is data, p[1] is grad (checked when the module loads, see _check_layout).
+# Arrays come from PyMem_Raw* (malloc underneath, usable without the GIL), so that
+# tracemalloc sees them.
 cdef struct Arrays:
     Py_ssize_t cap
     int* op            # op code, OP_DEAD once the node is freed
@@ -820,6 +822,15 @@ def zero_grad(values):
         if not isinstance(v, Value):
             raise TypeError(f"zero_grad: expected Values, got {type(v).__name__}")
         (<Value>v).grad = 0.0
+
+
+def release_memory():
+    """Free the arrays kept for reuse by the next recording tape (they are reused
+    across training steps; a long-running program may want them back)."""
+    global _current
+    if _current is not None and (<_Recorder>_current).live == 0:
+        _current = None         # its arrays go to _spare, freed next
+    _free_arrays(&_spare)
 
 
 def tape_stats():
