@@ -7,7 +7,6 @@ module)::
 
     >>> import numpy as np
     >>> from microinit import nn
-from microinit.functional._validate import check_finite
     >>> from microinit.diagnostics import layer_stats
     >>> model = nn.MLP([8, 32, 32, 3], activation="tanh", rng=0)
     >>> X = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
