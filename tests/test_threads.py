@@ -29,16 +29,20 @@ def test_set_get_roundtrip_governs_kernels_and_blas(restore_threads):
 
 
 def test_results_do_not_depend_on_thread_count(rng, restore_threads):
-    a = rng.standard_normal((200, 150))
-    b = rng.standard_normal((150, 120))
-    outs = []
-    for n in (1, 2):
-        microinit.set_num_threads(n)
-        out = np.empty((200, 120))
-        K.gemm(a, b, out)
-        outs.append(out)
-    # each output element is summed in the same order whichever thread computes it
-    np.testing.assert_array_equal(outs[0], outs[1])
+    # (200, 150, 120): threads split row blocks of a packed A; (100, 128, 130): A is
+    # read in place and threads split the column panels of B.
+    for m, k, n in [(200, 150, 120), (100, 128, 130)]:
+        a = rng.standard_normal((m, k))
+        b = rng.standard_normal((k, n))
+        outs = []
+        for nt in (1, 2):
+            microinit.set_num_threads(nt)
+            out = np.empty((m, n))
+            K.gemm(a, b, out)
+            outs.append(out)
+        # each output element is summed in the same order whichever thread computes it
+        np.testing.assert_array_equal(outs[0], outs[1])
+        np.testing.assert_allclose(outs[0], a @ b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("bad,err", [(0, ValueError), (-2, ValueError), (1.5, TypeError),

@@ -138,8 +138,11 @@ cdef enum:
     MI_KC = 256
     MI_MC = 72      # multiple of MR; MC x KC floats = 72 KiB, half of L2 per thread
     MI_NC = 4096    # multiple of both NRs
-    # Below this many multiply-adds (m*n*k) one thread is faster than waking a team.
-    MI_PARALLEL_MIN = 96 * 96 * 96
+    # Below this many multiply-adds (m*n*k, ~20-30 us on one core) one thread is used:
+    # waking a team costs a few us on an idle machine, and on an oversubscribed one a
+    # descheduled thread stalls the whole region (measured: 2 threads 5-25x slower
+    # than 1 at 0.5-2M MACs with 5 busy processes on 2 cores).
+    MI_PARALLEL_MIN = 1 << 20
     # Up to this many multiply-adds a row-major A is read in place instead of packed
     # (measured with benchmarks/crossover.py; see the numbers in its docstring).
     MI_DIRECT_A_MAX = 128 * 128 * 128
@@ -279,6 +282,7 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     """The blocked, optionally parallel body of mi_gemm (k >= 1); direct_a: see mi_block."""
     cdef Py_ssize_t nr = mi_nr(C[0])
     cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, bj, bp, bi
+    cdef Py_ssize_t npan, tsk, p0, p1, j0, jn, nts
     cdef Py_ssize_t kc_max = k if k < MI_KC else MI_KC
     cdef Py_ssize_t nc_max = n if n < MI_NC else MI_NC
     cdef floating* Bp
@@ -286,14 +290,19 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     cdef floating* work
     cdef bint add
     cdef int tid, nt
-    # Rows per A block: MC, or an even share per thread when m is short, so a 2-core
-    # run of a 128-row product still splits in two.
+    cdef bint colsplit
     nt = nthreads if m * n * k >= MI_PARALLEL_MIN else 1
-    mc_blk = MI_MC
-    if nt > 1 and m < nt * MI_MC:
-        mc_blk = ((m + nt - 1) // nt + MI_MR - 1) // MI_MR * MI_MR
     if nt < 1:
         nt = 1
+    # Two ways to share the work between threads. Small products (A read in place):
+    # each thread takes a range of NR-column panels, packs just those panels of B and
+    # runs them against all of A, so no thread waits for a serial packing step. Large
+    # products: threads take row blocks of A (MC rows, or an even share when m is
+    # short, so a 128-row product still splits in two) against one shared packed B.
+    colsplit = direct_a and nt > 1
+    mc_blk = MI_MC
+    if nt > 1 and not colsplit and m < nt * MI_MC:
+        mc_blk = ((m + nt - 1) // nt + MI_MR - 1) // MI_MR * MI_MR
     work = <floating*> malloc(sizeof(floating) * (
         kc_max * ((nc_max + nr - 1) // nr * nr) + nt * kc_max * mc_blk))
     if work == NULL:
@@ -307,8 +316,25 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
             pc = bp * MI_KC
             kc = k - pc if k - pc < MI_KC else MI_KC
             add = accumulate or pc > 0
-            mi_pack_b(B, ldb, tb, pc, kc, jc, nc, Bp)
             nblk = (m + mc_blk - 1) // mc_blk
+            if colsplit:
+                npan = (nc + nr - 1) // nr
+                nts = nt if npan >= nt else npan
+                if nts > 1:
+                    for tsk in prange(nts, nogil=True, num_threads=nts, schedule="static"):
+                        tid = openmp.omp_get_thread_num()
+                        p0 = tsk * npan // nts
+                        p1 = (tsk + 1) * npan // nts
+                        j0 = p0 * nr
+                        jn = (p1 * nr if p1 * nr < nc else nc) - j0
+                        mi_pack_b(B, ldb, tb, pc, kc, jc + j0, jn, Bp + j0 * kc)
+                        for bi in range(nblk):
+                            ic = bi * mc_blk
+                            mc = m - ic if m - ic < mc_blk else mc_blk
+                            mi_block(A, lda, ta, True, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
+                                     Bp + j0 * kc, jn, C + ic * ldc + jc + j0, ldc, add)
+                    continue
+            mi_pack_b(B, ldb, tb, pc, kc, jc, nc, Bp)
             if nt > 1 and nblk > 1:
                 for blk in prange(nblk, nogil=True, num_threads=nt, schedule="static"):
                     tid = openmp.omp_get_thread_num()
