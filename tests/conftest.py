@@ -16,3 +16,15 @@ requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not instal
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def single_thread():
+    """Run the kernels and BLAS on one thread for the test, then restore the setting.
+    For tests of many tiny networks: on a shared machine, threads only add contention."""
+    from microinit.threads import get_num_threads, set_num_threads
+
+    before = get_num_threads()
+    set_num_threads(1)
+    yield
+    set_num_threads(before)

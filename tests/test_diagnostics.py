@@ -13,15 +13,8 @@ from microinit.diagnostics import LayerStats, Table, layer_stats, require_matplo
 from microinit.tensor import cross_entropy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny networks: threads only add contention on a shared machine.
-    from microinit.threads import get_num_threads, set_num_threads
-
-    before = get_num_threads()
-    set_num_threads(1)
-    yield
-    set_num_threads(before)
+# Tiny networks: threads only add contention on a shared machine.
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _batch(n=32, d=6, k=3, seed=0):

@@ -10,15 +10,8 @@ import pytest
 from microinit import cli, lab
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny networks: threads only add contention on a shared machine.
-    from microinit.threads import get_num_threads, set_num_threads
-
-    before = get_num_threads()
-    set_num_threads(1)
-    yield
-    set_num_threads(before)
+# Tiny networks: threads only add contention on a shared machine.
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")
