@@ -226,6 +226,11 @@ class Tensor:
     arrays keep their dtype and, when C-contiguous, share memory with the Tensor (like
     ``torch.from_numpy``); integer/bool arrays stay integer/bool (labels, indices,
     masks) and cannot require grad. float16/complex/object/str/None -> TypeError.
+
+    numpy interop: ``np.asarray(t)`` gives ``t.data``; ``ndarray (op) Tensor`` defers to
+    the Tensor (a Tensor results); numpy ufuncs called on a Tensor raise TypeError (use
+    ``t.data``). ``<, <=, >, >=`` give bool tensors; ``==`` is identity (tensors are
+    hashable, usable as dict keys and in parameter lists).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
