@@ -151,6 +151,8 @@ def fit(model, loss, optimizer, loader, epochs=1, val=None, callbacks=(), verbos
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             total, correct, n = 0.0, 0, 0
+            if bar is not None:
+                bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
             for step, (xb, yb) in enumerate(loader, 1):
                 global_step += 1
                 out = model(xb)

@@ -48,7 +48,9 @@ def test_fit_progress_bar_on_a_terminal():
     out = Tty()
     fit(model, "cross_entropy", opt, loader, epochs=2, file=out)
     text = out.getvalue()
-    assert "step" in text and "%" in text and "epoch 1/2" not in text
+    last = text.split("\r")[-1]
+    assert "epoch 2/2" in last and "100%" in last and "loss=" in last and "acc=" in last
+    assert "epoch 1/2  loss" not in text  # no plain log lines on a terminal
 
 
 def test_verbose_false_prints_nothing(capsys):
