@@ -12,29 +12,17 @@ Measured 2026-11-22 on the benchmark machine (AMD EPYC Zen 3, 2 cores, AVX2, Ope
 the MATMUL_BLAS_MIN / DENSE_BLAS_MIN comments in microinit/functional/linalg.py.
 """
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
 
 import microinit
+from microinit.bench import _inner_for, _probe, time_fn
 from microinit.functional import linalg as L
 
 
-def _time(fn, repeats=7, target=0.01):
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    per = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(target / per))
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples)
+def _time(fn, repeats=7):
+    return time_fn(fn, repeats, _inner_for(_probe(fn), 0.01), warmup=2)["median"]
 
 
 def _forced(kind, blas, fn):

@@ -134,7 +134,18 @@ class NumpyMLP:
 
 
 # ----------------------------------------------------------------------------- microinit
-class MicroinitMLP:
+class _AutogradStep:
+    """One training step as both autograd frameworks spell it."""
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = self.loss_fn(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+class MicroinitMLP(_AutogradStep):
     """The same network through microinit's public API: nn.MLP, losses, optim.SGD."""
 
     def __init__(self, params, loss, sizes):
@@ -148,13 +159,6 @@ class MicroinitMLP:
         self.opt = optim.SGD(self.model.parameters(), lr=LR)
         self.loss_fn = losses.mse if loss == "mse" else losses.cross_entropy
 
-    def step(self, x, y):
-        self.opt.zero_grad()
-        loss = self.loss_fn(self.model(x), y)
-        loss.backward()
-        self.opt.step()
-        return loss
-
 
 # ----------------------------------------------------------------------------- torch
 def _torch():
@@ -165,7 +169,7 @@ def _torch():
     return torch
 
 
-class TorchMLP:
+class TorchMLP(_AutogradStep):
     def __init__(self, params, loss, torch):
         layers = []
         for i, (w, b) in enumerate(params):
@@ -179,13 +183,6 @@ class TorchMLP:
         self.model = torch.nn.Sequential(*layers)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
         self.loss_fn = torch.nn.functional.mse_loss if loss == "mse" else torch.nn.functional.cross_entropy
-
-    def step(self, x, y):
-        self.opt.zero_grad()
-        loss = self.loss_fn(self.model(x), y)
-        loss.backward()
-        self.opt.step()
-        return loss
 
 
 # ----------------------------------------------------------------------------- timing
@@ -312,13 +309,11 @@ def bench_matmul(ns, threads, repeats, log):
             out = np.empty((n, n), np.float32)
             flops = 2.0 * n ** 3
             res = {"n": n, "threads": nt}
-            for label, fn in (("own", lambda: matmul.gemm(a, b, out)),
-                              ("numpy_out", lambda: np.matmul(a, b, out=out)),
-                              ("public", lambda: linalg.matmul(a, b)),
-                              ("numpy", lambda: np.matmul(a, b))):
-                per = _probe(fn)
-                inner = _inner_for(per, 0.01)
-                t = time_fn(fn, repeats, inner, warmup=max(2, inner // 4))
+            timed = time_interleaved({"own": lambda: matmul.gemm(a, b, out),
+                                      "numpy_out": lambda: np.matmul(a, b, out=out),
+                                      "public": lambda: linalg.matmul(a, b),
+                                      "numpy": lambda: np.matmul(a, b)}, repeats, 0.005)
+            for label, t in timed.items():
                 res[label] = dict(t, gflops=flops / t["median"] / 1e9)
             res["own_over_numpy"] = res["numpy_out"]["median"] / res["own"]["median"]
             res["public_over_numpy"] = res["numpy"]["median"] / res["public"]["median"]
@@ -355,11 +350,22 @@ def traced_peak(fn):
 
 
 def bench_memory(names, log):
+    """Memory of a steady-state step, two ways.
+
+    * step peak: the most memory newly allocated while one step runs (tracemalloc,
+      after warm-up steps), for microinit and for the numpy step. The issue's measure.
+    * resident: microinit keeps its reusable buffers (outputs, pre-activations,
+      gradients) in a pool between steps, where the numpy step frees its temporaries;
+      "microinit resident + step peak" against the numpy step peak is the stricter
+      comparison, reported beside it.
+    """
     from microinit.functional import linalg
 
     rows = []
     for name in names:
         sizes, x, y, loss, params = make_problem(name)
+        linalg.clear_buffers()
+        gc.collect()
         mi = MicroinitMLP(params, loss, sizes)
         npm = NumpyMLP(params, loss)
         for _ in range(3):  # steady state: buffers of earlier steps are reusable
@@ -369,10 +375,15 @@ def bench_memory(names, log):
                "numpy_bytes": traced_peak(lambda: npm.step(x, y)),
                "microinit_pool_bytes": linalg.pooled_bytes()}
         row["ratio"] = row["microinit_bytes"] / max(row["numpy_bytes"], 1)
+        row["ratio_with_pool"] = ((row["microinit_bytes"] + row["microinit_pool_bytes"])
+                                  / max(row["numpy_bytes"], 1))
         rows.append(row)
-        log(f"memory {name:<6} microinit step peak {row['microinit_bytes'] / 1024:9.1f} KiB | numpy step "
-            f"peak {row['numpy_bytes'] / 1024:9.1f} KiB | ratio {row['ratio']:.2f} "
-            f"(microinit's reusable buffer pool holds {row['microinit_pool_bytes'] / 1024:.1f} KiB)")
+        log(f"memory {name:<6} step peak: microinit {row['microinit_bytes'] / 1024:9.1f} KiB, numpy "
+            f"{row['numpy_bytes'] / 1024:9.1f} KiB, ratio {row['ratio']:.2f} | microinit resident pool "
+            f"{row['microinit_pool_bytes'] / 1024:9.1f} KiB; (pool + peak) / numpy peak "
+            f"{row['ratio_with_pool']:.2f}")
+        del mi
+    linalg.clear_buffers()
     return rows
 
 
@@ -457,8 +468,10 @@ def target_report(rows, mem_rows):
             msg += f"; vs PyTorch {rt:.2f}x (need {need:.2f}x) {'MET' if rt >= need else 'NOT MET'}"
         out.append(msg)
     for m in mem_rows:
-        out.append(f"{m['size']:<6} memory: {m['ratio']:.2f}x numpy's step peak (need <= 1.10x) "
-                   f"{'MET' if m['ratio'] <= 1.1 else 'NOT MET'}")
+        out.append(f"{m['size']:<6} memory: step peak {m['ratio']:.2f}x numpy's (need <= 1.10x) "
+                   f"{'MET' if m['ratio'] <= 1.1 else 'NOT MET'}; counting microinit's resident "
+                   f"buffer pool too: {m['ratio_with_pool']:.2f}x "
+                   f"{'MET' if m['ratio_with_pool'] <= 1.1 else 'NOT MET'}")
     return out
 
 

@@ -141,6 +141,32 @@ cdef inline void _epilogue_bwd(const floating* dy, const floating* zx, const flo
                 db[j] += dzr[j]
 
 
+cdef inline int _shape_of(int code, cnp.ndarray ref, str op, str name, Py_ssize_t* m,
+                          Py_ssize_t* n) except -1:
+    """Check the activation code and that ref is 2-D; store its shape in m, n."""
+    if code < 0 or code >= N_ACTIVATIONS:
+        raise ValueError(f"{op}: unknown activation code {code}")
+    if cnp.PyArray_NDIM(ref) != 2:
+        raise ValueError(f"{op}: {name} must be 2-D, got shape {(<object>ref).shape}")
+    m[0] = cnp.PyArray_DIMS(ref)[0]
+    n[0] = cnp.PyArray_DIMS(ref)[1]
+    return 0
+
+
+cdef inline Py_ssize_t _inner_dim(cnp.ndarray x, cnp.ndarray W, int t, Py_ssize_t m,
+                                  Py_ssize_t n, str op) except -1:
+    """Check x (m, k) and W (k, n); return k."""
+    cdef Py_ssize_t k
+    if x is None or W is None:
+        raise ValueError(f"{op}: x and W are required for the products")
+    if cnp.PyArray_NDIM(x) != 2:
+        raise ValueError(f"{op}: x must be 2-D, got shape {(<object>x).shape}")
+    k = cnp.PyArray_DIMS(x)[1]
+    mi_check(x, t, 2, False, m, k, "x")
+    mi_check(W, t, 2, False, k, n, "W")
+    return k
+
+
 def forward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray b, cnp.ndarray z not None,
             cnp.ndarray y not None, int code, double param=0.0, bint do_matmul=True):
     """z = x @ W (+ b) and y = act(z); y may be z (the activation then runs in place).
@@ -153,25 +179,14 @@ def forward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray b, cnp.ndarray z not None,
     cdef void* pw = NULL
     cdef void* pb = NULL
     cdef int nt = openmp.omp_get_max_threads()
-    if code < 0 or code >= N_ACTIVATIONS:
-        raise ValueError(f"dense.forward: unknown activation code {code}")
-    if cnp.PyArray_NDIM(y) != 2:
-        raise ValueError(f"dense.forward: y must be 2-D, got shape {(<object>y).shape}")
-    m = cnp.PyArray_DIMS(y)[0]
-    n = cnp.PyArray_DIMS(y)[1]
+    _shape_of(code, y, "dense.forward", "y", &m, &n)
     mi_check(y, t, 2, True, m, n, "y")
     mi_check(z, t, 2, True, m, n, "z")
     if b is not None:
         mi_check(b, t, 1, False, n, 0, "b")
         pb = cnp.PyArray_DATA(b)
     if do_matmul:
-        if x is None or W is None:
-            raise ValueError("dense.forward: x and W are required when do_matmul=True")
-        if cnp.PyArray_NDIM(x) != 2:
-            raise ValueError(f"dense.forward: x must be 2-D, got shape {(<object>x).shape}")
-        k = cnp.PyArray_DIMS(x)[1]
-        mi_check(x, t, 2, False, m, k, "x")
-        mi_check(W, t, 2, False, k, n, "W")
+        k = _inner_dim(x, W, t, m, n, "dense.forward")
         px = cnp.PyArray_DATA(x)
         pw = cnp.PyArray_DATA(W)
     if m == 0 or n == 0:
@@ -226,12 +241,7 @@ def backward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray zx not None, cnp.ndarray 
     cdef void* pdw = NULL
     cdef void* pdb = NULL
     cdef int nt = openmp.omp_get_max_threads()
-    if code < 0 or code >= N_ACTIVATIONS:
-        raise ValueError(f"dense.backward: unknown activation code {code}")
-    if cnp.PyArray_NDIM(dy) != 2:
-        raise ValueError(f"dense.backward: dy must be 2-D, got shape {(<object>dy).shape}")
-    m = cnp.PyArray_DIMS(dy)[0]
-    n = cnp.PyArray_DIMS(dy)[1]
+    _shape_of(code, dy, "dense.backward", "dy", &m, &n)
     mi_check(dy, t, 2, False, m, n, "dy")
     mi_check(zx, t, 2, False, m, n, "zx")
     mi_check(y, t, 2, False, m, n, "y")
@@ -240,13 +250,7 @@ def backward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray zx not None, cnp.ndarray 
         mi_check(db, t, 1, True, n, 0, "db")
         pdb = cnp.PyArray_DATA(db)
     if do_matmul and (dx is not None or dW is not None):
-        if x is None or W is None:
-            raise ValueError("dense.backward: x and W are required for dx/dW")
-        if cnp.PyArray_NDIM(x) != 2:
-            raise ValueError(f"dense.backward: x must be 2-D, got shape {(<object>x).shape}")
-        k = cnp.PyArray_DIMS(x)[1]
-        mi_check(x, t, 2, False, m, k, "x")
-        mi_check(W, t, 2, False, k, n, "W")
+        k = _inner_dim(x, W, t, m, n, "dense.backward")
         px = cnp.PyArray_DATA(x)
         pw = cnp.PyArray_DATA(W)
         if dx is not None:

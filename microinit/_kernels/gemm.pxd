@@ -38,92 +38,52 @@ cdef extern from *:
     typedef float mi_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
     typedef double mi_v4du __attribute__((vector_size(32), aligned(8), may_alias));
 
-    /* acc[6][16] += sum_p A[0:6, p] (outer) Bp[p][0:16], A(i, p) = Ap[i * a_rs + p * a_cs]
-       (packed: a_rs = 1, a_cs = 6; a row-major A read in place: a_rs = lda, a_cs = 1);
-       then C (+)= acc, clipped to mr x nr. Rows past mr must still be readable. */
-    static inline void mi_kernel_f(long kc, const float *Ap, long a_rs, long a_cs,
-                                   const float *Bp, float *C, long ldc, long mr, long nr, int add)
-    {
-        const float *r0 = Ap, *r1 = Ap + a_rs, *r2 = Ap + 2 * a_rs;
-        const float *r3 = Ap + 3 * a_rs, *r4 = Ap + 4 * a_rs, *r5 = Ap + 5 * a_rs;
-        long pa = 0;
-        mi_v8f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
-        mi_v8f c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
-        for (long p = 0; p < kc; ++p) {
-            mi_v8f b0, b1;
-            b0 = *(const mi_v8fu *)Bp; b1 = *(const mi_v8fu *)(Bp + 8);
-            float a;
-            a = r0[pa]; c00 += a * b0; c01 += a * b1;
-            a = r1[pa]; c10 += a * b0; c11 += a * b1;
-            a = r2[pa]; c20 += a * b0; c21 += a * b1;
-            a = r3[pa]; c30 += a * b0; c31 += a * b1;
-            a = r4[pa]; c40 += a * b0; c41 += a * b1;
-            a = r5[pa]; c50 += a * b0; c51 += a * b1;
-            pa += a_cs; Bp += 16;
-        }
-        mi_v8f acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-        if (mr == 6 && nr == 16) {
-            for (int i = 0; i < 6; ++i) {
-                float *row = C + i * ldc;
-                mi_v8f r0, r1;
-                if (add) {
-                    r0 = *(mi_v8fu *)row; r1 = *(mi_v8fu *)(row + 8);
-                    r0 += acc[2 * i]; r1 += acc[2 * i + 1];
-                } else {
-                    r0 = acc[2 * i]; r1 = acc[2 * i + 1];
-                }
-                *(mi_v8fu *)row = r0; *(mi_v8fu *)(row + 8) = r1;
-            }
-        } else {
-            float tile[6][16];
-            memcpy(tile, acc, sizeof(tile));
-            for (long i = 0; i < mr; ++i)
-                for (long j = 0; j < nr; ++j)
-                    C[i * ldc + j] = add ? C[i * ldc + j] + tile[i][j] : tile[i][j];
-        }
+    /* MI_KERNEL(name, T, V, VU, L) defines, for scalar T with vector types V (aligned)
+       and VU (element-aligned) of L lanes, a 6 x 2L register tile:
+         acc[6][2L] += sum_p A[0:6, p] (outer) Bp[p][0:2L],  A(i, p) = Ap[i * a_rs + p * a_cs]
+       (packed: a_rs = 1, a_cs = 6; A read in place: a_rs = lda, a_cs = 1, or a_rs = 1,
+       a_cs = lda when transposed); then C (+)= acc, clipped to mr x nr. Rows of A past
+       mr must still be readable (callers pass a zero-padded panel for a ragged edge). */
+    #define MI_KERNEL(NAME, T, V, VU, L)                                                  \
+    static inline void NAME(long kc, const T *Ap, long a_rs, long a_cs, const T *Bp,     \
+                            T *C, long ldc, long mr, long nr, int add)                    \
+    {                                                                                     \
+        const T *r0 = Ap, *r1 = Ap + a_rs, *r2 = Ap + 2 * a_rs;                           \
+        const T *r3 = Ap + 3 * a_rs, *r4 = Ap + 4 * a_rs, *r5 = Ap + 5 * a_rs;            \
+        V c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};               \
+        V c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};               \
+        long pa = 0;                                                                      \
+        for (long p = 0; p < kc; ++p) {                                                   \
+            V b0 = *(const VU *)Bp, b1 = *(const VU *)(Bp + L);                           \
+            T a;                                                                          \
+            a = r0[pa]; c00 += a * b0; c01 += a * b1;                                     \
+            a = r1[pa]; c10 += a * b0; c11 += a * b1;                                     \
+            a = r2[pa]; c20 += a * b0; c21 += a * b1;                                     \
+            a = r3[pa]; c30 += a * b0; c31 += a * b1;                                     \
+            a = r4[pa]; c40 += a * b0; c41 += a * b1;                                     \
+            a = r5[pa]; c50 += a * b0; c51 += a * b1;                                     \
+            pa += a_cs; Bp += 2 * L;                                                      \
+        }                                                                                 \
+        V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};         \
+        if (mr == 6 && nr == 2 * L) {                                                     \
+            for (int i = 0; i < 6; ++i) {                                                 \
+                T *row = C + i * ldc;                                                     \
+                V r0v = acc[2 * i], r1v = acc[2 * i + 1];                                 \
+                if (add) {                                                                \
+                    r0v += *(VU *)row; r1v += *(VU *)(row + L);                           \
+                }                                                                         \
+                *(VU *)row = r0v; *(VU *)(row + L) = r1v;                                 \
+            }                                                                             \
+        } else {                                                                          \
+            T tile[6][2 * L];                                                             \
+            memcpy(tile, acc, sizeof(tile));                                              \
+            for (long i = 0; i < mr; ++i)                                                 \
+                for (long j = 0; j < nr; ++j)                                             \
+                    C[i * ldc + j] = add ? C[i * ldc + j] + tile[i][j] : tile[i][j];      \
+        }                                                                                 \
     }
-
-    static inline void mi_kernel_d(long kc, const double *Ap, long a_rs, long a_cs,
-                                   const double *Bp, double *C, long ldc, long mr, long nr, int add)
-    {
-        const double *r0 = Ap, *r1 = Ap + a_rs, *r2 = Ap + 2 * a_rs;
-        const double *r3 = Ap + 3 * a_rs, *r4 = Ap + 4 * a_rs, *r5 = Ap + 5 * a_rs;
-        long pa = 0;
-        mi_v4d c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
-        mi_v4d c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
-        for (long p = 0; p < kc; ++p) {
-            mi_v4d b0, b1;
-            b0 = *(const mi_v4du *)Bp; b1 = *(const mi_v4du *)(Bp + 4);
-            double a;
-            a = r0[pa]; c00 += a * b0; c01 += a * b1;
-            a = r1[pa]; c10 += a * b0; c11 += a * b1;
-            a = r2[pa]; c20 += a * b0; c21 += a * b1;
-            a = r3[pa]; c30 += a * b0; c31 += a * b1;
-            a = r4[pa]; c40 += a * b0; c41 += a * b1;
-            a = r5[pa]; c50 += a * b0; c51 += a * b1;
-            pa += a_cs; Bp += 8;
-        }
-        mi_v4d acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-        if (mr == 6 && nr == 8) {
-            for (int i = 0; i < 6; ++i) {
-                double *row = C + i * ldc;
-                mi_v4d r0, r1;
-                if (add) {
-                    r0 = *(mi_v4du *)row; r1 = *(mi_v4du *)(row + 4);
-                    r0 += acc[2 * i]; r1 += acc[2 * i + 1];
-                } else {
-                    r0 = acc[2 * i]; r1 = acc[2 * i + 1];
-                }
-                *(mi_v4du *)row = r0; *(mi_v4du *)(row + 4) = r1;
-            }
-        } else {
-            double tile[6][8];
-            memcpy(tile, acc, sizeof(tile));
-            for (long i = 0; i < mr; ++i)
-                for (long j = 0; j < nr; ++j)
-                    C[i * ldc + j] = add ? C[i * ldc + j] + tile[i][j] : tile[i][j];
-        }
-    }
+    MI_KERNEL(mi_kernel_f, float, mi_v8f, mi_v8fu, 8)
+    MI_KERNEL(mi_kernel_d, double, mi_v4d, mi_v4du, 4)
     """
     void mi_kernel_f(long kc, const float *Ap, long a_rs, long a_cs, const float *Bp, float *C, long ldc,
                      long mr, long nr, int add) noexcept nogil

@@ -180,6 +180,18 @@ def _reduce_to(g, shape):
     return g.sum(axis=0, keepdims=True)
 
 
+def _batched_grad(p, q, trans_p, trans_q, shape, macs, operand_shape):
+    """op(p) @ op(q) per batch entry, summed back to the operand's (broadcast) shape."""
+    g = np.zeros(shape, p.dtype)
+    if g.size and p.size and q.size:
+        if macs <= MATMUL_BLAS_MIN:
+            _kmatmul.gemm_batched(p, q, g, trans_p, trans_q)
+        else:
+            np.matmul(np.swapaxes(p, 1, 2) if trans_p else p,
+                      np.swapaxes(q, 1, 2) if trans_q else q, out=g)
+    return _reduce_to(g, operand_shape)
+
+
 def matmul_backward(a, b, dout, need_a=True, need_b=True):
     """Gradients of out = a @ b: (da, db) = (dout @ b^T, a^T @ dout), or None when not needed.
 
@@ -213,21 +225,9 @@ def matmul_backward(a, b, dout, need_a=True, need_b=True):
     else:
         a3, b3 = _as3(a, batch), _as3(b, batch)
         if need_a:
-            g = np.zeros((batch, m, k), a.dtype)
-            if g.size and dout.size:
-                if macs <= MATMUL_BLAS_MIN:
-                    _kmatmul.gemm_batched(dout, b3, g, False, True)
-                else:
-                    np.matmul(dout, np.swapaxes(b3, 1, 2), out=g)
-            da = _reduce_to(g, a.shape)
+            da = _batched_grad(dout, b3, False, True, (batch, m, k), macs, a.shape)
         if need_b:
-            g = np.zeros((batch, k, n), a.dtype)
-            if g.size and dout.size:
-                if macs <= MATMUL_BLAS_MIN:
-                    _kmatmul.gemm_batched(a3, dout, g, True, False)
-                else:
-                    np.matmul(np.swapaxes(a3, 1, 2), dout, out=g)
-            db = _reduce_to(g, b.shape)
+            db = _batched_grad(a3, dout, True, False, (batch, k, n), macs, b.shape)
     if da is not None and da.dtype != a0.dtype:
         da = da.astype(a0.dtype)
     if db is not None and db.dtype != b0.dtype:
