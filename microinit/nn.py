@@ -546,7 +546,13 @@ class Sequential(Module):
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return Sequential(*self._layers[idx])
+            sub = Sequential()
+            for layer in self._layers[idx]:
+                path = layer._path
+                sub.append(layer)
+                if path:  # a view of this container: errors keep naming the layers as here
+                    layer._set_path(path)
+            return sub
         return self._layers[idx]
 
 

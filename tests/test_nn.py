@@ -167,6 +167,7 @@ def test_sequential_container_protocol():
     seq = nn.Sequential(a, b, c)
     assert len(seq) == 3 and list(seq) == [a, b, c] and seq[0] is a and seq[-1] is c
     assert isinstance(seq[1:], nn.Sequential) and list(seq[1:]) == [b, c]
+    assert c._path == "2"  # slicing does not rename the layers
     assert nn.Sequential([a, b]).__len__() == 2
     assert list(seq.children()) == [a, b, c]
     assert [n for n, _ in seq.named_modules()] == ["", "0", "1", "2"]
