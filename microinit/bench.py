@@ -220,14 +220,21 @@ def time_interleaved(fns, repeats, target):
         for _ in range(max(3, inner[name])):  # warm-up: buffers, caches, thread pools
             fn()
     samples = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             n = inner[name]
+            c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
             samples[name].append((time.perf_counter() - t0) / n)
-    return {name: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+            cpu[name].append((time.process_time() - c0) / n)
+    # cpu_median: process CPU time per call. On a machine shared with other jobs it
+    # leaves out the time this process waited for a core, so with one thread it is the
+    # steadier figure (with two it adds both threads' time and is not comparable).
+    return {name: {"median": statistics.median(v), "min": min(v), "max": max(v),
+                   "cpu_median": statistics.median(cpu[name])}
             for name, v in samples.items()}
 
 
@@ -455,17 +462,69 @@ def summary_table(rows, peak):
     return "\n".join(lines)
 
 
+def cpu_table(rows):
+    """1-thread rows by process CPU time (see time_interleaved)."""
+    lines = ["| MLP (batch) | microinit CPU µs | numpy CPU µs | PyTorch CPU µs | vs numpy | vs PyTorch |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["threads"] != 1:
+            continue
+        mi = r["microinit"]["cpu_median"]
+        tn = r["numpy"]["cpu_median"]
+        tt = r["torch"]["cpu_median"] if "torch" in r else None
+        lines.append(f"| {r['size']} ({r['batch']}) | {mi * 1e6:,.0f} | {tn * 1e6:,.0f} "
+                     f"| {f'{tt * 1e6:,.0f}' if tt else 'n/a'} | {tn / mi:.2f}× "
+                     f"| {f'{tt / mi:.2f}×' if tt else 'n/a'} |")
+    return "\n".join(lines)
+
+
+def memory_table(rows):
+    lines = ["| MLP | microinit step peak KiB | numpy step peak KiB | ratio | microinit resident pool KiB "
+             "| (pool + peak) ÷ numpy peak |", "|---|---|---|---|---|---|"]
+    for m in rows:
+        lines.append(f"| {m['size']} | {m['microinit_bytes'] / 1024:,.1f} | {m['numpy_bytes'] / 1024:,.1f} "
+                     f"| {m['ratio']:.2f} | {m['microinit_pool_bytes'] / 1024:,.1f} | {m['ratio_with_pool']:.2f} |")
+    return "\n".join(lines)
+
+
+def markdown_report(result):
+    """The README's figures from one run's result dict (what --json writes)."""
+    m = result["machine"]
+    parts = [f"Run {result['date']} UTC on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
+             f"numpy {m['numpy']}, PyTorch {result.get('torch') or 'not installed'}; measured "
+             f"single-core fp32 peak {result['peak_gflops_1core']:.1f} GFLOP/s"
+             f"{' (quick mode)' if result.get('quick') else ''}.", "",
+             "Training step, float32, median µs (min–max):", "",
+             summary_table(result["steps"], result["peak_gflops_1core"]), "",
+             "The same 1-thread steps by process CPU time (median µs; leaves out time spent "
+             "waiting for a core on a shared machine):", "", cpu_table(result["steps"])]
+    if result.get("matmul"):
+        parts += ["", "Square float32 matmul:", "", matmul_table(result["matmul"])]
+    if result.get("memory"):
+        parts += ["", "Memory of one steady-state step (1 thread):", "", memory_table(result["memory"])]
+    if result.get("targets"):
+        parts += ["", "Targets, as the runner printed them:", "", "```"] + result["targets"] + ["```"]
+    return "\n".join(parts) + "\n"
+
+
 def target_report(rows, mem_rows):
     out = []
     for r in rows:
         t = TARGETS[r["size"]]
         rn, rt = _ratio(r, "numpy"), _ratio(r, "torch")
         ok_n = rn >= t["numpy"]
-        msg = f"{r['size']:<6} {r['threads']}T: vs numpy {rn:.2f}x (need {t['numpy']:.2f}x) " \
+
+        def cpu(other):
+            if r["threads"] != 1:
+                return ""
+            return f" [CPU time {r[other]['cpu_median'] / r['microinit']['cpu_median']:.2f}x]"
+
+        msg = f"{r['size']:<6} {r['threads']}T: vs numpy {rn:.2f}x{cpu('numpy')} (need {t['numpy']:.2f}x) " \
               f"{'MET' if ok_n else 'NOT MET'}"
         if rt is not None:
             need = t["torch"][r["threads"]]
-            msg += f"; vs PyTorch {rt:.2f}x (need {need:.2f}x) {'MET' if rt >= need else 'NOT MET'}"
+            msg += (f"; vs PyTorch {rt:.2f}x{cpu('torch')} (need {need:.2f}x) "
+                    f"{'MET' if rt >= need else 'NOT MET'}")
         out.append(msg)
     for m in mem_rows:
         out.append(f"{m['size']:<6} memory: step peak {m['ratio']:.2f}x numpy's (need <= 1.10x) "
@@ -482,6 +541,8 @@ def add_arguments(parser):
     parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     parser.add_argument("--repeats", type=int, default=None, help="timing samples per figure")
     parser.add_argument("--json", default=None, metavar="PATH", help="write all figures as JSON")
+    parser.add_argument("--markdown", default=None, metavar="PATH",
+                        help="write the tables as Markdown (the README's Benchmarks figures)")
     parser.add_argument("--no-matmul", action="store_true", help="skip the matmul sweep")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
     parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
@@ -518,6 +579,8 @@ def run(args):
         result["steps"] = rows = bench_steps(names, threads, repeats, args.quick, torch, log)
         log("")
         log(summary_table(rows, peak))
+        log("")
+        log(cpu_table(rows))
         if not args.no_matmul:
             ns = [8, 16, 32, 64, 128, 256] if args.quick else [8, 16, 24, 32, 48, 64, 96, 128, 192,
                                                                  256, 384, 512, 768, 1024]
@@ -543,13 +606,20 @@ def run(args):
     finally:
         set_threads(before, torch)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(result, indent=2, default=str))
-        os.replace(tmp, path)
-        log(f"\nwrote {path}")
+        _write_atomic(args.json, json.dumps(result, indent=2, default=str))
+        log(f"\nwrote {args.json}")
+    if args.markdown:
+        _write_atomic(args.markdown, markdown_report(result))
+        log(f"wrote {args.markdown}")
     return 0
+
+
+def _write_atomic(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def main(argv=None):
