@@ -283,3 +283,16 @@ def test_steady_state_step_allocates_no_new_arrays(rng):
         tracemalloc.stop()
     grown = sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
     assert grown < 64 * 32 * 4, f"steady-state steps grew traced memory by {grown} bytes"
+
+
+def test_dense_accepts_read_only_and_list_inputs(rng, path):
+    x, W, b = _dense_case(rng, 5, 4, 3, np.float32)
+    for a in (x, W, b):
+        a.flags.writeable = False
+    y, ctx = L.dense_forward(x, W, b, "relu")
+    np.testing.assert_allclose(y, np.maximum(x @ W + b, 0), rtol=1e-6, atol=1e-6)
+    dx, dW, db = L.dense_backward(ctx, np.ones((5, 3), np.float32))
+    assert dx.shape == (5, 4) and dW.shape == (4, 3) and db.shape == (3,)
+    y2, _ = L.dense_forward(x.tolist(), W.tolist(), b.tolist(), "relu")   # lists -> float32
+    assert y2.dtype == np.float32
+    np.testing.assert_allclose(y2, y, rtol=1e-6)
