@@ -293,6 +293,7 @@ def test_dense_accepts_read_only_and_list_inputs(rng, path):
     np.testing.assert_allclose(y, np.maximum(x @ W + b, 0), rtol=1e-6, atol=1e-6)
     dx, dW, db = L.dense_backward(ctx, np.ones((5, 3), np.float32))
     assert dx.shape == (5, 4) and dW.shape == (4, 3) and db.shape == (3,)
-    y2, _ = L.dense_forward(x.tolist(), W.tolist(), b.tolist(), "relu")   # lists -> float32
-    assert y2.dtype == np.float32
-    np.testing.assert_allclose(y2, y, rtol=1e-6)
+    # lists convert like np.asarray (Python floats -> float64, _validate's rule)
+    y2, _ = L.dense_forward(x.tolist(), W.tolist(), b.tolist(), "relu")
+    assert y2.dtype == np.float64
+    np.testing.assert_allclose(y2, y, rtol=1e-5, atol=1e-6)
