@@ -21,9 +21,9 @@ Variants (per-step time = forward + zero_grad + backward + SGD update):
                               over the same tape (``microinit.scalar.tape.replay``)
 
 The variants run round robin, 10 steps each in turn, so that changes in the load of a
-shared machine hit all of them alike; garbage is collected between blocks, untimed. Run ``python benchmarks/bench_scalar.py
-[--steps 100]``. ``run()`` returns the numbers
-as a dict for the benchmark runner.
+shared machine hit all of them alike; garbage is collected between blocks, untimed.
+Run ``python benchmarks/bench_scalar.py [--steps 100]``. ``run()`` returns the
+numbers as a dict; ``bench(quick)`` is what ``microinit bench --scalar`` calls.
 """
 import argparse
 import gc
@@ -233,6 +233,14 @@ def format_result(res):
                  f"(max relative difference {res['max_rel_loss_diff']:.1e}); "
                  f"final loss {res['final_loss']:.6f}")
     return "\n".join(lines)
+
+
+def bench(quick=False):
+    """For ``microinit bench --scalar``: run, print the table, return the dict
+    (``quick``: 10 steps instead of 100)."""
+    res = run(steps=10 if quick else 100, verbose=True)
+    print(format_result(res))
+    return res
 
 
 def main(argv=None):

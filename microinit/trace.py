@@ -32,7 +32,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 
 from microinit.scalar import Value
@@ -244,13 +243,13 @@ def to_png(value, path=None):
 
 
 def _atomic_write(path, data):
+    # a temporary file beside the target, then os.replace: never a half-written file
     path = os.fspath(path)
     if isinstance(data, str):
         data = data.encode()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    tmp = f"{path}.tmp{os.getpid()}"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -15,12 +15,12 @@ How it works
   without recursion -- and the cyclic garbage collector never needs to look at it.
 * Every op also appends one entry to the *recording tape* (``_Recorder``): a Wengert
   list in growable C arrays (op code, constant, pointers to the output's and the
-  inputs' ``data``/``grad``, the inputs' slots). ``backward()`` is then one
-  ``nogil`` loop over that tape in reverse, with every local derivative taken from
-  ``activations.pxd`` (DESIGN.md, boundary 2). Gradients are summed in a fresh
-  per-pass buffer and then *added* to each node's ``.grad``: a second
-  ``backward()`` adds exactly the same amounts again (micrograd re-adds stale
-  intermediate gradients instead).
+  inputs' ``data``/``grad``, the inputs' slots). ``backward()`` is then one compiled
+  loop over that tape in reverse (``nogil`` C, though run under the GIL because the
+  tape is shared), with every local derivative taken from ``activations.pxd``
+  (DESIGN.md, boundary 2). Gradients are summed in a fresh per-pass buffer and then
+  *added* to each node's ``.grad``: a second ``backward()`` adds exactly the same
+  amounts again (micrograd re-adds stale intermediate gradients instead).
 * Tape lifetime: ``backward()`` seals the tape it ran on, so the next forward pass
   records onto a new one; a tape is freed (its arrays kept for the next tape) when
   its last node dies, and an unsealed tape whose nodes all died is reset in place.
@@ -168,32 +168,26 @@ cdef void _free_arrays(Arrays* a) noexcept nogil:
     memset(a, 0, sizeof(Arrays))
 
 
+cdef int _regrow(void** p, Py_ssize_t cap, size_t size) except -1:
+    """Resize the array ``*p`` to ``cap`` items (``*p`` is left as it was on failure)."""
+    cdef void* q = realloc(p[0], cap * size)
+    if q == NULL:
+        raise MemoryError(f"scalar tape: cannot grow an array to {cap} entries")
+    p[0] = q
+    return 0
+
+
 cdef int _grow_arrays(Arrays* a) except -1:
     cdef Py_ssize_t cap = a.cap * 2 if a.cap else 1024
-    cdef Arrays b
-    b.cap = cap
-    b.op = <int*>realloc(a.op, cap * sizeof(int))
-    if b.op != NULL: a.op = b.op
-    b.reached = <char*>realloc(a.reached, cap)
-    if b.reached != NULL: a.reached = b.reached
-    b.param = <double*>realloc(a.param, cap * sizeof(double))
-    if b.param != NULL: a.param = b.param
-    b.buf = <double*>realloc(a.buf, cap * sizeof(double))
-    if b.buf != NULL: a.buf = b.buf
-    b.out = <double**>realloc(a.out, cap * sizeof(double*))
-    if b.out != NULL: a.out = b.out
-    b.x0 = <double**>realloc(a.x0, cap * sizeof(double*))
-    if b.x0 != NULL: a.x0 = b.x0
-    b.x1 = <double**>realloc(a.x1, cap * sizeof(double*))
-    if b.x1 != NULL: a.x1 = b.x1
-    b.s0 = <Py_ssize_t*>realloc(a.s0, cap * sizeof(Py_ssize_t))
-    if b.s0 != NULL: a.s0 = b.s0
-    b.s1 = <Py_ssize_t*>realloc(a.s1, cap * sizeof(Py_ssize_t))
-    if b.s1 != NULL: a.s1 = b.s1
-    if (b.op == NULL or b.reached == NULL or b.param == NULL or b.buf == NULL
-            or b.out == NULL or b.x0 == NULL or b.x1 == NULL or b.s0 == NULL
-            or b.s1 == NULL):
-        raise MemoryError(f"scalar tape: cannot grow to {cap} entries")
+    _regrow(<void**>&a.op, cap, sizeof(int))
+    _regrow(<void**>&a.reached, cap, 1)
+    _regrow(<void**>&a.param, cap, sizeof(double))
+    _regrow(<void**>&a.buf, cap, sizeof(double))
+    _regrow(<void**>&a.out, cap, sizeof(double*))
+    _regrow(<void**>&a.x0, cap, sizeof(double*))
+    _regrow(<void**>&a.x1, cap, sizeof(double*))
+    _regrow(<void**>&a.s0, cap, sizeof(Py_ssize_t))
+    _regrow(<void**>&a.s1, cap, sizeof(Py_ssize_t))
     a.cap = cap
     return 0
 
@@ -263,18 +257,10 @@ cdef class _Recorder:
 
     cdef int _grow_foreign(self) except -1:
         cdef Py_ssize_t cap = self.foreign_cap * 2 if self.foreign_cap else 16
-        cdef void* p = realloc(self.foreign, cap * sizeof(PyObject*))
-        if p == NULL: raise MemoryError()
-        self.foreign = <PyObject**>p
-        p = realloc(self.user, cap * sizeof(Py_ssize_t))
-        if p == NULL: raise MemoryError()
-        self.user = <Py_ssize_t*>p
-        p = realloc(self.ext, cap * sizeof(double))
-        if p == NULL: raise MemoryError()
-        self.ext = <double*>p
-        p = realloc(self.ext_reached, cap)
-        if p == NULL: raise MemoryError()
-        self.ext_reached = <char*>p
+        _regrow(<void**>&self.foreign, cap, sizeof(PyObject*))
+        _regrow(<void**>&self.user, cap, sizeof(Py_ssize_t))
+        _regrow(<void**>&self.ext, cap, sizeof(double))
+        _regrow(<void**>&self.ext_reached, cap, 1)
         self.foreign_cap = cap
         return 0
 
@@ -402,8 +388,10 @@ cdef int _recorded_backward(Value root) except -1:
     pending = {t.serial: t}
     while pending:
         t = pending.pop(max(pending))
-        with nogil:
-            _tape_loop(&t.a, t.hi, t.ext, t.ext_reached)
+        # The loop needs no Python objects, but it keeps the GIL: the tape's
+        # buffers are shared, and another thread could append to this tape (moving
+        # its arrays) or run a backward pass over it in the meantime.
+        _tape_loop(&t.a, t.hi, t.ext, t.ext_reached)
         for j in range(t.nforeign):
             if not t.ext_reached[j]:
                 continue
@@ -899,28 +887,13 @@ cdef class Tape:
 
     cdef int _grow(self) except -1:
         cdef Py_ssize_t cap = self.cap * 2 if self.cap else 64
-        cdef void* p
-        p = realloc(self.op, cap * sizeof(int))
-        if p == NULL: raise MemoryError()
-        self.op = <int*>p
-        p = realloc(self.in0, cap * sizeof(Py_ssize_t))
-        if p == NULL: raise MemoryError()
-        self.in0 = <Py_ssize_t*>p
-        p = realloc(self.in1, cap * sizeof(Py_ssize_t))
-        if p == NULL: raise MemoryError()
-        self.in1 = <Py_ssize_t*>p
-        p = realloc(self.param, cap * sizeof(double))
-        if p == NULL: raise MemoryError()
-        self.param = <double*>p
-        p = realloc(self.value, cap * sizeof(double))
-        if p == NULL: raise MemoryError()
-        self.value = <double*>p
-        p = realloc(self.grad, cap * sizeof(double))
-        if p == NULL: raise MemoryError()
-        self.grad = <double*>p
-        p = realloc(self.nodes, cap * sizeof(PyObject*))
-        if p == NULL: raise MemoryError()
-        self.nodes = <PyObject**>p
+        _regrow(<void**>&self.op, cap, sizeof(int))
+        _regrow(<void**>&self.in0, cap, sizeof(Py_ssize_t))
+        _regrow(<void**>&self.in1, cap, sizeof(Py_ssize_t))
+        _regrow(<void**>&self.param, cap, sizeof(double))
+        _regrow(<void**>&self.value, cap, sizeof(double))
+        _regrow(<void**>&self.grad, cap, sizeof(double))
+        _regrow(<void**>&self.nodes, cap, sizeof(PyObject*))
         self.cap = cap
         return 0
 

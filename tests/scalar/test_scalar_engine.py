@@ -427,3 +427,27 @@ def test_values_are_not_picklable():
 
     with pytest.raises(TypeError):
         pickle.dumps(Value(1.0))
+
+
+def test_graphs_built_in_several_threads_at_once():
+    import threading
+
+    errors = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(200):
+            a, b = Value(float(rng.uniform(0.5, 2))), Value(float(rng.uniform(0.5, 2)))
+            y = (a * b + a / b).tanh() * a
+            y.backward()
+            t = y.tape()
+            expected = dict(zip(map(id, t.nodes), t.backward()))
+            if a.grad != pytest.approx(expected[id(a)], rel=1e-12):
+                errors.append((a.grad, expected[id(a)]))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -11,21 +11,14 @@ from micrograd.nn import MLP as MMLP  # noqa: E402
 
 
 def expression(V):
-    a = V(-4.0)
-    b = V(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    h = (g * 0.001 - a / b) ** 2 - 1 / (b + 0.5)
+    x = V(0.7)
+    w = V(-1.3)
+    u = x * w + 2.0
+    v = (u - x / w) ** 3 / (w * w + 1)
+    z = 1 - v + 3 * u - 2 / x
+    h = (z * z + (u * -x).relu()) ** 0.5 - w / 4 + (x - w).relu() * v
     h.backward()
-    return h, a, b
+    return h, x, w
 
 
 def test_same_numbers_as_micrograd():
