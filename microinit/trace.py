@@ -199,17 +199,18 @@ def to_dot(value, rankdir="LR"):
         raise ValueError(f"to_dot: rankdir must be LR, TB, RL or BT, got {rankdir!r}")
     tape = value.tape()
     nodes = tape.nodes
+    ops, ins = tape.ops.tolist(), tape.inputs.tolist()
     labels = _labels(nodes)
     lines = ["digraph microinit {", f"  rankdir={rankdir};", '  node [fontname="monospace"];']
     for i, node in enumerate(nodes):
         text = (f"{{ {_dot_escape(labels[i])} | data {_dot_escape(_fmt(node.data))} | "
                 f"grad {_dot_escape(_fmt(node.grad))} }}")
         lines.append(f'  n{i} [shape=record, label="{text}"];')
-        op = OP_NAMES[tape.ops[i]]
+        op = OP_NAMES[ops[i]]
         if op != "leaf":
             lines.append(f'  n{i}op [shape=ellipse, label="{_dot_escape(_op_text(op, node.constant))}"];')
             lines.append(f"  n{i}op -> n{i};")
-            for slot in tape.inputs[i]:
+            for slot in ins[i]:
                 if slot >= 0:
                     lines.append(f"  n{slot} -> n{i}op;")
     lines.append("}")
