@@ -1,12 +1,19 @@
 """Matrix-multiply kernels: out (+)= op(a) @ op(b) with op = identity or transpose.
 
 The blocked, register-tiled core lives in gemm.pxd (shared with dense.pyx). These
-wrappers only turn memoryviews into (pointer, leading dimension) pairs and release the
-GIL; functional/linalg.py has already checked every shape and dtype.
+wrappers check their ndarray arguments in C (dtype, contiguity, shape: see gemm.pxd
+for why ndarrays and not memoryviews), turn them into (pointer, leading dimension)
+pairs and release the GIL for products big enough to pay for it.
 
     gemm(a, b, out, trans_a=False, trans_b=False, accumulate=False)
         out[m, n] = op(a)[m, k] @ op(b)[k, n]   (+ out if accumulate)
         a is (m, k), or (k, m) when trans_a; b is (k, n), or (n, k) when trans_b.
+    gemm_batched(a, b, out, ...)     the same per batch entry (broadcast batch allowed)
+    gemm_path(a, b, out, ..., path)  gemm with the A access forced (tests, crossover)
+    matmul_auto(a, b, blas_min, pool, matmul)
+                                     one-call fast path of functional.matmul
+    BufferPool                       reusable output buffers (see its docstring)
+    set_num_threads / get_num_threads, fma_peak   thread count; measured fp32 peak
 
 Example (from Python; shapes are the caller's responsibility)::
 

@@ -13,9 +13,9 @@ in their loops. Shape errors name both shapes and are raised before any kernel r
     Traceback (most recent call last):
     ValueError: matmul: inner dims differ: (2, 3) @ (4, 5)
 
-dtype rule (one, from ``_validate.result_dtype``): float64 if any operand is float64,
-else float32; int/bool arrays and lists become float32. Gradients come back in the
-dtype of the input they belong to.
+dtype rule (one, as ``_validate.result_dtype``): float64 if any operand is float64,
+else float32; int/bool arrays become float32 and lists convert as ``np.asarray`` does
+(``_validate.as_float_array``). Gradients come back in the dtype of their input.
 
 Dispatch. Small products run in microinit's own blocked kernel (no BLAS call overhead,
 no Python temporaries); large ones go to numpy's BLAS through ``np.matmul(..., out=)``,
@@ -26,7 +26,12 @@ Buffer reuse. Outputs, pre-activations and gradients come from a small pool keye
 (shape, dtype) that hands out an array only when nothing else references it any more
 (its reference count shows only the pool), so a training step with a fixed batch shape
 reuses the previous step's buffers instead of allocating, and a caller who keeps a
-result can never see it overwritten.
+result can never see it overwritten. ``clear_buffers()`` releases them.
+
+Call overhead. The plain case (exact ndarrays, one float dtype, C-contiguous) is
+handled in one C-level call (``matmul.matmul_auto``, ``dense.forward_auto``,
+``dense.backward_auto``); everything else falls through to the validating Python path
+below, which converts what it can and raises the descriptive errors.
 """
 
 import numpy as np
