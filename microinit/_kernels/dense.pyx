@@ -32,13 +32,12 @@ Example::
 from cython cimport floating
 from cython.parallel cimport prange
 cimport numpy as cnp
-cimport openmp
 
 from microinit._kernels.activations cimport (
     ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, N_ACTIVATIONS, act_fwd, act_grad,
     relu_fwd, relu_grad, sigmoid_fwd, sigmoid_grad, tanh_fwd, tanh_grad,
 )
-from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm
+from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm, mi_max_threads
 from microinit._kernels.matmul cimport BufferPool
 cimport microinit._kernels.activations as A
 import numpy as np
@@ -178,7 +177,7 @@ def forward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray b, cnp.ndarray z not None,
     cdef void* px = NULL
     cdef void* pw = NULL
     cdef void* pb = NULL
-    cdef int nt = openmp.omp_get_max_threads()
+    cdef int nt = mi_max_threads()
     _shape_of(code, y, "dense.forward", "y", &m, &n)
     mi_check(y, t, 2, True, m, n, "y")
     mi_check(z, t, 2, True, m, n, "z")
@@ -240,7 +239,7 @@ def backward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray zx not None, cnp.ndarray 
     cdef void* pdx = NULL
     cdef void* pdw = NULL
     cdef void* pdb = NULL
-    cdef int nt = openmp.omp_get_max_threads()
+    cdef int nt = mi_max_threads()
     _shape_of(code, dy, "dense.backward", "dy", &m, &n)
     mi_check(dy, t, 2, False, m, n, "dy")
     mi_check(zx, t, 2, False, m, n, "zx")
@@ -367,12 +366,12 @@ def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPoo
             _forward[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> x),
                             <const float*> cnp.PyArray_DATA(<cnp.ndarray> W), <const float*> pb,
                             <float*> cnp.PyArray_DATA(z), <float*> cnp.PyArray_DATA(y),
-                            n, o, k, code, param, not blas, openmp.omp_get_max_threads())
+                            n, o, k, code, param, not blas, mi_max_threads())
         else:
             _forward[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> x),
                              <const double*> cnp.PyArray_DATA(<cnp.ndarray> W), <const double*> pb,
                              <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
-                             n, o, k, code, param, not blas, openmp.omp_get_max_threads())
+                             n, o, k, code, param, not blas, mi_max_threads())
     return y, (x, W, b is not None, z, y, code, param, blas)
 
 
@@ -420,7 +419,7 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
                          NULL if (blas or dx is None) else <float*> cnp.PyArray_DATA(dx),
                          NULL if (blas or dW is None) else <float*> cnp.PyArray_DATA(dW),
                          NULL if db is None else <float*> cnp.PyArray_DATA(db),
-                         n, o, k, code, param, openmp.omp_get_max_threads())
+                         n, o, k, code, param, mi_max_threads())
     else:
         _backward[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> x),
                           <const double*> cnp.PyArray_DATA(<cnp.ndarray> W),
@@ -431,7 +430,7 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
                           NULL if (blas or dx is None) else <double*> cnp.PyArray_DATA(dx),
                           NULL if (blas or dW is None) else <double*> cnp.PyArray_DATA(dW),
                           NULL if db is None else <double*> cnp.PyArray_DATA(db),
-                          n, o, k, code, param, openmp.omp_get_max_threads())
+                          n, o, k, code, param, mi_max_threads())
     if blas:
         if dW is not None:
             matmul(x.T, dz, out=dW)

@@ -23,7 +23,29 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
-cimport openmp
+
+# OpenMP through a guard: setup.py builds without OpenMP on macOS or with
+# MICROINIT_NO_OPENMP=1, and a direct omp_* call would then leave an undefined symbol
+# (the module would fail to import). Without OpenMP there is one thread.
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int mi_max_threads(void) { return omp_get_max_threads(); }
+    static int mi_thread_num(void) { return omp_get_thread_num(); }
+    static void mi_set_threads(int n) { omp_set_num_threads(n); }
+    #define MI_HAS_OPENMP 1
+    #else
+    static int mi_max_threads(void) { return 1; }
+    static int mi_thread_num(void) { return 0; }
+    static void mi_set_threads(int n) { (void)n; }
+    #define MI_HAS_OPENMP 0
+    #endif
+    """
+    const int MI_HAS_OPENMP
+    int mi_max_threads() noexcept nogil
+    int mi_thread_num() noexcept nogil
+    void mi_set_threads(int n) noexcept nogil
 
 # The micro-kernels are written in C with gcc/clang vector extensions so that the
 # 6 x 16 float tile provably lives in 12 ymm registers (no reliance on the optimiser
@@ -282,7 +304,7 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 nts = nt if npan >= nt else npan
                 if nts > 1:
                     for tsk in prange(nts, nogil=True, num_threads=nts, schedule="static"):
-                        tid = openmp.omp_get_thread_num()
+                        tid = mi_thread_num()
                         p0 = tsk * npan // nts
                         p1 = (tsk + 1) * npan // nts
                         j0 = p0 * nr
@@ -297,7 +319,7 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
             mi_pack_b(B, ldb, tb, pc, kc, jc, nc, Bp)
             if nt > 1 and nblk > 1:
                 for blk in prange(nblk, nogil=True, num_threads=nt, schedule="static"):
-                    tid = openmp.omp_get_thread_num()
+                    tid = mi_thread_num()
                     ic = blk * mc_blk
                     mc = m - ic if m - ic < mc_blk else mc_blk
                     mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,

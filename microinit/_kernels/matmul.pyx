@@ -23,23 +23,29 @@ Example (from Python; shapes are the caller's responsibility)::
 """
 from cython cimport floating
 cimport numpy as cnp
-cimport openmp
 
-from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm, mi_gemm_packed
+from microinit._kernels.gemm cimport (
+    MI_HAS_OPENMP, mi_check, mi_float_type, mi_gemm, mi_gemm_packed, mi_max_threads,
+    mi_set_threads,
+)
 
 cnp.import_array()
+
+
+# False when built without OpenMP (macOS, MICROINIT_NO_OPENMP=1): kernels run on one thread.
+HAS_OPENMP = bool(MI_HAS_OPENMP)
 
 
 def set_num_threads(int n):
     """Thread count for every OpenMP kernel started from this thread (omp_set_num_threads)."""
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    openmp.omp_set_num_threads(n)
+    mi_set_threads(n)
 
 
 def get_num_threads():
     """Threads the next OpenMP kernel may use (omp_get_max_threads)."""
-    return openmp.omp_get_max_threads()
+    return mi_max_threads()
 
 
 def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not None,
@@ -124,7 +130,7 @@ cdef int _gemm(const floating* a, const floating* b, floating* out, Py_ssize_t m
     else:
         with nogil:
             rc = mi_gemm(m, n, k, a, m if ta else k, ta, b, k if tb else n, tb, out, n, acc,
-                         openmp.omp_get_max_threads())
+                         mi_max_threads())
     if rc != 0:
         raise MemoryError(f"gemm: could not allocate the packing workspace for {m}x{k}x{n}")
     return 0
@@ -188,7 +194,7 @@ cdef int _batched(const floating* a, const floating* b, floating* out, Py_ssize_
                   Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, Py_ssize_t sa, Py_ssize_t lda,
                   Py_ssize_t sb, Py_ssize_t ldb, bint ta, bint tb, bint acc) except -1:
     cdef Py_ssize_t i
-    cdef int rc = 0, nt = openmp.omp_get_max_threads()
+    cdef int rc = 0, nt = mi_max_threads()
     with nogil:
         for i in range(nb):
             rc = mi_gemm(m, n, k, a + i * sa, lda, ta, b + i * sb, ldb, tb,
