@@ -263,6 +263,8 @@ def backward(cnp.ndarray x, cnp.ndarray W, cnp.ndarray zx not None, cnp.ndarray 
         # parameter gradients are exactly zero (never uninitialised memory).
         if dW is not None and do_matmul:
             (<object> dW).fill(0)
+        if dx is not None and do_matmul:
+            (<object> dx).fill(0)
         if db is not None:
             (<object> db).fill(0)
         return

@@ -1,6 +1,7 @@
 """dense.forward / dense.backward agree with their numpy twins in reference.py."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from microinit._kernels import ACTIVATION_CODES
 from microinit._kernels import dense as K
@@ -119,3 +120,24 @@ def test_auto_paths_decline_what_they_cannot_take_plainly(rng):
     assert K.backward_auto(ctx, np.ones((4, 2)), True, True, True, pool, np.matmul) is None
     dx, dW, db = K.backward_auto(ctx, np.ones((4, 2), np.float32), True, False, True, pool, np.matmul)
     assert dW is None and db is None and dx.shape == (4, 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.sampled_from([0, 1, 2, 5, 6, 7, 16, 17, 40]), i=st.sampled_from([0, 1, 3, 6, 17, 33]),
+       o=st.sampled_from([0, 1, 2, 8, 16, 17, 35]), name=st.sampled_from(sorted(ACTIVATION_CODES)),
+       dtype=st.sampled_from(DTYPES), bias=st.booleans(), seed=st.integers(0, 2**31))
+def test_random_shapes_match_reference(n, i, o, name, dtype, bias, seed):
+    rng = np.random.default_rng(seed)
+    code, p = ACTIVATION_CODES[name], PARAMS.get(name, 0.0)
+    x, W, b = _layer(rng, n, i, o, dtype, bias)
+    y = np.full((n, o), np.nan, dtype)
+    z = np.full((n, o), np.nan, dtype) if name in NEEDS_Z else y
+    K.forward(x, W, b, z, y, code, p)
+    z_ref, y_ref = R.dense_forward(x, W, b, name, p)
+    _close(y, y_ref, dtype)
+    dy = rng.standard_normal((n, o)).astype(dtype)
+    dx, dW, db = (np.full((n, i), np.nan, dtype), np.full((i, o), np.nan, dtype),
+                  np.full(o, np.nan, dtype))
+    K.backward(x, W, z, y, dy, np.empty((n, o), dtype), dx, dW, db, code, p)
+    for got, want in zip((dx, dW, db), R.dense_backward(x, W, z_ref, y_ref, dy, name, p)):
+        _close(got, want, dtype)
