@@ -316,56 +316,44 @@ cdef inline int _record(Value out) except -1:
     return 0
 
 
+cdef inline void _send(Arrays* a, Py_ssize_t s, double* x, double amount, double* ext,
+                       char* ext_reached) noexcept nogil:
+    """Add ``amount`` to one input's gradient: slot ``s`` of this tape, a leaf's own
+    ``.grad`` (``x[1]``) when s == -1, or a foreign node's accumulator when s <= -2."""
+    if s >= 0:
+        if a.reached[s]:
+            a.buf[s] += amount
+        else:
+            a.reached[s] = 1
+            a.buf[s] = amount
+    elif s == -1:
+        x[1] += amount
+    else:
+        s = -2 - s
+        if ext_reached[s]:
+            ext[s] += amount
+        else:
+            ext_reached[s] = 1
+            ext[s] = amount
+
+
 cdef void _tape_loop(Arrays* a, Py_ssize_t hi, double* ext, char* ext_reached) noexcept nogil:
     """The chain rule over a recorded tape in reverse, from slot ``hi`` down:
     grad[input] += local derivative * grad[output], for the entries the output
     depends on. Leaves get their share directly in their ``.grad``."""
-    cdef Py_ssize_t i, s
+    cdef Py_ssize_t i
     cdef double g, d0, d1, v1
-    cdef int code
     for i in range(hi, -1, -1):
         if not a.reached[i]:
             continue
-        code = a.op[i]
         g = a.buf[i]
         d0 = 0.0
         d1 = 0.0
         v1 = a.x1[i][0] if a.x1[i] != NULL else 0.0
-        _local(code, a.x0[i][0], v1, a.out[i][0], a.param[i], &d0, &d1)
-        s = a.s0[i]
-        if s >= 0:
-            if a.reached[s]:
-                a.buf[s] += d0 * g
-            else:
-                a.reached[s] = 1
-                a.buf[s] = d0 * g
-        elif s == -1:
-            a.x0[i][1] += d0 * g
-        else:
-            s = -2 - s
-            if ext_reached[s]:
-                ext[s] += d0 * g
-            else:
-                ext_reached[s] = 1
-                ext[s] = d0 * g
-        if a.x1[i] == NULL:
-            continue
-        s = a.s1[i]
-        if s >= 0:
-            if a.reached[s]:
-                a.buf[s] += d1 * g
-            else:
-                a.reached[s] = 1
-                a.buf[s] = d1 * g
-        elif s == -1:
-            a.x1[i][1] += d1 * g
-        else:
-            s = -2 - s
-            if ext_reached[s]:
-                ext[s] += d1 * g
-            else:
-                ext_reached[s] = 1
-                ext[s] = d1 * g
+        _local(a.op[i], a.x0[i][0], v1, a.out[i][0], a.param[i], &d0, &d1)
+        _send(a, a.s0[i], a.x0[i], d0 * g, ext, ext_reached)
+        if a.x1[i] != NULL:
+            _send(a, a.s1[i], a.x1[i], d1 * g, ext, ext_reached)
     # the pass's gradients, added to what the nodes already hold
     for i in range(hi + 1):
         if a.reached[i]:
