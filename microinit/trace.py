@@ -208,7 +208,8 @@ def to_dot(value, rankdir="LR"):
         lines.append(f'  n{i} [shape=record, label="{text}"];')
         op = OP_NAMES[ops[i]]
         if op != "leaf":
-            lines.append(f'  n{i}op [shape=ellipse, label="{_dot_escape(_op_text(op, node.constant))}"];')
+            op_label = _dot_escape(_op_text(op, node.constant))
+            lines.append(f'  n{i}op [shape=ellipse, label="{op_label}"];')
             lines.append(f"  n{i}op -> n{i};")
             for slot in ins[i]:
                 if slot >= 0:
@@ -344,8 +345,9 @@ def parse_expression(source, variables):
                 raise _where(source, node, "keyword arguments are not allowed")
             lo, hi = FUNCTIONS[node.func.id]
             if not lo <= len(node.args) <= hi:
-                raise _where(source, node, f"{node.func.id} takes {lo if lo == hi else f'{lo} or {hi}'} "
-                                           f"argument(s), got {len(node.args)}")
+                count = lo if lo == hi else f"{lo} or {hi}"
+                raise _where(source, node, f"{node.func.id} takes {count} argument(s), "
+                                           f"got {len(node.args)}")
             args = [ev(a) for a in node.args]
             x = args[0]
             if not isinstance(x, Value):
@@ -414,8 +416,8 @@ def run(args, out=None, wait=input):
         return 2
     y.backward()
     steps = trace(y)
-    say(f"forward:  {args.expression} = {_fmt(y.data)}"
-        + (f"   with {', '.join(f'{k}={_fmt(v)}' for k, v in variables.items())}" if variables else ""))
+    given = ", ".join(f"{k}={_fmt(v)}" for k, v in variables.items())
+    say(f"forward:  {args.expression} = {_fmt(y.data)}" + (f"   with {given}" if given else ""))
     say(f"backward: {len(steps)} steps, from the output back to the inputs "
         "(upstream = d out/d node; each input gets local d * upstream)")
     say()
