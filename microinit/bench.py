@@ -251,8 +251,8 @@ def measure_peak_gflops(seconds=0.2):
     from microinit._kernels import matmul
 
     best = 0.0
-    for _ in range(5):
-        best = max(best, matmul.fma_peak(seconds / 5))
+    for _ in range(10):
+        best = max(best, matmul.fma_peak(seconds / 10))
     return best
 
 
@@ -573,7 +573,7 @@ def run(args):
         print(f"bench: unknown size(s) {unknown}; choose from {list(CONFIGS)}", file=sys.stderr)
         return 2
     threads = [int(t) for t in args.threads.split(",")]
-    repeats = args.repeats or (5 if args.quick else 15)
+    repeats = args.repeats or (5 if args.quick else 25)
     torch = None if args.no_torch else _torch()
     import microinit
 
