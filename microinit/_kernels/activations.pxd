@@ -74,7 +74,8 @@ cdef inline floating f_abs(floating x) noexcept nogil:
 # --- forward ------------------------------------------------------------------
 
 cdef inline floating relu_fwd(floating x) noexcept nogil:
-    return x if x > 0 else <floating>0
+    # written as "x <= 0" so that NaN propagates (IEEE, as torch and numpy do)
+    return <floating>0 if x <= 0 else x
 
 
 cdef inline floating tanh_fwd(floating x) noexcept nogil:

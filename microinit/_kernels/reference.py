@@ -24,7 +24,7 @@ def activation_forward(name, x, param=0.0):
         if name == "identity":
             y = x.copy()
         elif name == "relu":
-            y = np.where(x > 0, x, 0)
+            y = np.where(x <= 0, 0, x)  # NaN propagates
         elif name == "tanh":
             y = np.tanh(x)
         elif name == "sigmoid":

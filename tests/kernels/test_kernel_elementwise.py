@@ -111,3 +111,17 @@ def test_zero_size_never_reaches_kernel():
         y = F.activation_forward("tanh", x)
         assert y.shape == shape
         assert F.activation_backward("tanh", x, y, np.zeros(shape)).shape == shape
+
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(K.CODES))
+def test_nan_propagates_through_every_activation(name, dtype):
+    # IEEE semantics for raw ops (RELIABILITY 13): a NaN input gives a NaN output; it is
+    # never silently turned into a number (relu used to map NaN to 0).
+    x = np.array([np.nan, -1.0, 0.0, 2.0], dtype=dtype)
+    out = np.empty_like(x)
+    K.activation_forward(K.CODES[name], x, out, 0.01)
+    assert np.isnan(out[0])
+    assert np.isnan(R.activation_forward(name, x, 0.01)[0])
+    assert np.all(np.isfinite(out[1:]))
