@@ -412,7 +412,19 @@ def _machine():
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count()
-    return {"cpu": model, "cores": cores, "python": platform.python_version(),
+    detail = []
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        flags = info.get("flags", "").split()
+        detail.append(f"family {info.get('cpu family')} model {info.get('model')}")
+        detail.append("AVX-512" if "avx512f" in flags else ("AVX2+FMA" if "fma" in flags else "no FMA"))
+        if "hypervisor" in flags:
+            detail.append("virtual machine")
+    except (OSError, ValueError):
+        pass
+    return {"cpu": model, "cores": cores, "detail": ", ".join(detail), "python": platform.python_version(),
             "numpy": np.__version__, "platform": platform.platform()}
 
 
@@ -495,7 +507,8 @@ def memory_table(rows):
 def markdown_report(result):
     """The README's figures from one run's result dict (what --json writes)."""
     m = result["machine"]
-    parts = [f"Run {result['date']} UTC on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
+    parts = [f"Run {result['date'].replace('T', ' ').replace('+00:00', '')} UTC on {m['cpu']} "
+             f"({m['cores']} cores{', ' + m['detail'] if m.get('detail') else ''}), Python {m['python']}, "
              f"numpy {m['numpy']}, PyTorch {result.get('torch') or 'not installed'}; measured "
              f"single-core fp32 peak {result['peak_gflops_1core']:.1f} GFLOP/s"
              f"{' (quick mode)' if result.get('quick') else ''}.", "",
