@@ -59,6 +59,20 @@ def test_matmul_batched_broadcast(rng, path, sa, sb):
                                rtol=1e-12, atol=1e-12)
 
 
+def test_matmul_backward_transposed_and_partial(rng, path):
+    # the plain 2-D fast path: each gradient alone, both dtypes, against numpy
+    for dtype in (np.float32, np.float64):
+        a = rng.standard_normal((7, 5)).astype(dtype)
+        b = rng.standard_normal((5, 3)).astype(dtype)
+        g = rng.standard_normal((7, 3)).astype(dtype)
+        da, db = L.matmul_backward(a, b, g, need_a=True, need_b=False)
+        assert db is None and da.dtype == dtype
+        np.testing.assert_allclose(da, g @ b.T, rtol=1e-5, atol=1e-6)
+        da, db = L.matmul_backward(a, b, g, need_a=False)
+        assert da is None
+        np.testing.assert_allclose(db, a.T @ g, rtol=1e-5, atol=1e-6)
+
+
 def test_matmul_shape_errors_name_both_shapes():
     with pytest.raises(ValueError, match=r"^matmul: inner dims differ: \(2, 3\) @ \(4, 5\)$"):
         L.matmul(np.ones((2, 3)), np.ones((4, 5)))
@@ -77,6 +91,10 @@ def test_matmul_dtypes_and_conversions():
     assert L.matmul(f32, f64).dtype == np.float64          # one promotion rule
     da, db = L.matmul_backward(f32, f64, np.ones((2, 2)))
     assert da.dtype == np.float32 and db.dtype == np.float64  # grads in their input's dtype
+    da, none = L.matmul_backward(f32, f64, np.ones((2, 2)), need_b=False)
+    assert da.dtype == np.float32 and none is None
+    none, db = L.matmul_backward(f32, f64, np.ones((2, 2), np.float32), need_a=False)
+    assert none is None and db.dtype == np.float64
     out = L.matmul([[1, 2]], np.array([[3], [4]], dtype=np.int64))  # lists and ints -> float32
     assert out.dtype == np.float32 and out[0, 0] == 11
     with pytest.raises(TypeError, match="float16"):

@@ -284,12 +284,15 @@ cdef class BufferPool:
         return sum(a.nbytes for arrs in self._free.values() for a in arrs)
 
 
-def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul):
-    """a @ b for plain 2-D arguments (exact ndarrays, one float dtype, C-contiguous,
-    matching inner dims) into a pooled output, or None (validate in Python).
+def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul, bint trans_a=False,
+                bint trans_b=False):
+    """op(a) @ op(b) for plain 2-D arguments (exact ndarrays, one float dtype,
+    C-contiguous, matching inner dims) into a pooled output, or None (validate in Python).
 
-    Products above ``blas_min`` multiply-adds go to ``matmul(a, b, out=out)`` (numpy's
-    BLAS), the rest to the own kernel.
+    a is (m, k), or (k, m) when trans_a; b is (k, n), or (n, k) when trans_b (how
+    matmul's backward reads its operands without transposed copies). Products above
+    ``blas_min`` multiply-adds go to ``matmul(op(a), op(b), out=out)`` (numpy's BLAS),
+    the rest to the own kernel.
     """
     cdef int t
     cdef Py_ssize_t m, k, n
@@ -302,23 +305,23 @@ def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul):
             or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)
             or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> b)):
         return None
-    m = cnp.PyArray_DIMS(<cnp.ndarray> a)[0]
-    k = cnp.PyArray_DIMS(<cnp.ndarray> a)[1]
-    n = cnp.PyArray_DIMS(<cnp.ndarray> b)[1]
-    if cnp.PyArray_DIMS(<cnp.ndarray> b)[0] != k:
+    m = cnp.PyArray_DIMS(<cnp.ndarray> a)[1 if trans_a else 0]
+    k = cnp.PyArray_DIMS(<cnp.ndarray> a)[0 if trans_a else 1]
+    n = cnp.PyArray_DIMS(<cnp.ndarray> b)[0 if trans_b else 1]
+    if cnp.PyArray_DIMS(<cnp.ndarray> b)[1 if trans_b else 0] != k:
         return None
     out = pool.take(2, m, n, t)
     if m and n:
         if m * n * k > blas_min:
-            matmul(a, b, out=out)
+            matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
         elif t == cnp.NPY_FLOAT32:
             _gemm[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> a),
                          <const float*> cnp.PyArray_DATA(<cnp.ndarray> b),
-                         <float*> cnp.PyArray_DATA(out), m, n, k, False, False, False)
+                         <float*> cnp.PyArray_DATA(out), m, n, k, trans_a, trans_b, False)
         else:
             _gemm[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> a),
                           <const double*> cnp.PyArray_DATA(<cnp.ndarray> b),
-                          <double*> cnp.PyArray_DATA(out), m, n, k, False, False, False)
+                          <double*> cnp.PyArray_DATA(out), m, n, k, trans_a, trans_b, False)
     return out
 
 

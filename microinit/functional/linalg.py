@@ -207,6 +207,16 @@ def matmul_backward(a, b, dout, need_a=True, need_b=True):
     >>> da[0, 0], db[0, 0]
     (4.0, 2.0)
     """
+    # Plain 2-D case in C: da = dout @ b^T and db = a^T @ dout, read through transpose
+    # flags (matmul_auto returns None for anything it does not take as is).
+    if (type(a) is np.ndarray and type(b) is np.ndarray and type(dout) is np.ndarray
+            and a.dtype is b.dtype and dout.dtype is a.dtype
+            and a.ndim == 2 and b.ndim == 2 and dout.shape == (a.shape[0], b.shape[1])
+            and a.shape[1] == b.shape[0]):
+        da = _matmul_auto(dout, b, MATMUL_BLAS_MIN, _pool, _np_matmul, False, True) if need_a else None
+        db = _matmul_auto(a, dout, MATMUL_BLAS_MIN, _pool, _np_matmul, True, False) if need_b else None
+        if (da is not None or not need_a) and (db is not None or not need_b):
+            return da, db
     a0 = as_float_array(a, "matmul_backward", "a")
     b0 = as_float_array(b, "matmul_backward", "b")
     a, b = _operands(a0, b0, "matmul_backward")
