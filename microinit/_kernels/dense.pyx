@@ -44,9 +44,11 @@ import numpy as np
 
 cnp.import_array()
 
-# Epilogues over fewer elements than this stay on one thread (as in elementwise.pyx).
+# Epilogues over fewer elements than this (~40 us of relu on one core) stay on one
+# thread: each parallel region is a barrier, and on a busy machine a descheduled
+# thread stalls it for a scheduler tick, so it must have enough work to be worth it.
 cdef enum:
-    EPI_PARALLEL_MIN = 1 << 15
+    EPI_PARALLEL_MIN = 1 << 17
     GEMM_NOGIL_MIN = 32 * 32 * 32
 
 
