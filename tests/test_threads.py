@@ -69,3 +69,20 @@ def test_threads_module_default_parses_env(monkeypatch):
     assert threads.get_num_threads() == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "garbage")
     assert threads.get_num_threads() == len(os.sched_getaffinity(0))
+
+
+def test_dense_parallel_epilogue_matches_one_thread(rng, restore_threads):
+    # 300 x 512 outputs: above the epilogue's parallel threshold (2^17 elements)
+    from microinit.functional import linalg as L
+
+    x = rng.standard_normal((300, 20)).astype(np.float32)
+    W = rng.standard_normal((20, 512)).astype(np.float32)
+    b = rng.standard_normal(512).astype(np.float32)
+    dy = rng.standard_normal((300, 512)).astype(np.float32)
+    results = []
+    for nt in (1, 2):
+        microinit.set_num_threads(nt)
+        y, ctx = L.dense_forward(x, W, b, "gelu")
+        results.append([y.copy()] + [g.copy() for g in L.dense_backward(ctx, dy)])
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
