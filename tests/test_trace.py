@@ -199,3 +199,11 @@ def test_command_line_subprocess():
     assert proc.returncode == 0, proc.stderr
     assert "d out/d x = 0" in proc.stdout and "ReLU" not in proc.stdout
     assert "relu(a)" in proc.stdout
+
+
+def test_run_svg_without_graphviz_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    target = tmp_path / "g.svg"
+    assert tr.run(_args("x * 2", "x=1", dot=str(target))) == 1
+    assert "`dot` program was not found" in capsys.readouterr().err
+    assert not target.exists()
