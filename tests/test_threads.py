@@ -88,3 +88,12 @@ def test_dense_parallel_epilogue_matches_one_thread(rng, restore_threads, monkey
         results.append([y.copy()] + [g.copy() for g in L.dense_backward(ctx, dy)])
     for one, two in zip(*results):
         np.testing.assert_array_equal(one, two)
+
+
+def test_without_threadpoolctl_kernels_are_still_governed(monkeypatch, restore_threads):
+    import sys as _sys
+
+    monkeypatch.setitem(_sys.modules, "threadpoolctl", None)  # import now fails
+    with pytest.warns(RuntimeWarning, match="threadpoolctl is not installed"):
+        microinit.set_num_threads(1)
+    assert microinit.get_num_threads() == 1 and K.get_num_threads() == 1
