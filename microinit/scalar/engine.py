@@ -126,7 +126,8 @@ class Value:
 
     # -- functions of one Value ------------------------------------------------------
     def relu(self):
-        return Value(self.data if self.data > 0 else 0.0, (self,), "relu")
+        # "<= 0" so that relu(nan) is nan (IEEE), as in activations.pxd
+        return Value(0.0 if self.data <= 0 else self.data, (self,), "relu")
 
     def leaky_relu(self, negative_slope=0.01):
         s = float(negative_slope)

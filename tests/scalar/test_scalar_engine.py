@@ -198,6 +198,8 @@ def test_conventions_at_singular_points(V):
     y, g = grad_of(lambda a: a / 0.0, 2.0)
     assert y == math.inf and g == math.inf
     assert grad_of(lambda a: a.exp(), 1000.0)[0] == math.inf           # overflow, no raise
+    for fn in (lambda a: a.relu(), lambda a: a.leaky_relu(), lambda a: a.tanh()):
+        assert math.isnan(grad_of(fn, math.nan)[0])                     # NaN propagates
     num = V(1.0)
     den = V(0.0)
     q = num / den
