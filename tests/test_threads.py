@@ -90,7 +90,7 @@ def test_dense_parallel_epilogue_matches_one_thread(rng, restore_threads, monkey
         np.testing.assert_array_equal(one, two)
 
 
-def test_without_threadpoolctl_kernels_are_still_governed(monkeypatch, restore_threads):
+def test_without_threadpoolctl_kernels_are_still_governed(restore_threads, monkeypatch):
     import sys as _sys
 
     monkeypatch.setitem(_sys.modules, "threadpoolctl", None)  # import now fails
