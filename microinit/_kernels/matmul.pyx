@@ -230,15 +230,18 @@ cdef class BufferPool:
     sole holder, so a result a caller keeps (or a view of it, which references its
     base) is never overwritten. The test and the hand-out run in C under the GIL, so
     two Python threads cannot take the same array. At most ``per_key`` arrays are kept
-    per key; ``clear()`` drops them all.
+    per key and at most ``max_keys`` shapes (the oldest shape is dropped first, so a
+    process that sees ever new batch sizes does not grow without bound); ``clear()``
+    drops them all.
 
     >>> pool = BufferPool(); a = pool.get((2, 3), np.float32)
     >>> b = pool.get((2, 3), np.float32); a is b      # a is still held
     False
     """
-    def __cinit__(self, Py_ssize_t per_key=8):
+    def __cinit__(self, Py_ssize_t per_key=8, Py_ssize_t max_keys=64):
         self._free = {}
         self.per_key = per_key
+        self.max_keys = max_keys
 
     cdef cnp.ndarray take(self, int nd, Py_ssize_t d0, Py_ssize_t d1, int typenum):
         cdef object key
@@ -253,6 +256,8 @@ cdef class BufferPool:
             key = (d0, typenum)
         arrs = self._free.get(key)
         if arrs is None:
+            if len(self._free) >= self.max_keys:
+                del self._free[next(iter(self._free))]
             arrs = []
             self._free[key] = arrs
         for i in range(PyList_GET_SIZE(arrs)):

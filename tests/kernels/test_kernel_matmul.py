@@ -172,3 +172,10 @@ def test_matmul_auto_declines_non_plain_arguments(rng):
     for blas_min in (1 << 21, -1):   # own kernel, then BLAS
         out = K.matmul_auto(a, b, blas_min, pool, np.matmul)
         np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-6)
+
+
+def test_buffer_pool_keeps_a_bounded_number_of_shapes():
+    pool = K.BufferPool(per_key=2, max_keys=3)
+    for n in range(1, 10):           # nine batch sizes, nothing held
+        pool.get((n, 4), np.float32)
+    assert pool.nbytes() == sum(4 * 4 * n for n in (7, 8, 9))   # only the newest three
