@@ -40,6 +40,8 @@ def test_fit_is_reproducible():
 
 
 def test_fit_progress_bar_on_a_terminal():
+    pytest.importorskip("tqdm")  # the bar needs tqdm (the `test` extra installs it)
+
     class Tty(io.StringIO):
         def isatty(self):
             return True

@@ -16,8 +16,8 @@ How it works
 * Every op also appends one entry to the *recording tape* (``_Recorder``): a Wengert
   list in growable C arrays (op code, constant, pointers to the output's and the
   inputs' ``data``/``grad``, the inputs' slots). ``backward()`` is then one compiled
-  loop over that tape in reverse (``nogil`` C, though run under the GIL because the
-  tape is shared), with every local derivative taken from ``activations.pxd``
+  loop over that tape in reverse, run without the GIL (see ``_recorded_backward``),
+  with every local derivative taken from ``activations.pxd``
   (DESIGN.md, boundary 2). Gradients are summed in a fresh per-pass buffer and then
   *added* to each node's ``.grad``: a second ``backward()`` adds exactly the same
   amounts again (micrograd re-adds stale intermediate gradients instead).
@@ -39,6 +39,10 @@ cimport cython
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, _Py_REFCNT
 from cpython.mem cimport PyMem_RawMalloc as malloc, PyMem_RawRealloc as realloc, PyMem_RawFree as free
 from libc.string cimport memset
+from cpython.pythread cimport (
+    PyThread_type_lock, PyThread_allocate_lock, PyThread_acquire_lock, PyThread_release_lock,
+    WAIT_LOCK,
+)
 from libc.math cimport pow as c_pow, log as c_log, sqrt as c_sqrt, exp as c_exp
 
 import numbers
@@ -360,9 +364,24 @@ cdef void _tape_loop(Arrays* a, Py_ssize_t hi, double* ext, char* ext_reached) n
             a.out[i][1] += a.buf[i]
 
 
+# One backward pass over the recording tapes at a time, process-wide: a pass uses the
+# tapes' shared reached/buf arrays. Taken without the GIL, so waiting threads run on.
+cdef PyThread_type_lock _backward_lock = PyThread_allocate_lock()
+
+
 cdef int _recorded_backward(Value root) except -1:
     """backward() over the recording tapes: root's tape, then any older tape that
     received gradient through a foreign input, newest first."""
+    with nogil:
+        PyThread_acquire_lock(_backward_lock, WAIT_LOCK)
+    try:
+        _recorded_backward_locked(root)
+    finally:
+        PyThread_release_lock(_backward_lock)
+    return 0
+
+
+cdef int _recorded_backward_locked(Value root) except -1:
     global _pass_id
     cdef _Recorder t, f
     cdef Value v
@@ -376,10 +395,14 @@ cdef int _recorded_backward(Value root) except -1:
     pending = {t.serial: t}
     while pending:
         t = pending.pop(max(pending))
-        # The loop needs no Python objects, but it keeps the GIL: the tape's
-        # buffers are shared, and another thread could append to this tape (moving
-        # its arrays) or run a backward pass over it in the meantime.
-        _tape_loop(&t.a, t.hi, t.ext, t.ext_reached)
+        # The loop runs without the GIL. That is safe because (1) the tape is sealed
+        # first, so no thread appends to it (which could move its arrays) meanwhile;
+        # (2) every entry the loop reads is reachable from root, whose references keep
+        # those nodes alive; other threads may only free unreached entries, which the
+        # loop skips; (3) _backward_lock keeps other passes off the shared buffers.
+        t.sealed = True
+        with nogil:
+            _tape_loop(&t.a, t.hi, t.ext, t.ext_reached)
         for j in range(t.nforeign):
             if not t.ext_reached[j]:
                 continue
