@@ -62,13 +62,14 @@ cdef extern from *:
 
     /* MI_KERNEL(name, T, V, VU, L) defines, for scalar T with vector types V (aligned)
        and VU (element-aligned) of L lanes, a 6 x 2L register tile:
-         acc[6][2L] += sum_p A[0:6, p] (outer) Bp[p][0:2L],  A(i, p) = Ap[i * a_rs + p * a_cs]
+         acc[6][2L] += sum_p A[0:6, p] (outer) Bp[p * b_rs + 0:2L],  A(i, p) = Ap[i * a_rs + p * a_cs]
        (packed: a_rs = 1, a_cs = 6; A read in place: a_rs = lda, a_cs = 1, or a_rs = 1,
-       a_cs = lda when transposed); then C (+)= acc, clipped to mr x nr. Rows of A past
-       mr must still be readable (callers pass a zero-padded panel for a ragged edge). */
+       a_cs = lda when transposed; B packed: b_rs = 2L, read in place: b_rs = ldb); then
+       C (+)= acc, clipped to mr x nr. Rows of A past mr and columns of B past nr must
+       still be readable (callers pass zero-padded panels for ragged edges). */
     #define MI_KERNEL(NAME, T, V, VU, L)                                                  \
     static inline void NAME(long kc, const T *Ap, long a_rs, long a_cs, const T *Bp,     \
-                            T *C, long ldc, long mr, long nr, int add)                    \
+                            long b_rs, T *C, long ldc, long mr, long nr, int add)         \
     {                                                                                     \
         const T *r0 = Ap, *r1 = Ap + a_rs, *r2 = Ap + 2 * a_rs;                           \
         const T *r3 = Ap + 3 * a_rs, *r4 = Ap + 4 * a_rs, *r5 = Ap + 5 * a_rs;            \
@@ -84,7 +85,7 @@ cdef extern from *:
             a = r3[pa]; c30 += a * b0; c31 += a * b1;                                     \
             a = r4[pa]; c40 += a * b0; c41 += a * b1;                                     \
             a = r5[pa]; c50 += a * b0; c51 += a * b1;                                     \
-            pa += a_cs; Bp += 2 * L;                                                      \
+            pa += a_cs; Bp += b_rs;                                                       \
         }                                                                                 \
         V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};         \
         if (mr == 6 && nr == 2 * L) {                                                     \
@@ -107,9 +108,9 @@ cdef extern from *:
     MI_KERNEL(mi_kernel_f, float, mi_v8f, mi_v8fu, 8)
     MI_KERNEL(mi_kernel_d, double, mi_v4d, mi_v4du, 4)
     """
-    void mi_kernel_f(long kc, const float *Ap, long a_rs, long a_cs, const float *Bp, float *C, long ldc,
+    void mi_kernel_f(long kc, const float *Ap, long a_rs, long a_cs, const float *Bp, long b_rs, float *C, long ldc,
                      long mr, long nr, int add) noexcept nogil
-    void mi_kernel_d(long kc, const double *Ap, long a_rs, long a_cs, const double *Bp, double *C, long ldc,
+    void mi_kernel_d(long kc, const double *Ap, long a_rs, long a_cs, const double *Bp, long b_rs, double *C, long ldc,
                      long mr, long nr, int add) noexcept nogil
 
 
@@ -187,9 +188,14 @@ cdef inline void mi_pack_b(const floating* B, Py_ssize_t ldb, bint tb, Py_ssize_
 
 cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direct,
                           Py_ssize_t ic, Py_ssize_t mc, Py_ssize_t pc, Py_ssize_t kc,
-                          floating* Ap, const floating* Bp, Py_ssize_t nc,
+                          floating* Ap, const floating* Bp, const floating* Bsrc,
+                          Py_ssize_t ldb, bint direct_b, Py_ssize_t nc,
                           floating* C, Py_ssize_t ldc, bint add) noexcept nogil:
-    """C[0:mc, 0:nc] (+)= op(A)[ic:ic+mc, pc:pc+kc] @ packed B block.
+    """C[0:mc, 0:nc] (+)= op(A)[ic:ic+mc, pc:pc+kc] @ B block.
+
+    B block: packed panels in Bp; or, with direct_b (B not transposed), its full
+    NR-column panels read in place from Bsrc (row stride ldb) and only a ragged last
+    panel packed at Bp.
 
     direct: full MR-row panels of op(A) are read in place (a_rs = lda, a_cs = 1, or
     a_rs = 1, a_cs = lda when A is transposed) and only a ragged last panel is packed,
@@ -197,9 +203,11 @@ cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direc
     whole block is packed into Ap first (the Goto layout: a_rs = 1, a_cs = MR).
     """
     cdef Py_ssize_t nr = mi_nr(Bp[0])
-    cdef Py_ssize_t ir, jr, mr_e, nr_e, pj, pi, a_rs, a_cs
+    cdef Py_ssize_t ir, jr, mr_e, nr_e, pj, pi, a_rs, a_cs, b_rs
     cdef Py_ssize_t full = mc // MI_MR * MI_MR
+    cdef Py_ssize_t fullc = nc // nr * nr
     cdef const floating* panel
+    cdef const floating* bpan
     if not direct:
         mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap)
     elif full < mc:
@@ -207,6 +215,15 @@ cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direc
     for pj in range((nc + nr - 1) // nr):
         jr = pj * nr
         nr_e = nc - jr if nc - jr < nr else nr
+        if not direct_b:
+            bpan = Bp + jr * kc
+            b_rs = nr
+        elif jr < fullc:
+            bpan = Bsrc + jr
+            b_rs = ldb
+        else:
+            bpan = Bp
+            b_rs = nr
         for pi in range((mc + MI_MR - 1) // MI_MR):
             ir = pi * MI_MR
             mr_e = mc - ir if mc - ir < MI_MR else MI_MR
@@ -228,10 +245,10 @@ cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direc
                 a_rs = 1
                 a_cs = MI_MR
             if floating is float:
-                mi_kernel_f(kc, panel, a_rs, a_cs, Bp + jr * kc, C + ir * ldc + jr, ldc,
+                mi_kernel_f(kc, panel, a_rs, a_cs, bpan, b_rs, C + ir * ldc + jr, ldc,
                             mr_e, nr_e, add)
             else:
-                mi_kernel_d(kc, panel, a_rs, a_cs, Bp + jr * kc, C + ir * ldc + jr, ldc,
+                mi_kernel_d(kc, panel, a_rs, a_cs, bpan, b_rs, C + ir * ldc + jr, ldc,
                             mr_e, nr_e, add)
 
 
@@ -264,7 +281,7 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     """The blocked, optionally parallel body of mi_gemm (k >= 1); direct_a: see mi_block."""
     cdef Py_ssize_t nr = mi_nr(C[0])
     cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, bj, bp, bi
-    cdef Py_ssize_t npan, tsk, p0, p1, j0, jn, nts
+    cdef Py_ssize_t npan, tsk, p0, p1, j0, jn, nts, tail0
     cdef Py_ssize_t kc_max = k if k < MI_KC else MI_KC
     cdef Py_ssize_t nc_max = n if n < MI_NC else MI_NC
     cdef floating* Bp
@@ -273,6 +290,9 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     cdef bint add
     cdef int tid, nt
     cdef bint colsplit
+    # Small products also read a row-major B in place (each 16-float row of a panel is
+    # contiguous); packing it would cost about a third of a 32-row product's time.
+    cdef bint direct_b = direct_a and not tb
     nt = nthreads if m * n * k >= MI_PARALLEL_MIN else 1
     if nt < 1:
         nt = 1
@@ -309,27 +329,32 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                         p1 = (tsk + 1) * npan // nts
                         j0 = p0 * nr
                         jn = (p1 * nr if p1 * nr < nc else nc) - j0
-                        mi_pack_b(B, ldb, tb, pc, kc, jc + j0, jn, Bp + j0 * kc)
+                        tail0 = jn // nr * nr if direct_b else 0
+                        if tail0 < jn:
+                            mi_pack_b(B, ldb, tb, pc, kc, jc + j0 + tail0, jn - tail0, Bp + j0 * kc)
                         for bi in range(nblk):
                             ic = bi * mc_blk
                             mc = m - ic if m - ic < mc_blk else mc_blk
                             mi_block(A, lda, ta, True, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
-                                     Bp + j0 * kc, jn, C + ic * ldc + jc + j0, ldc, add)
+                                     Bp + j0 * kc, B + pc * ldb + jc + j0, ldb, direct_b, jn,
+                                     C + ic * ldc + jc + j0, ldc, add)
                     continue
-            mi_pack_b(B, ldb, tb, pc, kc, jc, nc, Bp)
+            tail0 = nc // nr * nr if direct_b else 0
+            if tail0 < nc:
+                mi_pack_b(B, ldb, tb, pc, kc, jc + tail0, nc - tail0, Bp)
             if nt > 1 and nblk > 1:
                 for blk in prange(nblk, nogil=True, num_threads=nt, schedule="static"):
                     tid = mi_thread_num()
                     ic = blk * mc_blk
                     mc = m - ic if m - ic < mc_blk else mc_blk
                     mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
-                             Bp, nc, C + ic * ldc + jc, ldc, add)
+                             Bp, B + pc * ldb + jc, ldb, direct_b, nc, C + ic * ldc + jc, ldc, add)
             else:
                 for bi in range(nblk):
                     ic = bi * mc_blk
                     mc = m - ic if m - ic < mc_blk else mc_blk
-                    mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap, Bp, nc,
-                             C + ic * ldc + jc, ldc, add)
+                    mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap, Bp, B + pc * ldb + jc,
+                             ldb, direct_b, nc, C + ic * ldc + jc, ldc, add)
     free(work)
     return 0
 
