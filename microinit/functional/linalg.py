@@ -44,19 +44,20 @@ from microinit.functional._validate import as_float_array, check_ndim
 __all__ = ["matmul", "matmul_backward", "dense_forward", "dense_backward"]
 
 # Crossover (multiply-adds m*n*k) above which numpy's BLAS is used instead of the own
-# kernel, measured with benchmarks/crossover.py on the benchmark machine (AMD EPYC
-# Zen 3, 2 cores, AVX2; OpenBLAS 0.3.31), 1 thread, CPU-time medians, dense layer
-# forward + backward with relu, own vs BLAS:
-#   (n, in, out)       MACs    own us   BLAS us
-#   256x128x128        4.2M     374      438     own kernel 1.17x faster
-#   128x128x128        2.1M     243      236     parity
-#   32x256x256         2.1M     277      265     parity
-#   128x256x256        8.4M     860      761     BLAS 1.13x
-#   32x784x256         6.4M     968      700     BLAS 1.38x
-#   256x1024x1024      268M   22698    22208     parity (both ~71 GFLOP/s)
-# and square matmul n=32: own 1.34x, n=64: 1.49x, n=128: 1.19x, n=256: 0.96x.
-# Below ~2M MACs the own kernel wins by skipping BLAS's call and threading overhead;
-# above, BLAS is as fast or faster and its threading is better tuned, so it takes over.
+# kernel, measured with benchmarks/crossover.py and CPU-time medians on the benchmark
+# machine (AMD EPYC Zen 3, 2 cores, AVX2; OpenBLAS 0.3.31), 1 thread. Dense layer
+# forward + backward with relu, own kernel vs BLAS products (same fused epilogues):
+#   (n, in, out)     MACs    own us   BLAS us
+#   32x128x128       0.5M      68        74     own 1.09x faster
+#   128x128x128      2.1M     214       213     parity
+#   32x256x256       2.1M     240       241     parity
+#   64x256x256       4.2M     428       408     BLAS 1.05x
+#   128x256x256      8.4M     794       747     BLAS 1.06x
+#   32x784x256       6.4M     701       691     BLAS 1.01x
+# and square matmul, own vs BLAS: n=8 4.5x, 16 3.7x, 32 1.9x, 64 1.45x, 128 0.95-1.05x,
+# 256 0.95-1.0x. Below ~2M MACs the own kernel wins (no BLAS call overhead, A and B
+# read in place); above, BLAS is as fast or slightly faster and its threading is
+# better tuned, so it takes over.
 MATMUL_BLAS_MIN = 1 << 21
 DENSE_BLAS_MIN = 1 << 21
 
