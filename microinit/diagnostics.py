@@ -45,11 +45,11 @@ float64 so that tiny float32 values (1e-30) do not underflow while being squared
 import math
 import numbers
 import os
-import tempfile
 
 import numpy as np
 
 from microinit import losses as _losses
+from microinit._atomic import atomic_open
 from microinit import nn
 from microinit.functional._validate import check_finite
 from microinit.tensor import Tensor, enable_grad, no_grad
@@ -228,21 +228,8 @@ def save_figure(fig, path, dpi=80):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OSError(f"cannot write figure {path!r}: directory {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    try:
-        # mkstemp creates the file 0600; give it the permissions a plain open() would.
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
     return path
 
 

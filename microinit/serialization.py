@@ -27,10 +27,11 @@ Example::
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from microinit._atomic import atomic_open
 
 __all__ = ["save", "load", "FORMAT", "MAX_HEADER_BYTES"]
 
@@ -79,11 +80,8 @@ def save(obj, path):
     state = _state_of(obj)
     path = os.fspath(path)
     meta = {"format": FORMAT, "version": VERSION, "keys": list(state), "sha256": _checksum(state)}
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(path, "wb") as f:
             with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
                 for k, a in state.items():
                     with zf.open(k + ".npy", "w", force_zip64=True) as member:
@@ -91,30 +89,8 @@ def save(obj, path):
                 blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
                 with zf.open(META_KEY + ".npy", "w") as member:
                     np.lib.format.write_array(member, blob, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(directory)
     except OSError as err:
         raise OSError(err.errno, f"could not save weights to {path}: {err.strerror or err}") from err
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _fsync_dir(directory):
-    # Make the rename itself durable; not every platform lets a directory be opened.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _read_member(zf, info, path):

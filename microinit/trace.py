@@ -28,12 +28,12 @@ is ever evaluated as Python.
 """
 import ast
 import math
-import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from microinit._atomic import atomic_write
 from microinit.scalar import Value
 from microinit.scalar.tape import FORMULA, OP_NAMES, ieee_div, ieee_pow
 
@@ -230,7 +230,7 @@ def _render(value, fmt, path):
     if proc.returncode != 0:
         raise RuntimeError(f"to_{fmt}: dot failed: {proc.stderr.decode(errors='replace').strip()}")
     if path is not None:
-        _atomic_write(path, proc.stdout)
+        atomic_write(path, proc.stdout)
     return proc.stdout
 
 
@@ -242,24 +242,6 @@ def to_svg(value, path=None):
 def to_png(value, path=None):
     """PNG bytes of the graph (written to ``path`` if given); needs Graphviz's ``dot``."""
     return _render(value, "png", path)
-
-
-def _atomic_write(path, data):
-    # a temporary file beside the target, then os.replace: never a half-written file
-    path = os.fspath(path)
-    if isinstance(data, str):
-        data = data.encode()
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # --- the expression language of `microinit trace` ---------------------------------------------
@@ -433,7 +415,7 @@ def run(args, out=None, wait=input):
             if args.dot.endswith((".svg", ".png")):
                 _render(y, args.dot[-3:], args.dot)
             else:
-                _atomic_write(args.dot, to_dot(y))
+                atomic_write(args.dot, to_dot(y))
         except (OSError, RuntimeError) as err:
             print(f"microinit trace: cannot write {args.dot}: {err}", file=sys.stderr)
             return 1
