@@ -167,6 +167,7 @@ cdef inline void mi_pack_b(const floating* B, Py_ssize_t ldb, bint tb, Py_ssize_
     """Bp[panel][p][c] = op(B)[p0 + p, j0 + panel*NR + c], zero past column nc."""
     cdef Py_ssize_t nr = mi_nr(Bp[0])
     cdef Py_ssize_t jr, p, c, cols, panel
+    cdef const floating* rows[MI_NR_F]
     for panel in range((nc + nr - 1) // nr):
         jr = panel * nr
         cols = nc - jr if nc - jr < nr else nr
@@ -177,12 +178,23 @@ cdef inline void mi_pack_b(const floating* B, Py_ssize_t ldb, bint tb, Py_ssize_
                 for c in range(cols, nr):
                     Bp[p * nr + c] = 0
         else:
+            # Transposed: row c of the panel is column c of op(B), i.e. row j0+jr+c of
+            # B. Writing Bp in order (p outer) and reading NR rows of B side by side
+            # keeps each of those NR cache lines live for 16 consecutive p; the
+            # column-first order wrote every element to a different line (measured
+            # ~4 cycles per element, 28 us for a 128x128 panel set).
             for c in range(cols):
+                rows[c] = B + (j0 + jr + c) * ldb + p0
+            if cols == nr:
                 for p in range(kc):
-                    Bp[p * nr + c] = B[(j0 + jr + c) * ldb + p0 + p]
-            for p in range(kc):
-                for c in range(cols, nr):
-                    Bp[p * nr + c] = 0
+                    for c in range(MI_NR_F if floating is float else MI_NR_D):
+                        Bp[p * nr + c] = rows[c][p]
+            else:
+                for p in range(kc):
+                    for c in range(cols):
+                        Bp[p * nr + c] = rows[c][p]
+                    for c in range(cols, nr):
+                        Bp[p * nr + c] = 0
         Bp += nr * kc
 
 
