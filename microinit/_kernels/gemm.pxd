@@ -147,10 +147,12 @@ cdef inline void mi_pack_a(const floating* A, Py_ssize_t lda, bint ta, Py_ssize_
         ir = panel * MI_MR
         rows = mc - ir if mc - ir < MI_MR else MI_MR
         if not ta:
-            for r in range(rows):
-                i = i0 + ir + r
-                for p in range(kc):
-                    Ap[p * MI_MR + r] = A[i * lda + p0 + p]
+            # p outer: Ap is written in order while MR rows of A are read side by side
+            # (the same reason as in mi_pack_b's transposed case).
+            i = (i0 + ir) * lda + p0
+            for p in range(kc):
+                for r in range(rows):
+                    Ap[p * MI_MR + r] = A[i + r * lda + p]
         else:
             for p in range(kc):
                 for r in range(rows):
