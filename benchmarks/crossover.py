@@ -7,9 +7,11 @@ threads, and prints the faster path. Run from the repository root:
     python benchmarks/crossover.py            # dense layers (forward + backward) and matmul
     python benchmarks/crossover.py --quick
 
+One-thread figures are CPU-time medians (the time this process computed, not the time
+it waited for a core on a shared machine); two-thread figures are wall-clock medians.
 Measured 2026-11-22 on the benchmark machine (AMD EPYC Zen 3, 2 cores, AVX2, OpenBLAS
-0.3.31 Haswell kernels, shared with other jobs, so medians of repeated samples): see
-the MATMUL_BLAS_MIN / DENSE_BLAS_MIN comments in microinit/functional/linalg.py.
+0.3.31 Haswell kernels): see the MATMUL_BLAS_MIN / DENSE_BLAS_MIN comments in
+microinit/functional/linalg.py.
 """
 import argparse
 import sys
@@ -17,21 +19,28 @@ import sys
 import numpy as np
 
 import microinit
-from microinit.bench import _inner_for, _probe, time_fn
+from microinit.bench import time_interleaved
 from microinit.functional import linalg as L
 
 
-def _time(fn, repeats=7):
-    return time_fn(fn, repeats, _inner_for(_probe(fn), 0.01), warmup=2)["median"]
+def _forced(blas, fn):
+    """fn with both crossovers forced: every product on BLAS, or none."""
+    def call():
+        old = (L.MATMUL_BLAS_MIN, L.DENSE_BLAS_MIN)
+        L.MATMUL_BLAS_MIN = L.DENSE_BLAS_MIN = (-1 if blas else 1 << 62)
+        try:
+            return fn()
+        finally:
+            L.MATMUL_BLAS_MIN, L.DENSE_BLAS_MIN = old
+    return call
 
 
-def _forced(kind, blas, fn):
-    old = (L.MATMUL_BLAS_MIN, L.DENSE_BLAS_MIN)
-    L.MATMUL_BLAS_MIN = L.DENSE_BLAS_MIN = (-1 if blas else 1 << 62)
-    try:
-        return fn()
-    finally:
-        L.MATMUL_BLAS_MIN, L.DENSE_BLAS_MIN = old
+def _compare(fn, nt, repeats=9):
+    """(own, blas) seconds per call: CPU-time medians with one thread (steadier on a
+    shared machine), wall-clock medians with more; sampled round-robin."""
+    r = time_interleaved({"own": _forced(False, fn), "blas": _forced(True, fn)}, repeats, 0.01)
+    key = "cpu_median" if nt == 1 else "median"
+    return r["own"][key], r["blas"][key]
 
 
 def dense_shapes(quick):
@@ -59,8 +68,7 @@ def run(quick=False, threads=(1, 2), log=print):
                     _, ctx = L.dense_forward(x, W, b, "relu")
                     L.dense_backward(ctx, dy)
 
-                own = _forced("dense", False, lambda: _time(step))
-                blas = _forced("dense", True, lambda: _time(step))
+                own, blas = _compare(step, nt)
                 macs = n * i * o
                 rows.append(dict(kind="dense", threads=nt, n=n, i=i, o=o, macs=macs, own=own, blas=blas))
                 log(f"dense {nt}T {n:4d}x{i:4d}x{o:4d} macs {macs:>11,d}: own {own * 1e6:9.1f} us  "
@@ -68,8 +76,7 @@ def run(quick=False, threads=(1, 2), log=print):
             for s in ([32, 64, 128, 256, 512] if quick else [32, 64, 96, 128, 192, 256, 384, 512, 768]):
                 a = rng.standard_normal((s, s)).astype(np.float32)
                 c = rng.standard_normal((s, s)).astype(np.float32)
-                own = _forced("mm", False, lambda: _time(lambda: L.matmul(a, c)))
-                blas = _forced("mm", True, lambda: _time(lambda: L.matmul(a, c)))
+                own, blas = _compare(lambda: L.matmul(a, c), nt)
                 rows.append(dict(kind="matmul", threads=nt, n=s, macs=s ** 3, own=own, blas=blas))
                 log(f"matmul {nt}T n={s:4d} macs {s ** 3:>11,d}: own {own * 1e6:9.1f} us  blas {blas * 1e6:9.1f} us"
                     f"  -> {'own' if own <= blas else 'BLAS'} ({blas / own:.2f}x)")
