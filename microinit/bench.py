@@ -393,7 +393,7 @@ def bench_memory(names, log):
             f"{row['numpy_bytes'] / 1024:9.1f} KiB, ratio {row['ratio']:.2f} | microinit resident pool "
             f"{row['microinit_pool_bytes'] / 1024:9.1f} KiB; (pool + peak) / numpy peak "
             f"{row['ratio_with_pool']:.2f}")
-        del mi
+        mi = npm = None  # free this size's model before the next one
     linalg.clear_buffers()
     return rows
 
