@@ -29,16 +29,21 @@ cimport numpy as cnp
 # (the module would fail to import). Without OpenMP there is one thread.
 cdef extern from *:
     """
+    #if defined(__GNUC__)
+    #define MI_MAYBE_UNUSED __attribute__((unused))
+    #else
+    #define MI_MAYBE_UNUSED
+    #endif
     #ifdef _OPENMP
     #include <omp.h>
-    static int mi_max_threads(void) { return omp_get_max_threads(); }
-    static int mi_thread_num(void) { return omp_get_thread_num(); }
-    static void mi_set_threads(int n) { omp_set_num_threads(n); }
+    static MI_MAYBE_UNUSED int mi_max_threads(void) { return omp_get_max_threads(); }
+    static MI_MAYBE_UNUSED int mi_thread_num(void) { return omp_get_thread_num(); }
+    static MI_MAYBE_UNUSED void mi_set_threads(int n) { omp_set_num_threads(n); }
     #define MI_HAS_OPENMP 1
     #else
-    static int mi_max_threads(void) { return 1; }
-    static int mi_thread_num(void) { return 0; }
-    static void mi_set_threads(int n) { (void)n; }
+    static MI_MAYBE_UNUSED int mi_max_threads(void) { return 1; }
+    static MI_MAYBE_UNUSED int mi_thread_num(void) { return 0; }
+    static MI_MAYBE_UNUSED void mi_set_threads(int n) { (void)n; }
     #define MI_HAS_OPENMP 0
     #endif
     """
