@@ -340,6 +340,10 @@ def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPoo
     Output buffers come from ``pool``. Products above ``blas_min`` multiply-adds go to
     ``matmul(x, W, out=z)`` (numpy's BLAS), the rest to the own kernel; the bias and
     activation epilogue is fused either way. ctx is what backward_auto needs.
+
+    Beside BLAS the epilogue runs on one thread: an OpenMP team that has just finished
+    keeps spinning for a while, and would take a core from BLAS's own threads in the
+    next product (a few % of a step on an idle machine, much more on a busy one).
     """
     cdef int t
     cdef Py_ssize_t n, k, o
@@ -370,12 +374,12 @@ def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPoo
             _forward[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> x),
                             <const float*> cnp.PyArray_DATA(<cnp.ndarray> W), <const float*> pb,
                             <float*> cnp.PyArray_DATA(z), <float*> cnp.PyArray_DATA(y),
-                            n, o, k, code, param, not blas, mi_max_threads())
+                            n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
         else:
             _forward[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> x),
                              <const double*> cnp.PyArray_DATA(<cnp.ndarray> W), <const double*> pb,
                              <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
-                             n, o, k, code, param, not blas, mi_max_threads())
+                             n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
     return y, (x, W, b is not None, z, y, code, param, blas)
 
 
@@ -423,7 +427,7 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
                          NULL if (blas or dx is None) else <float*> cnp.PyArray_DATA(dx),
                          NULL if (blas or dW is None) else <float*> cnp.PyArray_DATA(dW),
                          NULL if db is None else <float*> cnp.PyArray_DATA(db),
-                         n, o, k, code, param, mi_max_threads())
+                         n, o, k, code, param, 1 if blas else mi_max_threads())
     else:
         _backward[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> x),
                           <const double*> cnp.PyArray_DATA(<cnp.ndarray> W),
@@ -434,7 +438,7 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
                           NULL if (blas or dx is None) else <double*> cnp.PyArray_DATA(dx),
                           NULL if (blas or dW is None) else <double*> cnp.PyArray_DATA(dW),
                           NULL if db is None else <double*> cnp.PyArray_DATA(db),
-                          n, o, k, code, param, mi_max_threads())
+                          n, o, k, code, param, 1 if blas else mi_max_threads())
     if blas:
         if dW is not None:
             matmul(x.T, dz, out=dW)
