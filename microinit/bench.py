@@ -212,8 +212,9 @@ def _probe(fn):
 
 def time_interleaved(fns, repeats, target):
     """Like time_fn for several implementations, sampled round-robin: each repeat times
-    every implementation once in turn, so a burst of load from other processes on a
-    shared machine lands on all of them rather than on whichever ran at that moment."""
+    every implementation once in turn (in a rotating order, with a short pause before
+    each), so a burst of load from other processes on a shared machine lands on all of
+    them rather than on whichever ran at that moment."""
     inner = {}
     for name, fn in fns.items():
         inner[name] = _inner_for(_probe(fn), target)
@@ -221,8 +222,14 @@ def time_interleaved(fns, repeats, target):
             fn()
     samples = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    for rep in range(repeats):
+        # Rotate the order and pause between implementations: a thread pool that has
+        # just finished (OpenMP, OpenBLAS, PyTorch's) keeps spinning for a moment and
+        # would take a core from whichever implementation always ran next.
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            fn = fns[name]
+            time.sleep(0.005)
             n = inner[name]
             c0 = time.process_time()
             t0 = time.perf_counter()
