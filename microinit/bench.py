@@ -284,6 +284,13 @@ def bench_steps(names, threads, repeats, quick, torch, log):
                 else:
                     fns[impl_name] = (lambda impl=impl: impl.step(x, y))
             row.update(time_interleaved(fns, repeats, 0.01 if quick else 0.02))
+            # the derived figures, for the JSON (the tables compute the same)
+            mi = row["microinit"]
+            row["gflops"] = flops / mi["median"] / 1e9
+            for other in ("numpy", "torch"):
+                if other in row:
+                    row[f"speedup_vs_{other}"] = row[other]["median"] / mi["median"]
+                    row[f"speedup_vs_{other}_cpu"] = row[other]["cpu_median"] / mi["cpu_median"]
             rows.append(row)
             log(_format_row(row))
     return rows
