@@ -30,9 +30,21 @@ def test_set_get_roundtrip_governs_kernels_and_blas(restore_threads):
 
 
 def test_results_do_not_depend_on_thread_count(rng, restore_threads):
-    # (200, 150, 120): threads split row blocks of a packed A; (100, 128, 130): A is
-    # read in place and threads split the column panels of B.
+    # Forced paths with 2 threads (gemm itself only starts a team from 2^23 MACs):
+    # "packed": threads split row blocks of a packed A; "direct": A is read in place and
+    # threads split the column panels of B. Plus gemm on a product above the threshold.
     for m, k, n in [(200, 150, 120), (100, 128, 130)]:
+        a = rng.standard_normal((m, k))
+        b = rng.standard_normal((k, n))
+        for path in ("packed", "direct"):
+            outs = []
+            for nt in (1, 2):
+                out = np.empty((m, n))
+                K.gemm_path(a, b, out, False, False, path, nt)
+                outs.append(out)
+            np.testing.assert_array_equal(outs[0], outs[1])
+            np.testing.assert_allclose(outs[0], a @ b, rtol=1e-12, atol=1e-12)
+    for m, k, n in [(260, 200, 170)]:
         a = rng.standard_normal((m, k))
         b = rng.standard_normal((k, n))
         outs = []

@@ -126,11 +126,15 @@ cdef enum:
     MI_KC = 256
     MI_MC = 72      # multiple of MR; MC x KC floats = 72 KiB, half of L2 per thread
     MI_NC = 4096    # multiple of both NRs
-    # Below this many multiply-adds (m*n*k, ~20-30 us on one core) one thread is used:
-    # waking a team costs a few us on an idle machine, and on an oversubscribed one a
-    # descheduled thread stalls the whole region (measured: 2 threads 5-25x slower
-    # than 1 at 0.5-2M MACs with 5 busy processes on 2 cores).
-    MI_PARALLEL_MIN = 1 << 20
+    # Below this many multiply-adds (m*n*k, ~100 us on one core) one thread is used.
+    # Measured on the 2-core benchmark machine: alone, two threads gain only 1.2-1.3x
+    # at 2-17M MACs; right after a numpy BLAS call, whose OpenBLAS threads keep
+    # spinning, a 2-thread region stalls for milliseconds (n = 128: 40 us alone, ~10 ms
+    # alternating with np.matmul), and on a busy machine a descheduled thread stalls
+    # every region. functional.linalg sends everything above 2^21 MACs to BLAS, so with
+    # this threshold its own-kernel products never start a team; direct gemm calls on
+    # large matrices still use both cores.
+    MI_PARALLEL_MIN = 1 << 23
     # Up to this many multiply-adds a row-major A is read in place instead of packed
     # (measured with benchmarks/crossover.py; see the numbers in its docstring).
     MI_DIRECT_A_MAX = 128 * 128 * 128
@@ -288,7 +292,8 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 for j in range(n):
                     C[i * ldc + j] = 0
         return 0
-    return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads,
+    return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate,
+                          nthreads if m * n * k >= MI_PARALLEL_MIN else 1,
                           m * n * k <= MI_DIRECT_A_MAX)
 
 
@@ -297,7 +302,7 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                                const floating* B, Py_ssize_t ldb, bint tb,
                                floating* C, Py_ssize_t ldc, bint accumulate,
                                int nthreads, bint direct_a) noexcept nogil:
-    """The blocked, optionally parallel body of mi_gemm (k >= 1); direct_a: see mi_block."""
+    """The blocked body of mi_gemm (k >= 1) on nthreads threads; direct_a: see mi_block."""
     cdef Py_ssize_t nr = mi_nr(C[0])
     cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, bj, bp, bi
     cdef Py_ssize_t npan, tsk, p0, p1, j0, jn, nts, tail0
@@ -312,7 +317,7 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     # Small products also read a row-major B in place (each 16-float row of a panel is
     # contiguous); packing it would cost about a third of a 32-row product's time.
     cdef bint direct_b = direct_a and not tb
-    nt = nthreads if m * n * k >= MI_PARALLEL_MIN else 1
+    nt = nthreads  # mi_gemm applies MI_PARALLEL_MIN; gemm_path may force a team
     if nt < 1:
         nt = 1
     # Two ways to share the work between threads. Small products (A read in place):
