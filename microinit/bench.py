@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from microinit._atomic import atomic_write
+
 # name -> (layer sizes, batch, loss). The tiny net regresses one output (MSE); the
 # others classify into 10 classes (softmax cross-entropy), as in the table.
 CONFIGS = {
@@ -673,9 +675,7 @@ def run(args):
 def _write_atomic(path, text):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def main(argv=None):

@@ -1084,12 +1084,13 @@ def where(cond, a, b):
 
 
 # ---------------------------------------------------------------------- fused ops and losses
-def dense(x, W, b=None, activation=None, param=0.0):
+def dense(x, W, b=None, activation=None, param=None):
     """act(x @ W + b) as ONE graph node with a fused backward (functional.linalg).
 
     ``W`` is (in, out) (DESIGN's single weight layout), ``b`` is (out,) or None,
     ``activation`` one of None/"identity"/"relu"/"tanh"/"sigmoid"/"leaky_relu"/"elu"/
-    "selu"/"gelu"/"softplus"; ``param`` is leaky_relu's slope / elu's alpha.
+    "selu"/"gelu"/"softplus"; ``param`` is leaky_relu's slope / elu's alpha (PyTorch's
+    defaults 0.01 / 1.0 when None).
 
     >>> y = dense(x, W, b, activation="relu")   # == (x @ W + b).relu()
     """

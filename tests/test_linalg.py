@@ -315,3 +315,15 @@ def test_dense_accepts_read_only_and_list_inputs(rng, path):
     y2, _ = L.dense_forward(x.tolist(), W.tolist(), b.tolist(), "relu")
     assert y2.dtype == np.float64
     np.testing.assert_allclose(y2, y, rtol=1e-5, atol=1e-6)
+
+
+def test_dense_default_param_is_pytorchs():
+    # leaky_relu without a slope uses 0.01 and elu alpha 1.0, as torch.nn.functional does
+    x = np.array([[-2.0, 1.0]])
+    W = np.eye(2)
+    y, _ = L.dense_forward(x, W, None, "leaky_relu")
+    np.testing.assert_allclose(y, [[-0.02, 1.0]])
+    y, _ = L.dense_forward(x, W, None, "elu")
+    np.testing.assert_allclose(y, [[np.expm1(-2.0), 1.0]])
+    y, _ = L.dense_forward(x, W, None, "leaky_relu", 0.2)
+    np.testing.assert_allclose(y, [[-0.4, 1.0]])

@@ -25,14 +25,25 @@ _fwd = _ew.activation_forward
 _bwd = _ew.activation_backward
 
 
-def activation_code(name):
-    """Enum code for an activation name (``None`` means identity); ValueError if unknown."""
+#: the parameter an activation takes when none is given (PyTorch's defaults)
+DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0}
+
+
+def activation_code(name, op=None):
+    """Enum code for an activation name (``None`` means identity; case-insensitive).
+
+    Unknown names raise ValueError listing the available ones, prefixed by ``op``.
+    """
     if name is None:
         return 0
     try:
         return ACTIVATION_CODES[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; available: {', '.join(ACTIVATIONS)}") from None
+        if isinstance(name, str) and name.lower() in ACTIVATION_CODES:
+            return ACTIVATION_CODES[name.lower()]
+        prefix = f"{op}: " if op else ""
+        raise ValueError(f"{prefix}unknown activation {name!r}; available: None, "
+                         f"{', '.join(sorted(ACTIVATIONS))}") from None
 
 
 def activation_forward(name, x, param=0.0):

@@ -40,6 +40,7 @@ from microinit._kernels import ACTIVATION_CODES
 from microinit._kernels import dense as _kdense
 from microinit._kernels import matmul as _kmatmul
 from microinit.functional._validate import as_float_array, check_ndim
+from microinit.functional.elementwise import DEFAULT_PARAM, activation_code
 
 __all__ = ["matmul", "matmul_backward", "dense_forward", "dense_backward"]
 
@@ -64,20 +65,7 @@ DENSE_BLAS_MIN = 1 << 21
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _IDENTITY = ACTIVATION_CODES["identity"]
-_ACT_NAMES = ", ".join(["None"] + sorted(ACTIVATION_CODES))
 _CODE_OF = {None: _IDENTITY, **ACTIVATION_CODES}
-
-
-def activation_code(activation):
-    """The kernel code of an activation name (None means identity)."""
-    if activation is None:
-        return _IDENTITY
-    try:
-        return ACTIVATION_CODES[activation]
-    except (KeyError, TypeError):
-        if isinstance(activation, str) and activation.lower() in ACTIVATION_CODES:
-            return ACTIVATION_CODES[activation.lower()]
-        raise ValueError(f"dense: unknown activation {activation!r}; available: {_ACT_NAMES}") from None
 
 
 # --------------------------------------------------------------------------- buffers
@@ -252,14 +240,13 @@ def matmul_backward(a, b, dout, need_a=True, need_b=True):
 
 
 # --------------------------------------------------------------------------- dense
-def dense_forward(x, W, b=None, activation=None, param=0.0):
+def dense_forward(x, W, b=None, activation=None, param=None):
     """y = act(x @ W + b) in one fused kernel call; returns (y, ctx) for dense_backward.
 
     x is (N, in), W is (in, out) (DESIGN's one weight layout), b is (out,) or None.
     ``activation``: None/"identity", "relu", "tanh", "sigmoid", "leaky_relu" (param =
     negative slope), "elu" (param = alpha), "selu", "gelu", "softplus". ``param`` is
-    used as given (0.0 by default: leaky_relu then equals relu; pass 0.01 for PyTorch's
-    default slope, 1.0 for elu's usual alpha).
+    PyTorch's default when None (slope 0.01 for leaky_relu, alpha 1.0 for elu).
 
     >>> y, ctx = dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4), "relu")
     >>> y[0, 0]
@@ -267,6 +254,8 @@ def dense_forward(x, W, b=None, activation=None, param=0.0):
     """
     # The common call (exact ndarrays, one float dtype, C-contiguous, matching shapes)
     # runs in one C-level call; anything else returns None and is validated below.
+    if param is None:
+        param = DEFAULT_PARAM.get(activation, 0.0) if type(activation) is str else 0.0
     code = _CODE_OF.get(activation) if activation is None or type(activation) is str else None
     if code is not None:
         r = _forward_auto(x, W, b, code, param, DENSE_BLAS_MIN, _pool, _np_matmul)
@@ -276,7 +265,7 @@ def dense_forward(x, W, b=None, activation=None, param=0.0):
 
 
 def _dense_forward_checked(x, W, b, activation, param):
-    code = activation_code(activation)
+    code = activation_code(activation, "dense")
     x = as_float_array(x, "dense", "x")
     W = as_float_array(W, "dense", "W")
     if x.ndim != 2 or W.ndim != 2:
