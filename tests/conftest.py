@@ -28,3 +28,18 @@ def single_thread():
     set_num_threads(1)
     yield
     set_num_threads(before)
+
+
+def _dense_case(rng, n, i, o, dtype, bias=True):
+    """Inputs of a dense layer: x (n, i), W (i, o) scaled by 1/sqrt(i), b (o,) or None."""
+    x = rng.standard_normal((n, i)).astype(dtype)
+    W = (rng.standard_normal((i, o)) / np.sqrt(max(i, 1))).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype) if bias else None
+    return x, W, b
+
+
+@pytest.fixture(scope="session")
+def dense_case():
+    """The dense-layer input maker shared by the kernel and linalg tests (session-scoped
+    so hypothesis tests may use it)."""
+    return _dense_case

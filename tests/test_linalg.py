@@ -120,22 +120,16 @@ def test_matmul_non_contiguous_and_read_only_inputs(rng, path):
 
 
 # ------------------------------------------------------------------ dense
-def _dense_case(rng, n, i, o, dtype, bias=True):
-    x = rng.standard_normal((n, i)).astype(dtype)
-    W = (rng.standard_normal((i, o)) / np.sqrt(max(i, 1))).astype(dtype)
-    b = rng.standard_normal(o).astype(dtype) if bias else None
-    return x, W, b
-
 
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dense_matches_reference(rng, path, act, dtype):
+def test_dense_matches_reference(rng, path, act, dtype, dense_case):
     p = PARAM.get(act, 0.0)
     name = act or "identity"
     tol = 3e-5 if dtype == np.float32 else 1e-11
     for n, i, o in [(1, 1, 1), (7, 3, 5), (40, 33, 18), (3, 70, 4)]:
         for bias in (True, False):
-            x, W, b = _dense_case(rng, n, i, o, dtype, bias)
+            x, W, b = dense_case(rng, n, i, o, dtype, bias)
             y, ctx = L.dense_forward(x, W, b, act, p)
             z_ref, y_ref = R.dense_forward(x, W, b, name, p)
             np.testing.assert_allclose(y, y_ref, rtol=tol, atol=tol)
@@ -151,9 +145,9 @@ def test_dense_matches_reference(rng, path, act, dtype):
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh", "gelu", "elu", "softplus", None])
-def test_dense_gradcheck_float64(rng, act):
+def test_dense_gradcheck_float64(rng, act, dense_case):
     """Central finite differences of L = sum(w * dense(x, W, b)) against dense_backward."""
-    x, W, b = _dense_case(rng, 4, 3, 5, np.float64)
+    x, W, b = dense_case(rng, 4, 3, 5, np.float64)
     x += 0.05 * np.sign(x)  # keep relu's kink away from the finite-difference step
     wts = rng.standard_normal((4, 5))
     p = PARAM.get(act, 0.0)
@@ -175,9 +169,9 @@ def test_dense_gradcheck_float64(rng, act):
         np.testing.assert_allclose(grads[idx], num, rtol=1e-5, atol=1e-7)
 
 
-def test_dense_torch_parity(rng):
+def test_dense_torch_parity(rng, dense_case):
     torch = pytest.importorskip("torch")
-    x, W, b = _dense_case(rng, 16, 8, 6, np.float64)
+    x, W, b = dense_case(rng, 16, 8, 6, np.float64)
     for act, tf in [("relu", torch.relu), ("tanh", torch.tanh), ("gelu", torch.nn.functional.gelu),
                     ("sigmoid", torch.sigmoid), ("softplus", torch.nn.functional.softplus),
                     ("selu", torch.selu), ("leaky_relu", lambda t: torch.nn.functional.leaky_relu(t, 0.05)),
@@ -260,8 +254,8 @@ def test_ieee_nan_propagates_without_raising():
     assert np.isinf(out[0, 0])
 
 
-def test_buffers_are_reused_but_never_while_held(rng):
-    x, W, b = _dense_case(rng, 8, 4, 3, np.float32)
+def test_buffers_are_reused_but_never_while_held(rng, dense_case):
+    x, W, b = dense_case(rng, 8, 4, 3, np.float32)
     y1, ctx = L.dense_forward(x, W, b, "relu")
     keep = y1.copy()
     del ctx
@@ -280,10 +274,10 @@ def test_buffers_are_reused_but_never_while_held(rng):
     assert y4.base is None
 
 
-def test_steady_state_step_allocates_no_new_arrays(rng):
+def test_steady_state_step_allocates_no_new_arrays(rng, dense_case):
     import tracemalloc
 
-    x, W, b = _dense_case(rng, 64, 32, 32, np.float32)
+    x, W, b = dense_case(rng, 64, 32, 32, np.float32)
 
     def step():
         y, ctx = L.dense_forward(x, W, b, "gelu")
@@ -303,8 +297,8 @@ def test_steady_state_step_allocates_no_new_arrays(rng):
     assert grown < 64 * 32 * 4, f"steady-state steps grew traced memory by {grown} bytes"
 
 
-def test_dense_accepts_read_only_and_list_inputs(rng, path):
-    x, W, b = _dense_case(rng, 5, 4, 3, np.float32)
+def test_dense_accepts_read_only_and_list_inputs(rng, path, dense_case):
+    x, W, b = dense_case(rng, 5, 4, 3, np.float32)
     for a in (x, W, b):
         a.flags.writeable = False
     y, ctx = L.dense_forward(x, W, b, "relu")

@@ -19,20 +19,13 @@ def _close(got, want, dtype):
     np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype] * 10)
 
 
-def _layer(rng, n, i, o, dtype, bias=True):
-    x = rng.standard_normal((n, i)).astype(dtype)
-    W = (rng.standard_normal((i, o)) / np.sqrt(max(i, 1))).astype(dtype)
-    b = rng.standard_normal(o).astype(dtype) if bias else None
-    return x, W, b
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", sorted(ACTIVATION_CODES))
 @pytest.mark.parametrize("bias", [True, False])
-def test_forward_backward_match_reference(rng, dtype, name, bias):
+def test_forward_backward_match_reference(rng, dtype, name, bias, dense_case):
     code, p = ACTIVATION_CODES[name], PARAMS.get(name, 0.0)
     for n, i, o in SHAPES:
-        x, W, b = _layer(rng, n, i, o, dtype, bias)
+        x, W, b = dense_case(rng, n, i, o, dtype, bias)
         y = np.empty((n, o), dtype)
         z = np.empty((n, o), dtype) if name in NEEDS_Z else y
         K.forward(x, W, b, z, y, code, p)
@@ -49,9 +42,9 @@ def test_forward_backward_match_reference(rng, dtype, name, bias):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_epilogue_only_path_matches_full_kernel(rng, dtype):
+def test_epilogue_only_path_matches_full_kernel(rng, dtype, dense_case):
     # do_matmul=False: the caller did the products (BLAS); only the fused epilogues run.
-    x, W, b = _layer(rng, 20, 30, 10, dtype)
+    x, W, b = dense_case(rng, 20, 30, 10, dtype)
     code = ACTIVATION_CODES["gelu"]
     y_full, z_full = np.empty((20, 10), dtype), np.empty((20, 10), dtype)
     K.forward(x, W, b, z_full, y_full, code, 0.0)
@@ -68,8 +61,8 @@ def test_epilogue_only_path_matches_full_kernel(rng, dtype):
     _close(db, want_dz.sum(axis=0), dtype)
 
 
-def test_identity_backward_in_place_and_partial_outputs(rng):
-    x, W, b = _layer(rng, 9, 4, 3, np.float64)
+def test_identity_backward_in_place_and_partial_outputs(rng, dense_case):
+    x, W, b = dense_case(rng, 9, 4, 3, np.float64)
     y = np.empty((9, 3))
     K.forward(x, W, b, y, y, ACTIVATION_CODES["identity"])
     dy = rng.standard_normal((9, 3))
@@ -126,10 +119,10 @@ def test_auto_paths_decline_what_they_cannot_take_plainly(rng):
 @given(n=st.sampled_from([0, 1, 2, 5, 6, 7, 16, 17, 40]), i=st.sampled_from([0, 1, 3, 6, 17, 33]),
        o=st.sampled_from([0, 1, 2, 8, 16, 17, 35]), name=st.sampled_from(sorted(ACTIVATION_CODES)),
        dtype=st.sampled_from(DTYPES), bias=st.booleans(), seed=st.integers(0, 2**31))
-def test_random_shapes_match_reference(n, i, o, name, dtype, bias, seed):
+def test_random_shapes_match_reference(n, i, o, name, dtype, bias, seed, dense_case):
     rng = np.random.default_rng(seed)
     code, p = ACTIVATION_CODES[name], PARAMS.get(name, 0.0)
-    x, W, b = _layer(rng, n, i, o, dtype, bias)
+    x, W, b = dense_case(rng, n, i, o, dtype, bias)
     y = np.full((n, o), np.nan, dtype)
     z = np.full((n, o), np.nan, dtype) if name in NEEDS_Z else y
     K.forward(x, W, b, z, y, code, p)
