@@ -157,13 +157,27 @@ def mse_loss_forward(pred, target, reduction="mean"):
     _check_reduction(reduction, op)
     p, t = _pair(pred, target, op)
     diff = p - t
-    return _reduce(diff * diff, reduction), (diff, reduction)
+    if reduction == "none":
+        return diff * diff, (diff, reduction)
+    # sum of squares as one dot product: no (x - t)^2 temporary, one pass over diff
+    flat = diff.reshape(-1)
+    total = np.dot(flat, flat)
+    if reduction == "mean":
+        total = total / flat.size if flat.size else 0.0
+    return np.asarray(total, diff.dtype), (diff, reduction)
 
 
 def mse_loss_backward(ctx, g):
     """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g)."""
     diff, reduction = ctx
-    d = 2 * diff * _expand(g, reduction, diff.size, diff.dtype)
+    if reduction == "none":
+        d = 2 * diff * np.asarray(g, diff.dtype)
+    else:
+        # one scalar factor, one pass: 2 g / n (mean) or 2 g (sum)
+        scale = 2.0 * float(g)
+        if reduction == "mean":
+            scale = scale / diff.size if diff.size else 0.0
+        d = diff * diff.dtype.type(scale)
     return d, -d
 
 
