@@ -24,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 
 from microinit import init as _init
-from microinit.tensor import Tensor, dense, no_grad
+from microinit.tensor import Tensor, _chain_node, dense, no_grad
 
 __all__ = [
     "Module", "Dense", "Linear", "Sequential", "MLP", "Identity", "ReLU", "Tanh", "Sigmoid",
@@ -532,11 +532,18 @@ class Sequential(Module):
         return self
 
     def forward(self, x):
+        run = []  # consecutive hook-free Dense layers, run as one fused op
         for layer in self._layers:
+            if type(layer) is Dense and not layer._forward_hooks:
+                run.append(layer)
+                continue
+            if run:
+                x = _dense_run(run, x)
+                run = []
             # layer(x) without the extra frame when the layer has no hooks (tiny nets
             # are dominated by per-call overhead)
             x = layer(x) if layer._forward_hooks else layer.forward(x)
-        return x
+        return _dense_run(run, x) if run else x
 
     def __iter__(self):
         return iter(self._layers)
@@ -554,6 +561,27 @@ class Sequential(Module):
                     layer._set_path(path)
             return sub
         return self._layers[idx]
+
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _dense_run(layers, x):
+    """Dense layers applied in order: one fused graph node (tensor.dense_chain) when
+    the kernel takes the arrays as they are, else layer by layer. A forward hook on a
+    layer keeps it out of the run, so hooks still see every layer's output."""
+    if len(layers) > 1:
+        xt = x
+        if not isinstance(x, Tensor):
+            xt = Tensor(x) if type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES else None
+        if xt is not None:
+            out = _chain_node(xt, [(l.weight, l.bias, l.activation, l.activation_param)
+                                   for l in layers])
+            if out is not None:
+                return out
+    for layer in layers:
+        x = layer.forward(x)
+    return x
 
 
 _HE_LIKE = {"relu", "leaky_relu", "elu", "gelu", "softplus"}

@@ -44,7 +44,7 @@ from microinit.functional._validate import as_float_array
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "rand", "concatenate", "stack", "where",
-    "dense", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "hinge_loss",
+    "dense", "dense_chain", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "hinge_loss",
     "no_grad", "enable_grad", "is_grad_enabled",
 ]
 
@@ -1106,6 +1106,54 @@ def dense(x, W, b=None, activation=None, param=None):
         saved = (x, W) if b is None else (x, W, b)
         return _record(y, "DenseBackward", (x, W, b), backward, saved, saves_out=True)
     return _new(y)
+
+
+def _chain_node(x, layers):
+    """act_n(... act_1(x @ W_1 + b_1) ...) as ONE graph node, or None when the arrays
+    are not plain (then nothing was computed; run the layers one by one instead)."""
+    specs = []
+    for W, b, act, param in layers:
+        specs.append((W.data, None if b is None else b.data, act, param))
+    r = F.dense_chain_forward(x.data, specs)
+    if r is None:
+        return None
+    y, ctxs = r
+    parents = [x]
+    for W, b, _, _ in layers:
+        parents.append(W)
+        parents.append(b)
+    if not _wants_grad(*parents):
+        return _new(y)
+    nx = x.requires_grad
+    need = tuple([(W.requires_grad, b is not None and b.requires_grad) for W, b, _, _ in layers])
+
+    def backward(g):
+        return F.dense_chain_backward(ctxs, g, nx, need)
+    saved = tuple([p for p in parents if p is not None])
+    return _record(y, "DenseChainBackward", tuple(parents), backward, saved, saves_out=True)
+
+
+def dense_chain(x, layers):
+    """Dense layers back to back, ``layers`` a sequence of ``(W, b, activation, param)``.
+
+    Equal to folding :func:`dense` over the layers, but the whole stack is one graph
+    node whose forward and backward are each a single kernel call (the per-layer
+    dispatch is most of the cost of a tiny layer). Inputs the kernel does not take as
+    they are (mixed dtypes, non-contiguous views, ...) go through :func:`dense` layer by
+    layer, with its validation and error messages.
+
+    >>> y = dense_chain(x, [(W1, b1, "relu", None), (W2, b2, None, None)])
+    >>> # == dense(dense(x, W1, b1, "relu"), W2, b2)
+    """
+    x = _as_tensor(x, "dense")
+    layers = [(_as_tensor(W, "dense"), None if b is None else _as_tensor(b, "dense"), act, param)
+              for W, b, act, param in layers]
+    out = _chain_node(x, layers) if layers else None
+    if out is not None:
+        return out
+    for W, b, act, param in layers:
+        x = dense(x, W, b, act, param)
+    return x
 
 
 def _target_data(target):

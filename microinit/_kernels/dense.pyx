@@ -333,6 +333,49 @@ cdef inline bint _plain(object a, int t, int nd):
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a))
 
 
+cdef inline bint _plain_layer(object W, object b, int t, Py_ssize_t k, Py_ssize_t* o):
+    """W is a plain (k, o) matrix of typenum t and b None or a plain (o,) vector."""
+    if not _plain(W, t, 2) or cnp.PyArray_DIMS(<cnp.ndarray> W)[0] != k:
+        return False
+    o[0] = cnp.PyArray_DIMS(<cnp.ndarray> W)[1]
+    return b is None or (_plain(b, t, 1) and cnp.PyArray_DIMS(<cnp.ndarray> b)[0] == o[0])
+
+
+cdef inline int _input_type(object x):
+    """Typenum of a plain 2-D float32/float64 x, or -1."""
+    cdef int t
+    if not cnp.PyArray_CheckExact(x):
+        return -1
+    t = cnp.PyArray_TYPE(<cnp.ndarray> x)
+    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _plain(x, t, 2):
+        return -1
+    return t
+
+
+cdef tuple _forward_one(cnp.ndarray x, cnp.ndarray W, object b, int code, double param,
+                        Py_ssize_t blas_min, BufferPool pool, object matmul, int t):
+    """(y, ctx) of one validated layer (see forward_auto)."""
+    cdef Py_ssize_t n = cnp.PyArray_DIMS(x)[0]
+    cdef Py_ssize_t k = cnp.PyArray_DIMS(x)[1]
+    cdef Py_ssize_t o = cnp.PyArray_DIMS(W)[1]
+    cdef const void* pb = NULL if b is None else cnp.PyArray_DATA(<cnp.ndarray> b)
+    cdef cnp.ndarray y = pool.take(2, n, o, t)
+    cdef cnp.ndarray z = pool.take(2, n, o, t) if _needs_z(code) else y
+    cdef bint blas = n * k * o > blas_min
+    if n and o:
+        if blas:
+            matmul(x, W, out=z)
+        if t == cnp.NPY_FLOAT32:
+            _forward[float](<const float*> cnp.PyArray_DATA(x), <const float*> cnp.PyArray_DATA(W),
+                            <const float*> pb, <float*> cnp.PyArray_DATA(z), <float*> cnp.PyArray_DATA(y),
+                            n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
+        else:
+            _forward[double](<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(W),
+                             <const double*> pb, <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
+                             n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
+    return y, (x, W, b is not None, z, y, code, param, blas)
+
+
 def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPool pool,
                  matmul):
     """(y, ctx) of y = act(x @ W + b) for plain arguments, or None (validate in Python).
@@ -345,51 +388,55 @@ def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPoo
     keeps spinning for a while, and would take a core from BLAS's own threads in the
     next product (a few % of a step on an idle machine, much more on a busy one).
     """
-    cdef int t
-    cdef Py_ssize_t n, k, o
-    cdef cnp.ndarray y, z
-    cdef const void* pb = NULL
-    cdef bint blas
-    if not cnp.PyArray_CheckExact(x) or code < 0 or code >= N_ACTIVATIONS:
+    cdef Py_ssize_t o
+    cdef int t = _input_type(x)
+    if t < 0 or code < 0 or code >= N_ACTIVATIONS:
         return None
-    t = cnp.PyArray_TYPE(<cnp.ndarray> x)
-    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _plain(x, t, 2) or not _plain(W, t, 2):
+    if not _plain_layer(W, b, t, cnp.PyArray_DIMS(<cnp.ndarray> x)[1], &o):
         return None
-    n = cnp.PyArray_DIMS(<cnp.ndarray> x)[0]
-    k = cnp.PyArray_DIMS(<cnp.ndarray> x)[1]
-    o = cnp.PyArray_DIMS(<cnp.ndarray> W)[1]
-    if cnp.PyArray_DIMS(<cnp.ndarray> W)[0] != k:
-        return None
-    if b is not None:
-        if not _plain(b, t, 1) or cnp.PyArray_DIMS(<cnp.ndarray> b)[0] != o:
-            return None
-        pb = cnp.PyArray_DATA(<cnp.ndarray> b)
-    y = pool.take(2, n, o, t)
-    z = pool.take(2, n, o, t) if _needs_z(code) else y
-    blas = n * k * o > blas_min
-    if n and o:
-        if blas:
-            matmul(x, W, out=z)
-        if t == cnp.NPY_FLOAT32:
-            _forward[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> x),
-                            <const float*> cnp.PyArray_DATA(<cnp.ndarray> W), <const float*> pb,
-                            <float*> cnp.PyArray_DATA(z), <float*> cnp.PyArray_DATA(y),
-                            n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
-        else:
-            _forward[double](<const double*> cnp.PyArray_DATA(<cnp.ndarray> x),
-                             <const double*> cnp.PyArray_DATA(<cnp.ndarray> W), <const double*> pb,
-                             <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
-                             n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
-    return y, (x, W, b is not None, z, y, code, param, blas)
+    return _forward_one(x, W, b, code, param, blas_min, pool, matmul, t)
 
 
-def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPool pool,
-                  matmul):
-    """(dx, dW, db) for a ctx from forward_auto and a plain dy, or None (validate in Python).
+def forward_chain(x, tuple layers, Py_ssize_t blas_min, BufferPool pool, matmul):
+    """(y, ctxs) of a stack of dense layers run back to back, or None.
 
-    dx/dW/db are None where not needed (db also when the layer has no bias); an empty
-    batch or zero-width output gives exact-zero parameter gradients.
+    ``layers`` holds one ``(W, b, code, param)`` per layer. Every layer is checked
+    before any runs (plain arrays of x's dtype, each W's rows = the previous width, b
+    None or of W's width), so None means nothing was computed and the caller can take
+    the validating per-layer path. One call instead of one per layer: for tiny
+    networks the per-call dispatch is most of a layer's cost.
     """
+    cdef int t = _input_type(x)
+    cdef Py_ssize_t k, o
+    cdef Py_ssize_t i, nl = len(layers)
+    cdef int code
+    cdef tuple layer, r
+    cdef list ctxs
+    if t < 0 or nl == 0:
+        return None
+    k = cnp.PyArray_DIMS(<cnp.ndarray> x)[1]
+    for i in range(nl):
+        layer = <tuple?> layers[i]
+        if len(layer) != 4:
+            return None
+        code = layer[2]
+        if code < 0 or code >= N_ACTIVATIONS or not _plain_layer(layer[0], layer[1], t, k, &o):
+            return None
+        k = o
+    ctxs = [None] * nl
+    h = x
+    for i in range(nl):
+        layer = <tuple> layers[i]
+        r = _forward_one(<cnp.ndarray> h, <cnp.ndarray> layer[0], layer[1], layer[2], layer[3],
+                         blas_min, pool, matmul, t)
+        h = r[0]
+        ctxs[i] = r[1]
+    return h, tuple(ctxs)
+
+
+cdef tuple _backward_one(tuple ctx, cnp.ndarray dy, bint need_x, bint need_W, bint need_b,
+                         BufferPool pool, object matmul):
+    """(dx, dW, db) of one layer given a dy already checked against ctx's output."""
     cdef object x, W, zx, y
     cdef int code, t
     cdef double param
@@ -398,13 +445,9 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
     cdef cnp.ndarray dx = None, dW = None, db = None, dz
     x, W, has_b, zx, y, code, param, blas = ctx
     t = cnp.PyArray_TYPE(<cnp.ndarray> y)
-    if not _plain(dy, t, 2):
-        return None
     n = cnp.PyArray_DIMS(<cnp.ndarray> x)[0]
     k = cnp.PyArray_DIMS(<cnp.ndarray> x)[1]
     o = cnp.PyArray_DIMS(<cnp.ndarray> y)[1]
-    if cnp.PyArray_DIMS(<cnp.ndarray> dy)[0] != n or cnp.PyArray_DIMS(<cnp.ndarray> dy)[1] != o:
-        return None
     if need_x:
         dx = pool.take(2, n, k, t)
     if need_W:
@@ -422,7 +465,7 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
                          <const float*> cnp.PyArray_DATA(<cnp.ndarray> W),
                          <const float*> cnp.PyArray_DATA(<cnp.ndarray> zx),
                          <const float*> cnp.PyArray_DATA(<cnp.ndarray> y),
-                         <const float*> cnp.PyArray_DATA(<cnp.ndarray> dy),
+                         <const float*> cnp.PyArray_DATA(dy),
                          <float*> cnp.PyArray_DATA(dz),
                          NULL if (blas or dx is None) else <float*> cnp.PyArray_DATA(dx),
                          NULL if (blas or dW is None) else <float*> cnp.PyArray_DATA(dW),
@@ -433,7 +476,7 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
                           <const double*> cnp.PyArray_DATA(<cnp.ndarray> W),
                           <const double*> cnp.PyArray_DATA(<cnp.ndarray> zx),
                           <const double*> cnp.PyArray_DATA(<cnp.ndarray> y),
-                          <const double*> cnp.PyArray_DATA(<cnp.ndarray> dy),
+                          <const double*> cnp.PyArray_DATA(dy),
                           <double*> cnp.PyArray_DATA(dz),
                           NULL if (blas or dx is None) else <double*> cnp.PyArray_DATA(dx),
                           NULL if (blas or dW is None) else <double*> cnp.PyArray_DATA(dW),
@@ -445,3 +488,47 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
         if dx is not None:
             matmul(dz, W.T, out=dx)
     return dx, dW, db
+
+
+cdef inline bint _fits(object dy, tuple ctx):
+    """dy is a plain array of the shape and dtype of ctx's layer output."""
+    cdef cnp.ndarray y = <cnp.ndarray> ctx[4]
+    return (_plain(dy, cnp.PyArray_TYPE(y), 2)
+            and cnp.PyArray_DIMS(<cnp.ndarray> dy)[0] == cnp.PyArray_DIMS(y)[0]
+            and cnp.PyArray_DIMS(<cnp.ndarray> dy)[1] == cnp.PyArray_DIMS(y)[1])
+
+
+def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPool pool,
+                  matmul):
+    """(dx, dW, db) for a ctx from forward_auto and a plain dy, or None (validate in Python).
+
+    dx/dW/db are None where not needed (db also when the layer has no bias); an empty
+    batch or zero-width output gives exact-zero parameter gradients.
+    """
+    if not _fits(dy, ctx):
+        return None
+    return _backward_one(ctx, <cnp.ndarray> dy, need_x, need_W, need_b, pool, matmul)
+
+
+def backward_chain(tuple ctxs, dy, bint need_x, tuple need, BufferPool pool, matmul):
+    """Gradients of a forward_chain, last layer first, or None if dy is not plain.
+
+    ``need`` holds one ``(need_W, need_b)`` per layer. Returns the list
+    ``[dx, dW_0, db_0, dW_1, db_1, ...]`` (None where not needed or without bias); each
+    layer's input gradient is the next one down's dy and never leaves this call.
+    """
+    cdef Py_ssize_t i, nl = len(ctxs)
+    cdef list out = [None] * (2 * nl + 1)
+    cdef tuple r, flags
+    if nl == 0 or len(need) != nl or not _fits(dy, <tuple?> ctxs[nl - 1]):
+        return None
+    g = dy
+    for i in range(nl - 1, -1, -1):
+        flags = <tuple?> need[i]
+        r = _backward_one(<tuple> ctxs[i], <cnp.ndarray> g, i > 0 or need_x,
+                          flags[0], flags[1], pool, matmul)
+        g = r[0]
+        out[2 * i + 1] = r[1]
+        out[2 * i + 2] = r[2]
+    out[0] = g
+    return out

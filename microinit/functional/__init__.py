@@ -42,6 +42,8 @@ from microinit.functional.softmax import (  # noqa: F401
 
 from microinit.functional.linalg import (  # noqa: F401
     dense_backward,
+    dense_chain_backward,
+    dense_chain_forward,
     dense_forward,
     matmul,
     matmul_backward,

@@ -42,7 +42,8 @@ from microinit._kernels import matmul as _kmatmul
 from microinit.functional._validate import as_float_array, check_ndim
 from microinit.functional.elementwise import DEFAULT_PARAM, activation_code
 
-__all__ = ["matmul", "matmul_backward", "dense_forward", "dense_backward"]
+__all__ = ["matmul", "matmul_backward", "dense_forward", "dense_backward",
+           "dense_chain_forward", "dense_chain_backward"]
 
 # Crossover (multiply-adds m*n*k) above which numpy's BLAS is used instead of the own
 # kernel, measured with benchmarks/crossover.py and CPU-time medians on the benchmark
@@ -76,6 +77,8 @@ _matmul_auto = _kmatmul.matmul_auto
 _buffer = _pool.get
 _forward_auto = _kdense.forward_auto
 _backward_auto = _kdense.backward_auto
+_forward_chain = _kdense.forward_chain
+_backward_chain = _kdense.backward_chain
 _np_matmul = np.matmul
 
 
@@ -321,6 +324,58 @@ def dense_backward(ctx, dy, need_x=True, need_W=True, need_b=True):
     if dy.dtype != y.dtype:
         dy = dy.astype(y.dtype)
     r = _backward_auto(ctx, dy, need_x, need_W, need_b, _pool, _np_matmul)
+    if r is None:
+        raise RuntimeError(f"dense_backward: internal error, kernel refused dy {dy.shape} {dy.dtype}")
+    return r
+
+
+# --------------------------------------------------------------------------- dense chain
+def dense_chain_forward(x, layers):
+    """Several dense layers back to back in one kernel call, or None.
+
+    ``layers``: a sequence of ``(W, b, activation, param)`` as for dense_forward.
+    Returns ``(y, ctxs)`` -- the last layer's output and what dense_chain_backward
+    needs -- when every argument is plain (exact C-contiguous ndarrays of x's float
+    dtype, widths that chain, known activations); otherwise None, having computed
+    nothing, and the caller runs the layers one by one through dense_forward, whose
+    validation names what is wrong.
+
+    >>> W = np.ones((3, 4), np.float32); V = np.ones((4, 2), np.float32)
+    >>> y, ctxs = dense_chain_forward(np.ones((2, 3), np.float32),
+    ...                               [(W, None, "relu", None), (V, None, None, None)])
+    >>> y[0, 0]                      # relu(x @ W) @ V = 4 * 3
+    12.0
+    """
+    specs = []
+    for W, b, activation, param in layers:
+        if activation is not None and type(activation) is not str:
+            return None
+        code = _CODE_OF.get(activation)
+        if code is None:
+            return None
+        if param is None:
+            param = DEFAULT_PARAM.get(activation, 0.0)
+        specs.append((W, b, code, float(param)))
+    return _forward_chain(x, tuple(specs), DENSE_BLAS_MIN, _pool, _np_matmul)
+
+
+def dense_chain_backward(ctxs, dy, need_x, need):
+    """Gradients of a dense_chain_forward given dy = dL/dy of its output.
+
+    ``need`` holds one ``(need_W, need_b)`` per layer. Returns the list
+    ``[dx, dW_0, db_0, dW_1, db_1, ...]``, None where not needed (or no bias); each
+    layer is dense_backward with the next layer's input gradient as its dy.
+    """
+    r = _backward_chain(ctxs, dy, need_x, need, _pool, _np_matmul)
+    if r is not None:
+        return r
+    y = ctxs[-1][4]
+    dy = as_float_array(dy, "dense_backward", "dy")
+    if dy.shape != y.shape:
+        raise ValueError(f"dense_backward: dy has shape {dy.shape} but the layer output "
+                         f"has shape {y.shape}")
+    dy = np.ascontiguousarray(dy, dtype=y.dtype)
+    r = _backward_chain(ctxs, dy, need_x, need, _pool, _np_matmul)
     if r is None:
         raise RuntimeError(f"dense_backward: internal error, kernel refused dy {dy.shape} {dy.dtype}")
     return r
