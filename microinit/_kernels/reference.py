@@ -357,3 +357,39 @@ def householder_orthogonal(a):
     d = np.sign(np.diagonal(r)).copy()
     d[d == 0] = 1
     return q * d
+
+
+# --- dense.forward_chain / dense.backward_chain (the fused dense stack) -------------
+
+def dense_chain_forward(x, layers):
+    """(y, zs, ys) of dense layers back to back (dense.forward_chain's twin).
+
+    ``layers``: ``(W, b_or_None, name, param)`` per layer; ``zs``/``ys`` hold each
+    layer's pre-activation and output, ``y = ys[-1]``.
+    """
+    h, zs, ys = np.asarray(x), [], []
+    for W, b, name, param in layers:
+        z, h = dense_forward(h, W, b, name, param)
+        zs.append(z)
+        ys.append(h)
+    return h, zs, ys
+
+
+def dense_chain_backward(x, layers, dy, need_x=True, need=None):
+    """[dx, dW_0, db_0, dW_1, db_1, ...] of a dense chain given dy (backward_chain's twin).
+
+    ``need``: ``(need_W, need_b)`` per layer (default all True); entries not needed,
+    biases of layers without bias, and dx unless ``need_x`` are None.
+    """
+    _, zs, ys = dense_chain_forward(x, layers)
+    need = [(True, True)] * len(layers) if need is None else need
+    out = [None] * (2 * len(layers) + 1)
+    g = np.asarray(dy)
+    for i in range(len(layers) - 1, -1, -1):
+        W, b, name, param = layers[i]
+        h = np.asarray(x) if i == 0 else ys[i - 1]
+        g, dW, db = dense_backward(h, W, zs[i], ys[i], g, name, param)
+        out[2 * i + 1] = dW if need[i][0] else None
+        out[2 * i + 2] = db if (need[i][1] and b is not None) else None
+    out[0] = g if need_x else None
+    return out
