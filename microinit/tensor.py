@@ -858,8 +858,9 @@ class Tensor:
             return
         order = _topo_order(self)
         grads = {id(self): g}
+        pop = grads.pop
         for t in reversed(order):
-            g = grads.pop(id(t), None)
+            g = pop(id(t), None)
             if g is None:
                 continue
             node = t._ctx
@@ -873,8 +874,9 @@ class Tensor:
                 t.grad = np.array(g) if t.grad is None else np.asarray(t.grad + g)
             if node.saves_out and t._version:
                 _version_error(node, t, "its output", 0, t._version)
-            if node.saved:
-                for s, v in zip(node.saved, node.versions):
+            saved = node.saved
+            if saved and [s._version for s in saved] != node.versions:
+                for s, v in zip(saved, node.versions):
                     if s._version != v:
                         _version_error(node, s, "an input", v, s._version)
             pgrads = fn(g)
@@ -882,7 +884,14 @@ class Tensor:
                 if gp is None or p is None or not p.requires_grad:
                     continue
                 if p._ctx is None:
-                    _accumulate_leaf(p, gp, gp is g)
+                    # The common case inline: a first gradient that is a fresh array of
+                    # the leaf's own shape and dtype becomes its .grad as it is.
+                    if (p.grad is None and gp is not g and type(gp) is np.ndarray
+                            and gp.base is None and gp.dtype is p.data.dtype
+                            and gp.shape == p.data.shape and gp.flags.writeable):
+                        p.grad = gp
+                    else:
+                        _accumulate_leaf(p, gp, gp is g)
                     continue
                 pd = p.data
                 if gp.dtype != pd.dtype:
