@@ -182,6 +182,13 @@ def _assert_same(a, b, dtype):
         np.testing.assert_allclose(p, q, rtol=tol * 10, atol=tol * 10)
 
 
+def _check_fused(model, x, g, dtype):
+    """model(x) is one fused chain at the end and agrees with the per-layer path."""
+    fused = _run(model, x, g)
+    assert fused[0].grad_fn == "DenseChainBackward"
+    _assert_same(fused, _per_layer(model, x, g), dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("act", ["relu", "tanh", "gelu", "leaky_relu"])
 def test_mlp_fused_equals_per_layer(rng, dtype, act):
@@ -190,9 +197,7 @@ def test_mlp_fused_equals_per_layer(rng, dtype, act):
         p.data[...] += 0.1 * rng.standard_normal(p.shape).astype(dtype)
     x = mi.Tensor(rng.standard_normal((10, 4)).astype(dtype), requires_grad=True)
     g = rng.standard_normal((10, 3)).astype(dtype)
-    fused = _run(model, x, g)
-    assert fused[0].grad_fn == "DenseChainBackward"
-    _assert_same(fused, _per_layer(model, x, g), dtype)
+    _check_fused(model, x, g, dtype)
 
 
 def test_sequential_with_other_modules_and_no_bias_layers(rng):
@@ -203,9 +208,7 @@ def test_sequential_with_other_modules_and_no_bias_layers(rng):
                           nn.Dense(4, 2, bias=False, rng=3, dtype=np.float64))
     x = mi.Tensor(rng.standard_normal((6, 3)), requires_grad=True)
     g = rng.standard_normal((6, 2))
-    fused = _run(model, x, g)
-    assert fused[0].grad_fn == "DenseChainBackward"
-    _assert_same(fused, _per_layer(model, x, g), np.float64)
+    _check_fused(model, x, g, np.float64)
 
 
 def test_shared_layer_twice_in_a_run_accumulates_both_uses(rng):
@@ -213,9 +216,7 @@ def test_shared_layer_twice_in_a_run_accumulates_both_uses(rng):
     model = nn.Sequential(layer, layer, nn.Dense(3, 2, rng=1, dtype=np.float64))
     x = mi.Tensor(rng.standard_normal((4, 3)), requires_grad=True)
     g = rng.standard_normal((4, 2))
-    fused = _run(model, x, g)
-    assert fused[0].grad_fn == "DenseChainBackward"
-    _assert_same(fused, _per_layer(model, x, g), np.float64)
+    _check_fused(model, x, g, np.float64)
 
 
 def test_hook_on_the_middle_layer_fires_and_sees_its_output(rng):
