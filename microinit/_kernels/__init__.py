@@ -16,6 +16,7 @@ KERNEL_MODULES = (
     "dense",
     "sampling",
     "tape",
+    "regression",
 )
 
 BUILD_HINT = (
@@ -41,6 +42,7 @@ matmul = _loaded["matmul"]
 dense = _loaded["dense"]
 sampling = _loaded["sampling"]
 tape = _loaded["tape"]
+regression = _loaded["regression"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 

@@ -22,34 +22,39 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport log, INFINITY, NAN
 from libc.stdint cimport int64_t
+cimport numpy as cnp
 
 from microinit._kernels.activations cimport f_exp
+from microinit._kernels.fastpath cimport plain_float_type, plain_of, scalar_array, scalar_value
+from microinit._kernels.matmul cimport BufferPool
+
+cnp.import_array()
 
 # Below this many logits a thread team costs more than it saves.
 DEF PARALLEL_MIN = 1 << 14
 
 
-cdef inline double _row_softmax(const floating[:, ::1] x, floating[:, ::1] p, Py_ssize_t i,
-                                Py_ssize_t c) noexcept nogil:
-    """Write softmax of row i into p[i]; return log-sum-exp (or -inf for a -inf row)."""
+cdef inline double _row_softmax(const floating* x, floating* p, Py_ssize_t c) noexcept nogil:
+    """Write softmax of the row x[0:c] into p[0:c]; return log-sum-exp (or -inf for a
+    -inf row)."""
     cdef Py_ssize_t j
-    cdef floating m = x[i, 0]
+    cdef floating m = x[0]
     cdef double s = 0.0, inv
     cdef floating e
     for j in range(1, c):
-        if x[i, j] > m:
-            m = x[i, j]
+        if x[j] > m:
+            m = x[j]
     if m == -INFINITY:
         for j in range(c):
-            p[i, j] = 0
+            p[j] = 0
         return -INFINITY
     for j in range(c):
-        e = f_exp(<floating>(x[i, j] - m))
-        p[i, j] = e
+        e = f_exp(<floating>(x[j] - m))
+        p[j] = e
         s += e
     inv = 1.0 / s
     for j in range(c):
-        p[i, j] = <floating>(p[i, j] * inv)
+        p[j] = <floating>(p[j] * inv)
     return m + log(s)
 
 
@@ -59,60 +64,82 @@ cdef enum:
     ROW_BAD_LABEL = 2
 
 
-cdef inline int _label_row(const floating[:, ::1] x, const int64_t[::1] labels,
-                           floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
-                           Py_ssize_t c) noexcept nogil:
-    """Softmax and loss of row i with an integer label; returns a ROW_* status."""
-    cdef int64_t y = labels[i]
+cdef inline int _label_row(const floating* x, int64_t y, floating* p, Py_ssize_t c,
+                           floating* loss) noexcept nogil:
+    """Softmax of the row x[0:c] into p and its loss into loss[0] with label y; returns
+    a ROW_* status (a bad label is never used as an index)."""
     cdef double lse
     if y < 0 or y >= c:
-        loss[i] = NAN
+        loss[0] = NAN
         return ROW_BAD_LABEL
-    lse = _row_softmax(x, p, i, c)
+    lse = _row_softmax(x, p, c)
     if lse == -INFINITY:
-        loss[i] = INFINITY
+        loss[0] = INFINITY
         return ROW_ALL_NEG_INF
-    loss[i] = <floating>(lse - x[i, y])
+    loss[0] = <floating>(lse - x[y])
     return ROW_OK
 
 
-cdef inline int _soft_row(const floating[:, ::1] x, const floating[:, ::1] t,
-                          floating[::1] loss, floating[:, ::1] p, Py_ssize_t i,
-                          Py_ssize_t c) noexcept nogil:
-    """Softmax and loss of row i with target probabilities; returns a ROW_* status."""
+cdef inline int _soft_row(const floating* x, const floating* t, floating* p, Py_ssize_t c,
+                          floating* loss) noexcept nogil:
+    """Softmax of the row x[0:c] into p and its loss into loss[0] with target
+    probabilities t[0:c]; returns a ROW_* status."""
     cdef Py_ssize_t j
     cdef double acc = 0.0
-    cdef double lse = _row_softmax(x, p, i, c)
+    cdef double lse = _row_softmax(x, p, c)
     if lse == -INFINITY:
-        loss[i] = INFINITY
+        loss[0] = INFINITY
         return ROW_ALL_NEG_INF
     for j in range(c):
-        if t[i, j] != 0:
-            acc += t[i, j] * (lse - x[i, j])
-    loss[i] = <floating>acc
+        if t[j] != 0:
+            acc += t[j] * (lse - x[j])
+    loss[0] = <floating>acc
     return ROW_OK
+
+
+cdef void _label_rows(const floating* x, const int64_t* labels, floating* loss, floating* p,
+                      Py_ssize_t n, Py_ssize_t c, double* total, int* bad,
+                      int* bad_label) noexcept nogil:
+    """Every row of an integer-label forward; loss may be NULL (only the total is
+    wanted). Rows are independent, so above PARALLEL_MIN logits they run in prange;
+    the total then sums in another order (float rounding only)."""
+    cdef Py_ssize_t i
+    cdef double tot = 0.0
+    cdef int s, nbad = 0, nbad_label = 0
+    cdef floating li
+    if n * c >= PARALLEL_MIN:
+        for i in prange(n, schedule="static"):
+            s = _label_row(x + i * c, labels[i], p + i * c, c, &li)
+            if loss != NULL:
+                loss[i] = li
+            tot += li if s == ROW_OK else 0.0
+            nbad += s == ROW_ALL_NEG_INF
+            nbad_label += s == ROW_BAD_LABEL
+    else:
+        for i in range(n):
+            s = _label_row(x + i * c, labels[i], p + i * c, c, &li)
+            if loss != NULL:
+                loss[i] = li
+            tot += li if s == ROW_OK else 0.0
+            nbad += s == ROW_ALL_NEG_INF
+            nbad_label += s == ROW_BAD_LABEL
+    total[0] = tot
+    bad[0] = nbad
+    bad_label[0] = nbad_label
 
 
 def xent_forward(const floating[:, ::1] logits, const int64_t[::1] labels,
                  floating[::1] loss, floating[:, ::1] probs):
     """loss[i] = logsumexp(logits[i]) - logits[i, labels[i]]; probs = softmax(logits).
     Returns (sum of finite-row losses, count of all -inf rows, count of bad labels)."""
-    cdef Py_ssize_t i, n = logits.shape[0], c = logits.shape[1]
+    cdef Py_ssize_t n = logits.shape[0], c = logits.shape[1]
     cdef double total = 0.0
-    cdef int s, bad = 0, bad_label = 0
-    if n * c >= PARALLEL_MIN:
-        for i in prange(n, nogil=True, schedule="static"):
-            s = _label_row(logits, labels, loss, probs, i, c)
-            total += loss[i] if s == ROW_OK else 0.0
-            bad += s == ROW_ALL_NEG_INF
-            bad_label += s == ROW_BAD_LABEL
-    else:
-        with nogil:
-            for i in range(n):
-                s = _label_row(logits, labels, loss, probs, i, c)
-                total += loss[i] if s == ROW_OK else 0.0
-                bad += s == ROW_ALL_NEG_INF
-                bad_label += s == ROW_BAD_LABEL
+    cdef int bad = 0, bad_label = 0
+    if n == 0 or c == 0:  # callers never pass these; no element to address
+        return total, bad, bad_label
+    with nogil:
+        _label_rows(&logits[0, 0], &labels[0], &loss[0], &probs[0, 0], n, c,
+                    &total, &bad, &bad_label)
     return total, bad, bad_label
 
 
@@ -123,40 +150,43 @@ def xent_forward_soft(const floating[:, ::1] logits, const floating[:, ::1] targ
     cdef Py_ssize_t i, n = logits.shape[0], c = logits.shape[1]
     cdef double total = 0.0
     cdef int s, bad = 0
+    if n == 0 or c == 0:
+        return total, bad, 0
     if n * c >= PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            s = _soft_row(logits, target, loss, probs, i, c)
+            s = _soft_row(&logits[i, 0], &target[i, 0], &probs[i, 0], c, &loss[i])
             total += loss[i] if s == ROW_OK else 0.0
             bad += s == ROW_ALL_NEG_INF
     else:
         with nogil:
             for i in range(n):
-                s = _soft_row(logits, target, loss, probs, i, c)
+                s = _soft_row(&logits[i, 0], &target[i, 0], &probs[i, 0], c, &loss[i])
                 total += loss[i] if s == ROW_OK else 0.0
                 bad += s == ROW_ALL_NEG_INF
     return total, bad, 0
 
 
-cdef inline void _label_grad_row(const floating[:, ::1] p, const int64_t[::1] labels,
-                                 floating d, floating[:, ::1] dx, Py_ssize_t i,
+cdef inline void _label_grad_row(const floating* p, int64_t y, floating d, floating* dx,
                                  Py_ssize_t c) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(c):
-        dx[i, j] = d * p[i, j]
-    dx[i, labels[i]] -= d
+        dx[j] = d * p[j]
+    dx[y] -= d
 
 
 def xent_backward(const floating[:, ::1] probs, const int64_t[::1] labels,
                   const floating[::1] dloss, floating[:, ::1] dlogits):
     """dlogits[i, j] = dloss[i] * (probs[i, j] - [j == labels[i]])."""
     cdef Py_ssize_t i, n = probs.shape[0], c = probs.shape[1]
+    if n == 0 or c == 0:
+        return
     if n * c >= PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            _label_grad_row(probs, labels, dloss[i], dlogits, i, c)
+            _label_grad_row(&probs[i, 0], labels[i], dloss[i], &dlogits[i, 0], c)
     else:
         with nogil:
             for i in range(n):
-                _label_grad_row(probs, labels, dloss[i], dlogits, i, c)
+                _label_grad_row(&probs[i, 0], labels[i], dloss[i], &dlogits[i, 0], c)
 
 
 cdef inline void _soft_grad_row(const floating[:, ::1] p, const floating[:, ::1] t,
@@ -181,3 +211,140 @@ def xent_backward_soft(const floating[:, ::1] probs, const floating[:, ::1] targ
         with nogil:
             for i in range(n):
                 _soft_grad_row(probs, target, dloss[i], dlogits, i, c)
+
+
+# --- the one-call fast path (used by functional/losses.py) ---------------------------
+#
+# A (32, 10) cross-entropy computes in well under a microsecond; the validating path
+# spends several more on dtype/shape tests, buffer allocation and memoryview
+# acquisition. forward_auto/backward_auto do the plain integer-label case -- exact
+# C-contiguous ndarrays, float32/float64 logits, int64 labels of matching length,
+# reduction "mean" or "sum" -- in one C-level call with pooled outputs, and return
+# None for anything else (including a bad label or an all -inf row, so that the
+# validating path raises its usual error naming it).
+
+cdef inline void _label_rows_t(int t, const void* x, const int64_t* labels, void* p,
+                               Py_ssize_t n, Py_ssize_t c, double* total, int* bad,
+                               int* bad_label) noexcept nogil:
+    """_label_rows without per-row losses on buffers of typenum t."""
+    if t == cnp.NPY_FLOAT32:
+        _label_rows(<const float*> x, labels, <float*> NULL, <float*> p, n, c, total, bad, bad_label)
+    else:
+        _label_rows(<const double*> x, labels, <double*> NULL, <double*> p, n, c, total, bad, bad_label)
+
+
+def forward_auto(logits, labels, reduction, BufferPool pool not None):
+    """(loss, ctx) of integer-label cross-entropy for plain arguments, or None.
+
+    loss is a new 0-d array of the logits' dtype: the double-precision sum of the
+    per-row losses (each rounded to the dtype first, as ``xent_forward`` stores them),
+    divided by N for "mean" (0 for an empty batch). ctx is
+    ``(logits, probs, labels, False, reduction)``, the same tuple the validating path
+    builds, with probs = softmax(logits) from ``pool``.
+    """
+    cdef bint mean
+    cdef int t = plain_float_type(logits, 2)
+    cdef Py_ssize_t n, c
+    cdef cnp.ndarray probs
+    cdef double total = 0.0
+    cdef int bad = 0, bad_label = 0
+    cdef const void* px
+    cdef const int64_t* py
+    cdef void* pp
+    if reduction == "mean":
+        mean = True
+    elif reduction == "sum":
+        mean = False
+    else:
+        return None
+    if t < 0 or not plain_of(labels, cnp.NPY_INT64, 1):
+        return None
+    n = cnp.PyArray_DIMS(<cnp.ndarray> logits)[0]
+    c = cnp.PyArray_DIMS(<cnp.ndarray> logits)[1]
+    if cnp.PyArray_DIMS(<cnp.ndarray> labels)[0] != n or (n and c == 0):
+        return None
+    probs = pool.take(2, n, c, t)
+    if n:
+        px = cnp.PyArray_DATA(<cnp.ndarray> logits)
+        py = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray> labels)
+        pp = cnp.PyArray_DATA(probs)
+        if n * c >= PARALLEL_MIN:
+            with nogil:
+                _label_rows_t(t, px, py, pp, n, c, &total, &bad, &bad_label)
+        else:
+            _label_rows_t(t, px, py, pp, n, c, &total, &bad, &bad_label)
+        if bad or bad_label:
+            return None
+        if mean:
+            total = total / n
+    return scalar_array(total, t), (logits, probs, labels, False, reduction)
+
+
+cdef void _label_grads(const floating* p, const int64_t* labels, double g, bint mean,
+                       floating* dx, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    """dx = d (p - onehot) with d = g / n (mean) or g, formed in floating exactly as
+    numpy forms ``asarray(g, dtype) * (1.0 / n)``."""
+    cdef Py_ssize_t i
+    cdef floating d = <floating> g
+    if mean:
+        d = d * <floating> (1.0 / n)
+    if n * c >= PARALLEL_MIN:
+        for i in prange(n, schedule="static"):
+            _label_grad_row(p + i * c, labels[i], d, dx + i * c, c)
+    else:
+        for i in range(n):
+            _label_grad_row(p + i * c, labels[i], d, dx + i * c, c)
+
+
+cdef inline void _label_grads_t(int t, const void* p, const int64_t* labels, double g,
+                                bint mean, void* dx, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    if t == cnp.NPY_FLOAT32:
+        _label_grads(<const float*> p, labels, g, mean, <float*> dx, n, c)
+    else:
+        _label_grads(<const double*> p, labels, g, mean, <double*> dx, n, c)
+
+
+def backward_auto(tuple ctx not None, g, BufferPool pool not None):
+    """(dlogits, None) for an integer-label ctx (from either path) and a scalar g, or None.
+
+    dlogits = d (softmax - onehot(labels)) with d = g / N (mean) or g; g must be a
+    Python float/int or a 0-d float32/float64 array. Soft-target contexts, "none"
+    reductions and per-row gradient arrays go to the validating path.
+    """
+    cdef double gv = 0.0
+    cdef bint mean
+    cdef int t
+    cdef Py_ssize_t n, c
+    cdef cnp.ndarray dx
+    cdef const void* pp
+    cdef const int64_t* py
+    cdef void* pd
+    if len(ctx) != 5 or ctx[3] is not False:
+        return None
+    probs = ctx[1]
+    labels = ctx[2]
+    reduction = ctx[4]
+    if reduction == "mean":
+        mean = True
+    elif reduction == "sum":
+        mean = False
+    else:
+        return None
+    t = plain_float_type(probs, 2)
+    if t < 0 or not plain_of(labels, cnp.NPY_INT64, 1) or not scalar_value(g, &gv):
+        return None
+    n = cnp.PyArray_DIMS(<cnp.ndarray> probs)[0]
+    c = cnp.PyArray_DIMS(<cnp.ndarray> probs)[1]
+    if cnp.PyArray_DIMS(<cnp.ndarray> labels)[0] != n:
+        return None
+    dx = pool.take(2, n, c, t)
+    if n and c:
+        pp = cnp.PyArray_DATA(<cnp.ndarray> probs)
+        py = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray> labels)
+        pd = cnp.PyArray_DATA(dx)
+        if n * c >= PARALLEL_MIN:
+            with nogil:
+                _label_grads_t(t, pp, py, gv, mean, pd, n, c)
+        else:
+            _label_grads_t(t, pp, py, gv, mean, pd, n, c)
+    return dx, None

@@ -21,12 +21,24 @@ Example::
 """
 import numpy as np
 
+from microinit._kernels import regression as _regression
 from microinit._kernels import xent as _xent
 from microinit.functional._validate import as_float_array, check_ndim, result_dtype
 from microinit.functional.elementwise import activation_forward
+from microinit.functional.linalg import _pool
 from microinit.functional.softmax import log_softmax_forward
 
 REDUCTIONS = ("mean", "sum", "none")
+
+# The plain case -- exact C-contiguous ndarrays of one float dtype, matching shapes,
+# int64 labels, reduction "mean"/"sum", a scalar upstream gradient -- runs in one
+# C-level call with outputs from linalg's buffer pool; these return None for anything
+# else, and the validating code below then converts, checks and raises. Module-level
+# names: a global lookup is cheaper than an attribute chain per call.
+_mse_forward_auto = _regression.mse_forward_auto
+_mse_backward_auto = _regression.mse_backward_auto
+_xent_forward_auto = _xent.forward_auto
+_xent_backward_auto = _xent.backward_auto
 
 
 def _check_reduction(reduction, op):
@@ -87,6 +99,9 @@ def cross_entropy_forward(logits, target, reduction="mean"):
     Stable for huge logits; a -inf logit whose target weight is 0 stays finite; a
     row whose logits are all -inf raises ValueError (its loss is undefined).
     """
+    r = _xent_forward_auto(logits, target, reduction, _pool)
+    if r is not None:
+        return r
     op = "cross_entropy"
     _check_reduction(reduction, op)
     x = check_ndim(as_float_array(logits, op, "logits"), 2, op, "logits")
@@ -125,6 +140,9 @@ def cross_entropy_forward(logits, target, reduction="mean"):
 
 def cross_entropy_backward(ctx, g, need_target=False):
     """(dlogits, dtarget or None) given the upstream gradient ``g`` of the loss."""
+    r = _xent_backward_auto(ctx, g, _pool)  # integer labels: there is no dtarget
+    if r is not None:
+        return r
     x, probs, t, soft, reduction = ctx
     n = x.shape[0]
     dloss = _expand(g, reduction, n, x.dtype)
@@ -153,6 +171,9 @@ def _pair(pred, target, op):
 
 def mse_loss_forward(pred, target, reduction="mean"):
     """Mean squared error (x - t)^2 with the chosen reduction."""
+    r = _mse_forward_auto(pred, target, reduction, _pool)
+    if r is not None:
+        return r
     op = "mse_loss"
     _check_reduction(reduction, op)
     p, t = _pair(pred, target, op)
@@ -167,9 +188,13 @@ def mse_loss_forward(pred, target, reduction="mean"):
     return np.asarray(total, diff.dtype), (diff, reduction)
 
 
-def mse_loss_backward(ctx, g):
-    """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g)."""
+def mse_loss_backward(ctx, g, need_target=True):
+    """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g), each divided by the element
+    count for "mean"; dtarget is None when ``need_target`` is False (saves a pass)."""
     diff, reduction = ctx
+    r = _mse_backward_auto(diff, g, reduction, need_target, _pool)
+    if r is not None:
+        return r
     if reduction == "none":
         d = 2 * diff * np.asarray(g, diff.dtype)
     else:
@@ -178,7 +203,7 @@ def mse_loss_backward(ctx, g):
         if reduction == "mean":
             scale = scale / diff.size if diff.size else 0.0
         d = diff * diff.dtype.type(scale)
-    return d, -d
+    return d, (-d if need_target else None)
 
 
 def bce_with_logits_forward(logits, target, reduction="mean"):

@@ -1,0 +1,83 @@
+# cython: language_level=3
+"""Cheap C-level argument tests for the one-call loss entry points (header-only).
+
+The ``*_auto`` functions of regression.pyx and xent.pyx take raw Python objects, not
+typed memoryviews: acquiring a memoryview buffer costs ~1 us per argument, more than
+a small loss itself. These inline tests decide in a few nanoseconds whether the
+arguments are the plain case (exact ndarrays, one float dtype, C-contiguous); anything
+else makes the caller return None so that functional/losses.py validates, converts and
+reports in Python.
+"""
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
+from cpython.long cimport PyLong_AsDouble, PyLong_CheckExact
+cimport numpy as cnp
+
+
+cdef inline int plain_float_type(object a, int nd) noexcept:
+    """Typenum of an exact, C-contiguous float32/float64 ndarray with nd dimensions
+    (any number when nd < 0), else -1."""
+    cdef int t
+    if not cnp.PyArray_CheckExact(a):
+        return -1
+    t = cnp.PyArray_TYPE(<cnp.ndarray> a)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        return -1
+    if nd >= 0 and cnp.PyArray_NDIM(<cnp.ndarray> a) != nd:
+        return -1
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a):
+        return -1
+    return t
+
+
+cdef inline bint plain_of(object a, int t, int nd) noexcept:
+    """a is an exact, C-contiguous ndarray of typenum t with nd dimensions."""
+    return (cnp.PyArray_CheckExact(a) and cnp.PyArray_TYPE(<cnp.ndarray> a) == t
+            and cnp.PyArray_NDIM(<cnp.ndarray> a) == nd
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a))
+
+
+cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int k, nd = cnp.PyArray_NDIM(a)
+    if cnp.PyArray_NDIM(b) != nd:
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIMS(a)[k] != cnp.PyArray_DIMS(b)[k]:
+            return False
+    return True
+
+
+cdef inline int scalar_value(object g, double* out) except -1:
+    """Read an upstream gradient that is a Python float/int (or numpy float64) or a
+    0-d float32/float64 ndarray into out and return 1; 0 for anything else (e.g. an
+    array with elements, which only the validating path may broadcast)."""
+    cdef int t
+    if PyFloat_Check(g):
+        out[0] = PyFloat_AS_DOUBLE(g)
+        return 1
+    if cnp.PyArray_CheckExact(g):
+        if cnp.PyArray_NDIM(<cnp.ndarray> g) != 0:
+            return 0
+        t = cnp.PyArray_TYPE(<cnp.ndarray> g)
+        if t == cnp.NPY_FLOAT32:
+            out[0] = (<float*> cnp.PyArray_DATA(<cnp.ndarray> g))[0]
+            return 1
+        if t == cnp.NPY_FLOAT64:
+            out[0] = (<double*> cnp.PyArray_DATA(<cnp.ndarray> g))[0]
+            return 1
+        return 0
+    if PyLong_CheckExact(g):
+        # Ints beyond 2**53 round as float(g) does; beyond the double range this
+        # raises OverflowError, as float(g) would.
+        out[0] = PyLong_AsDouble(g)
+        return 1
+    return 0
+
+
+cdef inline cnp.ndarray scalar_array(double v, int t):
+    """A new 0-d array of typenum t holding v (rounded to float32 when t is)."""
+    cdef cnp.ndarray a = cnp.PyArray_EMPTY(0, NULL, t, 0)
+    if t == cnp.NPY_FLOAT32:
+        (<float*> cnp.PyArray_DATA(a))[0] = <float> v
+    else:
+        (<double*> cnp.PyArray_DATA(a))[0] = v
+    return a

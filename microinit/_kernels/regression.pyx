@@ -1,0 +1,194 @@
+"""Mean squared error forward and backward, each in one C-level call.
+
+Over the flat elements of pred and target (any shape, the same for both)::
+
+    diff  = pred - target                      (kept for backward)
+    loss  = sum_i diff_i^2                     reduction "sum"
+    loss  = sum_i diff_i^2 / size              reduction "mean" (0 for an empty input)
+    dpred = s diff,  dtarget = -s diff,        s = 2 g (sum) or 2 g / size (mean)
+
+The sum of squares accumulates in double for both dtypes (float32 losses over many
+elements keep their digits); s is rounded once to the array's dtype and every
+gradient element is one product, exactly as ``diff * dtype.type(s)`` in numpy.
+
+These are the plain-case fast paths of functional/losses.py: ``mse_forward_auto`` and
+``mse_backward_auto`` take raw objects and return None unless the arguments are exact
+C-contiguous ndarrays of one float dtype with matching shapes and the reduction is
+"mean" or "sum"; the caller then validates and converts in Python. Outputs of one or
+two dimensions come from the caller's BufferPool, so a steady-state training step
+allocates only the 0-d loss. reference.py holds the numpy twins
+(``mse_forward``/``mse_backward``).
+
+Example::
+
+    >>> p = np.array([[1.0], [3.0]], np.float32); t = np.zeros((2, 1), np.float32)
+    >>> loss, (diff, _) = mse_forward_auto(p, t, "mean", pool)
+    >>> float(loss)                                      # (1 + 9) / 2
+    5.0
+    >>> mse_backward_auto(diff, 1.0, "mean", False, pool)[0].ravel()   # 2 diff / 2
+    array([1., 3.], dtype=float32)
+"""
+from cython cimport floating
+cimport numpy as cnp
+
+from microinit._kernels.fastpath cimport plain_float_type, same_shape, scalar_array, scalar_value
+from microinit._kernels.matmul cimport BufferPool
+
+cnp.import_array()
+
+# Above this many elements the loops release the GIL (other Python threads may run);
+# below it the release and re-acquire would cost more than the loop.
+cdef enum:
+    NOGIL_MIN = 1 << 15
+
+
+cdef inline cnp.ndarray _like(cnp.ndarray a, int t, BufferPool pool):
+    """An uninitialised array of a's shape and typenum t; pooled when 1-D or 2-D."""
+    cdef int nd = cnp.PyArray_NDIM(a)
+    if nd == 1:
+        return pool.take(1, cnp.PyArray_DIMS(a)[0], 0, t)
+    if nd == 2:
+        return pool.take(2, cnp.PyArray_DIMS(a)[0], cnp.PyArray_DIMS(a)[1], t)
+    return cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
+
+
+cdef inline double _diff_sumsq(const floating* p, const floating* q, floating* d,
+                               Py_ssize_t n) noexcept nogil:
+    """d = p - q; return sum(d^2) in double.
+
+    Four partial sums: one chain of dependent adds would run at the add latency
+    (4 cycles) per element, and without -ffast-math the compiler may not reassociate.
+    """
+    cdef Py_ssize_t i, n4 = n - n % 4
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef floating e0, e1, e2, e3
+    for i in range(0, n4, 4):
+        e0 = p[i] - q[i]
+        e1 = p[i + 1] - q[i + 1]
+        e2 = p[i + 2] - q[i + 2]
+        e3 = p[i + 3] - q[i + 3]
+        d[i] = e0
+        d[i + 1] = e1
+        d[i + 2] = e2
+        d[i + 3] = e3
+        s0 += <double> e0 * e0
+        s1 += <double> e1 * e1
+        s2 += <double> e2 * e2
+        s3 += <double> e3 * e3
+    for i in range(n4, n):
+        e0 = p[i] - q[i]
+        d[i] = e0
+        s0 += <double> e0 * e0
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline void _scaled(const floating* d, floating s, floating* out, floating* neg,
+                         Py_ssize_t n) noexcept nogil:
+    """out = s d; neg = -out unless neg is NULL."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = d[i] * s
+    if neg != NULL:
+        for i in range(n):
+            neg[i] = -out[i]
+
+
+cdef inline double _diff_sumsq_t(int t, const void* p, const void* q, void* d,
+                                 Py_ssize_t n) noexcept nogil:
+    """_diff_sumsq on buffers of typenum t (float32 or float64)."""
+    if t == cnp.NPY_FLOAT32:
+        return _diff_sumsq(<const float*> p, <const float*> q, <float*> d, n)
+    return _diff_sumsq(<const double*> p, <const double*> q, <double*> d, n)
+
+
+cdef inline void _scaled_t(int t, const void* d, double s, void* out, void* neg,
+                           Py_ssize_t n) noexcept nogil:
+    """_scaled on buffers of typenum t, with s rounded to that dtype."""
+    if t == cnp.NPY_FLOAT32:
+        _scaled(<const float*> d, <float> s, <float*> out, <float*> neg, n)
+    else:
+        _scaled(<const double*> d, s, <double*> out, <double*> neg, n)
+
+
+cdef inline int _reduction_code(object reduction) noexcept:
+    """0 for "mean", 1 for "sum", -1 for anything else (the caller falls back)."""
+    if reduction == "mean":
+        return 0
+    if reduction == "sum":
+        return 1
+    return -1
+
+
+def mse_forward_auto(pred, target, reduction, BufferPool pool not None):
+    """(loss, (diff, reduction)) for plain arguments, or None (validate in Python).
+
+    loss is a new 0-d array of the inputs' dtype; diff = pred - target (pooled when
+    1-D or 2-D) is what ``mse_backward_auto`` needs, in the ctx tuple that
+    functional.losses.mse_loss_forward returns (so it can return this result as is). pred and target must be exact
+    C-contiguous ndarrays of one dtype, float32 or float64, of the same shape (any
+    number of dimensions, sizes 0 included); ``reduction`` "mean" or "sum".
+    """
+    cdef int r = _reduction_code(reduction)
+    cdef int t = plain_float_type(pred, -1)
+    cdef cnp.ndarray p, q, d
+    cdef Py_ssize_t n
+    cdef double total
+    cdef const void* pp
+    cdef const void* pq
+    cdef void* pd
+    if r < 0 or t < 0 or plain_float_type(target, -1) != t:
+        return None
+    p = <cnp.ndarray> pred
+    q = <cnp.ndarray> target
+    if not same_shape(p, q):
+        return None
+    n = cnp.PyArray_SIZE(p)
+    d = _like(p, t, pool)
+    pp = cnp.PyArray_DATA(p)
+    pq = cnp.PyArray_DATA(q)
+    pd = cnp.PyArray_DATA(d)
+    if n >= NOGIL_MIN:
+        with nogil:
+            total = _diff_sumsq_t(t, pp, pq, pd, n)
+    else:
+        total = _diff_sumsq_t(t, pp, pq, pd, n)
+    if r == 0:
+        total = total / n if n else 0.0
+    return scalar_array(total, t), (d, reduction)
+
+
+def mse_backward_auto(diff, g, reduction, bint need_target, BufferPool pool not None):
+    """(dpred, dtarget or None) for a plain diff and a scalar g, or None.
+
+    dpred = s diff with s = 2 g (sum) or 2 g / diff.size (mean, 0 when empty), s
+    rounded once to diff's dtype; dtarget = -dpred only when ``need_target``. g must
+    be a Python float/int or a 0-d float32/float64 array (a "none"-reduction
+    gradient array goes to the validating path).
+    """
+    cdef int r = _reduction_code(reduction)
+    cdef int t = plain_float_type(diff, -1)
+    cdef double gv = 0.0, s
+    cdef cnp.ndarray d, out, neg = None
+    cdef Py_ssize_t n
+    cdef const void* pd
+    cdef void* po
+    cdef void* pn
+    if r < 0 or t < 0 or not scalar_value(g, &gv):
+        return None
+    d = <cnp.ndarray> diff
+    n = cnp.PyArray_SIZE(d)
+    s = 2.0 * gv
+    if r == 0:
+        s = s / n if n else 0.0
+    out = _like(d, t, pool)
+    if need_target:
+        neg = _like(d, t, pool)
+    pd = cnp.PyArray_DATA(d)
+    po = cnp.PyArray_DATA(out)
+    pn = NULL if neg is None else cnp.PyArray_DATA(neg)
+    if n >= NOGIL_MIN:
+        with nogil:
+            _scaled_t(t, pd, s, po, pn, n)
+    else:
+        _scaled_t(t, pd, s, po, pn, n)
+    return out, neg
