@@ -24,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 
 from microinit import init as _init
-from microinit.tensor import Tensor, _chain_node, dense, no_grad
+from microinit.tensor import Tensor, _chain_node, _new as _wrap, dense, no_grad
 
 __all__ = [
     "Module", "Dense", "Linear", "Sequential", "MLP", "Identity", "ReLU", "Tanh", "Sigmoid",
@@ -573,7 +573,9 @@ def _dense_run(layers, x):
     if len(layers) > 1:
         xt = x
         if not isinstance(x, Tensor):
-            xt = Tensor(x) if type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES else None
+            # a batch passed as an array: wrapped without a copy (the kernel refuses
+            # anything that is not a plain C-contiguous float array)
+            xt = _wrap(x) if type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES else None
         if xt is not None:
             out = _chain_node(xt, [(l.weight, l.bias, l.activation, l.activation_param)
                                    for l in layers])

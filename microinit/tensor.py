@@ -1120,26 +1120,37 @@ def dense(x, W, b=None, activation=None, param=None):
 def _chain_node(x, layers):
     """act_n(... act_1(x @ W_1 + b_1) ...) as ONE graph node, or None when the arrays
     are not plain (then nothing was computed; run the layers one by one instead)."""
-    specs = []
-    for W, b, act, param in layers:
-        specs.append((W.data, None if b is None else b.data, act, param))
-    r = F.dense_chain_forward(x.data, specs)
+    r = F.dense_chain_forward(x.data, [(W.data, None if b is None else b.data, act, param)
+                                       for W, b, act, param in layers])
     if r is None:
         return None
     y, ctxs = r
+    if not _state.enabled:
+        return _new(y)
     parents = [x]
+    saved = [x]
+    need = []
+    grad = x.requires_grad
     for W, b, _, _ in layers:
+        nw = W.requires_grad
+        saved.append(W)
+        if b is None:
+            nb = False
+        else:
+            nb = b.requires_grad
+            saved.append(b)
         parents.append(W)
         parents.append(b)
-    if not _wants_grad(*parents):
+        need.append((nw, nb))
+        grad = grad or nw or nb
+    if not grad:
         return _new(y)
     nx = x.requires_grad
-    need = tuple([(W.requires_grad, b is not None and b.requires_grad) for W, b, _, _ in layers])
+    need = tuple(need)
 
     def backward(g):
         return F.dense_chain_backward(ctxs, g, nx, need)
-    saved = tuple([p for p in parents if p is not None])
-    return _record(y, "DenseChainBackward", tuple(parents), backward, saved, saves_out=True)
+    return _record(y, "DenseChainBackward", tuple(parents), backward, tuple(saved), saves_out=True)
 
 
 def dense_chain(x, layers):

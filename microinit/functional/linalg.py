@@ -346,17 +346,13 @@ def dense_chain_forward(x, layers):
     >>> y[0, 0]                      # relu(x @ W) @ V = 4 * 3
     12.0
     """
-    specs = []
-    for W, b, activation, param in layers:
-        if activation is not None and type(activation) is not str:
-            return None
-        code = _CODE_OF.get(activation)
-        if code is None:
-            return None
-        if param is None:
-            param = DEFAULT_PARAM.get(activation, 0.0)
-        specs.append((W, b, code, float(param)))
-    return _forward_chain(x, tuple(specs), DENSE_BLAS_MIN, _pool, _np_matmul)
+    try:
+        specs = tuple([(W, b, _CODE_OF[act],
+                        float(param if param is not None else DEFAULT_PARAM.get(act, 0.0)))
+                       for W, b, act, param in layers])
+    except (KeyError, TypeError, ValueError):  # unknown activation or parameter: validate per layer
+        return None
+    return _forward_chain(x, specs, DENSE_BLAS_MIN, _pool, _np_matmul)
 
 
 def dense_chain_backward(ctxs, dy, need_x, need):
