@@ -125,3 +125,151 @@ def test_minus_inf_logits():
     assert np.isfinite(loss.item()) and np.isfinite(x.grad).all() and x.grad[0, 1] == 0
     with pytest.raises(ValueError, match="every logit -inf"):
         losses.CrossEntropyLoss()(Tensor(np.full((1, 2), -np.inf)), np.array([0]))
+
+
+# --- the one-call fast paths (regression.mse_*_auto, xent.*_auto) vs the validating path
+
+import microinit.functional.losses as FL  # noqa: E402
+
+MSE_SHAPES = [(), (0,), (1,), (7,), (0, 3), (3, 0), (1, 1), (100, 1), (4, 5), (2, 0, 3), (2, 3, 4)]
+
+
+def _mse_both(pred, target, reduction, g, monkeypatch, need_target=True):
+    """(loss, dpred, dtarget) from the default dispatch and from the validating path."""
+    fast_loss, ctx = FL.mse_loss_forward(pred, target, reduction)
+    fast = (fast_loss, *FL.mse_loss_backward(ctx, g, need_target))
+    with monkeypatch.context() as m:
+        m.setattr(FL, "_mse_forward_auto", lambda *args: None)
+        m.setattr(FL, "_mse_backward_auto", lambda *args: None)
+        slow_loss, ctx = FL.mse_loss_forward(pred, target, reduction)
+        slow = (slow_loss, *FL.mse_loss_backward(ctx, g, need_target))
+    return fast, slow
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("shape", MSE_SHAPES)
+def test_mse_fast_path_equals_validating_path(dtype, reduction, shape, rng, monkeypatch):
+    p = rng.standard_normal(shape).astype(dtype)
+    t = rng.standard_normal(shape).astype(dtype)
+    g = np.asarray(1.3, dtype)
+    fast, slow = _mse_both(p, t, reduction, g, monkeypatch)
+    exact = ((p.astype(np.float64) - t) ** 2).sum()
+    if reduction == "mean":
+        exact = exact / p.size if p.size else 0.0
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype == dtype and a.shape == b.shape
+    assert fast[0].shape == ()
+    # the fast sum is in double; the validating one is numpy's dot in the dtype
+    np.testing.assert_allclose(fast[0], exact, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(slow[0], exact, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(fast[1], slow[1])
+    np.testing.assert_array_equal(fast[2], slow[2])
+    np.testing.assert_array_equal(fast[2], -fast[1])
+    fast, slow = _mse_both(p, t, reduction, g, monkeypatch, need_target=False)
+    assert fast[2] is None and slow[2] is None
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
+def test_mse_empty_mean_is_zero_with_zero_grads():
+    for dtype in (np.float32, np.float64):
+        e = np.zeros((0, 4), dtype)
+        loss, ctx = FL.mse_loss_forward(e, e)
+        assert loss == 0 and loss.dtype == dtype and not np.isnan(loss)
+        dp, dt = FL.mse_loss_backward(ctx, np.ones((), dtype))
+        assert dp.shape == dt.shape == (0, 4)
+    x = Tensor(np.zeros((0, 1), np.float32), requires_grad=True)
+    loss = losses.mse(x, np.zeros((0, 1), np.float32))
+    loss.backward()
+    assert loss.item() == 0 and x.grad.shape == (0, 1) and x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("layout", ["strided", "transposed", "fortran", "readonly", "list", "int"])
+def test_mse_non_plain_inputs_fall_back_and_agree(layout, rng):
+    big = rng.standard_normal((6, 8)).astype(np.float32)
+    t = rng.standard_normal((6, 4)).astype(np.float32)
+    p = {"strided": big[:, ::2], "transposed": big.T[:4].T, "fortran": np.asfortranarray(big[:, :4]),
+         "readonly": big[:, :4].copy(), "list": big[:, :4].tolist(),
+         "int": np.round(big[:, :4] * 3).astype(np.int64)}[layout]
+    if layout == "readonly":
+        p.flags.writeable = False  # read-only but plain: the fast path takes it
+    else:
+        assert FL._mse_forward_auto(p, t, "mean", FL._pool) is None
+    # what the validating path converts p to: lists become float64, ints float32
+    plain = np.ascontiguousarray(p, np.float64 if layout == "list" else np.float32)
+    for reduction in ("mean", "sum", "none"):
+        loss, ctx = FL.mse_loss_forward(p, t, reduction)
+        loss_c, ctx_c = FL.mse_loss_forward(plain, t, reduction)
+        np.testing.assert_allclose(loss, loss_c, rtol=1e-6)
+        assert loss.dtype == loss_c.dtype == (np.float64 if layout == "list" else np.float32)
+        g = np.ones(np.shape(loss), np.float32)
+        for a, b in zip(FL.mse_loss_backward(ctx, g), FL.mse_loss_backward(ctx_c, g)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_mse_mixed_dtypes_promote_to_float64(rng):
+    p = rng.standard_normal((5, 2)).astype(np.float32)
+    t = rng.standard_normal((5, 2))
+    assert FL._mse_forward_auto(p, t, "mean", FL._pool) is None
+    for a, b in ((p, t), (t, p)):
+        loss, ctx = FL.mse_loss_forward(a, b)
+        assert loss.dtype == np.float64
+        np.testing.assert_allclose(loss, ((a.astype(np.float64) - b) ** 2).mean(), rtol=1e-13)
+        dp, dt = FL.mse_loss_backward(ctx, 1.0)
+        assert dp.dtype == dt.dtype == np.float64
+
+
+def test_mse_errors_unchanged(rng):
+    p = np.zeros((3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"input of shape \(3, 2\) and target of shape \(2, 3\) differ"):
+        FL.mse_loss_forward(p, np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        FL.mse_loss_forward(p, p, "avg")
+    with pytest.raises(TypeError, match="float16"):
+        FL.mse_loss_forward(p.astype(np.float16), p.astype(np.float16))
+
+
+def test_mse_none_reduction_and_array_gradient(rng):
+    p = rng.standard_normal((4, 3))
+    t = rng.standard_normal((4, 3))
+    loss, ctx = FL.mse_loss_forward(p, t, "none")
+    np.testing.assert_allclose(loss, (p - t) ** 2)
+    g = rng.standard_normal((4, 3))
+    dp, dt = FL.mse_loss_backward(ctx, g)
+    np.testing.assert_allclose(dp, 2 * (p - t) * g)
+    assert FL.mse_loss_backward(ctx, g, need_target=False)[1] is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tensor_losses_through_fast_paths(dtype, rng):
+    # two steps back to back: the pooled gradient buffers of the second step must not
+    # overwrite the first step's gradients, which are still held
+    x = rng.standard_normal((10, 3)).astype(dtype)
+    t = rng.standard_normal((10, 3)).astype(dtype)
+    y = rng.integers(0, 3, 10)
+    grads = []
+    for step in range(2):
+        a = Tensor(x * (step + 1), requires_grad=True)
+        b = Tensor(x * (step + 1), requires_grad=True)
+        (losses.mse(a, t) + losses.cross_entropy(b, y)).backward()
+        grads.append((a.grad, a.grad.copy(), b.grad, b.grad.copy()))
+        assert a.grad.dtype == b.grad.dtype == dtype
+        p = np.exp(b.data - b.data.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(10), y] -= 1
+        tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12)
+        np.testing.assert_allclose(b.grad, p / 10, **tol)
+        np.testing.assert_allclose(a.grad, 2 * (a.data - t) / a.data.size, **tol)
+    for held, copy, held_b, copy_b in grads:
+        np.testing.assert_array_equal(held, copy)
+        np.testing.assert_array_equal(held_b, copy_b)
+
+
+def test_mse_target_gradient_through_tensor(rng):
+    p = Tensor(rng.standard_normal((5, 1)), requires_grad=True)
+    t = Tensor(rng.standard_normal((5, 1)), requires_grad=True)
+    losses.mse(p, t).backward()
+    np.testing.assert_array_equal(t.grad, -p.grad)
+    assert gradcheck(lambda a, b: losses.mse(a, b, reduction="sum"),
+                     [Tensor(rng.standard_normal((3, 2)), requires_grad=True),
+                      Tensor(rng.standard_normal((3, 2)), requires_grad=True)])

@@ -393,3 +393,51 @@ def dense_chain_backward(x, layers, dy, need_x=True, need=None):
         out[2 * i + 2] = db if (need[i][1] and b is not None) else None
     out[0] = g if need_x else None
     return out
+
+
+# --- regression.pyx (MSE) and xent.pyx's one-call entry points ---------------------------
+
+def mse_forward(pred, target, reduction="mean"):
+    """(loss, diff) of mse_forward_auto: diff = pred - target in the inputs' dtype;
+    loss = sum(diff^2) in float64 ("sum"), divided by the size for "mean" (0 when
+    empty), returned as a 0-d array of the inputs' dtype."""
+    p = np.asarray(pred)
+    diff = p - np.asarray(target)
+    total = np.sum(diff.astype(np.float64) ** 2)
+    if reduction == "mean":
+        total = total / diff.size if diff.size else 0.0
+    return np.asarray(total, p.dtype), diff
+
+
+def mse_backward(diff, g, reduction="mean"):
+    """(dpred, dtarget) of mse_backward_auto: dpred = s diff with s = 2 g, divided by
+    the size for "mean", rounded to diff's dtype; dtarget = -dpred."""
+    d = np.asarray(diff)
+    s = 2.0 * float(g)
+    if reduction == "mean":
+        s = s / d.size if d.size else 0.0
+    out = d * d.dtype.type(s)
+    return out, -out
+
+
+def xent_forward_reduced(logits, labels, reduction="mean"):
+    """(loss, probs) of xent.forward_auto: the float64 sum of the per-row losses
+    (each rounded to the logits' dtype, as xent_forward stores them), over N for
+    "mean" (0 for an empty batch), as a 0-d array of the logits' dtype."""
+    x = np.asarray(logits)
+    rows, probs = xent_forward(x, labels)
+    total = rows.astype(np.float64).sum()
+    if reduction == "mean":
+        total = total / x.shape[0] if x.shape[0] else 0.0
+    return np.asarray(total, x.dtype), probs
+
+
+def xent_backward_reduced(probs, labels, g, reduction="mean"):
+    """dlogits of xent.backward_auto: d (probs - onehot(labels)) with d = g / N
+    ("mean") or g, formed in the probs' dtype."""
+    p = np.asarray(probs)
+    n = p.shape[0]
+    d = np.asarray(g, p.dtype)
+    if reduction == "mean":
+        d = d * (1.0 / n) if n else d * 0
+    return xent_backward(p, labels, np.full(n, d, p.dtype))

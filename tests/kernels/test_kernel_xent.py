@@ -153,3 +153,133 @@ def test_kernel_never_indexes_with_a_bad_label():
     assert (bad, bad_label) == (0, 2)
     assert loss[0] == pytest.approx(np.log(4)) and np.isnan(loss[1:]).all()
     assert total == pytest.approx(np.log(4))
+
+
+# --- forward_auto / backward_auto: the one-call plain-label fast path ----------------
+
+from microinit._kernels.matmul import BufferPool  # noqa: E402
+
+
+def _slow(monkeypatch):
+    """Route functional.losses around the fast path (the validating code runs)."""
+    import microinit.functional.losses as L
+    monkeypatch.setattr(L, "_xent_forward_auto", lambda *args: None)
+    monkeypatch.setattr(L, "_xent_backward_auto", lambda *args: None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(0, 6), c=st.integers(1, 6), g=st.floats(-3, 3), seed=st.integers(0, 2**32 - 1))
+def test_auto_matches_reference_and_memoryview_kernels(dtype, reduction, n, c, g, seed):
+    rng = np.random.default_rng(seed)
+    x, labels, _ = _case(rng, n, c, dtype)
+    pool = BufferPool()
+    loss, ctx = K.forward_auto(x, labels, reduction, pool)
+    assert ctx[0] is x and ctx[2] is labels and ctx[3] is False and ctx[4] == reduction
+    probs = ctx[1]
+    assert loss.shape == () and loss.dtype == dtype and probs.shape == (n, c) and probs.dtype == dtype
+    ref_loss, ref_probs = R.xent_forward_reduced(x, labels, reduction)
+    np.testing.assert_allclose(loss, ref_loss, **TOL[dtype])
+    np.testing.assert_allclose(probs, ref_probs, **TOL[dtype])
+    # the same row loop as xent_forward: identical probabilities and total
+    if n:
+        rows, probs_mv, _ = _kernel_fwd(x, labels, False)
+        np.testing.assert_array_equal(probs, probs_mv)
+        total = rows.astype(np.float64).sum()
+        assert loss == dtype(total / n if reduction == "mean" else total)
+    dx, dt = K.backward_auto(ctx, g, pool)
+    assert dt is None and dx.shape == (n, c) and dx.dtype == dtype
+    np.testing.assert_allclose(dx, R.xent_backward_reduced(probs, labels, g, reduction), **TOL[dtype])
+    # exactly what the validating path computes from the same ctx
+    d = np.asarray(g, dtype)
+    d = d * (1.0 / n) if reduction == "mean" and n else d
+    if n:
+        np.testing.assert_array_equal(dx, _kernel_bwd(probs, labels, np.full(n, d, dtype), False))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_auto_parallel_path(dtype, rng):
+    x, labels, _ = _case(rng, 512, 64, dtype)  # above PARALLEL_MIN: prange rows
+    pool = BufferPool()
+    loss, ctx = K.forward_auto(x, labels, "mean", pool)
+    ref_loss, ref_probs = R.xent_forward_reduced(x, labels)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(ctx[1], ref_probs, **TOL[dtype])
+    dx, _ = K.backward_auto(ctx, np.ones((), dtype), pool)
+    np.testing.assert_allclose(dx, R.xent_backward_reduced(ctx[1], labels, 1.0), **TOL[dtype])
+
+
+def test_auto_returns_none_unless_plain(rng):
+    pool = BufferPool()
+    x, labels, t = _case(rng, 4, 6, np.float64)
+    allinf = x.copy()
+    allinf[2] = -np.inf
+    cases = {
+        "bad label high": (x, np.array([0, 6, 1, 2], np.int64)),
+        "bad label negative": (x, np.array([0, -1, 1, 2], np.int64)),
+        "all -inf row": (allinf, labels),
+        "int32 labels": (x, labels.astype(np.int32)),
+        "uint64 labels": (x, labels.astype(np.uint64)),
+        "list labels": (x, labels.tolist()),
+        "strided labels": (x, np.repeat(labels, 2)[::2]),
+        "label count": (x, labels[:3]),
+        "soft target": (x, t),
+        "strided logits": (np.repeat(x, 2, axis=1)[:, ::2], labels),
+        "fortran logits": (np.asfortranarray(x), labels),
+        "float16 logits": (x.astype(np.float16), labels),
+        "1-d logits": (x[0], labels[:1]),
+        "no classes": (np.zeros((4, 0)), np.zeros(4, np.int64)),
+    }
+    for name, (logits, lab) in cases.items():
+        assert K.forward_auto(logits, lab, "mean", pool) is None, name
+    for reduction in ("none", "avg", None):
+        assert K.forward_auto(x, labels, reduction, pool) is None
+    _, ctx = K.forward_auto(x, labels, "sum", pool)
+    for g in (np.ones(4), np.float32(1.0), np.ones((), np.float16), None):
+        assert K.backward_auto(ctx, g, pool) is None, repr(g)
+    assert K.backward_auto(ctx[:4] + ("none",), 1.0, pool) is None
+    assert K.backward_auto(ctx[:3] + (True, "sum"), 1.0, pool) is None
+    assert K.backward_auto(ctx[:4], 1.0, pool) is None
+
+
+def test_auto_empty_batch():
+    pool = BufferPool()
+    for reduction in ("mean", "sum"):
+        loss, ctx = K.forward_auto(np.zeros((0, 3), np.float32), np.zeros(0, np.int64), reduction, pool)
+        assert loss == 0 and loss.dtype == np.float32 and ctx[1].shape == (0, 3)
+        dx, _ = K.backward_auto(ctx, 1.0, pool)
+        assert dx.shape == (0, 3) and dx.dtype == np.float32
+    # no rows and no classes is an empty batch too (the validating path agrees)
+    loss, ctx = K.forward_auto(np.zeros((0, 0)), np.zeros(0, np.int64), "mean", pool)
+    assert loss == 0 and F.cross_entropy_forward(np.zeros((0, 0)), np.zeros(0, np.int64))[0] == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_functional_fast_path_equals_validating_path(dtype, reduction, rng, monkeypatch):
+    x, labels, _ = _case(rng, 7, 5, dtype)
+    g = np.ones((), dtype) * 0.7
+    loss, ctx = F.cross_entropy_forward(x, labels, reduction)
+    dx, dt = F.cross_entropy_backward(ctx, g, need_target=True)
+    _slow(monkeypatch)
+    loss_s, ctx_s = F.cross_entropy_forward(x, labels, reduction)
+    dx_s, dt_s = F.cross_entropy_backward(ctx_s, g, need_target=True)
+    np.testing.assert_array_equal(loss, loss_s)
+    assert loss.dtype == loss_s.dtype == dtype and loss.shape == loss_s.shape == ()
+    np.testing.assert_array_equal(ctx[1], ctx_s[1])
+    np.testing.assert_array_equal(dx, dx_s)
+    assert dx.dtype == dx_s.dtype and dt is None and dt_s is None
+
+
+def test_functional_errors_unchanged_by_fast_path():
+    # a bad label or an all -inf row makes forward_auto return None; the validating
+    # path then raises its usual message
+    with pytest.raises(ValueError, match="label 3 at index 1 .*n_classes 3"):
+        F.cross_entropy_forward(np.zeros((2, 3)), np.array([0, 3], np.int64))
+    with pytest.raises(ValueError, match="label -2 at index 0 .*n_classes 3"):
+        F.cross_entropy_forward(np.zeros((2, 3), np.float32), np.array([-2, 0], np.int64), "sum")
+    with pytest.raises(ValueError, match="row 0 has every logit -inf"):
+        F.cross_entropy_forward(np.full((2, 3), -np.inf, np.float32), np.array([0, 1], np.int64))
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        F.cross_entropy_forward(np.zeros((2, 3)), np.array([0, 1], np.int64), "avg")
