@@ -118,7 +118,7 @@ class Optimizer:
                 f"(lower the learning rate, or check the loss and the data)")
         for p, g in zip(params, grads):
             if g is not None:
-                p._bump_version()
+                p._version += 1  # p.data changed in place (Tensor._bump_version, inlined)
         if bad is not None:
             j = bad[0]
             raise FloatingPointError(
