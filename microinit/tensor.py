@@ -1205,17 +1205,20 @@ def cross_entropy(logits, target, reduction="mean"):
     return _new(loss)
 
 
-def _pair_loss(name, fwd, bwd, pred, target, reduction, extra_need=True):
-    pt = _as_tensor(pred, name)
-    td, tt = _target_data(target)
-    if tt is not None:
-        td = _fdata(tt)
+def _pair_loss(name, fwd, bwd, pred, target, reduction):
+    """A loss of (prediction, same-shaped target) as one node: ``fwd(p, t, reduction)
+    -> (loss, ctx)``, ``bwd(ctx, g, need_target) -> (dpred, dtarget or None)``."""
+    pt = pred if type(pred) is Tensor else _as_tensor(pred, name)
+    if isinstance(target, Tensor):
+        tt, td = target, _fdata(target)
+    else:
+        tt, td = None, target
     loss, ctx = fwd(_fdata(pt), td, reduction)
     if _wants_grad(pt, tt):
         npd, ntg = pt.requires_grad, tt is not None and tt.requires_grad
 
         def backward(g):
-            dp, dtg = bwd(ctx, g)
+            dp, dtg = bwd(ctx, g, ntg)
             return (dp if npd else None), (dtg if ntg else None)
         return _record(loss, name, (pt, tt), backward, (pt,) if tt is None else (pt, tt))
     return _new(loss)
@@ -1229,11 +1232,12 @@ def mse_loss(pred, target, reduction="mean"):
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     """softplus(x) - x * t (stable BCE on logits); d/dx = sigmoid(x) - t."""
     return _pair_loss("BceWithLogitsBackward", F.bce_with_logits_forward,
-                      lambda ctx, g: F.bce_with_logits_backward(ctx, g, need_target=True),
+                      F.bce_with_logits_backward,
                       logits, target, reduction)
 
 
 def hinge_loss(scores, target, reduction="mean"):
     """Max-margin loss mean(relu(1 - t * s)) with targets t in {-1, +1}."""
-    return _pair_loss("HingeLossBackward", F.hinge_loss_forward, F.hinge_loss_backward,
+    return _pair_loss("HingeLossBackward", F.hinge_loss_forward,
+                      lambda ctx, g, need_target: F.hinge_loss_backward(ctx, g),
                       scores, target, reduction)
