@@ -323,3 +323,43 @@ def test_forward_hooks():
     assert m._forward_hooks == {}
     with pytest.raises(TypeError, match="callable"):
         m.register_forward_hook(3)
+
+
+@pytest.mark.parametrize("loss_name", ["mse", "cross_entropy"])
+def test_mlp_training_step_allocates_nothing_new_in_steady_state(loss_name):
+    """Issue 6: with a fixed batch shape, a full step (forward, loss, backward, SGD)
+    reuses the previous step's buffers: traced memory does not grow across steps."""
+    import tracemalloc
+
+    from microinit import losses, optim
+
+    rng = np.random.default_rng(0)
+    model = nn.MLP([8, 32, 32, 4], rng=0)
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = rng.standard_normal((16, 8)).astype(np.float32)
+    if loss_name == "mse":
+        y, fn = rng.standard_normal((16, 4)).astype(np.float32), losses.mse
+    else:
+        y, fn = rng.integers(0, 4, 16), losses.cross_entropy
+
+    def step():
+        opt.zero_grad()
+        loss = fn(model(x), y)
+        loss.backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+    tracemalloc.start()
+    try:
+        step()
+        before = tracemalloc.take_snapshot()
+        for _ in range(20):
+            step()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
+    # one (16, 32) float32 activation is 2 KiB: 20 steps that each kept one new
+    # buffer would grow by 40 KiB
+    assert grown < 2048, f"20 steady-state steps grew traced memory by {grown} bytes"
