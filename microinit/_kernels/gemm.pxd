@@ -52,71 +52,458 @@ cdef extern from *:
     int mi_thread_num() noexcept nogil
     void mi_set_threads(int n) noexcept nogil
 
-# The micro-kernels are written in C with gcc/clang vector extensions so that the
-# 6 x 16 float tile provably lives in 12 ymm registers (no reliance on the optimiser
+# The micro-kernels are written in C with gcc/clang vector extensions so that a 6 x 16
+# float tile provably lives in 12 ymm registers (no reliance on the optimiser
 # scalar-replacing a local array). 32-byte vector types lower to AVX2 FMA with
 # -march=native and to pairs of SSE operations in portable builds: correct everywhere.
+# The few shuffles (8 x 8 transposes, 4-way horizontal sums) use AVX intrinsics when
+# the compiler targets AVX and plain C otherwise.
 cdef extern from *:
     """
     #include <string.h>
+    #ifdef __AVX__
+    #include <immintrin.h>
+    #endif
     typedef float mi_v8f __attribute__((vector_size(32)));
     typedef double mi_v4d __attribute__((vector_size(32)));
     /* the same vectors at element alignment: loads/stores through these become vmovups */
     typedef float mi_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
     typedef double mi_v4du __attribute__((vector_size(32), aligned(8), may_alias));
+    #define MI_AI static inline __attribute__((always_inline))
+    /* loops over tile rows, fully unrolled so the accumulators stay in registers */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #define MI_UNROLL _Pragma("GCC unroll 8")
+    #elif defined(__clang__)
+    #define MI_UNROLL _Pragma("unroll")
+    #else
+    #define MI_UNROLL
+    #endif
+    /* gcc turns the short element loops below (ragged stores, panel copies) into
+       memcpy/memset calls, each a call plus vzeroupper costing more than the copy. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC push_options
+    #pragma GCC optimize("no-tree-loop-distribute-patterns")
+    #endif
 
-    /* MI_KERNEL(name, T, V, VU, L) defines, for scalar T with vector types V (aligned)
-       and VU (element-aligned) of L lanes, a 6 x 2L register tile:
-         acc[6][2L] += sum_p A[0:6, p] (outer) Bp[p * b_rs + 0:2L],  A(i, p) = Ap[i * a_rs + p * a_cs]
-       (packed: a_rs = 1, a_cs = 6; A read in place: a_rs = lda, a_cs = 1, or a_rs = 1,
-       a_cs = lda when transposed; B packed: b_rs = 2L, read in place: b_rs = ldb); then
-       C (+)= acc, clipped to mr x nr. Rows of A past mr and columns of B past nr must
-       still be readable (callers pass zero-padded panels for ragged edges). */
-    #define MI_KERNEL(NAME, T, V, VU, L)                                                  \
-    static inline void NAME(long kc, const T *Ap, long a_rs, long a_cs, const T *Bp,     \
-                            long b_rs, T *C, long ldc, long mr, long nr, int add)         \
-    {                                                                                     \
-        const T *r0 = Ap, *r1 = Ap + a_rs, *r2 = Ap + 2 * a_rs;                           \
-        const T *r3 = Ap + 3 * a_rs, *r4 = Ap + 4 * a_rs, *r5 = Ap + 5 * a_rs;            \
-        V c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};               \
-        V c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};               \
-        long pa = 0;                                                                      \
-        for (long p = 0; p < kc; ++p) {                                                   \
-            V b0 = *(const VU *)Bp, b1 = *(const VU *)(Bp + L);                           \
-            T a;                                                                          \
-            a = r0[pa]; c00 += a * b0; c01 += a * b1;                                     \
-            a = r1[pa]; c10 += a * b0; c11 += a * b1;                                     \
-            a = r2[pa]; c20 += a * b0; c21 += a * b1;                                     \
-            a = r3[pa]; c30 += a * b0; c31 += a * b1;                                     \
-            a = r4[pa]; c40 += a * b0; c41 += a * b1;                                     \
-            a = r5[pa]; c50 += a * b0; c51 += a * b1;                                     \
-            pa += a_cs; Bp += b_rs;                                                       \
-        }                                                                                 \
-        V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};         \
-        if (mr == 6 && nr == 2 * L) {                                                     \
-            for (int i = 0; i < 6; ++i) {                                                 \
-                T *row = C + i * ldc;                                                     \
-                V r0v = acc[2 * i], r1v = acc[2 * i + 1];                                 \
-                if (add) {                                                                \
-                    r0v += *(VU *)row; r1v += *(VU *)(row + L);                           \
-                }                                                                         \
-                *(VU *)row = r0v; *(VU *)(row + L) = r1v;                                 \
-            }                                                                             \
-        } else {                                                                          \
-            T tile[6][2 * L];                                                             \
-            memcpy(tile, acc, sizeof(tile));                                              \
-            for (long i = 0; i < mr; ++i)                                                 \
-                for (long j = 0; j < nr; ++j)                                             \
-                    C[i * ldc + j] = add ? C[i * ldc + j] + tile[i][j] : tile[i][j];      \
-        }                                                                                 \
+    /* One depth step of an R x W-vector tile into accumulator set X (X00 .. X51): row i
+       of A times the W vectors of B at Bq. R and W are compile-time constants at every
+       call (mi_tile_* below switches on them), so the untaken rows cost nothing and rows
+       of A past R are never read. */
+    #define MI_ROW(X, i, off, b0, b1)                                                 \
+        if (R > i) {                                                                  \
+            mi_T a_ = r##i[off];                                                      \
+            X##i##0 += a_ * b0;                                                       \
+            if (W > 1) X##i##1 += a_ * b1;                                            \
+        }
+    #define MI_STEP(X, off, Bq)                                                       \
+        {                                                                             \
+            mi_V b0 = *(const mi_VU *)(Bq), b1 = b0;                                  \
+            if (W > 1) b1 = *(const mi_VU *)((Bq) + mi_L);                            \
+            MI_ROW(X, 0, off, b0, b1) MI_ROW(X, 1, off, b0, b1)                       \
+            MI_ROW(X, 2, off, b0, b1) MI_ROW(X, 3, off, b0, b1)                       \
+            MI_ROW(X, 4, off, b0, b1) MI_ROW(X, 5, off, b0, b1)                       \
+        }
+    #define MI_ACC_DECL(X)                                                            \
+        mi_V X##00 = {0}, X##01 = {0}, X##10 = {0}, X##11 = {0}, X##20 = {0}, X##21 = {0}, \
+             X##30 = {0}, X##31 = {0}, X##40 = {0}, X##41 = {0}, X##50 = {0}, X##51 = {0};
+    #define MI_ACC_ADD(X, Y)                                                          \
+        X##00 += Y##00; X##01 += Y##01; X##10 += Y##10; X##11 += Y##11;               \
+        X##20 += Y##20; X##21 += Y##21; X##30 += Y##30; X##31 += Y##31;               \
+        X##40 += Y##40; X##41 += Y##41; X##50 += Y##50; X##51 += Y##51;
+
+    /* In-register transposes (v[q][s] -> v[s][q] for an L x L block), the 4-way
+       horizontal sums of the dot-product path, and the tile stores. */
+    #ifdef __AVX__
+    MI_AI void mi_tr_f(__m256 *v)
+    {
+        __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+        __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+        __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+        __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        v[0] = _mm256_permute2f128_ps(u0, u4, 0x20); v[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+        v[2] = _mm256_permute2f128_ps(u2, u6, 0x20); v[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+        v[4] = _mm256_permute2f128_ps(u0, u4, 0x31); v[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+        v[6] = _mm256_permute2f128_ps(u2, u6, 0x31); v[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
     }
-    MI_KERNEL(mi_kernel_f, float, mi_v8f, mi_v8fu, 8)
-    MI_KERNEL(mi_kernel_d, double, mi_v4d, mi_v4du, 4)
+    MI_AI void mi_tr_d(__m256d *v)
+    {
+        __m256d t0 = _mm256_unpacklo_pd(v[0], v[1]), t1 = _mm256_unpackhi_pd(v[0], v[1]);
+        __m256d t2 = _mm256_unpacklo_pd(v[2], v[3]), t3 = _mm256_unpackhi_pd(v[2], v[3]);
+        v[0] = _mm256_permute2f128_pd(t0, t2, 0x20); v[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+        v[2] = _mm256_permute2f128_pd(t0, t2, 0x31); v[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+    }
+    /* out[0..3] = the sums of the lanes of a, b, c, d */
+    MI_AI void mi_hsum4_f(mi_v8f a, mi_v8f b, mi_v8f c, mi_v8f d, float *out)
+    {
+        __m256 h = _mm256_hadd_ps(_mm256_hadd_ps((__m256)a, (__m256)b),
+                                  _mm256_hadd_ps((__m256)c, (__m256)d));
+        _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
+    MI_AI void mi_hsum4_d(mi_v4d a, mi_v4d b, mi_v4d c, mi_v4d d, double *out)
+    {
+        __m256d h1 = _mm256_hadd_pd((__m256d)a, (__m256d)b);
+        __m256d h2 = _mm256_hadd_pd((__m256d)c, (__m256d)d);
+        _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(h1, h2, 0x20),
+                                             _mm256_permute2f128_pd(h1, h2, 0x31)));
+    }
+    /* row[0:n] (+)= v[0:n] for n <= L, in pieces of 4/2/1 lanes taken from registers:
+       reloading single lanes of a just-spilled vector stalls store forwarding (~100
+       cycles per ragged 6-row tile, measured). */
+    MI_AI void mi_put_f(float *row, __m256 v, long n, int add)
+    {
+        if (n >= 8) {
+            if (add) v = _mm256_add_ps(v, _mm256_loadu_ps(row));
+            _mm256_storeu_ps(row, v);
+            return;
+        }
+        __m128 x = _mm256_castps256_ps128(v);
+        if (n >= 4) {
+            __m128 y = add ? _mm_add_ps(x, _mm_loadu_ps(row)) : x;
+            _mm_storeu_ps(row, y);
+            x = _mm256_extractf128_ps(v, 1);
+            row += 4; n -= 4;
+        }
+        if (n >= 2) {
+            __m128 y = add ? _mm_add_ps(x, _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)row)) : x;
+            _mm_storel_pi((__m64 *)row, y);
+            x = _mm_movehl_ps(x, x);
+            row += 2; n -= 2;
+        }
+        if (n >= 1) {
+            if (add) x = _mm_add_ss(x, _mm_load_ss(row));
+            _mm_store_ss(row, x);
+        }
+    }
+    MI_AI void mi_put_d(double *row, __m256d v, long n, int add)
+    {
+        if (n >= 4) {
+            if (add) v = _mm256_add_pd(v, _mm256_loadu_pd(row));
+            _mm256_storeu_pd(row, v);
+            return;
+        }
+        __m128d x = _mm256_castpd256_pd128(v);
+        if (n >= 2) {
+            __m128d y = add ? _mm_add_pd(x, _mm_loadu_pd(row)) : x;
+            _mm_storeu_pd(row, y);
+            x = _mm256_extractf128_pd(v, 1);
+            row += 2; n -= 2;
+        }
+        if (n >= 1) {
+            if (add) x = _mm_add_sd(x, _mm_load_sd(row));
+            _mm_store_sd(row, x);
+        }
+    }
+    /* MI_STORE(name, T, VX, L, PUT, TR): C (+)= the R x W*L tile acc (rows acc[2i],
+       acc[2i+1]) clipped to nr columns; tc: C[j * ldc + i], through in-register
+       transposes of L x L blocks (tile rows past R are zero and never stored). */
+    #define MI_STORE(NAME, T, V, VX, L, PUT, TR)                                      \
+    MI_AI void NAME(const int R, const int W, const V *acc, T *C, long ldc, long nr,  \
+                    int add, int tc)                                                  \
+    {                                                                                 \
+        if (!tc && nr == W * L) {                                                     \
+            MI_UNROLL                                                                 \
+            for (int i = 0; i < R; ++i) {                                             \
+                PUT(C + i * ldc, (VX)acc[2 * i], L, add);                             \
+                if (W > 1) PUT(C + i * ldc + L, (VX)acc[2 * i + 1], L, add);          \
+            }                                                                         \
+            return;                                                                   \
+        }                                                                             \
+        if (!tc) {                                                                    \
+            MI_UNROLL                                                                 \
+            for (int i = 0; i < R; ++i) {                                             \
+                T *row = C + i * ldc;                                                 \
+                if (W > 1 && nr > L) {                                                \
+                    PUT(row, (VX)acc[2 * i], L, add);                                 \
+                    PUT(row + L, (VX)acc[2 * i + 1], nr - L, add);                    \
+                } else {                                                              \
+                    PUT(row, (VX)acc[2 * i], nr, add);                                \
+                }                                                                     \
+            }                                                                         \
+            return;                                                                   \
+        }                                                                             \
+        for (int w = 0; w < W; ++w) {                                                 \
+            long cols = nr - w * L < L ? nr - w * L : L;                              \
+            for (int i0 = 0; i0 < R; i0 += L) {                                       \
+                VX t[L];                                                              \
+                MI_UNROLL                                                             \
+                for (int q = 0; q < L; ++q)                                           \
+                    t[q] = i0 + q < R ? (VX)acc[2 * (i0 + q) + w] : (VX){0};          \
+                TR(t);                                                                \
+                for (long j = 0; j < cols; ++j)                                       \
+                    PUT(C + (w * L + j) * ldc + i0, t[j], R - i0, add);               \
+            }                                                                         \
+        }                                                                             \
+    }
+    MI_STORE(mi_store_f, float, mi_v8f, __m256, 8, mi_put_f, mi_tr_f)
+    MI_STORE(mi_store_d, double, mi_v4d, __m256d, 4, mi_put_d, mi_tr_d)
+    #define MI_HAVE_TR 1
+    #else
+    #define MI_HSUM4(NAME, T, V, L)                                                   \
+    MI_AI void NAME(V a, V b, V c, V d, T *out)                                       \
+    {                                                                                 \
+        out[0] = out[1] = out[2] = out[3] = 0;                                        \
+        for (int l = 0; l < L; ++l) {                                                 \
+            out[0] += a[l]; out[1] += b[l]; out[2] += c[l]; out[3] += d[l];           \
+        }                                                                             \
+    }
+    MI_HSUM4(mi_hsum4_f, float, mi_v8f, 8)
+    MI_HSUM4(mi_hsum4_d, double, mi_v4d, 4)
+    /* portable: the element loops of MI_STORE without the AVX shuffles */
+    #define MI_STORE_PLAIN(NAME, T, V, L)                                             \
+    MI_AI void NAME(const int R, const int W, const V *acc, T *C, long ldc, long nr,  \
+                    int add, int tc)                                                  \
+    {                                                                                 \
+        T tile[6][2 * L];                                                             \
+        memcpy(tile, acc, sizeof(tile));                                              \
+        for (int i = 0; i < R; ++i)                                                   \
+            for (long j = 0; j < nr; ++j) {                                           \
+                T *c = tc ? C + j * ldc + i : C + i * ldc + j;                        \
+                *c = add ? *c + tile[i][j] : tile[i][j];                              \
+            }                                                                         \
+    }
+    MI_STORE_PLAIN(mi_store_f, float, mi_v8f, 8)
+    MI_STORE_PLAIN(mi_store_d, double, mi_v4d, 4)
+    #define MI_HAVE_TR 0
+    #endif
+
+    /* MI_TILE(name, T, V, VU, L) defines, for scalar T with vector types V (aligned) and
+       VU (element-aligned) of L lanes, an R x W*L register tile (R <= 6, W <= 2):
+         acc[R][W*L] = sum_p A(0:R, p) (outer) Bp[p * b_rs + 0:W*L],
+         A(i, p) = Ap[i * a_rs + p * a_cs]
+       (packed: a_rs = 1, a_cs = 6; A read in place: a_rs = lda, a_cs = 1, or a_rs = 1,
+       a_cs = lda when transposed; B packed: b_rs = W*L, read in place: b_rs = ldb);
+       then C (+)= acc clipped to nr columns: C[i * ldc + j], or with tc the tile of C^T,
+       C[j * ldc + i] (STORE: mi_store_f/d). Only the W*L columns of B must be readable past nr (zero-padded
+       panels); rows of A past R are never touched.
+       FMA latency x throughput needs about 8 independent accumulators: thin tiles
+       (R*W <= 6) split the depth loop over 2 or 4 accumulator sets. */
+    #define MI_TILE(NAME, T, V, VU, L, STORE)                                         \
+    MI_AI void NAME(const int R, const int W, long kc, const T *Ap, long a_rs, long a_cs, \
+                    const T *Bp, long b_rs, T *C, long ldc, long nr, int add, int tc) \
+    {                                                                                 \
+        typedef T mi_T; typedef V mi_V; typedef VU mi_VU; enum { mi_L = L };          \
+        const int S = R * W <= 2 ? 4 : (R * W <= 6 ? 2 : 1);                           \
+        const T *r0 = Ap, *r1 = Ap, *r2 = Ap, *r3 = Ap, *r4 = Ap, *r5 = Ap;           \
+        if (R > 1) r1 = Ap + a_rs;                                                    \
+        if (R > 2) r2 = Ap + 2 * a_rs;                                                \
+        if (R > 3) r3 = Ap + 3 * a_rs;                                                \
+        if (R > 4) r4 = Ap + 4 * a_rs;                                                \
+        if (R > 5) r5 = Ap + 5 * a_rs;                                                \
+        MI_ACC_DECL(c) MI_ACC_DECL(d) MI_ACC_DECL(e) MI_ACC_DECL(f)                   \
+        long pa = 0, p = 0;                                                           \
+        if (S == 4) {                                                                 \
+            for (; p + 4 <= kc; p += 4) {                                             \
+                MI_STEP(c, pa, Bp) MI_STEP(d, pa + a_cs, Bp + b_rs)                   \
+                MI_STEP(e, pa + 2 * a_cs, Bp + 2 * b_rs)                              \
+                MI_STEP(f, pa + 3 * a_cs, Bp + 3 * b_rs)                              \
+                pa += 4 * a_cs; Bp += 4 * b_rs;                                       \
+            }                                                                         \
+            MI_ACC_ADD(c, e) MI_ACC_ADD(d, f)                                         \
+        }                                                                             \
+        if (S >= 2) {                                                                 \
+            for (; p + 2 <= kc; p += 2) {                                             \
+                MI_STEP(c, pa, Bp) MI_STEP(d, pa + a_cs, Bp + b_rs)                   \
+                pa += 2 * a_cs; Bp += 2 * b_rs;                                       \
+            }                                                                         \
+            MI_ACC_ADD(c, d)                                                          \
+        }                                                                             \
+        for (; p < kc; ++p) {                                                         \
+            MI_STEP(c, pa, Bp)                                                        \
+            pa += a_cs; Bp += b_rs;                                                   \
+        }                                                                             \
+        if (!tc && nr == W * L) {                                                     \
+            MI_PUTROW(0, c00, c01) MI_PUTROW(1, c10, c11) MI_PUTROW(2, c20, c21)      \
+            MI_PUTROW(3, c30, c31) MI_PUTROW(4, c40, c41) MI_PUTROW(5, c50, c51)      \
+        } else {                                                                      \
+            V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51}; \
+            STORE(R, W, acc, C, ldc, nr, add, tc);                                    \
+        }                                                                             \
+    }
+    /* a full row i of a tile, straight from its registers */
+    #define MI_PUTROW(i, v0, v1)                                                      \
+        if (R > i) {                                                                  \
+            mi_T *row_ = C + i * ldc;                                                 \
+            mi_V x0_ = v0;                                                            \
+            if (add) x0_ += *(mi_VU *)row_;                                           \
+            *(mi_VU *)row_ = x0_;                                                     \
+            if (W > 1) {                                                              \
+                mi_V x1_ = v1;                                                        \
+                if (add) x1_ += *(mi_VU *)(row_ + mi_L);                              \
+                *(mi_VU *)(row_ + mi_L) = x1_;                                        \
+            }                                                                         \
+        }
+    MI_TILE(mi_tile_f_, float, mi_v8f, mi_v8fu, 8, mi_store_f)
+    MI_TILE(mi_tile_d_, double, mi_v4d, mi_v4du, 4, mi_store_d)
+
+    /* mi_panel_f / mi_panel_d: all m rows of op(A) against one column panel of W
+       vectors (W = 1..2, run time): full 6-row tiles in a loop, then one tile of the
+       remaining rows, each a specialisation of the tile above (one switch per panel,
+       not per tile: at k = 1..2 a tile is a few dozen cycles). Consecutive 6-row tiles
+       of A start a_ts elements apart (6 * a_rs in place, 6 * kc packed). C(i, j) is at
+       C[i * c_rs + j * c_cs]; the tile stores use ldc = c_rs, or c_cs with tc. */
+    #define MI_PANEL_ROWS(KERN, w)                                                    \
+        {                                                                             \
+            const T_ *Ar = A;                                                         \
+            T_ *Cr = C;                                                               \
+            long ir = 0;                                                              \
+            for (; ir + 6 <= m; ir += 6, Ar += a_ts, Cr += 6 * c_rs)                  \
+                KERN(6, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc);       \
+            switch (m - ir) {                                                         \
+            case 1: KERN(1, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+            case 2: KERN(2, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+            case 3: KERN(3, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+            case 4: KERN(4, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+            case 5: KERN(5, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+            default: break;                                                           \
+            }                                                                         \
+        }
+    #define MI_PANEL(NAME, KERN, T)                                                   \
+    static MI_MAYBE_UNUSED void NAME(long W, long m, long kc, const T *A, long a_rs,  \
+                                     long a_cs, long a_ts, const T *Bp, long b_rs, T *C, \
+                                     long c_rs, long ldc, long nr, int add, int tc)   \
+    {                                                                                 \
+        typedef T T_;                                                                 \
+        if (W == 1) MI_PANEL_ROWS(KERN, 1) else MI_PANEL_ROWS(KERN, 2)                \
+    }
+    MI_PANEL(mi_panel_f, mi_tile_f_, float)
+    MI_PANEL(mi_panel_d, mi_tile_d_, double)
+
+    /* MI_PACK(name, T, L, TR, VT, LOADU): one panel of op(B) for the tile kernel,
+         buf[p * w + c] = op(B)(p, c) = B[p * ps + c * js] for c < cols, 0 for cols <= c < w
+       (w = L or 2L). A transposed B (ps == 1: each panel column is a contiguous row of B)
+       goes through L x L register transposes, missing rows becoming zero vectors; no
+       element past column cols or row kc of op(B) is read. */
+    #define MI_PACK(NAME, T, L, TR, VT, LOADU, STOREU, ZERO)                          \
+    static MI_MAYBE_UNUSED void NAME(long kc, const T *B, long ps, long js, long cols, \
+                                     long w, T *buf)                                  \
+    {                                                                                 \
+        long p = 0;                                                                   \
+        if (js == 1) {                                                                \
+            for (p = 0; p < kc; ++p)                                                  \
+                for (long c = 0; c < w; ++c)                                          \
+                    buf[p * w + c] = c < cols ? B[p * ps + c] : 0;                    \
+            return;                                                                   \
+        }                                                                             \
+        if (MI_HAVE_TR && ps == 1) {                                                  \
+            for (; p + L <= kc; p += L)                                               \
+                for (long c0 = 0; c0 < w; c0 += L) {                                  \
+                    VT v[L];                                                          \
+                    for (long q = 0; q < L; ++q)                                      \
+                        v[q] = c0 + q < cols ? LOADU(B + (c0 + q) * js + p) : ZERO;   \
+                    TR(v);                                                            \
+                    for (long q = 0; q < L; ++q)                                      \
+                        STOREU(buf + (p + q) * w + c0, v[q]);                         \
+                }                                                                     \
+        }                                                                             \
+        for (; p < kc; ++p)                                                           \
+            for (long c = 0; c < w; ++c)                                              \
+                buf[p * w + c] = c < cols ? B[p * ps + c * js] : 0;                   \
+    }
+    #ifdef __AVX__
+    MI_PACK(mi_pack_panel_f, float, 8, mi_tr_f, __m256, _mm256_loadu_ps, _mm256_storeu_ps,
+            _mm256_setzero_ps())
+    MI_PACK(mi_pack_panel_d, double, 4, mi_tr_d, __m256d, _mm256_loadu_pd, _mm256_storeu_pd,
+            _mm256_setzero_pd())
+    #else
+    #define MI_NO_TR(v) ((void)0)
+    #define MI_NO_STORE(p, v) ((void)0)
+    MI_PACK(mi_pack_panel_f, float, 8, MI_NO_TR, float, *, MI_NO_STORE, 0.0f)
+    MI_PACK(mi_pack_panel_d, double, 4, MI_NO_TR, double, *, MI_NO_STORE, 0.0)
+    #endif
+
+    /* MI_GEMV(name, T, V, VU, L, HSUM): y[i * incy] (+)= sum_p M[i * ldm + p] * x[p]
+       for i < m, with M's rows and x contiguous: one dot product per output, four rows
+       at a time, the four vector sums reduced together. The products with a single
+       output column (or row) take this instead of a tile with 1 of 8 or 16 lanes used. */
+    #define MI_GEMV(NAME, T, V, VU, L, HSUM)                                          \
+    static MI_MAYBE_UNUSED void NAME(long m, long k, const T *M, long ldm, const T *x, \
+                                     T *y, long incy, int add)                        \
+    {                                                                                 \
+        long i = 0;                                                                   \
+        for (; i < m; i += 4) {                                                       \
+            long rows = m - i < 4 ? m - i : 4;                                        \
+            const T *a0 = M + i * ldm, *a1 = a0, *a2 = a0, *a3 = a0;                  \
+            if (rows > 1) a1 = a0 + ldm;                                              \
+            if (rows > 2) a2 = a0 + 2 * ldm;                                          \
+            if (rows > 3) a3 = a0 + 3 * ldm;                                          \
+            V s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};                                 \
+            long p = 0;                                                               \
+            for (; p + L <= k; p += L) {                                              \
+                V xv = *(const VU *)(x + p);                                          \
+                s0 += *(const VU *)(a0 + p) * xv;                                     \
+                s1 += *(const VU *)(a1 + p) * xv;                                     \
+                s2 += *(const VU *)(a2 + p) * xv;                                     \
+                s3 += *(const VU *)(a3 + p) * xv;                                     \
+            }                                                                         \
+            T t[4];                                                                   \
+            HSUM(s0, s1, s2, s3, t);                                                  \
+            for (; p < k; ++p) {                                                      \
+                t[0] += a0[p] * x[p]; t[1] += a1[p] * x[p];                           \
+                t[2] += a2[p] * x[p]; t[3] += a3[p] * x[p];                           \
+            }                                                                         \
+            for (long q = 0; q < rows; ++q)                                           \
+                y[(i + q) * incy] = add ? y[(i + q) * incy] + t[q] : t[q];            \
+        }                                                                             \
+    }
+    MI_GEMV(mi_gemv_f, float, mi_v8f, mi_v8fu, 8, mi_hsum4_f)
+    MI_GEMV(mi_gemv_d, double, mi_v4d, mi_v4du, 4, mi_hsum4_d)
+
+    /* MI_DIRECT(name, T, L, PANEL, PACK): C (+)= op(A)[0:m, 0:kc] @ op(B)[0:kc, 0:n]
+       with op(A)(i, p) = A[i * a_rs + p * a_cs] read in place and op(B)(p, j) =
+       B[p * ps + j * js]. Column panels of 2L (or L) where op(B) rows are contiguous
+       (js == 1) are read in place too; the others, and a ragged last panel, are packed
+       into buf (kc * 2L elements) one panel at a time. C(i, j) = C[i * c_rs + j * c_cs],
+       tc: C is stored transposed (c_rs == 1). */
+    #define MI_DIRECT(NAME, T, L, PANEL, PACK)                                         \
+    static MI_MAYBE_UNUSED void NAME(long m, long n, long kc, const T *A, long a_rs,  \
+                                     long a_cs, const T *B, long ps, long js, T *C,   \
+                                     long c_rs, long c_cs, int add, int tc, T *buf)   \
+    {                                                                                 \
+        long ldc = tc ? c_cs : c_rs;                                                  \
+        for (long jr = 0; jr < n;) {                                                  \
+            long rem = n - jr, W = rem > L ? 2 : 1, cols = rem < 2 * L ? rem : 2 * L;  \
+            const T *bp = B + jr * js;                                                \
+            long b_rs = ps;                                                           \
+            if (js != 1 || cols != W * L) {                                           \
+                PACK(kc, bp, ps, js, cols, W * L, buf);                               \
+                bp = buf;                                                             \
+                b_rs = W * L;                                                         \
+            }                                                                         \
+            PANEL(W, m, kc, A, a_rs, a_cs, 6 * a_rs, bp, b_rs, C + jr * c_cs, c_rs, ldc, \
+                  cols, add, tc);                                                     \
+            jr += cols;                                                               \
+        }                                                                             \
+    }
+    MI_DIRECT(mi_direct_f, float, 8, mi_panel_f, mi_pack_panel_f)
+    MI_DIRECT(mi_direct_d, double, 4, mi_panel_d, mi_pack_panel_d)
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC pop_options
+    #endif
     """
-    void mi_kernel_f(long kc, const float *Ap, long a_rs, long a_cs, const float *Bp, long b_rs, float *C, long ldc,
-                     long mr, long nr, int add) noexcept nogil
-    void mi_kernel_d(long kc, const double *Ap, long a_rs, long a_cs, const double *Bp, long b_rs, double *C, long ldc,
-                     long mr, long nr, int add) noexcept nogil
+    void mi_panel_f(long W, long m, long kc, const float *A, long a_rs, long a_cs, long a_ts,
+                    const float *Bp, long b_rs, float *C, long c_rs, long ldc, long nr, int add,
+                    int tc) noexcept nogil
+    void mi_panel_d(long W, long m, long kc, const double *A, long a_rs, long a_cs, long a_ts,
+                    const double *Bp, long b_rs, double *C, long c_rs, long ldc, long nr, int add,
+                    int tc) noexcept nogil
+    void mi_pack_panel_f(long kc, const float *B, long ps, long js, long cols, long w,
+                         float *buf) noexcept nogil
+    void mi_pack_panel_d(long kc, const double *B, long ps, long js, long cols, long w,
+                         double *buf) noexcept nogil
+    void mi_gemv_f(long m, long k, const float *M, long ldm, const float *x, float *y, long incy,
+                   int add) noexcept nogil
+    void mi_gemv_d(long m, long k, const double *M, long ldm, const double *x, double *y, long incy,
+                   int add) noexcept nogil
+    void mi_direct_f(long m, long n, long kc, const float *A, long a_rs, long a_cs, const float *B,
+                     long ps, long js, float *C, long c_rs, long c_cs, int add, int tc,
+                     float *buf) noexcept nogil
+    void mi_direct_d(long m, long n, long kc, const double *A, long a_rs, long a_cs, const double *B,
+                     long ps, long js, double *C, long c_rs, long c_cs, int add, int tc,
+                     double *buf) noexcept nogil
 
 
 cdef enum:
@@ -138,6 +525,9 @@ cdef enum:
     # Up to this many multiply-adds a row-major A is read in place instead of packed
     # (measured with benchmarks/crossover.py; see the numbers in its docstring).
     MI_DIRECT_A_MAX = 128 * 128 * 128
+    # One kc x NR panel of B in either type (MI_KC * MI_NR_F floats = 16 KiB): the
+    # direct path's whole workspace, on the stack.
+    MI_PANEL_DOUBLES = MI_KC * MI_NR_D
 
 
 cdef inline Py_ssize_t mi_nr(floating dummy) noexcept nogil:
@@ -157,7 +547,7 @@ cdef inline void mi_pack_a(const floating* A, Py_ssize_t lda, bint ta, Py_ssize_
         rows = mc - ir if mc - ir < MI_MR else MI_MR
         if not ta:
             # p outer: Ap is written in order while MR rows of A are read side by side
-            # (the same reason as in mi_pack_b's transposed case).
+            # (the same reason as in the transposed panel pack).
             i = (i0 + ir) * lda + p0
             for p in range(kc):
                 for r in range(rows):
@@ -175,104 +565,49 @@ cdef inline void mi_pack_a(const floating* A, Py_ssize_t lda, bint ta, Py_ssize_
 cdef inline void mi_pack_b(const floating* B, Py_ssize_t ldb, bint tb, Py_ssize_t p0,
                            Py_ssize_t kc, Py_ssize_t j0, Py_ssize_t nc,
                            floating* Bp) noexcept nogil:
-    """Bp[panel][p][c] = op(B)[p0 + p, j0 + panel*NR + c], zero past column nc."""
+    """Bp[panel][p][c] = op(B)[p0 + p, j0 + panel*NR + c], zero past column nc.
+
+    A transposed B goes through register transposes (mi_pack_panel_*): the scalar
+    column-gather it replaces cost ~1 cycle per element, a quarter of a 32-row
+    product's time when dx = dz W^T packs all of W.
+    """
     cdef Py_ssize_t nr = mi_nr(Bp[0])
-    cdef Py_ssize_t jr, p, c, cols, panel
-    cdef const floating* rows[MI_NR_F]
+    cdef Py_ssize_t ps = 1 if tb else ldb
+    cdef Py_ssize_t js = ldb if tb else 1
+    cdef Py_ssize_t jr, cols, panel
     for panel in range((nc + nr - 1) // nr):
         jr = panel * nr
         cols = nc - jr if nc - jr < nr else nr
-        if not tb:
-            for p in range(kc):
-                for c in range(cols):
-                    Bp[p * nr + c] = B[(p0 + p) * ldb + j0 + jr + c]
-                for c in range(cols, nr):
-                    Bp[p * nr + c] = 0
+        if floating is float:
+            mi_pack_panel_f(kc, B + p0 * ps + (j0 + jr) * js, ps, js, cols, nr, Bp)
         else:
-            # Transposed: row c of the panel is column c of op(B), i.e. row j0+jr+c of
-            # B. Writing Bp in order (p outer) and reading NR rows of B side by side
-            # keeps each of those NR cache lines live for 16 consecutive p; the
-            # column-first order wrote every element to a different line (measured
-            # ~4 cycles per element, 28 us for a 128x128 panel set).
-            for c in range(cols):
-                rows[c] = B + (j0 + jr + c) * ldb + p0
-            if cols == nr:
-                for p in range(kc):
-                    for c in range(MI_NR_F if floating is float else MI_NR_D):
-                        Bp[p * nr + c] = rows[c][p]
-            else:
-                for p in range(kc):
-                    for c in range(cols):
-                        Bp[p * nr + c] = rows[c][p]
-                    for c in range(cols, nr):
-                        Bp[p * nr + c] = 0
+            mi_pack_panel_d(kc, B + p0 * ps + (j0 + jr) * js, ps, js, cols, nr, Bp)
         Bp += nr * kc
 
 
-cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, bint direct,
-                          Py_ssize_t ic, Py_ssize_t mc, Py_ssize_t pc, Py_ssize_t kc,
-                          floating* Ap, const floating* Bp, const floating* Bsrc,
-                          Py_ssize_t ldb, bint direct_b, Py_ssize_t nc,
-                          floating* C, Py_ssize_t ldc, bint add) noexcept nogil:
-    """C[0:mc, 0:nc] (+)= op(A)[ic:ic+mc, pc:pc+kc] @ B block.
+cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, Py_ssize_t ic,
+                          Py_ssize_t mc, Py_ssize_t pc, Py_ssize_t kc, floating* Ap,
+                          const floating* Bp, Py_ssize_t nc, floating* C, Py_ssize_t ldc,
+                          bint add) noexcept nogil:
+    """C[0:mc, 0:nc] (+)= op(A)[ic:ic+mc, pc:pc+kc] @ (packed panels of B in Bp).
 
-    B block: packed panels in Bp; or, with direct_b (B not transposed), its full
-    NR-column panels read in place from Bsrc (row stride ldb) and only a ragged last
-    panel packed at Bp.
-
-    direct: full MR-row panels of op(A) are read in place (a_rs = lda, a_cs = 1, or
-    a_rs = 1, a_cs = lda when A is transposed) and only a ragged last panel is packed,
-    zero-padded, into Ap (reading past row m could leave the array); otherwise the
-    whole block is packed into Ap first (the Goto layout: a_rs = 1, a_cs = MR).
+    The block of op(A) is packed into Ap first (the Goto layout: a_rs = 1, a_cs = MR);
+    a ragged last row panel runs a tile of just its rows, a last column panel of at
+    most NR/2 columns a one-vector-wide tile.
     """
     cdef Py_ssize_t nr = mi_nr(Bp[0])
-    cdef Py_ssize_t ir, jr, mr_e, nr_e, pj, pi, a_rs, a_cs, b_rs
-    cdef Py_ssize_t full = mc // MI_MR * MI_MR
-    cdef Py_ssize_t fullc = nc // nr * nr
-    cdef const floating* panel
-    cdef const floating* bpan
-    if not direct:
-        mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap)
-    elif full < mc:
-        mi_pack_a(A, lda, ta, ic + full, mc - full, pc, kc, Ap)
+    cdef Py_ssize_t jr, nr_e, pj
+    mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap)
     for pj in range((nc + nr - 1) // nr):
         jr = pj * nr
         nr_e = nc - jr if nc - jr < nr else nr
-        if not direct_b:
-            bpan = Bp + jr * kc
-            b_rs = nr
-        elif jr < fullc:
-            bpan = Bsrc + jr
-            b_rs = ldb
+        # packed A: MR x kc panels, row stride 1 and depth stride MR inside a panel
+        if floating is float:
+            mi_panel_f(2 if 2 * nr_e > nr else 1, mc, kc, Ap, 1, MI_MR, MI_MR * kc, Bp + jr * kc, nr,
+                       C + jr, ldc, ldc, nr_e, add, False)
         else:
-            bpan = Bp
-            b_rs = nr
-        for pi in range((mc + MI_MR - 1) // MI_MR):
-            ir = pi * MI_MR
-            mr_e = mc - ir if mc - ir < MI_MR else MI_MR
-            if not direct:
-                panel = Ap + ir * kc
-                a_rs = 1
-                a_cs = MI_MR
-            elif ir < full:
-                if ta:  # op(A)[i, p] = A[p, i]: six adjacent columns of A
-                    panel = A + pc * lda + ic + ir
-                    a_rs = 1
-                    a_cs = lda
-                else:
-                    panel = A + (ic + ir) * lda + pc
-                    a_rs = lda
-                    a_cs = 1
-            else:
-                panel = Ap
-                a_rs = 1
-                a_cs = MI_MR
-            if floating is float:
-                mi_kernel_f(kc, panel, a_rs, a_cs, bpan, b_rs, C + ir * ldc + jr, ldc,
-                            mr_e, nr_e, add)
-            else:
-                mi_kernel_d(kc, panel, a_rs, a_cs, bpan, b_rs, C + ir * ldc + jr, ldc,
-                            mr_e, nr_e, add)
+            mi_panel_d(2 if 2 * nr_e > nr else 1, mc, kc, Ap, 1, MI_MR, MI_MR * kc, Bp + jr * kc, nr,
+                       C + jr, ldc, ldc, nr_e, add, False)
 
 
 cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -282,8 +617,9 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                         int nthreads) noexcept nogil:
     """C (+)= op(A) @ op(B). Returns -1 if a workspace could not be allocated.
 
-    k == 0 writes zeros (or leaves C when accumulating). A is read in place for
-    products up to MI_DIRECT_A_MAX multiply-adds and packed above (see mi_block).
+    k == 0 writes zeros (or leaves C when accumulating). Products up to
+    MI_DIRECT_A_MAX multiply-adds read A in place (mi_gemm_direct); larger ones pack
+    A and B (Goto's layout).
     """
     cdef Py_ssize_t i, j
     if k == 0:
@@ -297,15 +633,106 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                           m * n * k <= MI_DIRECT_A_MAX)
 
 
+cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                               const floating* A, Py_ssize_t lda, bint ta,
+                               const floating* B, Py_ssize_t ldb, bint tb,
+                               floating* C, Py_ssize_t ldc, bint accumulate,
+                               int nthreads) noexcept nogil:
+    """The small-product body of mi_gemm (k >= 1): nothing of A is packed, nothing
+    allocated on one thread.
+
+    Shapes with one output column (or row) whose operands are contiguous along k are
+    dot products (mi_gemv_*). Otherwise tiles of up to 6 rows of op(A), read in place,
+    run against column panels of op(B) (mi_direct_*), and a product with few columns
+    and op(A) transposed (dW = x^T dz of a narrow layer) is computed as
+    C^T = op(B)^T op(A)^T and stored transposed, so that the 8- or 16-lane vectors run
+    along m instead of being mostly padding: 16x100x1 uses 2 of 16 lanes of 3 tiles
+    the first way and all of them in one tile the second.
+    """
+    cdef double stackbuf[MI_PANEL_DOUBLES]
+    cdef Py_ssize_t L = mi_nr(C[0]) // 2
+    cdef Py_ssize_t a_rs = 1 if ta else lda
+    cdef Py_ssize_t a_cs = lda if ta else 1
+    cdef Py_ssize_t ps = 1 if tb else ldb
+    cdef Py_ssize_t js = ldb if tb else 1
+    cdef Py_ssize_t c_rs = ldc, c_cs = 1, t
+    cdef const floating* tp
+    cdef bint tc = False
+    cdef floating* work
+    cdef floating* buf
+    cdef Py_ssize_t pc, kc, bp, npan, nts, tsk, j0, j1
+    cdef int nt = nthreads if nthreads > 1 else 1
+    if n == 1 and a_cs == 1 and ps == 1:
+        if floating is float:
+            mi_gemv_f(m, k, A, a_rs, B, C, c_rs, accumulate)
+        else:
+            mi_gemv_d(m, k, A, a_rs, B, C, c_rs, accumulate)
+        return 0
+    if m == 1 and a_cs == 1 and ps == 1:
+        if floating is float:
+            mi_gemv_f(n, k, B, js, A, C, c_cs, accumulate)
+        else:
+            mi_gemv_d(n, k, B, js, A, C, c_cs, accumulate)
+        return 0
+    if a_rs == 1 and n * ((m + L - 1) // L) < m * ((n + L - 1) // L):
+        # C^T = op(B)^T op(A)^T: op(B)^T is the new (broadcast) left operand, op(A)^T
+        # the new right one, whose rows are contiguous (a_rs == 1), read in place.
+        t = m; m = n; n = t
+        tp = A; A = B; B = tp
+        t = a_rs; a_rs = js; js = t
+        t = a_cs; a_cs = ps; ps = t
+        c_rs = 1
+        c_cs = ldc
+        tc = True
+    npan = (n + 2 * L - 1) // (2 * L)
+    nts = nt if nt < npan else npan
+    if nts <= 1:
+        buf = <floating*> stackbuf
+        for bp in range((k + MI_KC - 1) // MI_KC):
+            pc = bp * MI_KC
+            kc = k - pc if k - pc < MI_KC else MI_KC
+            mi_direct(m, n, kc, A + pc * a_cs, a_rs, a_cs, B + pc * ps, ps, js, C, c_rs, c_cs,
+                      accumulate or pc > 0, tc, buf)
+        return 0
+    # Threads take ranges of column panels, each packing (when needed) its own panels:
+    # no thread waits for a serial packing step.
+    work = <floating*> malloc(sizeof(floating) * nts * MI_KC * 2 * L)
+    if work == NULL:
+        return -1
+    for tsk in prange(nts, nogil=True, num_threads=nts, schedule="static"):
+        j0 = tsk * npan // nts * 2 * L
+        j1 = (tsk + 1) * npan // nts * 2 * L
+        if j1 > n:
+            j1 = n
+        for bp in range((k + MI_KC - 1) // MI_KC):
+            pc = bp * MI_KC
+            kc = k - pc if k - pc < MI_KC else MI_KC
+            mi_direct(m, j1 - j0, kc, A + pc * a_cs, a_rs, a_cs, B + pc * ps + j0 * js, ps, js,
+                      C + j0 * c_cs, c_rs, c_cs, accumulate or pc > 0, tc,
+                      work + tsk * MI_KC * 2 * L)
+    free(work)
+    return 0
+
+
+cdef inline void mi_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t kc, const floating* A,
+                           Py_ssize_t a_rs, Py_ssize_t a_cs, const floating* B, Py_ssize_t ps,
+                           Py_ssize_t js, floating* C, Py_ssize_t c_rs, Py_ssize_t c_cs,
+                           bint add, bint tc, floating* buf) noexcept nogil:
+    if floating is float:
+        mi_direct_f(m, n, kc, A, a_rs, a_cs, B, ps, js, C, c_rs, c_cs, add, tc, buf)
+    else:
+        mi_direct_d(m, n, kc, A, a_rs, a_cs, B, ps, js, C, c_rs, c_cs, add, tc, buf)
+
+
 cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                                const floating* A, Py_ssize_t lda, bint ta,
                                const floating* B, Py_ssize_t ldb, bint tb,
                                floating* C, Py_ssize_t ldc, bint accumulate,
                                int nthreads, bint direct_a) noexcept nogil:
-    """The blocked body of mi_gemm (k >= 1) on nthreads threads; direct_a: see mi_block."""
+    """The body of mi_gemm (k >= 1) on nthreads threads: direct_a selects
+    mi_gemm_direct, otherwise A and B are packed (Goto & van de Geijn)."""
     cdef Py_ssize_t nr = mi_nr(C[0])
     cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, bj, bp, bi
-    cdef Py_ssize_t npan, tsk, p0, p1, j0, jn, nts, tail0
     cdef Py_ssize_t kc_max = k if k < MI_KC else MI_KC
     cdef Py_ssize_t nc_max = n if n < MI_NC else MI_NC
     cdef floating* Bp
@@ -313,21 +740,15 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     cdef floating* work
     cdef bint add
     cdef int tid, nt
-    cdef bint colsplit
-    # Small products also read a row-major B in place (each 16-float row of a panel is
-    # contiguous); packing it would cost about a third of a 32-row product's time.
-    cdef bint direct_b = direct_a and not tb
+    if direct_a:
+        return mi_gemm_direct(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
     nt = nthreads  # mi_gemm applies MI_PARALLEL_MIN; gemm_path may force a team
     if nt < 1:
         nt = 1
-    # Two ways to share the work between threads. Small products (A read in place):
-    # each thread takes a range of NR-column panels, packs just those panels of B and
-    # runs them against all of A, so no thread waits for a serial packing step. Large
-    # products: threads take row blocks of A (MC rows, or an even share when m is
-    # short, so a 128-row product still splits in two) against one shared packed B.
-    colsplit = direct_a and nt > 1
+    # Threads take row blocks of A (MC rows, or an even share when m is short, so a
+    # 128-row product still splits in two) against one shared packed B.
     mc_blk = MI_MC
-    if nt > 1 and not colsplit and m < nt * MI_MC:
+    if nt > 1 and m < nt * MI_MC:
         mc_blk = ((m + nt - 1) // nt + MI_MR - 1) // MI_MR * MI_MR
     work = <floating*> malloc(sizeof(floating) * (
         kc_max * ((nc_max + nr - 1) // nr * nr) + nt * kc_max * mc_blk))
@@ -343,42 +764,19 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
             kc = k - pc if k - pc < MI_KC else MI_KC
             add = accumulate or pc > 0
             nblk = (m + mc_blk - 1) // mc_blk
-            if colsplit:
-                npan = (nc + nr - 1) // nr
-                nts = nt if npan >= nt else npan
-                if nts > 1:
-                    for tsk in prange(nts, nogil=True, num_threads=nts, schedule="static"):
-                        tid = mi_thread_num()
-                        p0 = tsk * npan // nts
-                        p1 = (tsk + 1) * npan // nts
-                        j0 = p0 * nr
-                        jn = (p1 * nr if p1 * nr < nc else nc) - j0
-                        tail0 = jn // nr * nr if direct_b else 0
-                        if tail0 < jn:
-                            mi_pack_b(B, ldb, tb, pc, kc, jc + j0 + tail0, jn - tail0, Bp + j0 * kc)
-                        for bi in range(nblk):
-                            ic = bi * mc_blk
-                            mc = m - ic if m - ic < mc_blk else mc_blk
-                            mi_block(A, lda, ta, True, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
-                                     Bp + j0 * kc, B + pc * ldb + jc + j0, ldb, direct_b, jn,
-                                     C + ic * ldc + jc + j0, ldc, add)
-                    continue
-            tail0 = nc // nr * nr if direct_b else 0
-            if tail0 < nc:
-                mi_pack_b(B, ldb, tb, pc, kc, jc + tail0, nc - tail0, Bp)
+            mi_pack_b(B, ldb, tb, pc, kc, jc, nc, Bp)
             if nt > 1 and nblk > 1:
                 for blk in prange(nblk, nogil=True, num_threads=nt, schedule="static"):
                     tid = mi_thread_num()
                     ic = blk * mc_blk
                     mc = m - ic if m - ic < mc_blk else mc_blk
-                    mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
-                             Bp, B + pc * ldb + jc, ldb, direct_b, nc, C + ic * ldc + jc, ldc, add)
+                    mi_block(A, lda, ta, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
+                             Bp, nc, C + ic * ldc + jc, ldc, add)
             else:
                 for bi in range(nblk):
                     ic = bi * mc_blk
                     mc = m - ic if m - ic < mc_blk else mc_blk
-                    mi_block(A, lda, ta, direct_a, ic, mc, pc, kc, Ap, Bp, B + pc * ldb + jc,
-                             ldb, direct_b, nc, C + ic * ldc + jc, ldc, add)
+                    mi_block(A, lda, ta, ic, mc, pc, kc, Ap, Bp, nc, C + ic * ldc + jc, ldc, add)
     free(work)
     return 0
 
