@@ -283,3 +283,53 @@ def test_functional_errors_unchanged_by_fast_path():
         F.cross_entropy_forward(np.full((2, 3), -np.inf, np.float32), np.array([0, 1], np.int64))
     with pytest.raises(ValueError, match="reduction must be one of"):
         F.cross_entropy_forward(np.zeros((2, 3)), np.array([0, 1], np.int64), "avg")
+
+
+@pytest.mark.parametrize("c", [1, 2, 7, 8, 9, 10, 15, 16, 17, 33])
+def test_float32_softmax_exp_is_accurate(c, rng):
+    # float32 rows take the 8-lane polynomial exp (whole blocks, an overlapping last
+    # block, or one zero-padded block below 8): within ~2 float32 ulps of float64
+    x = rng.uniform(-87, 0, (300, c)).astype(np.float32)
+    x[:, rng.integers(0, c)] = 0  # x - max spans the whole [-87, 0] range
+    labels = rng.integers(0, c, 300).astype(np.int64)
+    _, ctx = K.forward_auto(x, labels, "sum", BufferPool())
+    ref = R.xent_forward(x, labels)[1].astype(np.float64)
+    exact = np.exp(x - x.max(1, keepdims=True).astype(np.float64))
+    exact /= exact.sum(1, keepdims=True)
+    big = exact > 1e-37  # normal float32 results
+    np.testing.assert_allclose(ctx[1][big], exact[big], rtol=2.5e-7, atol=0)
+    np.testing.assert_allclose(ctx[1], ref, rtol=1e-6, atol=1e-38)
+    rows, probs, _ = _kernel_fwd(x, labels, False)  # the memoryview kernel: same loop
+    np.testing.assert_array_equal(probs, ctx[1])
+
+
+def test_float32_softmax_exp_edges():
+    x = np.array([[0.0, -86.0, -88.0, -100.0, -np.inf, 1.0, -1e30, -3.0, 0.5]], np.float32)
+    _, ctx = K.forward_auto(x, np.array([0], np.int64), "sum", BufferPool())
+    p = ctx[1][0]
+    # far below the max: exactly 0 (never garbage from the exponent bits), never NaN
+    assert p[2] == p[3] == p[4] == p[6] == 0 and p[1] > 0
+    np.testing.assert_allclose(p.sum(), 1, rtol=1e-6)
+    # a NaN logit poisons its row as before (the loss is NaN, not a silent number)
+    loss, _ = K.forward_auto(np.array([[0.0, np.nan, 1.0]], np.float32), np.array([0], np.int64),
+                             "sum", BufferPool())
+    assert np.isnan(loss)
+
+
+def test_parallel_rows_do_not_share_scratch(rng):
+    # each prange thread needs its own per-row loss scratch; sharing one is a race
+    # that shows (rarely) as rows off the reference or a total that is not their
+    # sum, so the parallel path runs repeatedly on two threads
+    from microinit.threads import get_num_threads, set_num_threads
+    before = get_num_threads()
+    set_num_threads(2)
+    try:
+        x, labels, _ = _case(rng, 2048, 16, np.float32)  # 32768 logits: prange
+        ref_rows = R.xent_forward(x, labels)[0]
+        for _ in range(10):
+            rows, _, _ = _kernel_fwd(x, labels, False)  # checks total == sum(rows)
+            np.testing.assert_allclose(rows, ref_rows, **TOL[np.float32])
+            loss, _ = K.forward_auto(x, labels, "sum", BufferPool())
+            np.testing.assert_allclose(loss, ref_rows.astype(np.float64).sum(), rtol=1e-5)
+    finally:
+        set_num_threads(before)
