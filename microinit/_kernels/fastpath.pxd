@@ -29,6 +29,21 @@ cdef inline int plain_float_type(object a, int nd) noexcept:
     return t
 
 
+cdef enum:
+    RED_MEAN = 0
+    RED_SUM = 1
+
+
+cdef inline int reduction_code(object reduction) noexcept:
+    """RED_MEAN for "mean", RED_SUM for "sum", -1 for anything else ("none" and bad
+    values go to the validating path, which computes or rejects them)."""
+    if reduction == "mean":
+        return RED_MEAN
+    if reduction == "sum":
+        return RED_SUM
+    return -1
+
+
 cdef inline bint plain_of(object a, int t, int nd) noexcept:
     """a is an exact, C-contiguous ndarray of typenum t with nd dimensions."""
     return (cnp.PyArray_CheckExact(a) and cnp.PyArray_TYPE(<cnp.ndarray> a) == t

@@ -31,7 +31,9 @@ Example::
 from cython cimport floating
 cimport numpy as cnp
 
-from microinit._kernels.fastpath cimport plain_float_type, same_shape, scalar_array, scalar_value
+from microinit._kernels.fastpath cimport (
+    RED_MEAN, plain_float_type, reduction_code, same_shape, scalar_array, scalar_value,
+)
 from microinit._kernels.matmul cimport BufferPool
 
 cnp.import_array()
@@ -110,15 +112,6 @@ cdef inline void _scaled_t(int t, const void* d, double s, void* out, void* neg,
         _scaled(<const double*> d, s, <double*> out, <double*> neg, n)
 
 
-cdef inline int _reduction_code(object reduction) noexcept:
-    """0 for "mean", 1 for "sum", -1 for anything else (the caller falls back)."""
-    if reduction == "mean":
-        return 0
-    if reduction == "sum":
-        return 1
-    return -1
-
-
 def mse_forward_auto(pred, target, reduction, BufferPool pool not None):
     """(loss, (diff, reduction)) for plain arguments, or None (validate in Python).
 
@@ -128,7 +121,7 @@ def mse_forward_auto(pred, target, reduction, BufferPool pool not None):
     C-contiguous ndarrays of one dtype, float32 or float64, of the same shape (any
     number of dimensions, sizes 0 included); ``reduction`` "mean" or "sum".
     """
-    cdef int r = _reduction_code(reduction)
+    cdef int r = reduction_code(reduction)
     cdef int t = plain_float_type(pred, -1)
     cdef cnp.ndarray p, q, d
     cdef Py_ssize_t n
@@ -152,7 +145,7 @@ def mse_forward_auto(pred, target, reduction, BufferPool pool not None):
             total = _diff_sumsq_t(t, pp, pq, pd, n)
     else:
         total = _diff_sumsq_t(t, pp, pq, pd, n)
-    if r == 0:
+    if r == RED_MEAN:
         total = total / n if n else 0.0
     return scalar_array(total, t), (d, reduction)
 
@@ -165,7 +158,7 @@ def mse_backward_auto(diff, g, reduction, bint need_target, BufferPool pool not 
     be a Python float/int or a 0-d float32/float64 array (a "none"-reduction
     gradient array goes to the validating path).
     """
-    cdef int r = _reduction_code(reduction)
+    cdef int r = reduction_code(reduction)
     cdef int t = plain_float_type(diff, -1)
     cdef double gv = 0.0, s
     cdef cnp.ndarray d, out, neg = None
@@ -178,7 +171,7 @@ def mse_backward_auto(diff, g, reduction, bint need_target, BufferPool pool not 
     d = <cnp.ndarray> diff
     n = cnp.PyArray_SIZE(d)
     s = 2.0 * gv
-    if r == 0:
+    if r == RED_MEAN:
         s = s / n if n else 0.0
     out = _like(d, t, pool)
     if need_target:

@@ -25,7 +25,9 @@ from libc.stdint cimport int64_t
 cimport numpy as cnp
 
 from microinit._kernels.activations cimport f_exp
-from microinit._kernels.fastpath cimport plain_float_type, plain_of, scalar_array, scalar_value
+from microinit._kernels.fastpath cimport (
+    RED_MEAN, plain_float_type, plain_of, reduction_code, scalar_array, scalar_value,
+)
 from microinit._kernels.matmul cimport BufferPool
 
 cnp.import_array()
@@ -165,6 +167,17 @@ cdef inline int _soft_row(const floating* x, const floating* t, floating* p, Py_
     return ROW_OK
 
 
+cdef inline int _label_row_at(const floating* x, const int64_t* labels, floating* loss,
+                              floating* p, Py_ssize_t i, Py_ssize_t c,
+                              floating* li) noexcept nogil:
+    """_label_row for row i of the buffers; the loss goes to li and, unless loss is
+    NULL, to loss[i]."""
+    cdef int s = _label_row(x + i * c, labels[i], p + i * c, c, li)
+    if loss != NULL:
+        loss[i] = li[0]
+    return s
+
+
 cdef void _label_rows(const floating* x, const int64_t* labels, floating* loss, floating* p,
                       Py_ssize_t n, Py_ssize_t c, double* total, int* bad,
                       int* bad_label) noexcept nogil:
@@ -180,17 +193,13 @@ cdef void _label_rows(const floating* x, const int64_t* labels, floating* loss, 
             # assigned in the body, so Cython makes li thread-private; written only
             # through its address, it would be one variable shared by every thread
             li = 0
-            s = _label_row(x + i * c, labels[i], p + i * c, c, &li)
-            if loss != NULL:
-                loss[i] = li
+            s = _label_row_at(x, labels, loss, p, i, c, &li)
             tot += li if s == ROW_OK else 0.0
             nbad += s == ROW_ALL_NEG_INF
             nbad_label += s == ROW_BAD_LABEL
     else:
         for i in range(n):
-            s = _label_row(x + i * c, labels[i], p + i * c, c, &li)
-            if loss != NULL:
-                loss[i] = li
+            s = _label_row_at(x, labels, loss, p, i, c, &li)
             tot += li if s == ROW_OK else 0.0
             nbad += s == ROW_ALL_NEG_INF
             nbad_label += s == ROW_BAD_LABEL
@@ -313,7 +322,7 @@ def forward_auto(logits, labels, reduction, BufferPool pool not None):
     ``(logits, probs, labels, False, reduction)``, the same tuple the validating path
     builds, with probs = softmax(logits) from ``pool``.
     """
-    cdef bint mean
+    cdef int r = reduction_code(reduction)
     cdef int t = plain_float_type(logits, 2)
     cdef Py_ssize_t n, c
     cdef cnp.ndarray probs
@@ -322,13 +331,7 @@ def forward_auto(logits, labels, reduction, BufferPool pool not None):
     cdef const void* px
     cdef const int64_t* py
     cdef void* pp
-    if reduction == "mean":
-        mean = True
-    elif reduction == "sum":
-        mean = False
-    else:
-        return None
-    if t < 0 or not plain_of(labels, cnp.NPY_INT64, 1):
+    if r < 0 or t < 0 or not plain_of(labels, cnp.NPY_INT64, 1):
         return None
     n = cnp.PyArray_DIMS(<cnp.ndarray> logits)[0]
     c = cnp.PyArray_DIMS(<cnp.ndarray> logits)[1]
@@ -346,7 +349,7 @@ def forward_auto(logits, labels, reduction, BufferPool pool not None):
             _label_rows_t(t, px, py, pp, n, c, &total, &bad, &bad_label)
         if bad or bad_label:
             return None
-        if mean:
+        if r == RED_MEAN:
             total = total / n
     return scalar_array(total, t), (logits, probs, labels, False, reduction)
 
@@ -383,7 +386,7 @@ def backward_auto(tuple ctx not None, g, BufferPool pool not None):
     reductions and per-row gradient arrays go to the validating path.
     """
     cdef double gv = 0.0
-    cdef bint mean
+    cdef int r
     cdef int t
     cdef Py_ssize_t n, c
     cdef cnp.ndarray dx
@@ -394,15 +397,9 @@ def backward_auto(tuple ctx not None, g, BufferPool pool not None):
         return None
     probs = ctx[1]
     labels = ctx[2]
-    reduction = ctx[4]
-    if reduction == "mean":
-        mean = True
-    elif reduction == "sum":
-        mean = False
-    else:
-        return None
+    r = reduction_code(ctx[4])
     t = plain_float_type(probs, 2)
-    if t < 0 or not plain_of(labels, cnp.NPY_INT64, 1) or not scalar_value(g, &gv):
+    if r < 0 or t < 0 or not plain_of(labels, cnp.NPY_INT64, 1) or not scalar_value(g, &gv):
         return None
     n = cnp.PyArray_DIMS(<cnp.ndarray> probs)[0]
     c = cnp.PyArray_DIMS(<cnp.ndarray> probs)[1]
@@ -415,7 +412,7 @@ def backward_auto(tuple ctx not None, g, BufferPool pool not None):
         pd = cnp.PyArray_DATA(dx)
         if n * c >= PARALLEL_MIN:
             with nogil:
-                _label_grads_t(t, pp, py, gv, mean, pd, n, c)
+                _label_grads_t(t, pp, py, gv, r == RED_MEAN, pd, n, c)
         else:
-            _label_grads_t(t, pp, py, gv, mean, pd, n, c)
+            _label_grads_t(t, pp, py, gv, r == RED_MEAN, pd, n, c)
     return dx, None
