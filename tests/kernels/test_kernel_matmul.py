@@ -179,3 +179,139 @@ def test_buffer_pool_keeps_a_bounded_number_of_shapes():
     for n in range(1, 10):           # nine batch sizes, nothing held
         pool.get((n, 4), np.float32)
     assert pool.nbytes() == sum(4 * 4 * n for n in (7, 8, 9))   # only the newest three
+
+
+# --- the small-product paths of gemm.pxd (mi_gemm_direct) -------------------------
+# Every shape up to 20 in each dimension reaches one of: the dot-product path (one
+# output column or row), row-exact tiles of 1..6 rows against 8- or 16-lane panels
+# read in place or packed (ragged or transposed B), and C^T = op(B)^T op(A)^T with a
+# transposed store (op(A) transposed, few columns). 0..20 straddles both register
+# widths (8/16 floats, 4/8 doubles) and the 6-row tile.
+
+SMALL = range(21)
+
+
+def _pool(rng, dtype, size=4096):
+    return rng.standard_normal(size).astype(dtype)
+
+
+def _within(got, want, dtype, k):
+    # assert_allclose's bound without its per-call cost (this loop runs ~9000 shapes)
+    tol = TOL[dtype] * max(1.0, np.sqrt(max(k, 1)))
+    return bool(np.all(np.abs(got - want) <= tol * 4 + tol * np.abs(want)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_every_small_shape_matches_reference(rng, dtype, ta, tb):
+    pool = _pool(rng, dtype)
+    bad = []
+    for m in SMALL:
+        for n in SMALL:
+            for k in SMALL:
+                a = pool[: m * k].reshape((k, m) if ta else (m, k))
+                b = pool[1000: 1000 + k * n].reshape((n, k) if tb else (k, n))
+                acc = (m + n + k) % 2 == 1
+                start = pool[2000: 2000 + m * n].reshape(m, n)
+                out = start.copy() if acc else np.full((m, n), np.nan, dtype)
+                K.gemm(a, b, out, ta, tb, acc)
+                want = R.gemm(a, b, ta, tb) + (start if acc else 0)
+                if not _within(out, want, dtype, k):
+                    bad.append((m, k, n, acc))
+    assert not bad, f"gemm disagrees with the twin at (m, k, n, accumulate) = {bad[:10]}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_small_paths_with_strided_batched_operands(rng, dtype):
+    # gemm_batched passes row strides larger than the row length (column slices of a
+    # wider array): one-column products then cannot take the contiguous dot path and
+    # go through packed panels instead; transposed stores see ldc = n.
+    for m, k, n in [(9, 7, 1), (1, 7, 9), (17, 5, 3), (5, 17, 2), (20, 300, 1), (1, 300, 20)]:
+        for ta in (False, True):
+            for tb in (False, True):
+                a_full = rng.standard_normal((3,) + ((k, m + 3) if ta else (m, k + 3))).astype(dtype)
+                b_full = rng.standard_normal((3,) + ((n, k + 2) if tb else (k, n + 2))).astype(dtype)
+                a = a_full[:, :, :m] if ta else a_full[:, :, :k]
+                b = b_full[:, :, :k] if tb else b_full[:, :, :n]
+                for acc in (False, True):
+                    start = rng.standard_normal((3, m, n)).astype(dtype)
+                    out = start.copy()
+                    K.gemm_batched(a, b, out, ta, tb, acc)
+                    want = R.gemm_batched(a, b, ta, tb) + (start if acc else 0)
+                    _close(out, want, dtype, k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_narrow_shapes_deep_and_threaded(rng, dtype):
+    # Depth beyond one KC=256 block accumulates into C (also through the transposed
+    # store of the C^T path), and two threads split the column panels of whichever
+    # product (C or C^T) runs; the forced packed path runs the same tiles on packed
+    # operands.
+    for m, k, n in [(150, 300, 3), (3, 300, 150), (40, 600, 1), (1, 600, 40), (130, 20, 10),
+                    (5, 20, 3), (20, 5, 9)]:
+        for ta in (False, True):
+            for tb in (False, True):
+                a, b = _operands(rng, m, k, n, ta, tb, dtype)
+                want = R.gemm(a, b, ta, tb)
+                for path in ("direct", "packed"):
+                    for nt in (1, 2):
+                        out = np.full((m, n), np.nan, dtype)
+                        K.gemm_path(a, b, out, ta, tb, path, nt)
+                        _close(out, want, dtype, k)
+                start = rng.standard_normal((m, n)).astype(dtype)
+                out = start.copy()
+                K.gemm(a, b, out, ta, tb, True)
+                _close(out, want + start, dtype, k)
+
+
+def _guarded_region(nbytes):
+    """A writable buffer of nbytes (page multiple) directly followed by a page that
+    faults on any access, or None where mprotect is unavailable."""
+    import ctypes
+    import mmap
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    page = mmap.PAGESIZE
+    nbytes = -(-nbytes // page) * page
+    region = mmap.mmap(-1, nbytes + page)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    if libc.mprotect(addr + nbytes, page, 0) != 0:   # PROT_NONE
+        return None
+    return region, nbytes
+
+
+def _at_end(region, shape, dtype):
+    """A C-contiguous array of shape whose last element is the region's last byte."""
+    buf, nbytes = region
+    count = int(np.prod(shape))
+    item = np.dtype(dtype).itemsize
+    return np.frombuffer(buf, dtype, count, nbytes - count * item).reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_never_touches_memory_past_its_operands(rng, dtype):
+    # Operands and output end right before an inaccessible page: a kernel that reads
+    # a full vector or tile past the last row/column (instead of a zero-padded copy)
+    # faults here. Shapes cover ragged tiles, panels and dot-product tails.
+    regions = [_guarded_region(64 * 1024) for _ in range(3)]
+    if any(r is None for r in regions):
+        pytest.skip("needs Linux mprotect")
+    sizes = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17]
+    for m in sizes:
+        for n in sizes:
+            for k in sizes:
+                for ta in (False, True):
+                    for tb in (False, True):
+                        a = _at_end(regions[0], (k, m) if ta else (m, k), dtype)
+                        b = _at_end(regions[1], (n, k) if tb else (k, n), dtype)
+                        out = _at_end(regions[2], (m, n), dtype)
+                        a[...] = rng.standard_normal(a.shape)
+                        b[...] = rng.standard_normal(b.shape)
+                        K.gemm(a, b, out, ta, tb, (m + n) % 2 == 0)
+                        if (m + n) % 2 == 1:
+                            assert _within(out, R.gemm(a, b, ta, tb), dtype, k), (m, k, n, ta, tb)
