@@ -372,16 +372,24 @@ cdef extern from *:
     MI_PANEL(mi_panel_f, mi_tile_f_, float)
     MI_PANEL(mi_panel_d, mi_tile_d_, double)
 
-    /* MI_PACK(name, T, L, TR, VT, LOADU): one panel of op(B) for the tile kernel,
+    /* MI_PACK(name, T, L, VU, TR, VT, LOADU, STOREU, ZERO): one panel of op(B) for the tile kernel,
          buf[p * w + c] = op(B)(p, c) = B[p * ps + c * js] for c < cols, 0 for cols <= c < w
        (w = L or 2L). A transposed B (ps == 1: each panel column is a contiguous row of B)
        goes through L x L register transposes, missing rows becoming zero vectors; no
        element past column cols or row kc of op(B) is read. */
-    #define MI_PACK(NAME, T, L, TR, VT, LOADU, STOREU, ZERO)                          \
+    #define MI_PACK(NAME, T, L, VU, TR, VT, LOADU, STOREU, ZERO)                      \
     static MI_MAYBE_UNUSED void NAME(long kc, const T *B, long ps, long js, long cols, \
                                      long w, T *buf)                                  \
     {                                                                                 \
         long p = 0;                                                                   \
+        if (js == 1 && cols == w) {                                                   \
+            for (p = 0; p < kc; ++p) {                                                \
+                *(VU *)(buf + p * w) = *(const VU *)(B + p * ps);                     \
+                if (w > L)                                                            \
+                    *(VU *)(buf + p * w + L) = *(const VU *)(B + p * ps + L);         \
+            }                                                                         \
+            return;                                                                   \
+        }                                                                             \
         if (js == 1) {                                                                \
             for (p = 0; p < kc; ++p)                                                  \
                 for (long c = 0; c < w; ++c)                                          \
@@ -404,15 +412,15 @@ cdef extern from *:
                 buf[p * w + c] = c < cols ? B[p * ps + c * js] : 0;                   \
     }
     #ifdef __AVX__
-    MI_PACK(mi_pack_panel_f, float, 8, mi_tr_f, __m256, _mm256_loadu_ps, _mm256_storeu_ps,
+    MI_PACK(mi_pack_panel_f, float, 8, mi_v8fu, mi_tr_f, __m256, _mm256_loadu_ps, _mm256_storeu_ps,
             _mm256_setzero_ps())
-    MI_PACK(mi_pack_panel_d, double, 4, mi_tr_d, __m256d, _mm256_loadu_pd, _mm256_storeu_pd,
+    MI_PACK(mi_pack_panel_d, double, 4, mi_v4du, mi_tr_d, __m256d, _mm256_loadu_pd, _mm256_storeu_pd,
             _mm256_setzero_pd())
     #else
     #define MI_NO_TR(v) ((void)0)
     #define MI_NO_STORE(p, v) ((void)0)
-    MI_PACK(mi_pack_panel_f, float, 8, MI_NO_TR, float, *, MI_NO_STORE, 0.0f)
-    MI_PACK(mi_pack_panel_d, double, 4, MI_NO_TR, double, *, MI_NO_STORE, 0.0)
+    MI_PACK(mi_pack_panel_f, float, 8, mi_v8fu, MI_NO_TR, float, *, MI_NO_STORE, 0.0f)
+    MI_PACK(mi_pack_panel_d, double, 4, mi_v4du, MI_NO_TR, double, *, MI_NO_STORE, 0.0)
     #endif
 
     /* MI_GEMV(name, T, V, VU, L, HSUM): y[i * incy] (+)= sum_p M[i * ldm + p] * x[p]
