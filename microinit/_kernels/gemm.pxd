@@ -6,15 +6,26 @@
 A and B are addressed through a pointer and a leading dimension, so the transposed
 products backward needs (x^T dZ, dZ W^T) read the stored arrays directly.
 
-Blocking follows Goto & van de Geijn: B is packed into KC x NR panels (one L1-sized
-sliver each), A into MC x KC blocks of MR-row panels (L2-sized), and an MR x NR
-register tile accumulates a rank-KC update. Panels are zero-padded at the edges so the
-micro-kernel always runs full tiles; only the final store is clipped.
+Two regimes, chosen by size (MI_DIRECT_A_MAX multiply-adds):
+
+* Large products follow Goto & van de Geijn: B is packed into KC x NR panels (one
+  L1-sized sliver each), A into MC x KC blocks of MR-row panels (L2-sized), and an
+  MR x NR register tile accumulates a rank-KC update (mi_gemm_packed).
+* Small products -- the dense layers of small networks -- pack nothing of A and
+  allocate nothing (mi_gemm_direct): A is read in place, B panels too where their rows
+  are contiguous, otherwise one panel at a time into a 16 KiB stack buffer. The shapes
+  whose output is narrow get their own forms: one output column (or row) is a set of
+  dot products; a tail of at most NR/4 columns too; and op(A) = x^T with few columns
+  (dW = x^T dz of a narrow layer) is computed as C^T = dz^T x with a transposed store,
+  so the vectors run along the long dimension instead of being mostly padding.
 
 MR x NR is 6 x 16 floats (12 AVX2 accumulators + 2 loads of B + 1 broadcast of A out
-of 16 ymm registers) and 6 x 8 doubles (the same register budget). The micro-kernels
-are plain C loops over constant bounds that gcc -O3 fully unrolls and keeps in
-registers; see mi_kernel_* below.
+of 16 ymm registers) and 6 x 8 doubles (the same register budget). A tile may have
+fewer rows (1..6, exact: rows past m are never read, so a ragged A needs no padded
+copy) and one vector instead of two; each shape is its own specialisation of one C
+loop (MI_TILE) with the accumulators in named vector registers. Ragged stores write
+from registers in 4/2/1-lane pieces. Nothing is read or written past an operand's
+end (tests/kernels/test_kernel_matmul.py puts every operand against a guard page).
 
 Callers guarantee m, n >= 1, k >= 0 and valid pointers (functional/linalg.py checks
 every shape before a kernel runs).
@@ -87,7 +98,7 @@ cdef extern from *:
 
     /* One depth step of an R x W-vector tile into accumulator set X (X00 .. X51): row i
        of A times the W vectors of B at Bq. R and W are compile-time constants at every
-       call (mi_tile_* below switches on them), so the untaken rows cost nothing and rows
+       call (mi_panel_* below switches on them), so the untaken rows cost nothing and rows
        of A past R are never read. */
     #define MI_ROW(X, i, off, b0, b1)                                                 \
         if (R > i) {                                                                  \
@@ -418,7 +429,7 @@ cdef extern from *:
             _mm256_setzero_pd())
     #else
     #define MI_NO_TR(v) ((void)0)
-    #define MI_NO_STORE(p, v) ((void)0)
+    #define MI_NO_STORE(p, v) ((void)(p), (void)(v))
     MI_PACK(mi_pack_panel_f, float, 8, mi_v8fu, MI_NO_TR, float, *, MI_NO_STORE, 0.0f)
     MI_PACK(mi_pack_panel_d, double, 4, mi_v4du, MI_NO_TR, double, *, MI_NO_STORE, 0.0)
     #endif
