@@ -568,6 +568,11 @@ cdef enum:
     # One kc x NR panel of B in either type (MI_KC * MI_NR_F floats = 16 KiB): the
     # direct path's whole workspace, on the stack.
     MI_PANEL_DOUBLES = MI_KC * MI_NR_D
+    # The direct path runs every column panel against a block of rows of A whose
+    # kc-deep slice takes at most this many bytes (half of a 32 KiB L1), and at least
+    # MI_MC rows: sweeping all of A per panel measured 7% slower for doubles at
+    # 128x32x128 (A^T = 32 KiB), while one block of 100 rows is a tiny layer's whole A.
+    MI_DIRECT_A_BYTES = 16384
 
 
 cdef inline Py_ssize_t mi_nr(floating dummy) noexcept nogil:
@@ -700,7 +705,7 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     cdef bint tc = False
     cdef floating* work
     cdef floating* buf
-    cdef Py_ssize_t pc, kc, bp, npan, nts, tsk, j0, j1
+    cdef Py_ssize_t pc, kc, bp, npan, nts, tsk, j0, j1, mb, i0
     cdef int nt = nthreads if nthreads > 1 else 1
     if n == 1 and a_cs == 1 and ps == 1:
         if floating is float:
@@ -731,8 +736,15 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         for bp in range((k + MI_KC - 1) // MI_KC):
             pc = bp * MI_KC
             kc = k - pc if k - pc < MI_KC else MI_KC
-            mi_direct(m, n, kc, A + pc * a_cs, a_rs, a_cs, B + pc * ps, ps, js, C, c_rs, c_cs,
-                      accumulate or pc > 0, tc, buf)
+            mb = MI_DIRECT_A_BYTES // (kc * <Py_ssize_t> sizeof(floating)) // MI_MR * MI_MR
+            if mb < MI_MC:
+                mb = MI_MC
+            i0 = 0
+            while i0 < m:
+                mi_direct(m - i0 if m - i0 < mb else mb, n, kc, A + pc * a_cs + i0 * a_rs, a_rs,
+                          a_cs, B + pc * ps, ps, js, C + i0 * c_rs, c_rs, c_cs,
+                          accumulate or pc > 0, tc, buf)
+                i0 += mb
         return 0
     # Threads take ranges of column panels, each packing (when needed) its own panels:
     # no thread waits for a serial packing step.
