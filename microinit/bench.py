@@ -29,6 +29,7 @@ import argparse
 import datetime
 import gc
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -214,9 +215,15 @@ def _probe(fn):
 
 def time_interleaved(fns, repeats, target):
     """Like time_fn for several implementations, sampled round-robin: each repeat times
-    every implementation once in turn (in a rotating order, with a short pause before
-    each), so a burst of load from other processes on a shared machine lands on all of
-    them rather than on whichever ran at that moment."""
+    every implementation once in turn (with a short pause before each), so a burst of
+    load from other processes on a shared machine lands on all of them rather than on
+    whichever ran at that moment.
+
+    The order runs through every permutation in turn, so each implementation follows
+    each other one equally often. Rotating one fixed order would not do that (it keeps
+    the cyclic order: with three, the first always runs right after the third), and
+    with two threads whoever follows PyTorch or OpenBLAS meets their worker threads
+    still spinning on a core."""
     inner = {}
     for name, fn in fns.items():
         inner[name] = _inner_for(_probe(fn), target)
@@ -224,12 +231,12 @@ def time_interleaved(fns, repeats, target):
             fn()
     samples = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
-    names = list(fns)
+    orders = list(itertools.permutations(fns))
     for rep in range(repeats):
-        # Rotate the order and pause between implementations: a thread pool that has
+        # Vary the order and pause between implementations: a thread pool that has
         # just finished (OpenMP, OpenBLAS, PyTorch's) keeps spinning for a moment and
         # would take a core from whichever implementation always ran next.
-        for name in names[rep % len(names):] + names[:rep % len(names)]:
+        for name in orders[rep % len(orders)]:
             fn = fns[name]
             time.sleep(0.005)
             n = inner[name]
@@ -613,7 +620,7 @@ def run(args):
         print(f"bench: unknown size(s) {unknown}; choose from {list(CONFIGS)}", file=sys.stderr)
         return 2
     threads = [int(t) for t in args.threads.split(",")]
-    repeats = args.repeats or (5 if args.quick else 25)
+    repeats = args.repeats or (6 if args.quick else 30)  # whole cycles of the 6 orders of 3
     torch = None if args.no_torch else _torch()
     import microinit
 
