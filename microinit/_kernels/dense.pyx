@@ -48,6 +48,7 @@ cnp.import_array()
 # thread: each parallel region is a barrier, and on a busy machine a descheduled
 # thread stalls it for a scheduler tick, so it must have enough work to be worth it.
 cdef enum:
+    EPI_BLOCK = 512  # elements of act' per block of the backward epilogue (2-4 KiB of stack)
     EPI_PARALLEL_MIN = 1 << 17
     GEMM_NOGIL_MIN = 32 * 32 * 32
 
@@ -105,34 +106,37 @@ cdef inline void _epilogue_bwd(const floating* dy, const floating* zx, const flo
                                int code, double param) noexcept nogil:
     """dz = dy * act'(zx, y); db = column sums of dz (db may be NULL). dz may be dy.
 
-    Two passes, dz = act'(.) then dz *= dy, because gcc will not if-convert relu's
-    select when it feeds a multiply in the same statement (the fused loop stayed scalar,
-    ~2.5 cycles per element); each pass alone vectorises and the block is in L1.
+    Blocks of EPI_BLOCK elements in two passes, act'(.) into a stack block then
+    dz = dy * block, because gcc will not if-convert relu's select when it feeds a
+    multiply in the same statement (the fused loop stayed scalar, ~2.5 cycles per
+    element); each pass alone vectorises, and the block keeps it right when dz is dy.
     """
-    cdef Py_ssize_t i, j, count = m * n
+    cdef Py_ssize_t i, j, i0, cnt, count = m * n
     cdef const floating* dzr
+    cdef floating blk[EPI_BLOCK]
     if code == ACT_IDENTITY:
         if dz != dy:
             for i in range(count):
                 dz[i] = dy[i]
-    elif dz == dy:  # in place: one pass, each dy read before it is overwritten
-        for i in range(count):
-            dz[i] = dy[i] * act_grad(code, zx[i], y[i], param)
     else:
-        if code == ACT_RELU:
-            for i in range(count):
-                dz[i] = relu_grad(zx[i])
-        elif code == ACT_TANH:
-            for i in range(count):
-                dz[i] = tanh_grad(y[i])
-        elif code == ACT_SIGMOID:
-            for i in range(count):
-                dz[i] = sigmoid_grad(y[i])
-        else:
-            for i in range(count):
-                dz[i] = act_grad(code, zx[i], y[i], param)
-        for i in range(count):
-            dz[i] *= dy[i]
+        i0 = 0
+        while i0 < count:
+            cnt = count - i0 if count - i0 < EPI_BLOCK else EPI_BLOCK
+            if code == ACT_RELU:
+                for j in range(cnt):
+                    blk[j] = relu_grad(zx[i0 + j])
+            elif code == ACT_TANH:
+                for j in range(cnt):
+                    blk[j] = tanh_grad(y[i0 + j])
+            elif code == ACT_SIGMOID:
+                for j in range(cnt):
+                    blk[j] = sigmoid_grad(y[i0 + j])
+            else:
+                for j in range(cnt):
+                    blk[j] = act_grad(code, zx[i0 + j], y[i0 + j], param)
+            for j in range(cnt):
+                dz[i0 + j] = dy[i0 + j] * blk[j]
+            i0 += cnt
     if db != NULL:
         for j in range(n):
             db[j] = 0
@@ -435,8 +439,12 @@ def forward_chain(x, tuple layers, Py_ssize_t blas_min, BufferPool pool, matmul)
 
 
 cdef tuple _backward_one(tuple ctx, cnp.ndarray dy, bint need_x, bint need_W, bint need_b,
-                         BufferPool pool, object matmul):
-    """(dx, dW, db) of one layer given a dy already checked against ctx's output."""
+                         BufferPool pool, object matmul, bint dy_scratch=False):
+    """(dx, dW, db) of one layer given a dy already checked against ctx's output.
+
+    dy_scratch: dy is this module's own buffer that nothing else sees (the input
+    gradient of the layer above, inside a chain), so dz overwrites it in place: one
+    activation-sized buffer and one memory pass less per layer."""
     cdef object x, W, zx, y
     cdef int code, t
     cdef double param
@@ -459,7 +467,7 @@ cdef tuple _backward_one(tuple ctx, cnp.ndarray dy, bint need_x, bint need_W, bi
             if g is not None:
                 g.fill(0)
         return dx, dW, db
-    dz = dy if code == ACT_IDENTITY else pool.take(2, n, o, t)
+    dz = dy if (code == ACT_IDENTITY or dy_scratch) else pool.take(2, n, o, t)
     if t == cnp.NPY_FLOAT32:
         _backward[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> x),
                          <const float*> cnp.PyArray_DATA(<cnp.ndarray> W),
@@ -526,7 +534,7 @@ def backward_chain(tuple ctxs, dy, bint need_x, tuple need, BufferPool pool, mat
     for i in range(nl - 1, -1, -1):
         flags = <tuple?> need[i]
         r = _backward_one(<tuple> ctxs[i], <cnp.ndarray> g, i > 0 or need_x,
-                          flags[0], flags[1], pool, matmul)
+                          flags[0], flags[1], pool, matmul, i < nl - 1)
         g = r[0]
         out[2 * i + 1] = r[1]
         out[2 * i + 2] = r[2]
