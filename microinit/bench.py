@@ -52,6 +52,9 @@ CONFIGS = {
     "large": ([784, 1024, 1024, 10], 256, "xent"),
 }
 LR = 0.01
+# Sleep before each timed sample with more than one thread, so that thread pools left
+# spinning by the previous implementation (OpenBLAS, PyTorch's OpenMP) are idle.
+PAUSE_THREADED = 0.1
 
 # Targets from the issue: minimum speed-up over PyTorch (per thread count) and numpy.
 TARGETS = {
@@ -213,7 +216,7 @@ def _probe(fn):
     return (time.perf_counter() - t0) / 2
 
 
-def time_interleaved(fns, repeats, target):
+def time_interleaved(fns, repeats, target, pause=0.005):
     """Like time_fn for several implementations, sampled round-robin: each repeat times
     every implementation once in turn (with a short pause before each), so a burst of
     load from other processes on a shared machine lands on all of them rather than on
@@ -223,7 +226,11 @@ def time_interleaved(fns, repeats, target):
     each other one equally often. Rotating one fixed order would not do that (it keeps
     the cyclic order: with three, the first always runs right after the third), and
     with two threads whoever follows PyTorch or OpenBLAS meets their worker threads
-    still spinning on a core."""
+    still spinning on a core. ``pause`` seconds of sleep before each implementation
+    let those threads go idle first (bench_steps uses a longer one with two threads:
+    OpenBLAS's workers busy-wait for tens of milliseconds after a call); one untimed
+    call then wakes the implementation's own pool, so the sample is a steady-state
+    step, as in a training loop, not a cold start."""
     inner = {}
     for name, fn in fns.items():
         inner[name] = _inner_for(_probe(fn), target)
@@ -238,7 +245,8 @@ def time_interleaved(fns, repeats, target):
         # would take a core from whichever implementation always ran next.
         for name in orders[rep % len(orders)]:
             fn = fns[name]
-            time.sleep(0.005)
+            time.sleep(pause)
+            fn()  # untimed: wakes this implementation's own thread pool after the pause
             n = inner[name]
             c0 = time.process_time()
             t0 = time.perf_counter()
@@ -292,7 +300,8 @@ def bench_steps(names, threads, repeats, quick, torch, log):
                     fns[impl_name] = (lambda impl=impl: impl.step(tx, ty))
                 else:
                     fns[impl_name] = (lambda impl=impl: impl.step(x, y))
-            row.update(time_interleaved(fns, repeats, 0.01 if quick else 0.02))
+            row.update(time_interleaved(fns, repeats, 0.01 if quick else 0.02,
+                                        pause=0.005 if nt == 1 else PAUSE_THREADED))
             # the derived figures, for the JSON (the tables compute the same)
             mi = row["microinit"]
             row["gflops"] = flops / mi["median"] / 1e9
