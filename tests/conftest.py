@@ -43,3 +43,28 @@ def dense_case():
     """The dense-layer input maker shared by the kernel and linalg tests (session-scoped
     so hypothesis tests may use it)."""
     return _dense_case
+
+
+def _traced_growth(step, warmup=3, steps=5):
+    """Bytes by which traced memory grew over ``steps`` calls of ``step`` after
+    ``warmup`` untraced ones (allocations that were freed again do not count)."""
+    import tracemalloc
+
+    for _ in range(warmup):
+        step()
+    tracemalloc.start()
+    try:
+        step()
+        before = tracemalloc.take_snapshot()
+        for _ in range(steps):
+            step()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    return sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
+
+
+@pytest.fixture(scope="session")
+def traced_growth():
+    """``traced_growth(step, warmup=3, steps=5)``: memory kept by steady-state steps."""
+    return _traced_growth

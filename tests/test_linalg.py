@@ -274,26 +274,14 @@ def test_buffers_are_reused_but_never_while_held(rng, dense_case):
     assert y4.base is None
 
 
-def test_steady_state_step_allocates_no_new_arrays(rng, dense_case):
-    import tracemalloc
-
+def test_steady_state_step_allocates_no_new_arrays(rng, dense_case, traced_growth):
     x, W, b = dense_case(rng, 64, 32, 32, np.float32)
 
     def step():
         y, ctx = L.dense_forward(x, W, b, "gelu")
         return L.dense_backward(ctx, y)
 
-    for _ in range(3):
-        step()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.take_snapshot()
-        for _ in range(5):
-            step()
-        after = tracemalloc.take_snapshot()
-    finally:
-        tracemalloc.stop()
-    grown = sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
+    grown = traced_growth(step)
     assert grown < 64 * 32 * 4, f"steady-state steps grew traced memory by {grown} bytes"
 
 

@@ -326,11 +326,9 @@ def test_forward_hooks():
 
 
 @pytest.mark.parametrize("loss_name", ["mse", "cross_entropy"])
-def test_mlp_training_step_allocates_nothing_new_in_steady_state(loss_name):
+def test_mlp_training_step_allocates_nothing_new_in_steady_state(loss_name, traced_growth):
     """Issue 6: with a fixed batch shape, a full step (forward, loss, backward, SGD)
     reuses the previous step's buffers: traced memory does not grow across steps."""
-    import tracemalloc
-
     from microinit import losses, optim
 
     rng = np.random.default_rng(0)
@@ -348,18 +346,7 @@ def test_mlp_training_step_allocates_nothing_new_in_steady_state(loss_name):
         loss.backward()
         opt.step()
 
-    for _ in range(5):
-        step()
-    tracemalloc.start()
-    try:
-        step()
-        before = tracemalloc.take_snapshot()
-        for _ in range(20):
-            step()
-        after = tracemalloc.take_snapshot()
-    finally:
-        tracemalloc.stop()
-    grown = sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
+    grown = traced_growth(step, warmup=5, steps=20)
     # one (16, 32) float32 activation is 2 KiB: 20 steps that each kept one new
     # buffer would grow by 40 KiB
     assert grown < 2048, f"20 steady-state steps grew traced memory by {grown} bytes"
