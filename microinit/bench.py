@@ -210,6 +210,10 @@ def _inner_for(seconds_per_call, target=0.02):
 
 
 def _probe(fn):
+    # One untimed call first: a first call (lazy imports, first-touch page faults,
+    # thread-pool start-up) can take 1000x a steady one, and an inflated probe would
+    # make the samples so short that timer overhead dominates them.
+    fn()
     t0 = time.perf_counter()
     fn()
     fn()
