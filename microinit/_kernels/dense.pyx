@@ -39,6 +39,7 @@ from microinit._kernels.activations cimport (
 )
 from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm, mi_max_threads
 from microinit._kernels.matmul cimport BufferPool
+from microinit._kernels.fastpath cimport plain_float_type, plain_of
 cimport microinit._kernels.activations as A
 import numpy as np
 
@@ -330,30 +331,12 @@ cdef inline bint _needs_z(int code) noexcept:
             or code == A.ACT_GELU or code == A.ACT_SOFTPLUS)
 
 
-cdef inline bint _plain(object a, int t, int nd):
-    """a is an exact ndarray of typenum t, nd dimensions, C-contiguous."""
-    return (cnp.PyArray_CheckExact(a) and cnp.PyArray_TYPE(<cnp.ndarray> a) == t
-            and cnp.PyArray_NDIM(<cnp.ndarray> a) == nd
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a))
-
-
 cdef inline bint _plain_layer(object W, object b, int t, Py_ssize_t k, Py_ssize_t* o):
     """W is a plain (k, o) matrix of typenum t and b None or a plain (o,) vector."""
-    if not _plain(W, t, 2) or cnp.PyArray_DIMS(<cnp.ndarray> W)[0] != k:
+    if not plain_of(W, t, 2) or cnp.PyArray_DIMS(<cnp.ndarray> W)[0] != k:
         return False
     o[0] = cnp.PyArray_DIMS(<cnp.ndarray> W)[1]
-    return b is None or (_plain(b, t, 1) and cnp.PyArray_DIMS(<cnp.ndarray> b)[0] == o[0])
-
-
-cdef inline int _input_type(object x):
-    """Typenum of a plain 2-D float32/float64 x, or -1."""
-    cdef int t
-    if not cnp.PyArray_CheckExact(x):
-        return -1
-    t = cnp.PyArray_TYPE(<cnp.ndarray> x)
-    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not _plain(x, t, 2):
-        return -1
-    return t
+    return b is None or (plain_of(b, t, 1) and cnp.PyArray_DIMS(<cnp.ndarray> b)[0] == o[0])
 
 
 cdef tuple _forward_one(cnp.ndarray x, cnp.ndarray W, object b, int code, double param,
@@ -393,7 +376,7 @@ def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPoo
     next product (a few % of a step on an idle machine, much more on a busy one).
     """
     cdef Py_ssize_t o
-    cdef int t = _input_type(x)
+    cdef int t = plain_float_type(x, 2)
     if t < 0 or code < 0 or code >= N_ACTIVATIONS:
         return None
     if not _plain_layer(W, b, t, cnp.PyArray_DIMS(<cnp.ndarray> x)[1], &o):
@@ -410,7 +393,7 @@ def forward_chain(x, tuple layers, Py_ssize_t blas_min, BufferPool pool, matmul)
     the validating per-layer path. One call instead of one per layer: for tiny
     networks the per-call dispatch is most of a layer's cost.
     """
-    cdef int t = _input_type(x)
+    cdef int t = plain_float_type(x, 2)
     cdef Py_ssize_t k, o
     cdef Py_ssize_t i, nl = len(layers)
     cdef int code
@@ -501,7 +484,7 @@ cdef tuple _backward_one(tuple ctx, cnp.ndarray dy, bint need_x, bint need_W, bi
 cdef inline bint _fits(object dy, tuple ctx):
     """dy is a plain array of the shape and dtype of ctx's layer output."""
     cdef cnp.ndarray y = <cnp.ndarray> ctx[4]
-    return (_plain(dy, cnp.PyArray_TYPE(y), 2)
+    return (plain_of(dy, cnp.PyArray_TYPE(y), 2)
             and cnp.PyArray_DIMS(<cnp.ndarray> dy)[0] == cnp.PyArray_DIMS(y)[0]
             and cnp.PyArray_DIMS(<cnp.ndarray> dy)[1] == cnp.PyArray_DIMS(y)[1])
 

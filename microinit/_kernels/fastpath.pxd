@@ -1,12 +1,12 @@
 # cython: language_level=3
-"""Cheap C-level argument tests for the one-call loss entry points (header-only).
+"""Cheap C-level argument tests for the one-call entry points (header-only).
 
-The ``*_auto`` functions of regression.pyx and xent.pyx take raw Python objects, not
-typed memoryviews: acquiring a memoryview buffer costs ~1 us per argument, more than
-a small loss itself. These inline tests decide in a few nanoseconds whether the
+The ``*_auto``/``*_chain`` functions of dense.pyx, matmul.pyx, regression.pyx and
+xent.pyx take raw Python objects, not typed memoryviews: acquiring a memoryview
+buffer costs ~1 us per argument, more than a small layer or loss itself. These inline tests decide in a few nanoseconds whether the
 arguments are the plain case (exact ndarrays, one float dtype, C-contiguous); anything
-else makes the caller return None so that functional/losses.py validates, converts and
-reports in Python.
+else makes the caller return None so that functional/ validates, converts and reports
+in Python.
 """
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.long cimport PyLong_AsDouble, PyLong_CheckExact

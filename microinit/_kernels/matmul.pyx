@@ -22,6 +22,7 @@ Example (from Python; shapes are the caller's responsibility)::
     3.0
 """
 from cython cimport floating
+from microinit._kernels.fastpath cimport plain_float_type, plain_of
 cimport numpy as cnp
 
 from microinit._kernels.gemm cimport (
@@ -302,13 +303,8 @@ def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul, bint trans_a
     cdef int t
     cdef Py_ssize_t m, k, n
     cdef cnp.ndarray out
-    if not cnp.PyArray_CheckExact(a) or not cnp.PyArray_CheckExact(b):
-        return None
-    t = cnp.PyArray_TYPE(<cnp.ndarray> a)
-    if ((t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or cnp.PyArray_TYPE(<cnp.ndarray> b) != t
-            or cnp.PyArray_NDIM(<cnp.ndarray> a) != 2 or cnp.PyArray_NDIM(<cnp.ndarray> b) != 2
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> b)):
+    t = plain_float_type(a, 2)
+    if t < 0 or not plain_of(b, t, 2):
         return None
     m = cnp.PyArray_DIMS(<cnp.ndarray> a)[1 if trans_a else 0]
     k = cnp.PyArray_DIMS(<cnp.ndarray> a)[0 if trans_a else 1]
