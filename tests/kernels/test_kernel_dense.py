@@ -108,7 +108,7 @@ def test_auto_paths_decline_what_they_cannot_take_plainly(rng):
     assert K.forward_auto(x, W, np.ones(3, np.float32), 1, 0.0, 1 << 21, pool, np.matmul) is None
     assert K.forward_auto([[1.0]], W, None, 1, 0.0, 1 << 21, pool, np.matmul) is None
     y, ctx = K.forward_auto(x, W, None, 1, 0.0, 1 << 21, pool, np.matmul)
-    np.testing.assert_allclose(y, np.maximum(x @ W, 0), rtol=1e-6)
+    np.testing.assert_allclose(y, np.maximum(x @ W, 0), rtol=1e-5)  # float32 sums: -O0 (no FMA) rounds differently
     assert K.backward_auto(ctx, np.ones((4, 3), np.float32), True, True, True, pool, np.matmul) is None
     assert K.backward_auto(ctx, np.ones((4, 2)), True, True, True, pool, np.matmul) is None
     dx, dW, db = K.backward_auto(ctx, np.ones((4, 2), np.float32), True, False, True, pool, np.matmul)
