@@ -59,7 +59,10 @@ __all__ = ["matmul", "matmul_backward", "dense_forward", "dense_backward",
 # and square matmul, own vs BLAS: n=8 4.5x, 16 3.7x, 32 1.9x, 64 1.45x, 128 0.95-1.05x,
 # 256 0.95-1.0x. Below ~2M MACs the own kernel wins (no BLAS call overhead, A and B
 # read in place); above, BLAS is as fast or slightly faster and its threading is
-# better tuned, so it takes over.
+# better tuned, so it takes over. Re-measured after the skinny-shape GEMM paths
+# (session 2, `python benchmarks/crossover.py --threads 1`): own/BLAS 128x64x128 1.29x,
+# 128x128x128 0.90x, 128x256x10 1.27x, 128x1024x10 1.32x, 256x1024x10 (2.6M) 0.73x,
+# 128x256x256 0.91x; square n=128 1.11x, n=192 0.85x: the crossover stays at 2^21.
 MATMUL_BLAS_MIN = 1 << 21
 DENSE_BLAS_MIN = 1 << 21
 
