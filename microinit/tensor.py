@@ -884,14 +884,7 @@ class Tensor:
                 if gp is None or p is None or not p.requires_grad:
                     continue
                 if p._ctx is None:
-                    # The common case inline: a first gradient that is a fresh array of
-                    # the leaf's own shape and dtype becomes its .grad as it is.
-                    if (p.grad is None and gp is not g and type(gp) is np.ndarray
-                            and gp.base is None and gp.dtype is p.data.dtype
-                            and gp.shape == p.data.shape and gp.flags.writeable):
-                        p.grad = gp
-                    else:
-                        _accumulate_leaf(p, gp, gp is g)
+                    _accumulate_leaf(p, gp, gp is g)
                     continue
                 pd = p.data
                 if gp.dtype != pd.dtype:
@@ -909,6 +902,10 @@ def _accumulate_leaf(p, gp, aliased):
     # A leaf's .grad must be an array it owns (optimizers may write into it) with
     # its own shape and dtype; the engine itself never writes into grads in place.
     pd = p.data
+    if (p.grad is None and not aliased and type(gp) is np.ndarray and gp.base is None
+            and gp.dtype is pd.dtype and gp.shape == pd.shape and gp.flags.writeable):
+        p.grad = gp  # the common case: a first gradient that is a fresh array of its own
+        return
     if type(gp) is not np.ndarray:  # a numpy scalar from 0-d arithmetic
         gp = np.array(gp, dtype=pd.dtype)
     elif gp.dtype != pd.dtype:
