@@ -58,6 +58,15 @@ _act_bwd = F.elementwise.backward_code
 _FLOAT_DTYPES = (_F32, _F64)
 
 
+def _read_only_one(dtype):
+    one = np.ones((), dtype)
+    one.flags.writeable = False
+    return one
+
+
+_SEED = {dt: _read_only_one(dt) for dt in _FLOAT_DTYPES}  # d(loss)/d(loss) of a scalar
+
+
 class _Node:
     """One recorded op: its parents (Tensor or None per input), the backward closure
     ``backward(g) -> tuple of grads aligned with parents`` and what it saved."""
@@ -845,7 +854,9 @@ class Tensor:
         if grad is None:
             if data.size != 1:
                 raise RuntimeError(f"backward of non-scalar output of shape {data.shape} needs grad=")
-            g = np.ones(data.shape, data.dtype)
+            # the usual seed, a scalar loss: one shared read-only 1 (grads are never
+            # written in place; a leaf given it as its gradient gets a copy)
+            g = _SEED[data.dtype] if data.ndim == 0 else np.ones(data.shape, data.dtype)
         else:
             g = grad.data if isinstance(grad, Tensor) else grad
             g = as_float_array(g, "backward", "grad")
@@ -1117,32 +1128,27 @@ def dense(x, W, b=None, activation=None, param=None):
 def _chain_node(x, layers):
     """act_n(... act_1(x @ W_1 + b_1) ...) as ONE graph node, or None when the arrays
     are not plain (then nothing was computed; run the layers one by one instead)."""
-    r = F.dense_chain_forward(x.data, [(W.data, None if b is None else b.data, act, param)
-                                       for W, b, act, param in layers])
-    if r is None:
-        return None
-    y, ctxs = r
-    if not _state.enabled:
-        return _new(y)
-    parents = [x]
-    saved = [x]
-    need = []
-    grad = x.requires_grad
-    for W, b, _, _ in layers:
+    specs, parents, saved, need = [], [x], [x], []
+    grad = nx = x.requires_grad
+    for W, b, act, param in layers:  # one pass: kernel arguments and graph bookkeeping
         nw = W.requires_grad
         saved.append(W)
         if b is None:
-            nb = False
+            bd, nb = None, False
         else:
-            nb = b.requires_grad
+            bd, nb = b.data, b.requires_grad
             saved.append(b)
+        specs.append((W.data, bd, act, param))
         parents.append(W)
         parents.append(b)
         need.append((nw, nb))
         grad = grad or nw or nb
-    if not grad:
+    r = F.dense_chain_forward(x.data, specs)
+    if r is None:
+        return None
+    y, ctxs = r
+    if not (grad and _state.enabled):
         return _new(y)
-    nx = x.requires_grad
     need = tuple(need)
 
     def backward(g):
