@@ -317,7 +317,7 @@ class _Activation(Module):
     def forward(self, x):
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        return _APPLY[self.name](x, self.param)
+        return x if self.name == "identity" else x._activation(self.name, self.param)
 
     def extra_repr(self):
         return ""
@@ -358,36 +358,33 @@ class Softplus(_Activation):
     name = "softplus"
 
 
-class LeakyReLU(_Activation):
+class _ParamActivation(_Activation):
+    """An activation with one named parameter (its keyword and repr name)."""
+    param_name = ""
+
+    def __init__(self, value):
+        super().__init__()
+        self.param = float(value)
+
+    def extra_repr(self):
+        return f"{self.param_name}={self.param}"
+
+
+class LeakyReLU(_ParamActivation):
     """y = x if x > 0 else negative_slope * x."""
-    name = "leaky_relu"
+    name, param_name = "leaky_relu", "negative_slope"
 
     def __init__(self, negative_slope=0.01):
-        super().__init__()
-        self.param = float(negative_slope)
-
-    def extra_repr(self):
-        return f"negative_slope={self.param}"
+        super().__init__(negative_slope)
 
 
-class ELU(_Activation):
+class ELU(_ParamActivation):
     """y = x if x > 0 else alpha * (exp(x) - 1)."""
-    name = "elu"
+    name, param_name = "elu", "alpha"
 
     def __init__(self, alpha=1.0):
-        super().__init__()
-        self.param = float(alpha)
+        super().__init__(alpha)
 
-    def extra_repr(self):
-        return f"alpha={self.param}"
-
-
-_APPLY = {
-    "identity": lambda x, p: x, "relu": lambda x, p: x.relu(), "tanh": lambda x, p: x.tanh(),
-    "sigmoid": lambda x, p: x.sigmoid(), "leaky_relu": lambda x, p: x.leaky_relu(p),
-    "elu": lambda x, p: x.elu(p), "selu": lambda x, p: x.selu(), "gelu": lambda x, p: x.gelu(),
-    "softplus": lambda x, p: x.softplus(),
-}
 
 _NAME_TO_MODULE = {"identity": Identity, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid,
                    "leaky_relu": LeakyReLU, "elu": ELU, "selu": SELU, "gelu": GELU,
