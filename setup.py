@@ -21,7 +21,8 @@ PORTABLE = os.environ.get("MICROINIT_PORTABLE") == "1"
 OPENMP = os.environ.get("MICROINIT_NO_OPENMP") != "1" and sys.platform != "darwin"
 
 # Directives are set once, here. Kernels may only rely on boundscheck=False because
-# functional.py validates every shape before a kernel runs.
+# every array reaches them through microinit/ops/_boundary.py, which fixes dtype, byte
+# order, contiguity and shapes (docs/design.md).
 directives = {
     "language_level": 3,
     "boundscheck": DEBUG,
@@ -48,15 +49,20 @@ NPYRANDOM = {
 }
 NEEDS_NPYRANDOM = {"sampling"}
 
+# Every .pyx under microinit/ is an extension named after its path
+# (microinit/_kernels/dense.pyx -> microinit._kernels.dense); plain C lives in
+# microinit/_kernels/src/*.h and is found through the include path.
+C_SOURCES = os.path.join("microinit", "_kernels", "src")
 extensions = []
-for pyx in sorted(glob(os.path.join("microinit", "_kernels", "*.pyx"))):
-    name = os.path.splitext(os.path.basename(pyx))[0]
+for pyx in sorted(glob(os.path.join("microinit", "**", "*.pyx"), recursive=True)):
+    module = os.path.splitext(pyx)[0].replace(os.sep, ".")
+    name = module.rsplit(".", 1)[1]
     extra = NPYRANDOM if name in NEEDS_NPYRANDOM else {}
     extensions.append(
         Extension(
-            f"microinit._kernels.{name}",
+            module,
             [pyx],
-            include_dirs=[np.get_include()],
+            include_dirs=[np.get_include(), C_SOURCES],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=compile_args,
             extra_link_args=link_args,
