@@ -574,10 +574,10 @@ def _dense_run(layers, x):
             # anything that is not a plain C-contiguous float array)
             xt = _wrap(x) if type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES else None
         if xt is not None:
-            out = _chain_node(xt, [(l.weight, l.bias, l.activation, l.activation_param)
-                                   for l in layers])
-            if out is not None:
-                return out
+            r = _chain_node(xt, [(l.weight, l.bias, l.activation, l.activation_param)
+                                 for l in layers])
+            if r is not None:
+                return r[0]
     for layer in layers:
         x = layer.forward(x)
     return x

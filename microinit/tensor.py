@@ -1148,15 +1148,16 @@ def _chain_node(x, layers):
         return None
     y, ctxs = r
     if not (grad and _state.enabled):
-        return _new(y)
+        return _new(y), [c[4] for c in ctxs]
     need = tuple(need)
 
     def backward(g):
         return F.dense_chain_backward(ctxs, g, nx, need)
-    return _record(y, "DenseChainBackward", tuple(parents), backward, tuple(saved), saves_out=True)
+    return (_record(y, "DenseChainBackward", tuple(parents), backward, tuple(saved), saves_out=True),
+            [c[4] for c in ctxs])
 
 
-def dense_chain(x, layers):
+def dense_chain(x, layers, return_intermediates=False):
     """Dense layers back to back, ``layers`` a sequence of ``(W, b, activation, param)``.
 
     Equal to folding :func:`dense` over the layers, but the whole stack is one graph
@@ -1167,16 +1168,21 @@ def dense_chain(x, layers):
 
     >>> y = dense_chain(x, [(W1, b1, "relu", None), (W2, b2, None, None)])
     >>> # == dense(dense(x, W1, b1, "relu"), W2, b2)
+
+    With ``return_intermediates=True`` it returns ``(y, outputs)``: ``outputs[i]`` is
+    layer i's output array (read it, do not write it), for forward hooks.
     """
     x = _as_tensor(x, "dense")
     layers = [(_as_tensor(W, "dense"), None if b is None else _as_tensor(b, "dense"), act, param)
               for W, b, act, param in layers]
-    out = _chain_node(x, layers) if layers else None
-    if out is not None:
-        return out
+    r = _chain_node(x, layers) if layers else None
+    if r is not None:
+        return r if return_intermediates else r[0]
+    outputs = []
     for W, b, act, param in layers:
         x = dense(x, W, b, act, param)
-    return x
+        outputs.append(x.data)
+    return (x, outputs) if return_intermediates else x
 
 
 def _target_data(target):
