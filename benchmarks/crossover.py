@@ -20,7 +20,7 @@ import numpy as np
 
 import microinit
 from microinit.bench import time_interleaved
-from microinit.functional import linalg as L
+from microinit.ops import linalg as L
 
 
 def _forced(blas, fn):

@@ -340,7 +340,7 @@ def bench_matmul(ns, threads, repeats, log):
     given output (pure kernel speed), and the public ``functional.matmul`` (validation,
     pooled output, BLAS above the crossover) against plain ``numpy.matmul``."""
     from microinit._kernels import matmul
-    from microinit.functional import linalg
+    from microinit.ops import linalg
 
     rows = []
     rng = np.random.default_rng(0)
@@ -417,7 +417,7 @@ def bench_memory(names, log):
       "microinit resident + step peak" against the numpy step peak is the stricter
       comparison, reported beside it.
     """
-    from microinit.functional import linalg
+    from microinit.ops import linalg
 
     rows = []
     for name in names:

@@ -25,7 +25,7 @@ import numbers
 
 import numpy as np
 
-from microinit.functional._validate import as_float_array, check_finite
+from microinit.functional import as_float_array, check_finite
 
 __all__ = [
     "moons", "circles", "spirals", "xor", "blobs", "checkerboard",

@@ -51,7 +51,7 @@ import numpy as np
 from microinit import losses as _losses
 from microinit._atomic import atomic_open
 from microinit import nn
-from microinit.functional._validate import check_finite
+from microinit.functional import check_finite
 from microinit.tensor import Tensor, enable_grad, no_grad
 
 __all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure", "require_matplotlib", "log_y"]

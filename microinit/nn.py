@@ -24,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 
 from microinit import init as _init
-from microinit.tensor import Tensor, _chain_node, _new as _wrap, dense, no_grad
+from microinit.tensor import Tensor, dense, dense_chain, no_grad
 
 __all__ = [
     "Module", "Dense", "Linear", "Sequential", "MLP", "Identity", "ReLU", "Tanh", "Sigmoid",
@@ -568,16 +568,10 @@ def _dense_run(layers, x):
     the kernel takes the arrays as they are, else layer by layer. A forward hook on a
     layer keeps it out of the run, so hooks still see every layer's output."""
     if len(layers) > 1:
-        xt = x
-        if not isinstance(x, Tensor):
-            # a batch passed as an array: wrapped without a copy (the kernel refuses
-            # anything that is not a plain C-contiguous float array)
-            xt = _wrap(x) if type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES else None
-        if xt is not None:
-            r = _chain_node(xt, [(l.weight, l.bias, l.activation, l.activation_param)
-                                 for l in layers])
-            if r is not None:
-                return r[0]
+        try:
+            return dense_chain(x, [(l.weight, l.bias, l.activation, l.activation_param) for l in layers])
+        except (ValueError, TypeError):
+            pass  # run layer by layer below, whose checks name the layer at fault
     for layer in layers:
         x = layer.forward(x)
     return x

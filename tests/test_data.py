@@ -129,7 +129,7 @@ def test_dataloader_bad_arguments():
     with pytest.raises(TypeError, match="batch_size"):
         data.DataLoader(X, y, batch_size=2.0)
     with pytest.raises(TypeError, match="dtype"):
-        data.DataLoader(X.astype(np.float16), y)
+        data.DataLoader(X.astype(np.complex64), y)
     with pytest.raises(TypeError, match="y has unsupported dtype"):
         data.DataLoader(X, np.array(["a"] * 10))
 

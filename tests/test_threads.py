@@ -86,7 +86,7 @@ def test_threads_module_default_parses_env(monkeypatch):
 def test_dense_parallel_epilogue_matches_one_thread(rng, restore_threads, monkeypatch):
     # 300 x 512 outputs: above the epilogue's parallel threshold (2^17 elements). The
     # own kernel is forced (OpenBLAS may split sums differently with two threads).
-    from microinit.functional import linalg as L
+    from microinit.ops import linalg as L
 
     monkeypatch.setattr(L, "DENSE_BLAS_MIN", 1 << 62)
     x = rng.standard_normal((300, 20)).astype(np.float32)

@@ -339,9 +339,38 @@ cdef inline bint _plain_layer(object W, object b, int t, Py_ssize_t k, Py_ssize_
     return b is None or (plain_of(b, t, 1) and cnp.PyArray_DIMS(<cnp.ndarray> b)[0] == o[0])
 
 
+cdef class DenseSaved:
+    """What one dense layer's forward keeps for its backward (made and read only here).
+
+    ``x``, ``W``: the layer's inputs; ``z``: the pre-activation (the same array as ``y``
+    when act' needs only y); ``y``: the output; ``has_b``: the layer has a bias;
+    ``code``/``param``: the activation; ``blas``: the products went to BLAS. Only
+    forward_auto/forward_chain create one with its arrays set, so backward_auto can
+    trust their shapes; one made from Python is empty and refused.
+    """
+    cdef readonly cnp.ndarray x, W, z, y
+    cdef readonly bint has_b, blas
+    cdef readonly int code
+    cdef readonly double param
+
+
+cdef inline DenseSaved _saved(cnp.ndarray x, cnp.ndarray W, bint has_b, cnp.ndarray z,
+                              cnp.ndarray y, int code, double param, bint blas):
+    cdef DenseSaved s = DenseSaved.__new__(DenseSaved)
+    s.x = x
+    s.W = W
+    s.has_b = has_b
+    s.z = z
+    s.y = y
+    s.code = code
+    s.param = param
+    s.blas = blas
+    return s
+
+
 cdef tuple _forward_one(cnp.ndarray x, cnp.ndarray W, object b, int code, double param,
                         Py_ssize_t blas_min, BufferPool pool, object matmul, int t):
-    """(y, ctx) of one validated layer (see forward_auto)."""
+    """(y, DenseSaved) of one validated layer (see forward_auto)."""
     cdef Py_ssize_t n = cnp.PyArray_DIMS(x)[0]
     cdef Py_ssize_t k = cnp.PyArray_DIMS(x)[1]
     cdef Py_ssize_t o = cnp.PyArray_DIMS(W)[1]
@@ -360,16 +389,17 @@ cdef tuple _forward_one(cnp.ndarray x, cnp.ndarray W, object b, int code, double
             _forward[double](<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(W),
                              <const double*> pb, <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
                              n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
-    return y, (x, W, b is not None, z, y, code, param, blas)
+    return y, _saved(x, W, b is not None, z, y, code, param, blas)
 
 
-def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPool pool,
+def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPool pool not None,
                  matmul):
     """(y, ctx) of y = act(x @ W + b) for plain arguments, or None (validate in Python).
 
     Output buffers come from ``pool``. Products above ``blas_min`` multiply-adds go to
     ``matmul(x, W, out=z)`` (numpy's BLAS), the rest to the own kernel; the bias and
-    activation epilogue is fused either way. ctx is what backward_auto needs.
+    activation epilogue is fused either way. ctx (a DenseSaved) is what backward_auto
+    needs.
 
     Beside BLAS the epilogue runs on one thread: an OpenMP team that has just finished
     keeps spinning for a while, and would take a core from BLAS's own threads in the
@@ -384,7 +414,7 @@ def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPoo
     return _forward_one(x, W, b, code, param, blas_min, pool, matmul, t)
 
 
-def forward_chain(x, tuple layers, Py_ssize_t blas_min, BufferPool pool, matmul):
+def forward_chain(x, tuple layers not None, Py_ssize_t blas_min, BufferPool pool not None, matmul):
     """(y, ctxs) of a stack of dense layers run back to back, or None.
 
     ``layers`` holds one ``(W, b, code, param)`` per layer. Every layer is checked
@@ -421,21 +451,20 @@ def forward_chain(x, tuple layers, Py_ssize_t blas_min, BufferPool pool, matmul)
     return h, tuple(ctxs)
 
 
-cdef tuple _backward_one(tuple ctx, cnp.ndarray dy, bint need_x, bint need_W, bint need_b,
+cdef tuple _backward_one(DenseSaved ctx, cnp.ndarray dy, bint need_x, bint need_W, bint need_b,
                          BufferPool pool, object matmul, bint dy_scratch=False):
     """(dx, dW, db) of one layer given a dy already checked against ctx's output.
 
     dy_scratch: dy is this module's own buffer that nothing else sees (the input
     gradient of the layer above, inside a chain), so dz overwrites it in place: one
     activation-sized buffer and one memory pass less per layer."""
-    cdef object x, W, zx, y
-    cdef int code, t
-    cdef double param
-    cdef bint has_b, blas
+    cdef cnp.ndarray x = ctx.x, W = ctx.W, zx = ctx.z, y = ctx.y
+    cdef int code = ctx.code, t
+    cdef double param = ctx.param
+    cdef bint has_b = ctx.has_b, blas = ctx.blas
     cdef Py_ssize_t n, k, o
     cdef cnp.ndarray dx = None, dW = None, db = None, dz
-    x, W, has_b, zx, y, code, param, blas = ctx
-    t = cnp.PyArray_TYPE(<cnp.ndarray> y)
+    t = cnp.PyArray_TYPE(y)
     n = cnp.PyArray_DIMS(<cnp.ndarray> x)[0]
     k = cnp.PyArray_DIMS(<cnp.ndarray> x)[1]
     o = cnp.PyArray_DIMS(<cnp.ndarray> y)[1]
@@ -481,16 +510,18 @@ cdef tuple _backward_one(tuple ctx, cnp.ndarray dy, bint need_x, bint need_W, bi
     return dx, dW, db
 
 
-cdef inline bint _fits(object dy, tuple ctx):
+cdef inline bint _fits(object dy, DenseSaved ctx) except -1:
     """dy is a plain array of the shape and dtype of ctx's layer output."""
-    cdef cnp.ndarray y = <cnp.ndarray> ctx[4]
+    cdef cnp.ndarray y = ctx.y
+    if y is None:
+        raise ValueError("dense backward: this DenseSaved was not made by a dense forward")
     return (plain_of(dy, cnp.PyArray_TYPE(y), 2)
             and cnp.PyArray_DIMS(<cnp.ndarray> dy)[0] == cnp.PyArray_DIMS(y)[0]
             and cnp.PyArray_DIMS(<cnp.ndarray> dy)[1] == cnp.PyArray_DIMS(y)[1])
 
 
-def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPool pool,
-                  matmul):
+def backward_auto(DenseSaved ctx not None, dy, bint need_x, bint need_W, bint need_b,
+                  BufferPool pool not None, matmul):
     """(dx, dW, db) for a ctx from forward_auto and a plain dy, or None (validate in Python).
 
     dx/dW/db are None where not needed (db also when the layer has no bias); an empty
@@ -501,7 +532,8 @@ def backward_auto(tuple ctx, dy, bint need_x, bint need_W, bint need_b, BufferPo
     return _backward_one(ctx, <cnp.ndarray> dy, need_x, need_W, need_b, pool, matmul)
 
 
-def backward_chain(tuple ctxs, dy, bint need_x, tuple need, BufferPool pool, matmul):
+def backward_chain(tuple ctxs not None, dy, bint need_x, tuple need not None,
+                   BufferPool pool not None, matmul):
     """Gradients of a forward_chain, last layer first, or None if dy is not plain.
 
     ``need`` holds one ``(need_W, need_b)`` per layer. Returns the list
@@ -511,12 +543,15 @@ def backward_chain(tuple ctxs, dy, bint need_x, tuple need, BufferPool pool, mat
     cdef Py_ssize_t i, nl = len(ctxs)
     cdef list out = [None] * (2 * nl + 1)
     cdef tuple r, flags
-    if nl == 0 or len(need) != nl or not _fits(dy, <tuple?> ctxs[nl - 1]):
+    cdef DenseSaved check
+    for i in range(nl):
+        check = <DenseSaved?> ctxs[i]  # a TypeError for anything a forward did not make
+    if nl == 0 or len(need) != nl or not _fits(dy, <DenseSaved> ctxs[nl - 1]):
         return None
     g = dy
     for i in range(nl - 1, -1, -1):
         flags = <tuple?> need[i]
-        r = _backward_one(<tuple> ctxs[i], <cnp.ndarray> g, i > 0 or need_x,
+        r = _backward_one(<DenseSaved> ctxs[i], <cnp.ndarray> g, i > 0 or need_x,
                           flags[0], flags[1], pool, matmul, i < nl - 1)
         g = r[0]
         out[2 * i + 1] = r[1]

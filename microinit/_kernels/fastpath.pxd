@@ -1,12 +1,15 @@
 # cython: language_level=3
-"""Cheap C-level argument tests for the one-call entry points (header-only).
+"""The boundary's test, in C: is an argument already what ops/_boundary.py makes?
 
 The ``*_auto``/``*_chain`` functions of dense.pyx, matmul.pyx, regression.pyx and
-xent.pyx take raw Python objects, not typed memoryviews: acquiring a memoryview
-buffer costs ~1 us per argument, more than a small layer or loss itself. These inline tests decide in a few nanoseconds whether the
-arguments are the plain case (exact ndarrays, one float dtype, C-contiguous); anything
-else makes the caller return None so that functional/ validates, converts and reports
-in Python.
+xent.pyx take raw Python objects, not typed memoryviews: acquiring a memoryview buffer
+costs ~1 us per argument, more than a small layer or loss itself. These inline tests
+decide in a few nanoseconds whether an argument is exactly what the boundary
+(``microinit/ops/_boundary.py``) would return unchanged: an exact ndarray of float32 or
+float64 (int64 for labels), in native byte order, C-contiguous. For anything else the
+entry point computes nothing and returns None; the op then passes the arguments
+through the boundary, which converts or refuses them, and calls the same entry point
+again. There is no second implementation behind a None: only the conversion.
 """
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.long cimport PyLong_AsDouble, PyLong_CheckExact
@@ -14,13 +17,15 @@ cimport numpy as cnp
 
 
 cdef inline int plain_float_type(object a, int nd) noexcept:
-    """Typenum of an exact, C-contiguous float32/float64 ndarray with nd dimensions
-    (any number when nd < 0), else -1."""
+    """Typenum of an exact, C-contiguous, native-order float32/float64 ndarray with nd
+    dimensions (any number when nd < 0), else -1."""
     cdef int t
     if not cnp.PyArray_CheckExact(a):
         return -1
     t = cnp.PyArray_TYPE(<cnp.ndarray> a)
     if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        return -1
+    if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> a):
         return -1
     if nd >= 0 and cnp.PyArray_NDIM(<cnp.ndarray> a) != nd:
         return -1
@@ -45,10 +50,11 @@ cdef inline int reduction_code(object reduction) noexcept:
 
 
 cdef inline bint plain_of(object a, int t, int nd) noexcept:
-    """a is an exact, C-contiguous ndarray of typenum t with nd dimensions."""
+    """a is an exact, C-contiguous, native-order ndarray of typenum t with nd dimensions."""
     return (cnp.PyArray_CheckExact(a) and cnp.PyArray_TYPE(<cnp.ndarray> a) == t
             and cnp.PyArray_NDIM(<cnp.ndarray> a) == nd
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a))
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> a))
 
 
 cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
@@ -70,7 +76,7 @@ cdef inline int scalar_value(object g, double* out) except -1:
         out[0] = PyFloat_AS_DOUBLE(g)
         return 1
     if cnp.PyArray_CheckExact(g):
-        if cnp.PyArray_NDIM(<cnp.ndarray> g) != 0:
+        if cnp.PyArray_NDIM(<cnp.ndarray> g) != 0 or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> g):
             return 0
         t = cnp.PyArray_TYPE(<cnp.ndarray> g)
         if t == cnp.NPY_FLOAT32:

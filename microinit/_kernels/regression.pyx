@@ -11,10 +11,10 @@ The sum of squares accumulates in double for both dtypes (float32 losses over ma
 elements keep their digits); s is rounded once to the array's dtype and every
 gradient element is one product, exactly as ``diff * dtype.type(s)`` in numpy.
 
-These are the plain-case fast paths of functional/losses.py: ``mse_forward_auto`` and
+These are the kernels of the mse op (microinit/ops/losses.py): ``mse_forward_auto`` and
 ``mse_backward_auto`` take raw objects and return None unless the arguments are exact
 C-contiguous ndarrays of one float dtype with matching shapes and the reduction is
-"mean" or "sum"; the caller then validates and converts in Python. Outputs of one or
+"mean" or "sum"; the op then passes them through its boundary and calls again. Outputs of one or
 two dimensions come from the caller's BufferPool, so a steady-state training step
 allocates only the 0-d loss. reference.py holds the numpy twins
 (``mse_forward``/``mse_backward``).
@@ -22,7 +22,7 @@ allocates only the 0-d loss. reference.py holds the numpy twins
 Example::
 
     >>> p = np.array([[1.0], [3.0]], np.float32); t = np.zeros((2, 1), np.float32)
-    >>> loss, (diff, _) = mse_forward_auto(p, t, "mean", pool)
+    >>> loss, diff = mse_forward_auto(p, t, "mean", pool)
     >>> float(loss)                                      # (1 + 9) / 2
     5.0
     >>> mse_backward_auto(diff, 1.0, "mean", False, pool)[0].ravel()   # 2 diff / 2
@@ -113,11 +113,10 @@ cdef inline void _scaled_t(int t, const void* d, double s, void* out, void* neg,
 
 
 def mse_forward_auto(pred, target, reduction, BufferPool pool not None):
-    """(loss, (diff, reduction)) for plain arguments, or None (validate in Python).
+    """(loss, diff) for plain arguments, or None (the op converts them and calls again).
 
     loss is a new 0-d array of the inputs' dtype; diff = pred - target (pooled when
-    1-D or 2-D) is what ``mse_backward_auto`` needs, in the ctx tuple that
-    functional.losses.mse_loss_forward returns (so it can return this result as is). pred and target must be exact
+    1-D or 2-D) is what ``mse_backward_auto`` needs. pred and target must be exact
     C-contiguous ndarrays of one dtype, float32 or float64, of the same shape (any
     number of dimensions, sizes 0 included); ``reduction`` "mean" or "sum".
     """
@@ -147,7 +146,7 @@ def mse_forward_auto(pred, target, reduction, BufferPool pool not None):
         total = _diff_sumsq_t(t, pp, pq, pd, n)
     if r == RED_MEAN:
         total = total / n if n else 0.0
-    return scalar_array(total, t), (d, reduction)
+    return scalar_array(total, t), d
 
 
 def mse_backward_auto(diff, g, reduction, bint need_target, BufferPool pool not None):

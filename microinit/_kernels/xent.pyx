@@ -254,12 +254,29 @@ cdef inline void _label_grad_row(const floating* p, int64_t y, floating d, float
     dx[y] -= d
 
 
+cdef int _check_labels(const int64_t* labels, Py_ssize_t n, Py_ssize_t c, str op) except -1:
+    """Every label in [0, c): a label is used as an index, so this is checked here too
+    (cheap: n compares) and not only where the op validated it."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if labels[i] < 0 or labels[i] >= c:
+            raise ValueError(f"{op}: label {labels[i]} at index {i} is out of range for "
+                             f"n_classes {c}")
+    return 0
+
+
 def xent_backward(const floating[:, ::1] probs, const int64_t[::1] labels,
                   const floating[::1] dloss, floating[:, ::1] dlogits):
     """dlogits[i, j] = dloss[i] * (probs[i, j] - [j == labels[i]])."""
     cdef Py_ssize_t i, n = probs.shape[0], c = probs.shape[1]
+    if (labels.shape[0] != n or dloss.shape[0] != n or dlogits.shape[0] != n
+            or dlogits.shape[1] != c):
+        raise ValueError(f"xent_backward: probs ({n}, {c}), labels ({labels.shape[0]},), "
+                         f"dloss ({dloss.shape[0]},), dlogits ({dlogits.shape[0]}, {dlogits.shape[1]}) "
+                         "do not match")
     if n == 0 or c == 0:
         return
+    _check_labels(&labels[0], n, c, "xent_backward")
     if n * c >= PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
             _label_grad_row(&probs[i, 0], labels[i], dloss[i], &dlogits[i, 0], c)
@@ -313,19 +330,28 @@ cdef inline void _label_rows_t(int t, const void* x, const int64_t* labels, void
         _label_rows(<const double*> x, labels, <double*> NULL, <double*> p, n, c, total, bad, bad_label)
 
 
+cdef class XentSaved:
+    """What integer-label cross-entropy keeps for backward (made and read only here):
+    ``probs`` = softmax(logits) (pooled), ``labels`` a private copy taken in forward (so
+    an in-place change of the caller's labels cannot reach backward), ``red`` the
+    reduction code. One made from Python is empty and refused by backward_auto."""
+    cdef readonly cnp.ndarray probs, labels
+    cdef readonly int red
+
+
 def forward_auto(logits, labels, reduction, BufferPool pool not None):
     """(loss, ctx) of integer-label cross-entropy for plain arguments, or None.
 
     loss is a new 0-d array of the logits' dtype: the double-precision sum of the
     per-row losses (each rounded to the dtype first, as ``xent_forward`` stores them),
-    divided by N for "mean" (0 for an empty batch). ctx is
-    ``(logits, probs, labels, False, reduction)``, the same tuple the validating path
-    builds, with probs = softmax(logits) from ``pool``.
+    divided by N for "mean" (0 for an empty batch). ctx is an XentSaved, with
+    probs = softmax(logits) from ``pool``.
     """
     cdef int r = reduction_code(reduction)
     cdef int t = plain_float_type(logits, 2)
     cdef Py_ssize_t n, c
     cdef cnp.ndarray probs
+    cdef XentSaved saved
     cdef double total = 0.0
     cdef int bad = 0, bad_label = 0
     cdef const void* px
@@ -351,7 +377,11 @@ def forward_auto(logits, labels, reduction, BufferPool pool not None):
             return None
         if r == RED_MEAN:
             total = total / n
-    return scalar_array(total, t), (logits, probs, labels, False, reduction)
+    saved = XentSaved.__new__(XentSaved)
+    saved.probs = probs
+    saved.labels = cnp.PyArray_NewCopy(<cnp.ndarray> labels, cnp.NPY_CORDER)
+    saved.red = r
+    return scalar_array(total, t), saved
 
 
 cdef void _label_grads(const floating* p, const int64_t* labels, double g, bint mean,
@@ -378,12 +408,11 @@ cdef inline void _label_grads_t(int t, const void* p, const int64_t* labels, dou
         _label_grads(<const double*> p, labels, g, mean, <double*> dx, n, c)
 
 
-def backward_auto(tuple ctx not None, g, BufferPool pool not None):
-    """(dlogits, None) for an integer-label ctx (from either path) and a scalar g, or None.
+def backward_auto(XentSaved ctx not None, g, BufferPool pool not None):
+    """dlogits for a ctx from forward_auto and a scalar g, or None when g is not one.
 
     dlogits = d (softmax - onehot(labels)) with d = g / N (mean) or g; g must be a
-    Python float/int or a 0-d float32/float64 array. Soft-target contexts, "none"
-    reductions and per-row gradient arrays go to the validating path.
+    Python float/int or a 0-d native float32/float64 array.
     """
     cdef double gv = 0.0
     cdef int r
@@ -393,20 +422,20 @@ def backward_auto(tuple ctx not None, g, BufferPool pool not None):
     cdef const void* pp
     cdef const int64_t* py
     cdef void* pd
-    if len(ctx) != 5 or ctx[3] is not False:
+    probs = ctx.probs
+    labels = ctx.labels
+    r = ctx.red
+    if probs is None or labels is None:
+        raise ValueError("cross_entropy backward: this XentSaved was not made by forward_auto")
+    if not scalar_value(g, &gv):
         return None
-    probs = ctx[1]
-    labels = ctx[2]
-    r = reduction_code(ctx[4])
-    t = plain_float_type(probs, 2)
-    if r < 0 or t < 0 or not plain_of(labels, cnp.NPY_INT64, 1) or not scalar_value(g, &gv):
-        return None
+    t = cnp.PyArray_TYPE(<cnp.ndarray> probs)
     n = cnp.PyArray_DIMS(<cnp.ndarray> probs)[0]
     c = cnp.PyArray_DIMS(<cnp.ndarray> probs)[1]
-    if cnp.PyArray_DIMS(<cnp.ndarray> labels)[0] != n:
-        return None
     dx = pool.take(2, n, c, t)
     if n and c:
+        _check_labels(<const int64_t*> cnp.PyArray_DATA(<cnp.ndarray> labels), n, c,
+                      "cross_entropy backward")
         pp = cnp.PyArray_DATA(<cnp.ndarray> probs)
         py = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray> labels)
         pd = cnp.PyArray_DATA(dx)
@@ -415,4 +444,4 @@ def backward_auto(tuple ctx not None, g, BufferPool pool not None):
                 _label_grads_t(t, pp, py, gv, r == RED_MEAN, pd, n, c)
         else:
             _label_grads_t(t, pp, py, gv, r == RED_MEAN, pd, n, c)
-    return dx, None
+    return dx

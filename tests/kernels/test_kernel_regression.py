@@ -29,10 +29,8 @@ def test_matches_reference(dtype, reduction, shape, g, seed):
     rng = np.random.default_rng(seed)
     p, t = _pair(rng, shape, dtype)
     pool = BufferPool()
-    loss, ctx = K.mse_forward_auto(p, t, reduction, pool)
-    diff, red = ctx
+    loss, diff = K.mse_forward_auto(p, t, reduction, pool)
     ref_loss, ref_diff = R.mse_forward(p, t, reduction)
-    assert red == reduction
     assert loss.shape == () and loss.dtype == dtype and diff.dtype == dtype and diff.shape == shape
     np.testing.assert_array_equal(diff, ref_diff)  # one subtraction each: exact
     np.testing.assert_allclose(loss, ref_loss, **LOSS_TOL[dtype])
@@ -51,7 +49,7 @@ def test_known_values_and_empty(dtype):
     pool = BufferPool()
     p = np.array([[1.0], [3.0]], dtype)
     t = np.zeros((2, 1), dtype)
-    loss, (diff, _) = K.mse_forward_auto(p, t, "mean", pool)
+    loss, diff = K.mse_forward_auto(p, t, "mean", pool)
     assert loss == 5.0
     assert K.mse_forward_auto(p, t, "sum", pool)[0] == 10.0
     np.testing.assert_array_equal(K.mse_backward_auto(diff, 1.0, "mean", False, pool)[0], [[1.0], [3.0]])
@@ -59,7 +57,7 @@ def test_known_values_and_empty(dtype):
     # an empty input: mean 0 (not NaN) and empty gradients
     e = np.zeros((0, 3), dtype)
     for reduction in REDUCTIONS:
-        loss, (diff, _) = K.mse_forward_auto(e, e, reduction, pool)
+        loss, diff = K.mse_forward_auto(e, e, reduction, pool)
         assert loss == 0 and loss.dtype == dtype and diff.shape == (0, 3)
         dp, dt = K.mse_backward_auto(diff, 1.0, reduction, True, pool)
         assert dp.shape == dt.shape == (0, 3)
@@ -82,7 +80,7 @@ def test_float32_sum_accumulates_in_double():
 def test_large_input_releases_gil_path(dtype, rng):
     p, t = _pair(rng, (300, 200), dtype)  # 60000 elements: above NOGIL_MIN
     pool = BufferPool()
-    loss, (diff, _) = K.mse_forward_auto(p, t, "mean", pool)
+    loss, diff = K.mse_forward_auto(p, t, "mean", pool)
     np.testing.assert_allclose(loss, R.mse_forward(p, t)[0], **LOSS_TOL[dtype])
     np.testing.assert_array_equal(K.mse_backward_auto(diff, 1.5, "mean", True, pool)[1],
                                   R.mse_backward(diff, 1.5)[1])
@@ -141,9 +139,9 @@ def test_huge_int_gradient_overflows_like_float():
 def test_pooled_outputs_never_overwrite_held_arrays(rng):
     pool = BufferPool()
     p, t = _pair(rng, (5, 2), np.float32)
-    _, (d1, _) = K.mse_forward_auto(p, t, "mean", pool)
+    _, d1 = K.mse_forward_auto(p, t, "mean", pool)
     kept = d1.copy()
-    _, (d2, _) = K.mse_forward_auto(t, p, "mean", pool)  # d1 still held: a new buffer
+    _, d2 = K.mse_forward_auto(t, p, "mean", pool)  # d1 still held: a new buffer
     assert d2 is not d1
     np.testing.assert_array_equal(d1, kept)
     g1, n1 = K.mse_backward_auto(d1, 1.0, "mean", True, pool)
@@ -151,5 +149,5 @@ def test_pooled_outputs_never_overwrite_held_arrays(rng):
     # once released, the buffer is handed out again: a steady state allocates nothing
     ident = id(d2)
     del d2
-    _, (d3, _) = K.mse_forward_auto(p, t, "mean", pool)
+    _, d3 = K.mse_forward_auto(p, t, "mean", pool)
     assert id(d3) == ident

@@ -1,13 +1,19 @@
 """Grad mode: ``no_grad()``, ``enable_grad()``, ``is_grad_enabled()``.
 
 The switch is thread-local (each thread starts with gradients enabled) and every
-context restores the state it found on exit, exceptions included (RELIABILITY row 46).
-Both classes work as context managers and as decorators::
+context restores the state it found on exit, exceptions included (docs/reliability.md
+row 46). Both classes work as context managers and as decorators::
 
     >>> with no_grad():
-    ...     y = model(x)            # records no graph
+    ...     print(is_grad_enabled())
+    False
     >>> @no_grad()
-    ... def evaluate(model, x): ...
+    ... def evaluate():
+    ...     return is_grad_enabled()
+    >>> evaluate(), is_grad_enabled()
+    (False, True)
+
+Ops read ``grad_mode.enabled`` directly (one attribute load: this runs once per op).
 """
 import functools
 import threading
@@ -19,12 +25,13 @@ class _GradState(threading.local):
     enabled = True
 
 
-_state = _GradState()
+#: the current thread's switch: ``grad_mode.enabled`` is True when ops record a graph
+grad_mode = _GradState()
 
 
 def is_grad_enabled():
     """True when ops record the graph for backward in the current thread."""
-    return _state.enabled
+    return grad_mode.enabled
 
 
 class _GradMode:
@@ -37,12 +44,12 @@ class _GradMode:
         self._prev = []
 
     def __enter__(self):
-        self._prev.append(_state.enabled)
-        _state.enabled = self._target
+        self._prev.append(grad_mode.enabled)
+        grad_mode.enabled = self._target
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        _state.enabled = self._prev.pop()
+        grad_mode.enabled = self._prev.pop()
         return False
 
     def __call__(self, fn):

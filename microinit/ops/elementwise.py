@@ -1,0 +1,307 @@
+"""Elementwise arithmetic and math: each op's forward and backward side by side.
+
+Broadcasting follows numpy; each input's gradient is summed back to its own shape
+(:func:`unbroadcast`). Python numbers never promote (``float32 * 2.5`` stays float32).
+A zero upstream gradient times an inf/NaN local derivative gives 0, not NaN
+(:func:`mul_masked`), so NaN never leaks from an inactive ``where`` branch
+(docs/reliability.md row 19); a NaN in an active path still propagates.
+
+    op        forward           backward (g = upstream gradient)
+    add       a + b             g, g
+    sub       a - b             g, -g
+    mul       a * b             g b, g a
+    div       a / b             g / b, -g a / b^2
+    pow       x ** p            g p x^(p-1)
+    exp       e^x               g e^x
+    log       ln x              g / x
+    sqrt      sqrt x            g / (2 sqrt x)
+    abs       |x|               g sign(x)      (0 at x = 0)
+    clip      clamp(x, lo, hi)  g [lo <= x <= hi]
+    where     c ? a : b         g [c], g [not c]
+
+    >>> import microinit as mi
+    >>> x = mi.tensor([1.0, 4.0], requires_grad=True)
+    >>> (x.sqrt() * 2).sum().backward()
+    >>> x.grad                       # d(2 sqrt x)/dx = 1/sqrt(x)
+    array([1. , 0.5], dtype=float32)
+"""
+import math
+import numbers
+
+import numpy as np
+
+from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
+from microinit.ops._boundary import fdata, native, operand
+
+__all__ = ["add", "sub", "rsub", "mul", "div", "rdiv", "neg", "power", "rpower", "exp", "log",
+           "sqrt", "absolute", "clip", "where", "compare", "unbroadcast", "mul_masked"]
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape`` (the inverse of numpy broadcasting).
+
+    >>> unbroadcast(np.ones((2, 3)), (3,)).tolist()
+    [2.0, 2.0, 2.0]
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple([i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1])
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+def mul_masked(g, d):
+    """g * d, except 0 where g == 0 (a zero upstream grad kills an inf/NaN factor).
+
+    >>> mul_masked(np.array([0.0, 1.0]), np.array([np.inf, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    if type(d) is float and math.isfinite(d) or type(d) is int:
+        return g * d  # a finite constant factor cannot make NaN from a zero
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = g * d
+    if r.dtype.kind == "f" and np.isnan(r).any():
+        r = np.where(g == 0, 0, r).astype(r.dtype, copy=False)
+    return r
+
+
+def _shape(b):
+    return getattr(b, "shape", ())
+
+
+def add(t, other):
+    """a + b; d/da = d/db = 1, summed back to each shape."""
+    a = fdata(t, "add")
+    b, ot = operand(other, "add")
+    out = a + b
+    if needs_grad(t, ot):
+        sa, sb = a.shape, _shape(b)
+
+        def backward(g):
+            return unbroadcast(g, sa), unbroadcast(g, sb)
+        return record(out, "AddBackward", (t, ot), backward)
+    return wrap(out)
+
+
+def sub(t, other):
+    """a - b; d/da = 1, d/db = -1."""
+    a = fdata(t, "sub")
+    b, ot = operand(other, "sub")
+    out = a - b
+    if needs_grad(t, ot):
+        sa, sb = a.shape, _shape(b)
+
+        def backward(g):
+            return unbroadcast(g, sa), (unbroadcast(-g, sb) if ot is not None else None)
+        return record(out, "SubBackward", (t, ot), backward)
+    return wrap(out)
+
+
+def rsub(t, other):
+    """other - t for a non-Tensor ``other``."""
+    return add(neg(t), other)
+
+
+def mul(t, other):
+    """a * b; d/da = b, d/db = a."""
+    a = fdata(t, "mul")
+    b, ot = operand(other, "mul")
+    out = a * b
+    if needs_grad(t, ot):
+        sa, sb = a.shape, _shape(b)
+        need_a, need_b = t.requires_grad, ot is not None and ot.requires_grad
+
+        def backward(g):
+            # masked: a zero upstream grad times an inf factor is 0, not NaN
+            # (x * x.log() inside an inactive where-branch at x = 0)
+            return (unbroadcast(mul_masked(g, b), sa) if need_a else None,
+                    unbroadcast(mul_masked(g, a), sb) if need_b else None)
+        saved = (t, ot) if ot is not None else (t,)
+        return record(out, "MulBackward", (t, ot), backward, saved)
+    return wrap(out)
+
+
+def div(t, other):
+    """a / b (IEEE: x/0 = ±inf); d/da = 1/b, d/db = -a/b^2."""
+    a = fdata(t, "div")
+    b, ot = operand(other, "div")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = a / b
+    if needs_grad(t, ot):
+        sa, sb = a.shape, _shape(b)
+        need_a, need_b = t.requires_grad, ot is not None and ot.requires_grad
+
+        def backward(g):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                ga = unbroadcast(mul_masked(g, 1.0 / b), sa) if need_a else None
+                gb = unbroadcast(mul_masked(g, -a / (b * b)), sb) if need_b else None
+            return ga, gb
+        saved = (t, ot) if ot is not None else (t,)
+        return record(out, "DivBackward", (t, ot), backward, saved)
+    return wrap(out)
+
+
+def rdiv(t, other):
+    """c / t for a non-Tensor ``c``; d/dt = -c / t^2."""
+    c, _ = operand(other, "div")
+    a = fdata(t, "div")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = c / a
+    if needs_grad(t):
+        sa = a.shape
+
+        def backward(g):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return (unbroadcast(mul_masked(g, -out / a), sa),)
+        return record(out, "DivBackward", (t,), backward, (t,), saves_out=True)
+    return wrap(out)
+
+
+def neg(t):
+    """-x; d/dx = -1."""
+    out = -fdata(t, "neg")
+    if needs_grad(t):
+        return record(out, "NegBackward", (t,), lambda g: (-g,))
+    return wrap(out)
+
+
+def power(t, p):
+    """x ** p for a Python number p; d/dx = p x^(p-1)."""
+    if isinstance(p, tensor_class()) or not isinstance(p, numbers.Real):
+        raise TypeError(f"pow: the exponent must be a Python number, got {type(p).__name__}")
+    a = fdata(t, "pow")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = a ** p
+    if needs_grad(t):
+        def backward(g):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return (mul_masked(g, p * a ** (p - 1)),)
+        return record(out, "PowBackward", (t,), backward, (t,))
+    return wrap(out)
+
+
+def rpower(t, c):
+    """c ** t = exp(t ln c) for a Python number c; d/dt = c**t ln c."""
+    if not isinstance(c, numbers.Real):
+        return NotImplemented
+    a = fdata(t, "pow")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = np.power(np.asarray(c, a.dtype), a)
+    if needs_grad(t):
+        lc = np.log(c) if c > 0 else np.nan
+
+        def backward(g):
+            with np.errstate(invalid="ignore", over="ignore"):
+                return (mul_masked(g, out * lc),)
+        return record(out, "PowBackward", (t,), backward, saves_out=True)
+    return wrap(out)
+
+
+def _unary(t, out, local_grad, op, saves_out=False):
+    # local_grad() -> derivative array; evaluated lazily, in backward only.
+    if needs_grad(t):
+        def backward(g):
+            return (mul_masked(g, local_grad()),)
+        return record(out, op, (t,), backward, (t,), saves_out)
+    return wrap(out)
+
+
+def exp(t):
+    """e**x; d/dx = e**x."""
+    a = fdata(t, "exp")
+    with np.errstate(over="ignore"):
+        out = np.exp(a)
+    return _unary(t, out, lambda: out, "ExpBackward", True)
+
+
+def log(t):
+    """Natural log (IEEE: log 0 = -inf, log(<0) = NaN); d/dx = 1/x."""
+    a = fdata(t, "log")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(a)
+
+    def d():
+        with np.errstate(divide="ignore"):
+            return 1.0 / a
+    return _unary(t, out, d, "LogBackward")
+
+
+def sqrt(t):
+    """Square root; d/dx = 1 / (2 sqrt(x)) (inf at 0)."""
+    a = fdata(t, "sqrt")
+    with np.errstate(invalid="ignore"):
+        out = np.sqrt(a)
+
+    def d():
+        with np.errstate(divide="ignore"):
+            return 0.5 / out
+    return _unary(t, out, d, "SqrtBackward", True)
+
+
+def absolute(t):
+    """|x|; d/dx = sign(x), with 0 at x = 0 (PyTorch's convention)."""
+    a = fdata(t, "abs")
+    return _unary(t, np.abs(a), lambda: np.sign(a), "AbsBackward")
+
+
+def clip(t, lo=None, hi=None):
+    """Clamp into [lo, hi]; gradient 1 inside and at the boundary, 0 where clamped."""
+    a = fdata(t, "clip")
+    out = np.clip(a, lo, hi)
+    if out.dtype != a.dtype:
+        out = out.astype(a.dtype)
+
+    def d():
+        m = np.ones_like(a)
+        if lo is not None:
+            m[a < lo] = 0
+        if hi is not None:
+            m[a > hi] = 0
+        return m
+    return _unary(t, out, d, "ClampBackward")
+
+
+def where(cond, a, b):
+    """Elementwise ``a if cond else b`` (numpy broadcasting).
+
+    The gradient flows only into the selected branch; the other branch gets exact
+    zeros, and zero upstream gradients never turn an inf/NaN local derivative into
+    NaN, so ``where(x > 0, x.sqrt(), 0)`` has finite grads.
+
+    >>> import microinit as mi
+    >>> x = mi.tensor([-1.0, 4.0], requires_grad=True)
+    >>> mi.where(x > 0, x.sqrt(), 0.0).sum().backward()
+    >>> x.grad
+    array([0.  , 0.25], dtype=float32)
+    """
+    c = cond.data if isinstance(cond, tensor_class()) else np.asarray(cond)
+    if c.dtype != np.bool_:
+        c = c.astype(bool)
+    ad, at = operand(a, "where")
+    bd, bt = operand(b, "where")
+    # C order whatever layout the mask or the branches came in (np.where follows the
+    # inputs' layout, and a Fortran-order mask with scalar branches gives an F array)
+    out = np.asarray(np.where(c, ad, bd), order="C")
+    if out.dtype.kind != "f":
+        out = out.astype(np.float32)
+    if needs_grad(at, bt):
+        sa, sb = np.shape(ad), np.shape(bd)
+
+        def backward(g):
+            zero = np.zeros((), g.dtype)
+            ga = unbroadcast(np.where(c, g, zero), sa) if at is not None else None
+            gb = unbroadcast(np.where(c, zero, g), sb) if bt is not None else None
+            return ga, gb
+        return record(out, "WhereBackward", (at, bt), backward)
+    return wrap(out)
+
+
+def compare(t, other, ufunc):
+    """A bool Tensor ``ufunc(t, other)`` (a mask for where/indexing); records nothing."""
+    b = other.data if isinstance(other, tensor_class()) else other
+    return wrap(np.asarray(ufunc(native(t.data), b), order="C"))
+

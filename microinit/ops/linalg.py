@@ -1,0 +1,383 @@
+"""Matrix products: matmul, the fused dense layer and the dense chain.
+
+    matmul      out = a @ b                     da = g @ b^T,  db = a^T @ g
+    dense       y = act(x @ W + b)              dz = g * act'(z)
+                                                dx = dz @ W^T, dW = x^T @ dz, db = sum_rows dz
+    dense_chain dense layers back to back       each layer's dense backward, last first
+
+W is (in, out) (one weight layout: ``x @ W + b``). Operands pass the boundary
+(``_boundary.floats``: float32/float64, native order, C-contiguous; float64 if either
+is float64), then shapes are checked, before any kernel runs::
+
+    >>> matmul(np.ones((2, 3)), np.ones((4, 5)))
+    Traceback (most recent call last):
+    ValueError: matmul: inner dims differ: (2, 3) @ (4, 5)
+
+Which kernel runs (the one documented rule): products of at most ``MATMUL_BLAS_MIN``
+multiply-adds run in microinit's own GEMM, larger ones in numpy's BLAS (measured
+crossover, ``benchmarks/crossover.py``). A dense layer is ``dense_chain`` of one layer:
+its forward and backward are each one call of the fused kernel (``_kernels/dense.pyx``:
+product, bias, activation), so a layer computes the same bits alone or inside a chain.
+Outputs come from a buffer pool that hands an array out again only when nothing else
+references it.
+"""
+import numpy as np
+
+from microinit._kernels import dense as _kdense
+from microinit._kernels import matmul as _kmatmul
+from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
+from microinit.autograd.mode import grad_mode
+from microinit.ops._boundary import as_tensor, check_ndim, floats, promote
+from microinit.ops.activations import ACTIVATION_CODES, activation_code, activation_param
+
+__all__ = ["matmul", "matmul_backward", "matmul_op", "dense_forward", "dense_backward",
+           "dense_chain_forward", "dense_chain_backward", "dense", "dense_chain",
+           "clear_buffers", "pooled_bytes", "MATMUL_BLAS_MIN", "DENSE_BLAS_MIN"]
+
+# Crossover (multiply-adds m*n*k) above which numpy's BLAS is used instead of the own
+# kernel, measured with benchmarks/crossover.py (CPU-time medians, 1 thread; AMD EPYC
+# Zen 3, OpenBLAS 0.3.31): own/BLAS 128x64x128 1.29x, 128x128x128 0.90x, 128x256x10
+# 1.27x, 256x1024x10 (2.6M) 0.73x, 128x256x256 0.91x; square n=128 1.11x, n=192 0.85x.
+MATMUL_BLAS_MIN = 1 << 21
+DENSE_BLAS_MIN = 1 << 21
+
+_pool = _kmatmul.BufferPool()
+_matmul_auto = _kmatmul.matmul_auto
+_forward_chain = _kdense.forward_chain
+_backward_chain = _kdense.backward_chain
+_np_matmul = np.matmul
+_CODE_OF = {None: ACTIVATION_CODES["identity"], **ACTIVATION_CODES}
+
+
+def clear_buffers():
+    """Release the pooled buffers (e.g. after training, or before measuring memory)."""
+    _pool.clear()
+
+
+def pooled_bytes():
+    """Bytes held by the buffer pool."""
+    return _pool.nbytes()
+
+
+def pool():
+    """The process-wide buffer pool the kernels take their outputs from."""
+    return _pool
+
+
+# --------------------------------------------------------------------------- matmul
+def _operands(a, b, op):
+    a, b = promote(floats(a, op, "a"), floats(b, op, "b"))
+    return a, b
+
+
+def _check_mm_shapes(a, b, op="matmul"):
+    """(batch, m, k, n) of a @ b (batch None for 2-D @ 2-D); raises before any kernel."""
+    if a.ndim not in (2, 3) or b.ndim not in (2, 3):
+        bad, name = (a, "a") if a.ndim not in (2, 3) else (b, "b")
+        raise ValueError(f"{op}: {name} should be 2- or 3-dimensional, but found {bad.ndim} "
+                         f"dimension(s): {a.shape} @ {b.shape}")
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"{op}: inner dims differ: {a.shape} @ {b.shape}")
+    batch = None
+    if a.ndim == 3 or b.ndim == 3:
+        ba = a.shape[0] if a.ndim == 3 else 1
+        bb = b.shape[0] if b.ndim == 3 else 1
+        if ba != bb and ba != 1 and bb != 1:
+            raise ValueError(f"{op}: batch dims differ: {a.shape} @ {b.shape}")
+        batch = bb if ba == 1 else ba  # numpy's broadcast: 1 stretches, 0 stays 0
+    return batch, a.shape[-2], a.shape[-1], b.shape[-1]
+
+
+def _as3(x, batch):
+    x3 = x if x.ndim == 3 else x[None]
+    if x3.shape[0] != batch:
+        x3 = np.broadcast_to(x3, (batch,) + x3.shape[1:])  # stride 0: no copy
+    return x3
+
+
+def _product(a, b, out, trans_a, trans_b, macs):
+    """out = op(a) @ op(b) (2-D), own kernel below the crossover, BLAS above."""
+    if macs <= MATMUL_BLAS_MIN:
+        _kmatmul.gemm(a, b, out, trans_a, trans_b)
+    else:
+        np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
+    return out
+
+
+def matmul(a, b):
+    """a @ b for 2-D (m, k) @ (k, n), or batched 3-D operands with a broadcastable batch.
+
+    >>> matmul(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))[0, 0]
+    np.float32(3.0)
+    """
+    out = _matmul_auto(a, b, MATMUL_BLAS_MIN, _pool, _np_matmul)  # already boundary-safe 2-D
+    if out is not None:
+        return out
+    a, b = _operands(a, b, "matmul")
+    batch, m, k, n = _check_mm_shapes(a, b)
+    if batch is None:
+        out = _matmul_auto(a, b, MATMUL_BLAS_MIN, _pool, _np_matmul)
+        if out is None:
+            raise RuntimeError(f"matmul: internal error, kernel refused {a.shape} @ {b.shape}")
+        return out
+    out = np.empty((batch, m, n), a.dtype)
+    if out.size == 0 or k == 0:
+        out.fill(0)  # an empty inner dim sums nothing (and its operand has no rows to view)
+        return out
+    if m * n * k <= MATMUL_BLAS_MIN:
+        _kmatmul.gemm_batched(_as3(a, batch), _as3(b, batch), out)
+    else:
+        np.matmul(a, b, out=out)
+    return out
+
+
+def _reduce_to(g, shape):
+    """Sum a batched gradient back over the batch entries its operand was broadcast to."""
+    if g.shape == shape:
+        return g
+    if len(shape) == 2:
+        return g.sum(axis=0)
+    return g.sum(axis=0, keepdims=True)
+
+
+def _batched_grad(p, q, trans_p, trans_q, shape, macs, operand_shape):
+    """op(p) @ op(q) per batch entry, summed back to the operand's (broadcast) shape."""
+    g = np.zeros(shape, p.dtype)
+    if g.size and p.size and q.size:
+        if macs <= MATMUL_BLAS_MIN:
+            _kmatmul.gemm_batched(p, q, g, trans_p, trans_q)
+        else:
+            np.matmul(np.swapaxes(p, 1, 2) if trans_p else p,
+                      np.swapaxes(q, 1, 2) if trans_q else q, out=g)
+    return _reduce_to(g, operand_shape)
+
+
+def matmul_backward(a, b, dout, need_a=True, need_b=True):
+    """Gradients of out = a @ b: (da, db) = (dout @ b^T, a^T @ dout), None where not needed.
+
+    Batched gradients are summed over the batch entries an operand was broadcast to,
+    and each comes back with its operand's shape and dtype.
+
+    >>> da, db = matmul_backward(np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 4)))
+    >>> float(da[0, 0]), float(db[0, 0])
+    (4.0, 2.0)
+    """
+    a0 = floats(a, "matmul_backward", "a")
+    b0 = floats(b, "matmul_backward", "b")
+    a, b = promote(a0, b0)
+    batch, m, k, n = _check_mm_shapes(a, b, "matmul_backward")
+    want = (m, n) if batch is None else (batch, m, n)
+    dout = floats(dout, "matmul_backward", "dout")
+    if dout.shape != want:
+        raise ValueError(f"matmul_backward: dout has shape {dout.shape} but {a.shape} @ {b.shape} "
+                         f"gives {want}")
+    if dout.dtype != a.dtype:
+        dout = dout.astype(a.dtype)
+    da = db = None
+    if batch is None:
+        if need_a:  # da = dout @ b^T, db = a^T @ dout, read through transpose flags
+            da = _matmul_auto(dout, b, MATMUL_BLAS_MIN, _pool, _np_matmul, False, True)
+        if need_b:
+            db = _matmul_auto(a, dout, MATMUL_BLAS_MIN, _pool, _np_matmul, True, False)
+    else:
+        macs = m * n * k
+        a3, b3 = _as3(a, batch), _as3(b, batch)
+        if need_a:
+            da = _batched_grad(dout, b3, False, True, (batch, m, k), macs, a.shape)
+        if need_b:
+            db = _batched_grad(a3, dout, True, False, (batch, k, n), macs, b.shape)
+    if da is not None and da.dtype != a0.dtype:
+        da = da.astype(a0.dtype)
+    if db is not None and db.dtype != b0.dtype:
+        db = db.astype(b0.dtype)
+    return da, db
+
+
+def matmul_op(a, b):
+    """The Tensor op a @ b (2-D or batched 3-D); see :func:`matmul`."""
+    a = as_tensor(a, "matmul")
+    b = as_tensor(b, "matmul")
+    ad, bd = a.data, b.data
+    out = matmul(ad, bd)
+    if needs_grad(a, b):
+        need_a, need_b = a.requires_grad, b.requires_grad
+
+        def backward(g):
+            return matmul_backward(ad, bd, g, need_a, need_b)
+        return record(out, "MmBackward", (a, b), backward, (a, b))
+    return wrap(out)
+
+
+# --------------------------------------------------------------------------- dense
+def _layer_specs(layers, op="dense"):
+    """((W, b, code, param), ...) for the kernel, every name and parameter checked."""
+    return tuple([(W, b, _CODE_OF[act] if act in _CODE_OF else activation_code(act, op),
+                   activation_param(act, param)) for W, b, act, param in layers])
+
+
+def _checked_layers(x, layers, op="dense"):
+    """x and every layer's (W, b) through the boundary, one dtype, widths that chain."""
+    x = check_ndim(floats(x, op, "x"), 2, op, "x")
+    arrays = []
+    dt = x.dtype
+    for W, b, act, param in layers:
+        W = check_ndim(floats(W, op, "W"), 2, op, "W")
+        b = None if b is None else floats(b, op, "b")
+        if W.dtype != dt or (b is not None and b.dtype != dt):
+            dt = np.dtype(np.float64)
+        arrays.append((W, b, act, param))
+    if x.dtype != dt:
+        x = x.astype(dt)
+    k = x.shape[1]
+    out = []
+    for i, (W, b, act, param) in enumerate(arrays):
+        where = f"{op}" if len(arrays) == 1 else f"{op} (layer {i})"
+        if W.dtype != dt:
+            W = W.astype(dt)
+        if W.shape[0] != k:
+            raise ValueError(f"{where}: x has {k} features (shape {(x.shape[0], k)}) but W {W.shape} "
+                             f"expects {W.shape[0]}")
+        if b is not None:
+            if b.dtype != dt:
+                b = b.astype(dt)
+            if b.shape != (W.shape[1],):
+                raise ValueError(f"{where}: bias has shape {b.shape} but W {W.shape} has "
+                                 f"{W.shape[1]} output features: expected ({W.shape[1]},)")
+        out.append((W, b, act, param))
+        k = W.shape[1]
+    return x, out
+
+
+def dense_chain_forward(x, layers):
+    """Dense layers back to back: ``(y, saved)`` with y the last layer's output.
+
+    ``layers``: a sequence of ``(W, b, activation, param)``; ``activation`` one of
+    None/"identity"/"relu"/"tanh"/"sigmoid"/"leaky_relu"/"elu"/"selu"/"gelu"/"softplus",
+    ``param`` leaky_relu's slope / elu's alpha (PyTorch's defaults when None).
+    ``saved`` (one kernel context per layer) is what :func:`dense_chain_backward` needs.
+
+    >>> W = np.ones((3, 4), np.float32); V = np.ones((4, 2), np.float32)
+    >>> y, saved = dense_chain_forward(np.ones((2, 3), np.float32),
+    ...                                [(W, None, "relu", None), (V, None, None, None)])
+    >>> float(y[0, 0])               # relu(x @ W) @ V = 4 * 3
+    12.0
+    """
+    specs = _layer_specs(layers)
+    if not specs:
+        raise ValueError("dense_chain: needs at least one layer")
+    r = _forward_chain(x, specs, DENSE_BLAS_MIN, _pool, _np_matmul)  # boundary-safe already
+    if r is None:
+        x, layers = _checked_layers(x, layers, "dense" if len(specs) == 1 else "dense_chain")
+        r = _forward_chain(x, _layer_specs(layers), DENSE_BLAS_MIN, _pool, _np_matmul)
+        if r is None:
+            raise RuntimeError(f"dense: internal error, kernel refused checked arguments x {x.shape} {x.dtype}")
+    return r
+
+
+def dense_chain_backward(saved, dy, need_x=True, need=None):
+    """Gradients of a :func:`dense_chain_forward` given dy = dL/dy of its output.
+
+    ``need`` holds one ``(need_W, need_b)`` per layer (all True when None). Returns
+    ``[dx, dW_0, db_0, dW_1, db_1, ...]``, None where not needed (or no bias).
+    """
+    if need is None:
+        need = ((True, True),) * len(saved)
+    r = _backward_chain(saved, dy, need_x, need, _pool, _np_matmul)
+    if r is None:
+        y = saved[-1].y
+        dy = floats(dy, "dense backward", "dy")
+        if dy.shape != y.shape:
+            raise ValueError(f"dense backward: dy has shape {dy.shape} but the layer output "
+                             f"has shape {y.shape}")
+        dy = np.asarray(dy, dtype=y.dtype, order="C")
+        r = _backward_chain(saved, dy, need_x, need, _pool, _np_matmul)
+        if r is None:
+            raise RuntimeError(f"dense backward: internal error, kernel refused dy {dy.shape} {dy.dtype}")
+    return r
+
+
+def dense_forward(x, W, b=None, activation=None, param=None):
+    """y = act(x @ W + b) in one fused kernel call: ``(y, saved)`` for dense_backward.
+
+    >>> y, saved = dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4), "relu")
+    >>> float(y[0, 0])
+    3.0
+    """
+    y, saved = dense_chain_forward(x, ((W, b, activation, param),))
+    return y, saved
+
+
+def dense_backward(saved, dy, need_x=True, need_W=True, need_b=True):
+    """(dx, dW, db) of y = act(x @ W + b) given dy = dL/dy; None where not needed.
+
+        dz = dy * act'(z)   db = sum_rows(dz)   dW = x^T @ dz   dx = dz @ W^T
+
+    >>> y, saved = dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))
+    >>> dx, dW, db = dense_backward(saved, np.ones((2, 4)))
+    >>> float(dx[0, 0]), float(dW[0, 0]), float(db[0])
+    (4.0, 2.0, 2.0)
+    """
+    return tuple(dense_chain_backward(saved, dy, need_x, ((need_W, need_b),)))
+
+
+def dense_chain(x, layers, return_intermediates=False):
+    """The Tensor op: dense layers back to back as ONE graph node.
+
+    ``layers``: a sequence of ``(W, b, activation, param)`` (Tensors or arrays; b may be
+    None). Equal, bit for bit, to folding :func:`dense` over the layers: each layer is
+    the same fused kernel call; the chain only saves the per-layer dispatch, most of
+    the cost of a tiny layer. With ``return_intermediates=True`` it returns
+    ``(y, outputs)``: ``outputs[i]`` is layer i's output array (read-only use, e.g.
+    forward hooks).
+
+    >>> import microinit as mi
+    >>> x = mi.ones(2, 3)
+    >>> W1, W2 = mi.ones(3, 4, requires_grad=True), mi.ones(4, 1, requires_grad=True)
+    >>> y = dense_chain(x, [(W1, None, "relu", None), (W2, None, None, None)])
+    >>> y.sum().backward()
+    >>> y.tolist(), W2.grad.ravel().tolist()
+    ([[12.0], [12.0]], [6.0, 6.0, 6.0, 6.0])
+    """
+    T = tensor_class()
+    x = x if isinstance(x, T) else as_tensor(x, "dense")
+    parents, saved_t, arrays, need = [x], [x], [], []
+    grad = x.requires_grad
+    for W, b, act, param in layers:  # one pass: kernel arguments and graph bookkeeping
+        W = W if isinstance(W, T) else as_tensor(W, "dense")
+        b = None if b is None else (b if isinstance(b, T) else as_tensor(b, "dense"))
+        parents.append(W)
+        parents.append(b)
+        saved_t.append(W)
+        nw = W.requires_grad
+        nb = b is not None and b.requires_grad
+        if b is not None:
+            saved_t.append(b)
+        arrays.append((W.data, None if b is None else b.data, act, param))
+        need.append((nw, nb))
+        grad = grad or nw or nb
+    y, saved = dense_chain_forward(x.data, arrays)
+    if grad and grad_mode.enabled:
+        nx, need = x.requires_grad, tuple(need)
+
+        def backward(g):
+            return dense_chain_backward(saved, g, nx, need)
+        name = "DenseBackward" if len(arrays) == 1 else "DenseChainBackward"
+        out = record(y, name, tuple(parents), backward, tuple(saved_t), saves_out=True)
+    else:
+        out = wrap(y)
+    if return_intermediates:
+        return out, [s.y for s in saved]
+    return out
+
+
+def dense(x, W, b=None, activation=None, param=None):
+    """The Tensor op act(x @ W + b): one graph node, the one-layer :func:`dense_chain`.
+
+    ``W`` is (in, out), ``b`` is (out,) or None; ``param`` is leaky_relu's slope /
+    elu's alpha (PyTorch's defaults 0.01 / 1.0 when None).
+
+    >>> import microinit as mi
+    >>> dense(mi.ones(1, 2), mi.ones(2, 3), mi.zeros(3), activation="relu").tolist()
+    [[2.0, 2.0, 2.0]]
+    """
+    return dense_chain(x, ((W, b, activation, param),))
