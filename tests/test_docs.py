@@ -121,19 +121,42 @@ def _markdown_files():
     return [README, *sorted(DOCS.glob("*.md"))]
 
 
+def _without_code_blocks(text):
+    return re.sub(r"```.*?```", "", text, flags=re.S)
+
+
+def _anchors(md):
+    """GitHub's anchors for the headings of a markdown file: lower case, punctuation
+    dropped, spaces made hyphens."""
+    anchors = set()
+    for line in _without_code_blocks(md.read_text(encoding="utf-8")).splitlines():
+        m = re.match(r"^#{1,6}\s+(.*?)\s*$", line)
+        if m:
+            anchors.add(re.sub(r"[^\w\- ]", "", m.group(1).lower()).replace(" ", "-"))
+    return anchors
+
+
 @pytest.mark.parametrize("md", _markdown_files(), ids=lambda p: p.name)
 def test_relative_links_point_to_existing_files(md):
-    text = md.read_text(encoding="utf-8")
     # Links inside code blocks are code, not links.
-    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = _without_code_blocks(md.read_text(encoding="utf-8"))
     broken = []
     for target in LINK.findall(text):
-        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-            continue  # http:, https:, mailto: ... and in-page anchors
-        file = (md.parent / target.split("#", 1)[0]).resolve()
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+            continue  # http:, https:, mailto: ...
+        path, _, anchor = target.partition("#")
+        file = (md.parent / path).resolve() if path else md
         if not file.exists():
             broken.append(target)
-    assert not broken, f"{md.relative_to(ROOT)} links to missing files: {broken}"
+        elif anchor and file.suffix == ".md" and anchor not in _anchors(file):
+            broken.append(target)
+    assert not broken, f"{md.relative_to(ROOT)} links to missing files or headings: {broken}"
+
+
+def test_anchors_follow_github():
+    md = DOCS / "benchmarks.md"
+    assert "initializers-vs-torchnninit" in _anchors(md)
+    assert "history-the-issue-6-run-2026-11-22" in _anchors(md)
 
 
 def test_link_pattern_finds_links():
