@@ -40,7 +40,11 @@ def make_problem(name, seed=0):
 
 def step_flops(sizes, batch):
     """Multiply-add FLOPs of one step: forward 2BIO per layer; backward 2BIO for dW and
-    2BIO for dx except the first layer (no input gradient); elementwise work ignored."""
+    2BIO for dx except the first layer (no input gradient); elementwise work ignored.
+
+    >>> step_flops([2, 16, 1], batch=100)     # 2*100*2*16 * 2  +  2*100*16*1 * 3
+    22400
+    """
     total = 0
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         total += 2 * batch * a * b * (2 if i == 0 else 3)

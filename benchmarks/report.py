@@ -15,7 +15,12 @@ TARGETS = {
 
 def speedup(row, other):
     """``other``'s median step time over microinit's (> 1: microinit is faster), or None
-    when ``other`` was not timed."""
+    when ``other`` was not timed.
+
+    >>> row = {"microinit": {"median": 2e-6}, "numpy": {"median": 3e-6}}
+    >>> speedup(row, "numpy"), speedup(row, "torch")
+    (1.5, None)
+    """
     if other not in row:
         return None
     return row[other]["median"] / row["microinit"]["median"]

@@ -28,7 +28,11 @@ def time_fn(fn, repeats, inner, warmup):
 
 
 def inner_for(seconds_per_call, target=0.02):
-    """Back-to-back calls per sample so that one sample lasts about ``target`` seconds."""
+    """Back-to-back calls per sample so that one sample lasts about ``target`` seconds.
+
+    >>> inner_for(1e-4), inner_for(1.0)
+    (200, 1)
+    """
     return max(1, int(target / max(seconds_per_call, 1e-7)))
 
 

@@ -1,5 +1,8 @@
 """`microinit <command>` dispatch, and `microinit bench` as a thin runner of the clone's
 benchmarks/ folder."""
+import doctest
+import importlib
+
 import pytest
 
 from microinit import cli
@@ -35,3 +38,8 @@ def test_unknown_command_and_no_command(capsys):
     assert "demo" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["nonsense"])
+
+
+def test_docstring_examples_pass():
+    result = doctest.testmod(importlib.import_module("microinit.cli"), verbose=False, report=False)
+    assert result.failed == 0 and result.attempted == 0

@@ -1,3 +1,5 @@
+import doctest
+import importlib
 import math
 import re
 import sys
@@ -105,3 +107,8 @@ def test_reading_is_derived_from_the_numbers():
     assert "big: exploding start (epoch-1 loss 30.0), 150 of 192 hidden ReLUs dead, ends at 50%" in text
     assert "boom diverged" in text
     assert text.endswith("best: good (99.0% test).")
+
+
+def test_docstring_examples_pass():
+    result = doctest.testmod(importlib.import_module("microinit.demo"), verbose=False, report=False)
+    assert result.failed == 0 and result.attempted > 0

@@ -7,7 +7,6 @@ import pytest
 
 from microinit import lab
 
-
 # Tiny networks: threads only add contention on a shared machine.
 pytestmark = pytest.mark.usefixtures("single_thread")
 
