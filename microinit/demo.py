@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from microinit.diagnostics import layer_stats, new_figure, save_figure
+from microinit.diagnostics import Table, layer_stats, new_figure, require_matplotlib, save_figure
 from microinit.lab.runs import train_run
 from microinit.lab.specs import parse_init as parse_init_spec
 from microinit.lab.specs import spec_label
@@ -106,19 +106,18 @@ def train_one(spec, args, X_tr, y_tr, X_te, y_te):
 
 
 def format_table(results):
-    head = ("initializer", "loss@epoch1", "final loss", "train acc", "test acc", "seconds")
-    rows = [head]
+    """The results as a ``diagnostics.Table`` printed: one row per initializer."""
+    def fixed(digits, scale=1.0, unit=""):
+        return lambda v: f"{scale * v:.{digits}f}{unit}"
+
+    columns = ["initializer", "loss@epoch1", "final loss", "train acc", "test acc", "seconds"]
+    formats = {"loss@epoch1": fixed(4), "final loss": fixed(4), "train acc": fixed(1, 100, "%"),
+               "test acc": fixed(1, 100, "%"), "seconds": fixed(1)}
+    table = Table(columns, formats=formats)
     for r in results:
-        rows.append((r["label"], f"{r['first']:.4f}", f"{r['final']:.4f}",
-                     f"{100 * r['train_acc']:.1f}%", f"{100 * r['test_acc']:.1f}%", f"{r['seconds']:.1f}"))
-    w = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for k, row in enumerate(rows):
-        cells = [row[0].ljust(w[0])] + [c.rjust(w[i]) for i, c in enumerate(row) if i]
-        lines.append("  ".join(cells))
-        if k == 0:
-            lines.append("  ".join("-" * x for x in w))
-    return "\n".join(lines)
+        table.append({"initializer": r["label"], "loss@epoch1": r["first"], "final loss": r["final"],
+                      "train acc": r["train_acc"], "test acc": r["test_acc"], "seconds": r["seconds"]})
+    return str(table)
 
 
 def reading(results):
@@ -195,10 +194,9 @@ def run(args):
             return 2
     if args.plot:
         try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("microinit demo: --plot needs matplotlib. Install the plot extra:\n"
-                  "    pip install -e \".[plot]\"", file=sys.stderr)
+            require_matplotlib()
+        except ImportError as err:
+            print(f"microinit demo: --plot: {err}", file=sys.stderr)
             return 2
     specs = []
     try:

@@ -221,7 +221,8 @@ def require_matplotlib():
         from matplotlib.figure import Figure  # noqa: F401
     except ImportError:
         raise ImportError("plotting needs matplotlib, which is not installed; install the plot extra: "
-                          "pip install 'microinit[plot]' (or pip install matplotlib)") from None
+                          "pip install 'microinit[plot]' (in a clone: pip install -e \".[plot]\"; "
+                          "or pip install matplotlib)") from None
 
 
 def new_figure(figsize=(10, 4)):
