@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from microinit.diagnostics import Table, layer_stats, new_figure, require_matplotlib, save_figure
+from microinit.diagnostics import Table, check_figure_path, layer_stats, new_figure, save_figure
 from microinit.lab.runs import train_run
 from microinit.lab.specs import parse_init as parse_init_spec
 from microinit.lab.specs import spec_label
@@ -194,8 +194,8 @@ def run(args):
             return 2
     if args.plot:
         try:
-            require_matplotlib()
-        except ImportError as err:
+            check_figure_path(args.plot)  # before training, not after
+        except (ImportError, OSError) as err:
             print(f"microinit demo: --plot: {err}", file=sys.stderr)
             return 2
     specs = []

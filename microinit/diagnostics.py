@@ -57,7 +57,8 @@ from microinit._atomic import atomic_open
 from microinit import nn
 from microinit.tensor import Tensor, enable_grad, no_grad
 
-__all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure", "require_matplotlib", "log_y"]
+__all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure", "require_matplotlib",
+           "check_figure_path", "new_figure", "log_y", "positive", "percent", "format_value"]
 
 _CLONE_TOL = 1e-5
 
@@ -236,12 +237,30 @@ def new_figure(figsize=(10, 4)):
 def save_figure(fig, path, dpi=80):
     """Write ``fig`` as a PNG to ``path`` atomically (temp file in the same directory, then
     ``os.replace``), so an interrupted run never leaves a half-written figure."""
+    path = _writable_path(path)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
+    return path
+
+
+def check_figure_path(path):
+    """Before a long run that ends with a figure: ``OSError`` when ``path``'s directory does
+    not exist, ``ImportError`` (with the install hint) when matplotlib is missing.
+
+    >>> check_figure_path("/no/such/folder/fig.png")
+    Traceback (most recent call last):
+    ...
+    OSError: cannot write figure '/no/such/folder/fig.png': directory '/no/such/folder' does not exist
+    """
+    _writable_path(path)
+    require_matplotlib()
+
+
+def _writable_path(path):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OSError(f"cannot write figure {path!r}: directory {folder!r} does not exist")
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, format="png", dpi=dpi)
     return path
 
 

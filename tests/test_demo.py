@@ -85,6 +85,12 @@ def test_plot_without_matplotlib_says_how_to_install(capsys, monkeypatch, tmp_pa
     assert not (tmp_path / "x.png").exists()
 
 
+def test_plot_into_a_missing_folder_fails_before_training(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, out, err = _run(capsys, *SMALL, "--plot", str(tmp_path / "no" / "x.png"))
+    assert code == 2 and "does not exist" in err and out == ""
+
+
 def test_plot_writes_a_png(capsys, tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "curves.png"

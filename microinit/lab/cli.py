@@ -5,10 +5,9 @@ requested number of threads and prints its table (and writes its figure with ``-
 """
 import argparse
 import math
-import os
 import sys
 
-from microinit.diagnostics import require_matplotlib
+from microinit.diagnostics import check_figure_path
 from microinit.lab.experiments import DEPTH_INITS, EXPERIMENTS
 from microinit.lab.specs import parse_init
 from microinit.threads import get_num_threads, set_num_threads
@@ -122,15 +121,9 @@ def _kwargs(args):
 def run(args):
     if args.plot:
         try:
-            require_matplotlib()
-        except ImportError as err:
+            check_figure_path(args.plot)  # say so before the experiment runs, not after
+        except (ImportError, OSError) as err:
             print(f"microinit initlab {args.experiment}: {err}", file=sys.stderr)
-            return 1
-        folder = os.path.dirname(os.path.abspath(args.plot))
-        if not os.path.isdir(folder):
-            # Say so before the experiment runs, not after.
-            print(f"microinit initlab {args.experiment}: cannot write the figure {args.plot!r}: directory "
-                  f"{folder!r} does not exist", file=sys.stderr)
             return 1
     before = get_num_threads()
     set_num_threads(args.threads)

@@ -1,14 +1,7 @@
 """The lab's five experiments; each returns a ``Table`` that prints and draws its figure.
 
-=============  =============================================================================
-``symmetry``   zero/constant init: hidden units stay clones (symmetry 1.0) and the network
-               is no better than a linear model; random init breaks the symmetry
-``depth``      activation and gradient std per layer of deep tanh and ReLU MLPs under
-               normal(0.01), normal(1.0), Xavier, He, LeCun and orthogonal init
-``deep_relu``  a 30-layer ReLU MLP trained with Xavier and with He: He trains, Xavier stalls
-``lsuv``       LSUV vs He vs orthogonal: variance per layer and the first epochs' loss
-``custom``     any initializer(s) x activation x depth x width from the command line
-=============  =============================================================================
+What each shows, and the expected outcome, is in its docstring; the package docstring
+(``microinit.lab``) lists them.
 """
 import math
 
