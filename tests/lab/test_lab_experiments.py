@@ -119,7 +119,7 @@ def test_deep_relu_he_trains_and_xavier_stalls():
 
 
 def test_divergence_in_training_is_reported_not_raised():
-    # RELIABILITY 14: fit stops on an inf/NaN loss; the lab keeps the epochs before it.
+    # docs/reliability.md row 14: fit stops on an inf/NaN loss; the lab keeps the epochs before it.
     t = lab.deep_relu(depth=3, width=8, n=60, epochs=4, lr=1e5, seed=0)
     for r in t:
         assert r["reading"].startswith("diverged (inf/NaN) after ")
