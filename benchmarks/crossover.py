@@ -15,12 +15,18 @@ microinit/functional/linalg.py.
 """
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
 import microinit
-from microinit.bench import time_interleaved
 from microinit.ops import linalg as L
+
+if not __package__:
+    # Run as a script: make the folder importable as the package `benchmarks`.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import time_interleaved  # noqa: E402
 
 
 def _forced(blas, fn):

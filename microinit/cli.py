@@ -3,20 +3,68 @@
 Each subcommand lives in the module that owns its work; that module provides
 ``add_arguments(parser)`` and ``run(args) -> int``. This file only dispatches, so
 that adding a command never means touching the others.
+
+``microinit bench`` is the one command whose code is not in the package: the benchmarks
+live in the repository's ``benchmarks/`` folder, which an editable install
+(``pip install -e .`` from a clone) has next to the package. ``load_benchmarks()``
+finds it there; without it the command says to run from a clone.
 """
 import argparse
 import importlib
 import importlib.util
 import platform
 import sys
+from pathlib import Path
 
-# name -> (module, one-line help)
+# name -> (module, one-line help). BENCHMARKS stands for the runner in the clone's
+# benchmarks/ folder (see load_benchmarks).
+BENCHMARKS = "benchmarks.runner"
 COMMANDS = {
     "demo": ("microinit.demo", "train a small network on spirals under several initializers"),
     "trace": ("microinit.trace", "step through backpropagation of a scalar expression"),
     "initlab": ("microinit.lab", "experiments that show what initialization does"),
-    "bench": ("microinit.bench", "benchmark microinit against numpy, PyTorch and micrograd"),
+    "bench": (BENCHMARKS, "benchmark microinit against numpy, PyTorch and micrograd"),
 }
+
+
+def benchmarks_dir():
+    """The repository's ``benchmarks/`` folder beside the installed package, or None
+    (a regular, non-editable install has no such folder)."""
+    import microinit
+
+    folder = Path(microinit.__file__).resolve().parent.parent / "benchmarks"
+    return folder if (folder / "runner.py").is_file() and (folder / "__init__.py").is_file() else None
+
+
+def load_benchmarks():
+    """The module ``benchmarks.runner`` from ``benchmarks_dir()``, or None when there is none.
+
+    The folder is imported as the package ``benchmarks`` from its path, without putting
+    the repository on ``sys.path`` (which would shadow other top-level names)."""
+    folder = benchmarks_dir()
+    if folder is None:
+        return None
+    loaded = sys.modules.get("benchmarks")
+    if loaded is None or Path(getattr(loaded, "__file__", "") or "").resolve().parent != folder:
+        spec = importlib.util.spec_from_file_location("benchmarks", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["benchmarks"] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(BENCHMARKS)
+
+
+def _needs_clone(args):
+    import microinit
+
+    print("microinit bench: the benchmarks are not part of the installed package and no benchmarks/ folder "
+          f"was found next to it ({Path(microinit.__file__).resolve().parent.parent}). Run it from a clone of "
+          "the repository: git clone ..., then `pip install -e .` in the clone and `microinit bench` "
+          "(or `python benchmarks/run.py`).", file=sys.stderr)
+    return 2
+
+
+_needs_clone.ignores_arguments = True  # whatever options were given, the answer is the same
 
 
 def _info(args):
@@ -66,11 +114,18 @@ def build_parser():
     info.set_defaults(func=_info)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
-        if importlib.util.find_spec(module) is None:
+        if module == BENCHMARKS:
+            mod = load_benchmarks()
+            if mod is None:
+                p.set_defaults(func=_needs_clone)
+                p.add_argument("rest", nargs=argparse.REMAINDER)
+                continue
+        elif importlib.util.find_spec(module) is None:
             p.set_defaults(func=_not_built(name))
             p.add_argument("rest", nargs=argparse.REMAINDER)
             continue
-        mod = importlib.import_module(module)
+        else:
+            mod = importlib.import_module(module)
         mod.add_arguments(p)
         p.set_defaults(func=mod.run)
     return parser
@@ -81,12 +136,15 @@ def _not_built(name):
         print(f"`microinit {name}` is not built yet in this version.")
         return 0
 
+    run.ignores_arguments = True
     return run
 
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(getattr(args, "func", None), "ignores_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

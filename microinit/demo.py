@@ -24,6 +24,13 @@ import time
 
 import numpy as np
 
+from microinit.diagnostics import Table, check_figure_path, layer_stats, new_figure, save_figure
+from microinit.lab.runs import train_run
+from microinit.lab.specs import parse_init as parse_init_spec
+from microinit.lab.specs import spec_label
+from microinit.rng import as_generator
+from microinit.training import evaluate
+
 DEFAULT_INITS = ("zeros", "normal(std=0.01)", "normal(std=1.0)", "xavier_uniform", "he_normal")
 LN3 = math.log(3)
 
@@ -44,97 +51,73 @@ def add_arguments(parser):
 
 
 def parse_init(spec):
-    """``"normal(std=0.01)"`` -> ``{"name": "normal", "std": 0.01}``; plain names pass through."""
-    spec = spec.strip()
-    m = re.fullmatch(r"([A-Za-z_][\w]*)\s*\((.*)\)", spec)
-    if not m:
-        return spec
-    config = {"name": m.group(1)}
-    for part in filter(None, (p.strip() for p in m.group(2).split(","))):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise ValueError(f"--init {spec!r}: expected key=value inside the parentheses, got {part!r}")
-        value = value.strip()
-        try:
-            config[key.strip()] = float(value) if re.fullmatch(r"[-+.\deE]+", value) else value.strip("'\"")
-        except ValueError:
-            raise ValueError(f"--init {spec!r}: bad number {value!r}") from None
-    return config
+    """One ``--init`` item as a registry spec: ``"normal(std=0.01)"`` ->
+    ``{"name": "normal", "std": 0.01}``; plain names pass through.
+
+    The lab's parser (``microinit.lab.specs.parse_init``) with every value named: in
+    ``normal(0.01)`` a reader cannot tell a mean from a std, so it is refused.
+
+    >>> parse_init("normal(std=0.01)")
+    {'name': 'normal', 'std': 0.01}
+    >>> parse_init("he_normal")
+    'he_normal'
+    """
+    return parse_init_spec(spec, positional=False)[1]
 
 
-def _label(spec):
-    if isinstance(spec, dict):
-        args = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
-        return f"{spec['name']}({args})"
-    return spec
-
-
-def _identical_hidden_units(model):
-    """True when, in every hidden layer, all units have the same incoming weights."""
-    layers = list(model)[:-1]
-    return bool(layers) and all(np.all(layer.weight.data == layer.weight.data[:, :1]) for layer in layers)
-
-
-def _dead_units(model, X):
-    """Hidden ReLU units that output 0 for every row of X (they can never learn again)."""
-    from microinit.tensor import no_grad
-
-    dead, h = 0, X
-    with no_grad():
-        for layer in list(model)[:-1]:
-            h = layer(h).data
-            dead += int(np.count_nonzero(h.max(axis=0) <= 0)) if len(h) else 0
-    return dead
+def _hidden_units(model, X):
+    """``(identical, dead)`` after training, from the lab's per-layer statistics
+    (``microinit.diagnostics.layer_stats``, forward only): ``identical`` is True when, in
+    every hidden layer, all units are clones of one another; ``dead`` counts hidden ReLU
+    units that output 0 for every row of ``X`` (they can never learn again)."""
+    hidden = layer_stats(model, X).to_records()[:-1]
+    identical = bool(hidden) and all(r["distinct"] == 1 for r in hidden)
+    # "dead" is a fraction of the layer's units; the demo reports a count
+    dead = sum(round(r["dead"] * layer.weight.shape[1]) for r, layer in zip(hidden, model) if r["dead"] is not None)
+    return identical, int(dead)
 
 
 def train_one(spec, args, X_tr, y_tr, X_te, y_te):
-    from microinit import data, nn, optim
-    from microinit.training import evaluate, fit
+    from microinit import nn, optim
 
-    rng = np.random.default_rng(args.seed)  # same weights stream and shuffles for every run
+    rng = as_generator(args.seed, "microinit demo")  # same weights stream and shuffles for every run
     sizes = [X_tr.shape[1]] + [args.width] * args.depth + [3]
     model = nn.MLP(sizes, activation="relu", weight_init=spec, rng=rng)
     opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     # Cosine annealing: big steps early, small at the end, so the final numbers are a
     # settled state rather than one noisy SGD step.
     schedule = optim.CosineLR(opt, T_max=args.epochs)
-    loader = data.DataLoader(X_tr, y_tr, batch_size=32, shuffle=True, rng=rng)
     t0 = time.perf_counter()
-    error = None
-    try:
-        hist = fit(model, "cross_entropy", opt, loader, epochs=args.epochs, callbacks=[schedule],
-                   verbose=False)
-    except FloatingPointError as err:  # a diverging run is a result, not a crash
-        hist, error = None, str(err)
+    # A diverging run is a result, not a crash: train_run reports it as an error text.
+    losses, error = train_run(model, X_tr, y_tr, opt, args.epochs, 32, rng, callbacks=[schedule])
     seconds = time.perf_counter() - t0
     if error is not None:
-        return {"label": _label(spec), "model": model, "error": error, "seconds": seconds,
+        return {"label": spec_label(spec), "model": model, "error": error, "seconds": seconds,
                 "loss": [], "first": float("nan"), "final": float("nan"),
                 "train_acc": float("nan"), "test_acc": float("nan"), "identical": False,
                 "dead": 0, "hidden": args.width * args.depth}
     train_loss, train_acc = evaluate(model, "cross_entropy", (X_tr, y_tr))
     _, test_acc = evaluate(model, "cross_entropy", (X_te, y_te))
-    return {"label": _label(spec), "model": model, "error": None, "seconds": seconds,
-            "loss": hist["loss"], "first": hist["loss"][0] if hist["loss"] else float("nan"),
+    identical, dead = _hidden_units(model, X_tr)
+    return {"label": spec_label(spec), "model": model, "error": None, "seconds": seconds,
+            "loss": losses, "first": losses[0] if losses else float("nan"),
             "final": train_loss, "train_acc": train_acc, "test_acc": test_acc,
-            "identical": _identical_hidden_units(model),
-            "dead": _dead_units(model, X_tr), "hidden": args.width * args.depth}
+            "identical": identical, "dead": dead, "hidden": args.width * args.depth}
 
 
 def format_table(results):
-    head = ("initializer", "loss@epoch1", "final loss", "train acc", "test acc", "seconds")
-    rows = [head]
+    """The results as a ``diagnostics.Table`` printed: one row per initializer."""
+    def fixed(digits, scale=1.0, unit=""):
+        return lambda v: f"{scale * v:.{digits}f}{unit}"
+
+    columns = ["initializer", "loss@epoch1", "final loss", "train acc", "test acc", "seconds"]
+    formats = {"loss@epoch1": fixed(4), "final loss": fixed(4), "train acc": fixed(1, 100, "%"),
+               "test acc": fixed(1, 100, "%"), "seconds": fixed(1)}
+    table = Table(columns, formats=formats)
     for r in results:
-        rows.append((r["label"], f"{r['first']:.4f}", f"{r['final']:.4f}",
-                     f"{100 * r['train_acc']:.1f}%", f"{100 * r['test_acc']:.1f}%", f"{r['seconds']:.1f}"))
-    w = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for k, row in enumerate(rows):
-        cells = [row[0].ljust(w[0])] + [c.rjust(w[i]) for i, c in enumerate(row) if i]
-        lines.append("  ".join(cells))
-        if k == 0:
-            lines.append("  ".join("-" * x for x in w))
-    return "\n".join(lines)
+        table.append({"initializer": r["label"], "loss@epoch1": r["first"], "final loss": r["final"],
+                      "train acc": r["train_acc"], "test acc": r["test_acc"], "seconds": r["seconds"]})
+    return str(table)
 
 
 def reading(results):
@@ -163,22 +146,17 @@ def reading(results):
 
 def plot(results, X, y, path):
     """Loss curves (log scale) and each model's decision regions, in one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    from microinit.tensor import no_grad
+    from microinit import no_grad
 
     points = ["#d62728", "#1f77b4", "#2ca02c"]        # class 0, 1, 2
     regions = ListedColormap(["#f4b6b6", "#b3cde3", "#b8e0b8"])
     n = len(results) + 1
     cols = min(3, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.0 * rows), squeeze=False,
-                             layout="constrained")
-    axes = axes.ravel()
+    fig = new_figure(figsize=(4.2 * cols, 4.0 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
     ax = axes[0]
     for r in results:
         if r["loss"]:
@@ -204,8 +182,7 @@ def plot(results, X, y, path):
         ax.set_aspect("equal")
     for ax in axes[n:]:
         ax.axis("off")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def run(args):
@@ -217,19 +194,15 @@ def run(args):
             return 2
     if args.plot:
         try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("microinit demo: --plot needs matplotlib. Install the plot extra:\n"
-                  "    pip install -e \".[plot]\"", file=sys.stderr)
+            check_figure_path(args.plot)  # before training, not after
+        except (ImportError, OSError) as err:
+            print(f"microinit demo: --plot: {err}", file=sys.stderr)
             return 2
     specs = []
     try:
         for item in args.init or DEFAULT_INITS:
+            # parse_init checks each against the registry: unknown names fail here, with its suggestion
             specs.extend(parse_init(s) for s in re.split(r",\s*(?![^()]*\))", item) if s.strip())
-        from microinit import init
-
-        for s in specs:
-            init.get(s)  # unknown names fail here, with the registry's suggestion
     except (ValueError, TypeError) as err:
         print(f"microinit demo: {err}", file=sys.stderr)
         return 2

@@ -13,7 +13,14 @@ the product of the two -- the amount the chain rule adds to that input's gradien
     >>> steps = trace(y)
     >>> steps[0].op, round(steps[0].inputs[0].local, 6)      # y = tanh(a), dy/da = 1 - y**2
     ('tanh(a)', 2.5e-05)
-    >>> print(steps)                                          # the table      # doctest: +SKIP
+    >>> print(steps)
+    step  node  op               data      upstream  input       local d  adds to input
+    -----------------------------------------------------------------------------------
+       0  y     tanh(a)     -0.999988             1  #2     2.45765e-05   2.45765e-05
+       1  #2    a * b              -6   2.45765e-05  x               -3  -7.37296e-05
+                                                     w                2   4.91531e-05
+       2  w     leaf               -3   4.91531e-05  (leaf)
+       3  x     leaf                2  -7.37296e-05  (leaf)
 
 It does not change any ``.grad``: it replays the same tape as ``backward()``
 (``Value.tape()``) with the compiled loop and the same local derivatives.

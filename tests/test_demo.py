@@ -1,3 +1,5 @@
+import doctest
+import importlib
 import math
 import re
 import sys
@@ -83,6 +85,12 @@ def test_plot_without_matplotlib_says_how_to_install(capsys, monkeypatch, tmp_pa
     assert not (tmp_path / "x.png").exists()
 
 
+def test_plot_into_a_missing_folder_fails_before_training(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    code, out, err = _run(capsys, *SMALL, "--plot", str(tmp_path / "no" / "x.png"))
+    assert code == 2 and "does not exist" in err and out == ""
+
+
 def test_plot_writes_a_png(capsys, tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "curves.png"
@@ -105,3 +113,8 @@ def test_reading_is_derived_from_the_numbers():
     assert "big: exploding start (epoch-1 loss 30.0), 150 of 192 hidden ReLUs dead, ends at 50%" in text
     assert "boom diverged" in text
     assert text.endswith("best: good (99.0% test).")
+
+
+def test_docstring_examples_pass():
+    result = doctest.testmod(importlib.import_module("microinit.demo"), verbose=False, report=False)
+    assert result.failed == 0 and result.attempted > 0

@@ -1,6 +1,8 @@
 """layer_stats and the Table it returns: every statistic against a hand computation,
 both ways of attaching an activation (fused / separate module), overflow reporting,
 and that the model is left exactly as it was."""
+import doctest
+import importlib
 import math
 import os
 import sys
@@ -11,7 +13,6 @@ import pytest
 from microinit import nn
 from microinit.diagnostics import LayerStats, Table, layer_stats, require_matplotlib, unit_similarity
 from microinit.tensor import cross_entropy
-
 
 # Tiny networks: threads only add contention on a shared machine.
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -260,3 +261,8 @@ def test_missing_matplotlib_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"microinit\[plot\]"):
         require_matplotlib()
+
+
+def test_docstring_examples_pass():
+    result = doctest.testmod(importlib.import_module("microinit.diagnostics"), verbose=False, report=False)
+    assert result.failed == 0 and result.attempted > 0

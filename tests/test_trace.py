@@ -1,5 +1,7 @@
 """Step-through backprop: trace(), to_dot/to_svg, and the `microinit trace` command."""
 import argparse
+import doctest
+import importlib
 import io
 import math
 import shutil
@@ -207,3 +209,8 @@ def test_run_svg_without_graphviz_says_so(monkeypatch, tmp_path, capsys):
     assert tr.run(_args("x * 2", "x=1", dot=str(target))) == 1
     assert "`dot` program was not found" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_docstring_examples_pass():
+    result = doctest.testmod(importlib.import_module("microinit.trace"), verbose=False, report=False)
+    assert result.failed == 0 and result.attempted > 0

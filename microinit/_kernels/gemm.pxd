@@ -558,7 +558,7 @@ cdef enum:
     # at 2-17M MACs; right after a numpy BLAS call, whose OpenBLAS threads keep
     # spinning, a 2-thread region stalls for milliseconds (n = 128: 40 us alone, ~10 ms
     # alternating with np.matmul), and on a busy machine a descheduled thread stalls
-    # every region. functional.linalg sends everything above 2^21 MACs to BLAS, so with
+    # every region. ops/linalg.py sends everything above 2^21 MACs to BLAS, so with
     # this threshold its own-kernel products never start a team; direct gemm calls on
     # large matrices still use both cores.
     MI_PARALLEL_MIN = 1 << 23

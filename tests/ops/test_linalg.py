@@ -1,4 +1,4 @@
-"""functional.linalg: matmul / dense forward-backward pairs, dispatch, validation, buffers."""
+"""ops/linalg.py: matmul / dense forward-backward pairs, dispatch, validation, buffers."""
 import gc
 
 import numpy as np

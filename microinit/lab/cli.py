@@ -1,0 +1,145 @@
+"""``microinit initlab <experiment> [--seed N] [--plot FILE.png] ...``: the lab's command line.
+
+Parses the options of each experiment in ``microinit.lab.experiments``, runs it with the
+requested number of threads and prints its table (and writes its figure with ``--plot``).
+"""
+import argparse
+import math
+import sys
+
+from microinit.diagnostics import check_figure_path
+from microinit.lab.experiments import DEPTH_INITS, EXPERIMENTS
+from microinit.lab.specs import parse_init
+from microinit.threads import get_num_threads, set_num_threads
+
+__all__ = ["add_arguments", "run"]
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise _arg_error(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise _arg_error(f"expected a positive integer, got {v}")
+    return v
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise _arg_error(f"expected a positive number, got {text!r}") from None
+    if not v > 0 or not math.isfinite(v):
+        raise _arg_error(f"expected a positive number, got {text!r}")
+    return v
+
+
+def _init_arg(text):
+    try:
+        return parse_init(text)
+    except (ValueError, TypeError) as err:
+        raise _arg_error(str(err)) from None
+
+
+def _arg_error(msg):
+    return argparse.ArgumentTypeError(msg)
+
+
+def add_arguments(parser):
+    """``microinit initlab <experiment> [--seed N] [--plot FILE.png] ...``"""
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    helps = {name: ((fn.__doc__ or "").strip().splitlines() or [name])[0] for name, fn in EXPERIMENTS.items()}
+
+    def common(p):
+        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        p.add_argument("--threads", type=_positive_int, default=1,
+                       help="threads for kernels and BLAS (default 1: these networks are too small for "
+                            "threads to pay for their start-up, and on a busy machine they lose badly)")
+        p.add_argument("--plot", metavar="FILE", help="write the figure to FILE (PNG; needs matplotlib)")
+
+    p = sub.add_parser("symmetry", help=helps["symmetry"], description=helps["symmetry"])
+    common(p)
+    p.add_argument("--init", nargs="+", type=_init_arg, default=None, help="initializers (default: %(default)s)")
+    p.add_argument("--width", type=_positive_int, default=16)
+    p.add_argument("--epochs", type=_positive_int, default=60)
+    p.add_argument("--activation", default="tanh")
+
+    p = sub.add_parser("depth", help=helps["depth"], description=helps["depth"])
+    common(p)
+    p.add_argument("--depth", type=_positive_int, default=30, help="hidden layers (default 30)")
+    p.add_argument("--width", type=_positive_int, default=100, help="units per layer (default 100)")
+    p.add_argument("--batch", type=_positive_int, default=256)
+    p.add_argument("--init", nargs="+", type=_init_arg, default=None,
+                   help="initializers (default: " + " ".join(DEPTH_INITS) + ")")
+    p.add_argument("--activation", nargs="+", default=["tanh", "relu"])
+
+    p = sub.add_parser("deep-relu", help=helps["deep-relu"], description=helps["deep-relu"])
+    common(p)
+    p.add_argument("--depth", type=_positive_int, default=30)
+    p.add_argument("--width", type=_positive_int, default=64)
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--lr", type=_positive_float, default=0.001)
+    p.add_argument("--init", nargs="+", type=_init_arg, default=None, help="default: xavier_uniform he_normal")
+
+    p = sub.add_parser("lsuv", help=helps["lsuv"], description=helps["lsuv"])
+    common(p)
+    p.add_argument("--depth", type=_positive_int, default=20)
+    p.add_argument("--width", type=_positive_int, default=64)
+    p.add_argument("--epochs", type=_positive_int, default=10)
+    p.add_argument("--activation", default="tanh")
+
+    p = sub.add_parser("custom", help=helps["custom"], description=helps["custom"])
+    common(p)
+    p.add_argument("--init", nargs="+", type=_init_arg, required=True,
+                   help='registry specs: he_normal, "normal(std=0.05)", \'{"name": "orthogonal", "gain": 2}\'')
+    p.add_argument("--activation", nargs="+", default=["relu"])
+    p.add_argument("--depth", nargs="+", type=_positive_int, default=[20])
+    p.add_argument("--width", nargs="+", type=_positive_int, default=[64])
+    p.add_argument("--batch", type=_positive_int, default=256)
+
+
+def _kwargs(args):
+    name = args.experiment
+    kw = {"seed": args.seed}
+    inits = getattr(args, "init", None)
+    if inits:
+        kw["inits"] = inits
+    if name == "symmetry":
+        kw.update(width=args.width, epochs=args.epochs, activation=args.activation)
+    elif name == "depth":
+        kw.update(depth=args.depth, width=args.width, batch=args.batch, activations=args.activation)
+    elif name == "deep-relu":
+        kw.update(depth=args.depth, width=args.width, epochs=args.epochs, lr=args.lr)
+    elif name == "lsuv":
+        kw.update(depth=args.depth, width=args.width, epochs=args.epochs, activation=args.activation)
+    elif name == "custom":
+        kw.update(activations=args.activation, depths=args.depth, widths=args.width, batch=args.batch)
+    return kw
+
+
+def run(args):
+    if args.plot:
+        try:
+            check_figure_path(args.plot)  # say so before the experiment runs, not after
+        except (ImportError, OSError) as err:
+            print(f"microinit initlab {args.experiment}: {err}", file=sys.stderr)
+            return 1
+    before = get_num_threads()
+    set_num_threads(args.threads)
+    try:
+        table = EXPERIMENTS[args.experiment](**_kwargs(args))
+    except (ValueError, TypeError) as err:
+        print(f"microinit initlab {args.experiment}: {err}", file=sys.stderr)
+        return 2
+    finally:
+        set_num_threads(before)
+    print(table)
+    if args.plot:
+        try:
+            table.plot(args.plot)
+        except OSError as err:
+            print(f"microinit initlab {args.experiment}: cannot write the figure: {err}", file=sys.stderr)
+            return 1
+        print(f"\nfigure written to {args.plot}")
+    return 0
