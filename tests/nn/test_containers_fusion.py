@@ -251,3 +251,152 @@ def test_upstream_gradient_that_is_not_plain(rng):
     for p, b in zip(model.parameters(), want):
         assert p.grad.dtype == np.float32
         np.testing.assert_allclose(p.grad, b, rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- hooks observe a fused run
+def _models(dtype):
+    return {
+        "mlp": nn.MLP([4, 16, 8, 3], activation="tanh", rng=1, dtype=dtype),
+        "mixed": nn.Sequential(nn.Dense(4, 6, activation="elu", rng=0, dtype=dtype),
+                               nn.Dense(6, 5, bias=False, rng=1, dtype=dtype), nn.ReLU(),
+                               nn.Dense(5, 3, activation="gelu", rng=2, dtype=dtype)),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["mlp", "mixed"])
+def test_a_hook_changes_nothing_output_and_gradients_bitwise(rng, dtype, kind):
+    model = _models(dtype)[kind]
+    for p in model.parameters():  # non-zero biases
+        p.data[...] += 0.1 * rng.standard_normal(p.shape).astype(dtype)
+    x = mi.Tensor(rng.standard_normal((7, 4)).astype(dtype), requires_grad=True)
+    g = rng.standard_normal((7, 3)).astype(dtype)
+    y0, grads0 = _run(model, x, g)
+    seen = []
+    dense = [m for m in model if isinstance(m, nn.Dense)]
+    handles = [m.register_forward_hook(lambda mod, inp, out: seen.append(mod)) for m in dense]
+    y1, grads1 = _run(model, x, g)
+    for h in handles:
+        h.remove()
+    assert seen == dense                              # every hook fired, in layer order
+    assert y1.grad_fn == y0.grad_fn
+    assert np.array_equal(y0.data, y1.data)
+    assert len(grads0) == len(grads1) == len(model.parameters()) + 1
+    for a, b in zip(grads0, grads1):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_hooks_of_a_run_see_each_layers_input_and_output_in_order(rng):
+    model = nn.MLP([3, 5, 4, 2], activation="relu", rng=0, dtype=np.float64)
+    x = mi.Tensor(rng.standard_normal((6, 3)), requires_grad=True)
+    calls = []
+    for m in model:
+        m.register_forward_hook(lambda mod, inp, out: calls.append((mod, inp, out)))
+    y = model(x)
+    assert [c[0] for c in calls] == list(model)
+    assert calls[0][1][0] is x and calls[-1][2] is y           # the run's own ends
+    for (_, _, out), (_, inp, _) in zip(calls, calls[1:]):
+        assert inp[0] is out                                   # layer i's output feeds layer i + 1
+    h = x
+    for (mod, inp, out) in calls:
+        assert len(inp) == 1 and isinstance(out, mi.Tensor)
+        want = mod.forward(h)
+        np.testing.assert_allclose(out.data, want.data, rtol=1e-13, atol=1e-15)
+        h = want
+    # inner outputs are observations, not graph nodes
+    assert all(isinstance(c[2], nn.ObservedOutput) and c[2].grad_fn is None for c in calls[:-1])
+
+
+def test_a_hook_may_return_its_output_unchanged(rng):
+    model = nn.MLP([3, 4, 2], rng=0)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    want = model(x).data
+    model[0].register_forward_hook(lambda mod, inp, out: out)
+    assert np.array_equal(model(x).data, want)
+
+
+@pytest.mark.parametrize("where", [0, 1, 2])
+def test_a_replacing_hook_inside_a_run_raises_and_fuse_false_honours_it(rng, where):
+    model = nn.MLP([3, 6, 5, 2], activation="tanh", rng=0, dtype=np.float64)
+    x = rng.standard_normal((4, 3))
+    clean = model(x).data.copy()
+    model[where].register_forward_hook(lambda mod, inp, out: out * 0.0)
+    with pytest.raises(RuntimeError) as info:
+        model(x)
+    msg = str(info.value)
+    assert f"Dense layer '{where}'" in msg and "fuse=False" in msg and "directly" in msg
+    unfused = nn.Sequential(list(model), fuse=False)
+    y = unfused(x)
+    if where == 2:
+        assert not y.data.any()
+    else:   # a zeroed hidden layer: the rest of the network sees zeros
+        rest = unfused[where + 1:]
+        rest.fuse = False
+        np.testing.assert_allclose(y.data, rest(np.zeros((4, model[where].out_features))).data, rtol=1e-14)
+    assert not np.array_equal(y.data, clean)
+    model.fuse = False
+    np.testing.assert_array_equal(model(x).data, y.data)
+    assert "fuse=False" in repr(model) and "fuse=False" in repr(unfused)
+
+
+def test_a_replacing_hook_on_a_dense_called_directly_is_honoured(rng):
+    layer = nn.Dense(3, 2, rng=0)
+    layer.register_forward_hook(lambda mod, inp, out: out * 0.0)
+    model = nn.Sequential(layer)
+    with pytest.raises(RuntimeError, match="Dense layer '0'"):
+        model(np.ones((2, 3), np.float32))
+    assert not layer(np.ones((2, 3), np.float32)).data.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_observed_output_gradient_equals_the_layer_by_layer_gradient(rng, dtype):
+    model = nn.MLP([4, 7, 6, 5, 3], activation="gelu", rng=2, dtype=dtype)
+    x = mi.Tensor(rng.standard_normal((8, 4)).astype(dtype), requires_grad=True)
+    g = rng.standard_normal((8, 3)).astype(dtype)
+
+    def grads_of_outputs(fuse):
+        model.fuse = fuse
+        outs = []
+        handles = [m.register_forward_hook(lambda mod, inp, out: outs.append(out.retain_grad()))
+                   for m in model]
+        model(x).backward(g)
+        for h in handles:
+            h.remove()
+        model.zero_grad()
+        return [o.grad for o in outs]
+
+    fused, per_layer = grads_of_outputs(True), grads_of_outputs(False)
+    model.fuse = True
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(fused, per_layer):
+        assert a is not None and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_observed_output_without_retain_grad_or_backward_has_no_grad(rng):
+    model = nn.MLP([3, 4, 2], rng=0)
+    outs = []
+    model[0].register_forward_hook(lambda mod, inp, out: outs.append(out))
+    model(rng.standard_normal((2, 3)).astype(np.float32)).sum().backward()
+    assert outs[0].grad is None
+    with mi.no_grad():
+        model(rng.standard_normal((2, 3)).astype(np.float32))
+    assert not outs[1].requires_grad and outs[1].retain_grad().grad is None
+
+
+def test_a_hook_that_raises_stops_the_forward(rng):
+    model = nn.MLP([3, 4, 2], rng=0)
+
+    def stop(mod, inp, out):
+        raise KeyError("stop here")
+
+    model[0].register_forward_hook(stop)
+    with pytest.raises(KeyError, match="stop here"):
+        model(np.ones((2, 3), np.float32))
+
+
+def test_fuse_flag_is_kept_by_slices_and_mlp():
+    seq = nn.Sequential(nn.Dense(2, 3, rng=0), nn.Dense(3, 1, rng=0), fuse=False)
+    assert seq.fuse is False and seq[:1].fuse is False
+    assert nn.MLP([2, 3, 1], rng=0).fuse is True and nn.MLP([2, 3, 1], rng=0, fuse=False).fuse is False
+    assert seq(np.ones((2, 2), np.float32)).grad_fn == "DenseBackward"
