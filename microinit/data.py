@@ -17,7 +17,7 @@ Example::
     >>> for xb, yb in data.DataLoader(Xtr, ytr, batch_size=32, shuffle=True, rng=0):
     ...     pass
 
-Data with NaN or inf is refused (``ValueError`` naming the row, RELIABILITY row 13):
+Data with NaN or inf is refused (``ValueError`` naming the row, docs/reliability.md row 13):
 training on it would only turn every weight into NaN a few steps later.
 """
 import math
@@ -25,7 +25,6 @@ import numbers
 
 import numpy as np
 
-from microinit.functional._validate import as_float_array, check_finite
 
 __all__ = [
     "moons", "circles", "spirals", "xor", "blobs", "checkerboard",
@@ -155,12 +154,43 @@ def checkerboard(n, noise=0.0, tiles=4, rng=None):
     return _finish(X, y, noise, rng)
 
 
+_SUPPORTED = "float32 or float64 (int/bool arrays and lists are cast to float32)"
+
+
+def _as_float_data(X, op):
+    """``X`` as a C-contiguous, native-byte-order float32/float64 array.
+
+    float32/float64 keep their dtype (no copy when already plain); int/bool arrays and
+    lists become float32; float16, complex, object, str and None raise ``TypeError``
+    (float16 is refused rather than silently upcast, as everywhere in microinit).
+    """
+    if X is None or isinstance(X, (str, bytes)):
+        raise TypeError(f"{op}: X must be an array of {_SUPPORTED}, got {type(X).__name__}")
+    try:
+        a = np.asarray(X)
+    except (ValueError, TypeError) as err:  # ragged lists and the like
+        raise TypeError(f"{op}: X could not be converted to a float array ({err})") from None
+    if a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
+        # a big-endian array is converted to native order: kernels read native floats
+        return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    if a.dtype.kind in "iub":
+        return np.ascontiguousarray(a, dtype=np.float32)
+    raise TypeError(f"{op}: X has unsupported dtype {a.dtype}; supported: {_SUPPORTED}")
+
+
+def _check_finite(a, name):
+    """Raise ``ValueError`` naming the first NaN/inf entry, e.g. ``X[7, 1]``."""
+    if a.size and not np.isfinite(a).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"input contains NaN/inf at {name}{list(idx)} (value {a[idx]!r})")
+
+
 def _check_xy(X, y, op):
     """Validate a data set at the boundary: float X without NaN/inf, y of matching length."""
-    X = as_float_array(X, op, "X")
+    X = _as_float_data(X, op)
     if X.ndim == 0:
         raise ValueError(f"{op}: X should have at least 1 dimension (one row per sample), got a scalar")
-    check_finite(X, "X")
+    _check_finite(X, "X")
     if y is not None:
         y = np.asarray(y)
         if y.ndim == 0:
@@ -169,7 +199,7 @@ def _check_xy(X, y, op):
             raise ValueError(f"{op}: X and y have different numbers of rows: "
                              f"X {tuple(X.shape)} vs y {tuple(y.shape)}")
         if y.dtype.kind == "f":
-            check_finite(y, "y")
+            _check_finite(y, "y")
         elif y.dtype.kind not in "iub":
             raise TypeError(f"{op}: y has unsupported dtype {y.dtype}; use integer labels or floats")
     return X, y

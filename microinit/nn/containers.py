@@ -50,7 +50,7 @@ class Sequential(Module):
     >>> model(np.ones((3, 2), np.float32)).grad_fn, seen
     ('DenseChainBackward', [(3, 4)])
     >>> _ = model[0].register_forward_hook(lambda m, inp, out: out * 0)
-    >>> model(np.ones((3, 2), np.float32))
+    >>> model(np.ones((3, 2), np.float32))    # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     RuntimeError: Dense layer '0': a forward hook returned a replacement output, ...
