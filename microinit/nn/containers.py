@@ -143,7 +143,7 @@ class _DenseRun:
         if len(shape) != 2 or shape[1] != self.in_features or not self.chains:
             self._raise_width_error(shape)
         run = self.layers
-        layers = [(d.weight, d.bias, d.activation, d.activation_param) for d in run]
+        layers = [d.chain_spec for d in run]
         for layer in run:
             if layer._forward_hooks:
                 break

@@ -22,6 +22,8 @@ from microinit.tensor import Tensor, dense
 
 __all__ = ["Dense", "Linear", "init_label", "as_generator"]
 
+_SPEC_FIELDS = frozenset(("weight", "bias", "activation", "activation_param"))
+
 
 def init_label(spec):
     """A short human label for an initializer spec (for repr and summary)."""
@@ -104,7 +106,7 @@ class Dense(Module):
                                requires_grad=True)
             self._param_inits["bias"] = init_label(bias_init)
         else:
-            self.__dict__["bias"] = None
+            self.bias = None
 
     def forward(self, x):
         d = x.data if isinstance(x, Tensor) else x
@@ -117,6 +119,23 @@ class Dense(Module):
         if len(shape) != 2 or shape[1] != self.in_features:
             raise ValueError(f"{self._layer_label()} expects input of shape (batch, {self.in_features}) "
                              f"(in_features={self.in_features}), but received shape {tuple(shape)}")
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in _SPEC_FIELDS:
+            self._refresh_chain_spec()
+
+    def __delattr__(self, name):
+        super().__delattr__(name)
+        if name in _SPEC_FIELDS:
+            self._refresh_chain_spec()
+
+    def _refresh_chain_spec(self):
+        # ``chain_spec`` is this layer as one ``(W, b, activation, param)`` entry of
+        # tensor.dense_chain, kept current here so that a Sequential's fused run reads one
+        # attribute per layer per forward (tiny nets are dominated by such overhead).
+        d = self.__dict__
+        d["chain_spec"] = (d.get("weight"), d.get("bias"), d.get("activation"), d.get("activation_param"))
 
     def extra_repr(self):
         parts = [f"{self.in_features} -> {self.out_features}"]

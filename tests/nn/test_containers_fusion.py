@@ -400,3 +400,18 @@ def test_fuse_flag_is_kept_by_slices_and_mlp():
     assert seq.fuse is False and seq[:1].fuse is False
     assert nn.MLP([2, 3, 1], rng=0).fuse is True and nn.MLP([2, 3, 1], rng=0, fuse=False).fuse is False
     assert seq(np.ones((2, 2), np.float32)).grad_fn == "DenseBackward"
+
+
+def test_a_fused_run_sees_reassigned_weights_bias_and_activation(rng):
+    model = nn.MLP([3, 4, 2], activation="relu", rng=0, dtype=np.float64)
+    x = rng.standard_normal((5, 3))
+    model[0].weight = mi.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    model[0].activation = "tanh"
+    model[1].bias = None
+    want = np.tanh(x @ model[0].weight.data + model[0].bias.data) @ model[1].weight.data
+    np.testing.assert_allclose(model(x).data, want, rtol=1e-13)
+    model[1].bias = mi.Tensor(np.ones(2), requires_grad=True)
+    model[0].activation_param, model[0].activation = 0.5, "leaky_relu"
+    z = x @ model[0].weight.data + model[0].bias.data
+    want = np.where(z > 0, z, 0.5 * z) @ model[1].weight.data + 1
+    np.testing.assert_allclose(model(x).data, want, rtol=1e-13)
