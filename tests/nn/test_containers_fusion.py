@@ -3,6 +3,8 @@ layers): equality with the layer-by-layer path (fuse=False), hooks that observe 
 (bitwise-identical results, a replacing hook raises), fallbacks and graph rules."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import microinit as mi
 from microinit import nn
@@ -415,3 +417,27 @@ def test_a_fused_run_sees_reassigned_weights_bias_and_activation(rng):
     z = x @ model[0].weight.data + model[0].bias.data
     want = np.where(z > 0, z, 0.5 * z) @ model[1].weight.data + 1
     np.testing.assert_allclose(model(x).data, want, rtol=1e-13)
+
+
+ACTS_OR_NONE = [None, "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "softplus"]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(widths=st.lists(st.integers(1, 9), min_size=2, max_size=5),
+       acts=st.lists(st.sampled_from(ACTS_OR_NONE), min_size=4, max_size=4),
+       hooked=st.lists(st.booleans(), min_size=4, max_size=4),
+       batch=st.integers(1, 6), dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16))
+def test_fuzz_hooks_never_change_a_fused_run(widths, acts, hooked, batch, dtype, seed):
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential([nn.Dense(a, b, activation=act, bias_init="normal", rng=seed + i, dtype=dtype)
+                           for i, (a, b, act) in enumerate(zip(widths, widths[1:], acts))])
+    x = mi.Tensor(rng.standard_normal((batch, widths[0])).astype(dtype), requires_grad=True)
+    g = rng.standard_normal((batch, widths[-1])).astype(dtype)
+    y0, grads0 = _run(model, x, g)
+    handles = [m.register_forward_hook(_noop) for m, h in zip(model, hooked) if h]
+    y1, grads1 = _run(model, x, g)
+    for h in handles:
+        h.remove()
+    assert np.array_equal(y0.data, y1.data)
+    assert all(np.array_equal(a, b) for a, b in zip(grads0, grads1))
+    _assert_same((y0, grads0), _per_layer(model, x, g), dtype)
