@@ -5,8 +5,12 @@ then renamed over the target with ``os.replace`` (atomic on POSIX and Windows), 
 the directory is fsync-ed so the rename itself survives a crash. If anything fails
 before the rename, the temporary file is removed and the old target is untouched.
 
->>> with atomic_open("notes.txt", "w") as f:   # doctest: +SKIP
-...     f.write("all or nothing")
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+>>> with atomic_open(path, "w") as f:
+...     _ = f.write("all or nothing")
+>>> open(path).read(), os.listdir(os.path.dirname(path))
+('all or nothing', ['notes.txt'])
 """
 import contextlib
 import os

@@ -17,7 +17,7 @@ Example::
     >>> for xb, yb in data.DataLoader(Xtr, ytr, batch_size=32, shuffle=True, rng=0):
     ...     pass
 
-Data with NaN or inf is refused (``ValueError`` naming the row, RELIABILITY row 13):
+Data with NaN or inf is refused (``ValueError`` naming the row, docs/reliability.md row 13):
 training on it would only turn every weight into NaN a few steps later.
 """
 import math
@@ -157,7 +157,7 @@ def checkerboard(n, noise=0.0, tiles=4, rng=None):
 
 def _check_xy(X, y, op):
     """Validate a data set at the boundary: float X without NaN/inf, y of matching length."""
-    X = as_float_array(X, op, "X")
+    X = as_float_array(X, op, "X")  # the boundary: dtype, byte order, C order
     if X.ndim == 0:
         raise ValueError(f"{op}: X should have at least 1 dimension (one row per sample), got a scalar")
     check_finite(X, "X")

@@ -15,11 +15,20 @@ State buffers (momentum, Adam moments) are allocated once, on the first step.
 
 Example::
 
-    >>> from microinit import nn, optim
+    >>> import numpy as np
+    >>> from microinit import losses, nn, optim
     >>> model = nn.MLP([2, 16, 1], rng=0)
     >>> opt = optim.Adam(model.parameters(), lr=1e-2)
     >>> sched = optim.CosineLR(opt, T_max=100)
-    >>> # each step: opt.zero_grad(); loss.backward(); opt.step()   each epoch: sched.step()
+    >>> x, y = np.ones((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    >>> for epoch in range(3):
+    ...     opt.zero_grad()
+    ...     loss = losses.mse(model(x), y)
+    ...     loss.backward()
+    ...     opt.step()
+    ...     _ = sched.step()
+    >>> round(opt.lr, 6)                  # 0.01 * (1 + cos(pi * 3 / 100)) / 2
+    0.009978
 """
 import math
 import numbers
@@ -185,7 +194,13 @@ class SGD(Optimizer):
         d = d + momentum * buf (nesterov) or buf (momentum > 0)
         p -= lr * d
 
-    >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)  # doctest: +SKIP
+    >>> from microinit import tensor
+    >>> w = tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1, momentum=0.9, nesterov=True)
+    >>> (w * w).sum().backward()          # grad = 2 w
+    >>> opt.step()                        # buf = d; d + 0.9 * buf = 1.9 * 2 w; w -= 0.1 * that
+    >>> [round(float(v), 4) for v in w.data]
+    [0.62, -1.24]
     """
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
@@ -246,7 +261,13 @@ class Adam(Optimizer):
         m = beta1 * m + (1 - beta1) * g;   v = beta2 * v + (1 - beta2) * g**2
         p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
-    >>> opt = Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))  # doctest: +SKIP
+    >>> from microinit import tensor
+    >>> w = tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1, betas=(0.9, 0.999))
+    >>> (w * w).sum().backward()
+    >>> opt.step()                        # the first Adam step moves each weight by ~lr
+    >>> [round(float(v), 4) for v in w.data]
+    [0.9, -1.9]
     """
 
     decoupled = False

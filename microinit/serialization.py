@@ -8,7 +8,7 @@ dtype, shape and byte of data.
 Writing (``save``) goes to a temporary file in the same directory, is flushed and
 ``fsync``-ed, then renamed over the target with ``os.replace``: a crash or an
 exception mid-save leaves the old file intact and no temporary file behind
-(RELIABILITY rows 43-44).
+(docs/reliability.md rows 43-44).
 
 Reading (``load``) never unpickles (``allow_pickle`` is never enabled), caps the
 ``.npy`` header length, checks each member's size against its header's shape and
@@ -19,10 +19,14 @@ if every key and shape matches (``Module.load_state_dict``).
 
 Example::
 
+    >>> import os, tempfile
     >>> from microinit import nn, save, load
     >>> model = nn.MLP([2, 16, 3], rng=0)
-    >>> save(model, "spirals.npz")                  # doctest: +SKIP
-    >>> state = load("spirals.npz", model)          # doctest: +SKIP
+    >>> path = os.path.join(tempfile.mkdtemp(), "spirals.npz")
+    >>> save(model, path)
+    >>> state = load(path, nn.MLP([2, 16, 3], rng=1))   # checked, then copied into the model
+    >>> list(state), bool((state["0.weight"] == model[0].weight.data).all())
+    (['0.weight', '0.bias', '1.weight', '1.bias'], True)
 """
 import hashlib
 import json

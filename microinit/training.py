@@ -6,8 +6,8 @@ optimizer.step()``. ``fit`` adds what every loop should have and few write:
 * a NaN/inf loss raises ``FloatingPointError`` naming the epoch and step, before the
   bad gradient reaches the weights; a NaN/inf gradient or weight raises the
   optimizer's ``FloatingPointError`` re-worded with the epoch, the step and the
-  parameter's name in the model (RELIABILITY row 14);
-* data is checked for NaN/inf once, by ``DataLoader`` (RELIABILITY row 13);
+  parameter's name in the model (docs/reliability.md row 14);
+* data is checked for NaN/inf once, by ``DataLoader`` (docs/reliability.md row 13);
 * a history: per epoch ``loss``, ``accuracy`` (classification losses), ``val_loss``,
   ``val_accuracy`` (when ``val`` is given), ``lr`` and ``seconds``.
 

@@ -87,8 +87,8 @@ def test_train_test_split_partitions_rows():
     order = np.lexsort(both.T)
     np.testing.assert_array_equal(both[order], X[np.lexsort(X.T)])
     # labels stay attached to their rows
-    lookup = {tuple(r): l for r, l in zip(X.tolist(), y.tolist())}
-    assert all(lookup[tuple(r)] == l for r, l in zip(Xte.tolist(), yte.tolist()))
+    lookup = {tuple(r): label for r, label in zip(X.tolist(), y.tolist())}
+    assert all(lookup[tuple(r)] == label for r, label in zip(Xte.tolist(), yte.tolist()))
     Xtr2, Xte2, _, _ = data.train_test_split(X, y, test_size=10, shuffle=False)
     np.testing.assert_array_equal(Xte2, X[-10:])
     np.testing.assert_array_equal(Xtr2, X[:-10])
@@ -168,3 +168,24 @@ def test_dataloader_empty_and_int_inputs():
     loader = data.DataLoader([[1, 2], [3, 4]], [0, 1], batch_size=4)
     (xb, yb), = list(loader)
     assert xb.dtype == np.float32  # int lists cast to the default float
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8"])
+def test_big_endian_data_is_read_by_value_into_native_order(dtype):
+    X = np.arange(12, dtype=np.float64).reshape(6, 2)
+    loader = data.DataLoader(X.astype(dtype), np.arange(6), batch_size=6, shuffle=False)
+    assert loader.X.dtype.isnative and loader.X.dtype.itemsize == np.dtype(dtype).itemsize
+    np.testing.assert_array_equal(next(iter(loader))[0], X)
+
+
+def test_float16_data_is_upcast_to_float32():
+    """The boundary's rule (ops/_boundary.py): float16 becomes float32."""
+    loader = data.DataLoader(np.ones((3, 2), np.float16), np.zeros(3, np.int64), batch_size=3)
+    assert loader.X.dtype == np.float32 and next(iter(loader))[0].tolist() == [[1.0, 1.0]] * 3
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, 2), complex),
+                                 np.array([["a", "b"]] * 3), None, "X"])
+def test_unsupported_x_is_a_type_error_naming_the_op(bad):
+    with pytest.raises(TypeError, match="DataLoader: X"):
+        data.DataLoader(bad, np.zeros(3, np.int64))

@@ -1,0 +1,155 @@
+"""Activation modules and the activation names ``Dense(activation=...)`` accepts.
+
+Each module applies the Tensor method of the same name (``ReLU()(x) == x.relu()``),
+so its forward and backward are the tensor engine's one definition of that
+activation. ``canonical_activation`` turns the spellings people use (``"ReLU"``,
+``"leaky-relu"``, ``"linear"``, a module instance) into one name.
+
+    >>> from microinit import tensor
+    >>> from microinit.nn import ReLU, LeakyReLU, activation_module
+    >>> ReLU()(tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    >>> LeakyReLU(0.5)(tensor([-2.0, 2.0])).tolist()
+    [-1.0, 2.0]
+    >>> activation_module("elu", 0.5)
+    ELU(alpha=0.5)
+"""
+from microinit.nn.module import Module
+from microinit.tensor import Tensor
+
+__all__ = [
+    "ACTIVATIONS", "DEFAULT_PARAM", "canonical_activation", "activation_module",
+    "Identity", "ReLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "SELU", "GELU", "Softplus",
+]
+
+ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "softplus")
+# PyTorch's defaults for the two activations with a parameter.
+DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0}
+_SPELLINGS = {"leakyrelu": "leaky_relu", "linear": "identity", "none": "identity"}
+
+
+def canonical_activation(activation):
+    """The activation's name in ``ACTIVATIONS``, or None for no activation (identity).
+
+    >>> canonical_activation("Leaky-ReLU"), canonical_activation("linear"), canonical_activation(Tanh())
+    ('leaky_relu', None, 'tanh')
+    """
+    if activation is None:
+        return None
+    if isinstance(activation, Module) and type(activation) in _MODULE_TO_NAME:
+        name = _MODULE_TO_NAME[type(activation)]
+        return None if name == "identity" else name
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a name such as 'relu' or None, got {type(activation).__name__}")
+    key = activation.lower().replace("-", "_")
+    key = _SPELLINGS.get(key, key)
+    if key not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; available: {', '.join(ACTIVATIONS)}")
+    return None if key == "identity" else key
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+class Identity(Module):
+    """y = x (the input, unchanged)."""
+    name = "identity"
+
+    def forward(self, x):
+        return _as_tensor(x)
+
+
+class ReLU(Module):
+    """y = max(x, 0)."""
+    name = "relu"
+
+    def forward(self, x):
+        return _as_tensor(x).relu()
+
+
+class Tanh(Module):
+    """y = tanh(x)."""
+    name = "tanh"
+
+    def forward(self, x):
+        return _as_tensor(x).tanh()
+
+
+class Sigmoid(Module):
+    """y = 1 / (1 + exp(-x))."""
+    name = "sigmoid"
+
+    def forward(self, x):
+        return _as_tensor(x).sigmoid()
+
+
+class SELU(Module):
+    """y = scale * (x if x > 0 else alpha * (exp(x) - 1)), scale ~ 1.0507, alpha ~ 1.6733."""
+    name = "selu"
+
+    def forward(self, x):
+        return _as_tensor(x).selu()
+
+
+class GELU(Module):
+    """y = x * Phi(x) (exact erf form)."""
+    name = "gelu"
+
+    def forward(self, x):
+        return _as_tensor(x).gelu()
+
+
+class Softplus(Module):
+    """y = log(1 + exp(x))."""
+    name = "softplus"
+
+    def forward(self, x):
+        return _as_tensor(x).softplus()
+
+
+class LeakyReLU(Module):
+    """y = x if x > 0 else negative_slope * x."""
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope=DEFAULT_PARAM["leaky_relu"]):
+        super().__init__()
+        self.param = float(negative_slope)
+
+    def forward(self, x):
+        return _as_tensor(x).leaky_relu(self.param)
+
+    def extra_repr(self):
+        return f"negative_slope={self.param}"
+
+
+class ELU(Module):
+    """y = x if x > 0 else alpha * (exp(x) - 1)."""
+    name = "elu"
+
+    def __init__(self, alpha=DEFAULT_PARAM["elu"]):
+        super().__init__()
+        self.param = float(alpha)
+
+    def forward(self, x):
+        return _as_tensor(x).elu(self.param)
+
+    def extra_repr(self):
+        return f"alpha={self.param}"
+
+
+_NAME_TO_MODULE = {"identity": Identity, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid,
+                   "leaky_relu": LeakyReLU, "elu": ELU, "selu": SELU, "gelu": GELU,
+                   "softplus": Softplus}
+_MODULE_TO_NAME = {v: k for k, v in _NAME_TO_MODULE.items()}
+
+
+def activation_module(name, param=None):
+    """The activation module for a name; ``param`` is leaky_relu's slope or elu's alpha.
+
+    >>> activation_module("relu"), activation_module("leaky_relu", 0.2)
+    (ReLU(), LeakyReLU(negative_slope=0.2))
+    """
+    key = canonical_activation(name) or "identity"
+    cls = _NAME_TO_MODULE[key]
+    return cls(param) if (param is not None and key in DEFAULT_PARAM) else cls()

@@ -1,0 +1,321 @@
+"""``Module``: the base class of every layer and model.
+
+A ``Module`` owns parameters (``Tensor`` objects with ``requires_grad=True`` assigned
+as attributes) and child modules (``Module`` attributes), in assignment order. It
+gives them dotted names, a ``train()``/``eval()`` flag, forward hooks, and
+``state_dict``/``load_state_dict`` for saving and restoring them.
+
+    >>> import numpy as np
+    >>> from microinit.nn import Module, Dense
+    >>> class TwoLayer(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = Dense(2, 4, activation="relu", rng=0)
+    ...         self.out = Dense(4, 1, rng=0)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x))
+    >>> model = TwoLayer()
+    >>> [name for name, _ in model.named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    >>> model(np.zeros((3, 2), np.float32)).shape
+    (3, 1)
+    >>> model.eval().training, model.hidden.training
+    (False, False)
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from microinit.tensor import Tensor, no_grad
+
+__all__ = ["Module", "HookHandle"]
+
+
+class HookHandle:
+    """Returned by ``register_forward_hook``; ``remove()`` detaches the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = HookHandle._next_id
+        HookHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign parameters (``Tensor`` with
+    ``requires_grad=True``) and sub-modules as attributes, and define ``forward``.
+    Calling the module runs ``forward`` and then any forward hooks.
+    """
+
+    def __init__(self):
+        d = self.__dict__
+        d["_params"] = OrderedDict()
+        d["_children"] = OrderedDict()
+        d["_forward_hooks"] = OrderedDict()
+        d["training"] = True
+        d["_path"] = ""
+        d["_param_inits"] = {}
+
+    # Attribute registration: parameters and children are kept in ordered dicts for
+    # traversal AND in __dict__, so reading ``layer.weight`` costs a plain lookup.
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if "_params" not in d:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                                 f"before assigning {name!r}")
+        d["_params"].pop(name, None)
+        d["_children"].pop(name, None)
+        if isinstance(value, Tensor) and value.requires_grad:
+            d["_params"][name] = value
+        elif isinstance(value, Module):
+            d["_children"][name] = value
+            value._set_path(self._join(name))
+        d[name] = value
+
+    def __delattr__(self, name):
+        self._params.pop(name, None)
+        self._children.pop(name, None)
+        del self.__dict__[name]
+
+    def _join(self, name):
+        return f"{self._path}.{name}" if self._path else name
+
+    def _set_path(self, path):
+        self.__dict__["_path"] = path
+        for name, child in self._children.items():
+            child._set_path(f"{path}.{name}")
+
+    def _layer_label(self):
+        return f"{type(self).__name__} layer '{self._path}'" if self._path else f"{type(self).__name__} layer"
+
+    # ------------------------------------------------------------------ running
+    def forward(self, *args):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args):
+        out = self.forward(*args)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                r = hook(self, args, out)
+                if r is not None:
+                    out = r
+        return out
+
+    def register_forward_hook(self, fn):
+        """Call ``fn(module, inputs, output)`` after every forward of this module.
+
+        ``inputs`` is the tuple of positional arguments; if ``fn`` returns a value it
+        replaces the output. Returns a handle whose ``remove()`` detaches the hook
+        (it also works as a context manager). A ``Dense`` layer inside a fused run of a
+        ``Sequential`` is observed, not replaced: see ``Sequential``.
+
+        >>> from microinit.nn import Dense
+        >>> layer, shapes = Dense(2, 3, rng=0), []
+        >>> with layer.register_forward_hook(lambda m, inp, out: shapes.append(out.shape)):
+        ...     _ = layer(np.zeros((4, 2), np.float32))
+        >>> shapes
+        [(4, 3)]
+        """
+        if not callable(fn):
+            raise TypeError(f"register_forward_hook needs a callable, got {type(fn).__name__}")
+        handle = HookHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = fn
+        return handle
+
+    # ------------------------------------------------------------------ traversal
+    def children(self):
+        """The direct sub-modules, in assignment order."""
+        return iter(self._children.values())
+
+    def named_children(self):
+        return iter(self._children.items())
+
+    def named_modules(self, prefix=""):
+        """``(name, module)`` for this module ('' ) and every descendant, depth first."""
+        seen = set()
+        stack = [(prefix, self)]
+        out = []
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            out.append((name, m))
+            kids = [(f"{name}.{k}" if name else k, c) for k, c in m._children.items()]
+            stack.extend(reversed(kids))
+        return iter(out)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_parameters(self, prefix=""):
+        """``(dotted name, Tensor)`` for every parameter, each shared tensor once."""
+        seen = set()
+        for mname, m in self.named_modules(prefix):
+            for pname, p in m._params.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self):
+        """The parameters as a list (pass it to an optimizer)."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self):
+        return int(sum(p.data.size for p in self.parameters()))
+
+    def zero_grad(self):
+        """Set every parameter's ``grad`` to None. Without it gradients accumulate:
+        two ``backward()`` calls add their gradients exactly (as in PyTorch)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode=True):
+        """Set the ``training`` flag of this module and every descendant; returns self.
+
+        Layers whose forward differs between training and evaluation read it.
+        """
+        for m in self.modules():
+            m.__dict__["training"] = bool(mode)
+        return self
+
+    def eval(self):
+        """``train(False)``: evaluation mode for this module and every descendant."""
+        return self.train(False)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self):
+        """``{dotted name: copy of the parameter's array}``, in parameter order."""
+        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state, strict=True, source="state_dict"):
+        """Copy arrays from ``state`` into the parameters, in place.
+
+        Everything is checked before anything is written, so on error the model is
+        unchanged. ``ValueError`` lists every missing key, every unexpected key (both
+        only when ``strict``) and every ``size mismatch for 0.weight: file (3, 4) vs
+        model (3, 5)`` (``source`` names where the state came from, e.g. the file). Values of another
+        float dtype are cast to the parameter's dtype.
+
+        >>> from microinit.nn import Dense
+        >>> layer = Dense(3, 5, rng=0)
+        >>> layer.load_state_dict({"weight": np.zeros((3, 4)), "bias": np.zeros(5)})
+        Traceback (most recent call last):
+        ...
+        ValueError: Error(s) loading state_dict into Dense:
+          size mismatch for weight: state (3, 4) vs model (3, 5)
+        """
+        if not hasattr(state, "items"):
+            raise TypeError(f"load_state_dict expects a mapping of name -> array, got {type(state).__name__}")
+        own = OrderedDict(self.named_parameters())
+        problems, arrays = [], {}
+        where = "state" if source == "state_dict" else "file"
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(map(str, unexpected)))
+        for k, p in own.items():
+            if k not in state:
+                continue
+            v = state[k]
+            a = np.asarray(v.data if isinstance(v, Tensor) else v)
+            if a.dtype.kind not in "fiu":
+                problems.append(f"{k}: dtype {a.dtype} cannot be loaded into a {p.data.dtype} parameter")
+            elif a.shape != p.data.shape:
+                problems.append(f"size mismatch for {k}: {where} {tuple(a.shape)} vs model {tuple(p.data.shape)}")
+            else:
+                arrays[k] = a
+        if problems:
+            raise ValueError(f"Error(s) loading {source} into {type(self).__name__}:\n  " + "\n  ".join(problems))
+        for k, a in arrays.items():
+            own[k].copy_(a)  # in place, cast to the parameter's dtype, version bumped
+        return self
+
+    def save(self, path):
+        """Write the parameters to ``path`` (``microinit.save``: atomic .npz, checksum)."""
+        from microinit.serialization import save
+
+        save(self, path)
+
+    def load(self, path, strict=True):
+        """Read parameters written by ``save``; the model is unchanged if the file is bad."""
+        from microinit.serialization import load
+
+        load(path, self, strict=strict)
+        return self
+
+    # ------------------------------------------------------------------ display
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._children:
+            return head + ")"
+        lines = [head]
+        for name, child in self._children.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
+
+    def summary(self, input_shape=None, dtype=np.float32):
+        """A table of layers: output shape, parameter count and each parameter's initializer.
+
+        Output shapes come from one forward pass of a zero batch of ``input_shape``
+        (default: ``(1, in_features)`` of the first module that has ``in_features``,
+        e.g. a Dense layer). Returns the text.
+
+        >>> from microinit.nn import MLP
+        >>> print(MLP([2, 3, 1], rng=0).summary())    # doctest: +NORMALIZE_WHITESPACE
+        layer    type   output shape  params  initializers
+        -------------------------------------------------------------------
+        (model)  MLP    (batch, 1)
+        0        Dense  (batch, 3)    9       weight=he_uniform, bias=zeros
+        1        Dense  (batch, 1)    4       weight=he_uniform, bias=zeros
+        -------------------------------------------------------------------
+        total parameters: 13
+        """
+        if input_shape is None:
+            first = next((m for m in self.modules() if hasattr(m, "in_features")), None)
+            input_shape = (1, first.in_features) if first is not None else None
+        shapes = {}
+        if input_shape is not None:
+            handles = [m.register_forward_hook(
+                lambda mod, inp, out: shapes.__setitem__(id(mod), tuple(np.shape(getattr(out, "data", out)))))
+                for m in self.modules()]
+            try:
+                with no_grad():
+                    self(np.zeros(input_shape, dtype))
+            finally:
+                for h in handles:
+                    h.remove()
+        rows = [("layer", "type", "output shape", "params", "initializers")]
+        for name, m in self.named_modules():
+            own = list(m._params.items())
+            inits = ", ".join(f"{k}={m._param_inits.get(k, '?')}" for k, _ in own)
+            count = sum(p.data.size for _, p in own)
+            shape = shapes.get(id(m))
+            rows.append((name or "(model)", type(m).__name__,
+                         "?" if shape is None else str(("batch",) + shape[1:]).replace("'", ""),
+                         f"{count:,}" if own else "", inits))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [fmt.format(*rows[0]).rstrip(), "-" * (sum(widths) + 8)]
+        lines += [fmt.format(*r).rstrip() for r in rows[1:]]
+        lines.append("-" * (sum(widths) + 8))
+        lines.append(f"total parameters: {self.num_parameters():,}")
+        return "\n".join(lines)
