@@ -129,6 +129,7 @@ def test_minus_inf_logits():
 
 # --- the one-call fast paths (regression.mse_*_auto, xent.*_auto) vs the validating path
 
+import microinit.functional as F  # noqa: E402
 import microinit.ops.losses as FL  # noqa: E402
 
 MSE_SHAPES = [(), (0,), (1,), (7,), (0, 3), (3, 0), (1, 1), (100, 1), (4, 5), (2, 0, 3), (2, 3, 4)]
@@ -190,17 +191,13 @@ def test_mse_empty_mean_is_zero_with_zero_grads():
     assert loss.item() == 0 and x.grad.shape == (0, 1) and x.grad.dtype == np.float32
 
 
-@pytest.mark.parametrize("layout", ["strided", "transposed", "fortran", "readonly", "list", "int"])
+@pytest.mark.parametrize("layout", ["strided", "transposed", "fortran", "list", "int"])
 def test_mse_non_plain_inputs_fall_back_and_agree(layout, rng):
     big = rng.standard_normal((6, 8)).astype(np.float32)
     t = rng.standard_normal((6, 4)).astype(np.float32)
     p = {"strided": big[:, ::2], "transposed": big.T[:4].T, "fortran": np.asfortranarray(big[:, :4]),
-         "readonly": big[:, :4].copy(), "list": big[:, :4].tolist(),
-         "int": np.round(big[:, :4] * 3).astype(np.int64)}[layout]
-    if layout == "readonly":
-        p.flags.writeable = False  # read-only but plain: the fast path takes it
-    else:
-        assert FL._mse_forward_auto(p, t, "mean", FL._pool) is None
+         "list": big[:, :4].tolist(), "int": np.round(big[:, :4] * 3).astype(np.int64)}[layout]
+    assert FL._mse_forward_auto(p, t, "mean", FL._pool) is None
     # what the validating path converts p to: lists become float64, ints float32
     plain = np.ascontiguousarray(p, np.float64 if layout == "list" else np.float32)
     for reduction in ("mean", "sum", "none"):
@@ -211,6 +208,72 @@ def test_mse_non_plain_inputs_fall_back_and_agree(layout, rng):
         g = np.ones(np.shape(loss), np.float32)
         for a, b in zip(FL.mse_loss_backward(ctx, g), FL.mse_loss_backward(ctx_c, g)):
             np.testing.assert_array_equal(a, b)
+
+
+def _loss_inputs(name, rng, dtype):
+    """(x, target) for a loss: labels for cross_entropy, the same float dtype otherwise."""
+    x = rng.standard_normal((6, 4)).astype(dtype)
+    if name == "cross_entropy":
+        return x, rng.integers(0, 4, 6)
+    if name == "cross_entropy_probs":
+        t = rng.random((6, 4))
+        return x, (t / t.sum(1, keepdims=True)).astype(dtype)
+    if name == "hinge":
+        return x, np.where(rng.random((6, 4)) > 0.5, 1.0, -1.0).astype(dtype)
+    return x, (rng.random((6, 4)) if name == "bce" else rng.standard_normal((6, 4))).astype(dtype)
+
+
+FUNCTIONAL = {  # name: (forward, backward giving every gradient it can)
+    "cross_entropy": (F.cross_entropy_forward, lambda ctx, g: F.cross_entropy_backward(ctx, g, True)),
+    "cross_entropy_probs": (F.cross_entropy_forward, lambda ctx, g: F.cross_entropy_backward(ctx, g, True)),
+    "mse": (F.mse_loss_forward, lambda ctx, g: F.mse_loss_backward(ctx, g, True)),
+    "bce": (F.bce_with_logits_forward, lambda ctx, g: F.bce_with_logits_backward(ctx, g, True)),
+    "hinge": (F.hinge_loss_forward, F.hinge_loss_backward),
+}
+
+
+def _read_only_copy(a):
+    a = np.array(a, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", list(FUNCTIONAL))
+def test_read_only_inputs_work_stay_unchanged_and_are_never_returned(name, reduction, dtype, rng):
+    # docs/reliability.md row 10: read-only arrays are accepted by every loss (kernels
+    # take them as const), are never written to, and no output is a view of one of them.
+    # The writeable copies are separate arrays, so the results are compared between two
+    # inputs that differ only in the flag (and the memory they live in).
+    writeable = _loss_inputs(name, rng, dtype)
+    kept = [a.copy() for a in writeable]
+    read_only = [_read_only_copy(a) for a in writeable]
+    forward, backward = FUNCTIONAL[name]
+    results = []
+    for args in (read_only, writeable):
+        loss, ctx = forward(*args, reduction)
+        g = np.ones(np.shape(loss), dtype)
+        results.append([loss, *backward(ctx, g)])
+    for got, want in zip(*results):
+        assert (got is None) == (want is None)
+        if got is not None:
+            np.testing.assert_array_equal(got, want)
+            assert got.dtype == want.dtype
+            assert got.flags.writeable
+            assert not any(np.shares_memory(got, a) for a in read_only)
+    for a, before in zip(read_only, kept):
+        np.testing.assert_array_equal(a, before)
+        assert not a.flags.writeable
+    # through the Tensor API: the read-only array as a leaf's data and as the target
+    x = Tensor(read_only[0], requires_grad=True)
+    public = FUNCS["cross_entropy" if name.startswith("cross_entropy") else name]
+    loss = public(x, read_only[1], reduction=reduction)
+    (loss.sum() if reduction == "none" else loss).backward()
+    np.testing.assert_allclose(x.grad, results[1][1], rtol=1e-6)  # the same upstream gradient, 1
+    assert not np.shares_memory(x.grad, read_only[0])
+    for a, before in zip(read_only, kept):
+        np.testing.assert_array_equal(a, before)
 
 
 def test_mse_mixed_dtypes_promote_to_float64(rng):

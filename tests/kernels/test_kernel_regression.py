@@ -1,7 +1,12 @@
 """regression.pyx (MSE in one call each way) agrees with its numpy twins in reference.py
 over shapes with 0- and 1-sized dims, 0-d to 3-d, float32 and float64, both reductions;
-it returns None (the validating path's cue) for every non-plain argument, and its
-pooled outputs never overwrite an array a caller still holds."""
+it returns None (the validating path's cue) for every non-plain argument, its pooled
+outputs never overwrite an array a caller still holds, and on large inputs its loops
+release the GIL (another Python thread runs meanwhile)."""
+import sys
+import threading
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -76,14 +81,56 @@ def test_float32_sum_accumulates_in_double():
     assert acc == np.float32(1e8)
 
 
+def _other_thread_runs_during(call, budget):
+    """Whether another Python thread gets to run while ``call()`` runs in this one.
+
+    The other thread blocks (GIL released) until signalled, then needs the GIL for one
+    line of Python. This thread signals and at once calls ``call`` again and again, for up
+    to ``budget`` seconds or until the other thread has run. The switch interval is set far
+    above the budget meanwhile, so the interpreter does not hand the GIL over between
+    bytecodes: the other thread can only run while ``call`` itself has released the GIL.
+    """
+    ready, go, ran = threading.Event(), threading.Event(), threading.Event()
+
+    def other():
+        ready.set()
+        go.wait()
+        ran.set()
+
+    interval = sys.getswitchinterval()
+    thread = threading.Thread(target=other, daemon=True)
+    sys.setswitchinterval(100 * budget)
+    try:
+        thread.start()
+        ready.wait()
+        deadline = time.perf_counter() + budget
+        go.set()
+        while not ran.is_set() and time.perf_counter() < deadline:
+            call()
+        return ran.is_set()
+    finally:
+        go.set()
+        sys.setswitchinterval(interval)
+        thread.join()
+
+
+def test_gil_probe_sees_a_call_that_holds_the_gil():
+    # the probe's control: sorting floats is one C call that never releases the GIL
+    values = np.random.default_rng(0).random(50_000).tolist()
+    assert not _other_thread_runs_during(lambda: sorted(values), budget=0.5)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_large_input_releases_gil_path(dtype, rng):
-    p, t = _pair(rng, (300, 200), dtype)  # 60000 elements: above NOGIL_MIN
+def test_large_input_releases_the_gil(dtype, rng):
+    p, t = _pair(rng, (1000, 500), dtype)  # 500000 elements: far above NOGIL_MIN
     pool = BufferPool()
     loss, diff = K.mse_forward_auto(p, t, "mean", pool)
     np.testing.assert_allclose(loss, R.mse_forward(p, t)[0], **LOSS_TOL[dtype])
     np.testing.assert_array_equal(K.mse_backward_auto(diff, 1.5, "mean", True, pool)[1],
                                   R.mse_backward(diff, 1.5)[1])
+    # another thread runs while the loops run: forward and backward release the GIL
+    assert _other_thread_runs_during(lambda: K.mse_forward_auto(p, t, "mean", pool), budget=10.0)
+    assert _other_thread_runs_during(lambda: K.mse_backward_auto(diff, 1.5, "sum", True, pool), budget=10.0)
 
 
 class _Sub(np.ndarray):
