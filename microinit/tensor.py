@@ -180,10 +180,6 @@ class Tensor:
         """Name of the op that produced this tensor, or None for a leaf."""
         return None if self._ctx is None else self._ctx.op
 
-    @property
-    def T(self):
-        return self.transpose()
-
     def numpy(self):
         """The underlying array (shared, not copied)."""
         return self.data

@@ -1,6 +1,5 @@
 """microinit.gradcheck: passes correct gradients, and for wrong ones raises a
 GradcheckError (an AssertionError) naming the input, the worst element and both values."""
-import sys
 
 import numpy as np
 import pytest

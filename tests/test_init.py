@@ -154,7 +154,8 @@ def test_serialize_keeps_non_default_parameters():
                                   "lecun_normal", "variance_scaling", "orthogonal"])
 @pytest.mark.parametrize("shape", [(), (5,), 5])
 def test_fewer_than_two_dims(name, shape):  # row 32
-    with pytest.raises(ValueError, match="Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"):
+    with pytest.raises(ValueError,
+                       match="Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"):
         init.get(name)(shape)
 
 

@@ -230,8 +230,8 @@ def test_softmax(name, shape, seed, data):
 
 # ------------------------------------------------------------------ matmul, dense
 @CHECK
-@given(m=st.integers(0, 3), k=st.integers(0, 3), n=st.integers(1, 3), batch=st.sampled_from([None, (2, 2), (1, 2), (2, 1)]),
-       seed=seeds)
+@given(m=st.integers(0, 3), k=st.integers(0, 3), n=st.integers(1, 3),
+       batch=st.sampled_from([None, (2, 2), (1, 2), (2, 1)]), seed=seeds)
 def test_matmul(m, k, n, batch, seed):
     rng = np.random.default_rng(seed)
     if batch is None:

@@ -1,7 +1,7 @@
 """Compiled kernels. Importing this package fails loudly if they were not built.
 
 Kernels take C-contiguous typed memoryviews (float32 or float64), write into an
-output they are given and return; they know nothing of autograd (DESIGN.md,
+output they are given and return; they know nothing of autograd (docs/design.md,
 boundary 1). ``reference.py`` holds a plain-numpy twin of every kernel.
 """
 import importlib

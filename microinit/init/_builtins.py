@@ -4,7 +4,7 @@ Each function below is a *plan*: it checks its parameters, computes the distribu
 for the given shape and returns a Plan; `builtin` (in _registry) turns it into the
 public initializer `fn(shape, *, dtype=float32, rng=None, **params) -> ndarray`.
 
-Layout (DESIGN.md): a Dense weight is (fan_in, fan_out) and a conv kernel is
+Layout (docs/design.md): a Dense weight is (fan_in, fan_out) and a conv kernel is
 (*kernel, in, out); fans come from `compute_fans` only. PyTorch stores (out, in), so
 `torch.nn.init.kaiming_normal_(w_torch)` corresponds to `he_normal(w_torch.T.shape)`.
 

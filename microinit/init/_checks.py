@@ -1,7 +1,7 @@
 """Argument checks, the fan helper and PyTorch's gain table.
 
 Every check here raises before any random number is drawn, with a message that names
-the initializer, the argument, the value received and what is allowed (RELIABILITY.md
+the initializer, the argument, the value received and what is allowed (docs/reliability.md
 rows 31-39). Nothing here draws random numbers or keeps state.
 """
 import difflib

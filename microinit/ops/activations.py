@@ -45,9 +45,9 @@ def activation_code(name, op=None):
 
     >>> activation_code("ReLU") == ACTIVATION_CODES["relu"]
     True
-    >>> activation_code("swish", "dense")
+    >>> activation_code("swish", "dense")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: dense: unknown activation 'swish'; available: None, elu, gelu, identity, leaky_relu, relu, selu, sigmoid, softplus, tanh
+    ValueError: dense: unknown activation 'swish'; available: None, elu, gelu, identity, ...
     """
     if name is None:
         return 0
