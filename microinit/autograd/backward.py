@@ -68,16 +68,20 @@ def accumulate_leaf(p, gp, aliased):
     """Add ``gp`` into leaf ``p``'s ``.grad`` (out of place: a grad array someone holds
     keeps its values). ``aliased``: ``gp`` may be shared, so it is never kept as is."""
     # A leaf's .grad must be an array it owns (optimizers may write into it) with
-    # its own shape and dtype; the engine itself never writes into grads in place.
+    # its own shape and dtype (in native byte order, whatever order ``data`` was
+    # assigned in); the engine itself never writes into grads in place.
     pd = p.data
+    dt = pd.dtype
     if (p.grad is None and not aliased and type(gp) is np.ndarray and gp.base is None
-            and gp.dtype is pd.dtype and gp.shape == pd.shape and gp.flags.writeable):
+            and gp.dtype is dt and gp.shape == pd.shape and gp.flags.writeable):
         p.grad = gp  # the common case: a first gradient that is a fresh array of its own
         return
+    if not dt.isnative:
+        dt = dt.newbyteorder("=")
     if type(gp) is not np.ndarray:  # a numpy scalar from 0-d arithmetic
-        gp = np.array(gp, dtype=pd.dtype)
-    elif gp.dtype != pd.dtype:
-        gp = gp.astype(pd.dtype)
+        gp = np.array(gp, dtype=dt)
+    elif gp.dtype != dt:
+        gp = gp.astype(dt)
     elif aliased or gp.base is not None or not gp.flags.writeable:
         gp = gp.copy()
     if gp.shape != pd.shape:  # a 0-d/broadcast result from a reduction
