@@ -26,6 +26,7 @@ import numbers
 import numpy as np
 
 from microinit.functional import as_float_array, check_finite
+from microinit.rng import as_generator
 
 __all__ = [
     "moons", "circles", "spirals", "xor", "blobs", "checkerboard",
@@ -33,14 +34,8 @@ __all__ = [
 ]
 
 
-def as_rng(rng):
-    """A ``numpy.random.Generator`` from a Generator, an int seed or ``None``."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, "
-                    f"got {type(rng).__name__}")
+#: a seed, a Generator or None as a Generator (the one helper, ``microinit.rng``)
+as_rng = as_generator
 
 
 def _check_n(n, name="n", minimum=0):

@@ -30,8 +30,6 @@ Example::
     array([[2., 4.],
            [6., 8.]], dtype=float32)
 """
-import numbers
-
 import numpy as np
 
 from microinit.autograd.backward import run_backward
@@ -44,6 +42,7 @@ from microinit.ops.elementwise import where
 from microinit.ops.linalg import dense, dense_chain
 from microinit.ops.losses import binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss
 from microinit.ops.shape import concatenate, shape_arg, stack
+from microinit.rng import as_generator
 
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "randn", "rand", "concatenate", "stack", "where", "matmul",
@@ -444,26 +443,16 @@ def ones(*shape, dtype=np.float32, requires_grad=False):
     return Tensor(np.ones(shape_arg(shape), _as_dtype(dtype)), requires_grad=requires_grad)
 
 
-def _rng(rng):
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-
-
 def randn(*shape, rng=None, dtype=np.float32, requires_grad=False):
     """Standard normal samples from ``rng`` (a numpy Generator or seed)."""
     dt = _as_dtype(dtype)
-    return Tensor(_rng(rng).standard_normal(shape_arg(shape), dtype=dt), requires_grad=requires_grad)
+    return Tensor(as_generator(rng, "randn").standard_normal(shape_arg(shape), dtype=dt), requires_grad=requires_grad)
 
 
 def rand(*shape, rng=None, dtype=np.float32, requires_grad=False):
     """Uniform [0, 1) samples from ``rng`` (a numpy Generator or seed)."""
     dt = _as_dtype(dtype)
-    return Tensor(_rng(rng).random(shape_arg(shape), dtype=dt), requires_grad=requires_grad)
+    return Tensor(as_generator(rng, "rand").random(shape_arg(shape), dtype=dt), requires_grad=requires_grad)
 
 
 def matmul(a, b):

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["compute_fans", "calculate_gain", "check_shape", "check_dtype", "as_generator"]
+__all__ = ["compute_fans", "calculate_gain", "check_shape", "check_dtype"]
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 FEWER_THAN_2D = "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
@@ -97,23 +97,6 @@ def check_dtype(dtype, where):
             f"{where}: dtype must be one of float16, float32, float64, got {dtype!r}"
         )
     return dt
-
-
-def as_generator(rng, where="init"):
-    """The caller's numpy Generator; an int seed (or SeedSequence) makes a fresh one;
-    None makes a fresh unseeded one (OS entropy). No global random state is ever used."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, np.random.SeedSequence):
-        return np.random.default_rng(rng)
-    if isinstance(rng, (numbers.Integral, np.integer)) and not isinstance(rng, (bool, np.bool_)):
-        if rng < 0:
-            raise ValueError(f"{where}: rng seed must be a non-negative int, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"{where}: rng must be a numpy.random.Generator, an int seed or None, "
-        f"got {type(rng).__name__} (use numpy.random.default_rng(seed))"
-    )
 
 
 def _axis_size(shape, axes, what, where):

@@ -17,7 +17,8 @@ import warnings
 
 import numpy as np
 
-from microinit.init._checks import as_generator, check_real
+from microinit.init._checks import check_real
+from microinit.rng import as_generator
 
 
 class _Stop(Exception):

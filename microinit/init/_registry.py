@@ -14,9 +14,10 @@ import numbers
 
 import numpy as np
 
-from microinit.init._checks import (as_generator, check_dtype, check_shape, did_you_mean,
+from microinit.init._checks import (check_dtype, check_shape, did_you_mean,
                                     normalize_name, warn_zero_element)
 from microinit.init._sample import draw, truncnorm_moments
+from microinit.rng import as_generator
 
 __all__ = ["register", "unregister", "get", "serialize", "available", "describe", "Initializer"]
 

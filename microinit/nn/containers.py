@@ -13,7 +13,8 @@ import numbers
 import numpy as np
 
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
-from microinit.nn.layers import Dense, as_generator, init_label
+from microinit.nn.layers import Dense, init_label
+from microinit.rng import as_generator
 from microinit.nn.module import Module
 from microinit.tensor import Tensor, dense_chain, enable_grad
 
@@ -271,9 +272,7 @@ class MLP(Sequential):
             why = f"{family}: default for {act or 'identity'}"
         else:
             spec, why = weight_init, "given"
-        rng = as_generator(rng)
-        if rng is None:
-            rng = np.random.default_rng()
+        rng = as_generator(rng, "MLP")
         layers = [Dense(sizes[i], sizes[i + 1], weight_init=spec, bias_init=bias_init,
                         activation=act if i < len(sizes) - 2 else None, rng=rng, dtype=dtype)
                   for i in range(len(sizes) - 1)]

@@ -18,9 +18,10 @@ import numpy as np
 from microinit import init
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
 from microinit.nn.module import Module
+from microinit.rng import as_generator
 from microinit.tensor import Tensor, dense
 
-__all__ = ["Dense", "Linear", "init_label", "as_generator"]
+__all__ = ["Dense", "Linear", "init_label", "layer_generator"]
 
 _SPEC_FIELDS = frozenset(("weight", "bias", "activation", "activation_param"))
 
@@ -40,13 +41,10 @@ def init_label(spec):
     return getattr(spec, "__name__", None) or getattr(spec, "name", None) or type(spec).__name__
 
 
-def as_generator(rng):
-    """``rng`` as a ``numpy.random.Generator`` (an int is a seed); None stays None."""
-    if rng is None or isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+def layer_generator(rng, where):
+    """``rng`` as a Generator (``microinit.rng.as_generator``); None stays None (the
+    initializer then draws from fresh OS entropy)."""
+    return None if rng is None else as_generator(rng, where)
 
 
 def _check_features(name, value):
@@ -89,7 +87,7 @@ class Dense(Module):
         self.activation = act
         self.activation_param = float(activation_param if activation_param is not None
                                       else DEFAULT_PARAM.get(act, 0.0))
-        rng = as_generator(rng)
+        rng = layer_generator(rng, "Dense")
         wfn = init.get(weight_init)
         self.weight = Tensor(np.ascontiguousarray(
             wfn((self.in_features, self.out_features), dtype=dtype, rng=rng), dtype=dtype),
