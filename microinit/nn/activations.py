@@ -15,6 +15,7 @@ activation. ``canonical_activation`` turns the spellings people use (``"ReLU"``,
     ELU(alpha=0.5)
 """
 from microinit.nn.module import Module
+from microinit.ops.activations import ACTIVATIONS, DEFAULT_PARAM
 from microinit.tensor import Tensor
 
 __all__ = [
@@ -22,9 +23,8 @@ __all__ = [
     "Identity", "ReLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "SELU", "GELU", "Softplus",
 ]
 
-ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "softplus")
-# PyTorch's defaults for the two activations with a parameter.
-DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0}
+# ACTIVATIONS and DEFAULT_PARAM (PyTorch's defaults) are the one activation table of
+# microinit/ops/activations.py; this module adds the spellings people use.
 _SPELLINGS = {"leakyrelu": "leaky_relu", "linear": "identity", "none": "identity"}
 
 
