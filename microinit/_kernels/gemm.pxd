@@ -363,26 +363,29 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
 # that a direct, wrong call raises instead of touching memory it does not own.
 
 cdef inline int mi_check(cnp.ndarray a, int typenum, int ndim, bint writeable,
-                         Py_ssize_t d0, Py_ssize_t d1, str name) except -1:
-    """Raise unless a is a C-contiguous array of typenum with shape (d0[, d1])."""
+                         Py_ssize_t d0, Py_ssize_t d1, str name, str op="kernel") except -1:
+    """Raise unless a is an aligned, C-contiguous array of typenum in native byte order
+    with shape (d0[, d1]); op names the entry point in the message."""
     cdef object o = a
-    if cnp.PyArray_TYPE(a) != typenum:
-        raise TypeError(f"kernel argument {name}: dtype {o.dtype} does not match the "
-                        f"output dtype (float32 or float64, all arguments alike)")
-    if cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        raise ValueError(f"kernel argument {name}: expected a C-contiguous {ndim}-D array, "
-                         f"got shape {o.shape} with strides {o.strides}")
+    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
+        raise TypeError(f"{op}: argument {name} has dtype {o.dtype}, which does not match "
+                        f"the output dtype (float32 or float64 in native byte order, all "
+                        f"arguments alike)")
+    if (cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISALIGNED(a)):
+        raise ValueError(f"{op}: argument {name}: expected an aligned C-contiguous {ndim}-D "
+                         f"array, got shape {o.shape} with strides {o.strides}")
     if writeable and not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"kernel argument {name}: output array is read-only")
+        raise ValueError(f"{op}: argument {name}: output array is read-only")
     if cnp.PyArray_DIMS(a)[0] != d0 or (ndim == 2 and cnp.PyArray_DIMS(a)[1] != d1):
         want = (<object> d0,) if ndim == 1 else (<object> d0, <object> d1)
-        raise ValueError(f"kernel argument {name}: expected shape {want}, got {o.shape}")
+        raise ValueError(f"{op}: argument {name}: expected shape {want}, got {o.shape}")
     return 0
 
 
-cdef inline int mi_float_type(cnp.ndarray out) except -1:
+cdef inline int mi_float_type(cnp.ndarray out, str op="kernel") except -1:
     cdef int t = cnp.PyArray_TYPE(out)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError(f"kernel: unsupported dtype {(<object>out).dtype}; kernels take "
-                        f"float32 or float64")
+    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not cnp.PyArray_ISNOTSWAPPED(out):
+        raise TypeError(f"{op}: unsupported output dtype {(<object>out).dtype}; kernels take "
+                        f"float32 or float64 in native byte order")
     return t

@@ -56,7 +56,7 @@ def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not Non
     a is (m, k), or (k, m) when trans_a; b is (k, n), or (n, k) when trans_b; out is
     (m, n). Wrong dtypes or shapes raise TypeError/ValueError (see gemm.pxd).
     """
-    cdef int t = mi_float_type(out)
+    cdef int t = mi_float_type(out, "gemm")
     cdef Py_ssize_t m, n, k
     if cnp.PyArray_NDIM(out) != 2:
         raise ValueError(f"gemm: out must be 2-D, got shape {(<object>out).shape}")
@@ -65,15 +65,15 @@ def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not Non
     if cnp.PyArray_NDIM(a) != 2:
         raise ValueError(f"gemm: a must be 2-D, got shape {(<object>a).shape}")
     k = cnp.PyArray_DIMS(a)[0] if trans_a else cnp.PyArray_DIMS(a)[1]
-    mi_check(out, t, 2, True, m, n, "out")
+    mi_check(out, t, 2, True, m, n, "out", "gemm")
     if trans_a:
-        mi_check(a, t, 2, False, k, m, "a")
+        mi_check(a, t, 2, False, k, m, "a", "gemm")
     else:
-        mi_check(a, t, 2, False, m, k, "a")
+        mi_check(a, t, 2, False, m, k, "a", "gemm")
     if trans_b:
-        mi_check(b, t, 2, False, n, k, "b")
+        mi_check(b, t, 2, False, n, k, "b", "gemm")
     else:
-        mi_check(b, t, 2, False, k, n, "b")
+        mi_check(b, t, 2, False, k, n, "b", "gemm")
     if m == 0 or n == 0:
         return
     if t == cnp.NPY_FLOAT32:
@@ -92,20 +92,25 @@ def gemm_path(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out no
     For the crossover measurement (benchmarks/crossover.py) and for tests that must
     exercise both paths; the library calls gemm, which picks by size.
     """
-    cdef int t = mi_float_type(out)
+    cdef int t = mi_float_type(out, "gemm_path")
     cdef Py_ssize_t m, n, k
     cdef int rc
     cdef bint direct = path == "direct"
     if path not in ("direct", "packed"):
         raise ValueError(f"gemm_path: path must be 'direct' or 'packed', got {path!r}")
+    # Each thread gets its own packing block: bound the count, so a typo cannot ask
+    # malloc for terabytes or OpenMP for a million threads.
+    if not 1 <= nthreads <= 1024:
+        raise ValueError(f"gemm_path: nthreads must be in 1..1024, got {nthreads}")
     if cnp.PyArray_NDIM(out) != 2 or cnp.PyArray_NDIM(a) != 2:
-        raise ValueError("gemm_path: a and out must be 2-D")
+        raise ValueError(f"gemm_path: a and out must be 2-D, got shapes {(<object>a).shape} "
+                         f"and {(<object>out).shape}")
     m = cnp.PyArray_DIMS(out)[0]
     n = cnp.PyArray_DIMS(out)[1]
     k = cnp.PyArray_DIMS(a)[0] if trans_a else cnp.PyArray_DIMS(a)[1]
-    mi_check(out, t, 2, True, m, n, "out")
-    mi_check(a, t, 2, False, k if trans_a else m, m if trans_a else k, "a")
-    mi_check(b, t, 2, False, n if trans_b else k, k if trans_b else n, "b")
+    mi_check(out, t, 2, True, m, n, "out", "gemm_path")
+    mi_check(a, t, 2, False, k if trans_a else m, m if trans_a else k, "a", "gemm_path")
+    mi_check(b, t, 2, False, n if trans_b else k, k if trans_b else n, "b", "gemm_path")
     if m == 0 or n == 0 or k == 0:
         gemm(a, b, out, trans_a, trans_b)
         return
@@ -141,16 +146,17 @@ cdef inline Py_ssize_t _batched_arg(cnp.ndarray a, int t, str name, bint out) ex
     """Check a 3-D batched operand; return its row stride in elements."""
     cdef object o = a
     cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(a)
-    if cnp.PyArray_TYPE(a) != t:
+    if cnp.PyArray_TYPE(a) != t or not cnp.PyArray_ISNOTSWAPPED(a):
         raise TypeError(f"gemm_batched: {name} has dtype {o.dtype}, unlike out; all "
-                        f"arguments must share one dtype, float32 or float64")
+                        f"arguments must share one dtype, float32 or float64 in native "
+                        f"byte order")
     if cnp.PyArray_NDIM(a) != 3:
         raise ValueError(f"gemm_batched: {name} must be 3-D, got shape {o.shape}")
     s0, s1, s2 = o.strides
     # Rows must be contiguous and strides non-negative multiples of the item size; the
     # batch stride may be 0 (a broadcast operand). out must be C-contiguous.
     if ((s2 != item and o.shape[2] > 1) or s0 < 0 or s1 < 0 or s0 % item or s1 % item
-            or (out and not cnp.PyArray_IS_C_CONTIGUOUS(a))):
+            or not cnp.PyArray_ISALIGNED(a) or (out and not cnp.PyArray_IS_C_CONTIGUOUS(a))):
         raise ValueError(f"gemm_batched: {name} needs contiguous rows and non-negative strides, "
                          f"got shape {o.shape} strides {o.strides}")
     if out and not cnp.PyArray_ISWRITEABLE(a):
@@ -165,7 +171,7 @@ def gemm_batched(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out
     a or b may have batch stride 0 (np.broadcast_to), so a broadcast operand is never
     copied; their rows must be contiguous. out is C-contiguous.
     """
-    cdef int t = mi_float_type(out)
+    cdef int t = mi_float_type(out, "gemm_batched")
     cdef Py_ssize_t lda = _batched_arg(a, t, "a", False)
     cdef Py_ssize_t ldb = _batched_arg(b, t, "b", False)
     cdef Py_ssize_t ldc = _batched_arg(out, t, "out", True)
