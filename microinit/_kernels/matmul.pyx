@@ -55,6 +55,10 @@ def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not Non
 
     a is (m, k), or (k, m) when trans_a; b is (k, n), or (n, k) when trans_b; out is
     (m, n). Wrong dtypes or shapes raise TypeError/ValueError (see gemm.pxd).
+
+    >>> a = np.arange(6, dtype=np.float64).reshape(2, 3); out = np.empty((3, 3))
+    >>> gemm(a, a, out, trans_a=True); out.tolist()      # a^T a
+    [[9.0, 12.0, 15.0], [12.0, 17.0, 22.0], [15.0, 22.0, 29.0]]
     """
     cdef int t = mi_float_type(out, "gemm")
     cdef Py_ssize_t m, n, k
@@ -90,7 +94,12 @@ def gemm_path(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out no
     place), whatever the size.
 
     For the crossover measurement (benchmarks/crossover.py) and for tests that must
-    exercise both paths; the library calls gemm, which picks by size.
+    exercise both paths; the library calls gemm, which picks by size. ``nthreads`` is
+    1..1024.
+
+    >>> a = np.ones((2, 3), np.float32); out = np.empty((2, 2), np.float32)
+    >>> gemm_path(a, a, out, trans_b=True, path="direct"); out.tolist()
+    [[3.0, 3.0], [3.0, 3.0]]
     """
     cdef int t = mi_float_type(out, "gemm_path")
     cdef Py_ssize_t m, n, k
@@ -152,6 +161,10 @@ cdef inline Py_ssize_t _batched_arg(cnp.ndarray a, int t, str name, bint out) ex
                         f"byte order")
     if cnp.PyArray_NDIM(a) != 3:
         raise ValueError(f"gemm_batched: {name} must be 3-D, got shape {o.shape}")
+    if cnp.PyArray_SIZE(a) == 0:
+        # nothing is read or written (gemm_batched returns before its loop or runs k = 0),
+        # and numpy may give an empty array any strides, zeros included
+        return o.shape[2]
     s0, s1, s2 = o.strides
     # Rows must be contiguous and strides non-negative multiples of the item size; the
     # batch stride may be 0 (a broadcast operand). out must be C-contiguous.
@@ -170,6 +183,10 @@ def gemm_batched(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out
 
     a or b may have batch stride 0 (np.broadcast_to), so a broadcast operand is never
     copied; their rows must be contiguous. out is C-contiguous.
+
+    >>> a = np.ones((2, 1, 3)); b = np.broadcast_to(np.ones((1, 3, 2)), (2, 3, 2))
+    >>> out = np.empty((2, 1, 2)); gemm_batched(a, b, out); out.ravel().tolist()
+    [3.0, 3.0, 3.0, 3.0]
     """
     cdef int t = mi_float_type(out, "gemm_batched")
     cdef Py_ssize_t lda = _batched_arg(a, t, "a", False)

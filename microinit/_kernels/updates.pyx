@@ -180,6 +180,9 @@ def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0
 
     ``bufs`` is ignored (may be empty) when ``momentum == 0``. Returns ``None`` or
     ``(j, "gradient" | "parameter")`` for the first non-finite value (module docstring).
+
+    >>> p = np.ones(2); sgd_foreach([p], [np.array([1.0, -1.0])], [], lr=0.5); p.tolist()
+    [0.5, 1.5]
     """
     cdef Py_ssize_t j, n = len(params)
     if len(grads) != n or (momentum != 0 and len(bufs) != n):
@@ -252,6 +255,11 @@ def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
         p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
     Returns ``None`` or ``(j, "gradient" | "parameter")`` (module docstring).
+
+    >>> p, m, v, steps = np.ones(1), np.zeros(1), np.zeros(1), np.zeros(1, np.int64)
+    >>> adam_foreach([p], [np.ones(1)], [m], [v], steps, lr=0.1)  # first step: p - lr * sign(g)
+    >>> p.round(6).tolist(), steps.tolist()
+    ([0.9], [1])
     """
     cdef Py_ssize_t j, n = len(params)
     if len(grads) != n or len(exp_avgs) != n or len(exp_avg_sqs) != n:
