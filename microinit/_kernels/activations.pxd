@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""The one definition of every activation and its derivative (DESIGN.md, boundary 2).
+"""The one definition of every activation and its derivative (docs/design.md, boundary 2).
 
 Both the scalar tape loop (scalar engine) and the tensor elementwise / fused dense
 kernels cimport these inline functions, so the math of tanh, sigmoid, relu ... is

@@ -27,6 +27,10 @@ loop (MI_TILE) with the accumulators in named vector registers. Ragged stores wr
 from registers in 4/2/1-lane pieces. Nothing is read or written past an operand's
 end (tests/kernels/test_kernel_matmul.py puts every operand against a guard page).
 
+The C parts -- the register tiles (MI_TILE), panel packing, the dot-product and
+direct-A loops -- are in src/gemm.h; this file holds the blocking loops around them
+and the argument checks of the def entry points.
+
 Callers guarantee m, n >= 1, k >= 0 and valid pointers (functional/linalg.py checks
 every shape before a kernel runs).
 """
