@@ -28,15 +28,8 @@ cdef enum:
     ACT_SOFTPLUS = 8
     N_ACTIVATIONS = 9
 
-# Constants as C macros: a pxd with module-level variables would need a module at
-# run time; macros keep this file header-only. SELU's from Klambauer et al. (2017).
-cdef extern from *:
-    """
-    #define MI_SELU_ALPHA 1.6732632423543772848170429916717
-    #define MI_SELU_SCALE 1.0507009873554804934193349852946
-    #define MI_INV_SQRT2 0.70710678118654752440084436210485
-    #define MI_INV_SQRT_2PI 0.39894228040143267793994605993438
-    """
+# Constants as C macros (src/activation_constants.h says why).
+cdef extern from "activation_constants.h":
     const double SELU_ALPHA "MI_SELU_ALPHA"
     const double SELU_SCALE "MI_SELU_SCALE"
     const double INV_SQRT2 "MI_INV_SQRT2"

@@ -55,8 +55,12 @@ def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not Non
 
     a is (m, k), or (k, m) when trans_a; b is (k, n), or (n, k) when trans_b; out is
     (m, n). Wrong dtypes or shapes raise TypeError/ValueError (see gemm.pxd).
+
+    >>> a = np.arange(6, dtype=np.float64).reshape(2, 3); out = np.empty((3, 3))
+    >>> gemm(a, a, out, trans_a=True); out.tolist()      # a^T a
+    [[9.0, 12.0, 15.0], [12.0, 17.0, 22.0], [15.0, 22.0, 29.0]]
     """
-    cdef int t = mi_float_type(out)
+    cdef int t = mi_float_type(out, "gemm")
     cdef Py_ssize_t m, n, k
     if cnp.PyArray_NDIM(out) != 2:
         raise ValueError(f"gemm: out must be 2-D, got shape {(<object>out).shape}")
@@ -65,15 +69,15 @@ def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not Non
     if cnp.PyArray_NDIM(a) != 2:
         raise ValueError(f"gemm: a must be 2-D, got shape {(<object>a).shape}")
     k = cnp.PyArray_DIMS(a)[0] if trans_a else cnp.PyArray_DIMS(a)[1]
-    mi_check(out, t, 2, True, m, n, "out")
+    mi_check(out, t, 2, True, m, n, "out", "gemm")
     if trans_a:
-        mi_check(a, t, 2, False, k, m, "a")
+        mi_check(a, t, 2, False, k, m, "a", "gemm")
     else:
-        mi_check(a, t, 2, False, m, k, "a")
+        mi_check(a, t, 2, False, m, k, "a", "gemm")
     if trans_b:
-        mi_check(b, t, 2, False, n, k, "b")
+        mi_check(b, t, 2, False, n, k, "b", "gemm")
     else:
-        mi_check(b, t, 2, False, k, n, "b")
+        mi_check(b, t, 2, False, k, n, "b", "gemm")
     if m == 0 or n == 0:
         return
     if t == cnp.NPY_FLOAT32:
@@ -90,22 +94,32 @@ def gemm_path(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out no
     place), whatever the size.
 
     For the crossover measurement (benchmarks/crossover.py) and for tests that must
-    exercise both paths; the library calls gemm, which picks by size.
+    exercise both paths; the library calls gemm, which picks by size. ``nthreads`` is
+    1..1024.
+
+    >>> a = np.ones((2, 3), np.float32); out = np.empty((2, 2), np.float32)
+    >>> gemm_path(a, a, out, trans_b=True, path="direct"); out.tolist()
+    [[3.0, 3.0], [3.0, 3.0]]
     """
-    cdef int t = mi_float_type(out)
+    cdef int t = mi_float_type(out, "gemm_path")
     cdef Py_ssize_t m, n, k
     cdef int rc
     cdef bint direct = path == "direct"
     if path not in ("direct", "packed"):
         raise ValueError(f"gemm_path: path must be 'direct' or 'packed', got {path!r}")
+    # Each thread gets its own packing block: bound the count, so a typo cannot ask
+    # malloc for terabytes or OpenMP for a million threads.
+    if not 1 <= nthreads <= 1024:
+        raise ValueError(f"gemm_path: nthreads must be in 1..1024, got {nthreads}")
     if cnp.PyArray_NDIM(out) != 2 or cnp.PyArray_NDIM(a) != 2:
-        raise ValueError("gemm_path: a and out must be 2-D")
+        raise ValueError(f"gemm_path: a and out must be 2-D, got shapes {(<object>a).shape} "
+                         f"and {(<object>out).shape}")
     m = cnp.PyArray_DIMS(out)[0]
     n = cnp.PyArray_DIMS(out)[1]
     k = cnp.PyArray_DIMS(a)[0] if trans_a else cnp.PyArray_DIMS(a)[1]
-    mi_check(out, t, 2, True, m, n, "out")
-    mi_check(a, t, 2, False, k if trans_a else m, m if trans_a else k, "a")
-    mi_check(b, t, 2, False, n if trans_b else k, k if trans_b else n, "b")
+    mi_check(out, t, 2, True, m, n, "out", "gemm_path")
+    mi_check(a, t, 2, False, k if trans_a else m, m if trans_a else k, "a", "gemm_path")
+    mi_check(b, t, 2, False, n if trans_b else k, k if trans_b else n, "b", "gemm_path")
     if m == 0 or n == 0 or k == 0:
         gemm(a, b, out, trans_a, trans_b)
         return
@@ -141,16 +155,21 @@ cdef inline Py_ssize_t _batched_arg(cnp.ndarray a, int t, str name, bint out) ex
     """Check a 3-D batched operand; return its row stride in elements."""
     cdef object o = a
     cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(a)
-    if cnp.PyArray_TYPE(a) != t:
+    if cnp.PyArray_TYPE(a) != t or not cnp.PyArray_ISNOTSWAPPED(a):
         raise TypeError(f"gemm_batched: {name} has dtype {o.dtype}, unlike out; all "
-                        f"arguments must share one dtype, float32 or float64")
+                        f"arguments must share one dtype, float32 or float64 in native "
+                        f"byte order")
     if cnp.PyArray_NDIM(a) != 3:
         raise ValueError(f"gemm_batched: {name} must be 3-D, got shape {o.shape}")
+    if cnp.PyArray_SIZE(a) == 0:
+        # nothing is read or written (gemm_batched returns before its loop or runs k = 0),
+        # and numpy may give an empty array any strides, zeros included
+        return o.shape[2]
     s0, s1, s2 = o.strides
     # Rows must be contiguous and strides non-negative multiples of the item size; the
     # batch stride may be 0 (a broadcast operand). out must be C-contiguous.
     if ((s2 != item and o.shape[2] > 1) or s0 < 0 or s1 < 0 or s0 % item or s1 % item
-            or (out and not cnp.PyArray_IS_C_CONTIGUOUS(a))):
+            or not cnp.PyArray_ISALIGNED(a) or (out and not cnp.PyArray_IS_C_CONTIGUOUS(a))):
         raise ValueError(f"gemm_batched: {name} needs contiguous rows and non-negative strides, "
                          f"got shape {o.shape} strides {o.strides}")
     if out and not cnp.PyArray_ISWRITEABLE(a):
@@ -164,8 +183,12 @@ def gemm_batched(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out
 
     a or b may have batch stride 0 (np.broadcast_to), so a broadcast operand is never
     copied; their rows must be contiguous. out is C-contiguous.
+
+    >>> a = np.ones((2, 1, 3)); b = np.broadcast_to(np.ones((1, 3, 2)), (2, 3, 2))
+    >>> out = np.empty((2, 1, 2)); gemm_batched(a, b, out); out.ravel().tolist()
+    [3.0, 3.0, 3.0, 3.0]
     """
-    cdef int t = mi_float_type(out)
+    cdef int t = mi_float_type(out, "gemm_batched")
     cdef Py_ssize_t lda = _batched_arg(a, t, "a", False)
     cdef Py_ssize_t ldb = _batched_arg(b, t, "b", False)
     cdef Py_ssize_t ldc = _batched_arg(out, t, "out", True)
@@ -326,27 +349,7 @@ def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul, bint trans_a
     return out
 
 
-cdef extern from *:
-    """
-    typedef float mi_pk_v8f __attribute__((vector_size(32)));
-    /* 12 independent chains of a = a * m + c: enough to cover FMA latency x throughput
-       (4 cycles x 2 pipes on Zen 3 / Skylake), no loads or stores in the loop. */
-    static float mi_fma_loop(long iters)
-    {
-        mi_pk_v8f m = {0.9999999f, 0.9999998f, 0.9999997f, 0.9999996f,
-                       0.9999995f, 0.9999994f, 0.9999993f, 0.9999992f};
-        mi_pk_v8f c = m * 1e-7f;
-        mi_pk_v8f a0 = m, a1 = m + 1, a2 = m + 2, a3 = m + 3, a4 = m + 4, a5 = m + 5;
-        mi_pk_v8f a6 = m + 6, a7 = m + 7, a8 = m + 8, a9 = m + 9, a10 = m + 10, a11 = m + 11;
-        for (long i = 0; i < iters; ++i) {
-            a0 = a0 * m + c; a1 = a1 * m + c; a2 = a2 * m + c; a3 = a3 * m + c;
-            a4 = a4 * m + c; a5 = a5 * m + c; a6 = a6 * m + c; a7 = a7 * m + c;
-            a8 = a8 * m + c; a9 = a9 * m + c; a10 = a10 * m + c; a11 = a11 * m + c;
-        }
-        mi_pk_v8f s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
-        return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
-    }
-    """
+cdef extern from "fma_peak.h":
     float mi_fma_loop(long iters) noexcept nogil
 
 

@@ -2,7 +2,11 @@
 
 Each function here computes what its kernel computes, in the clearest numpy, with the
 same argument order (outputs returned instead of written). Nothing here is fast and
-nothing here is used by the library at run time.
+nothing here is used by the library at run time; tests/kernels/test_kernel_reference.py
+checks the kernels against these over random shapes.
+
+>>> gemm(np.eye(2), np.array([[1.0, 2.0], [3.0, 4.0]]), trans_b=True).tolist()
+[[1.0, 3.0], [2.0, 4.0]]
 """
 import numpy as np
 
@@ -18,7 +22,11 @@ def _erf(x):
 
 
 def activation_forward(name, x, param=0.0):
-    """act(x) for the activation called `name` (see elementwise.CODES)."""
+    """act(x) for the activation called `name` (see elementwise.CODES).
+
+    >>> activation_forward("relu", np.array([-1.0, 0.0, 2.0])).tolist()
+    [0.0, 0.0, 2.0]
+    """
     x = np.asarray(x)
     with np.errstate(over="ignore"):
         if name == "identity":
@@ -45,7 +53,12 @@ def activation_forward(name, x, param=0.0):
 
 
 def activation_backward(name, x, y, dy, param=0.0):
-    """dy * act'(x), given x and y = act(x); same conventions as activations.pxd."""
+    """dy * act'(x), given x and y = act(x); same conventions as activations.pxd.
+
+    >>> x = np.array([-1.0, 0.0, 2.0])
+    >>> activation_backward("relu", x, activation_forward("relu", x), np.ones(3)).tolist()
+    [0.0, 0.0, 1.0]
+    """
     x = np.asarray(x)
     if name == "identity":
         d = np.ones_like(x)
@@ -75,7 +88,12 @@ def activation_backward(name, x, y, dy, param=0.0):
 
 def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
                nesterov=False, init_buf=False):
-    """One SGD step (torch.optim.SGD semantics); returns (new_p, new_buf)."""
+    """One SGD step (torch.optim.SGD semantics); returns (new_p, new_buf).
+
+    >>> p, buf = sgd_update(np.ones(2), np.array([1.0, -1.0]), None, lr=0.5)
+    >>> p.tolist(), buf
+    ([0.5, 1.5], None)
+    """
     d = g + weight_decay * p
     if momentum:
         buf = d.copy() if init_buf else momentum * buf + (1 - dampening) * d
@@ -85,7 +103,12 @@ def sgd_update(p, g, buf, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
 
 def adam_update(p, g, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
                 weight_decay=0.0, decoupled=False):
-    """One Adam/AdamW step at step number `step` (1-based); returns (new_p, new_m, new_v)."""
+    """One Adam/AdamW step at step number `step` (1-based); returns (new_p, new_m, new_v).
+
+    >>> p, m, v = adam_update(np.ones(1), np.ones(1), np.zeros(1), np.zeros(1), 1, lr=0.1)
+    >>> p.round(6).tolist(), m.round(6).tolist(), v.round(6).tolist()
+    ([0.9], [0.1], [0.001])
+    """
     if weight_decay:
         if decoupled:
             p = p * (1 - lr * weight_decay)
@@ -152,7 +175,11 @@ def gemm(a, b, trans_a=False, trans_b=False):
 
 
 def gemm_batched(a, b, trans_a=False, trans_b=False):
-    """op(a[i]) @ op(b[i]) for every batch entry i (matmul.gemm_batched's twin)."""
+    """op(a[i]) @ op(b[i]) for every batch entry i (matmul.gemm_batched's twin).
+
+    >>> gemm_batched(np.ones((2, 1, 3)), np.ones((2, 2, 3)), trans_b=True).shape
+    (2, 1, 2)
+    """
     a = np.swapaxes(a, 1, 2) if trans_a else np.asarray(a)
     b = np.swapaxes(b, 1, 2) if trans_b else np.asarray(b)
     return a @ b

@@ -31,8 +31,13 @@ from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from libc.math cimport exp, isfinite, log, sqrt
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from numpy.random cimport bitgen_t
+cimport numpy as cnp
+
+from microinit._kernels.argcheck cimport check_array, float_typenum
 
 import numpy as np
+
+cnp.import_array()
 
 ctypedef fused real:
     float
@@ -56,7 +61,14 @@ def ziggurat_tables(int bits):
     Layer i has right edge x_i (x_255 = r, decreasing upward); w[i] = x_i / 2^bits turns
     a magnitude into x; a magnitude below k[i] lies under the curve for sure (fast
     accept); f[i] = exp(-x_i^2 / 2). Index 0 is the base strip with the tail.
+    ``bits`` is 1..63 (the magnitude must fit a 64-bit word).
+
+    >>> k, w, f = ziggurat_tables(23)
+    >>> float(f[0]), float(k[1]), len(w)
+    (1.0, 0.0, 256)
     """
+    if not 1 <= bits <= 63:
+        raise ValueError(f"ziggurat_tables: bits must be in 1..63, got {bits}")
     cdef double m1 = 2.0 ** bits
     cdef double dn = ZIG_R, tn = ZIG_R, vn = ZIG_V
     cdef double q = vn / exp(-0.5 * dn * dn)
@@ -258,17 +270,41 @@ cdef void _uniform_loop(Stream *s, real[::1] out, double low, double high) noexc
             i += 1
 
 
-def uniform_fill(gen, real[::1] out, double low, double high):
-    """out[i] ~ U[low, high), low < high, both finite."""
+cdef int _check_out(str op, object out, int ndim) except -1:
+    """The type number of out, a writeable C-contiguous float32/float64 ndarray of ndim
+    dimensions (argcheck.pxd raises otherwise)."""
+    cdef int t = float_typenum(op, "out", out)
+    check_array(op, "out", out, t, ndim, True)
+    return t
+
+
+def uniform_fill(gen, out, double low, double high):
+    """out[i] ~ U[low, high) for a 1-D C-contiguous float32/float64 out; low < high,
+    both finite.
+
+    >>> out = np.empty(3, np.float32)
+    >>> uniform_fill(np.random.default_rng(0), out, -1.0, 1.0)
+    >>> bool(((-1 <= out) & (out < 1)).all())
+    True
+    """
     cdef Stream s
+    cdef float[::1] out_f
+    cdef double[::1] out_d
     if not (low < high and isfinite(low) and isfinite(high)):
         raise ValueError(f"uniform_fill: need finite low < high, got low={low!r}, high={high!r}")
+    cdef int t = _check_out("uniform_fill", out, 1)
     bitgen = _checked_bitgen(gen, &s)
     if out.shape[0] == 0:
         return
     with bitgen.lock:
-        with nogil:
-            _uniform_loop(&s, out, low, high)
+        if t == cnp.NPY_FLOAT32:
+            out_f = out
+            with nogil:
+                _uniform_loop(&s, out_f, low, high)
+        else:
+            out_d = out
+            with nogil:
+                _uniform_loop(&s, out_d, low, high)
 
 
 cdef void _normal_loop(Stream *s, real[::1] out, double mean, double std) noexcept nogil:
@@ -299,17 +335,27 @@ cdef void _normal_loop(Stream *s, real[::1] out, double mean, double std) noexce
             i += 1
 
 
-def normal_fill(gen, real[::1] out, double mean, double std):
-    """out[i] ~ N(mean, std^2) via the ziggurat; mean finite, std >= 0 finite."""
+def normal_fill(gen, out, double mean, double std):
+    """out[i] ~ N(mean, std^2) via the ziggurat for a 1-D C-contiguous float32/float64
+    out; mean finite, std >= 0 finite."""
     cdef Stream s
+    cdef float[::1] out_f
+    cdef double[::1] out_d
     if not (std >= 0 and isfinite(std) and isfinite(mean)):
         raise ValueError(f"normal_fill: need finite mean and std >= 0, got mean={mean!r}, std={std!r}")
+    cdef int t = _check_out("normal_fill", out, 1)
     bitgen = _checked_bitgen(gen, &s)
     if out.shape[0] == 0:
         return
     with bitgen.lock:
-        with nogil:
-            _normal_loop(&s, out, mean, std)
+        if t == cnp.NPY_FLOAT32:
+            out_f = out
+            with nogil:
+                _normal_loop(&s, out_f, mean, std)
+        else:
+            out_d = out
+            with nogil:
+                _normal_loop(&s, out_d, mean, std)
 
 
 # Proposal methods for the truncated normal (chosen once per fill by truncnorm_method).
@@ -384,17 +430,21 @@ cdef void _truncnorm_loop(Stream *s, real[::1] out, double mean, double std, dou
         out[i] = x
 
 
-def truncnorm_fill(gen, real[::1] out, double mean, double std, double low, double high):
-    """out[i] ~ N(mean, std^2) restricted to (low, high), strictly inside in out's dtype.
+def truncnorm_fill(gen, out, double mean, double std, double low, double high):
+    """out[i] ~ N(mean, std^2) restricted to (low, high), strictly inside in out's dtype
+    (a 1-D C-contiguous float32/float64 array).
 
     Needs finite mean, finite std > 0, low < high (either may be infinite), and at least
     one value of out's dtype strictly between low and high (else no sample could be
     accepted)."""
     cdef Stream s
+    cdef float[::1] out_f
+    cdef double[::1] out_d
     if not (std > 0 and isfinite(std) and isfinite(mean) and low < high):
         raise ValueError(f"truncnorm_fill: need finite mean, finite std > 0 and low < high, got "
                          f"mean={mean!r}, std={std!r}, low={low!r}, high={high!r}")
-    t = np.float32 if real is float else np.float64
+    cdef int typenum = _check_out("truncnorm_fill", out, 1)
+    t = np.float32 if typenum == cnp.NPY_FLOAT32 else np.float64
     inside = t(low)
     if inside <= low:
         inside = np.nextafter(inside, t(np.inf))
@@ -409,8 +459,14 @@ def truncnorm_fill(gen, real[::1] out, double mean, double std, double low, doub
     cdef double ca = a, cb = b, cc = c
     cdef bint cflip = flip
     with bitgen.lock:
-        with nogil:
-            _truncnorm_loop(&s, out, mean, std, low, high, m, ca, cb, cc, cflip)
+        if typenum == cnp.NPY_FLOAT32:
+            out_f = out
+            with nogil:
+                _truncnorm_loop(&s, out_f, mean, std, low, high, m, ca, cb, cc, cflip)
+        else:
+            out_d = out
+            with nogil:
+                _truncnorm_loop(&s, out_d, mean, std, low, high, m, ca, cb, cc, cflip)
 
 
 cdef inline uint32_t bounded32(Stream *s, uint32_t n) noexcept nogil:
@@ -442,10 +498,20 @@ cdef void _zero_rows_loop(Stream *s, real[:, ::1] out, Py_ssize_t k, int[::1] pe
             out[i, perm[j]] = 0
 
 
-def zero_random_per_row(gen, real[:, ::1] out, Py_ssize_t k):
-    """Set k entries of every row of out to zero, at positions chosen uniformly without
-    replacement (PyTorch's sparse_ per input unit). 0 <= k <= out.shape[1] < 2^31."""
+def zero_random_per_row(gen, out, Py_ssize_t k):
+    """Set k entries of every row of out (a 2-D C-contiguous float32/float64 array) to
+    zero, at positions chosen uniformly without replacement (PyTorch's sparse_ per
+    input unit). 0 <= k <= out.shape[1] < 2^31.
+
+    >>> out = np.ones((2, 4))
+    >>> zero_random_per_row(np.random.default_rng(0), out, 3)
+    >>> (out == 0).sum(axis=1).tolist()
+    [3, 3]
+    """
     cdef Stream s
+    cdef float[:, ::1] out_f
+    cdef double[:, ::1] out_d
+    cdef int t = _check_out("zero_random_per_row", out, 2)
     bitgen = _checked_bitgen(gen, &s)
     cdef Py_ssize_t cols = out.shape[1]
     if not 0 <= k <= cols or cols >= 2 ** 31:
@@ -454,5 +520,11 @@ def zero_random_per_row(gen, real[:, ::1] out, Py_ssize_t k):
         return
     cdef int[::1] perm = np.arange(cols, dtype=np.intc)
     with bitgen.lock:
-        with nogil:
-            _zero_rows_loop(&s, out, k, perm)
+        if t == cnp.NPY_FLOAT32:
+            out_f = out
+            with nogil:
+                _zero_rows_loop(&s, out_f, k, perm)
+        else:
+            out_d = out
+            with nogil:
+                _zero_rows_loop(&s, out_d, k, perm)

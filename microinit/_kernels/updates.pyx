@@ -111,9 +111,10 @@ cdef int _check_param(str op, Py_ssize_t j, object pobj, str what) except -1:
         raise TypeError(f"{op}: {what} {j} must be a numpy array, got {type(pobj).__name__}")
     cdef cnp.ndarray p = pobj
     cdef int t = cnp.PyArray_TYPE(p)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError(f"{op}: {what} {j} has dtype {(<object>p).dtype}; supported: float32, float64")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(p):
+    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not cnp.PyArray_ISNOTSWAPPED(p):
+        raise TypeError(f"{op}: {what} {j} has dtype {(<object>p).dtype}; supported: float32, "
+                        f"float64 in native byte order")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(p) or not cnp.PyArray_ISALIGNED(p):
         raise ValueError(f"{op}: {what} {j} (shape {_shape(p)}) must be C-contiguous to be updated in place")
     if not cnp.PyArray_ISWRITEABLE(p):
         raise ValueError(f"{op}: {what} {j} (shape {_shape(p)}) is read-only")
@@ -135,12 +136,15 @@ cdef cnp.ndarray _match(str op, Py_ssize_t j, cnp.ndarray p, object aobj, str wh
     for k in range(cnp.PyArray_NDIM(p)):
         if cnp.PyArray_DIM(a, k) != cnp.PyArray_DIM(p, k):
             raise ValueError(f"{op}: {what} {j} has shape {_shape(a)} but its parameter has shape {_shape(p)}")
-    if cnp.PyArray_TYPE(a) == cnp.PyArray_TYPE(p) and cnp.PyArray_IS_C_CONTIGUOUS(a):
+    if (cnp.PyArray_TYPE(a) == cnp.PyArray_TYPE(p) and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a)):
         if not is_grad and not cnp.PyArray_ISWRITEABLE(a):
             raise ValueError(f"{op}: {what} {j} is read-only")
         return a
     if not is_grad:
-        raise ValueError(f"{op}: {what} {j} must be C-contiguous {(<object>p).dtype}, got {(<object>a).dtype}")
+        raise ValueError(f"{op}: {what} {j} must be an aligned C-contiguous native "
+                         f"{(<object>p).dtype} array like its parameter, got dtype {(<object>a).dtype} "
+                         f"with strides {(<object>a).strides}")
     if (<object>a).dtype.kind not in "fiu":
         raise TypeError(f"{op}: {what} {j} has dtype {(<object>a).dtype}; supported: float32, float64")
     return np.ascontiguousarray(a, dtype=(<object>p).dtype)
@@ -176,6 +180,9 @@ def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0
 
     ``bufs`` is ignored (may be empty) when ``momentum == 0``. Returns ``None`` or
     ``(j, "gradient" | "parameter")`` for the first non-finite value (module docstring).
+
+    >>> p = np.ones(2); sgd_foreach([p], [np.array([1.0, -1.0])], [], lr=0.5); p.tolist()
+    [0.5, 1.5]
     """
     cdef Py_ssize_t j, n = len(params)
     if len(grads) != n or (momentum != 0 and len(bufs) != n):
@@ -217,8 +224,25 @@ def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0
     return bad
 
 
+cdef int _check_steps(object steps, Py_ssize_t n) except -1:
+    """steps must be a writeable 1-D C-contiguous int64 array of n step counts."""
+    if not isinstance(steps, np.ndarray):
+        raise TypeError(f"adam_foreach: steps must be a numpy int64 array, got {type(steps).__name__}")
+    cdef cnp.ndarray a = steps
+    if cnp.PyArray_TYPE(a) != cnp.NPY_INT64 or not cnp.PyArray_ISNOTSWAPPED(a):
+        raise TypeError(f"adam_foreach: steps has dtype {steps.dtype}, expected int64 in native byte order")
+    if cnp.PyArray_NDIM(a) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISALIGNED(a):
+        raise ValueError(f"adam_foreach: steps must be a C-contiguous 1-D array, got shape "
+                         f"{steps.shape} with strides {steps.strides}")
+    if not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError("adam_foreach: steps is read-only")
+    if cnp.PyArray_DIM(a, 0) != n:
+        raise ValueError(f"adam_foreach: {n} params but {steps.shape[0]} steps")
+    return 0
+
+
 def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
-                 cnp.int64_t[::1] steps, double lr, double beta1=0.9, double beta2=0.999,
+                 steps, double lr, double beta1=0.9, double beta2=0.999,
                  double eps=1e-8, double weight_decay=0.0, bint decoupled=False):
     """Adam (``decoupled=False``) or AdamW (``decoupled=True``) step, in place.
 
@@ -231,11 +255,18 @@ def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
         p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
     Returns ``None`` or ``(j, "gradient" | "parameter")`` (module docstring).
+
+    >>> p, m, v, steps = np.ones(1), np.zeros(1), np.zeros(1), np.zeros(1, np.int64)
+    >>> adam_foreach([p], [np.ones(1)], [m], [v], steps, lr=0.1)  # first step: p - lr * sign(g)
+    >>> p.round(6).tolist(), steps.tolist()
+    ([0.9], [1])
     """
     cdef Py_ssize_t j, n = len(params)
-    if len(grads) != n or len(exp_avgs) != n or len(exp_avg_sqs) != n or steps.shape[0] != n:
+    if len(grads) != n or len(exp_avgs) != n or len(exp_avg_sqs) != n:
         raise ValueError(f"adam_foreach: {n} params but {len(grads)} grads, {len(exp_avgs)} "
-                         f"exp_avgs, {len(exp_avg_sqs)} exp_avg_sqs and {steps.shape[0]} steps")
+                         f"exp_avgs and {len(exp_avg_sqs)} exp_avg_sqs")
+    _check_steps(steps, n)
+    cdef cnp.int64_t[::1] step_counts = steps
     cdef list G = [None] * n
     cdef cnp.ndarray p, g, m, v
     for j in range(n):
@@ -256,8 +287,8 @@ def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
         g = G[j]
         if g is None:
             continue
-        steps[j] += 1
-        t = <double>steps[j]
+        step_counts[j] += 1
+        t = <double>step_counts[j]
         # bias corrections in double, as PyTorch computes them on Python floats
         step_size = lr / (1.0 - pow(beta1, t))
         bc2_sqrt = sqrt(1.0 - pow(beta2, t))

@@ -120,7 +120,7 @@ def test_zero_size_never_reaches_kernel():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(K.CODES))
 def test_nan_propagates_through_every_activation(name, dtype):
-    # IEEE semantics for raw ops (RELIABILITY 13): a NaN input gives a NaN output; it is
+    # IEEE semantics for raw ops (docs/reliability.md row 13): a NaN input gives a NaN output; it is
     # never silently turned into a number (relu used to map NaN to 0).
     x = np.array([np.nan, -1.0, 0.0, 2.0], dtype=dtype)
     out = np.empty_like(x)

@@ -1,7 +1,7 @@
 """xent.pyx (fused softmax cross-entropy) agrees with its numpy twins in reference.py:
 labels and probability targets, float32 and float64, 1-sized and large (prange)
 buffers, non-contiguous logits through functional.losses, and the -inf/huge-logit
-cases of RELIABILITY rows 15-17."""
+cases of docs/reliability.md rows 15-17."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -91,7 +91,7 @@ def test_non_contiguous_logits_through_functional(dtype, layout, rng):
     np.testing.assert_allclose(F.cross_entropy_forward(x, labels, "none")[0], ref, **TOL[dtype])
 
 
-def test_huge_logits_finite_rows_sum_to_zero():  # RELIABILITY 15
+def test_huge_logits_finite_rows_sum_to_zero():  # docs/reliability.md row 15
     x = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0], [3e4, 3e4, -3e4]], np.float32)
     labels = np.array([1, 2, 0])
     loss, probs, bad = _kernel_fwd(x, labels.astype(np.int64), False)
@@ -102,7 +102,7 @@ def test_huge_logits_finite_rows_sum_to_zero():  # RELIABILITY 15
     np.testing.assert_allclose(dx.sum(axis=1), 0, atol=1e-6)
 
 
-def test_neg_inf_logits():  # RELIABILITY 16
+def test_neg_inf_logits():  # docs/reliability.md row 16
     x = np.array([[-np.inf, 1.0, 2.0]])
     loss, probs, bad = _kernel_fwd(x, np.array([2], np.int64), False)
     assert bad == 0 and np.isfinite(loss).all() and probs[0, 0] == 0
@@ -123,7 +123,7 @@ def test_neg_inf_logits():  # RELIABILITY 16
     (np.array([True, False]), "integers.*n_classes 3.*bool"),
     (np.array([[0], [1]]), r"shape \(2, 1\)"),
 ])
-def test_label_validation(labels, match):  # RELIABILITY 17
+def test_label_validation(labels, match):  # docs/reliability.md row 17
     with pytest.raises(ValueError, match=match):
         F.cross_entropy_forward(np.zeros((2, 3)), labels)
 
