@@ -15,6 +15,7 @@ entry with probability 1 at a fraction of the cost (PyTorch's ``fast_mode``).
 
 Example::
 
+    >>> import microinit
     >>> x = microinit.randn(3, 4, dtype="float64", requires_grad=True)
     >>> gradcheck(lambda t: (t * t).tanh().sum(axis=1), [x])
     True

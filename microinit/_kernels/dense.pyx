@@ -15,7 +15,7 @@ Backward, given dy = dL/dy::
 ``forward``/``backward`` with ``do_matmul=True`` run the whole layer here (the small-
 shape path). With ``do_matmul=False`` the caller has already done the products with
 BLAS (numpy.matmul with out=) and only the fused epilogue runs: bias + activation in
-forward, act' + bias gradient in backward. functional/linalg.py picks the path; the
+forward, act' + bias gradient in backward. ops/linalg.py picks the path; the
 crossover is measured there.
 
 Arguments are ndarrays (see gemm.pxd for why not memoryviews); outputs are given and
@@ -26,7 +26,7 @@ Example::
     >>> x = np.ones((2, 3), np.float32); W = np.ones((3, 4), np.float32)
     >>> y = np.empty((2, 4), np.float32)
     >>> forward(x, W, None, y, y, 1, 0.0)   # relu(x @ W), code 1 = relu
-    >>> y[0, 0]
+    >>> float(y[0, 0])
     3.0
 """
 from cython cimport floating

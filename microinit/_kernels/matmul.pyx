@@ -18,7 +18,7 @@ pairs and release the GIL for products big enough to pay for it.
 Example (from Python; shapes are the caller's responsibility)::
 
     >>> a = np.ones((2, 3), np.float32); b = np.ones((3, 4), np.float32)
-    >>> out = np.empty((2, 4), np.float32); gemm(a, b, out); out[0, 0]
+    >>> out = np.empty((2, 4), np.float32); gemm(a, b, out); float(out[0, 0])
     3.0
 """
 from cython cimport floating

@@ -21,6 +21,9 @@ allocates only the 0-d loss. reference.py holds the numpy twins
 
 Example::
 
+    >>> import numpy as np
+    >>> from microinit._kernels.matmul import BufferPool
+    >>> pool = BufferPool()
     >>> p = np.array([[1.0], [3.0]], np.float32); t = np.zeros((2, 1), np.float32)
     >>> loss, diff = mse_forward_auto(p, t, "mean", pool)
     >>> float(loss)                                      # (1 + 9) / 2

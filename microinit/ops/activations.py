@@ -15,8 +15,8 @@ finite (docs/reliability.md row 15); y = output, g = upstream gradient, sums alo
     log_softmax:  y = x - m - log sum e^(x - m)      dx = g - e^y * sum(g)
 
     >>> y = activation_forward("tanh", np.array([0.0, 1.0]))
-    >>> activation_backward("tanh", np.array([0.0, 1.0]), y, np.ones(2)).round(4)
-    array([1., 0.42])
+    >>> activation_backward("tanh", np.array([0.0, 1.0]), y, np.ones(2)).round(4).tolist()
+    [1.0, 0.42]
 """
 import numpy as np
 
