@@ -1,7 +1,16 @@
 """Shared test fixtures. Parity tests use `torch` through `requires_torch`, which skips
 cleanly when PyTorch is not installed."""
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Hypothesis runs derandomized by default, so every run (CI included) tries the same
+# examples and a result reproduces; HYPOTHESIS_PROFILE=fuzz explores fresh random ones.
+settings.register_profile("microinit", derandomize=True, database=None, deadline=None)
+settings.register_profile("fuzz", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "microinit"))
 
 try:
     import torch  # noqa: F401

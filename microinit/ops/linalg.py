@@ -28,7 +28,7 @@ from microinit._kernels import matmul as _kmatmul
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.autograd.mode import grad_mode
 from microinit.ops._boundary import as_tensor, check_ndim, floats, promote
-from microinit.ops.activations import ACTIVATION_CODES, activation_code, activation_param
+from microinit.ops.activations import ACTIVATION_CODES, DEFAULT_PARAM, activation_code, activation_param
 
 __all__ = ["matmul", "matmul_backward", "matmul_op", "dense_forward", "dense_backward",
            "dense_chain_forward", "dense_chain_backward", "dense", "dense_chain",
@@ -267,10 +267,17 @@ def dense_chain_forward(x, layers):
         raise ValueError("dense_chain: needs at least one layer")
     r = _forward_chain(x, specs, DENSE_BLAS_MIN, _pool, _np_matmul)  # boundary-safe already
     if r is None:
-        x, layers = _checked_layers(x, layers, "dense" if len(specs) == 1 else "dense_chain")
-        r = _forward_chain(x, _layer_specs(layers), DENSE_BLAS_MIN, _pool, _np_matmul)
-        if r is None:
-            raise RuntimeError(f"dense: internal error, kernel refused checked arguments x {x.shape} {x.dtype}")
+        r = _checked_chain(x, specs, "dense" if len(specs) == 1 else "dense_chain")
+    return r
+
+
+def _checked_chain(x, specs, op):
+    """The chain after the boundary: x and every (W, b) converted and checked, then the
+    same kernel call (``specs`` hold resolved activation codes and parameters)."""
+    x, checked = _checked_layers(x, specs, op)
+    r = _forward_chain(x, tuple(checked), DENSE_BLAS_MIN, _pool, _np_matmul)
+    if r is None:
+        raise RuntimeError(f"{op}: internal error, kernel refused checked arguments x {x.shape} {x.dtype}")
     return r
 
 
@@ -339,29 +346,47 @@ def dense_chain(x, layers, return_intermediates=False):
     ([[12.0], [12.0]], [6.0, 6.0, 6.0, 6.0])
     """
     T = tensor_class()
-    x = x if isinstance(x, T) else as_tensor(x, "dense")
-    parents, saved_t, arrays, need = [x], [x], [], []
+    if type(x) is not T and not isinstance(x, T):
+        x = as_tensor(x, "dense")
+    parents, saved_t, specs, need = [x], [x], [], []
     grad = x.requires_grad
-    for W, b, act, param in layers:  # one pass: kernel arguments and graph bookkeeping
-        W = W if isinstance(W, T) else as_tensor(W, "dense")
-        b = None if b is None else (b if isinstance(b, T) else as_tensor(b, "dense"))
+    code_of, default_of = _CODE_OF, DEFAULT_PARAM
+    # One pass: the kernel's arguments (activation codes and parameters resolved as
+    # _layer_specs does) and the graph bookkeeping; this loop is most of the cost of a
+    # tiny network's forward, so it does no more than that.
+    for W, b, act, param in layers:
+        if type(W) is not T and not isinstance(W, T):
+            W = as_tensor(W, "dense")
         parents.append(W)
-        parents.append(b)
         saved_t.append(W)
         nw = W.requires_grad
-        nb = b is not None and b.requires_grad
-        if b is not None:
+        if b is None:
+            bd, nb = None, False
+        else:
+            if type(b) is not T and not isinstance(b, T):
+                b = as_tensor(b, "dense")
+            bd, nb = b.data, b.requires_grad
             saved_t.append(b)
-        arrays.append((W.data, None if b is None else b.data, act, param))
+        parents.append(b)
+        code = code_of.get(act) if act is None or type(act) is str else None
+        if code is None:
+            code = activation_code(act, "dense")
+        specs.append((W.data, bd, code, default_of.get(act, 0.0) if param is None else float(param)))
         need.append((nw, nb))
         grad = grad or nw or nb
-    y, saved = dense_chain_forward(x.data, arrays)
+    if not specs:
+        raise ValueError("dense_chain: needs at least one layer")
+    specs = tuple(specs)
+    r = _forward_chain(x.data, specs, DENSE_BLAS_MIN, _pool, _np_matmul)  # boundary-safe already
+    if r is None:  # the boundary converts, checks and names what is wrong; then the same kernel
+        r = _checked_chain(x.data, specs, "dense" if len(specs) == 1 else "dense_chain")
+    y, saved = r
     if grad and grad_mode.enabled:
         nx, need = x.requires_grad, tuple(need)
 
         def backward(g):
             return dense_chain_backward(saved, g, nx, need)
-        name = "DenseBackward" if len(arrays) == 1 else "DenseChainBackward"
+        name = "DenseBackward" if len(specs) == 1 else "DenseChainBackward"
         out = record(y, name, tuple(parents), backward, tuple(saved_t), saves_out=True)
     else:
         out = wrap(y)

@@ -58,9 +58,12 @@ def _gamma(terms, dtype):
 def _product_bound(a, b, ta, tb, k, dtype, start=None):
     """gamma_k |op(a)| |op(b)|, or gamma_(k+1) (|start| + ...) when accumulating."""
     mag = R.gemm(np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64)), ta, tb)
+    # In float64 the numpy reference rounds as much as the kernel does (in float32 it
+    # is exact by comparison), so the two can differ by twice the bound of one.
+    both = 2.0 if np.dtype(dtype) == np.float64 else 1.0
     if start is None:
-        return _gamma(k, dtype) * mag
-    return _gamma(k + 1, dtype) * (np.abs(start.astype(np.float64)) + mag)
+        return both * _gamma(k, dtype) * mag
+    return both * _gamma(k + 1, dtype) * (np.abs(start.astype(np.float64)) + mag)
 
 
 @settings(max_examples=120, deadline=None)
@@ -243,7 +246,10 @@ def test_adam_foreach_agrees_with_reference(shape_list, dtype, seed, weight_deca
         bc1 = 1 - beta1 ** (step + 1)
         bc2 = np.sqrt(1 - beta2 ** (step + 1))
         upd = lr / bc1 * (np.abs(m0) + gmag) / (np.sqrt(want_v) / bc2 + eps)
-        _assert_within(ps[j], want_p, 16 * u * (np.abs(p0) + upd), f"adam parameter {j}")
+        # v's own rounding (8u of |v0| + g^2, as bounded above) reaches the step through
+        # sqrt(v): relative error halved, large where v is much smaller than its terms
+        v_rel = (np.abs(v0) + gmag * gmag) / np.maximum(want_v, np.finfo(np.float64).tiny)
+        _assert_within(ps[j], want_p, 16 * u * (np.abs(p0) + upd * (1 + v_rel)), f"adam parameter {j}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
