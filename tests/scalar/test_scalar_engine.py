@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from microinit import Value
-from microinit._kernels import tape as ktape
-from microinit.scalar import engine, zero_grad
+from microinit.scalar import engine, release_memory, tape_stats, zero_grad
 
 ENGINES = pytest.mark.parametrize("V", [Value, engine.Value], ids=["compiled", "python"])
 
@@ -239,14 +238,14 @@ def test_freeing_a_million_node_chain_does_not_recurse():
         del y
     finally:
         sys.setrecursionlimit(old)
-    assert ktape.tape_stats()["live"] == 0
+    assert tape_stats()["live"] == 0
 
 
 def test_wide_graph_memory_is_linear():
     import tracemalloc
 
     def peak(n_leaves):
-        ktape.release_memory()              # count the tape's arrays too
+        release_memory()              # count the tape's arrays too
         tracemalloc.start()
         xs = [Value(float(i)) for i in range(n_leaves)]
         s = xs[0]
@@ -392,7 +391,7 @@ def test_training_loop_keeps_tape_memory_bounded():
         w.grad = 0.0
         loss.backward()
         w.data -= 0.1 * w.grad
-        sizes.append(ktape.tape_stats()["entries"])
+        sizes.append(tape_stats()["entries"])
     # one step's graph at a time: the tape never grows with the number of steps
     assert max(sizes) == sizes[0] and max(sizes) < 400
 
@@ -404,7 +403,7 @@ def test_mostly_dead_tape_is_left_to_its_survivors():
         y = (w * float(i)).tanh() + 1.0     # garbage, except every 1000th result
         if i % 1000 == 0:
             keep.append(y)
-    stats = ktape.tape_stats()
+    stats = tape_stats()
     assert stats["entries"] <= 4096         # not 15,000: dead entries were left behind
     keep[0].backward()
     assert w.grad == pytest.approx(0.0)     # y0 = tanh(w * 0) + 1
