@@ -99,10 +99,11 @@ def test_forward_values_match_python_math(V):
     assert (V(-2.0).relu()).data == 0.0
 
 
-# --- accumulation (RELIABILITY rows 24, 20, 30) --------------------------------------
+# --- accumulation (docs/reliability.md rows 24, 20, 30)---------------------------------
 
 @ENGINES
 def test_accumulation_exact(V):
+    """docs/reliability.md row 24: a Value used many times accumulates exactly."""
     a = V(3.0)
     (a + a).backward()
     assert a.grad == 2.0
@@ -118,6 +119,7 @@ def test_accumulation_exact(V):
 
 @ENGINES
 def test_node_used_10000_times(V):
+    """docs/reliability.md row 24: 10^4 uses of one node give grad 10^4."""
     a = V(2.0)
     total = a
     for _ in range(9999):
@@ -129,6 +131,7 @@ def test_node_used_10000_times(V):
 
 @ENGINES
 def test_backward_twice_accumulates_exactly_not_stale(V):
+    """docs/reliability.md row 20: backward() twice adds the same gradients again."""
     # micrograd gives 6 then 18 here (the intermediate 2x keeps its old grad)
     x = V(1.5)
     y = (2 * x) * 3
@@ -176,6 +179,7 @@ def test_leaf_backward_and_root_grad():
 
 @ENGINES
 def test_conventions_at_singular_points(V):
+    """docs/reliability.md row 18: IEEE forward, pinned backward conventions."""
     def grad_of(fn, x):
         a = V(x)
         y = fn(a)
@@ -210,6 +214,7 @@ def test_conventions_at_singular_points(V):
 
 @ENGINES
 def test_chain_of_100000_nodes(V):
+    """docs/reliability.md row 25: a 10^5-node chain, no RecursionError either way."""
     x = V(1.0)
     y = x
     for i in range(100_000):
@@ -228,6 +233,7 @@ def ktape_like(y):
 
 
 def test_freeing_a_million_node_chain_does_not_recurse():
+    """docs/reliability.md row 25: freeing a deep graph does not recurse."""
     old = sys.getrecursionlimit()
     x = Value(0.5)
     y = x
@@ -242,6 +248,7 @@ def test_freeing_a_million_node_chain_does_not_recurse():
 
 
 def test_wide_graph_memory_is_linear():
+    """docs/reliability.md row 26: 10^6 nodes in O(nodes) memory (tracemalloc)."""
     import tracemalloc
 
     def peak(n_leaves):
@@ -266,6 +273,7 @@ def test_wide_graph_memory_is_linear():
 
 @ENGINES
 def test_cycle_from_rewired_prev_raises(V):
+    """docs/reliability.md row 27: a cycle made through _prev raises, no hang."""
     a = V(1.0)
     b = a * 2.0
     c = b + 1.0
@@ -397,18 +405,25 @@ def test_training_loop_keeps_tape_memory_bounded():
 
 
 def test_mostly_dead_tape_is_left_to_its_survivors():
+    """A tape whose entries are mostly dead is left to the few nodes still alive
+    (the current thread records on a fresh one), and backward through those
+    survivors still gives their exact gradients. (This test used to check only
+    gradients that were 0 whatever backward did: tanh saturated at w * 4000.)"""
     keep = []
     w = Value(0.5)
     for i in range(5000):
-        y = (w * float(i)).tanh() + 1.0     # garbage, except every 1000th result
+        y = (w * (i * 1e-3)).tanh() + 1.0   # garbage, except every 1000th result
         if i % 1000 == 0:
             keep.append(y)
     stats = tape_stats()
     assert stats["entries"] <= 4096         # not 15,000: dead entries were left behind
-    keep[0].backward()
-    assert w.grad == pytest.approx(0.0)     # y0 = tanh(w * 0) + 1
-    keep[-1].backward()
-    assert w.grad == pytest.approx(4000.0 * (1 - math.tanh(0.5 * 4000) ** 2), abs=1e-12)
+    keep[1].backward()                      # y = tanh(w * 1.0) + 1
+    first = 1.0 * (1 - math.tanh(0.5 * 1.0) ** 2)
+    assert first > 0.7 and w.grad == pytest.approx(first, rel=1e-12)
+    keep[-1].backward()                     # y = tanh(w * 4.0) + 1, added
+    assert w.grad == pytest.approx(first + 4.0 * (1 - math.tanh(0.5 * 4.0) ** 2), rel=1e-12)
+    keep[0].backward()                      # y = tanh(w * 0) + 1: d/dw = 0
+    assert w.grad == pytest.approx(first + 4.0 * (1 - math.tanh(2.0) ** 2), rel=1e-12)
 
 
 def test_many_inputs_from_an_older_tape():
@@ -452,3 +467,77 @@ def test_graphs_built_in_several_threads_at_once():
     for t in threads:
         t.join()
     assert errors == []
+
+
+# --- rewired cycles are freed, threads are independent (rows 58, 59) ---------------------
+
+def _make_rewired_cycle():
+    a = Value(1.0)
+    b = a * 2.0
+    c = b + 1.0
+    b._prev = {c}                 # b <- c <- b: a reference cycle between two nodes
+    with pytest.raises(RuntimeError, match="graph has a cycle"):
+        c.backward()
+    return a
+
+
+@pytest.mark.xfail(strict=True, reason="Value is not tracked by the cyclic garbage "
+                   "collector, so nodes made cyclic by rewiring _prev are never freed")
+def test_rewired_cycle_is_refused_and_freed():
+    """docs/reliability.md row 58: backward on a graph made cyclic by rewiring
+    `_prev` raises RuntimeError, and the nodes of the cycle are freed (no leak)."""
+    release_memory()
+    before = tape_stats()["live"]
+    a = _make_rewired_cycle()
+    gc.collect()
+    assert a.grad == 0.0
+    # the cycle's two nodes were recorded on this thread's tape: once freed, the
+    # tape's live count is back where it was
+    assert tape_stats()["live"] == before
+
+
+def _train_value_model(seed, steps=4):
+    """A small MLP trained with SGD on fixed data; every loss and final weight."""
+    from microinit.scalar.nn import MLP
+
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (12, 2)).tolist()
+    y = [1.0 if a * b > 0 else -1.0 for a, b in X]
+    model = MLP(2, [6, 6, 1], rng=seed)
+    losses = []
+    for _ in range(steps):
+        scores = [model(row) for row in X]
+        loss = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(X))
+        loss = loss + 1e-3 * sum(p * p for p in model.parameters())
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.3 * p.grad
+        losses.append(loss.data)
+    return losses, [p.data for p in model.parameters()]
+
+
+def test_threads_training_their_own_models_are_bitwise_sequential():
+    """docs/reliability.md row 59: several threads, each training its own Value
+    model at the same time, get results bitwise equal to training them one after
+    another (each thread records on its own tape)."""
+    import threading
+
+    seeds = list(range(4))
+    sequential = [_train_value_model(s) for s in seeds]
+    results = [None] * len(seeds)
+
+    def work(k):
+        results[k] = _train_value_model(seeds[k])
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)           # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(len(seeds))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert results == sequential          # exact: == on floats, no tolerance
