@@ -26,19 +26,24 @@ cdef class Recorder:
     cdef void prepare(self, unsigned long long pass_id) noexcept
 
 
-@cython.no_gc   # no reference cycles: see _graph.pyx (a subclass must know it too)
+@cython.no_gc   # see _graph.pyx: no reference cycles (a subclass must know it too)
 cdef class Node:
     cdef public double data
     cdef public double grad     # must directly follow data (see _wengert.Arrays)
     cdef readonly int _code
+    cdef bint _cyclic           # rewiring `_prev` closed a cycle through it
     cdef Node _a
     cdef Node _b
     cdef double _param
     cdef object _label
-    cdef Recorder _tape         # None for a leaf
+    # Its recording tape, NULL for a leaf: an owned reference held as a raw pointer,
+    # so that the garbage collector's tp_clear leaves it for __dealloc__ (which
+    # must mark the node's entry dead on it).
+    cdef PyObject* _rec
     cdef Py_ssize_t _slot
     cdef unsigned long long _mark   # scratch for the snapshot's depth-first search
     cdef Py_ssize_t _index          # scratch: the node's entry in a snapshot
+    cdef object __weakref__
 
 
 cdef int record(Node out) except -1
@@ -46,3 +51,4 @@ cdef int recorded_backward(Node root) except -1
 cdef bint needs_snapshot(Node root) except -1
 cdef int seal_current() except -1
 cdef void note_rewired(Node v) noexcept
+cdef int check_for_cycle(Node v) except -1

@@ -7,6 +7,8 @@
   has no reference cycles and is freed by reference counting as soon as the last
   reference goes -- iteratively (see ``_bury``), so a 100,000-node chain frees
   without recursion -- and the cyclic garbage collector never needs to look at it.
+  The one exception, a cycle made by rewiring ``_prev``, is looked after by
+  ``_free_rewired_cycles`` (docs/reliability.md row 58).
 * Every op appends one entry to the calling thread's *recording tape*
   (``Recorder``): a Wengert list (``_wengert.Arrays``) whose order is creation
   order, which is a topological order. ``backward()`` is then one compiled loop
@@ -29,6 +31,8 @@ from cpython.pythread cimport (
     PyThread_type_lock, PyThread_allocate_lock, PyThread_acquire_lock, PyThread_release_lock,
     WAIT_LOCK,
 )
+
+import gc
 
 from microinit.scalar._ops cimport OP_DEAD
 from microinit.scalar._wengert cimport Arrays, chain_rule, free_arrays, grow_arrays, regrow
@@ -75,9 +79,9 @@ cdef class Recorder:
 
     cdef Py_ssize_t slot_of(self, Node v, Py_ssize_t user) except? -1000:
         """Where entry inputs point: a slot here, -1 for a leaf, -2 - j if foreign."""
-        if v._tape is self:
+        if v._rec == <PyObject*>self:
             return v._slot
-        if v._tape is None:
+        if v._rec == NULL:
             return -1
         if self.nforeign == self.foreign_cap:
             self.grow_foreign()
@@ -149,7 +153,8 @@ cdef int record(Node out) except -1:
     else:
         t.a.x1[i] = NULL
         t.a.s1[i] = -1
-    out._tape = t
+    Py_INCREF(t)
+    out._rec = <PyObject*>t
     out._slot = i
     t.n = i + 1
     t.live += 1
@@ -170,8 +175,94 @@ cdef void note_rewired(Node v) noexcept:
     orders the graph by a search that checks for cycles (``needs_snapshot``)."""
     global _n_rewired
     _n_rewired += 1
-    if v._tape is not None:
-        v._tape.rewired = True
+    if v._rec != NULL:
+        (<Recorder>v._rec).rewired = True
+
+
+# Cycles made by rewiring `_prev` (docs/reliability.md row 58). Nodes are not
+# tracked by the cyclic garbage collector (no op can make a cycle, and tracking
+# 10^5 nodes per step would cost the engine its speed), so a cycle made by
+# rewiring would never be freed. Instead, the node whose rewiring closed a cycle is
+# registered here (by address: a borrowed pointer, dropped when the node dies), and
+# whenever the garbage collector runs, a cycle no one outside refers to any more is
+# broken at that node, after which reference counting frees it.
+cdef dict _cycles = {}
+
+
+cdef int check_for_cycle(Node v) except -1:
+    """``v._prev`` was just assigned: register ``v`` if that closed a cycle through it."""
+    cdef Node node, child
+    seen = {id(v)}
+    stack = [v]
+    while stack:
+        node = <Node>stack.pop()
+        for child in (node._a, node._b):
+            if child is v:
+                v._cyclic = True
+                _cycles[<Py_ssize_t><PyObject*>v] = None
+                return 0
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return 0
+
+
+cdef tuple _inputs_of(Py_ssize_t address):
+    cdef Node node = <Node><PyObject*>address
+    return (<Py_ssize_t><PyObject*>node._a if node._a is not None else 0,
+            <Py_ssize_t><PyObject*>node._b if node._b is not None else 0)
+
+
+cdef int _free_if_garbage(Py_ssize_t root) except -1:
+    """The collector's test on the nodes reachable from ``root``: a node whose
+    reference count exceeds the references it gets from inside that set is held
+    from outside, and so is everything it reaches. If ``root`` is not, its cycle
+    is garbage: clearing ``root``'s inputs breaks it."""
+    cdef Node node
+    edges = {}                      # address -> (input0, input1) addresses, 0: none
+    stack = [root]
+    while stack:
+        x = stack.pop()
+        if x not in edges:
+            edges[x] = _inputs_of(x)
+            stack.extend(c for c in edges[x] if c)
+    if not any(root in ins for ins in edges.values()):
+        (<Node><PyObject*>root)._cyclic = False     # rewired again: no cycle now
+        del _cycles[root]
+        return 0
+    inside = dict.fromkeys(edges, 0)
+    for ins in edges.values():
+        for c in ins:
+            if c:
+                inside[c] += 1
+    # no reference to a node of the set is held here: only addresses
+    held = [x for x in edges if _Py_REFCNT(<PyObject*><Py_ssize_t>x) > inside[x]]
+    alive = set(held)
+    while held:
+        for c in edges[held.pop()]:
+            if c and c not in alive:
+                alive.add(c)
+                held.append(c)
+    if root not in alive:
+        node = <Node><PyObject*>root
+        node._cyclic = False
+        del _cycles[root]
+        node._a = None              # frees the cycle, by reference counting
+        node._b = None
+    return 0
+
+
+def _free_rewired_cycles(phase, info):
+    """A ``gc.callbacks`` hook: at the start of every collection, free the
+    rewired cycles that nothing refers to any more."""
+    if phase != "start" or not _cycles:
+        return
+    for root in list(_cycles):
+        if root in _cycles:         # not freed with an earlier one
+            _free_if_garbage(root)
+
+
+gc.callbacks.append(_free_rewired_cycles)
 
 
 # One backward pass over the recording tapes at a time, process-wide: a pass uses the
@@ -197,7 +288,7 @@ cdef int _recorded_backward_locked(Node root) except -1:
     cdef Node v
     cdef Py_ssize_t j, s
     _pass_id += 1
-    t = root._tape
+    t = <Recorder>root._rec
     t.prepare(_pass_id)
     t.a.reached[root._slot] = 1
     t.a.buf[root._slot] = 1.0
@@ -217,7 +308,7 @@ cdef int _recorded_backward_locked(Node root) except -1:
             if not t.ext_reached[j]:
                 continue
             v = <Node>t.foreign[j]
-            f = v._tape
+            f = <Recorder>v._rec
             f.prepare(_pass_id)
             s = v._slot
             if f.a.reached[s]:
@@ -238,8 +329,9 @@ cdef bint needs_snapshot(Node root) except -1:
     cdef Py_ssize_t j
     if not _n_rewired:
         return False
-    seen = {root._tape.serial}
-    todo = [root._tape]
+    t = <Recorder>root._rec
+    seen = {t.serial}
+    todo = [t]
     while todo:
         t = todo.pop()
         if t.rewired:
@@ -247,7 +339,7 @@ cdef bint needs_snapshot(Node root) except -1:
         for j in range(t.nforeign):
             # the pointer is valid while the node that uses it lives
             if t.a.op[t.user[j]] != OP_DEAD:
-                f = (<Node>t.foreign[j])._tape
+                f = <Recorder>(<Node>t.foreign[j])._rec
                 if (<Recorder>f).serial not in seen:
                     seen.add((<Recorder>f).serial)
                     todo.append(f)
@@ -302,8 +394,13 @@ cdef class Node:
     """The C fields of a ``Value`` (``_value.pyx`` defines the public API on it)."""
 
     def __dealloc__(self):
-        if self._tape is not None:
-            self._tape.kill(self._slot)
+        cdef PyObject* rec = self._rec
+        if self._cyclic:
+            _cycles.pop(<Py_ssize_t><PyObject*>self, None)
+        if rec != NULL:
+            self._rec = NULL
+            (<Recorder>rec).kill(self._slot)
+            Py_DECREF(<object>rec)
         if self._a is not None:
             _bury(<PyObject*>self._a)
             self._a = None      # drops the reference the stack now also holds

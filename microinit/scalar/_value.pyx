@@ -23,6 +23,7 @@ from microinit._kernels.activations cimport (
 )
 from microinit.scalar._graph cimport (
     Node, note_rewired, needs_snapshot, record, recorded_backward, seal_current,
+    check_for_cycle,
 )
 from microinit.scalar._ops cimport (
     OP_LEAF, OP_ADD, OP_MUL, OP_SUB, OP_DIV, OP_NEG, OP_ADDC, OP_MULC, OP_RSUBC, OP_RDIVC,
@@ -141,6 +142,7 @@ cdef class Value(Node):
         note_rewired(self)
         self._a = kids[0] if arity >= 1 else None
         self._b = kids[1] if arity == 2 else None
+        check_for_cycle(self)
 
     def __repr__(self):
         if self._label is not None:
@@ -276,7 +278,7 @@ cdef class Value(Node):
         if ``_prev`` was rewired into a loop.
         """
         cdef Tape t
-        if self._tape is None:
+        if self._rec == NULL:
             self.grad += 1.0      # a leaf: d self / d self
         elif needs_snapshot(self):
             t = snapshot_of(self)   # raises if rewiring made a cycle
