@@ -273,9 +273,8 @@ cdef class Value(Node):
 
         One compiled loop over the recorded tape in reverse
         (``_wengert.chain_rule``; after ``_prev`` was rewired, the same loop over a
-        ``Tape`` snapshot). Calling it twice adds
-        the same gradients twice, exactly. Raises RuntimeError("graph has a cycle")
-        if ``_prev`` was rewired into a loop.
+        ``Tape`` snapshot). Calling it twice adds the same gradients twice, exactly.
+        Raises RuntimeError("graph has a cycle") if ``_prev`` was rewired into a loop.
         """
         cdef Tape t
         if self._rec == NULL:
@@ -307,8 +306,9 @@ cdef class Value(Node):
         cdef double d0 = 0.0, d1 = 0.0
         if self._code == OP_LEAF:
             return
-        local_derivatives(self._code, self._a.data, self._b.data if self._b is not None else 0.0,
-               self.data, self._param, &d0, &d1)
+        local_derivatives(self._code, self._a.data,
+                          self._b.data if self._b is not None else 0.0,
+                          self.data, self._param, &d0, &d1)
         self._a.grad += d0 * self.grad
         if self._b is not None:
             self._b.grad += d1 * self.grad
