@@ -575,3 +575,24 @@ def test_threads_training_their_own_models_are_bitwise_sequential():
             assert results == sequential  # exact: == on floats, no tolerance
     finally:
         sys.setswitchinterval(old)
+
+
+def test_graph_from_a_finished_thread_is_still_usable():
+    """Each thread records on its own tape, owned by the thread's state: a graph
+    built in a thread that has ended lives on with its nodes and differentiates."""
+    import threading
+
+    box = {}
+
+    def work():
+        x = Value(2.0)
+        box["x"], box["y"] = x, x * x + 1.0
+
+    for _ in range(20):
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        x, y = box.pop("x"), box.pop("y")
+        z = (y * 0.1).tanh() + y          # recorded here, with y from the dead thread's tape
+        z.backward()
+        assert x.grad == pytest.approx((0.1 * (1 - math.tanh(0.5) ** 2) + 1) * 4.0, rel=1e-12)
