@@ -15,7 +15,6 @@ KERNEL_MODULES = (
     "matmul",
     "dense",
     "sampling",
-    "tape",
     "regression",
 )
 
@@ -41,7 +40,6 @@ updates = _loaded["updates"]
 matmul = _loaded["matmul"]
 dense = _loaded["dense"]
 sampling = _loaded["sampling"]
-tape = _loaded["tape"]
 regression = _loaded["regression"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 

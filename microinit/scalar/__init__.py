@@ -7,7 +7,40 @@ plain Python (the one to read), ``microinit.scalar.tape`` the tape and its
 pure-Python replay, ``microinit.scalar.nn`` micrograd's ``Neuron``/``Layer``/``MLP``
 with weights from the initializer registry, and ``microinit.trace`` steps through a
 backward pass.
-"""
-from microinit._kernels.tape import Tape, Value, zero_grad
 
-__all__ = ["Value", "Tape", "zero_grad"]
+>>> from microinit.scalar import Value
+>>> a = Value(3.0); y = a * a; y.backward(); a.grad
+6.0
+"""
+import importlib
+
+# The compiled modules of the engine. One that is missing means the package was
+# installed without building its extensions: say so, and how to fix it.
+COMPILED_MODULES = ("_wengert", "_graph", "_snapshot", "_value")
+
+BUILD_HINT = (
+    "microinit's compiled scalar engine is missing ({missing}). Build it from the "
+    "source checkout with:\n    pip install -e .\n"
+    "(or, in place: python setup.py build_ext --inplace)."
+)
+
+
+def _load_compiled():
+    loaded, missing = {}, []
+    for name in COMPILED_MODULES:
+        try:
+            loaded[name] = importlib.import_module(f"{__name__}.{name}")
+        except ImportError as err:  # pragma: no cover - exercised by a subprocess test
+            missing.append(f"{name}: {err}")
+    if missing:
+        raise ImportError(BUILD_HINT.format(missing="; ".join(missing)))
+    return loaded
+
+
+_compiled = _load_compiled()
+
+from microinit.scalar._graph import release_memory, tape_stats  # noqa: E402
+from microinit.scalar._snapshot import Tape  # noqa: E402
+from microinit.scalar._value import Value, linearize, zero_grad  # noqa: E402
+
+__all__ = ["Value", "Tape", "zero_grad", "linearize", "release_memory", "tape_stats"]

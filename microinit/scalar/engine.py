@@ -1,25 +1,27 @@
 """A scalar autograd engine in plain Python: the one to read.
 
 ``Value`` wraps one number and remembers how it was made: which op, from which
-input Values, with which constant. ``backward()`` then applies the chain rule from
-the output back to every input. This file is the readable version; the ``Value``
-that ``microinit`` exports (``microinit._kernels.tape.Value``) does exactly the same
-thing in compiled code, and the tests check that the two agree number for number.
+input Values, with which constant. ``backward()`` applies the chain rule from the
+output back to every node, using one table of local derivatives (``DERIVATIVES``).
+The ``Value`` that ``microinit`` exports (``microinit.scalar._value``) does
+exactly the same in compiled code; the tests check the two agree number for number.
 
-    >>> from microinit.scalar.engine import Value
-    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
-    >>> y = (a * b + a).tanh()
-    >>> y.backward()
-    >>> round(a.grad, 6), round(b.grad, 6)     # dy/da = (1 - y**2)(b + 1), dy/db = (1 - y**2) a
-    (-0.002682, 0.002682)
+>>> from microinit.scalar.engine import Value
+>>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+>>> y = (a * b + a).tanh()
+>>> y.backward()
+>>> round(a.grad, 6), round(b.grad, 6)     # dy/da = (1 - y**2)(b + 1), dy/db = (1 - y**2) a
+(-0.002682, 0.002682)
 
 The differences from micrograd's ``engine.py`` are deliberate:
 
-* Backward goes through a *tape* (``microinit.scalar.tape``): the graph is listed in
-  topological order without recursion, gradients are summed in a fresh list, then
-  *added* to ``.grad``. So a second ``backward()`` adds exactly the same amounts
-  again; micrograd would also re-add the intermediate nodes' old gradients.
-* Numbers are operated on with IEEE rules, as in C: ``1 / Value(0.0)`` is ``inf``,
+* The graph is put in topological order without recursion (``topological_order``),
+  so a chain of 100,000 nodes is fine, and a cycle (possible only by rewiring
+  ``_prev``) raises ``RuntimeError`` instead of looping.
+* Gradients are summed in a fresh list, then *added* to ``.grad``: a second
+  ``backward()`` adds exactly the same amounts again (micrograd would also re-add
+  the intermediate nodes' old gradients).
+* Numbers follow IEEE rules, as in C: ``1 / Value(0.0)`` is ``inf``,
   ``Value(0.0).log()`` is ``-inf``, ``Value(-1.0).sqrt()`` is ``nan``.
 * ``a - b`` and ``a / b`` are one node each (micrograd makes two), and a number
   operand is a constant saved in the node (``a + 1``, ``2 * a``), not a leaf. The
@@ -28,12 +30,55 @@ The differences from micrograd's ``engine.py`` are deliberate:
 import math
 import numbers
 
-from microinit.scalar import tape as _tape
-from microinit.scalar.tape import ieee_exp, ieee_log, ieee_pow, ieee_sqrt, sigmoid
+from microinit.scalar.ieee import ieee_div, ieee_exp, ieee_log, ieee_pow, ieee_sqrt, sigmoid
+
+
+def pow_grad(x, p):
+    """d/dx x**p = p * x**(p - 1), and 0 when p == 0 (never 0 * inf at x = 0).
+
+    >>> pow_grad(3.0, 2.0), pow_grad(0.0, 0.0)
+    (6.0, 0.0)
+    """
+    return 0.0 if p == 0 else p * ieee_pow(x, p - 1)
+
+
+# The local derivatives: for y = op(a, b; c), DERIVATIVES[op](a, b, y, c) is
+# (dy/da, dy/db), 0.0 for an input the op does not have. The one table backward
+# uses. Where the derivative does not exist or is infinite, IEEE decides, as in
+# PyTorch: relu'(0) = 0, leaky_relu'(0) = slope, abs'(0) = 0, log'(0) = 1/0 = inf,
+# sqrt'(0) = 0.5/0 = inf, d(x**0)/dx = 0 (docs/reliability.md row 18).
+DERIVATIVES = {
+    "add": lambda a, b, y, c: (1.0, 1.0),
+    "mul": lambda a, b, y, c: (b, a),
+    "sub": lambda a, b, y, c: (1.0, -1.0),
+    "div": lambda a, b, y, c: (ieee_pow(b, -1.0), pow_grad(b, -1.0) * a),  # y = a * b**-1
+    "neg": lambda a, b, y, c: (-1.0, 0.0),
+    "addc": lambda a, b, y, c: (1.0, 0.0),
+    "mulc": lambda a, b, y, c: (c, 0.0),
+    "rsubc": lambda a, b, y, c: (-1.0, 0.0),
+    "rdivc": lambda a, b, y, c: (pow_grad(a, -1.0) * c, 0.0),              # y = c * a**-1
+    "pow": lambda a, b, y, c: (pow_grad(a, c), 0.0),
+    "relu": lambda a, b, y, c: (1.0 if a > 0 else 0.0, 0.0),
+    "tanh": lambda a, b, y, c: (1.0 - y * y, 0.0),
+    "sigmoid": lambda a, b, y, c: (y * (1.0 - y), 0.0),
+    "exp": lambda a, b, y, c: (y, 0.0),
+    "log": lambda a, b, y, c: (ieee_div(1.0, a), 0.0),
+    "sqrt": lambda a, b, y, c: (ieee_div(0.5, y), 0.0),
+    "abs": lambda a, b, y, c: (1.0 if a > 0 else -1.0 if a < 0 else 0.0, 0.0),
+    "leaky_relu": lambda a, b, y, c: (1.0 if a > 0 else c, 0.0),
+}
+
+# How `_op` shows an op, as in micrograd ('+', '*', 'ReLU', '**2', ...).
+_SYMBOLS = {"leaf": "", "add": "+", "addc": "+", "mul": "*", "mulc": "*", "sub": "-",
+            "rsubc": "-", "div": "/", "rdivc": "/", "relu": "ReLU"}
 
 
 class Value:
-    """A scalar and its gradient. ``Value(data, label="")``."""
+    """A scalar and its gradient. ``Value(data, label="")``.
+
+    >>> x = Value(3.0); y = x * x + x; y.backward(); x.grad     # 2 x + 1
+    7.0
+    """
 
     __slots__ = ("data", "grad", "op", "constant", "_inputs", "label")
 
@@ -43,7 +88,7 @@ class Value:
                             f"got {type(data).__name__}")
         self.data = float(data)
         self.grad = 0.0
-        self.op = _op                  # "leaf", "add", "mul", ... (tape.OPS)
+        self.op = _op                  # "leaf", "add", "mul", ... (a key of DERIVATIVES)
         self.constant = _constant      # the number an op saved, or None
         self._inputs = tuple(_children)
         self.label = label
@@ -60,8 +105,7 @@ class Value:
     def _op(self):
         if self.op == "pow":
             return f"**{self.constant:g}"
-        return {"leaf": "", "add": "+", "addc": "+", "mul": "*", "mulc": "*", "sub": "-",
-                "rsubc": "-", "div": "/", "rdivc": "/", "relu": "ReLU"}.get(self.op, self.op)
+        return _SYMBOLS.get(self.op, self.op)
 
     def __repr__(self):
         return f"Value(data={self.data}, grad={self.grad})"
@@ -155,12 +199,62 @@ class Value:
     # -- backpropagation ---------------------------------------------------------------
     def backward(self):
         """Add d self / d node to ``node.grad`` for every node of the graph."""
-        t = _tape.record(self)               # the nodes in topological order
-        grads = _tape.replay(t)              # the chain rule, in reverse
-        for node, g in zip(t.nodes, grads):
+        order = topological_order(self)      # every node after its inputs; self last
+        slot = {id(node): i for i, node in enumerate(order)}
+        grads = [0.0] * len(order)           # d self / d node, summed over all paths
+        grads[-1] = 1.0                      # d self / d self
+        for i in range(len(order) - 1, -1, -1):   # every node after all of its users
+            node = order[i]
+            if not node._inputs:
+                continue                     # a leaf: nothing to pass on
+            local = DERIVATIVES[node.op](*operands(node))
+            for child, d in zip(node._inputs, local):
+                grads[slot[id(child)]] += d * grads[i]    # the chain rule
+        for node, g in zip(order, grads):
             node.grad += g
 
     def zero_grad(self):
         """Set ``grad = 0`` on this node and every node it depends on."""
-        for node in _tape.record(self).nodes:
+        for node in topological_order(self):
             node.grad = 0.0
+
+
+def operands(node):
+    """``(a, b, y, c)`` for ``DERIVATIVES[node.op]``: the inputs' data (0.0 where
+    there is none), the node's own data and its constant (0.0 if none)."""
+    ins = node._inputs
+    a = ins[0].data if len(ins) > 0 else 0.0
+    b = ins[1].data if len(ins) > 1 else 0.0
+    c = node.constant if node.constant is not None else 0.0
+    return a, b, node.data, c
+
+
+def topological_order(root):
+    """The nodes of the graph ending at ``root``, each after its inputs (``root``
+    last). An iterative depth-first search, inputs in order -- no recursion, so a
+    100,000-node chain is fine. A node is "open" while its inputs are being
+    visited; meeting an open node again means the graph has a cycle.
+
+    >>> x = Value(2.0, label="x"); y = x * x + 1.0
+    >>> [node.op for node in topological_order(y)]
+    ['leaf', 'mul', 'addc']
+    """
+    order = []
+    done, open_ = set(), {id(root)}
+    stack = [(root, 0)]                 # (node, index of the next input to visit)
+    while stack:
+        node, k = stack.pop()
+        if k < len(node._inputs):
+            stack.append((node, k + 1))
+            kid = node._inputs[k]
+            if id(kid) in open_:
+                raise RuntimeError(f"graph has a cycle: {kid!r} is its own ancestor "
+                                   "(was _prev rewired?)")
+            if id(kid) not in done:
+                open_.add(id(kid))
+                stack.append((kid, 0))
+            continue
+        open_.discard(id(node))
+        done.add(id(node))
+        order.append(node)
+    return order

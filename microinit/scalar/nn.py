@@ -15,7 +15,7 @@ Generator) makes them reproducible. ``weight_init="micrograd"`` is micrograd's o
 """
 import numpy as np
 
-from microinit._kernels.tape import Value, neuron as _neuron
+from microinit.scalar._value import Value, neuron
 
 # micrograd draws every weight from uniform(-1, 1) (and starts biases at 0)
 MICROGRAD_UNIFORM = {"name": "uniform", "low": -1.0, "high": 1.0}
@@ -67,7 +67,7 @@ class Neuron(Module):
         if len(x) != len(self.w):
             raise ValueError(f"{self!r}: expected {len(self.w)} inputs, got {len(x)}")
         # the same nodes micrograd's sum((wi*xi for ...), self.b) makes, built in one call
-        return _neuron(self.w, x, self.b, self.nonlin)
+        return neuron(self.w, x, self.b, self.nonlin)
 
     def parameters(self):
         return self.w + [self.b]
