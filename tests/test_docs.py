@@ -107,8 +107,6 @@ def test_docs_cite_only_files_in_the_repository():
     assert not offenders, "cite docs/reliability.md or docs/design.md instead:\n" + "\n".join(offenders)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="code still cites RELIABILITY rows; the lead rewrites the citations at merge")
 def test_code_cites_only_files_in_the_repository():
     sources = []
     for pattern in ("*.py", "*.pyx", "*.pxd", "*.h"):

@@ -196,7 +196,7 @@ cdef inline floating act_grad(int code, floating x, floating y, double param) no
     return 1
 
 
-# --- derivatives used by the scalar engine's tape (tape.pyx) ---------------------
+# --- derivatives used by the scalar engine's tape (microinit/scalar/_ops.pxd) ---------------------
 # Conventions at the points where the derivative does not exist or is infinite
 # (pinned by tests/scalar): IEEE arithmetic decides, as in PyTorch --
 #   log'(0) = 1/0 = +inf, sqrt'(0) = 0.5/0 = +inf, abs'(0) = 0,
