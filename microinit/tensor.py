@@ -360,9 +360,6 @@ class Tensor:
     def flatten(self):
         return shape_ops.reshape(self, -1)
 
-    def _activation(self, name, param=None):
-        return activations.activation(self, name, param)
-
     def relu(self):
         """max(x, 0); derivative 0 at x = 0."""
         return activations.activation(self, "relu")

@@ -72,7 +72,7 @@ def _expand(g, reduction, n, dtype):
     return g
 
 
-def _upstream(g, op):
+def _upstream(g):
     """A scalar upstream gradient as the kernels read it (a Python float)."""
     return float(np.asarray(g).reshape(-1)[0]) if np.size(g) == 1 else None
 
@@ -147,7 +147,7 @@ def cross_entropy_backward(saved, g, need_target=False):
     if type(saved) is _XentSaved:
         dx = _xent_backward_auto(saved, g, _pool)
         if dx is None:
-            gv = _upstream(g, "cross_entropy backward")
+            gv = _upstream(g)
             if gv is None:
                 raise ValueError(f"cross_entropy backward: the loss is a scalar, got an upstream "
                                  f"gradient of shape {np.shape(g)}")
@@ -236,7 +236,7 @@ def mse_loss_backward(saved, g, need_target=True):
         return d, (-d if need_target else None)
     r = _mse_backward_auto(diff, g, reduction, need_target, _pool)
     if r is None:
-        gv = _upstream(g, "mse_loss backward")
+        gv = _upstream(g)
         if gv is None:
             raise ValueError(f"mse_loss backward: the loss is a scalar, got an upstream gradient "
                              f"of shape {np.shape(g)}")
