@@ -60,8 +60,10 @@ def run_backward(root, g, retain_graph=False):
             key = id(p)
             prev = grads.get(key)
             grads[key] = gp if prev is None else prev + gp
-        if not retain_graph:
-            node.release()
+        if not retain_graph:  # node.release(), inline: this loop runs once per op
+            node.backward = None
+            node.parents = ()
+            node.saved = ()
 
 
 def accumulate_leaf(p, gp, aliased):

@@ -29,8 +29,9 @@ import numpy as np
 
 from microinit._kernels import regression as _regression
 from microinit._kernels import xent as _xent
-from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
-from microinit.ops._boundary import check_ndim, fdata, floats, labels as checked_labels, promote
+from microinit.autograd.graph import record, tensor_class, wrap
+from microinit.autograd.mode import grad_mode
+from microinit.ops._boundary import check_ndim, floats, labels as checked_labels, promote
 from microinit.ops.activations import activation_forward, log_softmax_forward
 from microinit.ops.linalg import pool
 
@@ -179,12 +180,11 @@ def cross_entropy(logits, target, reduction="mean"):
     T = tensor_class()
     lt = logits if isinstance(logits, T) else wrap(floats(logits, "cross_entropy", "logits"))
     tt = target if isinstance(target, T) else None
-    loss, saved = cross_entropy_forward(fdata(lt, "cross_entropy"), target if tt is None else tt.data,
-                                        reduction)
-    soft = type(saved) is not _XentSaved and saved.soft
-    need_t = tt is not None and tt.requires_grad and soft
-    if needs_grad(lt) or (need_t and needs_grad(tt)):
-        nl = lt.requires_grad
+    # raw data: the fused kernel takes it as it is, or it goes through the boundary
+    loss, saved = cross_entropy_forward(lt.data, target if tt is None else tt.data, reduction)
+    need_t = tt is not None and tt.requires_grad and type(saved) is not _XentSaved and saved.soft
+    nl = lt.requires_grad
+    if grad_mode.enabled and (nl or need_t):
 
         def backward(g):
             dx, dt = cross_entropy_backward(saved, g, need_target=need_t)
@@ -289,8 +289,9 @@ def _pair_loss(name, fwd, bwd, pred, target, reduction):
     T = tensor_class()
     pt = pred if isinstance(pred, T) else wrap(floats(pred, name, "input"))
     tt = target if isinstance(target, T) else None
-    loss, saved = fwd(fdata(pt, name), target if tt is None else fdata(tt, name), reduction)
-    if needs_grad(pt, tt):
+    # raw data: the forward's kernel takes it as it is, or it goes through the boundary
+    loss, saved = fwd(pt.data, target if tt is None else tt.data, reduction)
+    if grad_mode.enabled and (pt.requires_grad or (tt is not None and tt.requires_grad)):
         npd, ntg = pt.requires_grad, tt is not None and tt.requires_grad
 
         def backward(g):
