@@ -19,20 +19,29 @@ KERNEL_MODULES = (
 )
 
 BUILD_HINT = (
-    "microinit's compiled kernels are missing ({missing}). Build them from the "
+    "microinit's compiled {what} {are} missing ({missing}). Build {them} from the "
     "source checkout with:\n    pip install -e .\n"
     "(or, in place: python setup.py build_ext --inplace)."
 )
 
-_loaded = {}
-_missing = []
-for _name in KERNEL_MODULES:
-    try:
-        _loaded[_name] = importlib.import_module(f"{__name__}.{_name}")
-    except ImportError as _err:  # pragma: no cover - exercised by a subprocess test
-        _missing.append(f"{_name}: {_err}")
-if _missing:
-    raise ImportError(BUILD_HINT.format(missing="; ".join(_missing)))
+
+def load_compiled(package, names, what="kernels"):
+    """Import ``package.name`` for every name, or raise one ImportError naming each
+    missing module and the build command (the package was installed unbuilt)."""
+    loaded, missing = {}, []
+    for name in names:
+        try:
+            loaded[name] = importlib.import_module(f"{package}.{name}")
+        except ImportError as err:  # pragma: no cover - exercised by a subprocess test
+            missing.append(f"{name}: {err}")
+    if missing:
+        plural = what.endswith("s")
+        raise ImportError(BUILD_HINT.format(what=what, are="are" if plural else "is",
+                                            them="them" if plural else "it", missing="; ".join(missing)))
+    return loaded
+
+
+_loaded = load_compiled(__name__, KERNEL_MODULES)
 
 elementwise = _loaded["elementwise"]
 xent = _loaded["xent"]

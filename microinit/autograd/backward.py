@@ -60,7 +60,7 @@ def run_backward(root, g, retain_graph=False):
             key = id(p)
             prev = grads.get(key)
             grads[key] = gp if prev is None else prev + gp
-        if not retain_graph:  # node.release(), inline: this loop runs once per op
+        if not retain_graph:  # drop what backward needed (a second backward then refuses)
             node.backward = None
             node.parents = ()
             node.saved = ()

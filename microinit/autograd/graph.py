@@ -45,12 +45,6 @@ class Node:
         self.saves_out = saves_out
         self.retain = False
 
-    def release(self):
-        """Drop what backward needed (after a backward without ``retain_graph``)."""
-        self.backward = None
-        self.parents = ()
-        self.saved = ()
-
 
 class _Registry:
     cls = None

@@ -12,32 +12,13 @@ backward pass.
 >>> a = Value(3.0); y = a * a; y.backward(); a.grad
 6.0
 """
-import importlib
+from microinit._kernels import load_compiled
 
 # The compiled modules of the engine. One that is missing means the package was
 # installed without building its extensions: say so, and how to fix it.
 COMPILED_MODULES = ("_wengert", "_graph", "_snapshot", "_value")
 
-BUILD_HINT = (
-    "microinit's compiled scalar engine is missing ({missing}). Build it from the "
-    "source checkout with:\n    pip install -e .\n"
-    "(or, in place: python setup.py build_ext --inplace)."
-)
-
-
-def _load_compiled():
-    loaded, missing = {}, []
-    for name in COMPILED_MODULES:
-        try:
-            loaded[name] = importlib.import_module(f"{__name__}.{name}")
-        except ImportError as err:  # pragma: no cover - exercised by a subprocess test
-            missing.append(f"{name}: {err}")
-    if missing:
-        raise ImportError(BUILD_HINT.format(missing="; ".join(missing)))
-    return loaded
-
-
-_compiled = _load_compiled()
+_compiled = load_compiled(__name__, COMPILED_MODULES, "scalar engine")
 
 from microinit.scalar._graph import release_memory, tape_stats  # noqa: E402
 from microinit.scalar._snapshot import Tape  # noqa: E402
