@@ -36,6 +36,7 @@ import numbers
 import numpy as np
 
 from microinit._kernels import updates as _updates
+from microinit.autograd.graph import tensor_class
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "StepLR", "CosineLR", "LRSchedule"]
 
@@ -66,6 +67,12 @@ class Optimizer:
         if hasattr(params, "parameters") and callable(params.parameters) and \
                 not isinstance(params, (list, tuple)):
             params = params.parameters()  # a Module passed directly
+        if isinstance(params, tensor_class()):
+            # iterating a Tensor would give 0-d copies of its rows that nothing reads back
+            # (docs/reliability.md row 29): refused, as in PyTorch
+            raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors "
+                            f"(e.g. model.parameters() or [w]), but got a single Tensor of shape "
+                            f"{tuple(params.data.shape)}; wrap it in a list: [w]")
         try:
             items = list(params)
         except TypeError:

@@ -14,7 +14,8 @@ Conventions, stated once:
 * broadcasting follows numpy; each input's gradient is summed back to its own shape.
 * a gradient always has its tensor's shape and dtype.
 * in-place methods (``zero_``, ``fill_``, ``copy_``, ``add_``, ``mul_``, ``t[i] = v``)
-  record nothing and bump ``_version``; backward refuses to use a saved tensor whose
+  record nothing and bump ``_version``; ``+=``, ``-=``, ``*=``, ``/=`` follow PyTorch
+  (``ops/inplace.py``); backward refuses to use a saved tensor whose
   version changed since it was saved (docs/reliability.md row 28).
 * ``t.data`` may be reassigned with any array: every op passes what it reads through the
   boundary (``ops/_boundary.py``), so a Fortran-order or byte-swapped array computes
@@ -35,7 +36,7 @@ import numpy as np
 from microinit.autograd.backward import run_backward
 from microinit.autograd.graph import register_tensor_class, wrap
 from microinit.autograd.mode import enable_grad, is_grad_enabled, no_grad
-from microinit.ops import activations, elementwise, linalg, reduce
+from microinit.ops import activations, elementwise, inplace, linalg, reduce
 from microinit.ops import shape as shape_ops
 from microinit.ops._boundary import floats
 from microinit.ops.elementwise import where
@@ -327,6 +328,12 @@ class Tensor:
     __truediv__ = elementwise.div
     __rtruediv__ = elementwise.rdiv
     __neg__ = elementwise.neg
+    # t += v etc.: in place under no_grad, refused on a leaf that requires grad,
+    # recorded otherwise (ops/inplace.py; docs/reliability.md row 57)
+    __iadd__ = inplace.iadd
+    __isub__ = inplace.isub
+    __imul__ = inplace.imul
+    __itruediv__ = inplace.idiv
     __pow__ = elementwise.power
     __rpow__ = elementwise.rpower
     exp = elementwise.exp

@@ -26,13 +26,14 @@ import math
 import sys
 import time
 
+import numpy as np
 
 from microinit import losses as _losses
 from microinit.data import DataLoader
 from microinit.optim import LRSchedule
 from microinit.tensor import no_grad
 
-__all__ = ["fit", "evaluate", "StopTraining"]
+__all__ = ["fit", "evaluate", "StopTraining", "first_non_finite"]
 
 
 class StopTraining(Exception):
@@ -76,6 +77,58 @@ def evaluate(model, loss, loader):
     if n == 0:
         return float("nan"), None
     return total / n, (correct / n if has_acc else None)
+
+
+def first_non_finite(model, x):
+    """Where NaN/inf first appears for the batch ``x``: a parameter (in ``named_parameters``
+    order), else the first layer whose output has one (in the order the layers run), else
+    the model's output (docs/reliability.md row 62).
+
+    >>> import numpy as np
+    >>> from microinit import nn
+    >>> model = nn.Sequential(nn.Dense(2, 3, weight_init=1.0), nn.ReLU(), nn.Dense(3, 1))
+    >>> first_non_finite(model, np.full((1, 2), 3e38, np.float32))   # 3e38 + 3e38 overflows
+    "the output of layer '0' (Dense, shape (1, 3)) contains inf (first at [0, 0])"
+    """
+    for name, p in getattr(model, "named_parameters", lambda: [])():
+        bad = _first_bad(p.data)
+        if bad:
+            return f"parameter '{name}' (shape {tuple(p.data.shape)}) contains {bad}"
+    found, handles = [], []
+
+    def watch(name):
+        def hook(module, inputs, out):
+            data = getattr(out, "data", None)
+            if not found and isinstance(data, np.ndarray) and data.dtype.kind == "f":
+                bad = _first_bad(data)
+                if bad:
+                    found.append(f"the output of layer '{name}' ({type(module).__name__}, "
+                                 f"shape {tuple(data.shape)}) contains {bad}")
+        return hook
+    for name, module in getattr(model, "named_modules", lambda: [])():
+        if module is not model:
+            handles.append(module.register_forward_hook(watch(name)))
+    try:
+        with no_grad():
+            out = model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    if found:
+        return found[0]
+    bad = _first_bad(getattr(out, "data", out))
+    return f"the model's output contains {bad}" if bad else "every parameter and layer output is finite"
+
+
+def _first_bad(a):
+    """'NaN (first at [i, j])' / 'inf ...' for the first non-finite entry of ``a``, or ''."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f" or np.isfinite(a).all():
+        return ""
+    flat = int(np.argmin(np.isfinite(a).ravel()))
+    idx = [int(i) for i in np.unravel_index(flat, a.shape)]
+    what = "NaN" if np.isnan(a.flat[flat]) else "inf"
+    return f"{what} (first at {idx})"
 
 
 def _param_names(model, optimizer):
@@ -156,13 +209,20 @@ def fit(model, loss, optimizer, loader, epochs=1, val=None, callbacks=(), verbos
             for step, (xb, yb) in enumerate(loader, 1):
                 global_step += 1
                 out = model(xb)
-                lt = loss_fn(out, yb)
-                value = lt.item()
+                try:
+                    lt = loss_fn(out, yb)
+                    value = lt.item()
+                except ValueError:
+                    # a loss refuses some non-finite outputs itself (cross-entropy of a row
+                    # of -inf logits): that is the same failure, reported the same way
+                    if np.isfinite(out.data).all():
+                        raise
+                    value = math.nan
                 if not math.isfinite(value):
                     raise FloatingPointError(
                         f"fit: the loss became {value} at epoch {epoch}, step {step} (global step "
-                        f"{global_step}); stopping before the weights are updated with it "
-                        f"(lower the learning rate or check the initialization)")
+                        f"{global_step}): {first_non_finite(model, xb)}; stopping before the weights "
+                        f"are updated with it (lower the learning rate or check the initialization)")
                 optimizer.zero_grad()
                 lt.backward()
                 try:

@@ -162,6 +162,15 @@ def test_bad_params_argument():
         optim.Adam(None)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)
+    # a single Tensor is not iterated into 0-d copies that never update it (row 29)
+    w = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    for cls in (optim.SGD, optim.Adam, optim.AdamW):
+        with pytest.raises(TypeError, match=r"single Tensor of shape \(2, 3\).*\[w\]"):
+            cls(w, lr=0.1)
+    opt = optim.SGD([w], lr=0.5)
+    (w * w).sum().backward()
+    opt.step()
+    np.testing.assert_array_equal(w.data, np.zeros((2, 3), np.float32))  # 1 - 0.5 * 2
     with pytest.raises(TypeError, match="parameter 0 should be a Tensor"):
         optim.SGD([np.zeros(3)], lr=0.1)
     with pytest.raises(TypeError, match="int64"):

@@ -127,6 +127,33 @@ def test_exploding_training_stops_with_floating_point_error():
             verbose=False)
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_finite_weights_whose_logits_overflow_stop_fit_naming_the_layer(loss):
+    # docs/reliability.md rows 14 and 62: every weight and input is finite, but the
+    # logits overflow to -inf. Cross-entropy refuses a row of -inf logits with its own
+    # ValueError; fit reports it as the training failure it is.
+    X = np.full((8, 2), 1e20, np.float32)
+    y = np.zeros(8, np.int64) if loss == "cross_entropy" else np.zeros((8, 3), np.float32)
+    model = nn.Sequential(nn.Dense(2, 4, weight_init=1.0), nn.ReLU(), nn.Dense(4, 3, weight_init=-1e30))
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(FloatingPointError, match=r"epoch 1, step 1 .*output of layer '2' \(Dense, shape "
+                                                 r"\(4, 3\)\) contains inf \(first at \[0, 0\]\)"):
+        fit(model, loss, optim.SGD(model.parameters(), lr=0.1), data.DataLoader(X, y, batch_size=4),
+            epochs=1, verbose=False)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)  # stopped before any update
+
+
+def test_first_non_finite_names_a_bad_parameter_first():
+    from microinit.training import first_non_finite
+    model = nn.MLP([2, 3, 1], rng=0)
+    model[1].weight.data[1, 0] = np.nan
+    assert first_non_finite(model, np.ones((1, 2), np.float32)) == \
+        "parameter '1.weight' (shape (3, 1)) contains NaN (first at [1, 0])"
+    model[1].weight.data[1, 0] = 0.0
+    assert first_non_finite(model, np.ones((1, 2), np.float32)) == "every parameter and layer output is finite"
+
+
 def test_fit_refuses_nan_data_and_bad_arguments():
     X, y, model, opt, loader = _setup()
     X = X.copy()

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
+from microinit.nn.inputs import model_input
 from microinit.nn.layers import Dense, init_label
 from microinit.rng import as_generator
 from microinit.nn.module import Module
@@ -138,13 +139,16 @@ class _DenseRun:
         return _DenseRun(self.layers + (layer,))
 
     def __call__(self, x):
-        if type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES:
-            x = Tensor(x)  # a float batch: wrapped without a copy when C-contiguous
-        shape = x.data.shape if isinstance(x, Tensor) else np.shape(x)
-        if len(shape) != 2 or shape[1] != self.in_features or not self.chains:
-            self._raise_width_error(shape)
         run = self.layers
         layers = [d.chain_spec for d in run]
+        dtype = layers[0][0].data.dtype
+        if not ((type(x) is Tensor or type(x) is np.ndarray) and x.dtype is dtype):
+            x = model_input(x, dtype, run[0])  # docs/reliability.md rows 60, 61
+        if type(x) is np.ndarray:
+            x = Tensor(x)  # wrapped without a copy when C-contiguous
+        shape = x.data.shape
+        if len(shape) != 2 or shape[1] != self.in_features or not self.chains:
+            self._raise_width_error(shape)
         for layer in run:
             if layer._forward_hooks:
                 break
@@ -172,7 +176,7 @@ def _call_hooks(run, layers, x, y, outputs):
             r = hook(layer, (inp,), out)
             if r is not None and r is not out:
                 raise RuntimeError(
-                    f"{layer._layer_label()}: a forward hook returned a replacement output, but the "
+                    f"{layer.layer_label()}: a forward hook returned a replacement output, but the "
                     f"layer runs inside a fused run of Dense layers (one dense_chain op) whose hooks "
                     f"can only observe. Call the layer directly, or build Sequential(..., fuse=False) "
                     f"to run it by itself so that its hook may replace the output.")

@@ -17,6 +17,7 @@ import numpy as np
 
 from microinit import init
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
+from microinit.nn.inputs import model_input
 from microinit.nn.module import Module
 from microinit.rng import as_generator
 from microinit.tensor import Tensor, dense
@@ -107,15 +108,16 @@ class Dense(Module):
             self.bias = None
 
     def forward(self, x):
-        d = x.data if isinstance(x, Tensor) else x
-        shape = getattr(d, "shape", None)
-        self.check_input_shape(np.shape(d) if shape is None else shape)
-        return dense(x, self.weight, self.bias, self.activation, self.activation_param)
+        w = self.weight
+        if not ((type(x) is Tensor or type(x) is np.ndarray) and x.dtype is w.data.dtype):
+            x = model_input(x, w.data.dtype, self)  # docs/reliability.md rows 60, 61
+        self.check_input_shape(x.shape)
+        return dense(x, w, self.bias, self.activation, self.activation_param)
 
     def check_input_shape(self, shape):
         """Raise ``ValueError`` naming this layer unless ``shape`` is ``(batch, in_features)``."""
         if len(shape) != 2 or shape[1] != self.in_features:
-            raise ValueError(f"{self._layer_label()} expects input of shape (batch, {self.in_features}) "
+            raise ValueError(f"{self.layer_label()} expects input of shape (batch, {self.in_features}) "
                              f"(in_features={self.in_features}), but received shape {tuple(shape)}")
 
     def __setattr__(self, name, value):

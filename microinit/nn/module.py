@@ -97,7 +97,8 @@ class Module:
         for name, child in self._children.items():
             child._set_path(f"{path}.{name}")
 
-    def _layer_label(self):
+    def layer_label(self):
+        """How errors name this module: its class and its path in the model (``Dense layer '0'``)."""
         return f"{type(self).__name__} layer '{self._path}'" if self._path else f"{type(self).__name__} layer"
 
     # ------------------------------------------------------------------ running

@@ -127,6 +127,17 @@ def activation(t, name, param=None):
 
 
 # ----------------------------------------------------------------------- softmax
+def _along(x, axis, op):
+    """``x`` with at least one dimension, after checking ``axis`` names one of them.
+
+    A 0-d input is one entry along axis 0 or -1 (softmax of it is 1, as in PyTorch).
+    """
+    nd = max(x.ndim, 1)
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or not -nd <= axis < nd:
+        raise ValueError(f"{op}: axis {axis!r} is out of range for an input of shape {x.shape}")
+    return x.reshape(1) if x.ndim == 0 else x
+
+
 def _shifted(x, axis):
     # initial=-inf lets a zero-length axis through (an empty row has no max).
     m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
@@ -140,35 +151,41 @@ def softmax_forward(x, axis=-1):
     >>> softmax_forward(np.array([[1.0, 2.0, 3.0]]))
     array([[0.09003057, 0.24472847, 0.66524096]])
     """
-    z = _shifted(floats(x, "softmax"), axis)
+    x = floats(x, "softmax")
+    z = _shifted(_along(x, axis, "softmax"), axis)
     np.exp(z, out=z)
     with np.errstate(invalid="ignore", divide="ignore"):
         z /= z.sum(axis=axis, keepdims=True)
-    return z
+    return z.reshape(x.shape)
 
 
 def softmax_backward(y, g, axis=-1):
     """dx = y * (g - sum(g * y, axis)) given the softmax output ``y``."""
     y, g = floats(y, "softmax backward", "y"), floats(g, "softmax backward", "g")
     check_same_shape(y, g, "softmax backward", ("y", "g"))
+    shape = y.shape
+    y, g = _along(y, axis, "softmax backward"), _along(g, axis, "softmax backward")
     gy = g * y
-    return (gy - y * gy.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False)
+    return (gy - y * gy.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False).reshape(shape)
 
 
 def log_softmax_forward(x, axis=-1):
     """Stable log-softmax of ``x`` along ``axis`` (same shape and dtype)."""
-    z = _shifted(floats(x, "log_softmax"), axis)
+    x = floats(x, "log_softmax")
+    z = _shifted(_along(x, axis, "log_softmax"), axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         lse = np.log(np.exp(z).sum(axis=axis, keepdims=True))
         z -= lse
-    return z
+    return z.reshape(x.shape)
 
 
 def log_softmax_backward(y, g, axis=-1):
     """dx = g - exp(y) * sum(g, axis) given the log-softmax output ``y``."""
     y, g = floats(y, "log_softmax backward", "y"), floats(g, "log_softmax backward", "g")
     check_same_shape(y, g, "log_softmax backward", ("y", "g"))
-    return (g - np.exp(y) * g.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False)
+    shape = y.shape
+    y, g = _along(y, axis, "log_softmax backward"), _along(g, axis, "log_softmax backward")
+    return (g - np.exp(y) * g.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False).reshape(shape)
 
 
 def softmax(t, axis=-1):

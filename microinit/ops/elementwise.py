@@ -170,14 +170,34 @@ def neg(t):
 
 
 def power(t, p):
-    """x ** p for a Python number p; d/dx = p x^(p-1)."""
+    """x ** p for a Python number p; d/dx = p x^(p-1), and exactly 0 when p == 0
+    (PyTorch's convention: ``x ** 0`` is the constant 1, even at x = 0).
+
+    An integer tensor to a non-negative integer power stays integer (and records
+    nothing: integer tensors never require grad); to a negative integer power it is
+    refused, as in numpy and PyTorch.
+
+    >>> import microinit as mi
+    >>> x = mi.tensor([0.0, 2.0], requires_grad=True)
+    >>> (x ** 0).sum().backward(); x.grad
+    array([0., 0.], dtype=float32)
+    >>> (mi.tensor([1, 2, 3]) ** 2).tolist()
+    [1, 4, 9]
+    """
     if isinstance(p, tensor_class()) or not isinstance(p, numbers.Real):
         raise TypeError(f"pow: the exponent must be a Python number, got {type(p).__name__}")
+    if t.data.dtype.kind in "iu" and isinstance(p, numbers.Integral):
+        if p < 0:
+            raise ValueError(f"pow: integers to negative integer powers are not allowed "
+                             f"(tensor of dtype {t.data.dtype}, exponent {p}); use a float tensor")
+        return wrap(native(t.data) ** int(p))
     a = fdata(t, "pow")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = a ** p
     if needs_grad(t):
         def backward(g):
+            if p == 0:
+                return (np.zeros_like(g),)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 return (mul_masked(g, p * a ** (p - 1)),)
         return record(out, "PowBackward", (t,), backward, (t,))
@@ -185,19 +205,32 @@ def power(t, p):
 
 
 def rpower(t, c):
-    """c ** t = exp(t ln c) for a Python number c; d/dt = c**t ln c."""
+    """c ** t = exp(t ln c) for a Python number c; d/dt = c**t ln c.
+
+    At c = 0 the derivative is 0 where t >= 0 and -inf where t < 0; for c < 0 it is
+    NaN (ln c is not real) -- PyTorch's conventions.
+
+    >>> import microinit as mi
+    >>> t = mi.tensor([-1.0, 0.0, 2.0], dtype="float64", requires_grad=True)
+    >>> (0.0 ** t).sum().backward(); t.grad
+    array([-inf,   0.,   0.])
+    """
     if not isinstance(c, numbers.Real):
         return NotImplemented
     a = fdata(t, "pow")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = np.power(np.asarray(c, a.dtype), a)
     if needs_grad(t):
-        lc = np.log(c) if c > 0 else np.nan
-
         def backward(g):
-            with np.errstate(invalid="ignore", over="ignore"):
-                return (mul_masked(g, out * lc),)
-        return record(out, "PowBackward", (t,), backward, saves_out=True)
+            if c > 0:
+                with np.errstate(invalid="ignore", over="ignore"):
+                    return (mul_masked(g, out * math.log(c)),)
+            if c == 0:
+                d = np.where(a >= 0, 0.0, -np.inf).astype(a.dtype)
+            else:
+                d = np.full_like(a, np.nan)
+            return (mul_masked(g, d),)
+        return record(out, "PowBackward", (t,), backward, (t,), saves_out=True)
     return wrap(out)
 
 
@@ -250,6 +283,11 @@ def absolute(t):
 
 def clip(t, lo=None, hi=None):
     """Clamp into [lo, hi]; gradient 1 inside and at the boundary, 0 where clamped."""
+    if lo is None and hi is None:
+        raise ValueError("clip: at least one of lo (min) and hi (max) must be given, got None and None")
+    for name, v in (("lo", lo), ("hi", hi)):
+        if isinstance(v, tensor_class()):
+            raise TypeError(f"clip: {name} must be a number or an array, not a Tensor")
     a = fdata(t, "clip")
     out = np.clip(a, lo, hi)
     if out.dtype != a.dtype:

@@ -1,6 +1,9 @@
 """The fused Dense runs of Sequential/MLP (one tensor.dense_chain op per run of Dense
 layers): equality with the layer-by-layer path (fuse=False), hooks that observe a run
 (bitwise-identical results, a replacing hook raises), fallbacks and graph rules."""
+import re
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -119,18 +122,56 @@ def test_hook_on_the_middle_layer_fires_and_sees_its_output(rng):
 
 
 def test_float64_input_into_float32_mlp(rng):
+    # docs/reliability.md row 60: a float32 model computes in float32 whatever comes in;
+    # a float64 batch is cast (it would lose precision) with one warning per model.
     model = nn.MLP([3, 8, 2], activation="relu", rng=0)  # float32
     x64 = rng.standard_normal((5, 3))
-    y = model(x64)
-    assert y.dtype == model[0].forward(mi.Tensor(x64)).dtype == np.float64
-    raw = [(d.weight.data.astype(np.float64), d.bias.data.astype(np.float64), d.activation or "identity", 0.0)
-           for d in model]
-    np.testing.assert_allclose(y.data, R.dense_chain_forward(x64, raw)[0], rtol=1e-12, atol=1e-12)
+    with pytest.warns(UserWarning, match=r"Dense layer '0'.*float64.*float32.*once per model") as caught:
+        y = model(x64)
+        model(x64)
+        model(mi.Tensor(x64))
+    assert len(caught) == 1
+    assert y.dtype == model[0].forward(x64).dtype == np.float32
+    np.testing.assert_array_equal(y.data, model(x64.astype(np.float32)).data)
+    raw = [(d.weight.data, d.bias.data, d.activation or "identity", 0.0) for d in model]
+    np.testing.assert_allclose(y.data, R.dense_chain_forward(x64.astype(np.float32), raw)[0], rtol=1e-6)
+    # a float64 input that requires grad is cast by a recorded op: its grad is float64,
+    # and the fused and layer-by-layer paths agree
     xt = mi.Tensor(x64, requires_grad=True)
-    g = rng.standard_normal((5, 2))
-    _assert_same(_run(model, xt, g), _per_layer(model, xt, g), np.float64)
+    g = rng.standard_normal((5, 2)).astype(np.float32)
+    fused, per_layer = _run(model, xt, g), _per_layer(model, xt, g)
+    _assert_same(fused, per_layer, np.float32)
+    assert fused[1][-1].dtype == np.float64
     for p in model.parameters():
         assert p.grad.dtype == p.dtype == np.float32
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_lists_ints_and_float32_into_a_float64_model_compute_in_its_dtype(fuse):
+    model = nn.MLP([3, 4, 2], activation="tanh", rng=0, dtype=np.float64)
+    model.fuse = fuse
+    rows = [[1, 2, 3], [4, 5, 6]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # widening casts are silent
+        outs = [model(rows), model(np.array(rows)), model(np.array(rows, np.float32)),
+                model(mi.tensor(rows, dtype="float32"))]
+    for out in outs:
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out.data, outs[0].data)
+
+
+@pytest.mark.parametrize("bad, what", [(None, "NoneType"), ("ab", "str"), ({}, "dict"), ({1, 2}, "set"),
+                                       ([[1, 2], [3]], "not a rectangular array"),
+                                       (np.array(["a", "b"]), "dtype <U1"), (np.zeros((2, 3), complex), "complex128"),
+                                       (print, "builtin_function_or_method")])
+@pytest.mark.parametrize("fuse", [True, False])
+def test_model_refuses_what_is_not_a_batch_with_typeerror(bad, what, fuse):
+    # docs/reliability.md row 61
+    model = nn.Sequential(nn.Dense(3, 4, rng=0), nn.ReLU(), nn.Dense(4, 2, rng=0), fuse=fuse)
+    with pytest.raises(TypeError, match=rf"Dense layer '0' expects a 2-D batch .*received .*{re.escape(what)}"):
+        model(bad)
+    with pytest.raises(TypeError, match=r"Dense layer expects a 2-D batch"):
+        nn.Dense(3, 4, rng=0)(bad)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
