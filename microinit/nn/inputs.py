@@ -24,9 +24,9 @@ layer or a fused run of them:
     ...     out = layer(np.ones((3, 2)))               # float64 in, float32 model
     >>> out.dtype, len(caught)
     (dtype('float32'), 1)
-    >>> layer(None)
+    >>> layer(None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    TypeError: Dense layer expects a 2-D batch (a numpy array, a Tensor or a list of rows of numbers), but received NoneType
+    TypeError: Dense layer expects a 2-D batch (a numpy array, a Tensor or a list ...), but received NoneType
 """
 import os
 import sys

@@ -60,7 +60,7 @@ def _integer_inplace(t, other, name, op):
     except TypeError as err:  # numpy's UFuncTypeError: a float operand into int data
         raise TypeError(f"{op}: the result cannot be stored in a tensor of dtype {t.data.dtype} "
                         f"({err})") from None
-    except ValueError as err:  # a broadcast that would grow t
+    except ValueError:  # a broadcast that would grow t
         raise ValueError(f"{op}: operand of shape {np.shape(b)} does not broadcast to the "
                          f"tensor's shape {t.data.shape}") from None
     t._version += 1
