@@ -57,6 +57,9 @@ def activation_code(name, op=None):
         if isinstance(name, str) and name.lower() in ACTIVATION_CODES:
             return ACTIVATION_CODES[name.lower()]
         prefix = f"{op}: " if op else ""
+        if not isinstance(name, str):
+            raise TypeError(f"{prefix}the activation must be a name (str) or None, got "
+                            f"{type(name).__name__}") from None
         raise ValueError(f"{prefix}unknown activation {name!r}; available: None, "
                          f"{', '.join(sorted(ACTIVATIONS))}") from None
 
