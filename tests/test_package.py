@@ -1,5 +1,5 @@
 """The installed package: public names, the ImportError when kernels are not built
-(RELIABILITY 45), and the `microinit --version` / `microinit info` commands."""
+(docs/reliability.md row 45), and the `microinit --version` / `microinit info` commands."""
 import os
 import subprocess
 import sys

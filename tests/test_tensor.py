@@ -1,5 +1,5 @@
 """Tensor core behaviour: construction, dtypes, backward semantics and the
-RELIABILITY rows of the tensor engine (8, 9, 11, 19-28, 46)."""
+docs/reliability.md rows of the tensor engine (8, 9, 11, 19-28, 46)."""
 import gc
 import subprocess
 import sys
@@ -96,7 +96,7 @@ def test_factories(rng):
         mi.zeros(2, dtype=np.float16)
 
 
-# ------------------------------------------------------------------ dtype rules (RELIABILITY 7, 8)
+# ------------------------------------------------------------------ dtype rules (docs/reliability.md row 7, 8)
 def test_promotion_rule():
     f32 = mi.ones(2)
     f64 = mi.ones(2, dtype=np.float64)
@@ -143,7 +143,7 @@ def test_leaf_accumulates_and_intermediates_do_not_keep_grad():
     assert x.grad == pytest.approx(12.0) and y.grad is None
 
 
-def test_reused_nodes_accumulate_exactly():  # RELIABILITY 24
+def test_reused_nodes_accumulate_exactly():  # docs/reliability.md row 24
     a = mi.tensor(1.5, requires_grad=True, dtype=np.float64)
     (a + a).backward()
     assert a.grad == 2
@@ -163,7 +163,7 @@ def test_reused_nodes_accumulate_exactly():  # RELIABILITY 24
     assert a.grad == 4
 
 
-def test_backward_twice_raises_and_retain_graph_accumulates():  # RELIABILITY 20, 30
+def test_backward_twice_raises_and_retain_graph_accumulates():  # docs/reliability.md row 20, 30
     x = mi.tensor(2.0, requires_grad=True)
     y = (2 * x) * 3
     y.backward()
@@ -185,14 +185,14 @@ def test_freed_intermediate_raises_for_second_root():
         (h * 5).backward()
 
 
-def test_zero_grad_forgotten_adds_exactly():  # RELIABILITY 30
+def test_zero_grad_forgotten_adds_exactly():  # docs/reliability.md row 30
     x = mi.tensor([1.0, -2.0], requires_grad=True, dtype=np.float64)
     (x * x).sum().backward()
     (x * x).sum().backward()
     np.testing.assert_array_equal(x.grad, 2 * 2 * x.data)
 
 
-def test_non_scalar_backward_needs_grad():  # RELIABILITY 21
+def test_non_scalar_backward_needs_grad():  # docs/reliability.md row 21
     x = mi.ones(4, 3, requires_grad=True)
     y = x * 2
     with pytest.raises(RuntimeError, match=r"backward of non-scalar output of shape \(4, 3\) needs grad="):
@@ -201,13 +201,13 @@ def test_non_scalar_backward_needs_grad():  # RELIABILITY 21
     np.testing.assert_array_equal(x.grad, np.full((4, 3), 2.0))
 
 
-def test_grad_shape_mismatch():  # RELIABILITY 22
+def test_grad_shape_mismatch():  # docs/reliability.md row 22
     y = mi.ones(4, 3, requires_grad=True) * 2
     with pytest.raises(ValueError, match=r"\(3, 4\).*\(4, 3\)"):
         y.backward(np.ones((3, 4)))
 
 
-def test_no_graph():  # RELIABILITY 23
+def test_no_graph():  # docs/reliability.md row 23
     with pytest.raises(RuntimeError, match="has no graph"):
         (mi.ones(2) * 2).sum().backward()
     x = mi.ones(2, requires_grad=True)
@@ -249,7 +249,7 @@ def test_retain_grad_for_non_leaf():
     np.testing.assert_allclose(h.grad, 2 * h.data)
 
 
-def test_long_chain_backward_and_free():  # RELIABILITY 25
+def test_long_chain_backward_and_free():  # docs/reliability.md row 25
     x = mi.tensor(1.0, requires_grad=True, dtype=np.float64)
     y = x
     for _ in range(100_000):
@@ -258,7 +258,7 @@ def test_long_chain_backward_and_free():  # RELIABILITY 25
     assert x.grad == 1.0 and y.item() == 100_001.0
 
 
-def test_long_chain_free_without_backward_in_subprocess():  # RELIABILITY 25
+def test_long_chain_free_without_backward_in_subprocess():  # docs/reliability.md row 25
     # Dropping an un-backwarded 100k chain must not recurse in deallocation
     # (a crash would kill the interpreter, hence the subprocess).
     code = ("import microinit as mi\n"
@@ -283,7 +283,7 @@ def test_graph_is_released_after_backward():
     assert ref() is None  # freed: backward dropped the node's parents
 
 
-def test_cycle_detected():  # RELIABILITY 27
+def test_cycle_detected():  # docs/reliability.md row 27
     x = mi.tensor(1.0, requires_grad=True)
     a = x * 2
     b = a * 3
@@ -292,7 +292,7 @@ def test_cycle_detected():  # RELIABILITY 27
         b.backward()
 
 
-def test_version_counter_input_modified():  # RELIABILITY 28
+def test_version_counter_input_modified():  # docs/reliability.md row 28
     x = mi.tensor([1.0, 2.0], requires_grad=True)
     w = mi.tensor([3.0, 4.0], requires_grad=True)
     y = (x * w).sum()
@@ -334,7 +334,7 @@ def test_in_place_ops_bump_version():
         t.copy_(np.ones(4))
 
 
-# ------------------------------------------------------------------ grad mode (RELIABILITY 46)
+# ------------------------------------------------------------------ grad mode (docs/reliability.md row 46)
 def test_no_grad_context_decorator_and_nesting():
     x = mi.ones(2, requires_grad=True)
     assert is_grad_enabled()
@@ -387,7 +387,7 @@ def test_no_grad_is_thread_local():
     assert seen == {"main": True, "worker": False}
 
 
-# ------------------------------------------------------------------ NaN safety (RELIABILITY 19)
+# ------------------------------------------------------------------ NaN safety (docs/reliability.md row 19)
 def test_where_inactive_branch_nan_does_not_leak():
     x = mi.tensor([-4.0, -1.0, 0.0, 1.0, 4.0], requires_grad=True, dtype=np.float64)
     y = mi.where(x.data > 0, x.sqrt(), 0.0)  # sqrt(<0) = NaN in the inactive branch
@@ -421,7 +421,7 @@ def test_where_with_tensor_condition_and_broadcast():
     np.testing.assert_array_equal(b.grad, [1, 1])
 
 
-# ------------------------------------------------------------------ empty batches (RELIABILITY 11)
+# ------------------------------------------------------------------ empty batches (docs/reliability.md row 11)
 def test_empty_batch_forward_backward():
     x = mi.zeros(0, 4, requires_grad=True)
     w = mi.randn(4, 3, rng=0, requires_grad=True)
@@ -512,7 +512,7 @@ def test_loss_input_validation():
         T.hinge_loss(mi.zeros(3), np.array([1.0, 0.0, -1.0]))
 
 
-def test_cross_entropy_extremes():  # RELIABILITY 15, 16
+def test_cross_entropy_extremes():  # docs/reliability.md row 15, 16
     x = mi.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]], requires_grad=True)
     loss = T.cross_entropy(x, np.array([1, 2]))
     # row 0: lse = 1e4, loss 1e4 - (-1e4); row 1: lse = 1e4, loss 1e4 - 3
@@ -532,7 +532,7 @@ def test_cross_entropy_extremes():  # RELIABILITY 15, 16
         T.cross_entropy(mi.tensor([[0.0, 1.0], [-np.inf, -np.inf]]), np.array([0, 1]))
 
 
-def test_entropy_pattern_no_nan_from_inactive_branch():  # RELIABILITY 19, through mul
+def test_entropy_pattern_no_nan_from_inactive_branch():  # docs/reliability.md row 19, through mul
     p = mi.tensor([0.0, 0.25, 0.75], requires_grad=True, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         h = -mi.where(p > 0, p * p.log(), 0.0).sum()
@@ -559,7 +559,7 @@ def test_comparisons_astype_requires_grad_():
         mi.tensor([1, 2]).requires_grad_()
 
 
-def test_wide_graph_memory_is_linear():  # RELIABILITY 26 (scaled down: tracemalloc is slow)
+def test_wide_graph_memory_is_linear():  # docs/reliability.md row 26 (scaled down: tracemalloc is slow)
     import tracemalloc
 
     def peak(n):
@@ -588,7 +588,7 @@ def test_one_hot_integer_targets():
         T.cross_entropy(x, np.array([[0], [2]]))
 
 
-def test_readonly_data_and_ieee_ops():  # RELIABILITY 10, 13
+def test_readonly_data_and_ieee_ops():  # docs/reliability.md row 10, 13
     ro = np.array([[1.0, -2.0], [np.nan, np.inf]], np.float32)
     ro.flags.writeable = False
     x = mi.tensor(ro, requires_grad=True)
@@ -610,7 +610,7 @@ def test_setitem_is_in_place_and_versioned():
         y.backward()
 
 
-def test_kernels_never_see_zero_size_buffers(monkeypatch):  # RELIABILITY 11 (cython #2093)
+def test_kernels_never_see_zero_size_buffers(monkeypatch):  # docs/reliability.md row 11 (cython #2093)
     import microinit.ops.activations as E
     import microinit.ops.losses as L
 
@@ -644,7 +644,7 @@ def test_kernels_never_see_zero_size_buffers(monkeypatch):  # RELIABILITY 11 (cy
     assert len(calls) == 8  # 3 activations x (fwd, bwd) + xent (fwd, bwd), only for n = 3
 
 
-def test_matmul_shape_errors_at_tensor_level():  # RELIABILITY 1, 3
+def test_matmul_shape_errors_at_tensor_level():  # docs/reliability.md row 1, 3
     with pytest.raises(ValueError, match=r"matmul: inner dims differ: \(2, 3\) @ \(4, 5\)"):
         mi.ones(2, 3) @ mi.ones(4, 5)
     with pytest.raises(ValueError, match="dimension"):
