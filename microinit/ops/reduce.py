@@ -24,17 +24,30 @@ from microinit.ops._boundary import fdata
 __all__ = ["sum_", "mean", "amax", "amin", "norm_axis"]
 
 
-def norm_axis(axis, ndim):
-    """``axis`` (None, int or sequence) as a sorted tuple of non-negative axes, or None.
+def norm_axis(axis, ndim, op="reduce"):
+    """``axis`` (None, int or sequence of ints) as a sorted tuple of non-negative axes,
+    or None (all axes); an axis out of range or given twice is a ``ValueError`` naming
+    ``op`` (numpy would say neither which op nor, for a repeat, which axis).
 
     >>> norm_axis(-1, 3), norm_axis((2, 0), 3), norm_axis(None, 3)
     ((2,), (0, 2), None)
+    >>> norm_axis(3, 2, "sum")
+    Traceback (most recent call last):
+    ValueError: sum: axis 3 is out of range for a tensor with 2 dimension(s)
     """
     if axis is None:
         return None
-    if isinstance(axis, (tuple, list)):
-        return tuple(sorted(int(a) % ndim if ndim else int(a) for a in axis))
-    return (int(axis) % ndim if ndim else int(axis),)
+    many = isinstance(axis, (tuple, list))
+    out = []
+    for a in (axis if many else (axis,)):
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+        if not (a in (0, -1) if ndim == 0 else -ndim <= a < ndim):  # a 0-d tensor has axis 0, as in PyTorch
+            raise ValueError(f"{op}: axis {int(a)} is out of range for a tensor with {ndim} dimension(s)")
+        out.append(int(a) % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis!r} names the same dimension twice")
+    return tuple(sorted(out)) if ndim else None
 
 
 def _kept_shape(shape, axis, keepdims):
@@ -43,12 +56,15 @@ def _kept_shape(shape, axis, keepdims):
     if keepdims or axis is None:
         return None
     axes = norm_axis(axis, len(shape))
+    if axes is None:
+        return None
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
 def sum_(t, axis=None, keepdims=False):
     """Sum over ``axis`` (None = all); grad broadcasts back: d sum / dx_i = 1."""
     a = fdata(t, "sum")
+    axis = norm_axis(axis, a.ndim, "sum")
     out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
     if needs_grad(t):
         shape, kshape = a.shape, _kept_shape(a.shape, axis, keepdims)
@@ -64,7 +80,7 @@ def sum_(t, axis=None, keepdims=False):
 def mean(t, axis=None, keepdims=False):
     """Mean over ``axis``: sum / n, grad 1/n per element (an empty mean is NaN)."""
     a = fdata(t, "mean")
-    axes = norm_axis(axis, a.ndim)
+    axis = axes = norm_axis(axis, a.ndim, "mean")
     n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.asarray(a.sum(axis=axis, keepdims=keepdims) / n if n else
@@ -83,15 +99,17 @@ def mean(t, axis=None, keepdims=False):
 
 
 def _extreme(t, axis, keepdims, fn, op):
-    a = fdata(t, op)
+    name = fn.__name__  # "max" / "min"
+    a = fdata(t, name)
+    axis = norm_axis(axis, a.ndim, name)
     try:
         out_k = fn(a, axis=axis, keepdims=True)
     except ValueError:  # a zero-length reduced axis has no max/min (an empty batch does)
-        raise ValueError(f"{fn.__name__}: cannot reduce an empty axis of a tensor of shape {a.shape} "
+        raise ValueError(f"{name}: cannot reduce an empty axis of a tensor of shape {a.shape} "
                          f"(axis={axis})") from None
     out = np.asarray(out_k if keepdims else fn(a, axis=axis, keepdims=False))
     if needs_grad(t):
-        axes = norm_axis(axis, a.ndim)
+        axes = axis
 
         def backward(g):
             # Ties share the gradient equally (like torch.amax/amin).

@@ -36,13 +36,20 @@ def shape_arg(shape):
     """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"shape entries must be ints, got {shape!r}")
     return tuple(int(s) for s in shape)
 
 
 def reshape(t, *shape):
     """Same data in a new shape (a view of the same memory when possible)."""
     a = fdata(t, "reshape") if t.requires_grad else native(t.data)
-    out = a.reshape(shape_arg(shape))
+    try:
+        out = a.reshape(shape_arg(shape))
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"reshape: a tensor of shape {a.shape} ({a.size} elements) cannot take the shape "
+                        f"{shape[0] if len(shape) == 1 else shape}: {err}") from None
     if not out.flags.c_contiguous:
         out = np.asarray(out, order="C")
     if needs_grad(t):
@@ -56,7 +63,16 @@ def transpose(t, *axes):
     a = native(t.data)
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
-    axes = tuple(range(a.ndim))[::-1] if not axes else tuple(int(x) % max(a.ndim, 1) for x in axes)
+    if not axes:
+        axes = tuple(range(a.ndim))[::-1]
+    else:
+        ok = all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in axes)
+        perm = tuple(int(x) % a.ndim for x in axes) if ok and a.ndim else ()
+        if not ok or len(axes) != a.ndim or any(not -a.ndim <= int(x) < a.ndim for x in axes) \
+                or sorted(perm) != list(range(a.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {a.ndim} dimension(s) "
+                             f"of a tensor of shape {a.shape}")
+        axes = perm
     out = np.asarray(a.transpose(axes), order="C")
     if needs_grad(t):
         inv = tuple(np.argsort(axes))
@@ -75,7 +91,10 @@ def getitem(t, idx):
             idx = idx.data
         advanced = isinstance(idx, (np.ndarray, list))
     a = native(t.data)
-    out = a[idx]
+    try:
+        out = a[idx]
+    except IndexError as err:  # IndexError stays IndexError: iteration relies on it
+        raise IndexError(f"getitem: {err} (tensor of shape {a.shape})") from None
     out = np.asarray(out, order="C") if isinstance(out, np.ndarray) else np.asarray(out)
     if needs_grad(t):
         shape, dt = a.shape, a.dtype
