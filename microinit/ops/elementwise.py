@@ -73,11 +73,20 @@ def _shape(b):
     return getattr(b, "shape", ())
 
 
+def _no_broadcast(op, *operands):
+    """The ValueError for operands whose shapes do not broadcast (numpy's names no op)."""
+    shapes = " and ".join(str(tuple(_shape(x))) for x in operands)
+    return ValueError(f"{op}: shapes {shapes} do not broadcast together")
+
+
 def add(t, other):
     """a + b; d/da = d/db = 1, summed back to each shape."""
     a = fdata(t, "add")
     b, ot = operand(other, "add")
-    out = a + b
+    try:
+        out = a + b
+    except ValueError:
+        raise _no_broadcast("add", a, b) from None
     if needs_grad(t, ot):
         sa, sb = a.shape, _shape(b)
 
@@ -91,7 +100,10 @@ def sub(t, other):
     """a - b; d/da = 1, d/db = -1."""
     a = fdata(t, "sub")
     b, ot = operand(other, "sub")
-    out = a - b
+    try:
+        out = a - b
+    except ValueError:
+        raise _no_broadcast("sub", a, b) from None
     if needs_grad(t, ot):
         sa, sb = a.shape, _shape(b)
 
@@ -110,7 +122,10 @@ def mul(t, other):
     """a * b; d/da = b, d/db = a."""
     a = fdata(t, "mul")
     b, ot = operand(other, "mul")
-    out = a * b
+    try:
+        out = a * b
+    except ValueError:
+        raise _no_broadcast("mul", a, b) from None
     if needs_grad(t, ot):
         sa, sb = a.shape, _shape(b)
         need_a, need_b = t.requires_grad, ot is not None and ot.requires_grad
@@ -129,16 +144,22 @@ def div(t, other):
     """a / b (IEEE: x/0 = ±inf); d/da = 1/b, d/db = -a/b^2."""
     a = fdata(t, "div")
     b, ot = operand(other, "div")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = a / b
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = a / b
+    except ValueError:
+        raise _no_broadcast("div", a, b) from None
     if needs_grad(t, ot):
         sa, sb = a.shape, _shape(b)
         need_a, need_b = t.requires_grad, ot is not None and ot.requires_grad
 
         def backward(g):
+            # in the result's dtype (a float32 divisor of a float64 numerator is promoted
+            # first, as in the forward), and IEEE for a Python 0: 1/0 = inf, not an error
+            bb = np.asarray(b, dtype=out.dtype)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                ga = unbroadcast(mul_masked(g, 1.0 / b), sa) if need_a else None
-                gb = unbroadcast(mul_masked(g, -a / (b * b)), sb) if need_b else None
+                ga = unbroadcast(mul_masked(g, 1.0 / bb), sa) if need_a else None
+                gb = unbroadcast(mul_masked(g, -(a / bb) / bb), sb) if need_b else None
             return ga, gb
         saved = (t, ot) if ot is not None else (t,)
         return record(out, "DivBackward", (t, ot), backward, saved)
@@ -323,7 +344,10 @@ def where(cond, a, b):
     bd, bt = operand(b, "where")
     # C order whatever layout the mask or the branches came in (np.where follows the
     # inputs' layout, and a Fortran-order mask with scalar branches gives an F array)
-    out = np.asarray(np.where(c, ad, bd), order="C")
+    try:
+        out = np.asarray(np.where(c, ad, bd), order="C")
+    except ValueError:
+        raise _no_broadcast("where", c, ad, bd) from None
     if out.dtype.kind != "f":
         out = out.astype(np.float32)
     if needs_grad(at, bt):
@@ -341,5 +365,9 @@ def where(cond, a, b):
 def compare(t, other, ufunc):
     """A bool Tensor ``ufunc(t, other)`` (a mask for where/indexing); records nothing."""
     b = other.data if isinstance(other, tensor_class()) else other
-    return wrap(np.asarray(ufunc(native(t.data), b), order="C"))
+    a = native(t.data)
+    try:
+        return wrap(np.asarray(ufunc(a, b), order="C"))
+    except ValueError:
+        raise _no_broadcast(ufunc.__name__, a, b) from None
 

@@ -72,3 +72,32 @@ def test_clip_without_bounds_is_refused():
         x.clip(0.0, mi.tensor(1.0))
     assert x.clip(None, 0.0).tolist() == [0.0, -3.0]
     assert x.clip(0.0).tolist() == [1.0, 0.0]
+
+
+def test_division_by_a_python_zero_has_ieee_gradients():
+    # forward and backward follow IEEE (1/0 = inf), as PyTorch does; no ZeroDivisionError
+    np.testing.assert_array_equal(_grad(lambda x: x / 0, [1.0, 2.0]), [np.inf, np.inf])
+    np.testing.assert_array_equal(_grad(lambda x: x / 0, [1.0, 2.0]), _torch_grad(lambda x: x / 0, [1.0, 2.0]))
+
+
+def test_div_gradient_of_mixed_dtypes_is_computed_in_the_result_dtype():
+    # a float64 numerator over a float32 divisor: the forward promotes, so does backward
+    bv = np.float32(0.1516353059022126)
+    a = mi.tensor(np.array([3.0]), requires_grad=True)
+    b = mi.tensor(np.array([bv]), requires_grad=True)
+    (a / b).sum().backward()
+    assert a.grad.dtype == np.float64 and b.grad.dtype == np.float32
+    assert a.grad[0] == 1.0 / np.float64(bv)
+    assert b.grad[0] == np.float32(-(3.0 / np.float64(bv)) / np.float64(bv))
+
+
+@pytest.mark.parametrize("op, fn", [
+    ("add", lambda x, y: x + y), ("sub", lambda x, y: x - y), ("mul", lambda x, y: x * y),
+    ("div", lambda x, y: x / y), ("less", lambda x, y: x < y), ("greater_equal", lambda x, y: x >= y),
+])
+def test_shapes_that_do_not_broadcast_name_the_op_and_both_shapes(op, fn):
+    x = mi.tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=rf"^{op}: shapes \(2, 3\) and \(4,\) do not broadcast together$"):
+        fn(x, np.ones(4))
+    with pytest.raises(ValueError, match=r"^where: shapes \(4,\) and \(2, 3\) and \(\) do not broadcast"):
+        mi.where(np.ones(4, bool), x, 0.0)
