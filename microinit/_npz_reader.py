@@ -27,6 +27,7 @@ ValueError: ...plain.npz: member 'w.npy' sets zip flag bits [0] (encrypted) in i
 """
 import ast
 import os
+import re
 import stat
 import struct
 import zipfile
@@ -47,6 +48,8 @@ _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip APPNOTE 4.3.7, 30 bytes
 _LOCAL_MAGIC = b"PK\x03\x04"
 _ZIP64_SIZE = 0xFFFFFFFF
 _NPY_MAGIC = b"\x93NUMPY"
+_PLAIN_DESCR = re.compile(r"[<>|=]?[biufc][0-9]{1,2}")
+_OBJECT_DESCR = re.compile(r"[<>|=]?O[0-9]{0,2}")
 
 
 class _Layout:
@@ -79,9 +82,10 @@ def read_npz(path):
         try:
             infos, start_dir = _directory(f)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-                struct.error, OverflowError, KeyError, IndexError) as err:
+                struct.error, OverflowError, KeyError, IndexError, NotImplementedError) as err:
             # zipfile parses offsets and names from the file itself; any of these means
-            # the directory is truncated, corrupt or crafted (UnicodeDecodeError is a ValueError)
+            # the directory is truncated, corrupt or crafted (UnicodeDecodeError is a ValueError;
+            # NotImplementedError: a "needs zip version 17.3" field)
             raise ValueError(f"{path}: not a valid weights archive ({type(err).__name__}: {err}); "
                              f"the file is truncated, corrupt or of another format") from None
         layouts = [_locate(f, info, path, start_dir) for info in infos]
@@ -226,15 +230,16 @@ def _parse_header(header, name, path):
         raise ValueError(f"{path}: member {name!r} has a negative dimension in shape {shape}")
     if not isinstance(fortran, bool):
         raise ValueError(f"{path}: member {name!r} has fortran_order {fortran!r}; True or False required")
-    if not isinstance(descr, str):
-        raise ValueError(f"{path}: member {name!r} has dtype {descr!r}; only plain dtypes are read")
+    if isinstance(descr, str) and _OBJECT_DESCR.fullmatch(descr):
+        raise ValueError(f"{path}: member {name!r} holds Python objects (pickle); refused")
+    # np.dtype() of an arbitrary string runs numpy's own parsers (comma strings go through
+    # ast.literal_eval): only a plain "<f4"-like code is handed to it.
+    if not isinstance(descr, str) or not _PLAIN_DESCR.fullmatch(descr):
+        raise ValueError(f"{path}: member {name!r} has dtype {descr!r}; only plain numeric dtypes "
+                         f"(like '<f4') are read")
     try:
         dtype = np.dtype(descr)
-    except (TypeError, ValueError) as err:
+    except TypeError as err:  # a well-formed code numpy lacks, e.g. '<f3'
         raise ValueError(f"{path}: member {name!r} has dtype {descr!r}, which numpy does not know "
                          f"({err})") from None
-    if dtype.hasobject:
-        raise ValueError(f"{path}: member {name!r} holds Python objects (pickle); refused")
-    if dtype.itemsize == 0 or dtype.fields is not None or dtype.subdtype is not None:
-        raise ValueError(f"{path}: member {name!r} has dtype {dtype}; only plain numeric dtypes are read")
     return {"descr": dtype, "shape": shape, "fortran_order": fortran}
