@@ -30,7 +30,7 @@ import re
 import socket
 import tempfile
 
-__all__ = ["atomic_open", "atomic_write", "remove_stale_temps", "TEMP_SUFFIX"]
+__all__ = ["atomic_open", "atomic_write", "remove_stale_temps", "temp_stem", "TEMP_SUFFIX"]
 
 TEMP_SUFFIX = ".microinit-tmp"
 # Long target names are cut in the temporary name so it stays under the usual
@@ -46,8 +46,13 @@ def _host_tag():
     return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
-def _temp_stem(path):
-    """``.<name>.<host tag>-`` : what every temporary file for ``path`` starts with."""
+def temp_stem(path):
+    """``.<name>.<host tag>-``: what every temporary file for ``path`` starts with.
+
+    >>> stem = temp_stem("/data/w.npz")
+    >>> stem.startswith(".w.npz.") and stem.endswith("-") and len(stem) == len(".w.npz.") + 9
+    True
+    """
     return f".{os.path.basename(path)[:_NAME_CHARS]}.{_host_tag()}-"
 
 
@@ -75,8 +80,8 @@ def remove_stale_temps(path):
     >>> child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
     ...                        capture_output=True, text=True)
     >>> dead = int(child.stdout)              # the process has exited: its pid is free
-    >>> stale = _temp_stem("w.npz") + f"{dead}.abcd_123{TEMP_SUFFIX}"
-    >>> mine = _temp_stem("w.npz") + f"{os.getpid()}.abcd_123{TEMP_SUFFIX}"
+    >>> stale = temp_stem("w.npz") + f"{dead}.abcd_123{TEMP_SUFFIX}"
+    >>> mine = temp_stem("w.npz") + f"{os.getpid()}.abcd_123{TEMP_SUFFIX}"
     >>> for name in (stale, mine, ".w.npz.abcd_123.tmp"):
     ...     open(os.path.join(folder, name), "wb").close()
     >>> remove_stale_temps(os.path.join(folder, "w.npz")) == [stale] or os.name != "posix"
@@ -88,7 +93,7 @@ def remove_stale_temps(path):
         return []  # os.kill(pid, 0) would terminate the process on Windows
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    pattern = re.compile(re.escape(_temp_stem(path)) + r"([0-9]{1,10})\." + _RANDOM_PART
+    pattern = re.compile(re.escape(temp_stem(path)) + r"([0-9]{1,10})\." + _RANDOM_PART
                          + re.escape(TEMP_SUFFIX))
     removed = []
     try:
@@ -116,7 +121,7 @@ def atomic_open(path, mode="wb"):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     remove_stale_temps(path)  # first, so a full disk gets the space back before we write
-    fd, tmp = tempfile.mkstemp(prefix=f"{_temp_stem(path)}{os.getpid()}.", suffix=TEMP_SUFFIX,
+    fd, tmp = tempfile.mkstemp(prefix=f"{temp_stem(path)}{os.getpid()}.", suffix=TEMP_SUFFIX,
                                dir=directory)
     try:
         # mkstemp makes the file 0600; give it the permissions a plain open() would.
