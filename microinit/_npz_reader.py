@@ -70,13 +70,13 @@ def read_npz(path):
     (0-d included).
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
+    mode = os.stat(path).st_mode  # a missing file raises FileNotFoundError naming it
+    if stat.S_ISDIR(mode):
         raise ValueError(f"{path}: is a directory, not a weights file")
-    with open(path, "rb") as f:  # a missing or unreadable file raises OSError naming it
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path}: not a regular file")
-        size = st.st_size
+    if not stat.S_ISREG(mode):  # a FIFO would block open() until someone writes to it
+        raise ValueError(f"{path}: not a regular file, so not a weights file")
+    with open(path, "rb") as f:  # an unreadable file raises PermissionError naming it
+        size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise ValueError(f"{path}: the file is empty (0 bytes); not a microinit weights file")
         try:
@@ -212,7 +212,10 @@ def _parse_npy(raw, name, path):
     a = np.frombuffer(raw, dtype=dtype, count=count, offset=data_at)
     if header["fortran_order"]:
         return a.reshape(shape[::-1]).T.copy()  # C order; copy() keeps 0-d arrays 0-d
-    return a.reshape(shape)
+    a = a.reshape(shape)
+    # numpy pads headers so data start 64-byte aligned; another writer's may not, and
+    # kernels want aligned data
+    return a if a.flags.aligned else a.copy()
 
 
 def _parse_header(header, name, path):

@@ -68,6 +68,7 @@ def test_save_writes_exactly_the_path_and_leaves_no_temp(tmp_path):
 
 def _corrupt(tmp_path, data):
     p = tmp_path / "bad.npz"
+    p.unlink(missing_ok=True)  # a new file: ext4 flushes a file truncated and rewritten (slow)
     p.write_bytes(data)
     return p
 

@@ -327,3 +327,22 @@ def test_fuzz_member_edits_behind_a_valid_crc(tmp_path, members, data):
         for k, a in STATE.items():
             assert back[k].dtype == a.dtype and back[k].shape == np.shape(a)
             assert back[k].tobytes() == np.asarray(a).tobytes()
+
+
+def test_unaligned_data_comes_back_aligned(tmp_path, members):
+    blob = members["w.npy"]
+    hlen = int.from_bytes(blob[8:10], "little")
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }".ljust(118) + b"\n"
+    edited = dict(members, **{"w.npy": blob[:8] + len(header).to_bytes(2, "little") + header + blob[10 + hlen:]})
+    path = tmp_path / "odd.npz"
+    path.write_bytes(_zip(_entries(edited)))  # the data now start at byte 129 of the member
+    back = S.load(path)
+    assert back["w"].flags.aligned and back["w"].flags.c_contiguous
+    np.testing.assert_array_equal(back["w"], STATE["w"])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_fifo_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")
+    with pytest.raises(ValueError, match="pipe.npz: not a regular file"):
+        S.load(tmp_path / "pipe.npz")
