@@ -14,7 +14,10 @@ and the next write to the same target removes every such file whose writer (same
 that pid) no longer runs (docs/reliability.md row 55). A file of a live writer, of
 another host, of another target, or any name not of exactly this form is never touched,
 so two concurrent saves never delete each other's temporary file. (A killed writer
-that is still a zombie, not yet reaped by its parent, counts as running.)
+that is still a zombie, not yet reaped by its parent, counts as running, and so does a
+new process that happens to get the dead writer's pid: the file then stays until that
+one ends too. Files of the older ``.<name>.XXXXXXXX.tmp`` form carry no pid and are
+left alone.)
 
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")

@@ -89,7 +89,7 @@ def read_npz(path):
             raise ValueError(f"{path}: not a valid weights archive ({type(err).__name__}: {err}); "
                              f"the file is truncated, corrupt or of another format") from None
         layouts = [_locate(f, info, path, start_dir) for info in infos]
-        _check_no_overlap(layouts, path)
+        _check_unique_and_disjoint(layouts, path)
         arrays = {}
         for lay in layouts:
             name = lay.info.filename[:-4]
@@ -156,7 +156,7 @@ def _refuse_flags(flags, name, path, where):
                          f"microinit reads only plain stored members")
 
 
-def _check_no_overlap(layouts, path):
+def _check_unique_and_disjoint(layouts, path):
     seen = set()
     for lay in layouts:
         if lay.info.filename in seen:
