@@ -10,12 +10,21 @@ Writing (``save``) goes to a temporary file in the same directory, is flushed an
 exception mid-save leaves the old file intact and no temporary file behind
 (docs/reliability.md rows 43-44).
 
-Reading (``load``) never unpickles (``allow_pickle`` is never enabled), caps the
-``.npy`` header length, checks each member's size against its header's shape and
-dtype, accepts only float32/float64/int64 arrays and verifies the checksum. Any
-problem raises ``ValueError`` naming the file and the cause; a model given to
+A write killed outright (``kill -9``) leaves the old file intact and a temporary file
+named after its pid, which the next save to the same file removes (row 55,
+``microinit._atomic``).
+
+Reading (``load``, through ``microinit._npz_reader``) never unpickles, checks every
+zip and ``.npy`` field against the file's real size before allocating (flag bits,
+compression method, offsets, sizes, CRC-32, header length, shape), accepts only
+float32/float64/int64 arrays and verifies the SHA-256. Any problem raises
+``ValueError`` naming the file and the cause (rows 40, 42, 56); a model given to
 ``load`` is changed only after the whole file has been read and checked, and only
-if every key and shape matches (``Module.load_state_dict``).
+if every key and shape matches (``Module.load_state_dict``). Every shape round-trips
+exactly, 0-d and zero-size ones included (row 54).
+
+Format version 1 is the only one so far: this reader accepts it (files written by
+earlier releases included) and refuses a higher version as written by a newer microinit.
 
 Example::
 
@@ -36,31 +45,35 @@ import zipfile
 import numpy as np
 
 from microinit._atomic import atomic_open
+from microinit._npz_reader import MAX_HEADER_BYTES, read_npz
 
-__all__ = ["save", "load", "FORMAT", "MAX_HEADER_BYTES"]
+__all__ = ["save", "load", "FORMAT", "VERSION", "MAX_HEADER_BYTES"]
 
 FORMAT = "microinit-weights"
 VERSION = 1
 META_KEY = "__microinit__"
-# numpy writes headers of ~128 bytes; anything near this is hostile or corrupt.
-MAX_HEADER_BYTES = 10_000
 ALLOWED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
 
 
-def _state_of(obj):
+def _state_of(obj, path):
     if hasattr(obj, "state_dict") and callable(obj.state_dict):
         obj = obj.state_dict()
     if not isinstance(obj, dict):
-        raise TypeError(f"save: expected a Module or a dict of arrays, got {type(obj).__name__}")
+        raise TypeError(f"save to {path}: expected a Module or a dict of arrays, got {type(obj).__name__}")
     state = {}
     for k, v in obj.items():
-        if not isinstance(k, str) or not k or k == META_KEY or "/" in k:
-            raise ValueError(f"save: invalid parameter name {k!r}")
-        a = np.ascontiguousarray(getattr(v, "data", v))
+        # "/" and "\\" would be read as folders, and zip names stop at a NUL byte
+        if not isinstance(k, str) or not k or k == META_KEY or any(c in k for c in "/\\\0"):
+            raise ValueError(f"save to {path}: invalid parameter name {k!r}")
+        if not isinstance(v, (np.ndarray, np.generic)):
+            v = getattr(v, "data", v)  # a Tensor; ndarray.data is a raw buffer, not this
+        a = np.asarray(v)
+        if not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a)  # never 0-d here: 0-d arrays are always contiguous
         if a.dtype.kind in "fi" and not a.dtype.isnative:
             a = a.astype(a.dtype.newbyteorder("="))  # files hold native-order data only
         if a.dtype not in ALLOWED_DTYPES:
-            raise TypeError(f"save: {k} has dtype {a.dtype}; supported: float32, float64, int64")
+            raise TypeError(f"save to {path}: {k} has dtype {a.dtype}; supported: float32, float64, int64")
         state[k] = a
     return state
 
@@ -81,8 +94,8 @@ def save(obj, path):
     ``OSError`` naming ``path`` if the directory is not writable or the disk is full;
     the previous file at ``path``, if any, is then untouched.
     """
-    state = _state_of(obj)
     path = os.fspath(path)
+    state = _state_of(obj, path)
     meta = {"format": FORMAT, "version": VERSION, "keys": list(state), "sha256": _checksum(state)}
     try:
         with atomic_open(path, "wb") as f:
@@ -97,58 +110,31 @@ def save(obj, path):
         raise OSError(err.errno, f"could not save weights to {path}: {err.strerror or err}") from err
 
 
-def _read_member(zf, info, path):
-    """Read one ``.npy`` member, checking its header and size before trusting it."""
-    name = info.filename[:-4]
-    with zf.open(info) as f:
-        try:
-            version = np.lib.format.read_magic(f)
-        except ValueError as err:
-            raise ValueError(f"{path}: member {name!r} is not a .npy array ({err})") from None
-        if version == (1, 0):
-            hlen = int.from_bytes(f.read(2), "little")
-        elif version in ((2, 0), (3, 0)):
-            hlen = int.from_bytes(f.read(4), "little")
-        else:
-            raise ValueError(f"{path}: member {name!r} has unsupported .npy version {version}")
-        if hlen > MAX_HEADER_BYTES:
-            raise ValueError(f"{path}: member {name!r} declares a {hlen}-byte header "
-                             f"(limit {MAX_HEADER_BYTES}); the file is corrupt or hostile")
-        header = f.read(hlen)
-        try:
-            d = _parse_header(header)
-            dtype = np.dtype(d["descr"])
-            shape = tuple(int(s) for s in d["shape"])
-            fortran = bool(d["fortran_order"])
-        except Exception as err:  # noqa: BLE001 - any malformed header is the file's fault
-            raise ValueError(f"{path}: member {name!r} has a malformed .npy header ({err})") from None
-        if dtype.hasobject:
-            raise ValueError(f"{path}: member {name!r} holds Python objects (pickle); refused")
-        if name != META_KEY and dtype not in ALLOWED_DTYPES:
-            raise ValueError(f"{path}: member {name!r} has dtype {dtype}; "
-                             f"supported: float32, float64, int64")
-        if any(s < 0 for s in shape):
-            raise ValueError(f"{path}: member {name!r} has a negative dimension in shape {shape}")
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        expected = f.tell() + count * dtype.itemsize
-        if info.file_size != expected:
-            raise ValueError(f"{path}: member {name!r} is {info.file_size} bytes but its header "
-                             f"(shape {shape}, {dtype}) needs {expected}; the file is truncated or corrupt")
-        raw = f.read(count * dtype.itemsize)
-    if len(raw) != count * dtype.itemsize:
-        raise ValueError(f"{path}: short read in member {name!r}; the file is truncated")
-    # bytearray: the arrays handed back are writable and own their memory
-    a = np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return np.ascontiguousarray(a)
-
-
-def _parse_header(header):
-    import ast
-
-    d = ast.literal_eval(header.decode("latin1"))
-    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
-        raise ValueError(f"unexpected header {header[:80]!r}")
-    return d
+def _read_record(meta, path):
+    """The ``__microinit__`` record -> (keys in saved order, SHA-256 hex digest)."""
+    if meta is None:
+        raise ValueError(f"{path}: no {META_KEY} record; not written by microinit.save "
+                         f"(so it has no checksum to verify)")
+    if meta.dtype != np.uint8 or meta.ndim != 1:
+        raise ValueError(f"{path}: the {META_KEY} record is {meta.dtype} of shape {meta.shape}, "
+                         f"not bytes")
+    try:
+        info = json.loads(meta.tobytes().decode("utf-8"))
+    except ValueError as err:  # bad UTF-8 or JSON
+        raise ValueError(f"{path}: unreadable {META_KEY} record ({err})") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise ValueError(f"{path}: the {META_KEY} record is not a {FORMAT} record")
+    version = info.get("version")
+    if type(version) is not int or version < 1:
+        raise ValueError(f"{path}: the {META_KEY} record has version {version!r}")
+    if version > VERSION:
+        raise ValueError(f"{path}: format version {version}, written by a newer microinit; "
+                         f"this one reads version {VERSION}")
+    keys, digest = info.get("keys"), info.get("sha256")
+    if (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)
+            or len(set(keys)) != len(keys) or not isinstance(digest, str)):
+        raise ValueError(f"{path}: the {META_KEY} record has malformed keys or checksum")
+    return keys, digest
 
 
 def load(path, model=None, strict=True):
@@ -159,42 +145,12 @@ def load(path, model=None, strict=True):
     first, so the model is unchanged when anything is wrong.
     """
     path = os.fspath(path)
-    state = {}
-    meta = None
-    if os.path.getsize(path) == 0:  # a missing file raises FileNotFoundError naming it
-        raise ValueError(f"{path}: the file is empty (0 bytes); not a microinit weights file")
-    try:
-        with zipfile.ZipFile(path, "r") as zf:
-            for info in zf.infolist():
-                if not info.filename.endswith(".npy") or "/" in info.filename:
-                    raise ValueError(f"{path}: unexpected member {info.filename!r} in the archive")
-                if info.compress_type != zipfile.ZIP_STORED:
-                    raise ValueError(f"{path}: member {info.filename!r} is compressed; "
-                                     f"microinit writes uncompressed archives")
-                arr = _read_member(zf, info, path)
-                if info.filename[:-4] == META_KEY:
-                    meta = arr
-                else:
-                    state[info.filename[:-4]] = arr
-    except zipfile.BadZipFile as err:
-        raise ValueError(f"{path}: not a valid weights archive ({err}); "
-                         f"the file is truncated, corrupt or of another format") from None
-    except (EOFError, zipfile.LargeZipFile) as err:
-        raise ValueError(f"{path}: the file is truncated ({err})") from None
-    except OSError as err:
-        # zipfile seeks to offsets read from the file itself: a corrupt offset gives EINVAL
-        raise ValueError(f"{path}: could not be read as a weights archive ({err}); "
-                         f"the file is corrupt or truncated") from None
-    if meta is None:
-        raise ValueError(f"{path}: no {META_KEY} record; not written by microinit.save "
-                         f"(so it has no checksum to verify)")
-    try:
-        info = json.loads(meta.tobytes().decode("utf-8"))
-        keys, digest = info["keys"], info["sha256"]
-        if info.get("format") != FORMAT:
-            raise ValueError(f"format {info.get('format')!r}")
-    except Exception as err:  # noqa: BLE001
-        raise ValueError(f"{path}: unreadable {META_KEY} record ({err})") from None
+    state = read_npz(path)
+    meta = state.pop(META_KEY, None)
+    for k, a in state.items():
+        if a.dtype not in ALLOWED_DTYPES:
+            raise ValueError(f"{path}: member {k!r} has dtype {a.dtype}; supported: float32, float64, int64")
+    keys, digest = _read_record(meta, path)
     if sorted(keys) != sorted(state):
         raise ValueError(f"{path}: the archive's members {sorted(state)} do not match its "
                          f"record {sorted(keys)}")

@@ -68,6 +68,7 @@ def test_save_writes_exactly_the_path_and_leaves_no_temp(tmp_path):
 
 def _corrupt(tmp_path, data):
     p = tmp_path / "bad.npz"
+    p.unlink(missing_ok=True)  # a new file: ext4 flushes a file truncated and rewritten (slow)
     p.write_bytes(data)
     return p
 
@@ -264,4 +265,18 @@ def test_bad_things_to_save(tmp_path):
         S.save({"w": np.zeros(2, complex)}, tmp_path / "x.npz")
     with pytest.raises(ValueError, match="invalid parameter name"):
         S.save({"a/b": np.zeros(2)}, tmp_path / "x.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_errors_name_the_path(tmp_path):
+    target = tmp_path / "named.npz"
+    with pytest.raises(TypeError, match=r"save to .*named.npz: expected a Module"):
+        S.save(3, target)
+    with pytest.raises(TypeError, match=r"save to .*named.npz: w has dtype float16"):
+        S.save({"w": np.zeros(2, np.float16)}, target)
+    for bad in ("", "a\\b", "a\0b", "__microinit__", 7):
+        with pytest.raises(ValueError, match=r"save to .*named.npz: invalid parameter name"):
+            S.save({bad: np.zeros(2)}, target)
+    with pytest.raises(OSError, match=r"could not save weights to .*: Is a directory"):
+        S.save({"w": np.zeros(2)}, tmp_path)
     assert os.listdir(tmp_path) == []
