@@ -149,6 +149,12 @@ def _with_numbers(op, values):
     return _INPUT_NAME.sub(number, op)
 
 
+def _formula(c):
+    """A local derivative as 'formula = number', or just the number when they read the same."""
+    number = fmt(c.local)
+    return number if c.formula in ("", number) else f"{c.formula} = {number}"
+
+
 def forward_steps(graph):
     """One step per node in topological order: how its value is computed."""
     out, n = [], len(graph.nodes)
@@ -182,7 +188,8 @@ def backward_steps(trace):
             lines = [f"chain rule: d out/d {s.label} = sum over the nodes that use {s.label} "
                      f"of d out/d user * d user/d {s.label}"]
             for u, c in users:
-                lines.append(f"via {u.label} = {u.op}: d {u.label}/d{c.name} = {c.formula} = {fmt(c.local)}; "
+                lines.append(f"via {u.label} = {u.op}: d {u.label}/d{c.name} = {_formula(c)}; "
+                             f"d out/d {u.label} * d {u.label}/d{c.name} = "
                              f"{fmt(u.upstream)} * {fmt(c.local)} = {fmt(c.amount)}")
             if len(users) > 1:
                 lines.append(f"d out/d {s.label} = " + " + ".join(fmt(c.amount) for _, c in users)
@@ -192,7 +199,7 @@ def backward_steps(trace):
         if s.inputs:
             lines.append(f"{s.label} = {s.op} passes the gradient on to its inputs:")
             for c in s.inputs:
-                lines.append(f"  d {s.label}/d{c.name} ({c.label}) = {c.formula} = {fmt(c.local)}, "
+                lines.append(f"  d {s.label}/d{c.name} ({c.label}) = {_formula(c)}, "
                              f"so {c.label} gets {fmt(c.local)} * {fmt(s.upstream)} = {fmt(c.amount)}")
                 received.setdefault(c.slot, []).append((s, c))
         else:

@@ -80,8 +80,9 @@ def render(graph, layout=None, standalone=True, css_class="mi-graph"):
     out = [f'<svg{ns} class="{css_class}" width="{w:.0f}" height="{h:.0f}" '
            f'viewBox="0 0 {w:.0f} {h:.0f}" role="img">',
            f"<style>{STYLE}</style>",
-           '<defs><marker id="mi-arrow" viewBox="0 0 10 10" refX="2" refY="5" markerWidth="7" '
-           'markerHeight="7" orient="auto"><path class="arrow" d="M0,0 L10,5 L0,10 z"/></marker></defs>',
+           '<defs><marker id="mi-arrow" viewBox="0 0 10 10" refX="2" refY="5" markerWidth="8" '
+           'markerHeight="8" markerUnits="userSpaceOnUse" orient="auto">'
+           '<path class="arrow" d="M0,0 L10,5 L0,10 z"/></marker></defs>',
            f'<rect width="{w:.0f}" height="{h:.0f}" fill="#fafafa"/>']
     for e in layout.edges:
         out.append(f'<path class="edge" data-from="{e.source}" data-to="{e.target}" '

@@ -2,7 +2,6 @@
 import pytest
 
 from microinit import Value
-from microinit.scalar.engine import Value as ReadableValue
 
 
 def build_neuron(cls=Value):
@@ -19,9 +18,6 @@ def build_neuron(cls=Value):
 
 @pytest.fixture
 def neuron():
-    """``neuron()`` builds the example graph: ``(o, {name: Value})``; ``neuron(ReadableValue)``
+    """``neuron()`` builds the example graph: ``(o, {name: Value})``; ``neuron(microinit.scalar.engine.Value)``
     in the readable engine."""
     return build_neuron
-
-
-ENGINES = [Value, ReadableValue]
