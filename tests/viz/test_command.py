@@ -63,3 +63,17 @@ def test_run_svg_without_graphviz_says_so(monkeypatch, tmp_path, capsys):
     assert tr.run(_args("x * 2", "x=1", dot=str(target))) == 1
     assert "`dot` program was not found" in capsys.readouterr().err
     assert not target.exists()
+
+
+def test_run_writes_the_step_through_page(tmp_path, capsys):
+    p = argparse.ArgumentParser()
+    tr.add_arguments(p)
+    page = tmp_path / "t.html"
+    out = io.StringIO()
+    assert tr.run(p.parse_args(["x * y + x", "--var", "x=3", "--var", "y=4", "--html", str(page)]), out=out) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!doctype html>") and "<title>microinit trace: x * y + x</title>" in text
+    assert text.count("data-node=") == 4 and f"step-through page written to {page}" in out.getvalue()
+    missing = tmp_path / "missing" / "t.html"
+    assert tr.run(p.parse_args(["x", "--var", "x=1", "--html", str(missing)])) == 1
+    assert "cannot write" in capsys.readouterr().err and not missing.exists()
