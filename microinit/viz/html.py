@@ -138,21 +138,43 @@ SCRIPT = """
 }());
 """
 
-_INPUT_NAME = re.compile(r"\b[ab]\b")
+# the names in an op's formula and in its local derivatives: inputs a, b, constant c, output y
+_SYMBOL = re.compile(r"\b[abcy]\b")
+_PLAIN = re.compile(r"[\w#.]+")
 
 
-def _with_numbers(op, values):
-    """The op's formula with its inputs' numbers in place of a and b."""
-    def number(m):
-        text = fmt(values[m.group(0)])
-        return f"({text})" if text.startswith("-") else text
-    return _INPUT_NAME.sub(number, op)
+def _substitute(formula, names):
+    """``formula`` with each of a, b, c, y replaced by ``names[...]`` (text), in parentheses
+    unless it is a plain name or number: ``1 - y**2`` -> ``1 - o**2``, ``a * b`` -> ``2 * (-3)``."""
+    def name(m):
+        text = names.get(m.group(0))
+        if text is None:
+            return m.group(0)
+        return text if _PLAIN.fullmatch(text) else f"({text})"
+    return _SYMBOL.sub(name, formula)
 
 
-def _formula(c):
-    """A local derivative as 'formula = number', or just the number when they read the same."""
+def _step_names(step):
+    """The names of a backward step's formula symbols: its inputs' labels, constant, label."""
+    names = {c.name: c.label for c in step.inputs}
+    names["y"] = step.label
+    if getattr(step.node, "constant", None) is not None:
+        names["c"] = fmt(step.node.constant)
+    return names
+
+
+def _wrt(step, c):
+    """'d o/d n', with the input's name added where one node is both inputs (x * x)."""
+    twice = len(step.inputs) == 2 and step.inputs[0].slot == step.inputs[1].slot
+    return f"d {step.label}/d {c.label}" + (f" (as {c.name})" if twice else "")
+
+
+def _local(step, c):
+    """A local derivative as 'formula = number' (the formula in the graph's names), or just
+    the number when the two read the same."""
     number = fmt(c.local)
-    return number if c.formula in ("", number) else f"{c.formula} = {number}"
+    formula = _substitute(c.formula, _step_names(step))
+    return number if formula in ("", number) else f"{formula} = {number}"
 
 
 def forward_steps(graph):
@@ -165,10 +187,11 @@ def forward_steps(graph):
             lines = [f"{node.label} = {fmt(node.data)}, given: nothing to compute"]
         else:
             ins = [graph.nodes[i] for i in node.inputs]
-            values = dict(zip("ab", (i.data for i in ins)))
-            title = head + f"{node.label} = {node.op}"
-            lines = [f"{name} = {i.label} = {fmt(i.data)}" for name, i in zip("ab", ins)]
-            lines.append(f"{node.label} = {_with_numbers(node.op, values)} = {fmt(node.data)}")
+            labels = {name: i.label for name, i in zip("ab", ins)}
+            numbers = {name: fmt(i.data) for name, i in zip("ab", ins)}
+            title = head + f"{node.label} = {_substitute(node.op, labels)}"
+            lines = [f"{i.label} = {fmt(i.data)}" for i in ins[: 1 if len(set(node.inputs)) == 1 else 2]]
+            lines.append(f"{node.label} = {_substitute(node.op, numbers)} = {fmt(node.data)}")
         out.append({"phase": "forward", "node": node.index, "title": title, "lines": lines,
                     "related": list(node.inputs), "data": fmt(node.data, DIGITS)})
     return out
@@ -185,11 +208,11 @@ def backward_steps(trace):
         if not users:
             lines = [f"{s.label} is the output: d out/d {s.label} = 1"]
         else:
-            lines = [f"chain rule: d out/d {s.label} = sum over the nodes that use {s.label} "
-                     f"of d out/d user * d user/d {s.label}"]
+            lines = [f"chain rule: d out/d {s.label} = sum over the users u of {s.label} of "
+                     f"d out/d u * d u/d {s.label}"]
             for u, c in users:
-                lines.append(f"via {u.label} = {u.op}: d {u.label}/d{c.name} = {_formula(c)}; "
-                             f"d out/d {u.label} * d {u.label}/d{c.name} = "
+                op = _substitute(u.op, _step_names(u))
+                lines.append(f"via {u.label} = {op}: {_wrt(u, c)} = {_local(u, c)}; "
                              f"{fmt(u.upstream)} * {fmt(c.local)} = {fmt(c.amount)}")
             if len(users) > 1:
                 lines.append(f"d out/d {s.label} = " + " + ".join(fmt(c.amount) for _, c in users)
@@ -197,10 +220,11 @@ def backward_steps(trace):
             else:
                 lines.append(f"d out/d {s.label} = {fmt(s.upstream)}")
         if s.inputs:
-            lines.append(f"{s.label} = {s.op} passes the gradient on to its inputs:")
+            lines.append(f"{s.label} = {_substitute(s.op, _step_names(s))} passes its gradient on "
+                         "(local derivative * d out/d " + s.label + "):")
             for c in s.inputs:
-                lines.append(f"  d {s.label}/d{c.name} ({c.label}) = {_formula(c)}, "
-                             f"so {c.label} gets {fmt(c.local)} * {fmt(s.upstream)} = {fmt(c.amount)}")
+                lines.append(f"  {_wrt(s, c)} = {_local(s, c)}, so {c.label} gets "
+                             f"{fmt(c.local)} * {fmt(s.upstream)} = {fmt(c.amount)}")
                 received.setdefault(c.slot, []).append((s, c))
         else:
             lines.append(f"{s.label} is a leaf: its gradient is complete")
