@@ -3,6 +3,7 @@ headless Chromium (tests/browser.py): every data-grad is the engine's gradient, 
 back, no console errors, no request to anything but the file itself."""
 import html
 import json
+import math
 import re
 import subprocess
 import sys
@@ -142,4 +143,22 @@ def test_the_command_writes_the_same_page(browser_page, tmp_path):
     y = s.tanh()
     y.label = "tanh(x*w + 1)"
     click_through(browser_page, path, _expected_grads(y))
+    browser.assert_clean(browser_page)
+
+
+def test_non_finite_gradients_reach_the_page(browser_page, tmp_path):
+    # log(0) = -inf with d/dx = inf; sqrt(-1) = nan: the page carries them as Python writes them
+    x = mi.Value(0.0, label="x")
+    z = mi.Value(-1.0, label="z")
+    y = x.log() * 2.0 + z.sqrt()
+    y.label = "y"
+    path = tmp_path / "trace.html"
+    mi.trace(y).save_html(path)
+    expected = _expected_grads(y)
+    browser_page.goto(path.as_uri())
+    for _ in range(2 * len(expected)):
+        browser_page.click("#next")
+    got = dict(browser_page.eval_on_selector_all(NODES, PAIRS))
+    assert got["x"] == "inf" and float(got["x"]) == expected["x"]
+    assert got["z"] == "nan" and math.isnan(expected["z"])
     browser.assert_clean(browser_page)
