@@ -43,3 +43,29 @@ def test_find_chromium_honours_the_environment(monkeypatch, tmp_path):
     fake.chmod(0o755)
     monkeypatch.setenv("MICROINIT_CHROMIUM", str(fake))
     assert find_chromium() == str(fake)
+
+
+def _run_with_env(**env):
+    """This file's clean-page test in a child pytest with ``env`` set; its exit code and output."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child_env = {**os.environ, **env}
+    root = Path(__file__).resolve().parents[2]
+    # --noconftest: the shared conftest imports torch, slow for a child; tests/ on the path instead
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "tests"), str(root),
+                                                            os.environ.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--noconftest", "-o", "addopts=",
+                           "-rs", "-q", f"{__file__}::test_a_clean_page_is_clean"], capture_output=True, text=True,
+                          timeout=300, env=child_env, cwd=root)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_a_missing_browser_skips_or_fails_where_required(tmp_path):
+    missing = str(tmp_path / "no-chromium")
+    code, out = _run_with_env(MICROINIT_CHROMIUM=missing, MICROINIT_REQUIRE_BROWSER="0")
+    assert code == 0 and "1 skipped" in out and "no Chromium browser found" in out, out
+    code, out = _run_with_env(MICROINIT_CHROMIUM=missing, MICROINIT_REQUIRE_BROWSER="1")
+    assert code == 1 and "a browser is required here" in out, out
