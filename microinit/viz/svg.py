@@ -71,6 +71,23 @@ def _path(points):
     return " ".join(parts)
 
 
+def _node_text(node):
+    """The three <text> lines of a node's box; data and grad values sit in tspans of class
+    data-value/grad-value, which the trace page rewrites as it steps."""
+    def baseline(k):
+        return f'x="{PAD}" y="{PAD / 2 + LINE_HEIGHT * (k + 1) - 4:.1f}"'
+
+    title = f'<tspan class="title">{escape(node.label)}</tspan>'
+    if node.op != "leaf":
+        title += f'<tspan class="op"> = {escape(node.op)}</tspan>'
+    lines = [f"<text {baseline(0)}>{title}</text>"]
+    for k, part in ((1, "data"), (2, "grad")):
+        value = fmt(getattr(node, part), DIGITS)
+        lines.append(f'<text {baseline(k)} class="{part}">{part} '
+                     f'<tspan class="{part}-value">{escape(value)}</tspan></text>')
+    return lines
+
+
 def render(graph, layout=None, standalone=True, css_class="mi-graph"):
     """SVG text of ``graph``. ``standalone`` adds the XML namespace (a file of its own);
     inline in HTML it is left out, so the page holds no URL at all."""
@@ -91,23 +108,10 @@ def render(graph, layout=None, standalone=True, css_class="mi-graph"):
             x, y = e.points[-1]
             out.append(f'<text class="port" x="{x - 14:.1f}" y="{y - 3:.1f}">{"ab"[e.port]}</text>')
     for node, box in zip(graph.nodes, layout.boxes):
-        lines = node_lines(node)
         out.append(f'<g class="node" id="node-{node.index}" data-node={quoteattr(node.label)} '
                    f'data-index="{node.index}" transform="translate({box.x:.1f},{box.y:.1f})">')
         out.append(f'<rect width="{box.width:.1f}" height="{box.height:.1f}"/>')
-        for k, (cls, line) in enumerate(zip(("title", "data", "grad"), lines)):
-            y = PAD / 2 + LINE_HEIGHT * (k + 1) - 4
-            if cls == "title" and node.op != "leaf":
-                label = escape(node.label)
-                out.append(f'<text x="{PAD}" y="{y:.1f}"><tspan class="title">{label}</tspan>'
-                           f'<tspan class="op"> = {escape(node.op)}</tspan></text>')
-                continue
-            name, _, value = line.partition(" ")
-            if cls == "title":
-                out.append(f'<text x="{PAD}" y="{y:.1f}" class="title">{escape(line)}</text>')
-            else:
-                out.append(f'<text x="{PAD}" y="{y:.1f}" class="{cls}">{name} '
-                           f'<tspan class="{cls}-value">{escape(value)}</tspan></text>')
+        out.extend(_node_text(node))
         out.append("</g>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
