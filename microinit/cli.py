@@ -21,7 +21,7 @@ from pathlib import Path
 BENCHMARKS = "benchmarks.runner"
 COMMANDS = {
     "demo": ("microinit.demo", "train a small network on spirals under several initializers"),
-    "trace": ("microinit.trace", "step through backpropagation of a scalar expression"),
+    "trace": ("microinit.viz.command", "step through backpropagation of a scalar expression"),
     "initlab": ("microinit.lab", "experiments that show what initialization does"),
     "bench": (BENCHMARKS, "benchmark microinit against numpy, PyTorch and micrograd"),
 }
