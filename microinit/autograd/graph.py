@@ -24,7 +24,7 @@ from numpy import asarray, ndarray
 
 from microinit.autograd.mode import grad_mode
 
-__all__ = ["Node", "register_tensor_class", "tensor_class", "wrap", "record", "needs_grad"]
+__all__ = ["Node", "register_tensor_class", "tensor_class", "wrap", "record", "needs_grad", "inputs_of"]
 
 
 class Node:
@@ -96,3 +96,16 @@ def needs_grad(*tensors):
             return True
     return False
 
+
+
+def inputs_of(t):
+    """The Tensors an op result was computed from (its node's parents that are Tensors;
+    ``()`` for a leaf or a freed graph). For tools that walk the graph, such as ``draw``.
+
+    >>> import microinit as mi
+    >>> x = mi.tensor([1.0], requires_grad=True)
+    >>> inputs_of(x * 2) == (x,), inputs_of(x)
+    (True, ())
+    """
+    ctx = t._ctx
+    return () if ctx is None else tuple(p for p in ctx.parents if p is not None)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from microinit.autograd.graph import inputs_of
 from microinit.scalar import Value
 from microinit.scalar import engine
 from microinit.scalar.tape import FORMULA, OP_NAMES, local_derivatives, record, replay
@@ -167,19 +168,12 @@ def _as_list(column):
 
 # --- tensor graphs -----------------------------------------------------------------------------
 
-def _parents(t):
-    # Tensor's public API names the op (grad_fn) but not its inputs; those are the
-    # parents of its graph node (microinit/autograd/graph.py; None for plain arrays).
-    ctx = t._ctx
-    return () if ctx is None else tuple(p for p in ctx.parents if p is not None)
-
-
 def tensor_order(root, max_nodes=MAX_NODES, what="draw"):
     """The Tensors of ``root``'s graph, leaves included, each after its parents."""
     GREY, BLACK = 1, 2
     state = {id(root): GREY}
     order = []
-    stack = [(root, iter(_parents(root)))]
+    stack = [(root, iter(inputs_of(root)))]
     while stack:
         t, it = stack[-1]
         for p in it:
@@ -190,7 +184,7 @@ def tensor_order(root, max_nodes=MAX_NODES, what="draw"):
                                      "nodes; a picture that large is unreadable (draw a smaller "
                                      "graph, or pass a larger max_nodes=)")
                 state[id(p)] = GREY
-                stack.append((p, iter(_parents(p))))
+                stack.append((p, iter(inputs_of(p))))
                 break
             if s == GREY:
                 raise RuntimeError(f"{what}: the Tensor graph has a cycle (through op {p.grad_fn})")
@@ -215,7 +209,7 @@ def tensor_graph(root, max_nodes=MAX_NODES, what="draw"):
         op = t.grad_fn or ("leaf" if t.requires_grad else "constant")
         data = f"{tuple(t.shape)} {t.dtype} |x| {_norm_text(t.data)}"
         grad = "none" if t.grad is None else f"|g| {_norm_text(t.grad)}"
-        ins = tuple(slot[id(p)] for p in _parents(t))
+        ins = tuple(slot[id(p)] for p in inputs_of(t))
         nodes.append(GraphNode(i, f"#{i}", op, data, grad, ins))
     return Graph(nodes, "tensor")
 
