@@ -5,7 +5,7 @@ the kernel table of ``ops/activations.py``; put these after a Dense as their own
     op          forward                                 derivative (times g)
     silu        x s(x),  s = sigmoid                     s (1 + x (1 - s))
     mish        x tanh(softplus x)                       tanh(sp) + x s(x) (1 - tanh(sp)^2)
-    hardswish   x relu6(x + 3) / 6                       0 (x < -3), x/3 + 1/2 (-3 <= x <= 3), 1
+    hardswish   x relu6(x + 3) / 6                       0 (x <= -3), x/3 + 1/2 (-3 < x < 3), 1
     hardtanh    clamp(x, lo, hi)                         1 for lo < x < hi, else 0
     relu6       hardtanh(x, 0, 6)                        1 for 0 < x < 6, else 0
     logsigmoid  -softplus(-x)                            s(-x)
@@ -65,7 +65,7 @@ def hardswish(t):
     out = a * np.clip(a + 3, 0, 6) / 6
 
     def d():
-        return np.where(a < -3, 0.0, np.where(a <= 3, a / 3 + 0.5, 1.0)).astype(a.dtype, copy=False)
+        return np.where(a <= -3, 0.0, np.where(a < 3, a / 3 + 0.5, 1.0)).astype(a.dtype, copy=False)
     return unary(t, out.astype(a.dtype, copy=False), d, "HardswishBackward")
 
 

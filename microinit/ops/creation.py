@@ -44,7 +44,7 @@ def tensor_dtype(dtype, op="Tensor"):
 
 
 def _leaf(a, requires_grad, op):
-    t = wrap(np.ascontiguousarray(a))
+    t = wrap(np.asarray(a, order="C"))
     if requires_grad:
         if a.dtype.kind != "f":
             raise TypeError(f"{op}: only float tensors can require grad, got dtype {a.dtype}")

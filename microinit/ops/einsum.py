@@ -93,7 +93,7 @@ def _operand_grad(k, ins, out, g, datas, shape):
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and part.shape[i] != 1)
     if axes:
         part = part.sum(axis=axes, keepdims=True)
-    return np.ascontiguousarray(part, dtype=g.dtype)
+    return np.asarray(part, dtype=g.dtype, order="C")
 
 
 def einsum(subscripts, *operands):
@@ -113,7 +113,7 @@ def einsum(subscripts, *operands):
     ins, out_s = explicit_subscripts(subscripts, [d.shape for d in datas])
     spec = ",".join(ins) + "->" + out_s
     try:
-        out = np.ascontiguousarray(np.einsum(spec, *datas, optimize=len(datas) > 2), dtype=dt)
+        out = np.asarray(np.einsum(spec, *datas, optimize=len(datas) > 2), dtype=dt, order="C")
     except ValueError as err:
         raise ValueError(f"einsum: {subscripts!r} with shapes {[d.shape for d in datas]}: {err}") from None
     if needs_grad(*ts):

@@ -65,7 +65,7 @@ def gather(t, axis, index):
         places = list(np.indices(idx.shape, sparse=True))
         places[ax] = idx
         places = tuple(places)
-        out = np.ascontiguousarray(a[places])
+        out = np.asarray(a[places], order="C")
     if needs_grad(t):
         shape = a.shape
 

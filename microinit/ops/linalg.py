@@ -245,7 +245,7 @@ def _matmul_general(a, b):
         raise ValueError(f"matmul: batch dims do not broadcast: {ad.shape} @ {bd.shape}") from None
     out2 = np.matmul(a2, b2)
     squeeze = (() if ad.ndim > 1 else (-2,)) + (() if bd.ndim > 1 else (-1,))
-    out = np.ascontiguousarray(out2.squeeze(squeeze) if squeeze else out2)
+    out = np.asarray(out2.squeeze(squeeze) if squeeze else out2, order="C")
     if needs_grad(a, b):
         need_a, need_b = a.requires_grad, b.requires_grad
         dtypes = (a.data.dtype, b.data.dtype)

@@ -199,7 +199,7 @@ def _moments(t, axis, keepdims, ddof, op):
     n = _group_size(a.shape, axes)
     denom = max(n - ddof, 0)  # PyTorch clamps a negative n - correction to 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        centered = a - a.mean(axis=axes, keepdims=True)
+        centered = a - a.sum(axis=axes, keepdims=True) / a.dtype.type(n)  # NaN when n = 0, silently
         v = np.asarray((centered * centered).sum(axis=axes, keepdims=keepdims) / a.dtype.type(denom))
     return a, axes, centered, denom, v.astype(a.dtype, copy=False)
 
@@ -267,7 +267,10 @@ def prod(t, axis=None, keepdims=False):
             red = tuple(range(a.ndim)) if axes is None else axes
             keep = tuple(i for i in range(a.ndim) if i not in red)
             moved = np.transpose(a, keep + red)
-            flat = moved.reshape(int(np.prod([a.shape[i] for i in keep])), -1)
+            n = _group_size(a.shape, red)
+            if n == 0:  # an empty product is 1, a constant
+                return (np.zeros(a.shape, g.dtype),)
+            flat = moved.reshape(-1, n)
             ones = np.ones((flat.shape[0], 1), a.dtype)
             before = np.cumprod(np.concatenate([ones, flat[:, :-1]], axis=1), axis=1)
             after = np.cumprod(np.concatenate([ones, flat[:, :0:-1]], axis=1), axis=1)[:, ::-1]

@@ -125,8 +125,8 @@ def torch_index(idx):
                 return None  # a 0-d bool adds a dimension: leave it to numpy
             first.extend([slice(None)] * (arr.ndim if arr.dtype == np.bool_ else 1))
             rest.append(i)
-        else:  # a slice or Ellipsis covers the same dimensions in both steps
-            first.append(i)
+        else:  # a slice applies in the second step; Ellipsis stands in both
+            first.append(Ellipsis if i is Ellipsis else slice(None))
             rest.append(i)
     return tuple(first), tuple(rest)
 
@@ -314,14 +314,14 @@ def pad(t, pad, value=0.0):
         raise ValueError(f"pad: pad {tuple(pad)} crops more than a tensor of shape {a.shape} holds")
     if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
         raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
-    out = np.ascontiguousarray(np.pad(a, grow, constant_values=value)[crop])
+    out = np.asarray(np.pad(a, grow, constant_values=value)[crop], order="C")
     if needs_grad(t):
         inner = tuple(slice(b, b + d) for d, (b, _) in zip(a.shape, grow))
 
         def backward(g):
             full = np.zeros(padded_shape, g.dtype)
             full[crop] = g
-            return (np.ascontiguousarray(full[inner]),)
+            return (np.asarray(full[inner], order="C"),)
         return record(out, "PadBackward", (t,), backward)
     return wrap(out)
 

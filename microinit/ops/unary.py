@@ -42,13 +42,17 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 def sin(t):
     """sin x; d/dx = cos x."""
     a = fdata(t, "sin")
-    return unary(t, np.sin(a), lambda: np.cos(a), "SinBackward")
+    with np.errstate(invalid="ignore"):  # sin(inf) is NaN, as IEEE says
+        out = np.sin(a)
+    return unary(t, out, lambda: np.cos(a), "SinBackward")
 
 
 def cos(t):
     """cos x; d/dx = -sin x."""
     a = fdata(t, "cos")
-    return unary(t, np.cos(a), lambda: -np.sin(a), "CosBackward")
+    with np.errstate(invalid="ignore"):
+        out = np.cos(a)
+    return unary(t, out, lambda: -np.sin(a), "CosBackward")
 
 
 def erf(t):
@@ -98,9 +102,15 @@ def _step(t, fn, op):
     return unary(t, np.asarray(fn(a)), lambda: np.zeros_like(a), op.capitalize() + "Backward")
 
 
+def _sign(a):
+    # PyTorch's sign(NaN) is 0 (numpy's is NaN)
+    s = np.sign(a)
+    return np.where(np.isnan(s), np.zeros((), s.dtype), s) if s.dtype.kind == "f" else s
+
+
 def sign(t):
-    """-1, 0 or 1 (NaN stays NaN); gradient 0 (PyTorch's)."""
-    return _step(t, np.sign, "sign")
+    """-1, 0 or 1, and 0 for NaN as in PyTorch; gradient 0 (PyTorch's)."""
+    return _step(t, _sign, "sign")
 
 
 def floor(t):
