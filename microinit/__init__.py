@@ -10,17 +10,11 @@ from microinit.tensor import (  # noqa: E402,F401
 from microinit.ops.creation import (  # noqa: E402,F401
     arange, eye, full, full_like, linspace, ones_like, zeros_like,
 )
-from microinit.ops.reduce import (  # noqa: E402,F401
-    all_ as all, any_ as any, argmax, argmin, cumsum, logsumexp, prod, std, var,
-)
-from microinit.ops.elementwise import maximum, minimum  # noqa: E402,F401
-from microinit.ops.shape import expand, flip, pad, squeeze, tril, triu, unsqueeze  # noqa: E402,F401
-from microinit.ops.indexing import gather, masked_fill, one_hot  # noqa: E402,F401
-from microinit.ops.unary import (  # noqa: E402,F401
-    ceil, cos, erf, exp2, floor, isfinite, isinf, isnan, log2, round_ as round, rsqrt, sign, sin,
-)
-from microinit.ops.activations_unfused import (  # noqa: E402,F401
-    gelu, hardswish, hardtanh, logsigmoid, mish, relu6, silu, softsign,
+from microinit.ops.indexing import one_hot  # noqa: E402,F401
+from microinit.ops.functions import (  # noqa: E402,F401  (each takes a Tensor or an array)
+    all_ as all, any_ as any, argmax, argmin, ceil, cos, cumsum, erf, exp2, expand, flip, floor, gather, gelu,
+    hardswish, hardtanh, isfinite, isinf, isnan, log2, logsigmoid, logsumexp, masked_fill, maximum, minimum, mish,
+    pad, prod, relu6, round_ as round, rsqrt, sign, silu, sin, softsign, squeeze, std, tril, triu, unsqueeze, var,
 )
 from microinit.ops.einsum import einsum  # noqa: E402,F401
 from microinit.tensor import matmul  # noqa: E402,F401
