@@ -309,7 +309,11 @@ class Tensor:
         backward that saved this tensor refuses to run)."""
         if isinstance(idx, Tensor):
             idx = idx.data
-        self.data[idx] = value.data if isinstance(value, Tensor) else value
+        elif isinstance(idx, tuple):
+            idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+        split = shape_ops.torch_index(idx)  # t[0, :, [1, 2]] = v addresses PyTorch's (3, 2) places
+        target = self.data if split is None else self.data[split[0]]  # the integers' step: a view
+        target[idx if split is None else split[1]] = value.data if isinstance(value, Tensor) else value
         self._version += 1
 
     def zero_grad(self):

@@ -94,6 +94,9 @@ def _is_advanced(i):
 
 
 def _is_int(i):
+    """A Python/numpy integer, or a 0-d integer array (a 0-d index tensor: an integer in PyTorch)."""
+    if isinstance(i, np.ndarray):
+        return i.ndim == 0 and i.dtype.kind in "iu"
     return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
 
 
@@ -116,7 +119,7 @@ def torch_index(idx):
     first, rest = [], []
     for i in idx:
         if _is_int(i):
-            first.append(i)
+            first.append(int(i))
         elif i is None:
             rest.append(i)
         elif _is_advanced(i):

@@ -99,4 +99,16 @@ def test_mixed_integer_and_advanced_indexing_follows_torch():
         ty.backward(torch.tensor(g))
         np.testing.assert_allclose(t.grad, ta.grad.numpy(), rtol=1e-12)
     assert t[0, :, [1, 2]].shape == (3, 2)
+    assert t[mi.tensor(0), :, mi.tensor([1, 2])].shape == tuple(ta[torch.tensor(0), :, torch.tensor([1, 2])].shape)
     assert t[[0, 1], [1, 2]].shape == (2, 4)  # no integer: numpy's rule, same as torch's
+
+
+def test_assignment_with_integers_and_an_advanced_index_follows_torch():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    t, ta = mi.tensor(a.copy()), torch.tensor(a.copy())
+    v = np.arange(6.0).reshape(3, 2) + 100
+    t[0, :, [1, 2]] = v
+    ta[0, :, [1, 2]] = torch.tensor(v)
+    np.testing.assert_array_equal(t.data, ta.numpy())
+    t[mi.tensor(1), 0, mi.tensor([0, 3])] = -1.0
+    assert t.data[1, 0, 0] == t.data[1, 0, 3] == -1.0 and t._version == 2
