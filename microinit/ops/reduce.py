@@ -294,8 +294,9 @@ def logsumexp(t, axis=None, keepdims=False):
     m = np.where(np.isfinite(m), m, 0).astype(a.dtype)  # an inf/-inf max: no shift
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out_k = np.log(np.exp(a - m).sum(axis=axes, keepdims=True)) + m
-    out = np.asarray(out_k if keepdims or axes is None and a.ndim == 0 else
-                     out_k.reshape(np.sum(a, axis=axes).shape)).astype(a.dtype, copy=False)
+    kept = out_k if keepdims else out_k.reshape([d for i, d in enumerate(a.shape) if axes is not None
+                                                  and i not in axes])
+    out = np.asarray(kept).astype(a.dtype, copy=False)
     if needs_grad(t):
         def backward(g):
             with np.errstate(invalid="ignore", over="ignore"):
