@@ -7,6 +7,17 @@ from microinit import functional  # noqa: E402,F401
 from microinit.tensor import (  # noqa: E402,F401
     Tensor, concatenate, enable_grad, is_grad_enabled, no_grad, ones, rand, randn, stack, tensor, where, zeros,
 )
+from microinit.ops.creation import (  # noqa: E402,F401
+    arange, eye, full, full_like, linspace, ones_like, zeros_like,
+)
+from microinit.ops.indexing import one_hot  # noqa: E402,F401
+from microinit.ops.functions import (  # noqa: E402,F401  (each takes a Tensor or an array)
+    all_ as all, any_ as any, argmax, argmin, ceil, cos, cumsum, erf, exp2, expand, flip, floor, gather, gelu,
+    hardswish, hardtanh, isfinite, isinf, isnan, log2, logsigmoid, logsumexp, masked_fill, maximum, minimum, mish,
+    pad, prod, relu6, round_ as round, rsqrt, sign, silu, sin, softsign, squeeze, std, tril, triu, unsqueeze, var,
+)
+from microinit.ops.einsum import einsum  # noqa: E402,F401
+from microinit.tensor import matmul  # noqa: E402,F401
 from microinit.gradcheck import GradcheckError, gradcheck  # noqa: E402,F401
 from microinit import init  # noqa: E402,F401
 from microinit.threads import get_num_threads, set_num_threads  # noqa: E402,F401

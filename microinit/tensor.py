@@ -36,7 +36,8 @@ import numpy as np
 from microinit.autograd.backward import run_backward
 from microinit.autograd.graph import register_tensor_class, wrap
 from microinit.autograd.mode import enable_grad, is_grad_enabled, no_grad
-from microinit.ops import activations, elementwise, inplace, linalg, reduce
+from microinit.ops import activations, activations_unfused, creation, elementwise, indexing, inplace, linalg, reduce
+from microinit.ops import unary
 from microinit.ops import shape as shape_ops
 from microinit.ops._boundary import floats
 from microinit.ops.elementwise import where
@@ -67,14 +68,7 @@ _SEED = {dt: _read_only_one(dt) for dt in _FLOAT_DTYPES}  # d(loss)/d(loss) of a
 
 def _as_dtype(dtype):
     """A dtype a Tensor may hold (float32/float64, int/bool for labels), or TypeError."""
-    dt = np.dtype(dtype)
-    if dt.kind == "f" and dt not in (_F32, _F64):
-        raise TypeError(f"Tensor: unsupported dtype {dt}; use float32 or float64 "
-                        "(integer/bool only for labels, indices and masks)")
-    if dt.kind not in "fiub":
-        raise TypeError(f"Tensor: unsupported dtype {dt}; use float32 or float64 "
-                        "(integer/bool only for labels, indices and masks)")
-    return dt
+    return creation.tensor_dtype(dtype, "Tensor")
 
 
 def _to_array(data, dtype):
@@ -130,8 +124,8 @@ class Tensor:
 
     numpy interop: ``np.asarray(t)`` gives ``t.data``; ``ndarray (op) Tensor`` defers to
     the Tensor (a Tensor results); numpy ufuncs called on a Tensor raise TypeError (use
-    ``t.data``). ``<, <=, >, >=`` give bool tensors; ``==`` is identity (tensors are
-    hashable, usable as dict keys and in parameter lists).
+    ``t.data``). ``<, <=, >, >=, ==, !=`` give bool tensors; hashing is by identity, as
+    in PyTorch (tensors are usable as dict keys and set members).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
@@ -307,12 +301,19 @@ class Tensor:
     def __ge__(self, other):
         return elementwise.compare(self, other, np.greater_equal)
 
+    __eq__ = elementwise.equal
+    __ne__ = elementwise.not_equal
+
     def __setitem__(self, idx, value):
         """In-place assignment into ``data`` (records nothing; bumps ``_version``, so a
         backward that saved this tensor refuses to run)."""
         if isinstance(idx, Tensor):
             idx = idx.data
-        self.data[idx] = value.data if isinstance(value, Tensor) else value
+        elif isinstance(idx, tuple):
+            idx = tuple(i.data if isinstance(i, Tensor) else i for i in idx)
+        split = shape_ops.torch_index(idx)  # t[0, :, [1, 2]] = v addresses PyTorch's (3, 2) places
+        target = self.data if split is None else self.data[split[0]]  # the integers' step: a view
+        target[idx if split is None else split[1]] = value.data if isinstance(value, Tensor) else value
         self._version += 1
 
     def zero_grad(self):
@@ -350,6 +351,24 @@ class Tensor:
     __getitem__ = shape_ops.getitem
     softmax = activations.softmax
     log_softmax = activations.log_softmax
+    # more reductions (ops/reduce.py)
+    argmax, argmin, var, std = reduce.argmax, reduce.argmin, reduce.var, reduce.std
+    prod, logsumexp, cumsum = reduce.prod, reduce.logsumexp, reduce.cumsum
+    all, any = reduce.all_, reduce.any_
+    maximum, minimum = elementwise.maximum, elementwise.minimum
+    # shapes and indexing (ops/shape.py, ops/indexing.py)
+    squeeze, unsqueeze, expand, flip = shape_ops.squeeze, shape_ops.unsqueeze, shape_ops.expand, shape_ops.flip
+    pad, tril, triu = shape_ops.pad, shape_ops.tril, shape_ops.triu
+    gather, masked_fill = indexing.gather, indexing.masked_fill
+    # elementwise math (ops/unary.py)
+    sin, cos, erf, rsqrt, log2, exp2 = unary.sin, unary.cos, unary.erf, unary.rsqrt, unary.log2, unary.exp2
+    sign, floor, ceil, round = unary.sign, unary.floor, unary.ceil, unary.round_
+    isnan, isinf, isfinite = unary.isnan, unary.isinf, unary.isfinite
+    # activations computed in numpy (ops/activations_unfused.py)
+    silu, mish, hardswish = activations_unfused.silu, activations_unfused.mish, activations_unfused.hardswish
+    hardtanh, relu6 = activations_unfused.hardtanh, activations_unfused.relu6
+    logsigmoid, softsign = activations_unfused.logsigmoid, activations_unfused.softsign
+    gelu = activations_unfused.gelu
 
     def __pos__(self):
         return self
@@ -390,10 +409,6 @@ class Tensor:
     def selu(self):
         """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
         return activations.activation(self, "selu")
-
-    def gelu(self):
-        """Exact (erf) GELU: x * Phi(x)."""
-        return activations.activation(self, "gelu")
 
     def softplus(self):
         """log(1 + e^x), stable for large |x|."""
@@ -460,7 +475,8 @@ def rand(*shape, rng=None, dtype=np.float32, requires_grad=False):
 
 
 def matmul(a, b):
-    """a @ b for 2-D and batched 3-D operands (Tensors or arrays): ``ops.linalg.matmul_op``.
+    """a @ b (Tensors or arrays) with numpy's rules for 1-D and N-D operands:
+    ``ops.linalg.matmul_op``.
 
     Shapes are checked before any kernel runs: (2, 3) @ (4, 5) raises
     ``ValueError("matmul: inner dims differ: (2, 3) @ (4, 5)")``.

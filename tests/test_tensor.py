@@ -647,8 +647,11 @@ def test_kernels_never_see_zero_size_buffers(monkeypatch):  # docs/reliability.m
 def test_matmul_shape_errors_at_tensor_level():  # docs/reliability.md row 1, 3
     with pytest.raises(ValueError, match=r"matmul: inner dims differ: \(2, 3\) @ \(4, 5\)"):
         mi.ones(2, 3) @ mi.ones(4, 5)
-    with pytest.raises(ValueError, match="dimension"):
-        mi.ones(3) @ mi.ones(3, 2)
+    # 1-D operands follow numpy (issue 16); a 0-d one is refused, naming the op
+    with pytest.raises(ValueError, match=r"matmul: inner dims differ: \(3,\) @ \(4, 2\)"):
+        mi.ones(3) @ mi.ones(4, 2)
+    with pytest.raises(ValueError, match=r"matmul: both operands need at least 1 dimension"):
+        mi.tensor(2.0) @ mi.ones(3, 2)
     half = mi.ones(2, 3) @ np.ones((3, 2), np.float16)  # float16 -> float32 (the boundary's rule)
     assert half.dtype == np.float32 and half.tolist() == [[3.0, 3.0], [3.0, 3.0]]
 

@@ -16,6 +16,7 @@
 from microinit.nn.activations import (
     ACTIVATIONS, ELU, GELU, SELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, activation_module,
 )
+from microinit.nn.activations import Hardswish, Hardtanh, LogSigmoid, Mish, ReLU6, SiLU, Softsign  # issue 16
 from microinit.nn.containers import MLP, ObservedOutput, Sequential, default_init_for
 from microinit.nn.layers import Dense, Linear
 from microinit.nn.module import HookHandle, Module
@@ -25,3 +26,4 @@ __all__ = [
     "LeakyReLU", "ELU", "SELU", "GELU", "Softplus", "activation_module", "default_init_for",
     "ACTIVATIONS", "HookHandle", "ObservedOutput",
 ]
+__all__ += ["SiLU", "Mish", "Hardswish", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign"]  # issue 16

@@ -13,6 +13,16 @@ activation. ``canonical_activation`` turns the spellings people use (``"ReLU"``,
     [-1.0, 2.0]
     >>> activation_module("elu", 0.5)
     ELU(alpha=0.5)
+
+SiLU, Mish, Hardswish, Hardtanh, ReLU6, LogSigmoid, Softsign and
+``GELU(approximate="tanh")`` compute in numpy (``ops/activations_unfused.py``): they
+are layers of their own in a Sequential, not names ``Dense(activation=...)`` fuses.
+
+    >>> from microinit.nn import Hardtanh, GELU
+    >>> Hardtanh(-2.0, 2.0)(tensor([-3.0, 1.0, 3.0])).tolist()
+    [-2.0, 1.0, 2.0]
+    >>> GELU(approximate="tanh")
+    GELU(approximate='tanh')
 """
 from microinit.nn.module import Module
 from microinit.ops.activations import ACTIVATIONS, DEFAULT_PARAM
@@ -21,6 +31,7 @@ from microinit.tensor import Tensor
 __all__ = [
     "ACTIVATIONS", "DEFAULT_PARAM", "canonical_activation", "activation_module",
     "Identity", "ReLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "SELU", "GELU", "Softplus",
+    "SiLU", "Mish", "Hardswish", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
 ]
 
 # ACTIVATIONS and DEFAULT_PARAM (PyTorch's defaults) are the one activation table of
@@ -36,6 +47,9 @@ def canonical_activation(activation):
     """
     if activation is None:
         return None
+    if isinstance(activation, GELU) and activation.approximate != "none":
+        raise ValueError("activation: Dense fuses the exact GELU only; put GELU(approximate="
+                         f"{activation.approximate!r}) after the Dense layer as its own layer")
     if isinstance(activation, Module) and type(activation) in _MODULE_TO_NAME:
         name = _MODULE_TO_NAME[type(activation)]
         return None if name == "identity" else name
@@ -93,11 +107,21 @@ class SELU(Module):
 
 
 class GELU(Module):
-    """y = x * Phi(x) (exact erf form)."""
+    """y = x * Phi(x) (``approximate="none"``, the exact erf form) or its tanh
+    approximation (``approximate="tanh"``), as PyTorch's ``nn.GELU``."""
     name = "gelu"
 
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
     def forward(self, x):
-        return _as_tensor(x).gelu()
+        return _as_tensor(x).gelu(self.approximate)
+
+    def extra_repr(self):
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
 
 
 class Softplus(Module):
@@ -136,6 +160,64 @@ class ELU(Module):
 
     def extra_repr(self):
         return f"alpha={self.param}"
+
+
+class SiLU(Module):
+    """y = x * sigmoid(x)."""
+
+    def forward(self, x):
+        return _as_tensor(x).silu()
+
+
+class Mish(Module):
+    """y = x * tanh(softplus(x))."""
+
+    def forward(self, x):
+        return _as_tensor(x).mish()
+
+
+class Hardswish(Module):
+    """y = x * relu6(x + 3) / 6."""
+
+    def forward(self, x):
+        return _as_tensor(x).hardswish()
+
+
+class Hardtanh(Module):
+    """y = clamp(x, min_val, max_val)."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        if not min_val <= max_val:
+            raise ValueError(f"Hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def forward(self, x):
+        return _as_tensor(x).hardtanh(self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Module):
+    """y = min(max(x, 0), 6)."""
+
+    def forward(self, x):
+        return _as_tensor(x).relu6()
+
+
+class LogSigmoid(Module):
+    """y = log(sigmoid(x)) = -softplus(-x)."""
+
+    def forward(self, x):
+        return _as_tensor(x).logsigmoid()
+
+
+class Softsign(Module):
+    """y = x / (1 + |x|)."""
+
+    def forward(self, x):
+        return _as_tensor(x).softsign()
 
 
 _NAME_TO_MODULE = {"identity": Identity, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid,

@@ -18,6 +18,8 @@ A zero upstream gradient times an inf/NaN local derivative gives 0, not NaN
     abs       |x|               g sign(x)      (0 at x = 0)
     clip      clamp(x, lo, hi)  g [lo <= x <= hi]
     where     c ? a : b         g [c], g [not c]
+    maximum   max(a, b)         g [a > b], g [a < b]   (a tie gives each g / 2, as PyTorch)
+    minimum   min(a, b)         g [a < b], g [a > b]   (likewise)
 
     >>> import microinit as mi
     >>> x = mi.tensor([1.0, 4.0], requires_grad=True)
@@ -31,10 +33,11 @@ import numbers
 import numpy as np
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
-from microinit.ops._boundary import fdata, native, operand
+from microinit.ops._boundary import as_tensor, fdata, native, operand
 
 __all__ = ["add", "sub", "rsub", "mul", "div", "rdiv", "neg", "power", "rpower", "exp", "log",
-           "sqrt", "absolute", "clip", "where", "compare", "unbroadcast", "mul_masked"]
+           "sqrt", "absolute", "clip", "where", "compare", "unbroadcast", "mul_masked", "maximum", "minimum",
+           "equal", "not_equal", "is_integral", "unary"]
 
 
 def unbroadcast(g, shape):
@@ -255,8 +258,9 @@ def rpower(t, c):
     return wrap(out)
 
 
-def _unary(t, out, local_grad, op, saves_out=False):
-    # local_grad() -> derivative array; evaluated lazily, in backward only.
+def unary(t, out, local_grad, op, saves_out=False):
+    """The output of a one-input op: recorded with backward g * local_grad() when ``t``
+    needs grad (``local_grad`` is evaluated lazily, in backward only), else a leaf."""
     if needs_grad(t):
         def backward(g):
             return (mul_masked(g, local_grad()),)
@@ -269,7 +273,7 @@ def exp(t):
     a = fdata(t, "exp")
     with np.errstate(over="ignore"):
         out = np.exp(a)
-    return _unary(t, out, lambda: out, "ExpBackward", True)
+    return unary(t, out, lambda: out, "ExpBackward", True)
 
 
 def log(t):
@@ -281,7 +285,7 @@ def log(t):
     def d():
         with np.errstate(divide="ignore"):
             return 1.0 / a
-    return _unary(t, out, d, "LogBackward")
+    return unary(t, out, d, "LogBackward")
 
 
 def sqrt(t):
@@ -293,13 +297,13 @@ def sqrt(t):
     def d():
         with np.errstate(divide="ignore"):
             return 0.5 / out
-    return _unary(t, out, d, "SqrtBackward", True)
+    return unary(t, out, d, "SqrtBackward", True)
 
 
 def absolute(t):
     """|x|; d/dx = sign(x), with 0 at x = 0 (PyTorch's convention)."""
     a = fdata(t, "abs")
-    return _unary(t, np.abs(a), lambda: np.sign(a), "AbsBackward")
+    return unary(t, np.abs(a), lambda: np.sign(a), "AbsBackward")
 
 
 def clip(t, lo=None, hi=None):
@@ -321,7 +325,7 @@ def clip(t, lo=None, hi=None):
         if hi is not None:
             m[a > hi] = 0
         return m
-    return _unary(t, out, d, "ClampBackward")
+    return unary(t, out, d, "ClampBackward")
 
 
 def where(cond, a, b):
@@ -340,6 +344,12 @@ def where(cond, a, b):
     c = cond.data if isinstance(cond, tensor_class()) else np.asarray(cond)
     if c.dtype != np.bool_:
         c = c.astype(bool)
+    if is_integral(a) and is_integral(b):  # integer/bool branches keep their dtype (PyTorch)
+        ad, bd = _integral_data(a), _integral_data(b)
+        try:
+            return wrap(np.asarray(np.where(c, ad, bd), order="C"))
+        except ValueError:
+            raise _no_broadcast("where", c, ad, bd) from None
     ad, at = operand(a, "where")
     bd, bt = operand(b, "where")
     # C order whatever layout the mask or the branches came in (np.where follows the
@@ -371,3 +381,81 @@ def compare(t, other, ufunc):
     except ValueError:
         raise _no_broadcast(ufunc.__name__, a, b) from None
 
+
+
+def is_integral(x):
+    """True for an integer/bool Tensor, array or Python int/bool (kept integral by the
+    ops that follow PyTorch's dtype rule: where, maximum, minimum, max, min)."""
+    if isinstance(x, tensor_class()):
+        return x.data.dtype.kind in "iub"
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "iub"
+    return isinstance(x, (int, np.integer, np.bool_))  # bool is an int
+
+
+def _integral_data(x):
+    return native(x.data) if isinstance(x, tensor_class()) else x
+
+
+def _extremum(t, other, fn, loses, op, node):
+    # loses(a, b): where a is not selected (np.less for maximum, np.greater for minimum)
+    T = tensor_class()
+    if not isinstance(t, T):
+        t, other = (other, t) if isinstance(other, T) else (as_tensor(t, op), other)
+    if is_integral(t) and is_integral(other):
+        a, b = native(t.data), _integral_data(other)
+        try:
+            return wrap(np.asarray(fn(a, b), order="C"))
+        except ValueError:
+            raise _no_broadcast(op, a, b) from None
+    a = fdata(t, op)
+    b, ot = operand(other, op)
+    try:
+        out = np.asarray(fn(a, b), order="C")
+    except ValueError:
+        raise _no_broadcast(op, a, b) from None
+    if needs_grad(t, ot):
+        sa, sb = a.shape, _shape(b)
+
+        def backward(g):
+            # PyTorch's rule: a tie gives each side half; the side not selected gets 0
+            share = np.where(a == b, g * 0.5, g)
+            zero = np.zeros((), g.dtype)
+            ga = unbroadcast(np.where(loses(a, b), zero, share), sa)
+            gb = unbroadcast(np.where(loses(b, a), zero, share), sb) if ot is not None else None
+            return ga, gb
+        saved = (t, ot) if ot is not None else (t,)
+        return record(out, node, (t, ot), backward, saved)
+    return wrap(out)
+
+
+def maximum(t, other):
+    """Elementwise max(a, b) with broadcasting; a tie sends half the gradient to each
+    operand (PyTorch's rule); NaN propagates. Integer/bool operands stay integral.
+
+    >>> import microinit as mi
+    >>> a = mi.tensor([1.0, 5.0, 2.0], requires_grad=True)
+    >>> mi.maximum(a, 2.0).sum().backward(); a.grad
+    array([0. , 1. , 0.5], dtype=float32)
+    """
+    return _extremum(t, other, np.maximum, np.less, "maximum", "MaximumBackward")
+
+
+def minimum(t, other):
+    """Elementwise min(a, b); the gradient rule of :func:`maximum`, mirrored."""
+    return _extremum(t, other, np.minimum, np.greater, "minimum", "MinimumBackward")
+
+
+def equal(t, other):
+    """``t == other`` elementwise: a bool Tensor (records nothing). ``NotImplemented``
+    for an object that is not a number or an array, so ``t == None`` is False."""
+    if other is None or isinstance(other, (str, bytes, dict, set)):
+        return NotImplemented
+    return compare(t, other, np.equal)
+
+
+def not_equal(t, other):
+    """``t != other`` elementwise: a bool Tensor (records nothing)."""
+    if other is None or isinstance(other, (str, bytes, dict, set)):
+        return NotImplemented
+    return compare(t, other, np.not_equal)

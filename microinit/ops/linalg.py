@@ -1,6 +1,7 @@
 """Matrix products: matmul, the fused dense layer and the dense chain.
 
     matmul      out = a @ b                     da = g @ b^T,  db = a^T @ g
+                (1-D and N-D operands: numpy's rules; summed over broadcast batch dims)
     dense       y = act(x @ W + b)              dz = g * act'(z)
                                                 dx = dz @ W^T, dW = x^T @ dz, db = sum_rows dz
     dense_chain dense layers back to back       each layer's dense backward, last first
@@ -194,10 +195,19 @@ def matmul_backward(a, b, dout, need_a=True, need_b=True):
 
 
 def matmul_op(a, b):
-    """The Tensor op a @ b (2-D or batched 3-D); see :func:`matmul`."""
+    """The Tensor op a @ b, numpy's rules: 2-D and batched 3-D operands run the kernels
+    above (:func:`matmul`); 1-D operands and N-D broadcast batch dimensions go to
+    :func:`_matmul_general`.
+
+    >>> import microinit as mi
+    >>> (mi.ones(2, 1, 3, 4) @ mi.ones(5, 4, 2)).shape, (mi.ones(3) @ mi.ones(3, 2)).shape
+    ((2, 5, 3, 2), (2,))
+    """
     a = as_tensor(a, "matmul")
     b = as_tensor(b, "matmul")
     ad, bd = a.data, b.data
+    if not (1 < ad.ndim < 4 and 1 < bd.ndim < 4):
+        return _matmul_general(a, b)
     out = matmul(ad, bd)
     if needs_grad(a, b):
         need_a, need_b = a.requires_grad, b.requires_grad
@@ -205,6 +215,48 @@ def matmul_op(a, b):
         def backward(g):
             return matmul_backward(ad, bd, g, need_a, need_b)
         return record(out, "MmBackward", (a, b), backward, (a, b))
+    return wrap(out)
+
+
+def _sum_to(g, shape):
+    """Sum a broadcast gradient back to ``shape`` (leading and size-1 dimensions)."""
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _matmul_general(a, b):
+    """a @ b with a 1-D operand or more than one batch dimension (numpy's rules: a 1-D
+    ``a`` is a row (1, k), a 1-D ``b`` a column (k, 1), the added dimension is dropped
+    from the result; batch dimensions broadcast). Backward: da = g @ b^T, db = a^T @ g,
+    summed over the batch entries each operand was broadcast to."""
+    ad, bd = _operands(a.data, b.data, "matmul")
+    if ad.ndim == 0 or bd.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got {ad.shape} @ {bd.shape}")
+    a2 = ad if ad.ndim > 1 else ad[None, :]
+    b2 = bd if bd.ndim > 1 else bd[:, None]
+    if a2.shape[-1] != b2.shape[-2]:
+        raise ValueError(f"matmul: inner dims differ: {ad.shape} @ {bd.shape}")
+    try:
+        np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dims do not broadcast: {ad.shape} @ {bd.shape}") from None
+    out2 = np.matmul(a2, b2)
+    squeeze = (() if ad.ndim > 1 else (-2,)) + (() if bd.ndim > 1 else (-1,))
+    out = np.asarray(out2.squeeze(squeeze) if squeeze else out2, order="C")
+    if needs_grad(a, b):
+        need_a, need_b = a.requires_grad, b.requires_grad
+        dtypes = (a.data.dtype, b.data.dtype)
+
+        def backward(g):
+            g2 = g.reshape(out2.shape)
+            da = _sum_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(ad.shape) if need_a else None
+            db = _sum_to(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(bd.shape) if need_b else None
+            return (None if da is None else da.astype(dtypes[0], copy=False),
+                    None if db is None else db.astype(dtypes[1], copy=False))
+        return record(out, "MatmulBackward", (a, b), backward, (a, b))
     return wrap(out)
 
 

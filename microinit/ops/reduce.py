@@ -1,10 +1,20 @@
-"""Reductions: sum, mean, max, min over an axis, forward and backward side by side.
+"""Reductions over an axis, forward and backward side by side.
 
-    op     forward               backward (g = upstream gradient, broadcast back)
-    sum    sum_i x_i             g
-    mean   sum_i x_i / n         g / n
-    max    max_i x_i             g / (number of maxima) at each maximum, else 0
-    min    min_i x_i             likewise at each minimum
+    op         forward                        backward (g = upstream gradient, broadcast back)
+    sum        sum_i x_i                      g
+    mean       sum_i x_i / n                  g / n
+    max        max_i x_i                      g / (number of maxima) at each maximum, else 0
+    min        min_i x_i                      likewise at each minimum
+    var        sum_i (x_i - m)^2 / (n - ddof) g 2 (x_i - m) / (n - ddof)
+    std        sqrt(var)                      g (x_i - m) / ((n - ddof) std)
+    prod       prod_i x_i                     g prod_{j != i} x_j  (exact at zeros)
+    logsumexp  m + log sum_i e^(x_i - m)      g e^(x_i - out)
+    cumsum     y_k = sum_{i <= k} x_i         reversed cumulative sum of g
+    argmax, argmin, all, any                  integer/bool results: no gradient
+
+``max``/``min`` of an integer or bool tensor keep its dtype (as in PyTorch). numpy's
+argument names (``axis``, ``keepdims``), PyTorch's behaviour: ``var``/``std`` default to
+the unbiased ``ddof=1`` (torch's ``correction=1``).
 
 Inputs pass the boundary first (C-contiguous, native order), so a sum adds the same
 numbers in the same order whatever layout the data arrived in: the same bits.
@@ -19,9 +29,10 @@ numbers in the same order whatever layout the data arrived in: the same bits.
 import numpy as np
 
 from microinit.autograd.graph import needs_grad, record, wrap
-from microinit.ops._boundary import fdata
+from microinit.ops._boundary import fdata, native
 
-__all__ = ["sum_", "mean", "amax", "amin", "norm_axis"]
+__all__ = ["sum_", "mean", "amax", "amin", "norm_axis", "argmax", "argmin", "var", "std", "prod",
+           "logsumexp", "all_", "any_", "cumsum", "one_axis"]
 
 
 def norm_axis(axis, ndim, op="reduce"):
@@ -100,6 +111,12 @@ def mean(t, axis=None, keepdims=False):
 
 def _extreme(t, axis, keepdims, fn, op):
     name = fn.__name__  # "max" / "min"
+    if t.data.dtype.kind in "iub":  # labels/masks keep their dtype (PyTorch); no gradient
+        a = native(t.data)
+        axis = norm_axis(axis, a.ndim, name)
+        if a.size == 0:
+            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
+        return wrap(np.asarray(fn(a, axis=axis, keepdims=keepdims)))
     a = fdata(t, name)
     axis = norm_axis(axis, a.ndim, name)
     try:
@@ -130,3 +147,204 @@ def amax(t, axis=None, keepdims=False):
 def amin(t, axis=None, keepdims=False):
     """Minimum over ``axis``; tied minima share the gradient equally."""
     return _extreme(t, axis, keepdims, np.min, "MinBackward")
+
+
+def one_axis(axis, ndim, op):
+    """A single axis (int) as a non-negative int, checked by :func:`norm_axis`."""
+    if isinstance(axis, (tuple, list)):
+        raise TypeError(f"{op}: axis must be one int, got {axis!r}")
+    return norm_axis(axis, ndim, op)[0] if ndim else 0
+
+
+def _group_size(shape, axes):
+    return int(np.prod(shape)) if axes is None else int(np.prod([shape[i] for i in axes]))
+
+
+def _arg_extreme(t, axis, keepdims, fn, op):
+    a = native(t.data)
+    if axis is None:
+        if a.size == 0:
+            raise ValueError(f"{op}: cannot take the {op} of an empty tensor of shape {a.shape}")
+        out = np.asarray(fn(a.reshape(-1)), dtype=np.int64)
+        return wrap(out.reshape((1,) * a.ndim) if keepdims else out)
+    ax = one_axis(axis, a.ndim, op)
+    if a.ndim and a.shape[ax] == 0:
+        raise ValueError(f"{op}: cannot reduce an empty axis {ax} of a tensor of shape {a.shape}")
+    if a.ndim == 0:
+        return wrap(np.zeros((), np.int64))
+    return wrap(np.asarray(fn(a, axis=ax, keepdims=keepdims), dtype=np.int64))
+
+
+def argmax(t, axis=None, keepdims=False):
+    """Index (int64) of the maximum along ``axis`` (None: of the flattened tensor);
+    the first one on ties, as in PyTorch.
+
+    >>> import microinit as mi
+    >>> mi.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]]).argmax(axis=1).tolist()
+    [1, 0]
+    """
+    return _arg_extreme(t, axis, keepdims, np.argmax, "argmax")
+
+
+def argmin(t, axis=None, keepdims=False):
+    """Index (int64) of the minimum along ``axis`` (None: of the flattened tensor)."""
+    return _arg_extreme(t, axis, keepdims, np.argmin, "argmin")
+
+
+def _moments(t, axis, keepdims, ddof, op):
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer, float)):
+        raise TypeError(f"{op}: ddof must be a number, got {type(ddof).__name__}")
+    a = fdata(t, op)
+    axes = norm_axis(axis, a.ndim, op)
+    n = _group_size(a.shape, axes)
+    denom = max(n - ddof, 0)  # PyTorch clamps a negative n - correction to 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centered = a - a.sum(axis=axes, keepdims=True) / a.dtype.type(n)  # NaN when n = 0, silently
+        v = np.asarray((centered * centered).sum(axis=axes, keepdims=keepdims) / a.dtype.type(denom))
+    return a, axes, centered, denom, v.astype(a.dtype, copy=False)
+
+
+def _expand(g, shape, axes, keepdims):
+    """An upstream gradient of a reduction reshaped to broadcast against the input."""
+    kshape = None if keepdims or axes is None else _kept_shape(shape, axes, False)
+    return g if kshape is None else g.reshape(kshape)
+
+
+def var(t, axis=None, keepdims=False, ddof=1):
+    """Variance over ``axis``: sum (x - mean)^2 / (n - ddof).
+
+    microinit keeps numpy's argument names but PyTorch's behaviour: the default is the
+    unbiased ``ddof=1`` (numpy's default is 0). n - ddof <= 0 gives inf/NaN as in PyTorch.
+    Backward: g * 2 (x - mean) / (n - ddof).
+
+    >>> import microinit as mi
+    >>> mi.tensor([1.0, 2.0, 3.0, 4.0]).var().item(), mi.tensor([1.0, 2.0, 3.0, 4.0]).var(ddof=0).item()
+    (1.6666666269302368, 1.25)
+    """
+    a, axes, centered, denom, out = _moments(t, axis, keepdims, ddof, "var")
+    if needs_grad(t):
+        def backward(g):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (_expand(g, a.shape, axes, keepdims) * centered * (2.0 / denom if denom else np.inf),)
+        return record(out, "VarBackward", (t,), backward, (t,))
+    return wrap(out)
+
+
+def std(t, axis=None, keepdims=False, ddof=1):
+    """Standard deviation over ``axis``: sqrt(var(x, ddof)); default ``ddof=1`` as in
+    PyTorch (see :func:`var`). Backward: g (x - mean) / ((n - ddof) std), NaN where std = 0
+    (as in PyTorch).
+
+    >>> import microinit as mi
+    >>> round(mi.tensor([[1.0, 3.0], [2.0, 2.0]]).std(axis=1)[0].item(), 4)
+    1.4142
+    """
+    a, axes, centered, denom, v = _moments(t, axis, keepdims, ddof, "std")
+    out = np.sqrt(v)
+    if needs_grad(t):
+        def backward(g):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = _expand(g / (out * denom), a.shape, axes, keepdims) if denom else np.inf
+                return (centered * scale,)
+        return record(out, "StdBackward", (t,), backward, (t,), saves_out=True)
+    return wrap(out)
+
+
+def prod(t, axis=None, keepdims=False):
+    """Product over ``axis``. Backward: g times the product of the other entries, computed
+    from prefix and suffix products, so it is exact when entries are zero.
+
+    >>> import microinit as mi
+    >>> x = mi.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    >>> x.prod().backward(); x.grad
+    array([0., 6., 0.], dtype=float32)
+    """
+    a = fdata(t, "prod")
+    axes = norm_axis(axis, a.ndim, "prod")
+    out = np.asarray(a.prod(axis=axes, keepdims=keepdims))
+    if needs_grad(t):
+        def backward(g):
+            red = tuple(range(a.ndim)) if axes is None else axes
+            keep = tuple(i for i in range(a.ndim) if i not in red)
+            moved = np.transpose(a, keep + red)
+            n = _group_size(a.shape, red)
+            if n == 0:  # an empty product is 1, a constant
+                return (np.zeros(a.shape, g.dtype),)
+            flat = moved.reshape(-1, n)
+            ones = np.ones((flat.shape[0], 1), a.dtype)
+            before = np.cumprod(np.concatenate([ones, flat[:, :-1]], axis=1), axis=1)
+            after = np.cumprod(np.concatenate([ones, flat[:, :0:-1]], axis=1), axis=1)[:, ::-1]
+            others = (before * after).reshape(moved.shape).transpose(np.argsort(keep + red))
+            return (_expand(g, a.shape, axes, keepdims) * others,)
+        return record(out, "ProdBackward", (t,), backward, (t,))
+    return wrap(out)
+
+
+def logsumexp(t, axis=None, keepdims=False):
+    """log sum exp(x) over ``axis``, shifted by the maximum so it never overflows;
+    an all -inf group gives -inf (as in PyTorch). Backward: g * exp(x - out) (softmax).
+
+    >>> import microinit as mi
+    >>> mi.tensor([1000.0, 1000.0]).logsumexp().item()
+    1000.6931762695312
+    """
+    a = fdata(t, "logsumexp")
+    axes = norm_axis(axis, a.ndim, "logsumexp")
+    m = np.max(a, axis=axes, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0).astype(a.dtype)  # an inf/-inf max: no shift
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out_k = np.log(np.exp(a - m).sum(axis=axes, keepdims=True)) + m
+    kept = out_k if keepdims else out_k.reshape([d for i, d in enumerate(a.shape) if axes is not None
+                                                  and i not in axes])
+    out = np.asarray(kept).astype(a.dtype, copy=False)
+    if needs_grad(t):
+        def backward(g):
+            with np.errstate(invalid="ignore", over="ignore"):
+                return (_expand(g, a.shape, axes, keepdims) * np.exp(a - out_k),)
+        return record(out, "LogsumexpBackward", (t,), backward, (t,))
+    return wrap(out)
+
+
+def _logical(t, axis, keepdims, fn, op):
+    a = native(t.data)
+    return wrap(np.asarray(fn(a, axis=norm_axis(axis, a.ndim, op), keepdims=keepdims)))
+
+
+def all_(t, axis=None, keepdims=False):
+    """True where every entry over ``axis`` is nonzero (a bool tensor; no gradient).
+
+    >>> import microinit as mi
+    >>> mi.tensor([[1.0, 0.0], [2.0, 3.0]]).all(axis=1).tolist()
+    [False, True]
+    """
+    return _logical(t, axis, keepdims, np.all, "all")
+
+
+def any_(t, axis=None, keepdims=False):
+    """True where some entry over ``axis`` is nonzero (a bool tensor; no gradient)."""
+    return _logical(t, axis, keepdims, np.any, "any")
+
+
+def cumsum(t, axis):
+    """Cumulative sum along ``axis`` (required, as torch's ``dim``); integer/bool tensors
+    give int64, as in PyTorch. Backward: the reversed cumulative sum of g.
+
+    >>> import microinit as mi
+    >>> x = mi.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = x.cumsum(axis=0); y.tolist()
+    [1.0, 3.0, 6.0]
+    >>> y.sum().backward(); x.grad
+    array([3., 2., 1.], dtype=float32)
+    """
+    if t.data.dtype.kind in "iub":
+        a = native(t.data)
+        return wrap(np.cumsum(a, axis=one_axis(axis, a.ndim, "cumsum"), dtype=np.int64).reshape(a.shape))
+    a = fdata(t, "cumsum")
+    ax = one_axis(axis, a.ndim, "cumsum")
+    out = np.cumsum(a, axis=ax).reshape(a.shape)
+    if needs_grad(t):
+        def backward(g):
+            g = g.reshape(-1) if a.ndim == 0 else g
+            return (np.flip(np.cumsum(np.flip(g, ax), axis=ax), ax).reshape(a.shape),)
+        return record(out, "CumsumBackward", (t,), backward)
+    return wrap(out)

@@ -1,4 +1,5 @@
-"""Shape ops: reshape, transpose, indexing, concatenate, stack, astype.
+"""Shape ops: reshape, transpose, indexing, concatenate, stack, astype, squeeze,
+unsqueeze, expand, flip, pad, tril, triu.
 
 Each moves or copies numbers without arithmetic, so its backward routes the gradient
 back to where each number came from:
@@ -10,6 +11,11 @@ back to where each number came from:
     concatenate   g split along the axis
     stack         g indexed along the new axis
     astype        g cast back to the input's dtype
+    squeeze       g reshaped to the input's shape (likewise unsqueeze)
+    expand        g summed over the expanded dimensions
+    flip          g flipped along the same axes
+    pad           the middle of g (the padding's gradient is dropped)
+    tril, triu    g with the same entries zeroed
 
 Every output is C-contiguous (a transpose is a copy, not a strided view), so what
 reaches a kernel next needs no conversion.
@@ -24,8 +30,11 @@ import numpy as np
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import as_tensor, fdata, native
+from microinit.ops.elementwise import unbroadcast
+from microinit.ops.reduce import norm_axis
 
-__all__ = ["reshape", "transpose", "getitem", "concatenate", "stack", "astype", "shape_arg"]
+__all__ = ["reshape", "transpose", "getitem", "concatenate", "stack", "astype", "shape_arg", "squeeze",
+           "unsqueeze", "expand", "flip", "pad", "tril", "triu", "torch_index"]
 
 
 def shape_arg(shape):
@@ -80,19 +89,69 @@ def transpose(t, *axes):
     return wrap(out)
 
 
+def _is_advanced(i):
+    return isinstance(i, (np.ndarray, list))
+
+
+def _is_int(i):
+    """A Python/numpy integer, or a 0-d integer array (a 0-d index tensor: an integer in PyTorch)."""
+    if isinstance(i, np.ndarray):
+        return i.ndim == 0 and i.dtype.kind in "iu"
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
+def torch_index(idx):
+    """``idx`` split as PyTorch reads it: (integers-only step, rest) or None.
+
+    numpy counts an integer as an advanced index, so ``t[0, :, [1, 2]]`` on a (2, 3, 4)
+    array puts the broadcast dimension first: (2, 3). PyTorch applies the integers
+    first, as basic indexing, which gives (3, 2). Splitting the index into a basic step
+    (the integers, slices elsewhere) and the rest reproduces PyTorch's rule; None when
+    the index has no integer next to an advanced index (numpy and PyTorch agree).
+
+    >>> a = np.zeros((2, 3, 4))
+    >>> first, rest = torch_index((0, slice(None), [1, 2]))
+    >>> a[first][rest].shape, a[0, :, [1, 2]].shape
+    ((3, 2), (2, 3))
+    """
+    if not isinstance(idx, tuple) or not any(map(_is_int, idx)) or not any(map(_is_advanced, idx)):
+        return None
+    first, rest = [], []
+    for i in idx:
+        if _is_int(i):
+            first.append(int(i))
+        elif i is None:
+            rest.append(i)
+        elif _is_advanced(i):
+            arr = np.asarray(i)
+            if arr.dtype == np.bool_ and arr.ndim == 0:
+                return None  # a 0-d bool adds a dimension: leave it to numpy
+            first.extend([slice(None)] * (arr.ndim if arr.dtype == np.bool_ else 1))
+            rest.append(i)
+        else:  # a slice applies in the second step; Ellipsis stands in both
+            first.append(Ellipsis if i is Ellipsis else slice(None))
+            rest.append(i)
+    return tuple(first), tuple(rest)
+
+
 def getitem(t, idx):
-    """Basic slicing and integer/bool-array indexing; the gradient scatter-adds back."""
+    """Basic slicing and integer/bool-array indexing; the gradient scatter-adds back.
+
+    Integers mixed with an advanced index follow PyTorch (:func:`torch_index`):
+    ``t[0, :, [1, 2]]`` of a (2, 3, 4) tensor has shape (3, 2).
+    """
     T = tensor_class()
     if isinstance(idx, tuple):
         idx = tuple(i.data if isinstance(i, T) else i for i in idx)
-        advanced = any(isinstance(i, (np.ndarray, list)) for i in idx)
+        advanced = any(_is_advanced(i) for i in idx)
     else:
         if isinstance(idx, T):
             idx = idx.data
-        advanced = isinstance(idx, (np.ndarray, list))
+        advanced = _is_advanced(idx)
+    split = torch_index(idx)
     a = native(t.data)
     try:
-        out = a[idx]
+        out = a[idx] if split is None else a[split[0]][split[1]]
     except IndexError as err:  # IndexError stays IndexError: iteration relies on it
         raise IndexError(f"getitem: {err} (tensor of shape {a.shape})") from None
     out = np.asarray(out, order="C") if isinstance(out, np.ndarray) else np.asarray(out)
@@ -101,7 +160,9 @@ def getitem(t, idx):
 
         def backward(g):
             full = np.zeros(shape, dt)
-            if advanced:
+            if split is not None:  # the integers' step is basic indexing: a view
+                np.add.at(full[split[0]], split[1], g)
+            elif advanced:
                 np.add.at(full, idx, g)
             else:
                 full[idx] = g
@@ -156,3 +217,142 @@ def astype(t, dt):
         src = a.dtype
         return record(out, "ToCopyBackward", (t,), lambda g: (g.astype(src),))
     return wrap(out)
+
+
+def _view(t, out, node):
+    """Record an op whose output is the input's numbers in another shape."""
+    if needs_grad(t):
+        shape = t.data.shape
+        return record(out, node, (t,), lambda g: (g.reshape(shape),))
+    return wrap(out)
+
+
+def squeeze(t, axis=None):
+    """Drop dimensions of size 1 (all of them, or those in ``axis``); an axis whose size
+    is not 1 is left as it is, as in PyTorch.
+
+    >>> import microinit as mi
+    >>> mi.zeros(2, 1, 3, 1).squeeze().shape, mi.zeros(2, 1, 3).squeeze(axis=0).shape
+    ((2, 3), (2, 1, 3))
+    """
+    a = native(t.data) if not t.requires_grad else fdata(t, "squeeze")
+    axes = norm_axis(axis, a.ndim, "squeeze")
+    keep = [d for i, d in enumerate(a.shape) if not (d == 1 and (axes is None or i in axes))]
+    return _view(t, a.reshape(keep), "SqueezeBackward")
+
+
+def unsqueeze(t, axis):
+    """Insert a dimension of size 1 at ``axis`` (in [-ndim - 1, ndim], as in PyTorch).
+
+    >>> import microinit as mi
+    >>> mi.zeros(2, 3).unsqueeze(-1).shape
+    (2, 3, 1)
+    """
+    a = native(t.data) if not t.requires_grad else fdata(t, "unsqueeze")
+    ax = norm_axis(axis, a.ndim + 1, "unsqueeze")[0]
+    return _view(t, a.reshape(a.shape[:ax] + (1,) + a.shape[ax:]), "UnsqueezeBackward")
+
+
+def expand(t, *shape):
+    """Broadcast to ``shape`` (-1 keeps a dimension; new dimensions go in front), as
+    PyTorch's ``expand``; the result is a copy. Backward: g summed over the expanded dims.
+
+    >>> import microinit as mi
+    >>> mi.tensor([[1.0], [2.0]]).expand(2, 3).tolist()
+    [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    """
+    shape = shape_arg(shape)
+    a = native(t.data) if not t.requires_grad else fdata(t, "expand")
+    lead = len(shape) - a.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the target shape {shape} has fewer dimensions than the tensor {a.shape}")
+    want = tuple(a.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+    try:
+        out = np.array(np.broadcast_to(a, want), order="C")
+    except ValueError:
+        raise ValueError(f"expand: a tensor of shape {a.shape} cannot be expanded to {shape}") from None
+    if needs_grad(t):
+        sa = a.shape
+        return record(out, "ExpandBackward", (t,), lambda g: (unbroadcast(g, sa),))
+    return wrap(out)
+
+
+def flip(t, axis=None):
+    """Reverse the order of entries along ``axis`` (None: every axis).
+
+    >>> import microinit as mi
+    >>> mi.tensor([[1.0, 2.0], [3.0, 4.0]]).flip(axis=1).tolist()
+    [[2.0, 1.0], [4.0, 3.0]]
+    """
+    a = native(t.data) if not t.requires_grad else fdata(t, "flip")
+    axes = norm_axis(axis, a.ndim, "flip")
+    out = np.array(np.flip(a, axes), order="C")
+    if needs_grad(t):
+        return record(out, "FlipBackward", (t,), lambda g: (np.flip(g, axes),))
+    return wrap(out)
+
+
+def pad(t, pad, value=0.0):
+    """Constant padding, PyTorch's ``F.pad(x, pad, value=value)``: ``pad`` is (before,
+    after) pairs starting from the LAST dimension, ``(left, right, top, bottom, ...)``;
+    a negative amount crops. Backward: the middle of g.
+
+    >>> import microinit as mi
+    >>> mi.tensor([[1.0, 2.0]]).pad((1, 0, 0, 1), value=9.0).tolist()
+    [[9.0, 1.0, 2.0], [9.0, 9.0, 9.0]]
+    """
+    if isinstance(pad, (int, np.integer)) or not all(_is_int(p) for p in pad):
+        raise TypeError(f"pad: pad must be a sequence of ints, got {pad!r}")
+    a = native(t.data) if not t.requires_grad else fdata(t, "pad")
+    if len(pad) % 2 or len(pad) // 2 > a.ndim:
+        raise ValueError(f"pad: pad {tuple(pad)} must hold (before, after) pairs for at most the "
+                         f"{a.ndim} dimension(s) of a tensor of shape {a.shape}")
+    widths = [(0, 0)] * a.ndim
+    for k in range(len(pad) // 2):
+        widths[a.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
+    grow = [(max(b, 0), max(e, 0)) for b, e in widths]
+    padded_shape = tuple(d + b + e for d, (b, e) in zip(a.shape, grow))
+    crop = tuple(slice(max(-b, 0), n - max(-e, 0)) for n, (b, e) in zip(padded_shape, widths))
+    if any(s.stop < s.start for s in crop):
+        raise ValueError(f"pad: pad {tuple(pad)} crops more than a tensor of shape {a.shape} holds")
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+        raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
+    out = np.asarray(np.pad(a, grow, constant_values=value)[crop], order="C")
+    if needs_grad(t):
+        inner = tuple(slice(b, b + d) for d, (b, _) in zip(a.shape, grow))
+
+        def backward(g):
+            full = np.zeros(padded_shape, g.dtype)
+            full[crop] = g
+            return (np.asarray(full[inner], order="C"),)
+        return record(out, "PadBackward", (t,), backward)
+    return wrap(out)
+
+
+def _triangle(t, diagonal, keep, op):
+    if not _is_int(diagonal):
+        raise TypeError(f"{op}: diagonal must be an int, got {diagonal!r}")
+    a = native(t.data) if not t.requires_grad else fdata(t, op)
+    if a.ndim < 2:
+        raise ValueError(f"{op}: the tensor must have at least 2 dimensions, got shape {a.shape}")
+    mask = keep(np.ones(a.shape[-2:], bool), int(diagonal))
+    out = np.where(mask, a, np.zeros((), a.dtype))
+    if needs_grad(t):
+        return record(out, op.capitalize() + "Backward", (t,),
+                      lambda g: (np.where(mask, g, np.zeros((), g.dtype)),))
+    return wrap(out)
+
+
+def tril(t, diagonal=0):
+    """The lower triangle of the last two dimensions (entries j <= i + diagonal kept).
+
+    >>> import microinit as mi
+    >>> mi.ones(2, 2).tril().tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    return _triangle(t, diagonal, np.tril, "tril")
+
+
+def triu(t, diagonal=0):
+    """The upper triangle of the last two dimensions (entries j >= i + diagonal kept)."""
+    return _triangle(t, diagonal, np.triu, "triu")
