@@ -134,20 +134,24 @@ def test_relu_correlation_map_is_the_arc_cosine_kernel(c):
 
 # ---------------------------------------------------------------------- a real network
 def test_measured_fixed_point_of_a_60_layer_tanh_net_matches_theory():
+    # 12 networks (seeds 0-11), 8 inputs each; layers 21-60 are at the fixed point
+    # (xi_q ~ 1.7). One network's q fluctuates by a few percent (the 8 inputs share its
+    # weights and, in this ordered phase, converge to one point), so the seeds are
+    # averaged; at width 200 the mean sits ~2% below the infinite-width q*.
     sw, sb, width, depth = 1.5, 0.05, 200, 60
     measured = []
-    for seed in range(3):
+    for seed in range(12):
         rng = as_generator(seed)
         layers = [nn.Dense(width, width, weight_init={"name": "normal", "std": math.sqrt(sw / width)},
                            bias_init={"name": "normal", "std": math.sqrt(sb)}, rng=rng) for _ in range(depth)]
-        h = rng.standard_normal((8, width)).astype(np.float32)   # 8 inputs of length ~1
-        for layer in layers[:30]:
-            h = layer(h).tanh()
-        for layer in layers[30:]:                                  # the second half: at the fixed point
+        h = rng.standard_normal((8, width)).astype(np.float32)   # inputs of length ~1
+        for i, layer in enumerate(layers):
             z = layer(h)
-            measured.append(float(np.mean(np.asarray(z.data, dtype=np.float64) ** 2)))
+            if i >= 20:
+                measured.append(float(np.mean(np.asarray(z.data, dtype=np.float64) ** 2)))
             h = z.tanh()
     q_theory = theory.fixed_point_q("tanh", sw, sb)
+    assert q_theory == pytest.approx(0.418, abs=1e-3)
     assert _rel(float(np.mean(measured)), q_theory) < 0.05
 
 
