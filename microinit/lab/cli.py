@@ -80,6 +80,8 @@ def add_arguments(parser):
     p.add_argument("--width", type=_positive_int, default=64)
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--lr", type=_positive_float, default=0.001)
+    p.add_argument("--seeds", type=_positive_int, default=3,
+                   help="runs per initializer, seeds SEED, SEED+1, ...; medians shown (default 3)")
     p.add_argument("--init", nargs="+", type=_init_arg, default=None, help="default: xavier_uniform he_normal")
 
     p = sub.add_parser("lsuv", help=helps["lsuv"], description=helps["lsuv"])
@@ -110,7 +112,7 @@ def _kwargs(args):
     elif name == "depth":
         kw.update(depth=args.depth, width=args.width, batch=args.batch, activations=args.activation)
     elif name == "deep-relu":
-        kw.update(depth=args.depth, width=args.width, epochs=args.epochs, lr=args.lr)
+        kw.update(depth=args.depth, width=args.width, epochs=args.epochs, lr=args.lr, seeds=args.seeds)
     elif name == "lsuv":
         kw.update(depth=args.depth, width=args.width, epochs=args.epochs, activation=args.activation)
     elif name == "custom":
