@@ -8,6 +8,7 @@ import math
 import sys
 
 from microinit.diagnostics import check_figure_path
+from microinit.lab.chaos import CHAOS_SIGMA_B2, CHAOS_SIGMA_W2
 from microinit.lab.experiments import DEPTH_INITS, EXPERIMENTS
 from microinit.lab.specs import parse_init
 from microinit.threads import get_num_threads, set_num_threads
@@ -32,6 +33,16 @@ def _positive_float(text):
         raise _arg_error(f"expected a positive number, got {text!r}") from None
     if not v > 0 or not math.isfinite(v):
         raise _arg_error(f"expected a positive number, got {text!r}")
+    return v
+
+
+def _non_negative_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise _arg_error(f"expected a number >= 0, got {text!r}") from None
+    if not v >= 0 or not math.isfinite(v):
+        raise _arg_error(f"expected a number >= 0, got {text!r}")
     return v
 
 
@@ -91,6 +102,18 @@ def add_arguments(parser):
     p.add_argument("--epochs", type=_positive_int, default=10)
     p.add_argument("--activation", default="tanh")
 
+    p = sub.add_parser("edge-of-chaos", help=helps["edge-of-chaos"], description=helps["edge-of-chaos"])
+    common(p)
+    p.add_argument("--activation", default="tanh")
+    p.add_argument("--sigma-w2", nargs="+", type=_positive_float, default=None,
+                   help="weight variances x fan_in (default: " + " ".join(map(str, CHAOS_SIGMA_W2)) + ")")
+    p.add_argument("--sigma-b2", nargs="+", type=_non_negative_float, default=None,
+                   help="bias variances (default: " + " ".join(map(str, CHAOS_SIGMA_B2)) + ")")
+    p.add_argument("--depth", type=_positive_int, default=60)
+    p.add_argument("--width", type=_positive_int, default=128)
+    p.add_argument("--seeds", type=_positive_int, default=2, help="networks per grid point (default 2)")
+    p.add_argument("--no-train", action="store_true", help="skip the trainability runs")
+
     p = sub.add_parser("custom", help=helps["custom"], description=helps["custom"])
     common(p)
     p.add_argument("--init", nargs="+", type=_init_arg, required=True,
@@ -115,6 +138,14 @@ def _kwargs(args):
         kw.update(depth=args.depth, width=args.width, epochs=args.epochs, lr=args.lr, seeds=args.seeds)
     elif name == "lsuv":
         kw.update(depth=args.depth, width=args.width, epochs=args.epochs, activation=args.activation)
+    elif name == "edge-of-chaos":
+        kw.update(activation=args.activation, depth=args.depth, width=args.width, seeds=args.seeds)
+        if args.sigma_w2:
+            kw["sigma_w2s"] = args.sigma_w2
+        if args.sigma_b2:
+            kw["sigma_b2s"] = args.sigma_b2
+        if args.no_train:
+            kw["train_points"] = ()
     elif name == "custom":
         kw.update(activations=args.activation, depths=args.depth, widths=args.width, batch=args.batch)
     return kw

@@ -1,4 +1,5 @@
-"""The lab's five experiments; each returns a ``Table`` that prints and draws its figure.
+"""The lab's experiments, each returning a ``Table`` that prints and draws its figure
+(``edge_of_chaos`` lives in ``microinit.lab.chaos``).
 
 What each shows, and the expected outcome, is in its docstring; the package docstring
 (``microinit.lab``) lists them.
@@ -9,6 +10,7 @@ import numpy as np
 
 from microinit import data, init, nn, optim
 from microinit.diagnostics import Table, layer_stats, percent
+from microinit.lab.chaos import edge_of_chaos
 from microinit.lab.figures import plot_custom, plot_deep_relu, plot_depth, plot_lsuv, plot_symmetry
 from microinit.lab.runs import deep_mlp, gaussian_batch, split, train_run
 from microinit.lab.specs import as_specs
@@ -16,8 +18,8 @@ from microinit.lab.summary import ROBUST_SHARE, SUMMARY_COLUMNS, SUMMARY_FORMATS
 from microinit.rng import as_generator
 from microinit.training import evaluate
 
-__all__ = ["symmetry", "depth", "deep_relu", "lsuv", "custom", "training_verdict", "EXPERIMENTS", "DEPTH_INITS",
-           "SYMMETRY_INITS"]
+__all__ = ["symmetry", "depth", "deep_relu", "lsuv", "custom", "edge_of_chaos", "training_verdict", "EXPERIMENTS",
+           "DEPTH_INITS", "SYMMETRY_INITS"]
 
 
 DEPTH_INITS = ("normal(std=0.01)", "normal(std=1.0)", "xavier_uniform", "he_normal", "lecun_normal",
@@ -310,4 +312,5 @@ def custom(inits=("he_normal",), activations=("relu",), depths=(20,), widths=(64
     return table
 
 
-EXPERIMENTS = {"symmetry": symmetry, "depth": depth, "deep-relu": deep_relu, "lsuv": lsuv, "custom": custom}
+EXPERIMENTS = {"symmetry": symmetry, "depth": depth, "deep-relu": deep_relu, "lsuv": lsuv,
+               "edge-of-chaos": edge_of_chaos, "custom": custom}
