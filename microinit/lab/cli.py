@@ -58,8 +58,14 @@ def _arg_error(msg):
 
 
 def add_arguments(parser):
-    """``microinit initlab <experiment> [--seed N] [--plot FILE.png] ...``"""
-    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    """``microinit initlab <experiment> [--seed N] [--plot FILE.png] ...`` or
+    ``microinit initlab --html report.html [--quick] [--seed N]``"""
+    parser.add_argument("--html", metavar="FILE",
+                        help="run every experiment and write one self-contained HTML report with the init explorer")
+    parser.add_argument("--quick", action="store_true", help="with --html: small settings (seconds, for a try)")
+    parser.add_argument("--seed", type=int, default=0, dest="report_seed",
+                        help="with --html: the seed of every experiment (default 0)")
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=False)
     helps = {name: ((fn.__doc__ or "").strip().splitlines() or [name])[0] for name, fn in EXPERIMENTS.items()}
 
     def common(p):
@@ -151,7 +157,34 @@ def _kwargs(args):
     return kw
 
 
+def _report(args):
+    from microinit.lab.report import write_report
+
+    if args.experiment:
+        print("microinit initlab: --html runs every experiment; give it without an experiment name",
+              file=sys.stderr)
+        return 2
+    before = get_num_threads()
+    set_num_threads(1)
+    try:
+        write_report(args.html, quick=args.quick, seed=args.report_seed,
+                     log=lambda message: print(message, file=sys.stderr, flush=True))
+    except OSError as err:
+        print(f"microinit initlab --html: cannot write {args.html}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        set_num_threads(before)
+    print(f"wrote {args.html}")
+    return 0
+
+
 def run(args):
+    if getattr(args, "html", None):
+        return _report(args)
+    if not args.experiment:
+        print("microinit initlab: name an experiment (" + ", ".join(EXPERIMENTS) + ") or give --html FILE",
+              file=sys.stderr)
+        return 2
     if args.plot:
         try:
             check_figure_path(args.plot)  # say so before the experiment runs, not after
