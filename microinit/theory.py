@@ -215,7 +215,19 @@ def fixed_point_q(activation, sigma_w2, sigma_b2, q0=1.0, param=None, tol=1e-12,
         raise ValueError(f"{op}: {act} with sigma_w2={sigma_w2!r}, sigma_b2={sigma_b2!r} has no fixed length: "
                          "q grows without bound (sigma_w2 * E[phi(sqrt(q) z)^2] grows at least as fast as q)")
 
-    q = _fixed_point(lambda x: _q_map(act, x, sw, sb, param), q0, tol, max_iter, diverged)
+    # phi(0) = 0 and no bias: q = 0 is a fixed point that attracts small q. Where the
+    # slope there is 1 (tanh at sigma_w2 = 1) the iteration only creeps toward it, so it
+    # gets fewer steps, and a q that has fallen 100-fold and still moves counts as 0.
+    zero_attracts = sb == 0 and _phi(act, np.zeros(1), param)[0] == 0 and _q_map(act, 1e-8, sw, sb, param) <= 1e-8
+    last = []
+
+    def step(x):
+        last[:] = [x]
+        return _q_map(act, x, sw, sb, param)
+
+    q = _fixed_point(step, q0, tol, min(max_iter, 300) if zero_attracts else max_iter, diverged)
+    if q is None and zero_attracts and last[0] < 0.01 * q0:
+        return 0.0
     if q is None:
         raise ValueError(f"{op}: {act} with sigma_w2={sigma_w2!r}, sigma_b2={sigma_b2!r}: the length map did not "
                          f"settle in {max_iter} steps (its slope is ~1: a phase transition)")
@@ -301,7 +313,9 @@ def fixed_point_c(activation, sigma_w2, sigma_b2, param=None, tol=1e-12, max_ite
     op = "fixed_point_c"
     act, sw, sb = _check(op, activation, sigma_w2, sigma_b2)
     q = fixed_point_q(act, sw, sb, param=param)
-    if q <= 0 or chi1(act, sw, sb, q=q, param=param) <= 1.0:
+    # at the edge (chi1 = 1 to rounding, e.g. from critical_sigma_w2) c* = 1 too; past it
+    # the iteration below would creep toward a c* just under 1 with a slope near 1
+    if q <= 0 or chi1(act, sw, sb, q=q, param=param) <= 1.0 + 1e-9:
         return 1.0
 
     def diverged(c):

@@ -103,6 +103,13 @@ def test_tanh_critical_line_matches_an_independent_quadrature(sb):
     assert _rel(theory.depth_scales("tanh", chaotic, sb)[1], -1 / math.log(slope)) < 0.005
 
 
+def test_tanh_at_its_edge_without_bias_has_length_zero():
+    # the q map's slope at q = 0 is 1 here: q* = 0 is approached only algebraically
+    assert theory.fixed_point_q("tanh", 1.0, 0.0) == 0.0
+    assert theory.chi1("tanh", 1.0, 0.0) == pytest.approx(1.0)
+    assert theory.depth_scales("tanh", 1.0, 0.0)[1] == math.inf
+
+
 def test_tanh_edge_at_sigma_b2_005_is_176():
     assert theory.critical_sigma_w2("tanh", 0.05) == pytest.approx(1.76, abs=0.005)
     assert theory.critical_sigma_w2("tanh", 0.0) == 1.0

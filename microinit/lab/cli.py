@@ -161,9 +161,10 @@ def _report(args):
     from microinit.lab.report import write_report
 
     if args.experiment:
-        print("microinit initlab: --html runs every experiment; give it without an experiment name",
+        # an argument error, reported the way argparse reports one (status 2)
+        print("microinit initlab: error: --html runs every experiment; give it without an experiment name",
               file=sys.stderr)
-        return 2
+        sys.exit(2)
     before = get_num_threads()
     set_num_threads(1)
     try:
@@ -182,9 +183,9 @@ def run(args):
     if getattr(args, "html", None):
         return _report(args)
     if not args.experiment:
-        print("microinit initlab: name an experiment (" + ", ".join(EXPERIMENTS) + ") or give --html FILE",
+        print("microinit initlab: error: name an experiment (" + ", ".join(EXPERIMENTS) + ") or give --html FILE",
               file=sys.stderr)
-        return 2
+        sys.exit(2)
     if args.plot:
         try:
             check_figure_path(args.plot)  # say so before the experiment runs, not after

@@ -39,9 +39,13 @@ def test_report_holds_every_experiment_and_no_external_url(report):
 
 
 def test_html_refuses_an_experiment_name(capsys, tmp_path):
-    assert cli.main(["initlab", "--html", str(tmp_path / "r.html"), "depth"]) == 2
-    assert "without an experiment name" in capsys.readouterr().err
-    assert cli.main(["initlab"]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["initlab", "--html", str(tmp_path / "r.html"), "depth"])
+    assert exit_.value.code == 2 and "without an experiment name" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["initlab"])
+    assert exit_.value.code == 2 and "or give --html FILE" in capsys.readouterr().err
 
 
 def _shown(page):
