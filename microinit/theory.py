@@ -30,7 +30,11 @@ with the depth scales
 to a depth of about ``6 xi_c``; at the edge of chaos ``xi_c`` is infinite.
 
 Every expectation is a Gauss-Hermite sum (``numpy.polynomial.hermite_e.hermegauss``,
-probabilists' weight ``exp(-z^2/2)``), the bivariate one a product rule over ``z1, z2``;
+probabilists' weight ``exp(-z^2/2)``), the bivariate one a product rule over ``z1, z2``,
+except for activations with a kink at 0 (ReLU, leaky ReLU, ELU, SELU), across which
+Gauss-Hermite converges only slowly: for those the same integrals are Gauss-Legendre
+sums on pieces split at the kink (and, in two dimensions, on polar pieces split where
+``u1`` or ``u2`` changes sign), exact for ReLU's arc-cosine kernel to 1e-15.
 ``phi`` and ``phi'`` are the forward and backward of microinit's one activation table
 (``microinit.ops.activations``), so the theory describes the very activations the
 layers compute. Any name in ``microinit.ops.activations.ACTIVATIONS`` works; ``param``
