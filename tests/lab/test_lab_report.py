@@ -38,6 +38,25 @@ def test_report_holds_every_experiment_and_no_external_url(report):
     assert [c["id"] for c in grid["claims"]] == [c[0] for c in CLAIMS]
 
 
+def test_the_embedded_grid_shows_each_claim(report):
+    # what each claim button shows, read from the page's data (no browser needed)
+    grid = _grid(report.read_text(encoding="utf-8"))
+    claims = {c["id"]: grid["cells"][cell_key(c["init"], c["activation"], c["depth"])] for c in grid["claims"]}
+    assert all(layer["distinct"] == 1 and layer["std"] == 0 for layer in claims["zeros"]["layers"])
+    assert "vanish" in claims["small"]["reading"] and claims["small"]["layers"][-1]["std"] < 1e-10
+    assert "activations explode" in claims["large"]["reading"] and claims["large"]["layers"][-1]["std"] > 1e6
+    for claim in ("xavier-tanh", "he-relu", "lecun-selu"):
+        assert claims[claim]["reading"].startswith("activations steady"), claim
+        assert all(0.05 < layer["std"] < 20 for layer in claims[claim]["layers"]), claim
+    # He keeps ReLU's signal where Xavier loses half of it per layer
+    assert grid["cells"][cell_key("xavier_uniform", "relu", 40)]["layers"][-1]["std"] < 1e-3
+    # sigmoid: gain 4 keeps 100x more of the gradient than plain Xavier over 10 layers
+    def grad_kept(init):
+        layers = grid["cells"][cell_key(init, "sigmoid", 10)]["layers"]
+        return layers[0]["grad_std"] / layers[-1]["grad_std"]
+    assert grad_kept("xavier_uniform(gain=4)") > 100 * grad_kept("xavier_uniform")
+
+
 def test_html_refuses_an_experiment_name(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["initlab", "--html", str(tmp_path / "r.html"), "depth"])
