@@ -5,6 +5,7 @@ requested number of threads and prints its table (and writes its figure with ``-
 """
 import argparse
 import math
+import os
 import sys
 
 from microinit.diagnostics import check_figure_path
@@ -165,6 +166,11 @@ def _report(args):
         print("microinit initlab: error: --html runs every experiment; give it without an experiment name",
               file=sys.stderr)
         sys.exit(2)
+    folder = os.path.dirname(os.path.abspath(args.html))
+    if not os.path.isdir(folder):       # say so before a minute of experiments, not after
+        print(f"microinit initlab --html: cannot write {args.html}: directory {folder!r} does not exist",
+              file=sys.stderr)
+        return 1
     before = get_num_threads()
     set_num_threads(1)
     try:

@@ -57,6 +57,12 @@ def test_the_embedded_grid_shows_each_claim(report):
     assert grad_kept("xavier_uniform(gain=4)") > 100 * grad_kept("xavier_uniform")
 
 
+def test_html_into_a_missing_folder_fails_before_running(capsys, tmp_path):
+    assert cli.main(["initlab", "--html", str(tmp_path / "no" / "r.html")]) == 1
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "running" not in err
+
+
 def test_html_refuses_an_experiment_name(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["initlab", "--html", str(tmp_path / "r.html"), "depth"])
