@@ -273,7 +273,8 @@ def plot(results, X, y, path):
                 pred = r["model"](grid).data.argmax(1).reshape(gx.shape)
             ax.contourf(gx, gy, pred, levels=[-0.5, 0.5, 1.5, 2.5], cmap=regions)
         ax.scatter(X[:, 0], X[:, 1], c=[points[k] for k in y], s=3)
-        ax.set_title(f"{r['label']}: test {100 * r['test_acc']:.1f}%", fontsize=10)
+        first = (r.get("runs") or [r])[0]    # the run drawn: the first seed's
+        ax.set_title(f"{r['label']}: test {100 * first['test_acc']:.1f}% (first seed)", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal")
