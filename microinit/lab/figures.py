@@ -133,7 +133,7 @@ def plot_deep_relu(table, fig):
     ax1, ax2 = fig.subplots(1, 2)
     loss_curves(ax1, table.data["curves"])
     ax1.axhline(math.log(2), color="gray", ls=":", label="chance (ln 2)")
-    ax1.set(ylabel="training loss (log)", title="training loss, same data and budget")
+    ax1.set(ylabel="training loss (log)", title="training loss (median over the seeds), same data and budget")
     log_y(ax1)
     ax1.legend()
     per_layer_axes([ax2], list(table.data["stats"].items()), ["std"])
