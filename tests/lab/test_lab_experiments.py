@@ -107,8 +107,9 @@ def test_symmetric_inits_stay_clones_at_linear_accuracy():
 
 # ---------------------------------------------------------------------- deep relu
 def test_deep_relu_he_trains_and_xavier_stalls():
-    # 3 seeds (the default); width 48 so that He's cosine-annealed 15 epochs are enough
-    t = lab.deep_relu(depth=30, width=48, n=400, epochs=15, seed=0)
+    # 3 seeds (the default), width 48, 20 epochs: enough for He's cosine-annealed run on
+    # every seed set tried (0-2 ... 12-14); at 15 epochs some sets end undecided
+    t = lab.deep_relu(depth=30, width=48, n=400, epochs=20, seed=0)
     xav, he = _row(t, init="xavier_uniform"), _row(t, init="he_normal")
     assert xav["loss_last"] > 0.97 * math.log(2)
     assert xav["reading"] == "stalls at chance (loss ~ ln 2) in 3 of 3 seeds"
@@ -118,7 +119,7 @@ def test_deep_relu_he_trains_and_xavier_stalls():
     assert xav["std_last"] < 1e-3 < he["std_last"]
     side = t.sections[0]
     assert side.columns == ["epoch", "loss xavier_uniform", "loss he_normal"]
-    assert side[-1]["epoch"] == 15 and side[-1]["loss he_normal"] == he["loss_last"]
+    assert side[-1]["epoch"] == 20 and side[-1]["loss he_normal"] == he["loss_last"]
 
 
 def test_divergence_in_training_is_reported_not_raised():
@@ -130,6 +131,13 @@ def test_divergence_in_training_is_reported_not_raised():
         assert 1 <= done < 4
     curve = t.sections[0]["loss he_normal"]
     assert all(v is not None and math.isfinite(v) for v in curve[:done]) and curve[-1] is None
+
+
+def test_deep_relu_readings_hold_for_another_set_of_seeds():
+    # the same readings from seeds 3-5 as from 0-2 (test_deep_relu_he_trains_and_xavier_stalls):
+    # the verdict does not hang on one run, which another CPU's last bits could change
+    t = lab.deep_relu(depth=30, width=48, n=400, epochs=20, seed=3)
+    assert [r["reading"] for r in t] == ["stalls at chance (loss ~ ln 2) in 3 of 3 seeds", "trains in 3 of 3 seeds"]
 
 
 def test_deep_relu_verdict_needs_most_seeds_to_agree():
