@@ -5,9 +5,11 @@ requested number of threads and prints its table (and writes its figure with ``-
 """
 import argparse
 import math
+import os
 import sys
 
 from microinit.diagnostics import check_figure_path
+from microinit.lab.chaos import CHAOS_SIGMA_B2, CHAOS_SIGMA_W2
 from microinit.lab.experiments import DEPTH_INITS, EXPERIMENTS
 from microinit.lab.specs import parse_init
 from microinit.threads import get_num_threads, set_num_threads
@@ -35,6 +37,16 @@ def _positive_float(text):
     return v
 
 
+def _non_negative_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise _arg_error(f"expected a number >= 0, got {text!r}") from None
+    if not v >= 0 or not math.isfinite(v):
+        raise _arg_error(f"expected a number >= 0, got {text!r}")
+    return v
+
+
 def _init_arg(text):
     try:
         return parse_init(text)
@@ -47,8 +59,14 @@ def _arg_error(msg):
 
 
 def add_arguments(parser):
-    """``microinit initlab <experiment> [--seed N] [--plot FILE.png] ...``"""
-    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    """``microinit initlab <experiment> [--seed N] [--plot FILE.png] ...`` or
+    ``microinit initlab --html report.html [--quick] [--seed N]``"""
+    parser.add_argument("--html", metavar="FILE",
+                        help="run every experiment and write one self-contained HTML report with the init explorer")
+    parser.add_argument("--quick", action="store_true", help="with --html: small settings (seconds, for a try)")
+    parser.add_argument("--seed", type=int, default=0, dest="report_seed",
+                        help="with --html: the seed of every experiment (default 0)")
+    sub = parser.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=False)
     helps = {name: ((fn.__doc__ or "").strip().splitlines() or [name])[0] for name, fn in EXPERIMENTS.items()}
 
     def common(p):
@@ -80,6 +98,8 @@ def add_arguments(parser):
     p.add_argument("--width", type=_positive_int, default=64)
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--lr", type=_positive_float, default=0.001)
+    p.add_argument("--seeds", type=_positive_int, default=3,
+                   help="runs per initializer, seeds SEED, SEED+1, ...; medians shown (default 3)")
     p.add_argument("--init", nargs="+", type=_init_arg, default=None, help="default: xavier_uniform he_normal")
 
     p = sub.add_parser("lsuv", help=helps["lsuv"], description=helps["lsuv"])
@@ -88,6 +108,18 @@ def add_arguments(parser):
     p.add_argument("--width", type=_positive_int, default=64)
     p.add_argument("--epochs", type=_positive_int, default=10)
     p.add_argument("--activation", default="tanh")
+
+    p = sub.add_parser("edge-of-chaos", help=helps["edge-of-chaos"], description=helps["edge-of-chaos"])
+    common(p)
+    p.add_argument("--activation", default="tanh")
+    p.add_argument("--sigma-w2", nargs="+", type=_positive_float, default=None,
+                   help="weight variances x fan_in (default: " + " ".join(map(str, CHAOS_SIGMA_W2)) + ")")
+    p.add_argument("--sigma-b2", nargs="+", type=_non_negative_float, default=None,
+                   help="bias variances (default: " + " ".join(map(str, CHAOS_SIGMA_B2)) + ")")
+    p.add_argument("--depth", type=_positive_int, default=60)
+    p.add_argument("--width", type=_positive_int, default=128)
+    p.add_argument("--seeds", type=_positive_int, default=2, help="networks per grid point (default 2)")
+    p.add_argument("--no-train", action="store_true", help="skip the trainability runs")
 
     p = sub.add_parser("custom", help=helps["custom"], description=helps["custom"])
     common(p)
@@ -110,15 +142,56 @@ def _kwargs(args):
     elif name == "depth":
         kw.update(depth=args.depth, width=args.width, batch=args.batch, activations=args.activation)
     elif name == "deep-relu":
-        kw.update(depth=args.depth, width=args.width, epochs=args.epochs, lr=args.lr)
+        kw.update(depth=args.depth, width=args.width, epochs=args.epochs, lr=args.lr, seeds=args.seeds)
     elif name == "lsuv":
         kw.update(depth=args.depth, width=args.width, epochs=args.epochs, activation=args.activation)
+    elif name == "edge-of-chaos":
+        kw.update(activation=args.activation, depth=args.depth, width=args.width, seeds=args.seeds)
+        if args.sigma_w2:
+            kw["sigma_w2s"] = args.sigma_w2
+        if args.sigma_b2:
+            kw["sigma_b2s"] = args.sigma_b2
+        if args.no_train:
+            kw["train_points"] = ()
     elif name == "custom":
         kw.update(activations=args.activation, depths=args.depth, widths=args.width, batch=args.batch)
     return kw
 
 
+def _report(args):
+    from microinit.lab.report import write_report
+
+    if args.experiment:
+        # an argument error, reported the way argparse reports one (status 2)
+        print("microinit initlab: error: --html runs every experiment; give it without an experiment name",
+              file=sys.stderr)
+        sys.exit(2)
+    folder = os.path.dirname(os.path.abspath(args.html))
+    if not os.path.isdir(folder):       # say so before a minute of experiments, not after
+        print(f"microinit initlab --html: cannot write {args.html}: directory {folder!r} does not exist",
+              file=sys.stderr)
+        return 1
+    before = get_num_threads()
+    set_num_threads(1)
+    try:
+        write_report(args.html, quick=args.quick, seed=args.report_seed,
+                     log=lambda message: print(message, file=sys.stderr, flush=True))
+    except OSError as err:
+        print(f"microinit initlab --html: cannot write {args.html}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        set_num_threads(before)
+    print(f"wrote {args.html}")
+    return 0
+
+
 def run(args):
+    if getattr(args, "html", None):
+        return _report(args)
+    if not args.experiment:
+        print("microinit initlab: error: name an experiment (" + ", ".join(EXPERIMENTS) + ") or give --html FILE",
+              file=sys.stderr)
+        sys.exit(2)
     if args.plot:
         try:
             check_figure_path(args.plot)  # say so before the experiment runs, not after

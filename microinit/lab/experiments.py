@@ -1,4 +1,5 @@
-"""The lab's five experiments; each returns a ``Table`` that prints and draws its figure.
+"""The lab's experiments, each returning a ``Table`` that prints and draws its figure
+(``edge_of_chaos`` lives in ``microinit.lab.chaos``).
 
 What each shows, and the expected outcome, is in its docstring; the package docstring
 (``microinit.lab``) lists them.
@@ -9,14 +10,16 @@ import numpy as np
 
 from microinit import data, init, nn, optim
 from microinit.diagnostics import Table, layer_stats, percent
+from microinit.lab.chaos import edge_of_chaos
 from microinit.lab.figures import plot_custom, plot_deep_relu, plot_depth, plot_lsuv, plot_symmetry
 from microinit.lab.runs import deep_mlp, gaussian_batch, split, train_run
 from microinit.lab.specs import as_specs
-from microinit.lab.summary import SUMMARY_COLUMNS, SUMMARY_FORMATS, summarize
+from microinit.lab.summary import ROBUST_SHARE, SUMMARY_COLUMNS, SUMMARY_FORMATS, summarize
 from microinit.rng import as_generator
 from microinit.training import evaluate
 
-__all__ = ["symmetry", "depth", "deep_relu", "lsuv", "custom", "EXPERIMENTS", "DEPTH_INITS", "SYMMETRY_INITS"]
+__all__ = ["symmetry", "depth", "deep_relu", "lsuv", "custom", "edge_of_chaos", "training_verdict", "EXPERIMENTS",
+           "DEPTH_INITS", "SYMMETRY_INITS"]
 
 
 DEPTH_INITS = ("normal(std=0.01)", "normal(std=1.0)", "xavier_uniform", "he_normal", "lecun_normal",
@@ -127,60 +130,99 @@ def symmetry(inits=SYMMETRY_INITS, width=16, hidden=2, activation="tanh", n=600,
 
 
 # ---------------------------------------------------------------------- deep relu
+def _median_curve(curves):
+    """Per epoch, the median loss over the runs that reached it (None where none did)."""
+    longest = max((len(c) for c in curves), default=0)
+    return [float(np.median([c[e] for c in curves if len(c) > e])) for e in range(longest)]
+
+
+def training_verdict(runs, chance):
+    """The outcome of training over the seeds, from ``runs`` = ``[(losses per epoch, error
+    text or None), ...]`` (one per seed) and the chance-level loss: diverged, stalls at
+    chance, or trains (final loss under half the first) only when ``ROBUST_SHARE`` of the
+    seeds agree; otherwise "no clear outcome" with the final losses.
+
+    >>> training_verdict([([0.69, 0.20], None), ([0.69, 0.25], None)], chance=0.693)
+    'trains in 2 of 2 seeds'
+    """
+    n = len(runs)
+    need = math.ceil(ROBUST_SHARE * n)
+    diverged = [losses for losses, err in runs if err]
+    if len(diverged) >= need:
+        return f"diverged (inf/NaN) after {max(len(c) for c in diverged)} epoch(s) in {len(diverged)} of {n} seeds"
+    done = [losses for losses, err in runs if not err and losses]
+    stalls = sum(abs(c[-1] - chance) < 0.03 * chance for c in done)
+    trains = sum(c[-1] < 0.5 * c[0] for c in done)
+    if stalls >= need:
+        return f"stalls at chance (loss ~ ln 2) in {stalls} of {n} seeds"
+    if trains >= need:
+        return f"trains in {trains} of {n} seeds"
+    return f"no clear outcome over {n} seeds: final losses " + "/".join(
+        f"{c[-1]:.3g}" if c else "-" for c, _ in runs)
+
+
 def deep_relu(depth=30, width=64, inits=("xavier_uniform", "he_normal"), n=600, epochs=30, lr=0.001,
-              momentum=0.9, batch_size=64, seed=0):
+              momentum=0.9, batch_size=64, seed=0, seeds=3):
     """He et al. (2015) in miniature: a ``depth``-layer ReLU MLP trained with Xavier and He.
 
-    Same data (two moons), same seed, same optimizer (SGD with momentum) and budget for
-    every initializer. Xavier's variance 1/fan halves the signal's second moment at
-    every ReLU layer, so after 30 layers the output barely depends on the input and the
-    loss stalls at chance (ln 2); He's 2/fan compensates and the network trains.
-    The table shows, per initializer, the last hidden layer's activation std and the
-    gradient ratio first/last at initialization, the loss after the first and last epoch
-    and the accuracies; the loss curves are printed side by side below it.
+    Same data (two moons), same seed, same optimizer (SGD with momentum, the learning
+    rate annealed to 0 on a cosine so the last epochs settle) and budget for every
+    initializer. Xavier's variance 1/fan halves the signal's second moment at every
+    ReLU layer, so after 30 layers the output barely depends on the input and the loss
+    stalls at chance (ln 2); He's 2/fan compensates and the network trains.
+    Each initializer is trained ``seeds`` times (seeds ``seed``, ``seed + 1``, ...: data,
+    weights and shuffling); the table shows medians over them (the last hidden layer's
+    activation std and the gradient ratio first/last at initialization, the loss after
+    the first and last epoch, the accuracies) and a reading that names an outcome only
+    when 80% of the seeds agree (``ROBUST_SHARE``). The median loss curves are printed
+    side by side below it.
 
-    >>> t = deep_relu(depth=10, width=16, n=200, epochs=2)
+    >>> t = deep_relu(depth=10, width=16, n=200, epochs=2, seeds=1)
     >>> t.rows[0]["init"], t.rows[0]["reading"]
-    ('xavier_uniform', 'stalls at chance (loss ~ ln 2)')
+    ('xavier_uniform', 'stalls at chance (loss ~ ln 2) in 1 of 1 seeds')
     """
-    X, y = data.moons(n, rng=as_generator(seed))
-    Xtr, Xte, ytr, yte = split(X, y, seed)
+    seed_list = list(range(seed, seed + seeds))
+    splits = {}
+    for s in seed_list:
+        X, y = data.moons(n, rng=as_generator(s))
+        splits[s] = split(X, y, s)
     table = Table(["init", "std_last", "grad_ratio", "loss_first", "loss_last", "train_acc", "test_acc", "reading"],
                   formats={"train_acc": percent, "test_acc": percent},
                   title=(f"deep-relu: {depth} hidden ReLU layers x {width} units on moons (n={n}), "
-                         f"SGD lr={lr} momentum={momentum}, batch {batch_size}, {epochs} epochs"),
+                         f"SGD lr={lr} momentum={momentum} cosine decay, batch {batch_size}, {epochs} epochs, "
+                         + (f"seed {seed}" if seeds == 1 else f"seeds {seed_list[0]}-{seed_list[-1]} (medians)")),
                   plotter=plot_deep_relu)
     curves = {}
-    table.data.update(curves=curves, stats={}, depth=depth)
+    table.data.update(curves=curves, stats={}, depth=depth, seeds=seed_list)
     chance = math.log(2)
     for label, spec in as_specs(inits):
-        model = deep_mlp(2, width, depth, 2, "relu", spec, seed)
-        stats = layer_stats(model, Xtr, ytr)
-        s = summarize(stats)
-        table.data["stats"][label] = stats
-        opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-        losses, err = train_run(model, Xtr, ytr, opt, epochs, batch_size, seed)
-        curves[label] = losses
-        if err:
-            reading = f"diverged (inf/NaN) after {len(losses)} epoch(s)"
-        elif abs(losses[-1] - chance) < 0.03 * chance:
-            reading = "stalls at chance (loss ~ ln 2)"
-        elif losses[-1] > losses[0]:
-            reading = "unstable: the loss grew"
-        elif losses[-1] < 0.5 * losses[0]:
-            reading = "trains"
-        else:
-            reading = "slow"
-        table.append({"init": label, "std_last": s["std_last"], "grad_ratio": s["grad_ratio"],
-                      "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
-                      "train_acc": evaluate(model, "cross_entropy", (Xtr, ytr))[1],
-                      "test_acc": evaluate(model, "cross_entropy", (Xte, yte))[1], "reading": reading})
+        runs, numbers = [], []
+        for s in seed_list:
+            Xtr, Xte, ytr, yte = splits[s]
+            model = deep_mlp(2, width, depth, 2, "relu", spec, s)
+            stats = layer_stats(model, Xtr, ytr)
+            table.data["stats"].setdefault(label, stats)      # the figure shows the first seed's network
+            at_init = summarize(stats)
+            opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+            losses, err = train_run(model, Xtr, ytr, opt, epochs, batch_size, s,
+                                    callbacks=[optim.CosineLR(opt, T_max=epochs)])
+            runs.append((losses, err))
+            numbers.append({"std_last": at_init["std_last"], "grad_ratio": at_init["grad_ratio"],
+                            "train_acc": evaluate(model, "cross_entropy", (Xtr, ytr))[1],
+                            "test_acc": evaluate(model, "cross_entropy", (Xte, yte))[1]})
+        curves[label] = _median_curve([losses for losses, _ in runs])
+        done = [losses for losses, _ in runs if losses]
+        table.append({"init": label, **{k: float(np.median([x[k] for x in numbers])) for k in numbers[0]},
+                      "loss_first": float(np.median([c[0] for c in done])) if done else None,
+                      "loss_last": float(np.median([c[-1] for c in done])) if done else None,
+                      "reading": training_verdict(runs, chance)})
     table.notes.append("std_last, grad_ratio: at initialization (activation std of the last hidden layer; "
                        "gradient std layer 1 / last hidden layer). Chance-level loss: ln 2 = 0.693.")
     labels = list(curves)
     step = max(1, epochs // 10)
     shown = sorted(set(list(range(1, epochs + 1, step)) + [epochs]))
-    side = Table(["epoch"] + [f"loss {lb}" for lb in labels], title="loss per epoch, side by side")
+    side = Table(["epoch"] + [f"loss {lb}" for lb in labels],
+                 title="loss per epoch, side by side" + ("" if seeds == 1 else " (median over the seeds)"))
     for e in shown:
         side.append({"epoch": e, **{f"loss {lb}": (curves[lb][e - 1] if len(curves[lb]) >= e else None)
                                     for lb in labels}})
@@ -270,4 +312,5 @@ def custom(inits=("he_normal",), activations=("relu",), depths=(20,), widths=(64
     return table
 
 
-EXPERIMENTS = {"symmetry": symmetry, "depth": depth, "deep-relu": deep_relu, "lsuv": lsuv, "custom": custom}
+EXPERIMENTS = {"symmetry": symmetry, "depth": depth, "deep-relu": deep_relu, "lsuv": lsuv,
+               "edge-of-chaos": edge_of_chaos, "custom": custom}

@@ -11,8 +11,8 @@ import numpy as np
 
 from microinit.diagnostics import log_y, percent, positive
 
-__all__ = ["plot_depth", "plot_symmetry", "plot_deep_relu", "plot_lsuv", "plot_custom", "line_colors",
-           "loss_curves", "per_layer_axes", "integer_x"]
+__all__ = ["plot_depth", "plot_symmetry", "plot_deep_relu", "plot_lsuv", "plot_custom", "plot_edge_of_chaos",
+           "line_colors", "loss_curves", "per_layer_axes", "integer_x"]
 
 
 def line_colors(n):
@@ -133,7 +133,7 @@ def plot_deep_relu(table, fig):
     ax1, ax2 = fig.subplots(1, 2)
     loss_curves(ax1, table.data["curves"])
     ax1.axhline(math.log(2), color="gray", ls=":", label="chance (ln 2)")
-    ax1.set(ylabel="training loss (log)", title="training loss, same data and budget")
+    ax1.set(ylabel="training loss (log)", title="training loss (median over the seeds), same data and budget")
     log_y(ax1)
     ax1.legend()
     per_layer_axes([ax2], list(table.data["stats"].items()), ["std"])
@@ -169,3 +169,34 @@ def plot_custom(table, fig):
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=8, title="init, activation, depth x width")
     fig.suptitle("custom: per-layer statistics at initialization (x = inf/NaN)")
+
+
+def plot_edge_of_chaos(table, fig):
+    """Left: xi_c of the theory against sigma_w2 (a line per sigma_b2) and the measured
+    points; right: the measured |c^l - c*| per layer for each grid point of the first sigma_b2."""
+    from microinit import theory
+
+    fig.set_size_inches(12, 4.2)
+    ax1, ax2 = fig.subplots(1, 2)
+    act = table.data["activation"]
+    b2s = list(dict.fromkeys(r["sigma_b2"] for r in table.rows))
+    for sb, c in zip(b2s, line_colors(len(b2s))):
+        rows = [r for r in table.rows if r["sigma_b2"] == sb]
+        lo, hi = min(r["sigma_w2"] for r in rows), max(r["sigma_w2"] for r in rows)
+        grid = np.linspace(lo, hi, 48)          # each point solves for q*, c* and two slopes
+        ax1.plot(grid, [theory.depth_scales(act, w, sb)[1] for w in grid], "-", color=c,
+                 label=f"theory, sigma_b2={sb:g}")
+        ax1.plot([r["sigma_w2"] for r in rows], positive([r["xi_c_measured"] for r in rows]), "o", color=c,
+                 label=f"measured, sigma_b2={sb:g}")
+        ax1.axvline(theory.critical_sigma_w2(act, sb), color=c, ls=":", lw=1)
+    log_y(ax1)
+    ax1.set(xlabel="sigma_w2", ylabel="xi_c (layers, log)", title=f"{act}: correlation depth xi_c (dotted: the edge)")
+    ax1.legend(fontsize=8)
+    first = [(k, v) for k, v in table.data["curves"].items() if k[1] == b2s[0]]
+    for ((sw, _), gap), c in zip(first, line_colors(len(first))):
+        ax2.plot(np.arange(1, len(gap) + 1), positive(gap), "-", color=c, label=f"sigma_w2={sw:g}")
+    log_y(ax2)
+    integer_x(ax2)
+    ax2.set(xlabel="layer", ylabel="|c - c*| (log)", title=f"measured |c^l - c*|, sigma_b2={b2s[0]:g}")
+    ax2.legend(fontsize=8)
+    fig.suptitle(f"Edge of chaos: theory (lines) and microinit networks ({table.data['depth']} layers)")

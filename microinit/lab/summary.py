@@ -13,7 +13,11 @@ import numpy as np
 
 from microinit.diagnostics import percent
 
-__all__ = ["trend", "summarize", "SUMMARY_COLUMNS", "SUMMARY_FORMATS"]
+__all__ = ["trend", "summarize", "SUMMARY_COLUMNS", "SUMMARY_FORMATS", "ROBUST_SHARE"]
+
+#: A verdict about training (which differs from CPU to CPU in its last bits, and SGD
+#: amplifies them) is printed only when at least this share of the seeds agree.
+ROBUST_SHARE = 0.8
 
 # The columns ``summarize`` fills, in the order the tables show them.
 SUMMARY_COLUMNS = ["std_first", "std_last", "std_ratio", "grad_first", "grad_last", "grad_ratio", "saturated",

@@ -47,3 +47,14 @@ def test_cli_checks_the_figure_directory_before_running(tmp_path, capsys, monkey
     code = cli.main(["initlab", "custom", "--init", "he_normal", "--plot", str(tmp_path / "no" / "x.png")])
     assert code == 1 and ran == []
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_edge_of_chaos_takes_its_grid(capsys):
+    code = cli.main(["initlab", "edge-of-chaos", "--sigma-w2", "1.0", "3.0", "--sigma-b2", "0.05", "--depth", "12",
+                     "--width", "16", "--seeds", "1", "--no-train"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("edge-of-chaos: tanh, 12 layers x 16 units")
+    assert " ordered " in out and " chaotic " in out and "trainability" not in out
+    with pytest.raises(SystemExit):
+        cli.main(["initlab", "edge-of-chaos", "--sigma-b2", "-0.1"])
+    assert "expected a number >= 0" in capsys.readouterr().err
