@@ -4,6 +4,9 @@
     layers.py       Dense (alias Linear): ``act(x @ W + b)``, W of shape (in, out)
     activations.py  ReLU, Tanh, ... and the activation names Dense accepts
     containers.py   Sequential (with its fusion rule for runs of Dense layers), MLP
+    normalization.py  BatchNorm1d (running statistics as buffers), LayerNorm
+    dropout.py      Dropout (identity in eval mode)
+    utils.py        clip_grad_norm_, clip_grad_value_
 
     >>> import numpy as np
     >>> from microinit import nn
@@ -19,9 +22,12 @@ from microinit.nn.activations import (
 from microinit.nn.containers import MLP, ObservedOutput, Sequential, default_init_for
 from microinit.nn.layers import Dense, Linear
 from microinit.nn.module import HookHandle, Module
+from microinit.nn.normalization import BatchNorm1d, LayerNorm
+from microinit.nn.dropout import Dropout
+from microinit.nn import utils
 
 __all__ = [
     "Module", "Dense", "Linear", "Sequential", "MLP", "Identity", "ReLU", "Tanh", "Sigmoid",
     "LeakyReLU", "ELU", "SELU", "GELU", "Softplus", "activation_module", "default_init_for",
-    "ACTIVATIONS", "HookHandle", "ObservedOutput",
+    "ACTIVATIONS", "HookHandle", "ObservedOutput", "BatchNorm1d", "LayerNorm", "Dropout", "utils",
 ]
