@@ -291,6 +291,10 @@ class Module:
             a = np.asarray(v.data if isinstance(v, Tensor) else v)
             dst = p.data if isinstance(p, Tensor) else p
             kind = "parameter" if isinstance(p, Tensor) else "buffer"
+            if kind == "buffer" and dst.ndim == 0 and a.shape == (1,):
+                # a 0-d buffer (num_batches_tracked) as microinit.save of this version
+                # writes it: np.ascontiguousarray makes 0-d arrays 1-d
+                a = a.reshape(())
             if a.dtype.kind not in "fiu" or (dst.dtype.kind in "iu" and a.dtype.kind == "f"):
                 problems.append(f"{k}: dtype {a.dtype} cannot be loaded into a {dst.dtype} {kind}")
             elif a.shape != dst.shape:

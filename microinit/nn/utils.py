@@ -93,8 +93,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                            f"({total}), so it cannot be clipped; set error_if_nonfinite=False to scale anyway")
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):
-        for g in grads:
-            g *= g.dtype.type(coef)
+        with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as PyTorch's multiply gives
+            for g in grads:
+                g *= g.dtype.type(coef)
     return np.asarray(total)
 
 

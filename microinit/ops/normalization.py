@@ -9,8 +9,8 @@ r = 1 / sqrt(var + eps) (``_kernels/norm.pyx`` has the backward formulas)::
 
 batch_norm in training uses the batch's statistics and, given running buffers, updates
 them in place as PyTorch does: ``running = (1 - momentum) running + momentum batch``,
-with the UNBIASED variance ``var n / (n - 1)``. Otherwise (training=False with running
-buffers) it normalizes with the running statistics, which are then constants.
+with the UNBIASED variance ``var n / (n - 1)``. Otherwise (training=False) it
+normalizes with the running statistics, which are then constants.
 
     >>> import numpy as np
     >>> import microinit as mi
@@ -18,7 +18,7 @@ buffers) it normalizes with the running statistics, which are then constants.
     >>> layer_norm(x, 2, eps=0.0).data.tolist()
     [[-1.0, 1.0], [-1.0, 1.0]]
     >>> rm, rv = np.zeros(2), np.ones(2)
-    >>> batch_norm(x, rm, rv, training=True, eps=0.0).data.tolist()
+    >>> batch_norm(x, rm, rv, training=True).data.round(4).tolist()
     [[-1.0, -1.0], [1.0, 1.0]]
     >>> rm.round(6).tolist(), rv.round(6).tolist()  # 0.1 batch mean; 0.9 + 0.1 unbiased var
     ([0.2, 0.5], [1.1, 1.7])
@@ -88,15 +88,15 @@ def normalized_shape_of(normalized_shape, op="layer_norm"):
     ((4,), (2, 3))
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
-    try:
-        shape = tuple(shape)
-    except TypeError:
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__") or any(
+            isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in shape):
         raise TypeError(f"{op}: normalized_shape must be an int or a sequence of ints, got "
-                        f"{type(normalized_shape).__name__}") from None
-    if not shape or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0 for s in shape):
+                        f"{normalized_shape!r}")
+    shape = tuple(int(s) for s in shape)
+    if not shape or min(shape) < 0:
         raise ValueError(f"{op}: normalized_shape must be a non-empty sequence of ints >= 0, "
                          f"got {normalized_shape!r}")
-    return tuple(int(s) for s in shape)
+    return shape
 
 
 # ------------------------------------------------------------------ layer_norm
@@ -212,10 +212,10 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                momentum=0.1, eps=1e-5):
     """The Tensor op ``torch.nn.functional.batch_norm`` for (N, C) or (N, C, L) input.
 
-    ``running_mean``/``running_var``: float arrays of shape (C,) or None. When
-    ``training`` (or without running buffers) the batch's own statistics normalize and,
-    if given, the running buffers are updated in place with ``momentum``; otherwise
-    the running statistics normalize. Training on one value per channel is a
+    ``running_mean``/``running_var``: float arrays of shape (C,), or None when
+    training. When ``training`` the batch's own statistics normalize and, if given, the
+    running buffers are updated in place with ``momentum``; otherwise the running
+    statistics normalize. Training on one value per channel, or with eps = 0, is a
     ``ValueError``, as in PyTorch.
 
     >>> import microinit as mi
@@ -240,10 +240,15 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     b, bt = _param(bias, (c,), op, "bias")
     dtype = result_dtype(a, w, b)
     a, w, b = _same_dtype(dtype, a, w, b)
-    batch_stats = bool(training) or running_mean is None
+    batch_stats = bool(training)
+    if not batch_stats and running_mean is None:
+        raise ValueError(f"{op}: running_mean and running_var must be given when not training "
+                         f"(evaluation normalizes with them)")
+    if batch_stats and eps == 0.0:
+        raise ValueError(f"{op}: eps must be positive when training, got {eps}")
     x2 = _channels_last(a)
     count = x2.shape[0]
-    if batch_stats and training and count == 1:
+    if batch_stats and count == 1:
         raise ValueError(f"{op}: expected more than 1 value per channel when training, got input of "
                          f"shape {a.shape}")
     rm, rv = (None, None) if batch_stats else _same_dtype(dtype, running_mean, running_var)
