@@ -56,26 +56,79 @@ cdef inline cnp.ndarray _empty(int nd, cnp.npy_intp* dims, int t):
 
 
 # ------------------------------------------------------------------------ rows
+# Row sums use four partial sums in double: one chain of dependent adds runs at the
+# add latency (4 cycles) per element, and without -ffast-math the compiler may not
+# reassociate it (the same reasoning as regression.pyx).
+cdef inline double _row_sum(const floating* x, Py_ssize_t d) noexcept nogil:
+    cdef Py_ssize_t j, d4 = d - d % 4
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    for j in range(0, d4, 4):
+        s0 += x[j]
+        s1 += x[j + 1]
+        s2 += x[j + 2]
+        s3 += x[j + 3]
+    for j in range(d4, d):
+        s0 += x[j]
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double _row_centered_sumsq(const floating* x, double mu, Py_ssize_t d) noexcept nogil:
+    """sum (x - mu)^2: the second pass, no cancellation when |mu| >> std."""
+    cdef Py_ssize_t j, d4 = d - d % 4
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, e0, e1, e2, e3
+    for j in range(0, d4, 4):
+        e0 = x[j] - mu
+        e1 = x[j + 1] - mu
+        e2 = x[j + 2] - mu
+        e3 = x[j + 3] - mu
+        s0 += e0 * e0
+        s1 += e1 * e1
+        s2 += e2 * e2
+        s3 += e3 * e3
+    for j in range(d4, d):
+        e0 = x[j] - mu
+        s0 += e0 * e0
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline void _row_grad_sums(const floating* x, const floating* g, const floating* w, floating mu,
+                                floating r, Py_ssize_t d, double* sa, double* sb) noexcept nogil:
+    """sa = sum gh, sb = sum gh * xhat over a row, gh = g * w (g without w)."""
+    cdef Py_ssize_t j, k, d2 = d - d % 2
+    cdef double a0 = 0.0, a1 = 0.0, b0 = 0.0, b1 = 0.0
+    cdef floating xh0, xh1, gh0, gh1
+    for j in range(0, d2, 2):
+        k = j + 1
+        xh0 = (x[j] - mu) * r
+        xh1 = (x[k] - mu) * r
+        gh0 = g[j] * w[j] if w != NULL else g[j]
+        gh1 = g[k] * w[k] if w != NULL else g[k]
+        a0 += gh0
+        a1 += gh1
+        b0 += <double> gh0 * xh0
+        b1 += <double> gh1 * xh1
+    for j in range(d2, d):
+        xh0 = (x[j] - mu) * r
+        gh0 = g[j] * w[j] if w != NULL else g[j]
+        a0 += gh0
+        b0 += <double> gh0 * xh0
+    sa[0] = a0 + a1
+    sb[0] = b0 + b1
+
+
 cdef void _rows_forward(const floating* x, const floating* w, const floating* b, floating* y,
                         floating* mean, floating* rstd, Py_ssize_t m, Py_ssize_t d,
                         double eps) noexcept nogil:
     cdef Py_ssize_t i, j
     cdef const floating* row
     cdef floating* out
-    cdef double s, c, mu, var
+    cdef double mu, var
     cdef floating muf, rf, h
     for i in range(m):
         row = x + i * d
         out = y + i * d
-        s = 0.0
-        for j in range(d):
-            s += row[j]
-        mu = s / d if d else 0.0
-        s = 0.0
-        for j in range(d):  # two passes: no cancellation when |mu| >> std
-            c = row[j] - mu
-            s += c * c
-        var = s / d if d else 0.0
+        mu = _row_sum(row, d) / d if d else 0.0
+        var = _row_centered_sumsq(row, mu, d) / d if d else 0.0
         muf = <floating> mu
         rf = <floating> (1.0 / sqrt(var + eps))
         mean[i] = muf
@@ -102,13 +155,6 @@ cdef void _rows_backward(const floating* x, const floating* mean, const floating
         g = dy + i * d
         mu = mean[i]
         r = rstd[i]
-        sa = 0.0
-        sb = 0.0
-        for j in range(d):
-            xh = (row[j] - mu) * r
-            gh = g[j] * w[j] if w != NULL else g[j]
-            sa += gh
-            sb += <double> gh * xh
         if dw != NULL:  # a loop of its own: dx's sums never depend on need_params
             for j in range(d):
                 xh = (row[j] - mu) * r
@@ -116,6 +162,7 @@ cdef void _rows_backward(const floating* x, const floating* mean, const floating
                 db[j] += g[j]
         if dx == NULL:
             continue
+        _row_grad_sums(row, g, w, mu, r, d, &sa, &sb)
         a = <floating> (sa / d)
         bb = <floating> (sb / d)
         for j in range(d):
@@ -245,11 +292,14 @@ cdef void _columns_forward(const floating* x, const floating* w, const floating*
 cdef void _columns_backward(const floating* x, const floating* mean, const floating* invstd,
                             const floating* w, const floating* dy, floating* dx, double* acc,
                             Py_ssize_t n, Py_ssize_t c, bint batch_stats) noexcept nogil:
-    """acc: 2c zeroed doubles; on return acc[:c] = sum dy, acc[c:] = sum dy * xhat."""
+    """acc: 4c zeroed doubles; on return acc[:c] = sum dy, acc[c:2c] = sum dy * xhat
+    (the per-column sums), acc[2c:] scratch for their means."""
     cdef Py_ssize_t i, j, k
     cdef double* sg = acc
     cdef double* sgx = acc + c
-    cdef floating xh, scale, a, bb
+    cdef double* mean_g = acc + 2 * c
+    cdef double* mean_gx = acc + 3 * c
+    cdef floating xh, scale
     for i in range(n):
         for j in range(c):
             k = i * c + j
@@ -258,14 +308,16 @@ cdef void _columns_backward(const floating* x, const floating* mean, const float
             sgx[j] += <double> dy[k] * xh
     if dx == NULL:
         return
-    for j in range(c):
-        scale = invstd[j] * w[j] if w != NULL else invstd[j]
-        a = <floating> (sg[j] / n) if (batch_stats and n) else 0
-        bb = <floating> (sgx[j] / n) if (batch_stats and n) else 0
-        for i in range(n):
+    if batch_stats and n:  # else the statistics are constants: the means stay 0
+        for j in range(c):
+            mean_g[j] = <floating> (sg[j] / n)
+            mean_gx[j] = <floating> (sgx[j] / n)
+    for i in range(n):  # row by row: dx, x and dy are read and written in memory order
+        for j in range(c):
             k = i * c + j
+            scale = invstd[j] * w[j] if w != NULL else invstd[j]
             xh = (x[k] - mean[j]) * invstd[j]
-            dx[k] = scale * (dy[k] - a - xh * bb)
+            dx[k] = scale * (dy[k] - <floating> mean_g[j] - xh * <floating> mean_gx[j])
 
 
 def batch_norm_forward(x, weight, bias, running_mean, running_var, double eps, bint batch_stats):
@@ -332,12 +384,12 @@ def batch_norm_backward(x, mean, invstd, weight, dy, bint batch_stats, bint need
     cdef cnp.ndarray X = <cnp.ndarray> x
     cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(X)
     cdef Py_ssize_t n = dims[0], c = dims[1]
-    cdef cnp.npy_intp two_c = 2 * c
+    cdef cnp.npy_intp four_c = 4 * c
     if not (_optional_vector(weight, t, c) and mean is not None and invstd is not None
             and _optional_vector(mean, t, c) and _optional_vector(invstd, t, c)):
         return None
     cdef cnp.ndarray dx = _empty(2, dims, t) if need_dx else None
-    cdef cnp.ndarray acc = cnp.PyArray_ZEROS(1, &two_c, cnp.NPY_FLOAT64, 0)
+    cdef cnp.ndarray acc = cnp.PyArray_ZEROS(1, &four_c, cnp.NPY_FLOAT64, 0)
     cdef void* px = cnp.PyArray_DATA(X)
     cdef void* pm = _ptr(mean)
     cdef void* pi = _ptr(invstd)
@@ -354,5 +406,5 @@ def batch_norm_backward(x, mean, invstd, weight, dy, bint batch_stats, bint need
             _columns_backward(<const double*> px, <const double*> pm, <const double*> pi,
                               <const double*> pw, <const double*> pg, <double*> pdx, pacc, n, c,
                               batch_stats)
-    sums = _cast(acc, t)
+    sums = _cast(acc[:2 * c], t)
     return dx, sums[c:], sums[:c]
