@@ -198,7 +198,9 @@ class DataLoader:
     ``X`` is validated once here (float32/float64, no NaN/inf: ``ValueError`` naming the
     row), so the training loop never has to. Batches are plain arrays: slices (views)
     when ``shuffle=False``, gathered copies otherwise. ``len(loader)`` is the number of
-    batches per epoch; the last one is smaller unless ``drop_last=True``.
+    batches per epoch; the last one is smaller unless ``drop_last=True``. ``rng``: a seed or
+    Generator for the shuffling; None draws from microinit's default Generator, so
+    ``microinit.manual_seed(n)`` before building the loader (or ``fit``) fixes the order.
 
     >>> X, y = moons(100, rng=0)
     >>> loader = DataLoader(X, y, batch_size=32, shuffle=True, rng=0)

@@ -1,4 +1,4 @@
-"""Optimizers (SGD, Adam, AdamW) and learning-rate schedules.
+"""Optimizers (SGD, Adam, AdamW, RMSprop, Adagrad) and learning-rate schedules.
 
 An optimizer holds a list of parameters (``Tensor`` objects, or ``(name, Tensor)``
 pairs such as ``model.named_parameters()`` gives, so errors can name them) and
@@ -38,7 +38,7 @@ import numpy as np
 from microinit._kernels import updates as _updates
 from microinit.autograd.graph import tensor_class
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "StepLR", "CosineLR", "LRSchedule"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "StepLR", "CosineLR", "LRSchedule"]
 
 
 def _check_hyper(name, value, low=0.0, high=None, low_open=False):
@@ -316,6 +316,94 @@ class AdamW(Adam):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
         super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), with PyTorch's options (``torch.optim.RMSprop``).
+
+    Per parameter::
+
+        g = grad + weight_decay * p
+        v = alpha * v + (1 - alpha) * g**2
+        centered: a = alpha * a + (1 - alpha) * g;  avg = sqrt(v - a**2) + eps
+        else:     avg = sqrt(v) + eps
+        momentum > 0: buf = momentum * buf + g / avg;  p -= lr * buf
+        else:         p -= lr * g / avg
+
+    >>> from microinit import tensor
+    >>> w = tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = RMSprop([w], lr=0.01)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                        # the first step moves each weight by lr / sqrt(1 - alpha)
+    >>> [round(float(v), 4) for v in w.data]
+    [0.9, -1.9]
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False):
+        super().__init__(params, lr)
+        self.alpha = _check_hyper("alpha value", alpha)
+        self.eps = _check_hyper("epsilon value", eps)
+        self.weight_decay = _check_hyper("weight_decay value", weight_decay)
+        self.momentum = _check_hyper("momentum value", momentum)
+        self.centered = bool(centered)
+        self._square_avg = self._zeros_like_params()
+        self._grad_avg = self._zeros_like_params() if self.centered else []
+        self._bufs = self._zeros_like_params() if self.momentum > 0 else []
+
+    def _hyper(self):
+        return dict(lr=self.lr, alpha=self.alpha, eps=self.eps, weight_decay=self.weight_decay,
+                    momentum=self.momentum, centered=self.centered)
+
+    def _update(self, datas, grads):
+        return _updates.rmsprop_foreach(datas, grads, self._square_avg, self._grad_avg, self._bufs,
+                                        self.lr, self.alpha, self.eps, self.weight_decay,
+                                        self.momentum, self.centered)
+
+    def _state(self):
+        state = {"square_avg": self._square_avg}
+        if self.centered:
+            state["grad_avg"] = self._grad_avg
+        if self.momentum > 0:
+            state["momentum_buffer"] = self._bufs
+        return state
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), PyTorch's rule (``torch.optim.Adagrad``).
+
+    Per parameter, at its step ``t``::
+
+        g = grad + weight_decay * p
+        s = s + g**2
+        p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+
+    >>> from microinit import tensor
+    >>> w = tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adagrad([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                        # the first step moves each weight by lr
+    >>> [round(float(v), 4) for v in w.data]
+    [0.9, -1.9]
+    """
+
+    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10):
+        super().__init__(params, lr)
+        self.lr_decay = _check_hyper("lr_decay value", lr_decay)
+        self.weight_decay = _check_hyper("weight_decay value", weight_decay)
+        self.eps = _check_hyper("epsilon value", eps)
+        self._sums = self._zeros_like_params()
+        self._steps = np.zeros(len(self.params), dtype=np.int64)
+
+    def _hyper(self):
+        return dict(lr=self.lr, lr_decay=self.lr_decay, weight_decay=self.weight_decay, eps=self.eps)
+
+    def _update(self, datas, grads):
+        return _updates.adagrad_foreach(datas, grads, self._sums, self._steps, self.lr,
+                                        self.lr_decay, self.weight_decay, self.eps)
+
+    def _state(self):
+        return {"sum": self._sums, "steps": self._steps}
 
 
 class LRSchedule:

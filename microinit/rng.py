@@ -4,18 +4,56 @@ Everything in microinit that draws random numbers takes an ``rng`` argument and 
 through ``as_generator``, so a seed, a Generator and ``None`` mean the same thing
 everywhere and no code ever touches numpy's global random state.
 
->>> from microinit.rng import as_generator
+``None`` means microinit's one default Generator (PyTorch's default generator): seeded
+from the operating system's entropy at import, and reseeded by ``manual_seed(n)``.
+Initializers, layers, Dropout and DataLoader/fit shuffling without an ``rng`` all draw
+from it, so two runs that start with the same ``manual_seed`` draw the same numbers.
+
+>>> from microinit.rng import as_generator, manual_seed
 >>> as_generator(0).integers(10, size=3)            # a seed: a fresh, reproducible stream
 array([8, 6, 5])
->>> g = as_generator(None)                          # None: fresh entropy from the OS
+>>> g = as_generator(None)                          # None: the default Generator
 >>> as_generator(g) is g                            # a Generator is used as it is
+True
+>>> _ = manual_seed(0); a = as_generator(None).random()
+>>> _ = manual_seed(0); a == as_generator(None).random()
 True
 """
 import numbers
 
 import numpy as np
 
-__all__ = ["as_generator"]
+__all__ = ["as_generator", "manual_seed", "default_generator"]
+
+# The default Generator. manual_seed replaces its bit generator's state in place, so
+# everything already holding it (a DataLoader built with rng=None) follows the seed.
+_DEFAULT = np.random.default_rng()
+
+
+def default_generator():
+    """The Generator that ``rng=None`` stands for everywhere in microinit."""
+    return _DEFAULT
+
+
+def manual_seed(seed):
+    """Seed every default random source of microinit; returns the default Generator.
+
+    After ``manual_seed(n)`` the default Generator draws exactly what
+    ``numpy.random.default_rng(n)`` draws, so initializers and layers built without
+    ``rng``, Dropout masks and DataLoader/``fit`` shuffling repeat bit for bit. numpy's
+    legacy global state (``np.random.seed``) is not touched. ``seed`` is a non-negative
+    int (``TypeError``/``ValueError`` otherwise).
+
+    >>> import numpy as np
+    >>> manual_seed(3).random() == np.random.default_rng(3).random()
+    True
+    """
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"manual_seed: the seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"manual_seed: the seed must be a non-negative int, got {seed}")
+    _DEFAULT.bit_generator.state = np.random.default_rng(int(seed)).bit_generator.state
+    return _DEFAULT
 
 
 def as_generator(seed_or_rng, where="rng"):
@@ -24,7 +62,7 @@ def as_generator(seed_or_rng, where="rng"):
     * a ``Generator``: returned as it is (the caller's stream advances);
     * an int seed >= 0 or a ``SeedSequence``: ``numpy.random.default_rng(seed)``, so the
       same seed gives the same numbers as ``default_rng`` itself;
-    * ``None``: a fresh Generator seeded from the operating system's entropy.
+    * ``None``: the default Generator (``default_generator()``, seeded by ``manual_seed``).
 
     Anything else (a float, a bool, the legacy ``RandomState``) is a ``TypeError`` and a
     negative seed a ``ValueError``; ``where`` names the caller in the message.
@@ -42,7 +80,9 @@ def as_generator(seed_or_rng, where="rng"):
     """
     if isinstance(seed_or_rng, np.random.Generator):
         return seed_or_rng
-    if seed_or_rng is None or isinstance(seed_or_rng, np.random.SeedSequence):
+    if seed_or_rng is None:
+        return _DEFAULT
+    if isinstance(seed_or_rng, np.random.SeedSequence):
         return np.random.default_rng(seed_or_rng)
     if isinstance(seed_or_rng, numbers.Integral) and not isinstance(seed_or_rng, (bool, np.bool_)):
         if seed_or_rng < 0:

@@ -189,3 +189,15 @@ def test_float16_data_is_upcast_to_float32():
 def test_unsupported_x_is_a_type_error_naming_the_op(bad):
     with pytest.raises(TypeError, match="DataLoader: X"):
         data.DataLoader(bad, np.zeros(3, np.int64))
+
+
+def test_a_loader_without_rng_shuffles_from_the_seeded_default_generator():
+    import microinit as mi
+
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    loader = data.DataLoader(X, batch_size=4)  # built before the seed: the seed still applies
+    mi.manual_seed(3)
+    first = [xb.tolist() for xb, _ in loader]
+    mi.manual_seed(3)
+    assert [xb.tolist() for xb, _ in loader] == first
+    assert [xb.tolist() for xb, _ in loader] != first  # the next epoch reshuffles

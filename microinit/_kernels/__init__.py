@@ -16,6 +16,8 @@ KERNEL_MODULES = (
     "dense",
     "sampling",
     "regression",
+    "norm",
+    "dropout",
 )
 
 BUILD_HINT = (
@@ -50,6 +52,8 @@ matmul = _loaded["matmul"]
 dense = _loaded["dense"]
 sampling = _loaded["sampling"]
 regression = _loaded["regression"]
+norm = _loaded["norm"]
+dropout = _loaded["dropout"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 

@@ -1,5 +1,6 @@
 # distutils: extra_compile_args = -fno-math-errno
-"""In-place optimizer updates (SGD with momentum/Nesterov/weight decay, Adam, AdamW).
+"""In-place optimizer updates (SGD with momentum/Nesterov/weight decay, Adam, AdamW,
+RMSprop, Adagrad).
 
 Each kernel takes *lists* of arrays (one entry per parameter) and updates all of them
 in one call, like PyTorch's ``_foreach`` kernels: a tiny network has a handful of
@@ -18,7 +19,8 @@ becomes non-finite during the update (overflow) is reported as ``(j, "parameter"
 after the step. ``None`` is returned when all is well. A ``None`` gradient means the
 parameter took no part in the loss: it is skipped and its state is left alone.
 
-Numpy twins: ``reference.sgd_update`` and ``reference.adam_update``.
+Numpy twins: ``reference.sgd_update``, ``reference.adam_update``,
+``reference.rmsprop_update`` and ``reference.adagrad_update``.
 """
 from cython cimport floating
 from libc.math cimport sqrt, sqrtf, pow
@@ -97,6 +99,55 @@ cdef bint _adam_loop(floating* p, const floating* g, floating* m, floating* v, P
             pi = pi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps)
         else:
             pi = pi - step_size * mi / (sqrt(vi) / bc2_sqrt + eps)
+        p[i] = pi
+        bad |= (pi - pi) != 0
+    return bad
+
+
+cdef bint _rmsprop_loop(floating* p, const floating* g, floating* sq, floating* gavg,
+                        floating* buf, Py_ssize_t n, floating lr, floating alpha, floating eps,
+                        floating wd, floating momentum, bint centered) noexcept nogil:
+    # PyTorch's single-tensor RMSprop, one rounding per tensor op as there.
+    cdef Py_ssize_t i
+    cdef floating gi, si, ai, avg, pi
+    cdef floating one_a = 1 - alpha
+    cdef int bad = 0
+    for i in range(n):
+        gi = g[i] + wd * p[i]
+        si = sq[i] * alpha + one_a * gi * gi
+        sq[i] = si
+        if centered:
+            ai = gavg[i] + one_a * (gi - gavg[i])
+            gavg[i] = ai
+            si = si - ai * ai
+        if floating is float:
+            avg = sqrtf(si) + eps
+        else:
+            avg = sqrt(si) + eps
+        if momentum > 0:
+            ai = buf[i] * momentum + gi / avg
+            buf[i] = ai
+            pi = p[i] - lr * ai
+        else:
+            pi = p[i] - lr * (gi / avg)
+        p[i] = pi
+        bad |= (pi - pi) != 0
+    return bad
+
+
+cdef bint _adagrad_loop(floating* p, const floating* g, floating* ssum, Py_ssize_t n,
+                        floating clr, floating eps, floating wd) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, si, pi
+    cdef int bad = 0
+    for i in range(n):
+        gi = g[i] + wd * p[i]
+        si = ssum[i] + gi * gi
+        ssum[i] = si
+        if floating is float:
+            pi = p[i] - clr * (gi / (sqrtf(si) + eps))
+        else:
+            pi = p[i] - clr * (gi / (sqrt(si) + eps))
         p[i] = pi
         bad |= (pi - pi) != 0
     return bad
@@ -224,20 +275,20 @@ def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0
     return bad
 
 
-cdef int _check_steps(object steps, Py_ssize_t n) except -1:
+cdef int _check_steps(object steps, Py_ssize_t n, str op="adam_foreach") except -1:
     """steps must be a writeable 1-D C-contiguous int64 array of n step counts."""
     if not isinstance(steps, np.ndarray):
-        raise TypeError(f"adam_foreach: steps must be a numpy int64 array, got {type(steps).__name__}")
+        raise TypeError(f"{op}: steps must be a numpy int64 array, got {type(steps).__name__}")
     cdef cnp.ndarray a = steps
     if cnp.PyArray_TYPE(a) != cnp.NPY_INT64 or not cnp.PyArray_ISNOTSWAPPED(a):
-        raise TypeError(f"adam_foreach: steps has dtype {steps.dtype}, expected int64 in native byte order")
+        raise TypeError(f"{op}: steps has dtype {steps.dtype}, expected int64 in native byte order")
     if cnp.PyArray_NDIM(a) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISALIGNED(a):
-        raise ValueError(f"adam_foreach: steps must be a C-contiguous 1-D array, got shape "
+        raise ValueError(f"{op}: steps must be a C-contiguous 1-D array, got shape "
                          f"{steps.shape} with strides {steps.strides}")
     if not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError("adam_foreach: steps is read-only")
+        raise ValueError(f"{op}: steps is read-only")
     if cnp.PyArray_DIM(a, 0) != n:
-        raise ValueError(f"adam_foreach: {n} params but {steps.shape[0]} steps")
+        raise ValueError(f"{op}: {n} params but {steps.shape[0]} steps")
     return 0
 
 
@@ -307,6 +358,140 @@ def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
                 r = _adam_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
                                <double*>cnp.PyArray_DATA(m), <double*>cnp.PyArray_DATA(v), size,
                                lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt)
+        if r and bad is None:
+            bad = (j, "parameter")
+    return bad
+
+
+def rmsprop_foreach(list params, list grads, list square_avgs, list grad_avgs, list bufs,
+                    double lr, double alpha=0.99, double eps=1e-8, double weight_decay=0.0,
+                    double momentum=0.0, bint centered=False):
+    """RMSprop step, in place, for every ``params[j]`` whose ``grads[j]`` is not None.
+
+    Per element (PyTorch's ``torch.optim.RMSprop``)::
+
+        g = g + weight_decay * p
+        v = alpha * v + (1 - alpha) * g * g
+        centered: a = a + (1 - alpha) * (g - a);  avg = sqrt(v - a * a) + eps
+        else:     avg = sqrt(v) + eps
+        momentum > 0: buf = momentum * buf + g / avg;  p = p - lr * buf
+        else:         p = p - lr * g / avg
+
+    ``grad_avgs`` is read only when ``centered`` and ``bufs`` only when ``momentum > 0``
+    (either may be empty otherwise). Returns ``None`` or ``(j, "gradient" | "parameter")``
+    (module docstring).
+
+    >>> p, v = np.ones(1), np.zeros(1)
+    >>> rmsprop_foreach([p], [np.ones(1)], [v], [], [], lr=0.1, alpha=0.75, eps=0.0)
+    >>> p.tolist(), v.tolist()                            # v = 0.25; p -= 0.1 * 1 / 0.5
+    ([0.8], [0.25])
+    """
+    cdef Py_ssize_t j, n = len(params)
+    if (len(grads) != n or len(square_avgs) != n or (centered and len(grad_avgs) != n)
+            or (momentum > 0 and len(bufs) != n)):
+        raise ValueError(f"rmsprop_foreach: {n} params but {len(grads)} grads, {len(square_avgs)} "
+                         f"square_avgs, {len(grad_avgs)} grad_avgs and {len(bufs)} momentum buffers")
+    cdef list G = [None] * n
+    for j in range(n):
+        if grads[j] is None:
+            continue
+        _check_param("rmsprop", j, params[j], "parameter")
+        G[j] = _match("rmsprop", j, params[j], grads[j], "gradient", True)
+        _match("rmsprop", j, params[j], square_avgs[j], "square_avg", False)
+        if centered:
+            _match("rmsprop", j, params[j], grad_avgs[j], "grad_avg", False)
+        if momentum > 0:
+            _match("rmsprop", j, params[j], bufs[j], "momentum buffer", False)
+    j = _first_nonfinite(G)
+    if j >= 0:
+        return (j, "gradient")
+    cdef object bad = None
+    cdef bint r
+    cdef Py_ssize_t size
+    cdef cnp.ndarray p, g, v, a, b
+    for j in range(n):
+        g = G[j]
+        if g is None:
+            continue
+        p = params[j]
+        v = square_avgs[j]
+        a = grad_avgs[j] if centered else p      # never read unless centered
+        b = bufs[j] if momentum > 0 else p       # never read unless momentum > 0
+        size = cnp.PyArray_SIZE(p)
+        if cnp.PyArray_TYPE(p) == cnp.NPY_FLOAT32:
+            with nogil:
+                r = _rmsprop_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
+                                  <float*>cnp.PyArray_DATA(v), <float*>cnp.PyArray_DATA(a),
+                                  <float*>cnp.PyArray_DATA(b), size, <float>lr, <float>alpha,
+                                  <float>eps, <float>weight_decay, <float>momentum, centered)
+        else:
+            with nogil:
+                r = _rmsprop_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
+                                  <double*>cnp.PyArray_DATA(v), <double*>cnp.PyArray_DATA(a),
+                                  <double*>cnp.PyArray_DATA(b), size, lr, alpha, eps,
+                                  weight_decay, momentum, centered)
+        if r and bad is None:
+            bad = (j, "parameter")
+    return bad
+
+
+def adagrad_foreach(list params, list grads, list state_sums, steps, double lr,
+                    double lr_decay=0.0, double weight_decay=0.0, double eps=1e-10):
+    """Adagrad step, in place; ``steps[j] += 1`` (``t``) for every updated parameter.
+
+    Per element (PyTorch's ``torch.optim.Adagrad``)::
+
+        g = g + weight_decay * p
+        s = s + g * g
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+
+    Returns ``None`` or ``(j, "gradient" | "parameter")`` (module docstring).
+
+    >>> p, s, steps = np.ones(1), np.zeros(1), np.zeros(1, np.int64)
+    >>> adagrad_foreach([p], [np.full(1, 2.0)], [s], steps, lr=0.1, eps=0.0)
+    >>> p.tolist(), s.tolist(), steps.tolist()            # p -= 0.1 * 2 / sqrt(4)
+    ([0.9], [4.0], [1])
+    """
+    cdef Py_ssize_t j, n = len(params)
+    if len(grads) != n or len(state_sums) != n:
+        raise ValueError(f"adagrad_foreach: {n} params but {len(grads)} grads and "
+                         f"{len(state_sums)} state_sums")
+    _check_steps(steps, n, "adagrad_foreach")
+    cdef cnp.int64_t[::1] step_counts = steps
+    cdef list G = [None] * n
+    for j in range(n):
+        if grads[j] is None:
+            continue
+        _check_param("adagrad", j, params[j], "parameter")
+        G[j] = _match("adagrad", j, params[j], grads[j], "gradient", True)
+        _match("adagrad", j, params[j], state_sums[j], "state_sum", False)
+    j = _first_nonfinite(G)
+    if j >= 0:
+        return (j, "gradient")
+    cdef object bad = None
+    cdef bint r
+    cdef Py_ssize_t size
+    cdef double clr
+    cdef cnp.ndarray p, g, s
+    for j in range(n):
+        g = G[j]
+        if g is None:
+            continue
+        step_counts[j] += 1
+        # the decayed rate in double, as PyTorch computes it on Python floats
+        clr = lr / (1.0 + (step_counts[j] - 1) * lr_decay)
+        p = params[j]
+        s = state_sums[j]
+        size = cnp.PyArray_SIZE(p)
+        if cnp.PyArray_TYPE(p) == cnp.NPY_FLOAT32:
+            with nogil:
+                r = _adagrad_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
+                                  <float*>cnp.PyArray_DATA(s), size, <float>clr, <float>eps,
+                                  <float>weight_decay)
+        else:
+            with nogil:
+                r = _adagrad_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
+                                  <double*>cnp.PyArray_DATA(s), size, clr, eps, weight_decay)
         if r and bad is None:
             bad = (j, "parameter")
     return bad

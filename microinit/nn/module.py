@@ -1,9 +1,11 @@
 """``Module``: the base class of every layer and model.
 
 A ``Module`` owns parameters (``Tensor`` objects with ``requires_grad=True`` assigned
-as attributes) and child modules (``Module`` attributes), in assignment order. It
-gives them dotted names, a ``train()``/``eval()`` flag, forward hooks, and
-``state_dict``/``load_state_dict`` for saving and restoring them.
+as attributes), buffers (arrays registered with ``register_buffer``: state that is
+saved but not trained, such as BatchNorm's running statistics) and child modules
+(``Module`` attributes), in assignment order. It gives them dotted names, a
+``train()``/``eval()`` flag, forward hooks, and ``state_dict``/``load_state_dict`` for
+saving and restoring parameters and buffers.
 
     >>> import numpy as np
     >>> from microinit.nn import Module, Dense
@@ -63,6 +65,7 @@ class Module:
         d = self.__dict__
         d["_params"] = OrderedDict()
         d["_children"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["training"] = True
         d["_path"] = ""
@@ -77,6 +80,12 @@ class Module:
                                  f"before assigning {name!r}")
         d["_params"].pop(name, None)
         d["_children"].pop(name, None)
+        if name in d["_buffers"]:
+            if value is None or isinstance(value, np.ndarray):
+                d["_buffers"][name] = value  # assigning a buffer's name replaces the buffer
+                d[name] = value
+                return
+            del d["_buffers"][name]
         if isinstance(value, Tensor) and value.requires_grad:
             d["_params"][name] = value
         elif isinstance(value, Module):
@@ -87,6 +96,7 @@ class Module:
     def __delattr__(self, name):
         self._params.pop(name, None)
         self._children.pop(name, None)
+        self._buffers.pop(name, None)
         del self.__dict__[name]
 
     def _join(self, name):
@@ -174,6 +184,49 @@ class Module:
         """The parameters as a list (pass it to an optimizer)."""
         return [p for _, p in self.named_parameters()]
 
+    def register_buffer(self, name, array):
+        """Keep ``array`` (a numpy array, or None) as the buffer ``name``: an attribute
+        that ``state_dict`` saves and ``load_state_dict`` restores in place but no
+        optimizer updates (as ``torch.nn.Module.register_buffer``).
+
+        >>> m = Module()
+        >>> m.register_buffer("count", np.zeros((), np.int64))
+        >>> list(m.state_dict())
+        ['count']
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"register_buffer: the name must be a non-empty str without '.', got {name!r}")
+        if name in self._params or name in self._children:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists as a parameter or module")
+        if array is not None and not isinstance(array, np.ndarray):
+            raise TypeError(f"register_buffer: buffer {name!r} must be a numpy array or None, "
+                            f"got {type(array).__name__}")
+        self._buffers[name] = array
+        self.__dict__[name] = array
+
+    def named_buffers(self, prefix=""):
+        """``(dotted name, array)`` for every buffer that is not None."""
+        for mname, m in self.named_modules(prefix):
+            for bname, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def buffers(self):
+        return [b for _, b in self.named_buffers()]
+
+    def _named_state(self):
+        """Parameters (Tensors, each shared one once) and buffers (arrays), module by
+        module in depth-first order: ``state_dict``'s keys and order, PyTorch's too."""
+        seen = set()
+        for mname, m in self.named_modules():
+            for pname, p in m._params.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mname}.{pname}" if mname else pname), p
+            for bname, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
     def num_parameters(self):
         return int(sum(p.data.size for p in self.parameters()))
 
@@ -198,11 +251,13 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self):
-        """``{dotted name: copy of the parameter's array}``, in parameter order."""
-        return OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        """``{dotted name: copy of the array}`` of every parameter and buffer (each
+        module's parameters, then its buffers, depth first)."""
+        return OrderedDict((name, (v.data if isinstance(v, Tensor) else v).copy())
+                           for name, v in self._named_state())
 
     def load_state_dict(self, state, strict=True, source="state_dict"):
-        """Copy arrays from ``state`` into the parameters, in place.
+        """Copy arrays from ``state`` into the parameters and buffers, in place.
 
         Everything is checked before anything is written, so on error the model is
         unchanged. ``ValueError`` lists every missing key, every unexpected key (both
@@ -220,7 +275,7 @@ class Module:
         """
         if not hasattr(state, "items"):
             raise TypeError(f"load_state_dict expects a mapping of name -> array, got {type(state).__name__}")
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self._named_state())
         problems, arrays = [], {}
         where = "state" if source == "state_dict" else "file"
         missing = [k for k in own if k not in state]
@@ -234,26 +289,31 @@ class Module:
                 continue
             v = state[k]
             a = np.asarray(v.data if isinstance(v, Tensor) else v)
-            if a.dtype.kind not in "fiu":
-                problems.append(f"{k}: dtype {a.dtype} cannot be loaded into a {p.data.dtype} parameter")
-            elif a.shape != p.data.shape:
-                problems.append(f"size mismatch for {k}: {where} {tuple(a.shape)} vs model {tuple(p.data.shape)}")
+            dst = p.data if isinstance(p, Tensor) else p
+            kind = "parameter" if isinstance(p, Tensor) else "buffer"
+            if a.dtype.kind not in "fiu" or (dst.dtype.kind in "iu" and a.dtype.kind == "f"):
+                problems.append(f"{k}: dtype {a.dtype} cannot be loaded into a {dst.dtype} {kind}")
+            elif a.shape != dst.shape:
+                problems.append(f"size mismatch for {k}: {where} {tuple(a.shape)} vs model {tuple(dst.shape)}")
             else:
                 arrays[k] = a
         if problems:
             raise ValueError(f"Error(s) loading {source} into {type(self).__name__}:\n  " + "\n  ".join(problems))
         for k, a in arrays.items():
-            own[k].copy_(a)  # in place, cast to the parameter's dtype, version bumped
+            if isinstance(own[k], Tensor):
+                own[k].copy_(a)  # in place, cast to the parameter's dtype, version bumped
+            else:
+                own[k][...] = a  # a buffer: in place, cast to its dtype
         return self
 
     def save(self, path):
-        """Write the parameters to ``path`` (``microinit.save``: atomic .npz, checksum)."""
+        """Write the parameters and buffers to ``path`` (``microinit.save``: atomic .npz, checksum)."""
         from microinit.serialization import save
 
         save(self, path)
 
     def load(self, path, strict=True):
-        """Read parameters written by ``save``; the model is unchanged if the file is bad."""
+        """Read parameters and buffers written by ``save``; the model is unchanged if the file is bad."""
         from microinit.serialization import load
 
         load(path, self, strict=strict)

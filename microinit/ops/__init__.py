@@ -13,6 +13,7 @@
     linalg               matmul, dense, dense_chain (the fused kernels)
     einsum               einsum
     losses               cross_entropy mse_loss binary_cross_entropy_with_logits hinge_loss
+    normalization        layer_norm batch_norm dropout (fused kernels: _kernels/norm.pyx, dropout.pyx)
     inplace              += -= *= /=
     _boundary            the one place arrays are made safe for the kernels
 

@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["microinit.nn", "microinit.nn.module", "microinit.nn.layers", "microinit.nn.activations",
-           "microinit.nn.containers"]
+           "microinit.nn.containers", "microinit.nn.normalization", "microinit.nn.dropout",
+           "microinit.nn.utils", "microinit.ops.normalization"]
 
 
 @pytest.mark.parametrize("name", MODULES)
