@@ -75,8 +75,6 @@ def test_get_accepts_number_callable_dict_initializer_and_kwargs():
                       "config": {"scale": 2.0, "mode": "fan_out", "distribution": "uniform", "seed": None}})
     assert keras.params == {"scale": 2.0, "mode": "fan_out", "distribution": "uniform"}
     with pytest.raises(TypeError, match="cannot interpret"):
-        init.get(None)
-    with pytest.raises(TypeError, match="cannot interpret"):
         init.get(True)
     with pytest.raises(ValueError, match="'name' key"):
         init.get({"scale": 2.0})

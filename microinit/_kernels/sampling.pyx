@@ -304,7 +304,9 @@ def _range_of(dtype):
 def inside_bounds(dtype, double low, double high, bint closed_low=False):
     """(first, last): the smallest and largest value of `dtype` strictly inside
     (low, high) ([low, high) with closed_low), or None if there is none. Values beyond
-    the dtype's finite range never count (a sample is never inf).
+    the dtype's finite range never count (a sample is never inf). "Strictly inside"
+    holds both exactly and as numpy compares a dtype array with a Python float (the
+    bound rounded to the dtype): the bounds rounded to the dtype are left out too.
 
     >>> inside_bounds(np.float32, 1.0, 2.0)
     (1.0000001192092896, 1.9999998807907104)
@@ -321,14 +323,12 @@ def inside_bounds(dtype, double low, double high, bint closed_low=False):
         first = t(-big)
     else:
         first = t(low)
-        if float(first) < low or (float(first) == low and not closed_low):
+        if float(first) < low or not closed_low:
             first = np.nextafter(first, t(np.inf))
     if high > big:
         last = t(big)
     else:
-        last = t(high)
-        if float(last) >= high:
-            last = np.nextafter(last, t(-np.inf))
+        last = np.nextafter(t(high), t(-np.inf))
     if not (np.isfinite(first) and np.isfinite(last) and float(first) <= float(last)):
         return None
     return float(first), float(last)
