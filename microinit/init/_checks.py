@@ -184,9 +184,9 @@ def calculate_gain(nonlinearity, param=None):
             slope = param
         else:
             raise ValueError(f"calculate_gain: negative_slope {param!r} not a valid number")
-        if not math.isfinite(slope):
-            raise ValueError(f"calculate_gain: negative_slope {param!r} must be finite")
         try:
+            if not math.isfinite(slope):
+                raise ValueError(f"calculate_gain: negative_slope {param!r} must be finite")
             return math.sqrt(2.0 / (1 + float(slope) ** 2))
         except OverflowError:  # docs/reliability.md row 53: a ValueError, never OverflowError
             raise ValueError(

@@ -173,8 +173,9 @@ def _call_entry(entry, shape, dtype, rng, params, out=None):
         result = np.asarray(entry.fn(shape, dtype=dtype, rng=gen, **params))
         if result.shape != shape:
             raise ValueError(f"{where}: returned an array of shape {result.shape}, expected {shape}")
-        result = result.astype(dtype, copy=False)
-        check_finite(result, where, params)
+        with np.errstate(over="ignore"):  # an overflow in the cast is reported just below
+            result = result.astype(dtype, copy=False)
+        check_finite(result, where, {**entry.defaults, **params})
         if out is None:
             return result
         out[...] = result
@@ -189,7 +190,7 @@ def _call_entry(entry, shape, dtype, rng, params, out=None):
     plan = entry.plan(shape, **params)
     check_fits_dtype(plan, dtype, where)  # docs/reliability.md row 53: never inf weights
     result = draw(plan, shape, dtype, as_generator(rng, where), out=out)
-    check_finite(result, where, params)  # the last guard
+    check_finite(result, where, {**entry.defaults, **params})  # the last guard
     return result
 
 
