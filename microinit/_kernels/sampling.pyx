@@ -305,8 +305,10 @@ def inside_bounds(dtype, double low, double high, bint closed_low=False):
     """(first, last): the smallest and largest value of `dtype` strictly inside
     (low, high) ([low, high) with closed_low), or None if there is none. Values beyond
     the dtype's finite range never count (a sample is never inf). "Strictly inside"
-    holds both exactly and as numpy compares a dtype array with a Python float (the
-    bound rounded to the dtype): the bounds rounded to the dtype are left out too.
+    holds both exactly and, where the interval holds other values, as numpy compares a
+    dtype array with a Python float (the bound rounded to the dtype): bounds that round
+    to a value of the dtype leave that value out too, unless it is the only one
+    inside (float16 0.0 in (-1e-150, 1e-150)).
 
     >>> inside_bounds(np.float32, 1.0, 2.0)
     (1.0000001192092896, 1.9999998807907104)
@@ -315,20 +317,27 @@ def inside_bounds(dtype, double low, double high, bint closed_low=False):
     """
     t = np.dtype(dtype).type
     big = _range_of(t)
-    if not (low < big and high > -big):
-        return None
+    found = _inside(t, big, low, high, closed_low, True)
+    return found if found is not None else _inside(t, big, low, high, closed_low, False)
+
+
+def _inside(t, big, double low, double high, bint closed_low, bint skip_rounded_bounds):
     # Compared as Python floats: a numpy float32 compared with a Python float would
-    # round the Python float to float32 first.
-    if low < -big:
-        first = t(-big)
-    else:
-        first = t(low)
-        if float(first) < low or not closed_low:
-            first = np.nextafter(first, t(np.inf))
-    if high > big:
-        last = t(big)
-    else:
-        last = np.nextafter(t(high), t(-np.inf))
+    # round the Python float to float32 first. Overflow to inf is expected here.
+    with np.errstate(over="ignore"):
+        low_t, high_t = t(low), t(high)
+        if not np.isfinite(low_t):
+            first = t(-big) if low < 0 else t(np.inf)
+        elif float(low_t) > low and not skip_rounded_bounds or closed_low and float(low_t) >= low:
+            first = low_t
+        else:
+            first = np.nextafter(low_t, t(np.inf))
+        if not np.isfinite(high_t):
+            last = t(big) if high > 0 else t(-np.inf)
+        elif float(high_t) < high and not skip_rounded_bounds:
+            last = high_t
+        else:
+            last = np.nextafter(high_t, t(-np.inf))
     if not (np.isfinite(first) and np.isfinite(last) and float(first) <= float(last)):
         return None
     return float(first), float(last)

@@ -167,6 +167,13 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_no
     return plan.from_parameter(f"scale={scale!r}")
 
 
+def _scaled(shape, where, scale, mode, distribution):
+    """variance_scaling's plan for a named special case, which uses the default axes:
+    a 0-D or 1-D shape is refused naming `where` (docs/reliability.md row 32)."""
+    _need_2d(shape, where)
+    return variance_scaling.__wrapped__(shape, scale, mode, distribution)
+
+
 def _normal_kind(distribution, where):
     return check_choice(distribution, NORMAL_DISTRIBUTIONS, "distribution", where)
 
@@ -178,7 +185,7 @@ def xavier_uniform(shape, gain=1.0):
     torch ``xavier_uniform_``; Keras/JAX ``glorot_uniform`` (gain 1). Suited to tanh,
     sigmoid, linear layers. ``xavier_uniform((784, 256), gain=calculate_gain("tanh"))``.
     """
-    plan = variance_scaling.__wrapped__(shape, gain_scale(gain, "xavier_uniform"), "fan_avg", "uniform")
+    plan = _scaled(shape, "xavier_uniform", gain_scale(gain, "xavier_uniform"), "fan_avg", "uniform")
     return plan.from_parameter(f"gain={gain!r}")
 
 
@@ -195,7 +202,7 @@ def xavier_normal(shape, gain=1.0, distribution="normal"):
     0.07
     """
     dist = _normal_kind(distribution, "xavier_normal")
-    plan = variance_scaling.__wrapped__(shape, gain_scale(gain, "xavier_normal"), "fan_avg", dist)
+    plan = _scaled(shape, "xavier_normal", gain_scale(gain, "xavier_normal"), "fan_avg", dist)
     return plan.from_parameter(f"gain={gain!r}")
 
 
@@ -236,7 +243,7 @@ def he_uniform(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_rel
     True
     """
     where = "he_uniform"
-    return variance_scaling.__wrapped__(shape, _he_scale(negative_slope, nonlinearity, where),
+    return _scaled(shape, where, _he_scale(negative_slope, nonlinearity, where),
                                         _he_mode(mode, where), "uniform")
 
 
@@ -252,7 +259,7 @@ def he_normal(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_relu
     >>> w = he_normal((512, 256), rng=0)   # std sqrt(2 / 512) = 0.0625
     """
     where = "he_normal"
-    return variance_scaling.__wrapped__(shape, _he_scale(negative_slope, nonlinearity, where),
+    return _scaled(shape, where, _he_scale(negative_slope, nonlinearity, where),
                                         _he_mode(mode, where), _normal_kind(distribution, where))
 
 
@@ -261,7 +268,7 @@ def lecun_uniform(shape):
     """LeCun et al. (1998), "Efficient BackProp": U(-b, b), b = sqrt(3 / fan_in).
 
     Keras/JAX ``lecun_uniform``. ``lecun_uniform((300, 100), rng=0)``: bound 0.1."""
-    return variance_scaling.__wrapped__(shape, 1.0, "fan_in", "uniform")
+    return _scaled(shape, "lecun_uniform", 1.0, "fan_in", "uniform")
 
 
 @builtin("lecun_normal")
@@ -272,7 +279,7 @@ def lecun_normal(shape, distribution="normal"):
     truncated normal with that std after truncation: ``distribution="truncated_normal"``.
     ``lecun_normal((400, 64), rng=0)``: std 0.05.
     """
-    return variance_scaling.__wrapped__(shape, 1.0, "fan_in", _normal_kind(distribution, "lecun_normal"))
+    return _scaled(shape, "lecun_normal", 1.0, "fan_in", _normal_kind(distribution, "lecun_normal"))
 
 
 # ------------------------------------------------------------------------- structured

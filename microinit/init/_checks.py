@@ -51,7 +51,11 @@ def check_real(value, what, where, *, positive=False, nonnegative=False, lo=None
     if type(value) is not float and type(value) is not int and (
             isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise ValueError(f"{where}: {what} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float64: a ValueError, never OverflowError (row 53)
+        raise ValueError(f"{where}: {what} (an int of {abs(int(value)).bit_length()} bits) is outside "
+                         "float64's range [-1.79769e+308, 1.79769e+308]") from None
     if math.isnan(value) or not (infinite_ok or math.isfinite(value)):
         raise ValueError(f"{where}: {what} must be {'a number' if infinite_ok else 'finite'}, got {value!r}")
     if positive and not value > 0:
@@ -99,9 +103,15 @@ def check_dtype(dtype, where):
     return dt
 
 
+def _is_int(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _axis_size(shape, axes, what, where):
-    if type(axes) is int or isinstance(axes, (numbers.Integral, np.integer)):
+    if _is_int(axes):
         axes = (axes,)
+    if not isinstance(axes, (tuple, list)) or not all(_is_int(ax) for ax in axes):
+        raise ValueError(f"{where}: {what} must be an int or a tuple of ints, got {axes!r}")
     size = 1
     for ax in axes:
         if not -len(shape) <= ax < len(shape):

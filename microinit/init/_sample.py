@@ -12,6 +12,9 @@ from microinit.init._ortho import haar_orthogonal
 
 __all__ = ["Plan", "draw", "truncnorm_moments"]
 
+#: float16 uniform redraw rounds before giving up (each round keeps a fixed fraction).
+MAX_REDRAW_ROUNDS = 1000
+
 
 class Plan:
     """What an initializer will draw for one shape: kind + parameters + fans.
@@ -150,16 +153,23 @@ def draw(plan, shape, dtype, gen, out=None):
 
 def _redraw_rounded_out_of_bounds(out, low, high, gen):
     """float16 uniform is drawn in float32 and rounded once: redraw the values that
-    rounded below low or onto/past high, so [low, high) holds in float16 too. Each
-    round keeps at least about half the redraws (only the half-ulp ends of the
-    interval round out of it, and the interval holds a float16 value), so it ends."""
-    if sampling.inside_bounds(np.float16, low, high, closed_low=True) is None:
+    rounded out of the float16 values kept for [low, high) (sampling.inside_bounds), so
+    the bounds hold in float16 too. Some kept value has its whole rounding interval
+    inside [low, high), so each round keeps a fixed fraction of the redraws; the cap
+    on rounds is a guard that the argument makes unreachable."""
+    bounds = sampling.inside_bounds(np.float16, low, high, closed_low=True)
+    if bounds is None:
         raise ValueError(f"uniform: no float16 value lies in [low={low!r}, high={high!r})")
-    while True:
-        bad = (out < low) | (out >= high)
+    # The float16 values to keep, as inside_bounds defines them (compared with values of
+    # float16, so numpy's rounding of a Python float bound cannot disagree).
+    first, last = np.float16(bounds[0]), np.float16(bounds[1])
+    for _ in range(MAX_REDRAW_ROUNDS):
+        bad = (out < first) | (out > last)
         n_bad = int(np.count_nonzero(bad))
         if not n_bad:
             return
         redraw = np.empty(n_bad, np.float32)
         sampling.uniform_fill(gen, redraw, low, high)
         out[bad] = redraw
+    raise ValueError(f"uniform: float16 draws on [low={low!r}, high={high!r}) kept rounding out of it "
+                     f"after {MAX_REDRAW_ROUNDS} rounds")
