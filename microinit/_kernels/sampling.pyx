@@ -556,10 +556,10 @@ cdef void _truncnorm_loop(Stream *s, real[::1] out, double mean, double std, dou
 
 
 def truncnorm_fill(gen, out, double mean, double std, double low, double high, inside=None):
-    """out[i] ~ N(mean, std^2) restricted to (low, high), every sample a value of the
+    """out[i] ~ N(mean, std^2) restricted to (low, high): every sample, rounded to the
     dtype `inside` (default: out's dtype; numpy.float16 for a float32 buffer that will
-    be rounded to float16) strictly between low and high, never inf (out is a 1-D
-    C-contiguous float32/float64 array).
+    be rounded to float16), is a value strictly between low and high, never inf (out
+    is a 1-D C-contiguous float32/float64 array).
 
     Needs finite mean, finite std > 0, low < high (either may be infinite), and at
     least one value of `inside` strictly between low and high, else ValueError naming

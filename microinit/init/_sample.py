@@ -139,7 +139,8 @@ def draw(plan, shape, dtype, gen, out=None):
         if kind == "sparse" and p["n_zeros"]:
             sampling.zero_random_per_row(gen, work.reshape(shape[0], -1), p["n_zeros"])
     elif kind == "truncated_normal":
-        # float16 is drawn in float32 as values of float16 already: the copy below is exact.
+        # float16 is drawn in float32 clamped so that the copy below, which rounds to
+        # float16, stays strictly inside (low, high).
         _fill_truncated_normal(work, p["mean"], p["std"], p["low"], p["high"], gen,
                                inside=np.float16 if out.dtype == np.float16 else None)
     else:  # pragma: no cover - plans are built only in _builtins.py
