@@ -537,22 +537,30 @@ cdef inline double _tn_normal(Stream *s, double a, double b, bint single) noexce
             return x
 
 
+cdef inline double clamp(double x, double first, double last) noexcept nogil:
+    # Comparisons, not fmin/fmax (library calls without -ffast-math).
+    if x < first:
+        return first
+    if x > last:
+        return last
+    return x
+
+
 cdef void _truncnorm_loop(Stream *s, real[::1] out, double mean, double std, double lo_edge,
                           double hi_edge, double first, double last, int method, double a,
                           double b, double w, double c, bint flip) noexcept nogil:
+    # Every x below lies (up to the rounding of its affine map) in the part of the
+    # interval that rounds to [first, last]: clamping it there only removes that rounding.
     cdef Py_ssize_t i, n = out.shape[0]
     cdef bint single = real is float
-    cdef double x
-    for i in range(n):
-        if method == 0:
-            x = mean + std * _tn_normal(s, a, b, single)
-        elif flip:
-            x = hi_edge - std * _tn_offset(s, method, a, w, c)
-        else:
-            x = lo_edge + std * _tn_offset(s, method, a, w, c)
-        # x lies (up to the rounding of the line above) in the part of the interval
-        # that rounds to [first, last]: clamping it there only removes that rounding.
-        out[i] = <real>fmin(fmax(x, first), last)
+    cdef double edge = hi_edge if flip else lo_edge
+    cdef double step = -std if flip else std
+    if method == 0:
+        for i in range(n):
+            out[i] = <real>clamp(mean + std * _tn_normal(s, a, b, single), first, last)
+    else:
+        for i in range(n):
+            out[i] = <real>clamp(edge + step * _tn_offset(s, method, a, w, c), first, last)
 
 
 def truncnorm_fill(gen, out, double mean, double std, double low, double high, inside=None):

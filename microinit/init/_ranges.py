@@ -4,8 +4,8 @@ A parameter that is a fine float64 can still overflow the weights' dtype:
 ``normal(mean=1e300)`` in float32, ``orthogonal(gain=1e300)``, ``normal(mean=7e4)`` in
 float16. Every value a plan can draw must be a finite value of the dtype, else
 ValueError naming the user's parameter and the dtype's range, before anything is
-drawn; and `check_finite` is the last guard on what was drawn (user initializers
-included). Nothing here draws random numbers.
+drawn; and `check_finite` is the last guard on what a user-registered initializer
+returns. Nothing here draws random numbers.
 """
 import math
 
