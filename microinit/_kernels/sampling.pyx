@@ -37,7 +37,7 @@ words from ``Generator.bit_generator.random_raw``; tests check they agree.
 """
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
-from libc.math cimport exp, fmax, fmin, hypot, isfinite, log, sqrt
+from libc.math cimport exp, hypot, isfinite, log, sqrt
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from numpy.random cimport bitgen_t
 cimport numpy as cnp
@@ -45,6 +45,11 @@ cimport numpy as cnp
 from microinit._kernels.argcheck cimport check_array, float_typenum
 
 import numpy as np
+
+# Re-exported: the per-fill planning in plain Python (sampling_intervals.py).
+from microinit._kernels.sampling_intervals import (TN_EXPONENTIAL, TN_NORMAL, TN_UNIFORM,  # noqa: F401
+                                                   check_range, inside_bounds, plan_truncnorm,
+                                                   range_of, truncnorm_method)
 
 cnp.import_array()
 
@@ -296,61 +301,6 @@ cdef int _check_out(str op, object out, int ndim) except -1:
     return t
 
 
-def _range_of(dtype):
-    """The largest finite value of a float dtype, as a Python float."""
-    return float(np.finfo(dtype).max)
-
-
-def inside_bounds(dtype, double low, double high, bint closed_low=False):
-    """(first, last): the smallest and largest value of `dtype` strictly inside
-    (low, high) ([low, high) with closed_low), or None if there is none. Values beyond
-    the dtype's finite range never count (a sample is never inf). "Strictly inside"
-    holds both exactly and, where the interval holds other values, as numpy compares a
-    dtype array with a Python float (the bound rounded to the dtype): bounds that round
-    to a value of the dtype leave that value out too, unless it is the only one
-    inside (float16 0.0 in (-1e-150, 1e-150)).
-
-    >>> inside_bounds(np.float32, 1.0, 2.0)
-    (1.0000001192092896, 1.9999998807907104)
-    >>> inside_bounds(np.float32, 1.0, 1.0 + 1e-9) is None
-    True
-    """
-    t = np.dtype(dtype).type
-    big = _range_of(t)
-    found = _inside(t, big, low, high, closed_low, True)
-    return found if found is not None else _inside(t, big, low, high, closed_low, False)
-
-
-def _inside(t, big, double low, double high, bint closed_low, bint skip_rounded_bounds):
-    # Compared as Python floats: a numpy float32 compared with a Python float would
-    # round the Python float to float32 first. Overflow to inf is expected here.
-    with np.errstate(over="ignore"):
-        low_t, high_t = t(low), t(high)
-        if not np.isfinite(low_t):
-            first = t(-big) if low < 0 else t(np.inf)
-        elif float(low_t) > low and not skip_rounded_bounds or closed_low and float(low_t) >= low:
-            first = low_t
-        else:
-            first = np.nextafter(low_t, t(np.inf))
-        if not np.isfinite(high_t):
-            last = t(big) if high > 0 else t(-np.inf)
-        elif float(high_t) < high and not skip_rounded_bounds:
-            last = high_t
-        else:
-            last = np.nextafter(high_t, t(-np.inf))
-    if not (np.isfinite(first) and np.isfinite(last) and float(first) <= float(last)):
-        return None
-    return float(first), float(last)
-
-
-def _check_range(str op, out, double low, double high):
-    """Refuse bounds outside the finite range of out's dtype (samples there would be inf)."""
-    big = _range_of(out.dtype)
-    if not (-big <= low and high <= big):
-        raise ValueError(f"{op}: low={low!r} and high={high!r} must lie in {out.dtype.name}'s range "
-                         f"[{-big:.8g}, {big:.8g}]")
-
-
 def uniform_fill(gen, out, double low, double high):
     """out[i] ~ U[low, high) for a 1-D C-contiguous float32/float64 out; low < high,
     both within the finite range of out's dtype, and at least one value of that dtype
@@ -369,7 +319,7 @@ def uniform_fill(gen, out, double low, double high):
         raise ValueError(f"uniform_fill: need finite low < high (and a finite high - low), "
                          f"got low={low!r}, high={high!r}")
     cdef int t = _check_out("uniform_fill", out, 1)
-    _check_range("uniform_fill", out, low, high)
+    check_range("uniform_fill", out.dtype, low, high)
     if inside_bounds(out.dtype, low, high, closed_low=True) is None:
         raise ValueError(f"uniform_fill: no {out.dtype.name} value lies in [low={low!r}, high={high!r})")
     bitgen = _checked_bitgen(gen, &s)
@@ -429,7 +379,7 @@ def normal_fill(gen, out, double mean, double std):
     if not (std >= 0 and isfinite(std) and isfinite(mean)):
         raise ValueError(f"normal_fill: need finite mean and std >= 0, got mean={mean!r}, std={std!r}")
     cdef int t = _check_out("normal_fill", out, 1)
-    big = _range_of(out.dtype)
+    big = range_of(out.dtype)
     if not abs(mean) + NORMAL_MAX_Z * std <= big:
         raise ValueError(f"normal_fill: mean={mean!r}, std={std!r} reach |mean| + {NORMAL_MAX_Z} std, "
                          f"outside {out.dtype.name}'s range [{-big:.8g}, {big:.8g}]")
@@ -451,53 +401,9 @@ def normal_fill(gen, out, double mean, double std):
             PyErr_CheckSignals()
 
 
-# Proposal methods for the truncated normal (chosen once per fill by truncnorm_method).
-TN_NORMAL = 0
-TN_EXPONENTIAL = 1
-TN_UNIFORM = 2
-
-
 cdef inline double half_sq_diff(double u, double v) noexcept nogil:
     # (u^2 - v^2) / 2 without overflowing for |u|, |v| up to the double range.
     return (u - v) * (0.5 * u + 0.5 * v)
-
-
-def truncnorm_method(double alpha, double beta, width=None):
-    """(method, a, b, c, flip) for a standard normal truncated to [alpha, beta].
-
-    The proposal draws x on [a, b] and the sample is -x if flip else x. NORMAL: the
-    plain normal when P(alpha < Z < beta) >= 0.3. For one-sided intervals (mirrored
-    so that a >= 0): UNIFORM on [a, b] accepted with prob exp((c^2 - x^2) / 2), c = a,
-    when that is >= 0.3 everywhere, else EXPONENTIAL with Robert's optimal rate (its
-    acceptance, counting draws past b, is >= 0.5). Intervals around 0 that are too
-    narrow for the normal: UNIFORM with c = 0. Every method keeps a draw with
-    probability >= 0.3, so the expected work per sample is bounded. width is
-    beta - alpha computed without cancellation (alpha and beta may be huge and
-    close); by default beta - alpha.
-
-    >>> truncnorm_method(-2.0, 2.0)[0] == TN_NORMAL, truncnorm_method(5.0, 8.0)[0] == TN_EXPONENTIAL
-    (True, True)
-    """
-    cdef double w = beta - alpha if width is None else width
-    mass = 0.5 * (_erfc(-beta / sqrt(2.0)) - _erfc(-alpha / sqrt(2.0)))
-    if mass >= 0.3:
-        return TN_NORMAL, alpha, beta, 0.0, False
-    flip = False
-    a, b = alpha, beta
-    if beta <= 0:
-        a, b, flip = -beta, -alpha, True
-    if a >= 0:
-        # exp((a^2 - b^2) / 2) with b = a + w
-        if exp(-w * (a + 0.5 * w)) >= 0.3:
-            return TN_UNIFORM, a, b, a, flip
-        return TN_EXPONENTIAL, a, b, 0.0, flip
-    return TN_UNIFORM, a, b, 0.0, flip
-
-
-def _erfc(x):
-    import math
-
-    return math.erfc(x)
 
 
 cdef inline double _tn_offset(Stream *s, int method, double a, double w, double c) noexcept nogil:
@@ -591,40 +497,18 @@ def truncnorm_fill(gen, out, double mean, double std, double low, double high, i
     if t not in (np.float16, np.float32, np.float64) or t.itemsize > out.dtype.itemsize:
         raise TypeError(f"truncnorm_fill: inside={inside!r} must be a float dtype no wider than "
                         f"out's {out.dtype.name}")
-    bounds = inside_bounds(t, low, high)
-    if bounds is None:
-        raise ValueError(f"truncated_normal: no {t.name} value lies strictly between "
-                         f"low={low!r} and high={high!r}")
-    cdef double first = bounds[0], last = bounds[1]
-    # The draws that round to first..last: down to the midpoint between first and the
-    # value below it (but not below low), up to the midpoint above last. float64
-    # output rounds nothing, so there the set is [first, last] itself.
-    cdef double lo_edge = first, hi_edge = last
-    big = _range_of(t)
-    if t != np.float64:
-        if first > -big:
-            below = float(np.nextafter(t.type(first), t.type(-np.inf)))
-            lo_edge = fmax(low, 0.5 * below + 0.5 * first)
-        if last < big:
-            above = float(np.nextafter(t.type(last), t.type(np.inf)))
-            hi_edge = fmin(high, 0.5 * last + 0.5 * above)
+    plan = plan_truncnorm(mean, std, low, high, t)
     bitgen = _checked_bitgen(gen, &s)
     n = out.shape[0]
     if n == 0:
         return
-    alpha, beta = (lo_edge - mean) / std, (hi_edge - mean) / std
-    if alpha == np.inf or beta == -np.inf:
-        # The interval is so far in one tail that (edge - mean) / std overflows: all the
-        # mass lies within far less than a rounding of the nearer bound.
-        out[...] = first if alpha == np.inf else last
+    if plan.point is not None:
+        out[...] = plan.point
         return
-    # The interval's width in std units, from the edges (alpha and beta may be huge and
-    # close: mean=1e30, std=1, (low, high) = (-2, 2)).
-    width = (hi_edge - lo_edge) / std
-    method, a, b, c, flip = truncnorm_method(alpha, beta, width)
-    cdef int m = method
-    cdef double ca = a, cb = b, cc = c, cw = width
-    cdef bint cflip = flip
+    cdef int m = plan.method
+    cdef double ca = plan.a, cb = plan.b, cc = plan.c, cw = plan.width
+    cdef double first = plan.first, last = plan.last, lo_edge = plan.lo_edge, hi_edge = plan.hi_edge
+    cdef bint cflip = plan.flip
     with bitgen.lock:
         if typenum == cnp.NPY_FLOAT32:
             out_f = out

@@ -97,7 +97,7 @@ def normal(shape, mean=0.0, std=1.0):
 @builtin("truncated_normal", "trunc_normal",
          param_aliases={"stddev": "std", "a": "low", "b": "high"})
 def truncated_normal(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
-    """N(mean, std^2) restricted to the open interval (low, high), redrawn until inside.
+    """N(mean, std^2) restricted to the open interval (low, high).
 
     Convention (PyTorch's ``trunc_normal_``): `low` and `high` are ABSOLUTE bounds (not
     multiples of std) and `std` is the std BEFORE truncation, so the samples' std is
@@ -106,11 +106,17 @@ def truncated_normal(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
     the bounds at +-2 std (resp. lower/upper std) around the mean: that is
     ``truncated_normal(mean=m, std=s, low=m - 2*s, high=m + 2*s)``. The corrected variant,
     whose samples HAVE the target std, is ``variance_scaling(distribution=
-    "truncated_normal")``. Every sample lies strictly inside (low, high): none is
-    clamped onto a bound (sampled by rejection, exact in every dtype). A bound may be
-    infinite for a one-sided truncation.
+    "truncated_normal")``. Every sample lies strictly inside (low, high) in the output
+    dtype: the law is drawn on the values that round to a value of the dtype inside
+    (Robert's 1995 proposals, bounded work per sample however far in the tail the
+    interval is: ``std=1e-9, low=1, high=2`` gives the first value above 1). A bound
+    may be infinite for a one-sided truncation. An interval holding no value of the
+    dtype, or a mean or reachable side beyond the dtype's range, raises ValueError
+    (docs/reliability.md rows 52, 53).
 
     >>> w = truncated_normal((2, 3), std=0.02, low=-0.04, high=0.04, rng=0)
+    >>> truncated_normal((2,), std=1e-9, low=1.0, high=2.0, rng=0).tolist()
+    [1.0000001192092896, 1.0000001192092896]
     """
     where = "truncated_normal"
     mean = check_real(mean, "mean", where)
