@@ -266,12 +266,15 @@ def test_a_signal_interrupts_a_large_fill():
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    out = np.empty(40 * sampling.CHUNK, np.float32)
+    out = np.full(40 * sampling.CHUNK, np.nan, np.float32)
     previous = signal.signal(signal.SIGALRM, interrupt)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.01)
         with pytest.raises(KeyboardInterrupt):
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
             sampling.truncnorm_fill(np.random.default_rng(0), out, 0.0, 1.0, 1.0, 1.5)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    # Stopped part-way: without the checks the signal would only be handled after the
+    # whole fill returned, and no NaN would be left.
+    assert np.isnan(out[-sampling.CHUNK:]).all()
