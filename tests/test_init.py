@@ -75,8 +75,6 @@ def test_get_accepts_number_callable_dict_initializer_and_kwargs():
                       "config": {"scale": 2.0, "mode": "fan_out", "distribution": "uniform", "seed": None}})
     assert keras.params == {"scale": 2.0, "mode": "fan_out", "distribution": "uniform"}
     with pytest.raises(TypeError, match="cannot interpret"):
-        init.get(None)
-    with pytest.raises(TypeError, match="cannot interpret"):
         init.get(True)
     with pytest.raises(ValueError, match="'name' key"):
         init.get({"scale": 2.0})
@@ -157,6 +155,57 @@ def test_fewer_than_two_dims(name, shape):  # row 32
     with pytest.raises(ValueError,
                        match="Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"):
         init.get(name)(shape)
+
+
+@pytest.mark.parametrize("shape,axes,fans", [
+    ((64,), dict(in_axis=0, out_axis=()), (64, 1)),
+    ((64,), dict(in_axis=(), out_axis=0), (1, 64)),
+    ((), dict(in_axis=(), out_axis=()), (1, 1)),
+    ((6,), dict(in_axis=(), out_axis=(), batch_axis=0), (1, 1)),
+])
+def test_variance_scaling_low_rank_shapes_with_explicit_axes_use_those_fans(shape, axes, fans):
+    # As JAX's variance_scaling(scale, mode, distribution, in_axis, out_axis): fans from the
+    # explicit axes (size 1 for ()), receptive field = the remaining axes.
+    assert init.compute_fans(shape, **axes) == fans
+    w = init.variance_scaling(shape, scale=2.0, mode="fan_in", distribution="uniform", rng=0, **axes)
+    assert w.shape == shape and w.dtype == np.float32
+    limit = math.sqrt(3 * 2.0 / fans[0])
+    assert (np.abs(w) < limit).all()
+    d = init.describe({"name": "variance_scaling", "scale": 2.0, "distribution": "normal", **axes}, shape)
+    assert (d["fan_in"], d["fan_out"]) == fans and d["std"] == pytest.approx(math.sqrt(2.0 / fans[0]))
+    # A statistic with power: the std of many draws from a 1-D shape is sqrt(scale / fan_in).
+    if shape == (64,):
+        many = init.variance_scaling((4096,), scale=2.0, distribution="normal", rng=1, **axes)
+        fan = 4096 if axes["in_axis"] == 0 else 1
+        assert abs(many.std() / math.sqrt(2.0 / fan) - 1) < 0.05
+    # Explicit axes that collide or do not exist are refused, naming them.
+    with pytest.raises(ValueError, match="must be distinct|out of range"):
+        init.variance_scaling(shape, in_axis=0, out_axis=0) if shape else init.variance_scaling(shape, in_axis=0)
+
+
+def test_get_none_is_the_dense_default():  # docs/reliability.md row 31: get(None) as in Keras
+    import inspect
+
+    from microinit.nn import Dense
+
+    assert init.get(None) == init.get(init.DEFAULT_WEIGHT_INIT) == init.get("he_uniform")
+    assert inspect.signature(Dense).parameters["weight_init"].default == init.DEFAULT_WEIGHT_INIT
+    assert init.get(None, negative_slope=0.2).params == {"negative_slope": 0.2}
+    a = init.get(None)((5, 4), rng=3)
+    assert a.tobytes() == init.he_uniform((5, 4), rng=3).tobytes()
+
+
+@pytest.mark.parametrize("keras,ours", [
+    ("OrthogonalInitializer", "orthogonal"), ("IdentityInitializer", "identity"),
+    ("GlorotUniform", "xavier_uniform"), ("GlorotNormal", "xavier_normal"), ("HeNormal", "he_normal"),
+    ("HeUniform", "he_uniform"), ("LecunNormal", "lecun_normal"), ("LecunUniform", "lecun_uniform"),
+    ("VarianceScaling", "variance_scaling"), ("TruncatedNormal", "truncated_normal"),
+    ("RandomNormal", "normal"), ("RandomUniform", "uniform"), ("Zeros", "zeros"), ("Ones", "ones"),
+    ("Constant", "constant"), ("Orthogonal", "orthogonal"), ("Identity", "identity"),
+])
+def test_keras_class_names_resolve(keras, ours):  # docs/reliability.md row 31
+    assert init.get(keras).name == ours
+    assert init.get({"class_name": keras, "config": {"seed": None}}).name == ours
 
 
 @pytest.mark.parametrize("shape", [(3, -1), (2.5, 3), ("a", 3), (True, 3), (3, None), "abc", None, 3.0])

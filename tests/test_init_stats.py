@@ -7,6 +7,7 @@ critical value at alpha = 1e-4. The same check run against the formula with the 
 off by x1.1 must fail, which shows the test has the power to catch a wrong formula.
 """
 import math
+import time
 
 import numpy as np
 import pytest
@@ -263,3 +264,100 @@ def test_normal_tails_beyond_the_ziggurat_base(dtype):
         observed = np.count_nonzero(np.abs(w) > t)
         assert abs(observed - expected) < 5 * math.sqrt(expected), (t, observed, expected)
     assert np.count_nonzero(w > 0) == pytest.approx(n / 2, abs=5 * math.sqrt(n / 4))
+
+
+# ------------------------------------------- far tails (docs/reliability.md row 52)
+
+
+def _log_upper_tail(z):
+    """log P(Z > z) for a standard normal, exact in log space for every z: erfc while it
+    does not underflow, else the asymptotic series (its error at z >= 20 is < 1e-20)."""
+    if z < 20:
+        return math.log(0.5 * math.erfc(z / math.sqrt(2)))
+    s = 1 - 1 / z ** 2 + 3 / z ** 4 - 15 / z ** 6 + 105 / z ** 8
+    return -z * z / 2 - math.log(z * math.sqrt(2 * math.pi)) + math.log(s)
+
+
+def tail_truncnorm_cdf(mean, std, low, high):
+    """CDF of N(mean, std^2) truncated to (low, high) with mean <= low, written with
+    upper-tail probabilities in log space so that intervals 40 std out still work:
+    F(x) = (1 - Q(x)/Q(a)) / (1 - Q(b)/Q(a)), Q(z) = P(Z > z)."""
+    a, b = (low - mean) / std, (high - mean) / std
+    la = _log_upper_tail(a)
+    lb = _log_upper_tail(b) if math.isfinite(b) else -math.inf
+    denom = -math.expm1(lb - la)
+
+    def cdf(x):
+        z = (np.asarray(x, np.float64) - mean) / std
+        lq = np.array([_log_upper_tail(v) for v in np.clip(z, a, b if math.isfinite(b) else 1e300)])
+        return np.clip(-np.expm1(lq - la) / denom, 0.0, 1.0)
+
+    return cdf
+
+
+def _exponential_cdf(low, rate):
+    """The CDF of low + Exp(rate): the classic wrong formula for a normal's tail."""
+    return lambda x: -np.expm1(-rate * np.maximum(np.asarray(x, np.float64) - low, 0.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mean,std,low,high", [
+    (0.0, 1.0, 1.5, np.inf),          # exponential proposal, one-sided
+    (0.0, 1.0, 8.0, 9.0),             # exponential proposal, 8 std out
+    (0.0, 1e-3, 0.04, 0.05),          # 40 std out: erfc underflows there, log space does not
+    (1.0, 1.0, -np.inf, -1.5),        # the mirror image: lower tail
+])
+def test_truncated_normal_tails_match_exact_cdf_and_moments(dtype, mean, std, low, high):  # row 52
+    n = 20_000
+    w = init.truncated_normal((n,), mean=mean, std=std, low=low, high=high, dtype=dtype, rng=21)
+    assert ((w > low) & (w < high)).all() and np.isfinite(w).all()
+    x = w.astype(np.float64)
+    if low == -np.inf:  # mirror so that the tail is an upper one
+        x, (mean, low, high) = -x, (-mean, -high, -low)
+    cdf = tail_truncnorm_cdf(mean, std, low, high)
+    assert ks_statistic(x, cdf) < ks_critical(n)
+    # The test has the power to reject a wrong formula: std off by x1.1, and (near the
+    # mean, where it differs) the exponential approximation of the tail.
+    assert ks_statistic(x, tail_truncnorm_cdf(mean, 1.1 * std, low, high)) > ks_critical(n)
+    a = (low - mean) / std
+    if a < 2:
+        assert ks_statistic(x, _exponential_cdf(low, a / std)) > ks_critical(n)
+    if a < 20:  # moments against the exact formula (where erfc is representable)
+        m, s = _moments(mean, std, low, high)
+        se = s / math.sqrt(n)
+        assert abs(x.mean() - m) < 5 * se and abs(x.std() / s - 1) < 0.05
+
+
+def _moments(mean, std, low, high):
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    a, b = (low - mean) / std, (high - mean) / std
+    qa, qb = 0.5 * math.erfc(a / math.sqrt(2)), (0.5 * math.erfc(b / math.sqrt(2)) if math.isfinite(b) else 0.0)
+    pb = pdf(b) if math.isfinite(b) else 0.0
+    tb = b * pb if math.isfinite(b) else 0.0
+    z = qa - qb
+    m = (pdf(a) - pb) / z
+    var = 1 + (a * pdf(a) - tb) / z - m * m
+    return mean + std * m, std * math.sqrt(var)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_truncated_normal_interval_far_in_the_tail_takes_bounded_time(dtype):  # row 52
+    # std=1e-9 on (1, 2): a billion std out. Rejection from the normal never accepts;
+    # the exact law puts all its mass within 1e-18 of 1, so every sample is the first
+    # value of the dtype above 1.
+    t0 = time.perf_counter()
+    w = init.truncated_normal((100_000,), std=1e-9, low=1.0, high=2.0, dtype=dtype, rng=3)
+    assert time.perf_counter() - t0 < 5.0
+    assert (w == np.nextafter(dtype(1), dtype(2))).all()
+    # A mean far beyond the interval (within the dtype's range, but 1e7-1e310 std away):
+    # the mass sits at the nearer bound.
+    mean = 0.9 * float(np.finfo(dtype).max)
+    w = init.truncated_normal((1000,), mean=mean, std=1e-3, low=-2.0, high=2.0, dtype=dtype, rng=3)
+    assert (w == np.nextafter(dtype(2), dtype(0))).all()
+
+
+def test_truncated_normal_mean_outside_the_dtype_range_is_refused():  # rows 52, 53
+    with pytest.raises(ValueError, match=r"mean=1e\+39 is too large, outside float32's range"):
+        init.truncated_normal((10,), mean=1e39, std=1.0, low=-np.inf, high=np.inf)
+    with pytest.raises(ValueError, match=r"mean=70000.0 is too large, outside float16's range"):
+        init.truncated_normal((10,), mean=7e4, std=1.0, dtype=np.float16)

@@ -20,15 +20,24 @@ The transforms from words to samples (all written once, here):
   the rest take the exact wedge/tail rejection path.
 * truncated normal on (low, high): rejection, with the proposal chosen once per fill
   (Robert 1995): the normal itself when it lands inside often enough, an exponential
-  proposal for intervals in one tail, a uniform proposal for narrow intervals. A
-  sample whose value rounds onto or outside a bound in the output dtype is redrawn,
-  so every sample lies strictly inside (low, high).
+  proposal for intervals in one tail, a uniform proposal for narrow intervals. The
+  proposal is drawn on the part of (low, high) whose values ROUND to a value of the
+  output dtype strictly inside (low, high), so every proposal method accepts with
+  probability >= 0.3 whatever the interval (docs/reliability.md row 52: an interval
+  far in the tail, std=1e-9 on (1, 2), costs no more than one near the mean). The
+  affine map back is clamped onto that set of values, which only removes rounding
+  error: no sample lands on or outside a bound, and none is ever inf.
+
+Every loop does a bounded expected amount of work per sample, and fills are cut into
+chunks of CHUNK samples between which pending signals are checked with the GIL held,
+so Ctrl-C interrupts a large fill.
 
 ``reference.py`` holds scalar Python twins of these transforms, consuming the same
 words from ``Generator.bit_generator.random_raw``; tests check they agree.
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
-from libc.math cimport exp, isfinite, log, sqrt
+from libc.math cimport exp, hypot, isfinite, log, sqrt
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from numpy.random cimport bitgen_t
 cimport numpy as cnp
@@ -36,6 +45,11 @@ cimport numpy as cnp
 from microinit._kernels.argcheck cimport check_array, float_typenum
 
 import numpy as np
+
+# Re-exported: the per-fill planning in plain Python (sampling_intervals.py).
+from microinit._kernels.sampling_intervals import (TN_EXPONENTIAL, TN_NORMAL, TN_UNIFORM,  # noqa: F401
+                                                   check_range, inside_bounds, plan_truncnorm,
+                                                   range_of, truncnorm_method)
 
 cnp.import_array()
 
@@ -47,6 +61,15 @@ DEF N_LAYERS = 256
 # Marsaglia & Tsang (2000), 256 layers: the base-strip edge r and the common layer area v.
 cdef double ZIG_R = 3.6541528853610088
 cdef double ZIG_V = 0.00492867323399
+
+#: The largest |z| the ziggurat can return: a tail draw is r + xx with xx^2 < 2 yy and
+#: yy = -log(u) <= 53 log 2 (u has 53 bits), so |z| < r + sqrt(106 log 2) = 12.23.
+#: normal_fill refuses a mean and std whose samples could then leave the dtype's range.
+NORMAL_MAX_Z = 12.25
+
+#: Samples per chunk of a fill: signals (Ctrl-C) are checked between chunks.
+cdef Py_ssize_t CHUNK_SIZE = 1 << 20
+CHUNK = CHUNK_SIZE
 
 cdef uint32_t ZK32[N_LAYERS]
 cdef double ZW32[N_LAYERS]
@@ -280,7 +303,8 @@ cdef int _check_out(str op, object out, int ndim) except -1:
 
 def uniform_fill(gen, out, double low, double high):
     """out[i] ~ U[low, high) for a 1-D C-contiguous float32/float64 out; low < high,
-    both finite.
+    both within the finite range of out's dtype, and at least one value of that dtype
+    in [low, high) (else no draw could be kept).
 
     >>> out = np.empty(3, np.float32)
     >>> uniform_fill(np.random.default_rng(0), out, -1.0, 1.0)
@@ -290,21 +314,30 @@ def uniform_fill(gen, out, double low, double high):
     cdef Stream s
     cdef float[::1] out_f
     cdef double[::1] out_d
-    if not (low < high and isfinite(low) and isfinite(high)):
-        raise ValueError(f"uniform_fill: need finite low < high, got low={low!r}, high={high!r}")
+    cdef Py_ssize_t start, stop, n
+    if not (low < high and isfinite(low) and isfinite(high) and isfinite(high - low)):
+        raise ValueError(f"uniform_fill: need finite low < high (and a finite high - low), "
+                         f"got low={low!r}, high={high!r}")
     cdef int t = _check_out("uniform_fill", out, 1)
+    check_range("uniform_fill", out.dtype, low, high)
+    if inside_bounds(out.dtype, low, high, closed_low=True) is None:
+        raise ValueError(f"uniform_fill: no {out.dtype.name} value lies in [low={low!r}, high={high!r})")
     bitgen = _checked_bitgen(gen, &s)
-    if out.shape[0] == 0:
-        return
+    n = out.shape[0]
     with bitgen.lock:
         if t == cnp.NPY_FLOAT32:
             out_f = out
-            with nogil:
-                _uniform_loop(&s, out_f, low, high)
         else:
             out_d = out
-            with nogil:
-                _uniform_loop(&s, out_d, low, high)
+        for start in range(0, n, CHUNK_SIZE):
+            stop = min(start + CHUNK_SIZE, n)
+            if t == cnp.NPY_FLOAT32:
+                with nogil:
+                    _uniform_loop(&s, out_f[start:stop], low, high)
+            else:
+                with nogil:
+                    _uniform_loop(&s, out_d[start:stop], low, high)
+            PyErr_CheckSignals()
 
 
 cdef void _normal_loop(Stream *s, real[::1] out, double mean, double std) noexcept nogil:
@@ -337,136 +370,161 @@ cdef void _normal_loop(Stream *s, real[::1] out, double mean, double std) noexce
 
 def normal_fill(gen, out, double mean, double std):
     """out[i] ~ N(mean, std^2) via the ziggurat for a 1-D C-contiguous float32/float64
-    out; mean finite, std >= 0 finite."""
+    out; mean finite, std >= 0 finite, and |mean| + NORMAL_MAX_Z * std within the
+    finite range of out's dtype (so that no sample can be inf)."""
     cdef Stream s
     cdef float[::1] out_f
     cdef double[::1] out_d
+    cdef Py_ssize_t start, stop, n
     if not (std >= 0 and isfinite(std) and isfinite(mean)):
         raise ValueError(f"normal_fill: need finite mean and std >= 0, got mean={mean!r}, std={std!r}")
     cdef int t = _check_out("normal_fill", out, 1)
+    big = range_of(out.dtype)
+    if not abs(mean) + NORMAL_MAX_Z * std <= big:
+        raise ValueError(f"normal_fill: mean={mean!r}, std={std!r} reach |mean| + {NORMAL_MAX_Z} std, "
+                         f"outside {out.dtype.name}'s range [{-big:.8g}, {big:.8g}]")
     bitgen = _checked_bitgen(gen, &s)
-    if out.shape[0] == 0:
-        return
+    n = out.shape[0]
     with bitgen.lock:
         if t == cnp.NPY_FLOAT32:
             out_f = out
-            with nogil:
-                _normal_loop(&s, out_f, mean, std)
         else:
             out_d = out
-            with nogil:
-                _normal_loop(&s, out_d, mean, std)
+        for start in range(0, n, CHUNK_SIZE):
+            stop = min(start + CHUNK_SIZE, n)
+            if t == cnp.NPY_FLOAT32:
+                with nogil:
+                    _normal_loop(&s, out_f[start:stop], mean, std)
+            else:
+                with nogil:
+                    _normal_loop(&s, out_d[start:stop], mean, std)
+            PyErr_CheckSignals()
 
 
-# Proposal methods for the truncated normal (chosen once per fill by truncnorm_method).
-TN_NORMAL = 0
-TN_EXPONENTIAL = 1
-TN_UNIFORM = 2
+cdef inline double half_sq_diff(double u, double v) noexcept nogil:
+    # (u^2 - v^2) / 2 without overflowing for |u|, |v| up to the double range.
+    return (u - v) * (0.5 * u + 0.5 * v)
 
 
-def truncnorm_method(double alpha, double beta):
-    """(method, a, b, c, flip) for a standard normal truncated to (alpha, beta).
-
-    The proposal draws x on (a, b) and the sample is -x if flip else x. NORMAL: the
-    plain normal when P(alpha < Z < beta) >= 0.3. For one-sided intervals (mirrored
-    so that a >= 0): UNIFORM on (a, b) accepted with prob exp((c^2 - x^2) / 2), c = a,
-    when that is >= 0.3 everywhere, else EXPONENTIAL with Robert's optimal rate.
-    Intervals around 0 that are too narrow for the normal: UNIFORM with c = 0.
-    """
-    mass = 0.5 * (_erfc(-beta / sqrt(2.0)) - _erfc(-alpha / sqrt(2.0)))
-    if mass >= 0.3:
-        return TN_NORMAL, alpha, beta, 0.0, False
-    flip = False
-    a, b = alpha, beta
-    if beta <= 0:
-        a, b, flip = -beta, -alpha, True
-    if a >= 0:
-        if exp(0.5 * (a * a - b * b)) >= 0.3:
-            return TN_UNIFORM, a, b, a, flip
-        return TN_EXPONENTIAL, a, b, 0.0, flip
-    return TN_UNIFORM, a, b, 0.0, flip
-
-
-def _erfc(x):
-    import math
-
-    return math.erfc(x)
-
-
-cdef inline double _tn_draw(Stream *s, int method, double a, double b, double c,
-                            bint flip, bint single) noexcept nogil:
-    """One standard truncated-normal candidate strictly inside (a, b), before flipping."""
-    cdef double x, lam
-    if method == 0:
-        while True:
-            x = std_normal_32(s) if single else std_normal_64(s)
-            if a < x < b:
-                return x
+cdef inline double _tn_offset(Stream *s, int method, double a, double w, double c) noexcept nogil:
+    """For EXPONENTIAL and UNIFORM: the offset d = x - a >= 0 of a standard
+    truncated-normal draw x in [a, b] (before flipping). Returning the offset rather
+    than x keeps its precision when a is huge (an interval far in the tail, where
+    a + d would round back to a); w = b - a, computed by the caller without
+    cancellation."""
+    cdef double d, lam, lam_minus_a, e
     if method == 1:
-        lam = 0.5 * (a + sqrt(a * a + 4.0))
+        # Robert's rate lam = (a + sqrt(a^2 + 4)) / 2; x - lam = d - (lam - a), with
+        # lam - a = 2 / (a + sqrt(a^2 + 4)) (no cancellation, no overflow).
+        lam = 0.5 * a + 0.5 * hypot(a, 2.0)
+        lam_minus_a = 2.0 / (a + hypot(a, 2.0))
         while True:
-            x = a - log(next_open(s)) / lam
-            if x < b and next_double(s) <= exp(-0.5 * (x - lam) * (x - lam)) and x > a:
-                return x
+            d = -log(next_open(s)) / lam
+            e = d - lam_minus_a
+            if d <= w and next_double(s) <= exp(-0.5 * e * e):
+                return d
     while True:
-        x = a + (b - a) * next_double(s)
-        if a < x < b and next_double(s) <= exp(0.5 * (c * c - x * x)):
+        d = w * next_double(s)
+        # Accept with exp((c^2 - x^2) / 2): for c = a that is exp(-d (a + d / 2)).
+        if c == a:
+            e = -d * (a + 0.5 * d)
+        else:
+            e = half_sq_diff(c, a + d)
+        if next_double(s) <= exp(e):
+            return d
+
+
+cdef inline double _tn_normal(Stream *s, double a, double b, bint single) noexcept nogil:
+    """For NORMAL: a standard normal draw kept if it lies in [a, b]."""
+    cdef double x
+    while True:
+        x = std_normal_32(s) if single else std_normal_64(s)
+        if a <= x <= b:
             return x
 
 
-cdef void _truncnorm_loop(Stream *s, real[::1] out, double mean, double std, double low,
-                          double high, int method, double a, double b, double c,
-                          bint flip) noexcept nogil:
+cdef inline double clamp(double x, double first, double last) noexcept nogil:
+    # Comparisons, not fmin/fmax (library calls without -ffast-math).
+    if x < first:
+        return first
+    if x > last:
+        return last
+    return x
+
+
+cdef void _truncnorm_loop(Stream *s, real[::1] out, double mean, double std, double lo_edge,
+                          double hi_edge, double first, double last, int method, double a,
+                          double b, double w, double c, bint flip) noexcept nogil:
+    # Every x below lies (up to the rounding of its affine map) in the part of the
+    # interval that rounds to [first, last]: clamping it there only removes that rounding.
     cdef Py_ssize_t i, n = out.shape[0]
     cdef bint single = real is float
-    cdef double z
-    cdef real x
-    for i in range(n):
-        while True:
-            z = _tn_draw(s, method, a, b, c, flip, single)
-            x = <real>(mean + std * (-z if flip else z))
-            if low < x < high:  # strict in the OUTPUT dtype: nothing lands on a bound
-                break
-        out[i] = x
+    cdef double edge = hi_edge if flip else lo_edge
+    cdef double step = -std if flip else std
+    if method == 0:
+        for i in range(n):
+            out[i] = <real>clamp(mean + std * _tn_normal(s, a, b, single), first, last)
+    else:
+        for i in range(n):
+            out[i] = <real>clamp(edge + step * _tn_offset(s, method, a, w, c), first, last)
 
 
-def truncnorm_fill(gen, out, double mean, double std, double low, double high):
-    """out[i] ~ N(mean, std^2) restricted to (low, high), strictly inside in out's dtype
-    (a 1-D C-contiguous float32/float64 array).
+def truncnorm_fill(gen, out, double mean, double std, double low, double high, inside=None):
+    """out[i] ~ N(mean, std^2) restricted to (low, high): every sample, rounded to the
+    dtype `inside` (default: out's dtype; numpy.float16 for a float32 buffer that will
+    be rounded to float16), is a value strictly between low and high, never inf (out
+    is a 1-D C-contiguous float32/float64 array).
 
-    Needs finite mean, finite std > 0, low < high (either may be infinite), and at least
-    one value of out's dtype strictly between low and high (else no sample could be
-    accepted)."""
+    Needs finite mean, finite std > 0, low < high (either may be infinite), and at
+    least one value of `inside` strictly between low and high, else ValueError naming
+    the interval. The proposal is drawn on the values that round into that set, so
+    the work per sample is bounded however far in the tail the interval is.
+
+    >>> out = np.empty(3)
+    >>> truncnorm_fill(np.random.default_rng(0), out, 0.0, 1e-9, 1.0, 2.0)
+    >>> bool((out > 1.0).all() and (out < 1.0 + 1e-15).all())
+    True
+    """
     cdef Stream s
     cdef float[::1] out_f
     cdef double[::1] out_d
+    cdef Py_ssize_t start, stop, n
     if not (std > 0 and isfinite(std) and isfinite(mean) and low < high):
         raise ValueError(f"truncnorm_fill: need finite mean, finite std > 0 and low < high, got "
                          f"mean={mean!r}, std={std!r}, low={low!r}, high={high!r}")
     cdef int typenum = _check_out("truncnorm_fill", out, 1)
-    t = np.float32 if typenum == cnp.NPY_FLOAT32 else np.float64
-    inside = t(low)
-    if inside <= low:
-        inside = np.nextafter(inside, t(np.inf))
-    if not inside < high:
-        raise ValueError(f"truncated_normal: no {np.dtype(t).name} value lies strictly between "
-                         f"low={low!r} and high={high!r}")
+    t = out.dtype if inside is None else np.dtype(inside)
+    if t not in (np.float16, np.float32, np.float64) or t.itemsize > out.dtype.itemsize:
+        raise TypeError(f"truncnorm_fill: inside={inside!r} must be a float dtype no wider than "
+                        f"out's {out.dtype.name}")
+    plan = plan_truncnorm(mean, std, low, high, t)
     bitgen = _checked_bitgen(gen, &s)
-    if out.shape[0] == 0:
+    n = out.shape[0]
+    if n == 0:
         return
-    method, a, b, c, flip = truncnorm_method((low - mean) / std, (high - mean) / std)
-    cdef int m = method
-    cdef double ca = a, cb = b, cc = c
-    cdef bint cflip = flip
+    if plan.point is not None:
+        out[...] = plan.point
+        return
+    cdef int m = plan.method
+    cdef double ca = plan.a, cb = plan.b, cc = plan.c, cw = plan.width
+    cdef double first = plan.first, last = plan.last, lo_edge = plan.lo_edge, hi_edge = plan.hi_edge
+    cdef bint cflip = plan.flip
     with bitgen.lock:
         if typenum == cnp.NPY_FLOAT32:
             out_f = out
-            with nogil:
-                _truncnorm_loop(&s, out_f, mean, std, low, high, m, ca, cb, cc, cflip)
         else:
             out_d = out
-            with nogil:
-                _truncnorm_loop(&s, out_d, mean, std, low, high, m, ca, cb, cc, cflip)
+        for start in range(0, n, CHUNK_SIZE):
+            stop = min(start + CHUNK_SIZE, n)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    _truncnorm_loop(&s, out_f[start:stop], mean, std, lo_edge, hi_edge, first, last,
+                                    m, ca, cb, cw, cc, cflip)
+            else:
+                with nogil:
+                    _truncnorm_loop(&s, out_d[start:stop], mean, std, lo_edge, hi_edge, first, last,
+                                    m, ca, cb, cw, cc, cflip)
+            PyErr_CheckSignals()
 
 
 cdef inline uint32_t bounded32(Stream *s, uint32_t n) noexcept nogil:

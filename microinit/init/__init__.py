@@ -21,13 +21,13 @@ import numpy as np
 from microinit.init import _builtins
 from microinit.init._builtins import TRUNC_STD_CORRECTION  # noqa: F401
 from microinit.init._checks import calculate_gain, compute_fans
-from microinit.init._registry import (Initializer, available, describe, entry_for, fill_into, get,
-                                      register, serialize, unregister)
+from microinit.init._registry import (DEFAULT_WEIGHT_INIT, Initializer, available, describe, entry_for,
+                                      fill_into, get, register, serialize, unregister)
 from microinit.init._lsuv import lsuv
 from microinit.init._sample import Plan  # noqa: F401
 
 __all__ = ["get", "register", "unregister", "available", "serialize", "describe", "calculate_gain",
-           "compute_fans", "Initializer", "lsuv"]
+           "compute_fans", "Initializer", "lsuv", "DEFAULT_WEIGHT_INIT"]
 
 
 def _target_array(tensor, where):

@@ -78,7 +78,7 @@ def uniform(shape, low=0.0, high=1.0):
     if low > high:
         raise ValueError(f"uniform: low must be <= high, got low={low}, high={high}")
     if low == high:
-        return Plan("constant", value=low)
+        return Plan("constant", value=low).from_parameter(f"low=high={low!r}")
     return Plan("uniform", low=low, high=high)
 
 
@@ -90,14 +90,14 @@ def normal(shape, mean=0.0, std=1.0):
     mean = check_real(mean, "mean", "normal")
     std = check_real(std, "std", "normal", nonnegative=True)
     if std == 0:
-        return Plan("constant", value=mean)
+        return Plan("constant", value=mean).from_parameter(f"mean={mean!r}")
     return Plan("normal", mean=mean, std=std)
 
 
 @builtin("truncated_normal", "trunc_normal",
          param_aliases={"stddev": "std", "a": "low", "b": "high"})
 def truncated_normal(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
-    """N(mean, std^2) restricted to the open interval (low, high), redrawn until inside.
+    """N(mean, std^2) restricted to the open interval (low, high).
 
     Convention (PyTorch's ``trunc_normal_``): `low` and `high` are ABSOLUTE bounds (not
     multiples of std) and `std` is the std BEFORE truncation, so the samples' std is
@@ -106,11 +106,17 @@ def truncated_normal(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
     the bounds at +-2 std (resp. lower/upper std) around the mean: that is
     ``truncated_normal(mean=m, std=s, low=m - 2*s, high=m + 2*s)``. The corrected variant,
     whose samples HAVE the target std, is ``variance_scaling(distribution=
-    "truncated_normal")``. Every sample lies strictly inside (low, high): none is
-    clamped onto a bound (sampled by rejection, exact in every dtype). A bound may be
-    infinite for a one-sided truncation.
+    "truncated_normal")``. Every sample lies strictly inside (low, high) in the output
+    dtype: the law is drawn on the values that round to a value of the dtype inside
+    (Robert's 1995 proposals, bounded work per sample however far in the tail the
+    interval is: ``std=1e-9, low=1, high=2`` gives the first value above 1). A bound
+    may be infinite for a one-sided truncation. An interval holding no value of the
+    dtype, or a mean or reachable side beyond the dtype's range, raises ValueError
+    (docs/reliability.md rows 52, 53).
 
     >>> w = truncated_normal((2, 3), std=0.02, low=-0.04, high=0.04, rng=0)
+    >>> truncated_normal((2,), std=1e-9, low=1.0, high=2.0, rng=0).tolist()
+    [1.0000001192092896, 1.0000001192092896]
     """
     where = "truncated_normal"
     mean = check_real(mean, "mean", where)
@@ -138,16 +144,19 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_no
     The constant 0.87962566103423978 is the std of a standard normal truncated to
     (-2, 2) (Keras, JAX), so the truncated samples' std is exactly sqrt(scale / n).
     Fans: compute_fans(shape, in_axis, out_axis, batch_axis) ("fan_geo_avg" is JAX's).
+    A 0-D or 1-D shape needs explicit axes, as in JAX (docs/reliability.md row 32): a
+    bias of shape (64,) with ``in_axis=0, out_axis=()`` has fans (64, 1).
     The named initializers are its special cases: Glorot & Bengio (2010), He et al.
     (2015), LeCun et al. (1998).
 
     >>> w = variance_scaling((256, 128), scale=2.0, mode="fan_in", distribution="normal", rng=0)
+    >>> variance_scaling((64,), in_axis=0, out_axis=(), distribution="uniform", rng=0).shape
+    (64,)
     """
     where = "variance_scaling"
     scale = check_real(scale, "scale", where, positive=True)
     mode = check_choice(mode, MODES, "mode", where)
     distribution = check_choice(distribution, DISTRIBUTIONS, "distribution", where)
-    _need_2d(shape, where)
     fans = compute_fans(shape, in_axis, out_axis, batch_axis, where=where)
     fan_in, fan_out = fans
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
@@ -155,11 +164,20 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_no
     n = max(n, 1)  # a zero-element shape is never drawn (warned upstream), only planned
     if distribution == "uniform":
         limit = math.sqrt(3.0 * scale / n)
-        return Plan("uniform", fans=fans, low=-limit, high=limit)
-    if distribution == "truncated_normal":
+        plan = Plan("uniform", fans=fans, low=-limit, high=limit)
+    elif distribution == "truncated_normal":
         std = math.sqrt(scale / n) / TRUNC_STD_CORRECTION
-        return Plan("truncated_normal", fans=fans, mean=0.0, std=std, low=-2 * std, high=2 * std)
-    return Plan("normal", fans=fans, mean=0.0, std=math.sqrt(scale / n))
+        plan = Plan("truncated_normal", fans=fans, mean=0.0, std=std, low=-2 * std, high=2 * std)
+    else:
+        plan = Plan("normal", fans=fans, mean=0.0, std=math.sqrt(scale / n))
+    return plan.from_parameter(f"scale={scale!r}")
+
+
+def _scaled(shape, where, scale, mode, distribution):
+    """variance_scaling's plan for a named special case, which uses the default axes:
+    a 0-D or 1-D shape is refused naming `where` (docs/reliability.md row 32)."""
+    _need_2d(shape, where)
+    return variance_scaling.__wrapped__(shape, scale, mode, distribution)
 
 
 def _normal_kind(distribution, where):
@@ -173,7 +191,8 @@ def xavier_uniform(shape, gain=1.0):
     torch ``xavier_uniform_``; Keras/JAX ``glorot_uniform`` (gain 1). Suited to tanh,
     sigmoid, linear layers. ``xavier_uniform((784, 256), gain=calculate_gain("tanh"))``.
     """
-    return variance_scaling.__wrapped__(shape, gain_scale(gain, "xavier_uniform"), "fan_avg", "uniform")
+    plan = _scaled(shape, "xavier_uniform", gain_scale(gain, "xavier_uniform"), "fan_avg", "uniform")
+    return plan.from_parameter(f"gain={gain!r}")
 
 
 @builtin("xavier_normal", "glorot_normal")
@@ -189,16 +208,28 @@ def xavier_normal(shape, gain=1.0, distribution="normal"):
     0.07
     """
     dist = _normal_kind(distribution, "xavier_normal")
-    return variance_scaling.__wrapped__(shape, gain_scale(gain, "xavier_normal"), "fan_avg", dist)
+    plan = _scaled(shape, "xavier_normal", gain_scale(gain, "xavier_normal"), "fan_avg", dist)
+    return plan.from_parameter(f"gain={gain!r}")
 
 
 def gain_scale(gain, where):
-    return _gain(gain, where) ** 2
+    """gain^2, the variance scale of a gain; ValueError naming `gain` if the square
+    overflows or underflows float64 (docs/reliability.md row 53)."""
+    gain = _gain(gain, where)
+    square = gain * gain  # a float product: inf or 0.0 where ** would raise OverflowError
+    if not 0 < square < math.inf:
+        raise ValueError(f"{where}: gain={gain!r} is out of range: gain**2 = {square!r} is not a "
+                         f"positive finite float64 (need {math.sqrt(5e-324):.3g} < gain < "
+                         f"{math.sqrt(1.7976931348623157e308):.6g})")
+    return square
 
 
 def _he_scale(negative_slope, nonlinearity, where):
     slope = check_real(negative_slope, "negative_slope", where)
-    return calculate_gain(nonlinearity, slope) ** 2
+    try:
+        return calculate_gain(nonlinearity, slope) ** 2
+    except ValueError as err:  # say which initializer the bad slope or name was given to
+        raise ValueError(f"{where}: {err}") from None
 
 
 def _he_mode(mode, where):
@@ -218,7 +249,7 @@ def he_uniform(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_rel
     True
     """
     where = "he_uniform"
-    return variance_scaling.__wrapped__(shape, _he_scale(negative_slope, nonlinearity, where),
+    return _scaled(shape, where, _he_scale(negative_slope, nonlinearity, where),
                                         _he_mode(mode, where), "uniform")
 
 
@@ -234,7 +265,7 @@ def he_normal(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_relu
     >>> w = he_normal((512, 256), rng=0)   # std sqrt(2 / 512) = 0.0625
     """
     where = "he_normal"
-    return variance_scaling.__wrapped__(shape, _he_scale(negative_slope, nonlinearity, where),
+    return _scaled(shape, where, _he_scale(negative_slope, nonlinearity, where),
                                         _he_mode(mode, where), _normal_kind(distribution, where))
 
 
@@ -243,7 +274,7 @@ def lecun_uniform(shape):
     """LeCun et al. (1998), "Efficient BackProp": U(-b, b), b = sqrt(3 / fan_in).
 
     Keras/JAX ``lecun_uniform``. ``lecun_uniform((300, 100), rng=0)``: bound 0.1."""
-    return variance_scaling.__wrapped__(shape, 1.0, "fan_in", "uniform")
+    return _scaled(shape, "lecun_uniform", 1.0, "fan_in", "uniform")
 
 
 @builtin("lecun_normal")
@@ -254,13 +285,13 @@ def lecun_normal(shape, distribution="normal"):
     truncated normal with that std after truncation: ``distribution="truncated_normal"``.
     ``lecun_normal((400, 64), rng=0)``: std 0.05.
     """
-    return variance_scaling.__wrapped__(shape, 1.0, "fan_in", _normal_kind(distribution, "lecun_normal"))
+    return _scaled(shape, "lecun_normal", 1.0, "fan_in", _normal_kind(distribution, "lecun_normal"))
 
 
 # ------------------------------------------------------------------------- structured
 
 
-@builtin("orthogonal", param_aliases={"scale": "gain"})
+@builtin("orthogonal", "orthogonal_initializer", param_aliases={"scale": "gain"})
 def orthogonal(shape, gain=1.0):
     """Saxe et al. (2014): a (semi-)orthogonal matrix times gain, Haar-distributed.
 
@@ -280,7 +311,7 @@ def orthogonal(shape, gain=1.0):
     return Plan("orthogonal", gain=gain)
 
 
-@builtin("identity", "eye")
+@builtin("identity", "eye", "identity_initializer")
 def identity(shape, gain=1.0):
     """gain * I for 2-D shapes (torch ``eye_``, Keras ``Identity(gain)``).
 

@@ -51,7 +51,11 @@ def check_real(value, what, where, *, positive=False, nonnegative=False, lo=None
     if type(value) is not float and type(value) is not int and (
             isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise ValueError(f"{where}: {what} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float64: a ValueError, never OverflowError (row 53)
+        raise ValueError(f"{where}: {what} (an int of {abs(int(value)).bit_length()} bits) is outside "
+                         "float64's range [-1.79769e+308, 1.79769e+308]") from None
     if math.isnan(value) or not (infinite_ok or math.isfinite(value)):
         raise ValueError(f"{where}: {what} must be {'a number' if infinite_ok else 'finite'}, got {value!r}")
     if positive and not value > 0:
@@ -99,9 +103,15 @@ def check_dtype(dtype, where):
     return dt
 
 
+def _is_int(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _axis_size(shape, axes, what, where):
-    if type(axes) is int or isinstance(axes, (numbers.Integral, np.integer)):
+    if _is_int(axes):
         axes = (axes,)
+    if not isinstance(axes, (tuple, list)) or not all(_is_int(ax) for ax in axes):
+        raise ValueError(f"{where}: {what} must be an int or a tuple of ints, got {axes!r}")
     size = 1
     for ax in axes:
         if not -len(shape) <= ax < len(shape):
@@ -116,15 +126,21 @@ def compute_fans(shape, in_axis=-2, out_axis=-1, batch_axis=(), where="compute_f
     fan_in = shape[in_axis] * receptive, fan_out = shape[out_axis] * receptive, with
     receptive = prod(remaining non-batch axes); by default in_axis=-2, out_axis=-1
     (JAX's convention; a Dense weight is (fan_in, fan_out), a conv kernel is
-    (*kernel, in, out)). Axes may be ints or tuples of ints. Fewer than 2 dimensions
-    raises PyTorch's ValueError.
+    (*kernel, in, out)). Axes may be ints or tuples of ints (``()``: no axis, size 1).
+    A 0-D or 1-D shape with the default in_axis raises PyTorch's ValueError
+    (docs/reliability.md row 32); with in_axis given explicitly its fans come from the
+    axes, as in JAX's ``variance_scaling(..., in_axis, out_axis)``. The three axis
+    sets must be distinct.
 
     >>> compute_fans((3, 3, 16, 32))
     (144, 288)
+    >>> compute_fans((64,), in_axis=0, out_axis=())
+    (64, 1)
     """
     shape = check_shape(shape, where)
-    if len(shape) < 2:
-        raise ValueError(f"{where}: {FEWER_THAN_2D} (shape {shape})")
+    if len(shape) < 2 and type(in_axis) is int and in_axis == -2:
+        raise ValueError(f"{where}: {FEWER_THAN_2D} (shape {shape}; give in_axis and out_axis "
+                         "explicitly to compute fans of a 0-D or 1-D shape)")
     in_size, in_set = _axis_size(shape, in_axis, "in_axis", where)
     out_size, out_set = _axis_size(shape, out_axis, "out_axis", where)
     batch_size, batch_set = _axis_size(shape, batch_axis, "batch_axis", where)
@@ -178,9 +194,15 @@ def calculate_gain(nonlinearity, param=None):
             slope = param
         else:
             raise ValueError(f"calculate_gain: negative_slope {param!r} not a valid number")
-        if not math.isfinite(slope):
-            raise ValueError(f"calculate_gain: negative_slope {param!r} must be finite")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        try:
+            if not math.isfinite(slope):
+                raise ValueError(f"calculate_gain: negative_slope {param!r} must be finite")
+            return math.sqrt(2.0 / (1 + float(slope) ** 2))
+        except OverflowError:  # docs/reliability.md row 53: a ValueError, never OverflowError
+            raise ValueError(
+                f"calculate_gain: negative_slope {param!r} is too large: negative_slope**2 overflows "
+                f"float64's range (|negative_slope| must be <= {math.sqrt(1.7976931348623157e308):.6g})"
+            ) from None
     if key == "selu":
         return 3.0 / 4
     raise ValueError(

@@ -16,14 +16,21 @@ import numpy as np
 
 from microinit.init._checks import (check_dtype, check_shape, did_you_mean,
                                     normalize_name, warn_zero_element)
+from microinit.init._ranges import check_finite, check_fits_dtype
 from microinit.init._sample import draw, truncnorm_moments
 from microinit.rng import as_generator
 
-__all__ = ["register", "unregister", "get", "serialize", "available", "describe", "Initializer"]
+__all__ = ["register", "unregister", "get", "serialize", "available", "describe", "Initializer",
+           "DEFAULT_WEIGHT_INIT"]
 
 _ENTRIES = {}   # canonical name -> _Entry
 _LOOKUP = {}    # normalized name or alias -> canonical name
 _RESERVED = ("shape", "dtype", "rng")
+
+#: What ``get(None)`` returns: the default weight initializer of microinit's Dense
+#: (``Dense(weight_init="he_uniform")``, as torch.nn.Linear's kaiming_uniform_). Keras'
+#: layers default to glorot_uniform instead; microinit keeps one default for both.
+DEFAULT_WEIGHT_INIT = "he_uniform"
 
 
 class _Entry:
@@ -166,18 +173,26 @@ def _call_entry(entry, shape, dtype, rng, params, out=None):
         result = np.asarray(entry.fn(shape, dtype=dtype, rng=gen, **params))
         if result.shape != shape:
             raise ValueError(f"{where}: returned an array of shape {result.shape}, expected {shape}")
+        with np.errstate(over="ignore"):  # an overflow in the cast is reported just below
+            result = result.astype(dtype, copy=False)
+        check_finite(result, where, {**entry.defaults, **params})
         if out is None:
-            return result.astype(dtype, copy=False)
+            return result
         out[...] = result
         return out
     if math.prod(shape) == 0:
         # Plan on the same shape with every 0 made 1, so that bad parameters and bad
         # ranks still raise; then do nothing, as torch.nn.init does.
-        entry.plan(tuple(d or 1 for d in shape), **params)
+        check_fits_dtype(entry.plan(tuple(d or 1 for d in shape), **params), dtype, where)
         as_generator(rng, where)  # a bad rng argument still raises
         warn_zero_element(where, shape)
         return np.zeros(shape, dtype=dtype) if out is None else out
     plan = entry.plan(shape, **params)
+    # docs/reliability.md row 53: never inf weights. For built-ins this check before
+    # drawing is the guarantee (the kernels also refuse or clamp anything out of
+    # range); a check_finite pass over the result, as user initializers get, would
+    # cost 5-20% of a large init (measured) for a case the fuzz tests show cannot occur.
+    check_fits_dtype(plan, dtype, where)
     return draw(plan, shape, dtype, as_generator(rng, where), out=out)
 
 
@@ -262,16 +277,23 @@ def get(spec, **params):
     """The initializer for spec, as a callable `init(shape, *, dtype=float32, rng=None)`.
 
     spec may be a name or alias (case/underscore-insensitive: "HeNormal", "he_normal",
-    "kaiming_normal" are one), a config dict {"name": ..., **params} (Keras'
-    {"class_name", "config"} form also works), a number (a constant), a callable, or
-    an Initializer. Keyword params are bound on top. Bad names and parameters raise
-    here, before anything is drawn.
+    "kaiming_normal" are one; Keras' class names such as "GlorotUniform",
+    "OrthogonalInitializer" and "IdentityInitializer" too), a config dict
+    {"name": ..., **params} (Keras' {"class_name", "config"} form also works), a number
+    (a constant), a callable, an Initializer, or None: the default weight initializer,
+    DEFAULT_WEIGHT_INIT = "he_uniform", the one microinit's Dense uses (Keras' layers
+    use glorot_uniform). Keyword params are bound on top. Bad names and parameters
+    raise here, before anything is drawn.
 
     >>> w = get({"name": "variance_scaling", "scale": 2.0, "mode": "fan_out"})((64, 32), rng=0)
     >>> w.shape, w.dtype
     ((64, 32), dtype('float32'))
+    >>> get(None)
+    Initializer('he_uniform')
     """
     registered = True
+    if spec is None:
+        spec = DEFAULT_WEIGHT_INIT
     if isinstance(spec, Initializer):
         if not params:
             return spec

@@ -12,20 +12,33 @@ from microinit.init._ortho import haar_orthogonal
 
 __all__ = ["Plan", "draw", "truncnorm_moments"]
 
+#: float16 uniform redraw rounds before giving up (each round keeps a fixed fraction).
+MAX_REDRAW_ROUNDS = 1000
+
 
 class Plan:
     """What an initializer will draw for one shape: kind + parameters + fans.
 
     kind is one of constant, uniform, normal, truncated_normal (absolute bounds,
     pre-truncation std), orthogonal, identity, dirac, delta_orthogonal, sparse.
+    `source` names the user's parameter behind the drawn ones (``"scale=2.0"`` for a
+    variance-scaling std), for the errors of _ranges.check_fits_dtype; None means the
+    parameters are the user's own (normal's mean and std).
     """
 
-    __slots__ = ("kind", "params", "fans")
+    __slots__ = ("kind", "params", "fans", "source")
 
     def __init__(self, kind, fans=None, **params):
         self.kind = kind
         self.params = params
         self.fans = fans
+        self.source = None
+
+    def from_parameter(self, source):
+        """This plan, its drawn parameters now attributed to the user's `source`
+        (e.g. "gain=1e+300"); returns self."""
+        self.source = source
+        return self
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -66,10 +79,12 @@ def _fill_normal(out, mean, std, gen):
     sampling.normal_fill(gen, _flat(out), mean, std)
 
 
-def _fill_truncated_normal(out, mean, std, low, high, gen):
-    # The kernel refuses an interval holding no value of out's dtype (it could never
-    # accept a sample) with a ValueError naming low and high.
-    sampling.truncnorm_fill(gen, _flat(out), mean, std, low, high)
+def _fill_truncated_normal(out, mean, std, low, high, gen, inside=None):
+    # The kernel refuses an interval holding no value of the `inside` dtype (default:
+    # out's) with a ValueError naming low and high; every sample it writes is a value
+    # of that dtype strictly inside (low, high), in bounded time however far in the
+    # tail the interval is (docs/reliability.md row 52).
+    sampling.truncnorm_fill(gen, _flat(out), mean, std, low, high, inside)
 
 
 def _orthogonal_into(out, gain, gen):
@@ -124,32 +139,38 @@ def draw(plan, shape, dtype, gen, out=None):
         if kind == "sparse" and p["n_zeros"]:
             sampling.zero_random_per_row(gen, work.reshape(shape[0], -1), p["n_zeros"])
     elif kind == "truncated_normal":
-        _fill_truncated_normal(work, p["mean"], p["std"], p["low"], p["high"], gen)
+        # float16 is drawn in float32 clamped so that the copy below, which rounds to
+        # float16, stays strictly inside (low, high).
+        _fill_truncated_normal(work, p["mean"], p["std"], p["low"], p["high"], gen,
+                               inside=np.float16 if out.dtype == np.float16 else None)
     else:  # pragma: no cover - plans are built only in _builtins.py
         raise AssertionError(f"unknown plan kind {kind!r}")
     if work is not out:
         out[...] = work
-        if kind in ("uniform", "truncated_normal") and out.dtype == np.float16:
-            _redraw_rounded_out_of_bounds(out, kind, p, gen)
+        if kind == "uniform" and out.dtype == np.float16:
+            _redraw_rounded_out_of_bounds(out, p["low"], p["high"], gen)
     return out
 
 
-def _redraw_rounded_out_of_bounds(out, kind, p, gen):
-    """float16 is drawn in float32 and rounded once: redraw the values that rounded
-    onto or past a bound, so the kernels' bound guarantees hold in float16 too."""
-    low, high = p["low"], p["high"]
-    t = np.float16
-    first = t(low) if t(low) > low or (kind == "uniform" and t(low) == low) else np.nextafter(t(low), t(np.inf))
-    if not first < high:
-        raise ValueError(f"{kind}: no float16 value lies between low={low!r} and high={high!r}")
-    while True:
-        bad = (out < low) | (out >= high) if kind == "uniform" else (out <= low) | (out >= high)
+def _redraw_rounded_out_of_bounds(out, low, high, gen):
+    """float16 uniform is drawn in float32 and rounded once: redraw the values that
+    rounded out of the float16 values kept for [low, high) (sampling.inside_bounds), so
+    the bounds hold in float16 too. Some kept value has its whole rounding interval
+    inside [low, high), so each round keeps a fixed fraction of the redraws; the cap
+    on rounds is a guard that the argument makes unreachable."""
+    bounds = sampling.inside_bounds(np.float16, low, high, closed_low=True)
+    if bounds is None:
+        raise ValueError(f"uniform: no float16 value lies in [low={low!r}, high={high!r})")
+    # The float16 values to keep, as inside_bounds defines them (compared with values of
+    # float16, so numpy's rounding of a Python float bound cannot disagree).
+    first, last = np.float16(bounds[0]), np.float16(bounds[1])
+    for _ in range(MAX_REDRAW_ROUNDS):
+        bad = (out < first) | (out > last)
         n_bad = int(np.count_nonzero(bad))
         if not n_bad:
             return
         redraw = np.empty(n_bad, np.float32)
-        if kind == "uniform":
-            sampling.uniform_fill(gen, redraw, low, high)
-        else:
-            sampling.truncnorm_fill(gen, redraw, p["mean"], p["std"], low, high)
+        sampling.uniform_fill(gen, redraw, low, high)
         out[bad] = redraw
+    raise ValueError(f"uniform: float16 draws on [low={low!r}, high={high!r}) kept rounding out of it "
+                     f"after {MAX_REDRAW_ROUNDS} rounds")

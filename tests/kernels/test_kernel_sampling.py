@@ -170,3 +170,111 @@ def test_threads_with_own_generators_match_sequential_and_shared_one_is_safe():
 def test_kernels_refuse_arguments_that_would_hang_or_give_nan(call):
     with pytest.raises(ValueError):
         call(np.random.default_rng(0), np.empty(8, np.float32))
+
+
+@pytest.mark.parametrize("call,match", [
+    # [low, high) holding no float32 value: every draw would be redrawn forever.
+    (lambda g: sampling.uniform_fill(g, np.empty(8, np.float32), 1 + 1e-12, 1 + 2e-12),
+     r"uniform_fill: no float32 value lies in \[low=1.000000000001, high=1.000000000002\)"),
+    # high - low overflows float64: every draw would be inf or NaN.
+    (lambda g: sampling.uniform_fill(g, np.empty(8), -1e308, 1e308), "finite high - low"),
+    # Bounds beyond float32: almost every draw would round to inf.
+    (lambda g: sampling.uniform_fill(g, np.empty(8, np.float32), -1e300, 1e300),
+     r"low=-1e\+300 and high=1e\+300 must lie in float32's range"),
+    # Samples that would overflow the dtype (docs/reliability.md row 53).
+    (lambda g: sampling.normal_fill(g, np.empty(8, np.float32), 1e300, 1.0), "outside float32's range"),
+    (lambda g: sampling.normal_fill(g, np.empty(8, np.float32), 0.0, 1e38), r"std=1e\+38 reach"),
+    # An interval beyond the dtype's range holds none of its values.
+    (lambda g: sampling.truncnorm_fill(g, np.empty(8, np.float32), 0.0, 1.0, 1e39, np.inf),
+     "no float32 value lies strictly between low=1e\\+39 and high=inf"),
+    (lambda g: sampling.truncnorm_fill(g, np.empty(8, np.float32), 0.0, 1.0, 0.9999, 1.0, np.float16),
+     "no float16 value lies strictly between"),
+])
+def test_kernels_refuse_with_a_message_naming_the_interval(call, match):  # rows 52, 53
+    with pytest.raises(ValueError, match=match):
+        call(np.random.default_rng(0))
+    with pytest.raises(TypeError, match="inside=.* no wider than out's float32"):
+        sampling.truncnorm_fill(np.random.default_rng(0), np.empty(2, np.float32), 0.0, 1.0, -1.0, 1.0, np.float64)
+
+
+def _words_consumed(gen, seed, limit):
+    """How many 64-bit words gen consumed since it was seeded with `seed`."""
+    fresh = np.random.default_rng(seed)
+    for k in range(limit):
+        if fresh.bit_generator.state == gen.bit_generator.state:
+            return k
+        fresh.bit_generator.random_raw(1)
+    raise AssertionError(f"more than {limit} words consumed")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mean,std,low,high", [
+    (0.0, 1e-9, 1.0, 2.0),            # a billion std out, float-wide interval
+    (0.0, 1.0, 30.0, 30.0 + 1e-5),    # far out and narrow (uniform proposal)
+    (0.0, 1.0, 1e6, np.inf),          # one-sided, a million std out (exponential proposal)
+    (1e30, 1.0, -2.0, 2.0),           # the mean 1e30 std beyond the interval: mirrored tail
+    (0.0, 1.0, -0.1, 0.1),            # narrow around the mean (uniform, c = 0)
+    (0.0, 1.0, -2.0, 2.0),            # the plain normal
+    *[(0.0, 1.0, lo, hi) for lo, hi in INTERVALS],
+])
+def test_truncnorm_work_per_sample_is_bounded(dtype, mean, std, low, high):  # row 52
+    # Every proposal keeps a draw with probability >= 0.3 and a try costs at most two
+    # words (or one normal), so the words consumed per sample stay small wherever the
+    # interval is; before, the first case never ended.
+    n = 2000
+    out = np.empty(n, dtype)
+    g = np.random.default_rng(5)
+    sampling.truncnorm_fill(g, out, mean, std, low, high)
+    assert (out > low).all() and (out < high).all() and np.isfinite(out).all()
+    assert _words_consumed(g, 5, 8 * n) <= 7 * n
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_truncnorm_far_tails_give_the_nearest_values_exactly(dtype):  # row 52
+    g = np.random.default_rng(0)
+    out = np.empty(1000, dtype)
+    first_above_1 = np.nextafter(dtype(1), dtype(2))
+    sampling.truncnorm_fill(g, out, 0.0, 1e-9, 1.0, 2.0)
+    assert (out == first_above_1).all()
+    sampling.truncnorm_fill(g, out, 0.0, 5e-324, 1.0, 2.0)  # (1 - 0) / std overflows to inf
+    assert (out == first_above_1).all()
+    sampling.truncnorm_fill(g, out, 1e30, 1.0, -2.0, 2.0)
+    assert (out == np.nextafter(dtype(2), dtype(0))).all()
+    if dtype == np.float32:
+        # A mean beyond float32's range with open bounds: the law is cut at the range,
+        # every sample the largest finite value (init refuses such a mean, row 53).
+        sampling.truncnorm_fill(g, out, 1e39, 1e-3, -np.inf, np.inf)
+        assert (out == np.finfo(dtype).max).all()
+
+
+def test_truncnorm_inside_float16_gives_float16_values_strictly_inside():
+    g = np.random.default_rng(2)
+    out = np.empty(20_000, np.float32)
+    sampling.truncnorm_fill(g, out, 1.0, 0.01, 0.999, 1.001, np.float16)
+    half = out.astype(np.float16)                   # the copy init makes for float16
+    assert ((half > 0.999) & (half < 1.001)).all()  # also in numpy's float16 comparison
+    # float16 steps are 2^-11 below 1 and 2^-10 above: 0.99902 and 1.00098 are the bounds
+    # rounded to float16, left out; the two values strictly between remain.
+    assert set(half.tolist()) == {0.99951171875, 1.0}
+
+
+def test_a_signal_interrupts_a_large_fill():
+    # Fills run in chunks of sampling.CHUNK samples with a signal check between chunks,
+    # so Ctrl-C (here: SIGALRM raising KeyboardInterrupt) stops a long fill.
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    out = np.full(40 * sampling.CHUNK, np.nan, np.float32)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            sampling.truncnorm_fill(np.random.default_rng(0), out, 0.0, 1.0, 1.0, 1.5)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # Stopped part-way: without the checks the signal would only be handled after the
+    # whole fill returned, and no NaN would be left.
+    assert np.isnan(out[-sampling.CHUNK:]).all()
