@@ -82,7 +82,7 @@ def lsuv(model, batch, tol=0.1, max_iter=10, *, orthogonal_init=True, rng=None):
 
     >>> from microinit import nn
     >>> model = nn.MLP([20, 64, 64, 1], activation="tanh", rng=0)
-    >>> report = lsuv(model, np.random.default_rng(0).normal(size=(256, 20)), rng=0)
+    >>> report = lsuv(model, np.random.default_rng(0).normal(size=(256, 20)).astype(np.float32), rng=0)
     >>> all(abs(r["variance"] - 1) < 0.1 for r in report)
     True
     """
