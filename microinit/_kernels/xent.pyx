@@ -52,6 +52,11 @@ cdef inline double _row_softmax(const floating* x, floating* p, Py_ssize_t c) no
             m = x[j]
     if m == -INFINITY:
         for j in range(c):
+            if x[j] != x[j]:  # a NaN beside -inf logits: a NaN row (IEEE), not an all -inf one
+                for j in range(c):
+                    p[j] = NAN
+                return NAN
+        for j in range(c):
             p[j] = 0
         return -INFINITY
     if floating is float:

@@ -116,6 +116,23 @@ def test_neg_inf_logits():  # docs/reliability.md row 16
         F.cross_entropy_forward(allinf, np.array([0, 1]))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("row", [[-np.inf, np.nan], [np.nan, -np.inf, -np.inf], [np.nan, 1.0], [1.0, np.nan]])
+def test_a_nan_logit_gives_a_nan_row_not_an_all_neg_inf_one(row, dtype):
+    # IEEE: a NaN logit makes its row's loss NaN, as numpy's reference and PyTorch give;
+    # only a row of nothing but -inf is refused (fuzz finding F6)
+    x = np.array([row, [1.0] + [0.0] * (len(row) - 1)], dtype)
+    labels = np.array([0, 0], np.int64)
+    loss, probs = np.empty(2, dtype), np.empty_like(x)
+    total, bad, bad_label = K.xent_forward(x, labels, loss, probs)
+    ref_loss, ref_probs = R.xent_forward(x, labels)
+    assert bad == bad_label == 0 and np.isnan(total)
+    assert np.isnan(loss[0]) and np.isnan(probs[0]).all() and np.isfinite(loss[1])
+    np.testing.assert_array_equal(np.isnan(ref_loss), np.isnan(loss))
+    out = F.cross_entropy_forward(x, labels)
+    assert np.isnan(out[0] if isinstance(out, tuple) else out)
+
+
 @pytest.mark.parametrize("labels, match", [
     (np.array([0, 3]), "label 3 at index 1 .*n_classes 3"),
     (np.array([-1, 0]), "label -1 at index 0 .*n_classes 3"),
