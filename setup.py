@@ -25,6 +25,7 @@ import sys
 import sysconfig
 from glob import glob
 
+import Cython
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -96,7 +97,7 @@ for pyx in sorted(glob(os.path.join("microinit", "**", "*.pyx"), recursive=True)
 JOBS = int(os.environ.get("MICROINIT_BUILD_JOBS") or 0) or os.cpu_count() or 1
 CACHE_DIR = os.path.join(HERE, "build", "ext-cache")
 CACHE = os.environ.get("MICROINIT_NO_BUILD_CACHE") != "1"
-CACHE_KEEP = 3  # cached builds kept per extension (the newest)
+CACHE_KEEP = 3  # cached C files and builds kept per extension (the newest)
 
 
 def _machine():
@@ -108,19 +109,73 @@ def _machine():
     return platform.machine() + "\n".join(lines)
 
 
-def cache_key(ext):
-    """A hash of everything that goes into a compiled extension."""
+def _hash(facts, paths):
     h = hashlib.sha256()
-    facts = (ext.name, sys.version, sysconfig.get_platform(), np.__version__, _machine(),
-             ext.extra_compile_args, ext.extra_link_args, ext.define_macros, ext.libraries,
-             sysconfig.get_config_var("CC"), sysconfig.get_config_var("CFLAGS"),
-             os.environ.get("CC"), os.environ.get("CFLAGS"), os.environ.get("LDFLAGS"))
     for fact in facts:
         h.update(repr(fact).encode() + b"\0")
-    for path in list(ext.sources) + list(ext.depends):
+    for path in paths:
         with open(path, "rb") as f:
             h.update(path.encode() + b"\0" + f.read() + b"\0")
     return h.hexdigest()[:24]
+
+
+def source_key(ext):
+    """A hash of what Cython turns into the extension's C file: its .pyx, every .pxd
+    and header, the directives, Cython's version. (Not the C file itself: Cython writes
+    the temporary path of pip's build environment into it.)"""
+    return _hash((ext.name, Cython.__version__, sorted(directives.items())), list(ext.sources) + DEPENDS)
+
+
+def compile_key(ext):
+    """A hash of everything that goes into a compiled extension: its C source (by
+    ``source_key``) and how it is compiled and linked."""
+    facts = (SOURCE_KEYS[ext.name], sys.version, sysconfig.get_platform(), np.__version__, _machine(),
+             ext.extra_compile_args, ext.extra_link_args, ext.define_macros, ext.libraries,
+             sysconfig.get_config_var("CC"), sysconfig.get_config_var("CFLAGS"),
+             os.environ.get("CC"), os.environ.get("CFLAGS"), os.environ.get("LDFLAGS"))
+    return _hash(facts, [])
+
+
+def _store(path, cached):
+    """Copy ``path`` into the cache atomically (a concurrent build never reads half a file)."""
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    tmp = f"{cached}.{os.getpid()}.tmp"
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, cached)
+    name, suffix = os.path.basename(cached).split(".", 1)[0], os.path.splitext(cached)[1]
+    old = sorted(glob(os.path.join(CACHE_DIR, f"{name}.*{suffix}")), key=os.path.getmtime, reverse=True)
+    for stale in old[CACHE_KEEP:]:
+        os.remove(stale)
+
+
+def _reuse(cached, path):
+    """Copy a cached file to ``path`` (with a new mtime, so it counts as up to date)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    shutil.copyfile(cached, path)
+    os.utime(cached)  # recently used: kept by _store's pruning
+    print(f"{path}: unchanged, reused {os.path.relpath(cached, HERE)}")
+
+
+SOURCE_KEYS = {ext.name: source_key(ext) for ext in extensions}
+
+
+def cythonize_cached(exts):
+    """cythonize, reusing the C file of every extension whose sources did not change.
+
+    pip builds in a new environment each time, whose numpy headers are newer than any
+    C file, so Cython alone would regenerate them all."""
+    c_files = {ext.name: os.path.splitext(ext.sources[0])[0] + ".c" for ext in exts}
+    cached = {name: os.path.join(CACHE_DIR, f"{name.replace('.', '_')}.{SOURCE_KEYS[name]}.c") for name in c_files}
+    if CACHE:
+        for name, c in c_files.items():
+            if os.path.exists(cached[name]):
+                _reuse(cached[name], c)
+    modules = cythonize(exts, compiler_directives=directives, quiet=True, nthreads=JOBS)
+    if CACHE:
+        for name, c in c_files.items():
+            if not os.path.exists(cached[name]) and os.path.exists(c):
+                _store(c, cached[name])
+    return modules
 
 
 class ParallelCachedBuildExt(build_ext):
@@ -141,30 +196,17 @@ class ParallelCachedBuildExt(build_ext):
         if not CACHE:
             return super().build_extension(ext)
         target = self.get_ext_fullpath(ext.name)
-        cached = os.path.join(CACHE_DIR, f"{ext.name}.{cache_key(ext)}{os.path.splitext(target)[1]}")
+        cached = os.path.join(CACHE_DIR, f"{ext.name.replace('.', '_')}.{compile_key(ext)}"
+                                         f"{os.path.splitext(target)[1]}")
         if not self.force and os.path.exists(cached):
-            os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-            shutil.copyfile(cached, target)
-            os.utime(cached)  # recently used: kept by _prune
-            print(f"{ext.name}: unchanged, reused {os.path.relpath(cached, HERE)}")
+            _reuse(cached, target)
             return None
         super().build_extension(ext)
-        os.makedirs(CACHE_DIR, exist_ok=True)
-        tmp = f"{cached}.{os.getpid()}.tmp"
-        shutil.copy2(target, tmp)
-        os.replace(tmp, cached)  # atomic: a concurrent build never reads half a file
-        self._prune(ext.name)
+        _store(target, cached)
         return None
-
-    @staticmethod
-    def _prune(name):
-        old = sorted(glob(os.path.join(CACHE_DIR, f"{name}.*")), key=os.path.getmtime, reverse=True)
-        for path in old[CACHE_KEEP:]:
-            if not path.endswith(".tmp"):
-                os.remove(path)
 
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=directives, quiet=True, nthreads=JOBS),
+    ext_modules=cythonize_cached(extensions),
     cmdclass={"build_ext": ParallelCachedBuildExt},
 )
