@@ -216,3 +216,26 @@ def test_registry_and_modules_for_the_new_losses(rng):
     assert h(x, t).item() == losses.huber_loss(x, t, "sum", delta=0.5).item()
     assert losses.BCELoss().correct(np.array([0.9, 0.2]), np.array([1.0, 1.0])) == 1
     assert losses.NLLLoss().correct(np.log(np.array([[0.9, 0.1], [0.3, 0.7]])), np.array([0, 0])) == 1
+
+
+@pytest.mark.parametrize("name", ["huber", "l1", "mae", "huber_loss", "l1_loss"])
+def test_fit_trains_with_the_new_regression_losses_by_name(name, rng):
+    from microinit import nn, optim
+    from microinit.training import fit
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], np.float32)).astype(np.float32)
+    model = nn.MLP([3, 16, 1], activation="tanh", rng=0)
+    history = fit(model, name, optim.Adam(model.parameters(), lr=0.01), (x, y), epochs=20, verbose=False)
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["accuracy"][-1] is None  # a regression loss has no accuracy
+
+
+def test_fit_with_label_smoothing_reports_accuracy(rng):
+    from microinit import nn, optim
+    from microinit.training import fit
+    x = rng.standard_normal((96, 2)).astype(np.float32)
+    y = (x[:, 0] > x[:, 1]).astype(np.int64)
+    model = nn.MLP([2, 16, 2], activation="relu", rng=0)
+    loss = losses.CrossEntropyLoss(label_smoothing=0.1)
+    history = fit(model, loss, optim.Adam(model.parameters(), lr=0.05), (x, y), epochs=15, verbose=False)
+    assert history["accuracy"][-1] > 0.9
