@@ -297,9 +297,10 @@ def export(model, path, example_input, opset=DEFAULT_OPSET, input_name="input", 
         [onnx.helper.make_tensor_value_info(input_name, elem, ["batch", x.shape[1]])],
         [onnx.helper.make_tensor_value_info(output_name, elem, ["batch"] + list(y.shape[1:]))],
         g.initializers)
-    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
-                                   producer_name="microinit")
-    proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime releases of the last years
+    opsets = [onnx.helper.make_opsetid("", opset)]
+    proto = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="microinit")
+    # the oldest IR version the opset allows, so that older onnxruntime releases read the file
+    proto.ir_version = onnx.helper.find_min_ir_version_for(opsets)
     onnx.checker.check_model(proto, full_check=True)
     _write_atomically(os.fspath(path), proto.SerializeToString())
     return proto

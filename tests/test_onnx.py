@@ -158,3 +158,12 @@ def test_export_keeps_the_training_flag(tmp_path):
     model.train()
     mi_onnx.export(model, tmp_path / "m.onnx", np.zeros((1, 3), np.float32))
     assert model.training
+
+
+@pytest.mark.parametrize("opset", [17, 18, 20])
+def test_later_opsets(opset, tmp_path, rng):
+    model = nn.MLP([3, 8, 2], activation="gelu", rng=0)
+    proto = mi_onnx.export(model, tmp_path / "m.onnx", np.zeros((1, 3), np.float32), opset=opset)
+    assert proto.opset_import[0].version == opset
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_allclose(_run(tmp_path / "m.onnx", x), model(x).data, atol=1e-5)

@@ -222,8 +222,8 @@ def _check_ignore_index(value, op):
 def _rows_of(x, op, name):
     """(N, C, d1, ...) -> (N d1 ..., C): one row per prediction, classes last."""
     if x.ndim < 2:
-        raise ValueError(f"{op}: {name} should have shape (N, C) or (N, C, d1, ...), but found "
-                         f"{x.ndim} dimension(s) (shape {tuple(x.shape)})")
+        raise ValueError(f"{op}: {name} should be 2-dimensional (N, C) or more, (N, C, d1, ...), but "
+                         f"found {x.ndim} dimension(s) (shape {tuple(x.shape)})")
     if x.ndim == 2:
         return x
     return np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, x.shape[1])
