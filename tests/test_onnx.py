@@ -167,3 +167,18 @@ def test_later_opsets(opset, tmp_path, rng):
     assert proto.opset_import[0].version == opset
     x = rng.standard_normal((4, 3)).astype(np.float32)
     np.testing.assert_allclose(_run(tmp_path / "m.onnx", x), model(x).data, atol=1e-5)
+
+
+def test_a_single_layer_and_a_tensor_example(tmp_path, rng):
+    from microinit import tensor
+    layer = nn.Linear(4, 3, activation="elu", activation_param=0.5, rng=0)
+    path = tmp_path / "layer.onnx"
+    mi_onnx.export(layer, path, tensor(np.zeros((1, 4), np.float32)))
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(_run(path, x), layer(x).data, atol=1e-5)
+
+
+def test_nested_sequential(tmp_path, rng):
+    inner = nn.Sequential(nn.Dense(3, 5, rng=0), nn.SELU())
+    model = nn.Sequential(inner, nn.Dense(5, 2, activation="softplus", rng=1), nn.Identity())
+    _check(model, tmp_path, rng.standard_normal((4, 3)).astype(np.float32))
