@@ -195,7 +195,8 @@ def _layer_norm(g, x, layer, where):
 
 
 def _batch_norm(g, x, layer, where):
-    mean, var = _array(layer.running_mean), _array(layer.running_var)
+    mean = _array(getattr(layer, "running_mean", None))
+    var = _array(getattr(layer, "running_var", None))
     if mean is None or var is None:
         raise TypeError(f"onnx.export: {where}: BatchNorm1d without running statistics "
                         "(track_running_stats=False) normalizes with batch statistics even in eval "
