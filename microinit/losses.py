@@ -13,7 +13,18 @@ function (module)                      loss per sample                          
 ``binary_cross_entropy_with_logits``   ``softplus(x) - x * t``                      t in [0, 1], same shape
 (BCEWithLogitsLoss)
 ``hinge`` (HingeLoss)                  ``max(0, 1 - t * s)`` (max-margin)           t in {-1, +1}
+``nll_loss`` (NLLLoss)                 ``-x[y]`` (x = log-probabilities)            int labels (N,)
+``l1_loss`` (L1Loss)                   ``|pred - target|``                          same shape as pred
+``huber_loss`` (HuberLoss)             ``d**2/2`` if ``|d| < delta`` else           same shape as pred
+                                       ``delta * (|d| - delta/2)``, d = pred - t
+``binary_cross_entropy`` (BCELoss)     ``-[t log p + (1-t) log(1-p)]``, p in [0, 1] t in [0, 1], same shape
 =====================================  ==========================================  ==========================
+
+``cross_entropy`` and ``nll_loss`` also take ``(N, C, d1, ...)`` inputs (classes on
+axis 1) with labels ``(N, d1, ...)``, and ``ignore_index`` (default -100: such a label
+contributes 0 and "mean" divides by the number of the others); ``cross_entropy`` takes
+``label_smoothing`` -- all as ``torch.nn.functional`` does. docs/losses.md has the
+formulas and the names ``fit(loss=...)`` accepts.
 
 ``reduction`` is ``"mean"`` (default), ``"sum"`` or ``"none"``. Class labels that are
 negative, out of range or of a float dtype raise ``ValueError`` naming the label and
@@ -32,32 +43,79 @@ Example::
     array([[-0.078,  0.057,  0.021],
            [ 0.106, -0.212,  0.106]], dtype=float32)
 """
-from importlib import import_module
-
 import numpy as np
 
+from microinit import metrics
+from microinit.ops import losses as loss_ops
 from microinit.tensor import Tensor
-
-# The module microinit.tensor, whose fused loss ops these functions name: the package
-# attribute ``microinit.tensor`` is the ``tensor()`` constructor, so import it by path.
-tensor_ops = import_module("microinit.tensor")
 
 __all__ = [
     "cross_entropy", "mse", "mse_loss", "binary_cross_entropy_with_logits", "hinge", "hinge_loss",
-    "Loss", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "HingeLoss", "get", "available",
+    "nll_loss", "l1_loss", "huber_loss", "binary_cross_entropy",
+    "Loss", "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "HingeLoss", "NLLLoss", "L1Loss",
+    "HuberLoss", "BCELoss", "get", "available",
 ]
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """Softmax cross-entropy of ``(N, C)`` logits: ``mean_i(logsumexp(x_i) - x_i[y_i])``.
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+    """Softmax cross-entropy of ``(N, C)`` or ``(N, C, d1, ...)`` logits:
+    ``mean_i(logsumexp(x_i) - x_i[y_i])``.
 
-    ``target``: int labels ``(N,)`` or ``(N, C)`` class probabilities (one-hot rows).
-    Stable for huge logits (max-subtracted log-sum-exp); grad = ``softmax(x) - onehot(y)``.
+    ``target``: int labels ``(N,)`` / ``(N, d1, ...)`` or class probabilities (one-hot
+    rows) of the logits' shape. Stable for huge logits (max-subtracted log-sum-exp);
+    grad = ``softmax(x) - onehot(y)``. With ``label_smoothing`` e the target is
+    ``(1 - e) onehot(y) + e / C``; labels equal to ``ignore_index`` are left out.
 
     >>> round(cross_entropy(np.array([[1000.0, 0.0]]), np.array([1])).item(), 1)
     1000.0
+    >>> x = np.array([[2.0, 0.0], [0.0, 2.0]])
+    >>> round(cross_entropy(x, np.array([0, -100])).item(), 4)      # only row 0 counts
+    0.1269
+    >>> round(cross_entropy(x, np.array([0, 1]), label_smoothing=0.1).item(), 4)
+    0.2269
     """
-    return tensor_ops.cross_entropy(logits, target, reduction)
+    return loss_ops.cross_entropy(logits, target, reduction, label_smoothing, ignore_index)
+
+
+def nll_loss(logp, target, reduction="mean", ignore_index=-100):
+    """Negative log-likelihood ``mean_i(-logp_i[y_i])`` of log-probabilities (``log_softmax``
+    outputs), ``(N, C)`` or ``(N, C, d1, ...)``; ``ignore_index`` as ``cross_entropy``.
+
+    >>> nll_loss(np.log([[0.5, 0.5], [0.25, 0.75]]), np.array([0, 1]), reduction="none").data.round(4).tolist()
+    [0.6931, 0.2877]
+    """
+    return loss_ops.nll_loss(logp, target, reduction, ignore_index)
+
+
+def l1_loss(pred, target, reduction="mean"):
+    """Mean absolute error ``mean(|pred - target|)``; grad ``sign(pred - target)``.
+
+    >>> l1_loss(np.array([1.0, -2.0]), np.array([0.0, 0.0])).item()
+    1.5
+    """
+    return loss_ops.l1_loss(pred, target, reduction)
+
+
+def huber_loss(pred, target, reduction="mean", delta=1.0):
+    """Huber loss: ``d**2 / 2`` where ``|d| < delta``, else ``delta * (|d| - delta / 2)``
+    (d = pred - target): quadratic near 0, linear for outliers.
+
+    >>> huber_loss(np.array([0.5, 3.0]), np.zeros(2), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    return loss_ops.huber_loss(pred, target, reduction, delta=delta)
+
+
+def binary_cross_entropy(probs, target, reduction="mean"):
+    """Binary cross-entropy of probabilities: ``-mean(t log p + (1 - t) log(1 - p))``, each
+    log clamped to ``>= -100`` as PyTorch does (so p = 0 or 1 gives a finite loss).
+    ``probs`` outside [0, 1] raise ``ValueError``; for logits use
+    ``binary_cross_entropy_with_logits`` (stabler).
+
+    >>> round(binary_cross_entropy(np.array([0.5, 0.9]), np.array([1.0, 1.0])).item(), 4)
+    0.3993
+    """
+    return loss_ops.binary_cross_entropy(probs, target, reduction)
 
 
 def mse(pred, target, reduction="mean"):
@@ -66,7 +124,7 @@ def mse(pred, target, reduction="mean"):
     >>> mse(np.array([1.0, 2.0]), np.array([0.0, 0.0])).item()
     2.5
     """
-    return tensor_ops.mse_loss(pred, target, reduction)
+    return loss_ops.mse_loss(pred, target, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
@@ -75,7 +133,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     >>> round(binary_cross_entropy_with_logits(np.array([0.0]), np.array([1.0])).item(), 4)   # log 2
     0.6931
     """
-    return tensor_ops.binary_cross_entropy_with_logits(logits, target, reduction)
+    return loss_ops.binary_cross_entropy_with_logits(logits, target, reduction)
 
 
 def hinge(scores, target, reduction="mean"):
@@ -84,7 +142,7 @@ def hinge(scores, target, reduction="mean"):
     >>> hinge(np.array([2.0, 0.5]), np.array([1.0, 1.0]), reduction="none").tolist()
     [0.0, 0.5]
     """
-    return tensor_ops.hinge_loss(scores, target, reduction)
+    return loss_ops.hinge_loss(scores, target, reduction)
 
 
 mse_loss = mse
@@ -107,32 +165,49 @@ class Loss:
     name = ""
     fn = None
 
-    def __init__(self, reduction="mean"):
+    def __init__(self, reduction="mean", **options):
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
                              f"got {reduction!r}")
         self.reduction = reduction
+        self.options = options  # the loss function's keyword arguments (delta, ignore_index...)
 
     def __call__(self, pred, target):
-        return type(self).fn(pred, target, self.reduction)
+        return type(self).fn(pred, target, self.reduction, **self.options)
 
     def correct(self, pred, target):
         """Number of correctly classified rows, or None for a regression loss."""
         return None
 
     def __repr__(self):
-        return f"{type(self).__name__}(reduction={self.reduction!r})"
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}(reduction={self.reduction!r}{opts})"
 
 
 class CrossEntropyLoss(Loss):
+    """``cross_entropy`` as a module: ``CrossEntropyLoss(reduction, label_smoothing=0.0, ignore_index=-100)``."""
     name = "cross_entropy"
     fn = staticmethod(cross_entropy)
 
+    def __init__(self, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+        opts = {}
+        if label_smoothing:
+            opts["label_smoothing"] = label_smoothing
+        if ignore_index != -100:
+            opts["ignore_index"] = ignore_index
+        super().__init__(reduction, **opts)
+
     def correct(self, pred, target):
-        t = _data(target)
-        if t.ndim == 2:
-            t = t.argmax(axis=1)
-        return int(np.count_nonzero(_data(pred).argmax(axis=1) == t))
+        return metrics.correct_count(_data(pred), _data(target))[0]
+
+
+class NLLLoss(CrossEntropyLoss):
+    """``nll_loss`` as a module (its input: log-probabilities)."""
+    name = "nll_loss"
+    fn = staticmethod(nll_loss)
+
+    def __init__(self, reduction="mean", ignore_index=-100):
+        super().__init__(reduction, ignore_index=ignore_index)
 
 
 class MSELoss(Loss):
@@ -147,6 +222,30 @@ class BCEWithLogitsLoss(Loss):
     def correct(self, pred, target):
         p, t = _data(pred), _data(target)
         return int(np.count_nonzero((p > 0) == (t.reshape(p.shape) > 0.5)))
+
+
+class L1Loss(Loss):
+    name = "l1_loss"
+    fn = staticmethod(l1_loss)
+
+
+class HuberLoss(Loss):
+    """``huber_loss`` as a module: ``HuberLoss(reduction, delta=1.0)``."""
+    name = "huber_loss"
+    fn = staticmethod(huber_loss)
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction, **({} if delta == 1.0 else {"delta": delta}))
+
+
+class BCELoss(Loss):
+    """``binary_cross_entropy`` (on probabilities) as a module."""
+    name = "binary_cross_entropy"
+    fn = staticmethod(binary_cross_entropy)
+
+    def correct(self, pred, target):
+        p, t = _data(pred), _data(target)
+        return int(np.count_nonzero((p > 0.5) == (t.reshape(p.shape) > 0.5)))
 
 
 class HingeLoss(Loss):
@@ -164,7 +263,10 @@ _REGISTRY = {
     "binary_cross_entropy_with_logits": BCEWithLogitsLoss, "bce": BCEWithLogitsLoss,
     "bce_with_logits": BCEWithLogitsLoss,
     "hinge": HingeLoss, "hinge_loss": HingeLoss, "max_margin": HingeLoss,
+    "nll_loss": NLLLoss, "nll": NLLLoss, "l1_loss": L1Loss, "l1": L1Loss, "mae": L1Loss,
+    "huber_loss": HuberLoss, "huber": HuberLoss, "binary_cross_entropy": BCELoss, "bce_probs": BCELoss,
 }
+_CLASSES = (CrossEntropyLoss, MSELoss, BCEWithLogitsLoss, HingeLoss, NLLLoss, L1Loss, HuberLoss, BCELoss)
 
 
 def available():
@@ -173,14 +275,15 @@ def available():
 
 
 def get(spec):
-    """A ``Loss`` from a name (``"cross_entropy"``, ``"mse"``, ``"bce"``, ``"hinge"``), a
+    """A ``Loss`` from a name (``"cross_entropy"``, ``"mse"``, ``"bce"``, ``"huber"``, ... see
+    ``available()``), a
     ``Loss`` instance, or any callable ``fn(pred, target) -> scalar Tensor`` (returned as is).
 
     >>> get("bce"), get(mse)
     (BCEWithLogitsLoss(reduction='mean'), MSELoss(reduction='mean'))
     """
     if isinstance(spec, Loss) or (callable(spec) and not isinstance(spec, str)):
-        for cls in (CrossEntropyLoss, MSELoss, BCEWithLogitsLoss, HingeLoss):
+        for cls in _CLASSES:
             if spec is cls.fn:
                 return cls()
         return spec

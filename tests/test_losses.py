@@ -131,6 +131,7 @@ def test_minus_inf_logits():
 
 import microinit.functional as F  # noqa: E402
 import microinit.ops.losses as FL  # noqa: E402
+import microinit.ops.pair_losses as PL  # noqa: E402  (mse lives there)
 
 MSE_SHAPES = [(), (0,), (1,), (7,), (0, 3), (3, 0), (1, 1), (100, 1), (4, 5), (2, 0, 3), (2, 3, 4)]
 
@@ -197,7 +198,7 @@ def test_mse_non_plain_inputs_fall_back_and_agree(layout, rng):
     t = rng.standard_normal((6, 4)).astype(np.float32)
     p = {"strided": big[:, ::2], "transposed": big.T[:4].T, "fortran": np.asfortranarray(big[:, :4]),
          "list": big[:, :4].tolist(), "int": np.round(big[:, :4] * 3).astype(np.int64)}[layout]
-    assert FL._mse_forward_auto(p, t, "mean", FL._pool) is None
+    assert PL._mse_forward_auto(p, t, "mean", PL._pool) is None
     # what the validating path converts p to: lists become float64, ints float32
     plain = np.ascontiguousarray(p, np.float64 if layout == "list" else np.float32)
     for reduction in ("mean", "sum", "none"):
@@ -279,7 +280,7 @@ def test_read_only_inputs_work_stay_unchanged_and_are_never_returned(name, reduc
 def test_mse_mixed_dtypes_promote_to_float64(rng):
     p = rng.standard_normal((5, 2)).astype(np.float32)
     t = rng.standard_normal((5, 2))
-    assert FL._mse_forward_auto(p, t, "mean", FL._pool) is None
+    assert PL._mse_forward_auto(p, t, "mean", PL._pool) is None
     for a, b in ((p, t), (t, p)):
         loss, ctx = FL.mse_loss_forward(a, b)
         assert loss.dtype == np.float64

@@ -10,6 +10,22 @@ poison training. Per sample, x = logits/prediction, t = target:
     mse                         (x - t)^2                    2 (x - t)
     BCE with logits             softplus(x) - x t            sigmoid(x) - t
     hinge (t in {-1, +1})       max(0, 1 - t x)              -t [1 - t x > 0]
+    nll, labels y (log-probs)   -x_y                         -onehot(y)
+    l1                          |x - t|                      sign(x - t)
+    huber (delta d)             (x-t)^2/2 if |x-t| < d,      x - t, or d sign(x - t)
+                                else d (|x - t| - d/2)
+    BCE on probabilities        -[t log x + (1-t) log(1-x)]  (x - t) / max(x (1 - x), 1e-12)
+                                (each log clamped to >= -100, as PyTorch)
+
+Cross-entropy with ``label_smoothing`` e mixes the target with the uniform one,
+(1 - e) onehot(y) + e/C; a label equal to ``ignore_index`` (default -100, as PyTorch)
+contributes 0 and is not counted by "mean", which divides by the number of counted
+targets (a mean over no counted target is 0, like an empty batch). Logits of shape
+(N, C, d1, ...) have their classes on axis 1 and labels of shape (N, d1, ...), as in
+PyTorch; nll_loss takes the same shapes and ``ignore_index``.
+
+Cross-entropy and nll live here; the losses of a same-shaped target in
+``ops/pair_losses.py`` (re-exported here).
 
 Which kernel runs (the documented rule): integer-label cross-entropy with "mean" or
 "sum" is one call of the fused kernel (``xent.forward_auto``), every other
@@ -27,55 +43,37 @@ reach backward).
 """
 import numpy as np
 
-from microinit._kernels import regression as _regression
 from microinit._kernels import xent as _xent
 from microinit.autograd.graph import record, tensor_class, wrap
 from microinit.autograd.mode import grad_mode
-from microinit.ops._boundary import check_ndim, floats, labels as checked_labels, promote
-from microinit.ops.activations import activation_forward, log_softmax_forward
+from microinit.ops._boundary import floats, labels as checked_labels, promote
+from microinit.ops.activations import log_softmax_forward
 from microinit.ops.linalg import pool
+# the losses of a same-shaped target and the shared reductions, re-exported here so
+# that this module stays the one place that names every loss op
+from microinit.ops.pair_losses import (
+    REDUCTIONS, PairSaved, bce_backward, bce_forward, bce_with_logits_backward, bce_with_logits_forward,
+    binary_cross_entropy, binary_cross_entropy_with_logits, check_reduction, expand_upstream,
+    hinge_loss, hinge_loss_backward, hinge_loss_forward, huber_loss, huber_loss_backward,
+    huber_loss_forward, l1_loss, l1_loss_backward, l1_loss_forward, mse_loss, mse_loss_backward,
+    mse_loss_forward, scalar_upstream,
+)
 
 __all__ = ["REDUCTIONS", "cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "bce_with_logits_forward", "bce_with_logits_backward",
            "hinge_loss_forward", "hinge_loss_backward", "cross_entropy", "mse_loss",
-           "binary_cross_entropy_with_logits", "hinge_loss", "check_labels"]
+           "binary_cross_entropy_with_logits", "hinge_loss", "check_labels", "nll_loss_forward",
+           "nll_loss_backward", "l1_loss_forward", "l1_loss_backward", "huber_loss_forward",
+           "huber_loss_backward", "bce_forward", "bce_backward", "nll_loss", "l1_loss", "huber_loss",
+           "binary_cross_entropy", "IGNORE_INDEX", "PairSaved", "CrossEntropySaved", "ClassAxisSaved",
+           "NllSaved"]
 
-REDUCTIONS = ("mean", "sum", "none")
+IGNORE_INDEX = -100  # PyTorch's default ignore_index
 _pool = pool()
 _XentSaved = _xent.XentSaved
 _xent_forward_auto = _xent.forward_auto
 _xent_backward_auto = _xent.backward_auto
-_mse_forward_auto = _regression.mse_forward_auto
-_mse_backward_auto = _regression.mse_backward_auto
 check_labels = checked_labels
-
-
-def _check_reduction(reduction, op):
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-
-
-def _reduce(rows, reduction):
-    if reduction == "none":
-        return rows
-    if reduction == "sum":
-        return np.asarray(rows.sum(), rows.dtype)
-    n = rows.size
-    return np.asarray(rows.sum() / n if n else 0.0, rows.dtype)
-
-
-def _expand(g, reduction, n, dtype):
-    """Per-element upstream gradient of a loss reduced with ``reduction`` over ``n``
-    elements: the array itself for "none", else a 0-d array that broadcasts."""
-    g = np.asarray(g, dtype)
-    if reduction == "mean":
-        return g * (1.0 / n) if n else g * 0
-    return g
-
-
-def _upstream(g):
-    """A scalar upstream gradient as the kernels read it (a Python float)."""
-    return float(np.asarray(g).reshape(-1)[0]) if np.size(g) == 1 else None
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -94,25 +92,34 @@ def _all_neg_inf_error(x, rows, op):
     raise ValueError(f"{op}: row {i} has every logit -inf (n_classes {x.shape[1]}); its loss is undefined")
 
 
-def cross_entropy_forward(logits, target, reduction="mean"):
-    """Fused log-softmax + negative log-likelihood over (N, C) logits: ``(loss, saved)``.
+def cross_entropy_forward(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=IGNORE_INDEX):
+    """Fused log-softmax + negative log-likelihood: ``(loss, saved)``.
 
-    ``target``: integer labels (N,) or class probabilities / one-hot rows (N, C).
-    Stable for huge logits; a -inf logit whose target weight is 0 stays finite; a
-    row whose logits are all -inf raises ValueError (its loss is undefined).
+    ``logits`` (N, C) or (N, C, d1, ...); ``target``: integer labels (N,) / (N, d1, ...)
+    or class probabilities / one-hot rows of the logits' shape. Stable for huge
+    logits; a -inf logit whose target weight is 0 stays finite; a row whose logits
+    are all -inf raises ValueError (its loss is undefined). ``label_smoothing`` and
+    ``ignore_index`` as in PyTorch (the module table).
     """
-    r = _xent_forward_auto(logits, target, reduction, _pool)  # boundary-safe already
-    if r is not None:
-        return r
+    # the fused kernel refuses negative labels, so with a negative ignore_index its
+    # result has no ignored target in it
+    if label_smoothing == 0.0 and type(ignore_index) is int and ignore_index < 0:
+        r = _xent_forward_auto(logits, target, reduction, _pool)  # boundary-safe already
+        if r is not None:
+            return r
     op = "cross_entropy"
-    _check_reduction(reduction, op)
-    x = check_ndim(floats(logits, op, "logits"), 2, op, "logits")
-    n, c = x.shape
-    if n and c == 0:
-        raise ValueError(f"{op}: logits of shape {x.shape} have no classes (n_classes 0)")
+    check_reduction(reduction, op)
+    smoothing = _check_smoothing(label_smoothing, op)
+    _check_ignore_index(ignore_index, op)
+    x = floats(logits, op, "logits")
     if isinstance(target, tensor_class()):
         target = target.data
     t = np.asarray(target) if not isinstance(target, np.ndarray) else target
+    if x.ndim != 2 or smoothing or (t.ndim == 1 and t.dtype.kind in "iu" and (t == ignore_index).any()):
+        return _class_axis_xent(x, t, reduction, smoothing, ignore_index)
+    n, c = x.shape
+    if n and c == 0:
+        raise ValueError(f"{op}: logits of shape {x.shape} have no classes (n_classes 0)")
     soft = t.ndim == 2  # one-hot rows (any numeric dtype) or probabilities
     if not soft:
         t = checked_labels(t, n, c, op)  # a private, range-checked int64 copy
@@ -145,10 +152,12 @@ def cross_entropy_forward(logits, target, reduction="mean"):
 
 def cross_entropy_backward(saved, g, need_target=False):
     """(dlogits, dtarget or None) given the upstream gradient ``g`` of the loss."""
+    if type(saved) is ClassAxisSaved:
+        return _class_axis_xent_backward(saved, g, need_target)
     if type(saved) is _XentSaved:
         dx = _xent_backward_auto(saved, g, _pool)
         if dx is None:
-            gv = _upstream(g)
+            gv = scalar_upstream(g)
             if gv is None:
                 raise ValueError(f"cross_entropy backward: the loss is a scalar, got an upstream "
                                  f"gradient of shape {np.shape(g)}")
@@ -156,7 +165,7 @@ def cross_entropy_backward(saved, g, need_target=False):
         return dx, None
     x, probs, t, soft = saved.logits, saved.probs, saved.target, saved.soft
     n = x.shape[0]
-    dloss = _expand(g, saved.reduction, n, x.dtype)
+    dloss = expand_upstream(g, saved.reduction, n, x.dtype)
     if dloss.shape != (n,):
         dloss = np.full(n, dloss, x.dtype)
     else:
@@ -171,17 +180,20 @@ def cross_entropy_backward(saved, g, need_target=False):
     return dx, dt
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """The Tensor op: softmax cross-entropy over (N, C) logits (see the module table).
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=IGNORE_INDEX):
+    """The Tensor op: softmax cross-entropy over (N, C) or (N, C, d1, ...) logits
+    (see the module table).
 
-    ``target``: integer labels (N,) -- a negative, out-of-range or float label raises
-    ValueError naming it and n_classes -- or class probabilities (N, C).
+    ``target``: integer labels (N,) / (N, d1, ...) -- a negative, out-of-range or float
+    label raises ValueError naming it and n_classes, unless it equals ``ignore_index``
+    -- or class probabilities of the logits' shape.
     """
     T = tensor_class()
     lt = logits if isinstance(logits, T) else wrap(floats(logits, "cross_entropy", "logits"))
     tt = target if isinstance(target, T) else None
     # raw data: the fused kernel takes it as it is, or it goes through the boundary
-    loss, saved = cross_entropy_forward(lt.data, target if tt is None else tt.data, reduction)
+    loss, saved = cross_entropy_forward(lt.data, target if tt is None else tt.data, reduction,
+                                        label_smoothing, ignore_index)
     need_t = tt is not None and tt.requires_grad and type(saved) is not _XentSaved and saved.soft
     nl = lt.requires_grad
     if grad_mode.enabled and (nl or need_t):
@@ -193,126 +205,176 @@ def cross_entropy(logits, target, reduction="mean"):
     return wrap(loss)
 
 
-# --------------------------------------------------------------------------- pair losses
-def _pair(pred, target, op):
-    p = floats(pred, op, "input")
-    t = floats(target, op, "target")
-    if p.shape != t.shape:
-        raise ValueError(f"{op}: input of shape {p.shape} and target of shape {t.shape} differ; "
-                         "reshape one of them (no implicit broadcasting in losses)")
-    return promote(p, t)
+# ------------------------------------------------------------ classes on axis 1, PyTorch's options
+def _check_smoothing(value, op):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{op}: label_smoothing must be a float in [0, 1], got {type(value).__name__}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {value!r}")
+    return float(value)
 
 
-class PairSaved:
-    """What a (prediction, target) loss keeps for backward."""
-
-    __slots__ = ("active", "diff", "pred", "reduction", "target")
-
-    def __init__(self, reduction, diff=None, pred=None, target=None, active=None):
-        self.reduction, self.diff, self.pred, self.target, self.active = reduction, diff, pred, target, active
+def _check_ignore_index(value, op):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: ignore_index must be an int, got {type(value).__name__} {value!r}")
 
 
-def mse_loss_forward(pred, target, reduction="mean"):
-    """Mean squared error (x - t)^2 with the chosen reduction: ``(loss, saved)``."""
-    r = _mse_forward_auto(pred, target, reduction, _pool)  # boundary-safe already
-    if r is None:
-        op = "mse_loss"
-        _check_reduction(reduction, op)
-        p, t = _pair(pred, target, op)
-        if reduction == "none":
-            diff = p - t
-            return diff * diff, PairSaved(reduction, diff=diff)
-        r = _mse_forward_auto(p, t, reduction, _pool)
-    loss, diff = r
-    return loss, PairSaved(reduction, diff=diff)
+def _rows_of(x, op, name):
+    """(N, C, d1, ...) -> (N d1 ..., C): one row per prediction, classes last."""
+    if x.ndim < 2:
+        raise ValueError(f"{op}: {name} should be 2-dimensional (N, C) or more, (N, C, d1, ...), but "
+                         f"found {x.ndim} dimension(s) (shape {tuple(x.shape)})")
+    if x.ndim == 2:
+        return x
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, x.shape[1])
 
 
-def mse_loss_backward(saved, g, need_target=True):
-    """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g), divided by the element count
-    for "mean"; dtarget is None when ``need_target`` is False (saves a pass)."""
-    diff, reduction = saved.diff, saved.reduction
+def _unrows(a, shape):
+    """The inverse of ``_rows_of``: (N d1 ..., C) rows back to ``shape`` (classes on axis 1)."""
+    if len(shape) == 2:
+        return a
+    return np.ascontiguousarray(np.moveaxis(a.reshape(shape[:1] + shape[2:] + shape[1:2]), -1, 1))
+
+
+def _counted_labels(t, shape, ignore_index, op):
+    """Labels of shape (N, d1, ...) as flat int64 (ignored ones set to 0) and the mask of
+    the counted ones; a label out of [0, C) that is not ``ignore_index`` raises."""
+    c, expected = shape[1], shape[:1] + shape[2:]
+    if t.dtype.kind not in "iu":
+        raise ValueError(f"{op}: class labels must be integers in [0, {c}) (n_classes {c}), got dtype "
+                         f"{t.dtype}; pass class probabilities of shape {shape} instead")
+    if t.shape != expected:
+        raise ValueError(f"{op}: labels of shape {t.shape} do not match input of shape {shape}; "
+                         f"expected labels of shape {expected}")
+    y = np.array(t, dtype=np.int64).reshape(-1)  # a private copy
+    counted = y != ignore_index
+    bad = counted & ((y < 0) | (y >= c))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{op}: label {y[i]} at flat index {i} is out of range for n_classes {c} "
+                         f"(labels must be in [0, {c - 1}] or equal ignore_index={ignore_index})")
+    y[~counted] = 0
+    return y, counted
+
+
+def _reduce_counted(rows, reduction, count, out_shape):
     if reduction == "none":
-        d = 2 * diff * np.asarray(g, diff.dtype)
-        return d, (-d if need_target else None)
-    r = _mse_backward_auto(diff, g, reduction, need_target, _pool)
-    if r is None:
-        gv = _upstream(g)
-        if gv is None:
-            raise ValueError(f"mse_loss backward: the loss is a scalar, got an upstream gradient "
-                             f"of shape {np.shape(g)}")
-        r = _mse_backward_auto(diff, gv, reduction, need_target, _pool)
-    return r
+        return rows.reshape(out_shape)
+    total = rows.sum()
+    if reduction == "mean":
+        total = total / count if count else total * 0
+    return np.asarray(total, rows.dtype)
 
 
-def bce_with_logits_forward(logits, target, reduction="mean"):
-    """softplus(x) - x t, i.e. -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], stable."""
-    op = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction, op)
-    x, t = _pair(logits, target, op)
-    rows = activation_forward("softplus", x) - x * t
-    return _reduce(rows, reduction), PairSaved(reduction, pred=x, target=t)
+def _rowscalar_upstream(g, reduction, m, count, dtype):
+    """The upstream gradient of each of the ``m`` rows, as an (m,) array."""
+    if reduction == "none":
+        return np.ascontiguousarray(np.asarray(g, dtype).reshape(m))
+    gv = scalar_upstream(g)
+    if gv is None:
+        raise ValueError(f"loss backward: the loss is a scalar, got an upstream gradient of shape {np.shape(g)}")
+    if reduction == "mean":
+        gv = gv / count if count else 0.0
+    return np.full(m, gv, dtype)
 
 
-def bce_with_logits_backward(saved, g, need_target=False):
-    """(dlogits, dtarget) = ((sigmoid(x) - t) g, -x g)."""
-    x, t = saved.pred, saved.target
-    ge = _expand(g, saved.reduction, x.size, x.dtype)
-    dx = (activation_forward("sigmoid", x) - t) * ge
-    return dx, (-x * ge if need_target else None)
+class ClassAxisSaved:
+    """What cross-entropy with PyTorch's options keeps: the row form's saved state."""
+
+    __slots__ = ("count", "inner", "reduction", "shape", "smoothing", "soft")
+
+    def __init__(self, inner, shape, count, reduction, smoothing, soft):
+        self.inner, self.shape, self.count = inner, shape, count
+        self.reduction, self.smoothing, self.soft = reduction, smoothing, soft
 
 
-def hinge_loss_forward(scores, target, reduction="mean"):
-    """max(0, 1 - t s) with targets in {-1, +1} (ValueError naming any other value)."""
-    op = "hinge_loss"
-    _check_reduction(reduction, op)
-    s, t = _pair(scores, target, op)
-    if t.size:
-        bad = (t != 1) & (t != -1)
-        if bad.any():
-            i = int(np.argmax(bad.reshape(-1)))
-            raise ValueError(f"{op}: target must be -1 or +1, found {t.reshape(-1)[i].item()!r} at flat index {i}")
-    margin = 1 - t * s
-    active = margin > 0
-    rows = np.where(active, margin, 0).astype(s.dtype, copy=False)
-    return _reduce(rows, reduction), PairSaved(reduction, pred=s, target=t, active=active)
+def _class_axis_xent(x, t, reduction, smoothing, ignore_index, op="cross_entropy"):
+    """Every cross-entropy beyond the plain (N, C) one, as the soft row kernel on the
+    target distribution (1 - e) onehot + e/C (a zero row for an ignored label)."""
+    shape = x.shape
+    x2 = _rows_of(x, op, "logits")
+    m, c = x2.shape
+    if m and c == 0:
+        raise ValueError(f"{op}: logits of shape {shape} have no classes (n_classes 0)")
+    soft = t.ndim == x.ndim
+    if soft:
+        t = floats(t, op, "target")
+        if t.shape != shape:
+            raise ValueError(f"{op}: target probabilities of shape {t.shape} do not match logits of shape "
+                             f"{shape} (integer class labels have shape {shape[:1] + shape[2:]})")
+        x2, t2 = promote(x2, _rows_of(t, op, "target"))
+        if smoothing:
+            t2 = t2 * (1 - smoothing) + smoothing / c
+        count = m
+    else:
+        y, counted = _counted_labels(t, shape, ignore_index, op)
+        t2 = np.full((m, c), smoothing / c, x2.dtype)
+        t2[np.arange(m), y] += 1 - smoothing
+        t2 *= counted[:, None]
+        count = int(np.count_nonzero(counted))
+    rows, inner = cross_entropy_forward(x2, t2, "none")
+    loss = _reduce_counted(rows, reduction, count, shape[:1] + shape[2:])
+    return loss, ClassAxisSaved(inner, shape, count, reduction, smoothing, soft)
 
 
-def hinge_loss_backward(saved, g, need_target=True):
-    """(dscores, dtarget) = (-t g [margin > 0], -s g [margin > 0])."""
-    s, t = saved.pred, saved.target
-    ge = _expand(g, saved.reduction, s.size, s.dtype) * saved.active
-    return -t * ge, (-s * ge if need_target else None)
+def _class_axis_xent_backward(saved, g, need_target):
+    inner = saved.inner
+    m, dtype = inner.logits.shape[0], inner.logits.dtype
+    gv = _rowscalar_upstream(g, saved.reduction, m, saved.count, dtype)
+    dx, dt = cross_entropy_backward(inner, gv, need_target=need_target and saved.soft)
+    if dt is not None:
+        dt = _unrows(dt * (1 - saved.smoothing), saved.shape)
+    return _unrows(dx, saved.shape), dt
 
 
-def _pair_loss(name, fwd, bwd, pred, target, reduction):
-    """A loss of (prediction, same-shaped target) as one graph node."""
-    T = tensor_class()
-    pt = pred if isinstance(pred, T) else wrap(floats(pred, name, "input"))
-    tt = target if isinstance(target, T) else None
-    # raw data: the forward's kernel takes it as it is, or it goes through the boundary
-    loss, saved = fwd(pt.data, target if tt is None else tt.data, reduction)
-    if grad_mode.enabled and (pt.requires_grad or (tt is not None and tt.requires_grad)):
-        npd, ntg = pt.requires_grad, tt is not None and tt.requires_grad
+# --------------------------------------------------------------------------- nll
+class NllSaved:
+    """What nll_loss keeps: the picked positions and which targets count."""
 
-        def backward(g):
-            dp, dtg = bwd(saved, g, ntg)
-            return (dp if npd else None), (dtg if ntg else None)
-        return record(loss, name, (pt, tt), backward, (pt,) if tt is None else (pt, tt))
+    __slots__ = ("count", "counted", "dtype", "labels", "reduction", "shape")
+
+    def __init__(self, shape, dtype, labels, counted, count, reduction):
+        self.shape, self.dtype, self.labels = shape, dtype, labels
+        self.counted, self.count, self.reduction = counted, count, reduction
+
+
+def nll_loss_forward(logp, target, reduction="mean", ignore_index=IGNORE_INDEX):
+    """Negative log-likelihood of log-probabilities (N, C) / (N, C, d1, ...): ``-logp[y]``.
+
+    >>> loss, saved = nll_loss_forward(np.log([[0.5, 0.5], [0.9, 0.1]]), np.array([0, -100]))
+    >>> round(float(loss), 4), nll_loss_backward(saved, 1.0).tolist()      # only row 0 counts
+    (0.6931, [[-1.0, 0.0], [0.0, 0.0]])
+    """
+    op = "nll_loss"
+    check_reduction(reduction, op)
+    _check_ignore_index(ignore_index, op)
+    x = floats(logp, op, "input")
+    x2 = _rows_of(x, op, "input")
+    if isinstance(target, tensor_class()):
+        target = target.data
+    t = target if isinstance(target, np.ndarray) else np.asarray(target)
+    if x2.shape[0] and x2.shape[1] == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} has no classes (n_classes 0)")
+    y, counted = _counted_labels(t, x.shape, ignore_index, op)
+    rows = np.where(counted, -x2[np.arange(y.size), y], 0).astype(x.dtype, copy=False)
+    count = int(np.count_nonzero(counted))
+    loss = _reduce_counted(rows, reduction, count, x.shape[:1] + x.shape[2:])
+    return loss, NllSaved(x.shape, x.dtype, y, counted, count, reduction)
+
+
+def nll_loss_backward(saved, g):
+    """dlogp: ``-g`` at each counted (row, label), 0 elsewhere."""
+    m, c = saved.labels.size, saved.shape[1]
+    gv = _rowscalar_upstream(g, saved.reduction, m, saved.count, saved.dtype)
+    dx = np.zeros((m, c), saved.dtype)
+    dx[np.arange(m), saved.labels] = np.where(saved.counted, -gv, 0)
+    return _unrows(dx, saved.shape)
+
+
+def nll_loss(logp, target, reduction="mean", ignore_index=IGNORE_INDEX):
+    """The Tensor op: ``-logp[y]`` per target (feed it ``log_softmax`` outputs)."""
+    xt = logp if isinstance(logp, tensor_class()) else wrap(floats(logp, "nll_loss", "input"))
+    loss, saved = nll_loss_forward(xt.data, target, reduction, ignore_index)
+    if grad_mode.enabled and xt.requires_grad:
+        return record(loss, "NllLossBackward", (xt,), lambda g: (nll_loss_backward(saved, g),), (xt,))
     return wrap(loss)
-
-
-def mse_loss(pred, target, reduction="mean"):
-    """The Tensor op: mean((pred - target)^2); shapes must match exactly."""
-    return _pair_loss("MseLossBackward", mse_loss_forward, mse_loss_backward, pred, target, reduction)
-
-
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
-    """The Tensor op: softplus(x) - x t (stable BCE on logits); d/dx = sigmoid(x) - t."""
-    return _pair_loss("BceWithLogitsBackward", bce_with_logits_forward, bce_with_logits_backward,
-                      logits, target, reduction)
-
-
-def hinge_loss(scores, target, reduction="mean"):
-    """The Tensor op: mean(relu(1 - t s)) with targets t in {-1, +1}."""
-    return _pair_loss("HingeLossBackward", hinge_loss_forward, hinge_loss_backward,
-                      scores, target, reduction)
