@@ -27,6 +27,6 @@ from microinit.serialization import load, save  # noqa: E402,F401
 from microinit.training import evaluate, fit  # noqa: E402,F401
 from microinit.diagnostics import layer_stats  # noqa: E402,F401
 from microinit.rng import default_generator, manual_seed  # noqa: E402,F401
-from microinit import theory  # noqa: E402,F401
+from microinit import metrics, onnx, theory  # noqa: E402,F401
 from microinit.viz import draw  # noqa: E402,F401
 from microinit.viz import trace  # noqa: E402,F401
