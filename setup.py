@@ -7,6 +7,9 @@ Environment switches (read at build time):
   MICROINIT_DEBUG=1     turn bounds checking and wraparound back on, -O0 -g
   MICROINIT_PORTABLE=1  do not compile with -march=native (for wheels you ship)
   MICROINIT_NO_OPENMP=1 build without OpenMP (kernels then run on one thread)
+  MICROINIT_ASAN=1      compile and link with AddressSanitizer (-fsanitize=address
+                        -fno-omit-frame-pointer); run with libasan preloaded, see
+                        docs/reliability.md, "Fuzzing and sanitizers"
 """
 import os
 import sys
@@ -19,6 +22,7 @@ from setuptools import Extension, setup
 DEBUG = os.environ.get("MICROINIT_DEBUG") == "1"
 PORTABLE = os.environ.get("MICROINIT_PORTABLE") == "1"
 OPENMP = os.environ.get("MICROINIT_NO_OPENMP") != "1" and sys.platform != "darwin"
+ASAN = os.environ.get("MICROINIT_ASAN") == "1"
 
 # Directives are set once, here. Kernels may only rely on boundscheck=False because
 # every array reaches them through microinit/ops/_boundary.py, which fixes dtype, byte
@@ -40,6 +44,11 @@ link_args = []
 if OPENMP:
     compile_args.append("-fopenmp")
     link_args.append("-fopenmp")
+if ASAN:
+    # every out-of-bounds read or write in a kernel aborts with a report instead of
+    # corrupting memory quietly (the Python interpreter itself is not instrumented)
+    compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer"]
+    link_args += ["-fsanitize=address"]
 
 # Kernels that draw random numbers use numpy's C bit-generator interface, whose
 # distribution functions live in numpy's static npyrandom library.
