@@ -6,8 +6,8 @@ its gradient is left unchecked when a pre-activation lies within rounding of a k
 (relu at 0: float32 and float64 may pick different sides).
 
     >>> from benchmarks.fuzz_cases import RandomDraw
-    >>> NN_OPS["Dense"](RandomDraw(0, 3)).op
-    'Dense'
+    >>> NN_OPS["Dense"](RandomDraw(0, 4)).op      # one of Dense, Linear, Sequential, MLP
+    'Linear'
 """
 import numpy as np
 

@@ -4,9 +4,12 @@ A short run ends with the summary line and exit status 0; a child that aborts (t
 test-only hook ``--inject-abort-at``) is reported as a crash of that very case, with its
 reproducer saved, and the rest of the batch still runs.
 """
+import doctest
+import importlib
 import re
 
 import numpy as np
+import pytest
 
 # ops with no open finding in /work/fuzz-findings.md: this test checks the runner, not them
 OPS = "exp,relu,tanh,matmul,dense,loss_mse,F.activation,getitem"
@@ -51,3 +54,9 @@ def test_an_aborting_child_is_a_crash_with_its_reproducer(benchmarks, capsys, tm
     # the other 239 cases still ran and passed
     ok, refused = map(int, re.search(r"\((\d+) matched the reference, (\d+) refused", out).groups())
     assert ok + refused == 239, out
+
+
+@pytest.mark.parametrize("name", ["fuzz_cases", "fuzz_refs", "fuzz_properties", "fuzz_ops", "fuzz_ops_nn"])
+def test_fuzz_module_examples_pass(benchmarks, name):
+    result = doctest.testmod(importlib.import_module(f"benchmarks.{name}"), report=False)
+    assert result.failed == 0 and result.attempted > 0, name

@@ -9,6 +9,8 @@ the same bits. The property and the case builders live in ``benchmarks/fuzz_*.py
 shared with ``python -m benchmarks.fuzz`` (docs/reliability.md, "Fuzzing and
 sanitizers").
 """
+import doctest
+
 import numpy as np
 import pytest
 from fuzz_strategies import (
@@ -70,6 +72,13 @@ def test_every_functional_forward_is_fuzzed():
               "dense_chain_forward", "cross_entropy_forward", "mse_loss_forward", "bce_with_logits_forward",
               "hinge_loss_forward"}
     assert set(forwards) <= fuzzed, sorted(set(forwards) - fuzzed)
+
+
+def test_strategy_examples_pass():
+    import fuzz_strategies
+
+    result = doctest.testmod(fuzz_strategies, report=False)
+    assert result.failed == 0 and result.attempted > 0
 
 
 def _copy_case(run, values=(1.0, 2.0)):
