@@ -126,8 +126,8 @@ class Arr:
             v = np.clip(np.trunc(v), max(info.min, -1000), min(info.max, 1000))
         elif self.dtype.kind == "b":
             v = v > 0
-        with np.errstate(over="ignore", invalid="ignore"):
-            return np.ascontiguousarray(v.astype(self.dtype.newbyteorder("=")))
+        with np.errstate(over="ignore", invalid="ignore"):  # (ascontiguousarray makes 0-d 1-d)
+            return np.asarray(v).astype(self.dtype.newbyteorder("="), order="C")
 
     def plain(self):
         """The twin every layout must match: same values, C order, native byte order."""
@@ -148,7 +148,7 @@ class Arr:
 def in_layout(a, layout):
     """``a``'s values in the memory layout named ``layout``."""
     if layout == "fortran":
-        return np.asfortranarray(a)
+        return np.array(a, order="F")  # (np.asfortranarray would make a 0-d array 1-d)
     if layout == "transposed" and a.ndim >= 2:
         return np.ascontiguousarray(a.T).T
     if layout == "strided" and a.ndim >= 1:

@@ -32,7 +32,7 @@ def leaf(a, grad):
     byte order: ops must read it through the boundary), other dtypes go through the
     constructor (float16 -> float32, int/bool stay labels)."""
     if a.dtype.kind == "f" and a.dtype.itemsize in (4, 8):
-        t = mi.Tensor(np.ascontiguousarray(a, a.dtype.newbyteorder("=")), requires_grad=grad)
+        t = mi.Tensor(np.array(a, a.dtype.newbyteorder("="), order="C"), requires_grad=grad)
         t.data = a
         return t
     return mi.Tensor(a, requires_grad=grad and a.dtype.kind == "f")

@@ -152,6 +152,9 @@ def _check(case):
         refused = None
     except Refuse as why:
         ref, refused = None, why
+    except Exception as err:  # noqa: BLE001 - a bug of the harness, reported, never a crash
+        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        return Outcome("error", f"the fuzz reference itself raised {type(err).__name__}: {err}\n{tb}")
     try:
         out, grads = _execute(case, plain=False)
     except Exception as err:  # noqa: BLE001 - classifying every exception is the point

@@ -98,12 +98,16 @@ def _act(fwd, deriv, open_at_inf=False, from_output=0.0, x_weight=1e-6):
     return ref
 
 
+def _erf64(x):
+    return np.asarray(_erf(x), dtype=np.float64)  # (frompyfunc gives objects, or a scalar for 0-d)
+
+
 def _gelu(x, p):
-    return x * 0.5 * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+    return x * 0.5 * (1.0 + _erf64(x / math.sqrt(2.0)))
 
 
 def _gelu_d(x, y, p):
-    return 0.5 * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64)) + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return 0.5 * (1.0 + _erf64(x / math.sqrt(2.0))) + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
 ACTIVATIONS = {
