@@ -533,7 +533,8 @@ def build_case(draw, op):
 
 
 def all_ops():
-    """Every fuzzed op, Tensor ops and layers/losses/functional ones."""
+    """Every fuzzed op: Tensor ops, layers/losses/functional ones, optimizers."""
     from benchmarks.fuzz_ops_nn import NN_OPS
+    from benchmarks.fuzz_ops_optim import OPTIM_OPS
 
-    return {**OPS, **NN_OPS}
+    return {**OPS, **NN_OPS, **OPTIM_OPS}
