@@ -18,6 +18,11 @@ input arrays); the exit status is then 1.
     python -m benchmarks.fuzz --cases 1000000              # >= 10^6 cases, 2 workers
     python -m benchmarks.fuzz --cases 2000 --ops exp,relu  # a few ops only
     python -m benchmarks.fuzz --replay --seed 0 --index 17 # rerun one case, in process
+
+Case 17 of seed 0 among the ops ``exp`` and ``relu`` is the second op's:
+
+    >>> make_case(0, 17, ["exp", "relu"]).op
+    'relu'
 """
 import argparse
 import json
