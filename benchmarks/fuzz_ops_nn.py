@@ -23,9 +23,11 @@ KINKED = {"relu", "leaky_relu", "elu", "selu"}
 ACTS = (None, "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "softplus", "identity")
 
 
-def dense_ref(x, layers, kink_tol=1e-4):
+def dense_ref(x, layers, kink_tol=1e-4, dtype=np.float64):
     """Fold ``act(h @ W + b)`` over ``layers`` [(W, b or None, act, param)] in float64:
-    (y, scale, vjp or None). ``vjp(g)`` -> [dx, dW0, db0, dW1, ...] as (grad, scale)."""
+    (y, scale, vjp or None). ``vjp(g)`` -> [dx, dW0, db0, dW1, ...] as (grad, scale).
+    Elements whose magnitude leaves ``dtype``'s range on the way (float32 sums of 1e38
+    terms overflow where float64 ones do not) are left open, and so is the gradient."""
     h, s, tape = x, np.abs(x), []
     with np.errstate(all="ignore"):
         for W, b, act, p in layers:
@@ -39,7 +41,11 @@ def dense_ref(x, layers, kink_tol=1e-4):
             s = sz * np.maximum(np.abs(np.where(np.isfinite(d), d, 1.0)), 1.0)
             h = y
     s = s + np.abs(h)  # the last activation's own rounding
-    if any(t[6] for t in tape) or not np.isfinite(s).all():
+    big = np.finfo(dtype).max / 16
+    overflow = any(bool((t[1] > big).any()) for t in tape) or bool((s > big).any())
+    if overflow:
+        s = np.where(s > big, np.nan, s)
+    if any(t[6] for t in tape) or not np.isfinite(s).all() or overflow:
         return h, s, None
 
     def vjp(g):
@@ -97,8 +103,9 @@ def _dense_op(chain):
         def ref(vals):
             lv = [(vals[1 + 2 * i], vals[2 + 2 * i], act, p) for i, (act, p) in enumerate(specs)]
             _check_chain(vals[0], lv, op)
-            y, s, vjp = dense_ref(vals[0], lv)
-            return Ref(y, s, result_dtype(*[a for a in flat if a is not None]), vjp and (lambda g: vjp(g)))
+            dt = result_dtype(*[a for a in flat if a is not None])
+            y, s, vjp = dense_ref(vals[0], lv, dtype=dt)
+            return Ref(y, s, dt, vjp)
         return Case(op, flat, run, ref, {"activations": specs}, gseed=draw.integer(0, 999), rtol=16.0,
                     names=("dense",))
     return build
@@ -138,7 +145,8 @@ def _model(draw):
         layers = [(W.data.astype(np.float64), None if b is None else b.data.astype(np.float64), act, p)
                   for W, b, act, p in _layers_of(model)]
         _check_chain(vals[0], layers, kind)
-        y, s, _ = dense_ref(vals[0], layers)
+        y, s, _ = dense_ref(vals[0], layers, dtype=np.float32 if dt == np.float32 and x.compute_dtype == np.float32
+                            else np.float64)
         return Ref(y, s, None)
     return Case(kind, [x], run, ref, {"sizes": sizes, "activations": acts, "fuse": fuse, "dtype": np.dtype(dt).name,
                                       "bad": bad}, grad=False, rtol=16.0,
@@ -305,8 +313,12 @@ def _functional_activation(draw):
             return Ref(y, scale, x.compute_dtype)
         if vals[1].shape != vals[0].shape:
             raise Refuse("dy shape", (ValueError,))
-        gx = masked(vals[1], d)
-        return Ref(gx, act_grad_scale(vals[1], dscale), x.compute_dtype)
+        with np.errstate(over="ignore"):  # dy is brought to x's dtype (may overflow to inf)
+            dy = vals[1].astype(x.compute_dtype).astype(np.float64)
+        gx = masked(dy, d)
+        # inf * a zero derivative: NaN from the kernel, 0 from PyTorch's relu: left open
+        scale = np.where(np.isinf(dy) & (d == 0), np.nan, act_grad_scale(dy, dscale))
+        return Ref(gx, scale, x.compute_dtype)
     return Case("activation_forward" if not backward else "activation_backward", [x, dy], run, ref,
                 {"name": name}, grad=False, rtol=8.0, names=(name, "activation", "backward"))
 

@@ -115,8 +115,8 @@ def _optim(draw):
         finals, scales = [], []
         for i, w in enumerate(vals[:k]):
             gi = vals[k + i::k]
-            if any(g.shape != w.shape for g in gi):
-                raise Refuse("grad shape", (ValueError,))
+            if any(g.shape != w.shape for g in gi):  # (a NaN gradient of an earlier parameter may come first)
+                raise Refuse("grad shape", (ValueError, FloatingPointError))
             with np.errstate(all="ignore"):
                 steps = list(_sgd(w, gi, h) if name == "SGD" else _adam(w, gi, h, name == "AdamW"))
             if any(not np.isfinite(g).all() for g in gi) or any(not np.isfinite(s[0]).all() for s in steps):

@@ -129,7 +129,9 @@ def act_grad_scale(g, dscale):
     """The error scale of g * act'(x): open (NaN) wherever the derivative is, even
     where g is 0 (frameworks give 0 * NaN = NaN there)."""
     with np.errstate(invalid="ignore", over="ignore"):
-        return np.where(np.isnan(dscale), np.nan, np.abs(g) * dscale)
+        # + |g| 1e-33: a float32 derivative below the normal range (sigmoid(-100)) may
+        # underflow to 0 (1e-33 x the float32 rtol is about float32's smallest normal)
+        return np.where(np.isnan(dscale), np.nan, np.abs(g) * (dscale + 1e-33))
 
 
 def softmax_ref(x, axis, log=False):
