@@ -242,8 +242,9 @@ def _compare(draw):
         return {"lt": t < o, "le": t <= o, "gt": t > o, "ge": t >= o}[name], [None, None]
 
     def ref(vals):
-        x = a.native_values()
-        y = b.native_values() if isinstance(b, Arr) else b
+        # compared by value (in float64: numpy would cast the scalar 1e30 to float16's inf)
+        x = a.computed()
+        y = b.computed() if isinstance(b, Arr) else float(b)
         _broadcast_or_refuse(x.shape, np.shape(y), op=name)
         return Ref(fn(x, y), dtype=np.bool_, exact=True)
     return Case(name, [a, b], run, ref, grad=False)

@@ -28,23 +28,30 @@ def dense_ref(x, layers, kink_tol=1e-4, dtype=np.float64):
     (y, scale, vjp or None). ``vjp(g)`` -> [dx, dW0, db0, dW1, ...] as (grad, scale).
     Elements whose magnitude leaves ``dtype``'s range on the way (float32 sums of 1e38
     terms overflow where float64 ones do not) are left open, and so is the gradient."""
+    info = np.finfo(dtype)
     h, s, tape = x, np.abs(x), []
+    rows_overflow = np.zeros(x.shape[:1], bool)
     with np.errstate(all="ignore"):
         for W, b, act, p in layers:
             z = h @ W + (0.0 if b is None else b)
-            sz = (np.abs(h) + s) @ np.abs(W) + (0.0 if b is None else np.abs(b))
+            # + a subnormal term: results below the normal range lose relative precision
+            sz = (np.abs(h) + s) @ np.abs(W) + (0.0 if b is None else np.abs(b)) + info.smallest_subnormal * 1e5
+            rows_overflow |= (sz > info.max / 16).any(axis=1) if sz.ndim == 2 else False
             name = act or "identity"
             p = {"leaky_relu": 0.01, "elu": 1.0}.get(name, 0.0) if p is None else p
             y, d, _, dscale = ACTIVATIONS[name](z, p)
-            near_kink = name in KINKED and bool((np.abs(z) <= kink_tol * sz).any())
+            # a kink within rounding of z, or a smooth derivative whose argument is uncertain
+            # (z cancelled from huge terms): float32 and float64 may see different slopes
+            near_kink = name in KINKED and bool((np.abs(z) <= kink_tol * sz).any()) or (
+                name != "identity" and bool((sz * info.eps > 1e-4).any()))
             tape.append((h, s, W, b, d, dscale, near_kink))
             s = sz * np.maximum(np.abs(np.where(np.isfinite(d), d, 1.0)), 1.0)
             h = y
     s = s + np.abs(h)  # the last activation's own rounding
-    big = np.finfo(dtype).max / 16
-    overflow = any(bool((t[1] > big).any()) for t in tape) or bool((s > big).any())
+    # a row that overflowed the dtype in any layer is open (inf * 0 downstream is NaN)
+    overflow = bool(rows_overflow.any()) or bool((s > info.max / 16).any())
     if overflow:
-        s = np.where(s > big, np.nan, s)
+        s = np.where((s > info.max / 16) | rows_overflow.reshape((-1,) + (1,) * (s.ndim - 1)), np.nan, s)
     if any(t[6] for t in tape) or not np.isfinite(s).all() or overflow:
         return h, s, None
 
