@@ -104,7 +104,9 @@ def binary(op):
             scale = np.abs(out) if op in ("mul", "div") else np.abs(p) + np.abs(q)
 
             def vjp(g):
-                gp, gq = unbroadcast(masked(g, dp), np.shape(p)), unbroadcast(masked(g, dq), np.shape(q))
+                # (grad, scale): a broadcast input's gradient is a sum, rounded relative to |terms|
+                gp, gq = ((unbroadcast(masked(g, dv), np.shape(v)), unbroadcast(np.abs(masked(g, dv)), np.shape(v)))
+                          for dv, v in ((dp, p), (dq, q)))
                 gx, gy = (gq, gp) if reflected else (gp, gq)
                 return [gx, gy if kind == "tensor" else None]
             return Ref(out, scale, dt, vjp)
@@ -244,7 +246,9 @@ def _compare(draw):
     def ref(vals):
         # compared by value (in float64: numpy would cast the scalar 1e30 to float16's inf)
         x = a.computed()
-        y = b.computed() if isinstance(b, Arr) else float(b)
+        # a Python scalar takes the tensor's dtype (numpy's and PyTorch's rule: t32 > 1e30
+        # compares with float32(1e30))
+        y = b.computed() if isinstance(b, Arr) else np.asarray(b, a.compute_dtype).astype(np.float64)
         _broadcast_or_refuse(x.shape, np.shape(y), op=name)
         return Ref(fn(x, y), dtype=np.bool_, exact=True)
     return Case(name, [a, b], run, ref, grad=False)
