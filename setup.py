@@ -9,6 +9,9 @@ Environment switches (read at build time):
   MICROINIT_NO_OPENMP=1 build without OpenMP (kernels then run on one thread)
   MICROINIT_BUILD_JOBS=N compile N extensions at a time (default: one per CPU)
   MICROINIT_NO_BUILD_CACHE=1 always compile (do not reuse build/ext-cache)
+  MICROINIT_ASAN=1      compile and link with AddressSanitizer (-fsanitize=address
+                        -fno-omit-frame-pointer); run with libasan preloaded, see
+                        docs/reliability.md, "Fuzzing and sanitizers"
 
 Set-up time (the README's first command builds everything): the extensions compile
 in parallel, largest first, and every compiled extension is kept in build/ext-cache
@@ -36,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEBUG = os.environ.get("MICROINIT_DEBUG") == "1"
 PORTABLE = os.environ.get("MICROINIT_PORTABLE") == "1"
 OPENMP = os.environ.get("MICROINIT_NO_OPENMP") != "1" and sys.platform != "darwin"
+ASAN = os.environ.get("MICROINIT_ASAN") == "1"
 
 # Directives are set once, here. Kernels may only rely on boundscheck=False because
 # every array reaches them through microinit/ops/_boundary.py, which fixes dtype, byte
@@ -59,6 +63,11 @@ link_args = []
 if OPENMP:
     compile_args.append("-fopenmp")
     link_args.append("-fopenmp")
+if ASAN:
+    # every out-of-bounds read or write in a kernel aborts with a report instead of
+    # corrupting memory quietly (the Python interpreter itself is not instrumented)
+    compile_args += ["-fsanitize=address", "-fno-omit-frame-pointer"]
+    link_args += ["-fsanitize=address"]
 
 # Kernels that draw random numbers use numpy's C bit-generator interface, whose
 # distribution functions live in numpy's static npyrandom library.
