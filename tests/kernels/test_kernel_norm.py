@@ -1,4 +1,4 @@
-"""norm.pyx and dropout.pyx agree with their numpy twins in reference.py over random
+"""norm.pyx and dropout.pyx agree with their numpy twins in reference_norm.py over random
 shapes (0- and 1-sized dimensions included), float32 and float64, affine or not; they
 return None (the boundary's cue) for every argument that is not plain, and the ops give
 the same bits for Fortran-ordered, strided and byte-swapped input as for C-ordered."""
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import microinit as mi
 from microinit._kernels import dropout as D
 from microinit._kernels import norm as K
-from microinit._kernels import reference as R
+from microinit._kernels import reference_norm as R
 from microinit.ops.normalization import batch_norm, dropout, layer_norm
 
 DTYPES = [np.float32, np.float64]
