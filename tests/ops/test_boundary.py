@@ -246,11 +246,12 @@ def test_big_endian_through_layers_losses_and_fit(dtype):
     """docs/reliability.md row 48: big-endian floats are read by value everywhere."""
     X, y = mi.data.moons(64, rng=0)
     Xb = X.astype(dtype)
-    model = nn.MLP([2, 8, 2], rng=0)
+    native_dtype = np.dtype(dtype).newbyteorder("=")  # the model computes in the data's precision
+    model = nn.MLP([2, 8, 2], rng=0, dtype=native_dtype)
     np.testing.assert_array_equal(model(Xb).data, model(X.astype(np.dtype(dtype).newbyteorder("="))).data)
     results = []
     for data in (X.astype(np.dtype(dtype).newbyteorder("=")), Xb):
-        m = nn.MLP([2, 8, 2], rng=0)
+        m = nn.MLP([2, 8, 2], rng=0, dtype=native_dtype)
         opt = mi.optim.SGD(m.parameters(), lr=0.1)
         loader = mi.data.DataLoader(data, y, batch_size=16, shuffle=False)
         hist = mi.fit(m, "cross_entropy", opt, loader, epochs=2, verbose=False)
