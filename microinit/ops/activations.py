@@ -18,11 +18,18 @@ finite (docs/reliability.md row 15); y = output, g = upstream gradient, sums alo
     >>> activation_backward("tanh", np.array([0.0, 1.0]), y, np.ones(2)).round(4).tolist()
     [1.0, 0.42]
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from microinit._kernels import elementwise as _ew
 from microinit.autograd.graph import needs_grad, record, wrap
 from microinit.ops._boundary import check_same_shape, fdata, floats
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["ACTIVATION_CODES", "ACTIVATIONS", "DEFAULT_PARAM", "activation_code", "activation_param",
            "activation_forward", "activation_backward", "activation", "softmax_forward",
@@ -114,7 +121,7 @@ def activation_backward(name, x, y, dy, param=None):
     return _backward(code, x, y, dy, activation_param(name, param))
 
 
-def activation(t, name, param=None):
+def activation(t: Tensor, name: str, param: float | None = None) -> Tensor:
     """The Tensor op ``act(t)``: one graph node whose backward is dy * act'(x, y)."""
     code = activation_code(name, "activation")
     p = activation_param(name, param)
@@ -191,7 +198,7 @@ def log_softmax_backward(y, g, axis=-1):
     return (g - np.exp(y) * g.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False).reshape(shape)
 
 
-def softmax(t, axis=-1):
+def softmax(t: Tensor, axis: int = -1) -> Tensor:
     """The Tensor op: softmax along ``axis`` (numerically stable)."""
     out = softmax_forward(fdata(t, "softmax"), axis)
     if needs_grad(t):
@@ -200,7 +207,7 @@ def softmax(t, axis=-1):
     return wrap(out)
 
 
-def log_softmax(t, axis=-1):
+def log_softmax(t: Tensor, axis: int = -1) -> Tensor:
     """The Tensor op: log-softmax along ``axis`` (numerically stable)."""
     out = log_softmax_forward(fdata(t, "log_softmax"), axis)
     if needs_grad(t):

@@ -21,6 +21,10 @@ bounds) are PyTorch's. sigmoid and softplus are evaluated without overflow.
     >>> x.silu().sum().backward(); x.grad.round(4)
     array([0.0723, 0.5   , 1.0908], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import math
 import numbers
 
@@ -29,6 +33,9 @@ import numpy as np
 from microinit.ops._boundary import fdata
 from microinit.ops.activations import activation
 from microinit.ops.elementwise import unary
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["silu", "mish", "hardswish", "hardtanh", "relu6", "logsigmoid", "softsign", "gelu_tanh", "gelu"]
 
@@ -45,21 +52,21 @@ def _softplus(a):
     return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
 
 
-def silu(t):
+def silu(t: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
     a = fdata(t, "silu")
     s = _sigmoid(a)
     return unary(t, a * s, lambda: s * (1 + a * (1 - s)), "SiluBackward")
 
 
-def mish(t):
+def mish(t: Tensor) -> Tensor:
     """x * tanh(softplus(x))."""
     a = fdata(t, "mish")
     th = np.tanh(_softplus(a))
     return unary(t, a * th, lambda: th + a * _sigmoid(a) * (1 - th * th), "MishBackward")
 
 
-def hardswish(t):
+def hardswish(t: Tensor) -> Tensor:
     """x * relu6(x + 3) / 6."""
     a = fdata(t, "hardswish")
     out = a * np.clip(a + 3, 0, 6) / 6
@@ -75,7 +82,7 @@ def _bound(v, name, op):
     return float(v)
 
 
-def hardtanh(t, min_val=-1.0, max_val=1.0):
+def hardtanh(t: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """clamp(x, min_val, max_val); derivative 1 strictly inside, 0 outside and at the bounds.
 
     >>> import microinit as mi
@@ -90,26 +97,26 @@ def hardtanh(t, min_val=-1.0, max_val=1.0):
     return unary(t, out, lambda: ((a > lo) & (a < hi)).astype(a.dtype), "HardtanhBackward")
 
 
-def relu6(t):
+def relu6(t: Tensor) -> Tensor:
     """min(max(x, 0), 6) = hardtanh(x, 0, 6)."""
     return hardtanh(t, 0.0, 6.0)
 
 
-def logsigmoid(t):
+def logsigmoid(t: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), finite for large |x|; derivative sigmoid(-x)."""
     a = fdata(t, "logsigmoid")
     out = (np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))).astype(a.dtype, copy=False)
     return unary(t, out, lambda: _sigmoid(-a), "LogSigmoidBackward")
 
 
-def softsign(t):
+def softsign(t: Tensor) -> Tensor:
     """x / (1 + |x|); derivative 1 / (1 + |x|)^2."""
     a = fdata(t, "softsign")
     den = 1 + np.abs(a)
     return unary(t, a / den, lambda: 1 / (den * den), "SoftsignBackward")
 
 
-def gelu_tanh(t):
+def gelu_tanh(t: Tensor) -> Tensor:
     """GELU's tanh approximation (PyTorch's ``gelu(approximate="tanh")``)."""
     a = fdata(t, "gelu")
     th = np.tanh(_K * (a + _C * a * a * a))
@@ -120,7 +127,7 @@ def gelu_tanh(t):
     return unary(t, out.astype(a.dtype, copy=False), d, "GeluBackward")
 
 
-def gelu(t, approximate="none"):
+def gelu(t: Tensor, approximate: str = "none") -> Tensor:
     """GELU, PyTorch's ``approximate`` argument: "none" is the exact x * Phi(x) of the
     kernel table (``ops/activations.py``), "tanh" is :func:`gelu_tanh`."""
     if approximate == "none":

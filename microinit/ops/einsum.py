@@ -18,12 +18,20 @@ backward reads one form.
     >>> mi.einsum("ii->", a).item()
     5.0
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import string
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit.autograd.graph import needs_grad, record, wrap
 from microinit.ops._boundary import as_tensor, fdata, result_dtype
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["einsum", "explicit_subscripts"]
 
@@ -96,7 +104,7 @@ def _operand_grad(k, ins, out, g, datas, shape):
     return np.asarray(part, dtype=g.dtype, order="C")
 
 
-def einsum(subscripts, *operands):
+def einsum(subscripts: str, *operands: Tensor | ArrayLike) -> Tensor:
     """Einstein summation over Tensors (or arrays), numpy's subscripts, with gradients.
 
     ``einsum("ij,jk->ik", a, b)`` is ``a @ b``; ``"ii->i"`` the diagonal; ``"...ij->...ji"``

@@ -17,13 +17,21 @@ refuses negative indices in gather and one_hot, and so does microinit.
     array([[0., 1.],
            [1., 0.]], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import fdata, native
 from microinit.ops.reduce import one_axis
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["gather", "one_hot", "masked_fill"]
 
@@ -45,7 +53,7 @@ def _check_range(idx, n, op):
                              f"(indices must be in [0, {n - 1}])")
 
 
-def gather(t, axis, index):
+def gather(t: Tensor, axis: int, index: Tensor | ArrayLike) -> Tensor:
     """``out[i][j] = x[index[i][j]][j]`` for axis 0 (likewise on any axis), PyTorch's
     ``torch.gather(x, dim, index)``: ``index`` has x's number of dimensions, a size no
     larger than x's on the other axes, and the output has index's shape.
@@ -77,7 +85,7 @@ def gather(t, axis, index):
     return wrap(out)
 
 
-def one_hot(labels, num_classes=-1):
+def one_hot(labels: Tensor | ArrayLike, num_classes: int = -1) -> Tensor:
     """An int64 tensor of shape ``labels.shape + (num_classes,)`` with 1 at each label
     (PyTorch's ``F.one_hot``); ``num_classes=-1`` means max(labels) + 1.
 
@@ -101,7 +109,7 @@ def one_hot(labels, num_classes=-1):
     return wrap(out)
 
 
-def masked_fill(t, mask, value):
+def masked_fill(t: Tensor, mask: Tensor | ArrayLike, value: float) -> Tensor:
     """``value`` where the bool ``mask`` (broadcast to x's shape) is True, else x.
     Backward: g where the mask is False, 0 where it is True.
 

@@ -27,11 +27,19 @@ integer tensor, a broadcast that would grow ``t``) is refused before anything is
     >>> h.sum().backward(); w.grad
     array([3., 3.], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit.autograd.graph import needs_grad, tensor_class, wrap
 from microinit.autograd.mode import grad_mode
 from microinit.ops import elementwise
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["iadd", "isub", "imul", "idiv"]
 
@@ -109,21 +117,21 @@ def _inplace(t, other, name, op):
     return t
 
 
-def iadd(t, other):
+def iadd(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t += other`` (see the module docstring for when it is recorded)."""
     return _inplace(t, other, "add", "+=")
 
 
-def isub(t, other):
+def isub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t -= other``."""
     return _inplace(t, other, "sub", "-=")
 
 
-def imul(t, other):
+def imul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t *= other``."""
     return _inplace(t, other, "mul", "*=")
 
 
-def idiv(t, other):
+def idiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t /= other``."""
     return _inplace(t, other, "div", "/=")

@@ -23,16 +23,24 @@ normalizes with the running statistics, which are then constants.
     >>> rm.round(6).tolist(), rv.round(6).tolist()  # 0.1 batch mean; 0.9 + 0.1 unbiased var
     ([0.2, 0.5], [1.1, 1.7])
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 import math
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit._kernels import dropout as _dropout
 from microinit._kernels import norm as _norm
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import as_tensor, fdata, floats, result_dtype
 from microinit.rng import as_generator
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["layer_norm", "batch_norm", "dropout", "normalized_shape_of", "check_dropout_p"]
 
@@ -110,7 +118,8 @@ class LayerNormSaved:
         self.param_shape = param_shape
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(x: Tensor | ArrayLike, normalized_shape: int | Sequence[int], weight: Tensor | ArrayLike | None = None,
+               bias: Tensor | ArrayLike | None = None, eps: float = 1e-5) -> Tensor:
     """The Tensor op ``torch.nn.functional.layer_norm``: normalize over the trailing
     ``normalized_shape`` dimensions of ``x``, then scale by ``weight`` and shift by
     ``bias`` (both of ``normalized_shape``, optional). One graph node.
@@ -208,8 +217,9 @@ def _update_running(running_mean, running_var, mean, var, count, momentum):
         running_var += (momentum * unbiased).astype(running_var.dtype)
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+def batch_norm(x: Tensor | ArrayLike, running_mean: NDArray[Any] | None, running_var: NDArray[Any] | None,
+               weight: Tensor | ArrayLike | None = None, bias: Tensor | ArrayLike | None = None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5) -> Tensor:
     """The Tensor op ``torch.nn.functional.batch_norm`` for (N, C) or (N, C, L) input.
 
     ``running_mean``/``running_var``: float arrays of shape (C,), or None when
@@ -297,7 +307,7 @@ def check_dropout_p(p, op="dropout"):
     return float(p)
 
 
-def dropout(x, p=0.5, training=True, rng=None):
+def dropout(x: Tensor | ArrayLike, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:
     """The Tensor op ``torch.nn.functional.dropout`` (inverted dropout).
 
     In training each element is zeroed with probability ``p`` and the kept ones are

@@ -26,10 +26,17 @@ numbers in the same order whatever layout the data arrived in: the same bits.
     array([[0. , 0.5],
            [0.5, 0. ]], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from microinit.autograd.graph import needs_grad, record, wrap
 from microinit.ops._boundary import fdata, native
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["sum_", "mean", "amax", "amin", "norm_axis", "argmax", "argmin", "var", "std", "prod",
            "logsumexp", "all_", "any_", "cumsum", "one_axis"]
@@ -72,7 +79,7 @@ def _kept_shape(shape, axis, keepdims):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def sum_(t, axis=None, keepdims=False):
+def sum_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None = all); grad broadcasts back: d sum / dx_i = 1."""
     a = fdata(t, "sum")
     axis = norm_axis(axis, a.ndim, "sum")
@@ -88,7 +95,7 @@ def sum_(t, axis=None, keepdims=False):
     return wrap(out)
 
 
-def mean(t, axis=None, keepdims=False):
+def mean(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``: sum / n, grad 1/n per element (an empty mean is NaN)."""
     a = fdata(t, "mean")
     axis = axes = norm_axis(axis, a.ndim, "mean")
@@ -139,12 +146,12 @@ def _extreme(t, axis, keepdims, fn, op):
     return wrap(out)
 
 
-def amax(t, axis=None, keepdims=False):
+def amax(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``; tied maxima share the gradient equally."""
     return _extreme(t, axis, keepdims, np.max, "MaxBackward")
 
 
-def amin(t, axis=None, keepdims=False):
+def amin(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``; tied minima share the gradient equally."""
     return _extreme(t, axis, keepdims, np.min, "MinBackward")
 
@@ -175,7 +182,7 @@ def _arg_extreme(t, axis, keepdims, fn, op):
     return wrap(np.asarray(fn(a, axis=ax, keepdims=keepdims), dtype=np.int64))
 
 
-def argmax(t, axis=None, keepdims=False):
+def argmax(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Index (int64) of the maximum along ``axis`` (None: of the flattened tensor);
     the first one on ties, as in PyTorch.
 
@@ -186,7 +193,7 @@ def argmax(t, axis=None, keepdims=False):
     return _arg_extreme(t, axis, keepdims, np.argmax, "argmax")
 
 
-def argmin(t, axis=None, keepdims=False):
+def argmin(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Index (int64) of the minimum along ``axis`` (None: of the flattened tensor)."""
     return _arg_extreme(t, axis, keepdims, np.argmin, "argmin")
 
@@ -210,7 +217,7 @@ def _expand(g, shape, axes, keepdims):
     return g if kshape is None else g.reshape(kshape)
 
 
-def var(t, axis=None, keepdims=False, ddof=1):
+def var(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 1) -> Tensor:
     """Variance over ``axis``: sum (x - mean)^2 / (n - ddof).
 
     microinit keeps numpy's argument names but PyTorch's behaviour: the default is the
@@ -230,7 +237,7 @@ def var(t, axis=None, keepdims=False, ddof=1):
     return wrap(out)
 
 
-def std(t, axis=None, keepdims=False, ddof=1):
+def std(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 1) -> Tensor:
     """Standard deviation over ``axis``: sqrt(var(x, ddof)); default ``ddof=1`` as in
     PyTorch (see :func:`var`). Backward: g (x - mean) / ((n - ddof) std), NaN where std = 0
     (as in PyTorch).
@@ -250,7 +257,7 @@ def std(t, axis=None, keepdims=False, ddof=1):
     return wrap(out)
 
 
-def prod(t, axis=None, keepdims=False):
+def prod(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Product over ``axis``. Backward: g times the product of the other entries, computed
     from prefix and suffix products, so it is exact when entries are zero.
 
@@ -280,7 +287,7 @@ def prod(t, axis=None, keepdims=False):
     return wrap(out)
 
 
-def logsumexp(t, axis=None, keepdims=False):
+def logsumexp(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """log sum exp(x) over ``axis``, shifted by the maximum so it never overflows;
     an all -inf group gives -inf (as in PyTorch). Backward: g * exp(x - out) (softmax).
 
@@ -310,7 +317,7 @@ def _logical(t, axis, keepdims, fn, op):
     return wrap(np.asarray(fn(a, axis=norm_axis(axis, a.ndim, op), keepdims=keepdims)))
 
 
-def all_(t, axis=None, keepdims=False):
+def all_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """True where every entry over ``axis`` is nonzero (a bool tensor; no gradient).
 
     >>> import microinit as mi
@@ -320,12 +327,12 @@ def all_(t, axis=None, keepdims=False):
     return _logical(t, axis, keepdims, np.all, "all")
 
 
-def any_(t, axis=None, keepdims=False):
+def any_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """True where some entry over ``axis`` is nonzero (a bool tensor; no gradient)."""
     return _logical(t, axis, keepdims, np.any, "any")
 
 
-def cumsum(t, axis):
+def cumsum(t: Tensor, axis: int) -> Tensor:
     """Cumulative sum along ``axis`` (required, as torch's ``dim``); integer/bool tensors
     give int64, as in PyTorch. Backward: the reversed cumulative sum of g.
 
