@@ -78,9 +78,9 @@ def register_tensor_class(cls: type[Tensor]) -> type[Tensor]:
     return cls
 
 
-def tensor_class() -> type[Tensor] | None:
+def tensor_class() -> type[Tensor]:
     """The registered Tensor class (for ``isinstance`` checks in ``ops/``)."""
-    return _registry.cls
+    return _registry.cls  # type: ignore[return-value]  # set when tensor.py is imported
 
 
 def wrap(data: Any) -> Tensor:
