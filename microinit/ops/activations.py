@@ -40,7 +40,7 @@ __all__ = ["ACTIVATION_CODES", "ACTIVATIONS", "DEFAULT_PARAM", "activation_code"
 ACTIVATION_CODES = dict(_ew.CODES)
 ACTIVATIONS = tuple(ACTIVATION_CODES)
 #: the parameter an activation takes when none is given (PyTorch's defaults)
-DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0}
+DEFAULT_PARAM: dict[str | None, float] = {"leaky_relu": 0.01, "elu": 1.0}
 #: activation name -> the name of its graph node
 _NODE_NAMES = {name: name.capitalize() + "Backward" for name in ACTIVATION_CODES}
 _fwd = _ew.activation_forward

@@ -24,10 +24,10 @@ references it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, overload
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from microinit._kernels import dense as _kdense
 from microinit._kernels import matmul as _kmatmul
@@ -387,8 +387,18 @@ def dense_backward(saved, dy, need_x=True, need_W=True, need_b=True):
     return tuple(dense_chain_backward(saved, dy, need_x, ((need_W, need_b),)))
 
 
-def dense_chain(x: Tensor | ArrayLike, layers: Sequence[tuple[Any, Any, str | None, float | None]],
-                return_intermediates: bool = False) -> Any:
+#: one layer of a chain: (W, b, activation, param); Tensors or arrays, b may be None
+LayerSpec = tuple[Any, Any, Optional[str], Optional[float]]
+
+
+@overload
+def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
+                return_intermediates: Literal[False] = False) -> Tensor: ...
+@overload
+def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
+                return_intermediates: Literal[True]) -> tuple[Tensor, list[NDArray[Any]]]: ...
+def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
+                return_intermediates: bool = False) -> Tensor | tuple[Tensor, list[NDArray[Any]]]:
     """The Tensor op: dense layers back to back as ONE graph node.
 
     ``layers``: a sequence of ``(W, b, activation, param)`` (Tensors or arrays; b may be
