@@ -20,12 +20,12 @@ backward reads one form.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 import string
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, wrap
 from microinit.ops._boundary import as_tensor, fdata, result_dtype
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
 __all__ = ["einsum", "explicit_subscripts"]
 
 
-def explicit_subscripts(subscripts, shapes):
+def explicit_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str], str]:
     """(input subscripts, output subscript) without ``...`` and with an explicit output
     (numpy's implicit rule: letters used once, in alphabetical order, broadcast dims first).
 
@@ -77,7 +77,8 @@ def explicit_subscripts(subscripts, shapes):
     return fixed, out
 
 
-def _operand_grad(k, ins, out, g, datas, shape):
+def _operand_grad(k: int, ins: Sequence[str], out: str, g: NDArray[Any], datas: Sequence[NDArray[Any]],
+                  shape: tuple[int, ...]) -> NDArray[Any]:
     """d out / d x_k contracted with g (see the module docstring)."""
     sk = ins[k]
     others = [(s, d) for i, (s, d) in enumerate(zip(ins, datas)) if i != k]
@@ -127,7 +128,7 @@ def einsum(subscripts: str, *operands: Tensor | ArrayLike) -> Tensor:
     if needs_grad(*ts):
         need = [t.requires_grad for t in ts]
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             return tuple(_operand_grad(k, ins, out_s, g, datas, datas[k].shape) if need[k] else None
                          for k in range(len(datas)))
         return record(out, "EinsumBackward", tuple(ts), backward, tuple(ts))
