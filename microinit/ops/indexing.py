@@ -19,12 +19,12 @@ refuses negative indices in gather and one_hot, and so does microinit.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numbers
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import fdata, native
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
 __all__ = ["gather", "one_hot", "masked_fill"]
 
 
-def _index_array(index, op, what="index"):
+def _index_array(index: Tensor | ArrayLike, op: str, what: str = "index") -> NDArray[np.int64]:
     """An integer index (Tensor, array or list) as a native int64 array, or TypeError."""
     a = index.data if isinstance(index, tensor_class()) else np.asarray(index)
     if a.dtype.kind not in "iu":
@@ -44,7 +44,7 @@ def _index_array(index, op, what="index"):
     return native(a.astype(np.int64, copy=False))
 
 
-def _check_range(idx, n, op):
+def _check_range(idx: NDArray[Any], n: int, op: str) -> None:
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= n:
@@ -68,16 +68,16 @@ def gather(t: Tensor, axis: int, index: Tensor | ArrayLike) -> Tensor:
     _check_range(idx, n, "gather")
     if a.ndim == 0:
         out = a.reshape(()).copy()
-        places = ()
+        places: tuple[Any, ...] = ()
     else:
-        places = list(np.indices(idx.shape, sparse=True))
-        places[ax] = idx
-        places = tuple(places)
+        grids: list[Any] = list(np.indices(idx.shape, sparse=True))
+        grids[ax] = idx
+        places = tuple(grids)
         out = np.asarray(a[places], order="C")
     if needs_grad(t):
         shape = a.shape
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             full = np.zeros(shape, g.dtype)
             np.add.at(full, places, g)
             return (full,)
