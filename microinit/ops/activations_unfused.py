@@ -23,12 +23,13 @@ bounds) are PyTorch's. sigmoid and softplus are evaluated without overflow.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import math
 import numbers
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.ops._boundary import fdata
 from microinit.ops.activations import activation
@@ -43,13 +44,15 @@ _K = math.sqrt(2.0 / math.pi)
 _C = 0.044715
 
 
-def _sigmoid(a):
+def _sigmoid(a: NDArray[Any]) -> NDArray[Any]:
     e = np.exp(-np.abs(a))  # never overflows
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+    s: NDArray[Any] = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+    return s
 
 
-def _softplus(a):
-    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+def _softplus(a: NDArray[Any]) -> NDArray[Any]:
+    y: NDArray[Any] = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+    return y
 
 
 def silu(t: Tensor) -> Tensor:
@@ -71,12 +74,12 @@ def hardswish(t: Tensor) -> Tensor:
     a = fdata(t, "hardswish")
     out = a * np.clip(a + 3, 0, 6) / 6
 
-    def d():
+    def d() -> NDArray[Any]:
         return np.where(a <= -3, 0.0, np.where(a < 3, a / 3 + 0.5, 1.0)).astype(a.dtype, copy=False)
     return unary(t, out.astype(a.dtype, copy=False), d, "HardswishBackward")
 
 
-def _bound(v, name, op):
+def _bound(v: float, name: str, op: str) -> float:
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{op}: {name} must be a number, got {type(v).__name__}")
     return float(v)
@@ -122,8 +125,9 @@ def gelu_tanh(t: Tensor) -> Tensor:
     th = np.tanh(_K * (a + _C * a * a * a))
     out = 0.5 * a * (1 + th)
 
-    def d():
-        return 0.5 * (1 + th) + 0.5 * a * (1 - th * th) * _K * (1 + 3 * _C * a * a)
+    def d() -> NDArray[Any]:
+        dy: NDArray[Any] = 0.5 * (1 + th) + 0.5 * a * (1 - th * th) * _K * (1 + 3 * _C * a * a)
+        return dy
     return unary(t, out.astype(a.dtype, copy=False), d, "GeluBackward")
 
 

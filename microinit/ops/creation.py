@@ -19,7 +19,7 @@ import math
 import numbers
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from microinit.autograd.graph import tensor_class, wrap
 from microinit.ops._boundary import DEFAULT_DTYPE, FLOAT_DTYPES, native
@@ -51,7 +51,7 @@ def tensor_dtype(dtype: DTypeLike, op: str = "Tensor") -> np.dtype[Any]:
     return dt
 
 
-def _leaf(a, requires_grad, op):
+def _leaf(a: NDArray[Any], requires_grad: bool, op: str) -> Tensor:
     t = wrap(np.asarray(a, order="C"))
     if requires_grad:
         if a.dtype.kind != "f":
@@ -60,7 +60,7 @@ def _leaf(a, requires_grad, op):
     return t
 
 
-def _number(x, op, name):
+def _number(x: Any, op: str, name: str) -> Any:  # a Python or numpy number
     if isinstance(x, tensor_class()) and x.data.size == 1:
         x = x.data.item()
     if not isinstance(x, (numbers.Real, np.number, np.bool_)):
@@ -70,7 +70,7 @@ def _number(x, op, name):
     return x
 
 
-def _inferred(values, dtype, op):
+def _inferred(values: Sequence[Any], dtype: DTypeLike | None, op: str) -> np.dtype[Any]:
     """PyTorch's rule: explicit dtype, else bool/int64 for bools/ints, else float32."""
     if dtype is not None:
         return tensor_dtype(dtype, op)
@@ -101,7 +101,7 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: DTyp
     return _leaf(out, requires_grad, "arange")
 
 
-def _shape(shape, op):
+def _shape(shape: int | Sequence[int], op: str) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not all(
@@ -150,7 +150,7 @@ def linspace(start: float, stop: float, num: int, dtype: DTypeLike = DEFAULT_DTY
     return _leaf(np.linspace(start, stop, int(num)).astype(dt), requires_grad, "linspace")
 
 
-def _like(t, dtype, op):
+def _like(t: Tensor | ArrayLike, dtype: DTypeLike | None, op: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
     T = tensor_class()
     a = native(t.data) if isinstance(t, T) else (t if isinstance(t, np.ndarray) else None)
     if a is None:

@@ -29,13 +29,13 @@ A zero upstream gradient times an inf/NaN local derivative gives 0, not NaN
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import math
 import numbers
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import as_tensor, fdata, native, operand
@@ -48,7 +48,7 @@ __all__ = ["add", "sub", "rsub", "mul", "div", "rdiv", "neg", "power", "rpower",
            "equal", "not_equal", "is_integral", "unary"]
 
 
-def unbroadcast(g, shape):
+def unbroadcast(g: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
     """Sum ``g`` down to ``shape`` (the inverse of numpy broadcasting).
 
     >>> unbroadcast(np.ones((2, 3)), (3,)).tolist()
@@ -65,7 +65,7 @@ def unbroadcast(g, shape):
     return g
 
 
-def mul_masked(g, d):
+def mul_masked(g: NDArray[Any], d: NDArray[Any] | float) -> NDArray[Any]:
     """g * d, except 0 where g == 0 (a zero upstream grad kills an inf/NaN factor).
 
     >>> mul_masked(np.array([0.0, 1.0]), np.array([np.inf, 2.0])).tolist()
@@ -266,7 +266,8 @@ def rpower(t: Tensor, c: float) -> Tensor:
     return wrap(out)
 
 
-def unary(t, out, local_grad, op, saves_out=False):
+def unary(t: Tensor, out: NDArray[Any], local_grad: Callable[[], NDArray[Any] | float], op: str,
+          saves_out: bool = False) -> Tensor:
     """The output of a one-input op: recorded with backward g * local_grad() when ``t``
     needs grad (``local_grad`` is evaluated lazily, in backward only), else a leaf."""
     if needs_grad(t):
@@ -391,7 +392,7 @@ def compare(t: Tensor, other: Tensor | ArrayLike, ufunc: np.ufunc) -> Tensor:
 
 
 
-def is_integral(x):
+def is_integral(x: object) -> bool:
     """True for an integer/bool Tensor, array or Python int/bool (kept integral by the
     ops that follow PyTorch's dtype rule: where, maximum, minimum, max, min)."""
     if isinstance(x, tensor_class()):

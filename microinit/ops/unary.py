@@ -24,11 +24,12 @@ an integer tensor (as PyTorch does), the others compute in float32.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.autograd.graph import wrap
 from microinit.ops._boundary import fdata, native
@@ -89,7 +90,7 @@ def log2(t: Tensor) -> Tensor:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log2(a)
 
-    def d():
+    def d() -> NDArray[Any]:
         with np.errstate(divide="ignore"):
             return 1.0 / (a * _LN2)
     return unary(t, out, d, "Log2Backward")
@@ -103,14 +104,14 @@ def exp2(t: Tensor) -> Tensor:
     return unary(t, out, lambda: out * a.dtype.type(_LN2), "Exp2Backward", True)
 
 
-def _step(t, fn, op):
+def _step(t: Tensor, fn: Callable[[NDArray[Any]], Any], op: str) -> Tensor:
     if t.data.dtype.kind in "iu":  # integers are their own floor/ceil/round
         return wrap(np.asarray(fn(native(t.data))))
     a = fdata(t, op)
     return unary(t, np.asarray(fn(a)), lambda: np.zeros_like(a), op.capitalize() + "Backward")
 
 
-def _sign(a):
+def _sign(a: NDArray[Any]) -> NDArray[Any]:
     # PyTorch's sign(NaN) is 0 (numpy's is NaN)
     s = np.sign(a)
     return np.where(np.isnan(s), np.zeros((), s.dtype), s) if s.dtype.kind == "f" else s
@@ -141,7 +142,7 @@ def round_(t: Tensor) -> Tensor:
     return _step(t, np.round, "round")
 
 
-def _test(t, fn):
+def _test(t: Tensor, fn: Callable[[NDArray[Any]], Any]) -> Tensor:
     a = native(t.data)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{fn.__name__}: unsupported dtype {a.dtype}")
