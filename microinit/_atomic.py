@@ -28,14 +28,13 @@ left alone.)
 """
 from __future__ import annotations
 
-from typing import IO, Any, Iterator
-
 import contextlib
 import hashlib
 import os
 import re
 import socket
 import tempfile
+from typing import IO, Any, Iterator
 
 __all__ = ["atomic_open", "atomic_write", "remove_stale_temps", "temp_stem", "TEMP_SUFFIX"]
 

@@ -23,10 +23,9 @@ bounds) are PyTorch's. sigmoid and softplus are evaluated without overflow.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray

@@ -13,10 +13,9 @@ shape. ``requires_grad=True`` needs a float dtype (``TypeError`` otherwise).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
-
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray

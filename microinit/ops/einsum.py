@@ -20,9 +20,8 @@ backward reads one form.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
-
 import string
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

@@ -29,10 +29,9 @@ A zero upstream gradient times an inf/NaN local derivative gives 0, not NaN
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
-
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

@@ -16,9 +16,8 @@ their dtype), and one that cannot be (a str, None, a ragged list, a complex arra
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Concatenate, ParamSpec, TypeVar
-
 import functools
+from typing import TYPE_CHECKING, Callable, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike

@@ -19,9 +19,8 @@ refuses negative indices in gather and one_hot, and so does microinit.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

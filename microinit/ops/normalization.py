@@ -25,10 +25,9 @@ normalizes with the running statistics, which are then constants.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence, TypeVar
-
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray

@@ -24,9 +24,8 @@ an integer tensor (as PyTorch does), the others compute in float32.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
-
 import math
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from numpy.typing import NDArray

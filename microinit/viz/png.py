@@ -12,9 +12,8 @@ to install it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
-
 import io
+from typing import TYPE_CHECKING, Sequence
 
 from microinit.diagnostics import require_matplotlib
 from microinit.viz.svg import FONT_SIZE, LINE_HEIGHT, PAD, node_lines
