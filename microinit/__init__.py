@@ -30,3 +30,17 @@ from microinit.rng import default_generator, manual_seed  # noqa: E402,F401
 from microinit import metrics, onnx, theory  # noqa: E402,F401
 from microinit.viz import draw  # noqa: E402,F401
 from microinit.viz import trace  # noqa: E402,F401
+
+# The public names (for `from microinit import *` and for type checkers, which treat
+# only listed names as re-exported).
+__all__ = [
+    "F", "functional", "Tensor", "concatenate", "enable_grad", "is_grad_enabled", "no_grad", "ones", "rand",
+    "randn", "stack", "tensor", "where", "zeros", "arange", "eye", "full", "full_like", "linspace", "ones_like",
+    "zeros_like", "one_hot", "all", "any", "argmax", "argmin", "ceil", "cos", "cumsum", "erf", "exp2", "expand",
+    "flip", "floor", "gather", "gelu", "hardswish", "hardtanh", "isfinite", "isinf", "isnan", "log2",
+    "logsigmoid", "logsumexp", "masked_fill", "maximum", "minimum", "mish", "pad", "prod", "relu6", "round",
+    "rsqrt", "sign", "silu", "sin", "softsign", "squeeze", "std", "tril", "triu", "unsqueeze", "var", "einsum",
+    "matmul", "GradcheckError", "gradcheck", "init", "get_num_threads", "set_num_threads", "Value", "data",
+    "losses", "nn", "optim", "load", "save", "evaluate", "fit", "layer_stats", "default_generator",
+    "manual_seed", "metrics", "onnx", "theory", "draw", "trace",
+]

@@ -26,12 +26,15 @@ left alone.)
 >>> open(path).read(), os.listdir(os.path.dirname(path))
 ('all or nothing', ['notes.txt'])
 """
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import os
 import re
 import socket
 import tempfile
+from typing import IO, Any, Iterator
 
 __all__ = ["atomic_open", "atomic_write", "remove_stale_temps", "temp_stem", "TEMP_SUFFIX"]
 
@@ -43,13 +46,13 @@ _NAME_CHARS = 100
 _RANDOM_PART = r"[a-z0-9_]{8}"
 
 
-def _host_tag():
+def _host_tag() -> str:
     # pids are per host: a file written on another machine sharing the folder (NFS)
     # must not be judged by a local pid.
     return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
-def temp_stem(path):
+def temp_stem(path: str | os.PathLike[str]) -> str:
     """``.<name>.<host tag>-``: what every temporary file for ``path`` starts with.
 
     >>> stem = temp_stem("/data/w.npz")
@@ -59,7 +62,7 @@ def temp_stem(path):
     return f".{os.path.basename(path)[:_NAME_CHARS]}.{_host_tag()}-"
 
 
-def _pid_is_running(pid):
+def _pid_is_running(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -71,7 +74,7 @@ def _pid_is_running(pid):
     return True
 
 
-def remove_stale_temps(path):
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[str]:
     """Remove the temporary files a killed write to ``path`` left behind; return their names.
 
     Only on POSIX, where ``os.kill(pid, 0)`` asks whether a process exists without
@@ -98,7 +101,7 @@ def remove_stale_temps(path):
     directory = os.path.dirname(os.path.abspath(path))
     pattern = re.compile(re.escape(temp_stem(path)) + r"([0-9]{1,10})\." + _RANDOM_PART
                          + re.escape(TEMP_SUFFIX))
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(directory))
     except OSError:
@@ -117,13 +120,14 @@ def remove_stale_temps(path):
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode="wb"):
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file that replaces ``path`` when the ``with`` block succeeds."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     remove_stale_temps(path)  # first, so a full disk gets the space back before we write
+    tmp: str | None
     fd, tmp = tempfile.mkstemp(prefix=f"{temp_stem(path)}{os.getpid()}.", suffix=TEMP_SUFFIX,
                                dir=directory)
     try:
@@ -143,14 +147,14 @@ def atomic_open(path, mode="wb"):
             os.unlink(tmp)
 
 
-def atomic_write(path, data):
+def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> str:
     """Write ``data`` (bytes or str) to ``path`` atomically."""
     with atomic_open(path, "w" if isinstance(data, str) else "wb") as f:
         f.write(data)
     return os.fspath(path)
 
 
-def _fsync_dir(directory):
+def _fsync_dir(directory: str) -> None:
     # Make the rename durable; not every platform lets a directory be opened.
     try:
         fd = os.open(directory, os.O_RDONLY)

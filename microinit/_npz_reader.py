@@ -25,15 +25,20 @@ Traceback (most recent call last):
 ...
 ValueError: ...plain.npz: member 'w.npy' sets zip flag bits [0] (encrypted) in its local header; ...
 """
+from __future__ import annotations
+
 import ast
+import io
 import os
 import re
 import stat
 import struct
 import zipfile
 import zlib
+from typing import TYPE_CHECKING, Any, Sequence, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["read_npz", "MAX_HEADER_BYTES"]
 
@@ -52,16 +57,23 @@ _PLAIN_DESCR = re.compile(r"[<>|=]?[biufc][0-9]{1,2}")
 _OBJECT_DESCR = re.compile(r"[<>|=]?O[0-9]{0,2}")
 
 
+if TYPE_CHECKING:  # for the type checker only: at run time _parse_header returns a plain dict
+    class _NpyHeader(TypedDict):
+        descr: np.dtype[Any]
+        shape: tuple[int, ...]
+        fortran_order: bool
+
+
 class _Layout:
     """Where one member's bytes are, once its directory entry and local header agree."""
 
-    def __init__(self, info, start, end):
+    def __init__(self, info: zipfile.ZipInfo, start: int, end: int) -> None:
         self.info = info      # the zipfile.ZipInfo of the central directory
         self.start = start    # offset of the member's data in the file
         self.end = end        # offset just past it
 
 
-def read_npz(path):
+def read_npz(path: str | os.PathLike[str]) -> dict[str, NDArray[Any]]:
     """Return ``{name: array}`` (names without ``.npy``, in archive order) from ``path``.
 
     Raises ``FileNotFoundError``/``PermissionError`` (naming ``path``) when the file
@@ -97,12 +109,12 @@ def read_npz(path):
     return arrays
 
 
-def _directory(f):
+def _directory(f: io.BufferedReader) -> tuple[list[zipfile.ZipInfo], int]:
     with zipfile.ZipFile(f, "r") as zf:
         return zf.infolist(), zf.start_dir
 
 
-def _locate(f, info, path, start_dir):
+def _locate(f: io.BufferedReader, info: zipfile.ZipInfo, path: str, start_dir: int) -> _Layout:
     """Check one directory entry and its local header; return where its data lie."""
     name = info.filename
     if (not name.endswith(".npy") or "/" in name or "\\" in name or len(name) == 4
@@ -147,7 +159,7 @@ def _locate(f, info, path, start_dir):
     return _Layout(info, start, end)
 
 
-def _refuse_flags(flags, name, path, where):
+def _refuse_flags(flags: int, name: str, path: str, where: str) -> None:
     odd = flags & ~_HARMLESS_FLAGS
     if odd:
         bits = [b for b in range(16) if odd >> b & 1]
@@ -156,7 +168,7 @@ def _refuse_flags(flags, name, path, where):
                          f"microinit reads only plain stored members")
 
 
-def _check_unique_and_disjoint(layouts, path):
+def _check_unique_and_disjoint(layouts: Sequence[_Layout], path: str) -> None:
     seen = set()
     for lay in layouts:
         if lay.info.filename in seen:
@@ -169,7 +181,7 @@ def _check_unique_and_disjoint(layouts, path):
                              f"in the file; the archive is corrupt or crafted")
 
 
-def _read_exact(f, lay, path):
+def _read_exact(f: io.BufferedReader, lay: _Layout, path: str) -> bytearray:
     f.seek(lay.start)
     raw = bytearray(lay.end - lay.start)  # bounded: the range was checked against the file
     got = f.readinto(raw)
@@ -182,7 +194,7 @@ def _read_exact(f, lay, path):
     return raw
 
 
-def _parse_npy(raw, name, path):
+def _parse_npy(raw: bytearray, name: str, path: str) -> NDArray[Any]:
     """One ``.npy`` member's bytes -> array, checking the header before trusting it."""
     if raw[:6] != _NPY_MAGIC or len(raw) < 10:
         raise ValueError(f"{path}: member {name!r} is not a .npy array (bad magic)")
@@ -211,14 +223,16 @@ def _parse_npy(raw, name, path):
                          f"{dtype}) needs {data_at + nbytes}; the file is truncated or corrupt")
     a = np.frombuffer(raw, dtype=dtype, count=count, offset=data_at)
     if header["fortran_order"]:
-        return a.reshape(shape[::-1]).T.copy()  # C order; copy() keeps 0-d arrays 0-d
+        c_order: NDArray[Any] = a.reshape(shape[::-1]).T.copy()  # copy() keeps 0-d arrays 0-d
+        return c_order
     a = a.reshape(shape)
     # numpy pads headers so data start 64-byte aligned; another writer's may not, and
     # kernels want aligned data
-    return a if a.flags.aligned else a.copy()
+    aligned: NDArray[Any] = a if a.flags.aligned else a.copy()
+    return aligned
 
 
-def _parse_header(header, name, path):
+def _parse_header(header: bytes, name: str, path: str) -> _NpyHeader:
     try:
         d = ast.literal_eval(header.decode("latin1"))
     except Exception as err:  # noqa: BLE001 - any unparsable text is the file's fault

@@ -20,13 +20,17 @@ Example::
 Data with NaN or inf is refused (``ValueError`` naming the row, docs/reliability.md row 13):
 training on it would only turn every weight into NaN a few steps later.
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any, Iterator, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.functional import as_float_array, check_finite
-from microinit.rng import as_generator
+from microinit.rng import RngLike, as_generator
 
 __all__ = [
     "moons", "circles", "spirals", "xor", "blobs", "checkerboard",
@@ -38,7 +42,7 @@ __all__ = [
 as_rng = as_generator
 
 
-def _check_n(n, name="n", minimum=0):
+def _check_n(n: int, name: str = "n", minimum: int = 0) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(n).__name__} {n!r}")
     if n < minimum:
@@ -46,7 +50,7 @@ def _check_n(n, name="n", minimum=0):
     return int(n)
 
 
-def _check_noise(noise):
+def _check_noise(noise: float) -> float:
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not math.isfinite(noise):
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
     if noise < 0:
@@ -54,13 +58,14 @@ def _check_noise(noise):
     return float(noise)
 
 
-def _class_sizes(n, n_classes):
+def _class_sizes(n: int, n_classes: int) -> list[int]:
     # Balanced: the first n % n_classes classes get one extra sample.
     base, extra = divmod(n, n_classes)
     return [base + (k < extra) for k in range(n_classes)]
 
 
-def _finish(X, y, noise, rng):
+def _finish(X: ArrayLike, y: Sequence[int] | NDArray[Any], noise: float,
+            rng: np.random.Generator) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Add coordinate noise, shuffle rows, and return (float32 X, int64 y)."""
     X = np.asarray(X, dtype=np.float64)
     if noise > 0 and X.size:
@@ -70,7 +75,7 @@ def _finish(X, y, noise, rng):
             np.ascontiguousarray(np.asarray(y)[perm], dtype=np.int64))
 
 
-def moons(n, noise=0.1, rng=None):
+def moons(n: int, noise: float = 0.1, rng: RngLike = None) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Two interleaving half circles (as scikit-learn's ``make_moons``).
 
     Class 0: ``(cos t, sin t)``; class 1: ``(1 - cos t, 0.5 - sin t)``, ``t`` in [0, pi].
@@ -85,7 +90,8 @@ def moons(n, noise=0.1, rng=None):
     return _finish(X, y, noise, rng)
 
 
-def circles(n, noise=0.05, factor=0.5, rng=None):
+def circles(n: int, noise: float = 0.05, factor: float = 0.5,
+            rng: RngLike = None) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Two concentric circles: class 0 of radius 1, class 1 of radius ``factor`` (0 < factor < 1)."""
     n, noise, rng = _check_n(n), _check_noise(noise), as_rng(rng)
     if not 0 < factor < 1:
@@ -97,7 +103,8 @@ def circles(n, noise=0.05, factor=0.5, rng=None):
     return _finish(X, np.repeat([0, 1], [n0, n1]), noise, rng)
 
 
-def spirals(n, noise=0.05, n_classes=3, rng=None, turns=1.0):
+def spirals(n: int, noise: float = 0.05, n_classes: int = 3, rng: RngLike = None,
+            turns: float = 1.0) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """``n_classes`` interleaved spiral arms (the CS231n spiral problem).
 
     A point of class ``k`` at position ``u ~ U(0, 1)`` along its arm sits at radius
@@ -115,7 +122,7 @@ def spirals(n, noise=0.05, n_classes=3, rng=None, turns=1.0):
     return _finish(X, y, noise, rng)
 
 
-def xor(n, noise=0.1, rng=None):
+def xor(n: int, noise: float = 0.1, rng: RngLike = None) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Points uniform in [-1, 1]^2 labelled by the XOR of their coordinate signs.
 
     The label is taken before the noise is added, so noise blurs the quadrant borders.
@@ -126,7 +133,8 @@ def xor(n, noise=0.1, rng=None):
     return _finish(X, y, noise, rng)
 
 
-def blobs(n, noise=1.0, n_classes=3, rng=None, center_box=(-10.0, 10.0)):
+def blobs(n: int, noise: float = 1.0, n_classes: int = 3, rng: RngLike = None,
+          center_box: tuple[float, float] = (-10.0, 10.0)) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Isotropic Gaussian blobs (as scikit-learn's ``make_blobs``).
 
     Centres are drawn uniformly from ``center_box`` squared; ``noise`` is the
@@ -140,7 +148,8 @@ def blobs(n, noise=1.0, n_classes=3, rng=None, center_box=(-10.0, 10.0)):
     return _finish(centers[y], y, noise, rng)
 
 
-def checkerboard(n, noise=0.0, tiles=4, rng=None):
+def checkerboard(n: int, noise: float = 0.0, tiles: int = 4,
+                 rng: RngLike = None) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Points uniform in [-1, 1]^2 labelled by the colour of a ``tiles`` x ``tiles`` board."""
     n, noise, rng = _check_n(n), _check_noise(noise), as_rng(rng)
     tiles = _check_n(tiles, "tiles", minimum=1)
@@ -150,14 +159,15 @@ def checkerboard(n, noise=0.0, tiles=4, rng=None):
     return _finish(X, y, noise, rng)
 
 
-def _check_xy(X, y, op):
+def _check_xy(X_in: ArrayLike, y_in: ArrayLike | None, op: str) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """Validate a data set at the boundary: float X without NaN/inf, y of matching length."""
-    X = as_float_array(X, op, "X")  # the boundary: dtype, byte order, C order
+    X = as_float_array(X_in, op, "X")  # the boundary: dtype, byte order, C order
     if X.ndim == 0:
         raise ValueError(f"{op}: X should have at least 1 dimension (one row per sample), got a scalar")
     check_finite(X, "X")
-    if y is not None:
-        y = np.asarray(y)
+    y = None
+    if y_in is not None:
+        y = np.asarray(y_in)
         if y.ndim == 0:
             raise ValueError(f"{op}: y should have one entry per row of X, got a scalar")
         if len(y) != len(X):
@@ -170,26 +180,27 @@ def _check_xy(X, y, op):
     return X, y
 
 
-def train_test_split(X, y, test_size=0.25, shuffle=True, rng=None):
+def train_test_split(X: ArrayLike, y: ArrayLike, test_size: float = 0.25, shuffle: bool = True,
+                     rng: RngLike = None) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Split ``(X, y)`` into ``X_train, X_test, y_train, y_test`` (scikit-learn's order).
 
     ``test_size`` is a fraction in (0, 1) or a number of rows; the test part is
     ``ceil(test_size * n)`` rows, as in scikit-learn.
     """
-    X, y = _check_xy(X, y, "train_test_split")
-    n = len(X)
+    X_checked, y_checked = _check_xy(X, y, "train_test_split")
+    n = len(X_checked)
     if isinstance(test_size, numbers.Integral) and not isinstance(test_size, bool):
         n_test = int(test_size)
         if not 0 <= n_test <= n:
             raise ValueError(f"test_size={n_test} rows is outside [0, {n}]")
-    elif isinstance(test_size, numbers.Real) and 0.0 < test_size < 1.0:
+    elif isinstance(test_size, (float, numbers.Real)) and 0.0 < test_size < 1.0:
         n_test = int(math.ceil(test_size * n))
     else:
         raise ValueError(f"test_size must be a fraction in (0, 1) or an int number of rows, "
                          f"got {test_size!r}")
     idx = as_rng(rng).permutation(n) if shuffle else np.arange(n)
     train, test = idx[: n - n_test], idx[n - n_test:]
-    return X[train], X[test], y[train], y[test]
+    return X_checked[train], X_checked[test], y_checked[train], y_checked[test]  # type: ignore[index]  # y given
 
 
 class DataLoader:
@@ -208,22 +219,23 @@ class DataLoader:
     (4, [32, 32, 32, 4])
     """
 
-    def __init__(self, X, y=None, batch_size=32, shuffle=True, rng=None, drop_last=False):
+    def __init__(self, X: ArrayLike, y: ArrayLike | None = None, batch_size: int = 32, shuffle: bool = True,
+                 rng: RngLike = None, drop_last: bool = False) -> None:
         self.X, self.y = _check_xy(X, y, "DataLoader")
         self.batch_size = _check_n(batch_size, "batch_size", minimum=1)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.rng = as_rng(rng)
 
-    def __len__(self):
+    def __len__(self) -> int:
         n, b = len(self.X), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
     @property
-    def n_samples(self):
+    def n_samples(self) -> int:
         return len(self.X)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[NDArray[Any], NDArray[Any] | None]]:
         X, y, b = self.X, self.y, self.batch_size
         n = len(X)
         stop = (n // b) * b if self.drop_last else n
@@ -236,6 +248,6 @@ class DataLoader:
             for i in range(0, stop, b):
                 yield (X[i:i + b], None if y is None else y[i:i + b])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"DataLoader(n_samples={len(self.X)}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, batches={len(self)})")

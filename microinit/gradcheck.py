@@ -20,7 +20,12 @@ Example::
     >>> gradcheck(lambda t: (t * t).tanh().sum(axis=1), [x])
     True
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.tensor import Tensor
 
@@ -31,10 +36,10 @@ class GradcheckError(AssertionError):
     """Raised when analytic and numeric gradients disagree."""
 
 
-def _prepare(inputs):
+def _prepare(inputs: Any) -> list[Any]:
     if isinstance(inputs, Tensor) or not isinstance(inputs, (list, tuple)):
         inputs = [inputs]
-    out = []
+    out: list[Any] = []
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
             if x.requires_grad and x.dtype != np.float64:
@@ -49,14 +54,15 @@ def _prepare(inputs):
     return out
 
 
-def _output(fn, inputs):
+def _output(fn: Callable[..., Any], inputs: Sequence[Any]) -> Tensor:
     y = fn(*inputs)
     if not isinstance(y, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(y).__name__}")
     return y
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_full_outputs=64, seed=0):
+def gradcheck(fn: Callable[..., Tensor], inputs: Tensor | ArrayLike | Sequence[Any], eps: float = 1e-6,
+              atol: float = 1e-5, rtol: float = 1e-3, max_full_outputs: int = 64, seed: int = 0) -> bool:
     """Check ``fn``'s backward against central differences; True or GradcheckError.
 
     ``inputs``: a Tensor or a list of Tensors/arrays (float arrays become float64
@@ -72,10 +78,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_full_outputs=64, s
         raise TypeError(f"gradcheck: fn returned dtype {y0.dtype}; it must compute in float64")
     n_out = y0.size
     if n_out <= max_full_outputs:
-        projections = [None] * n_out  # one-hot rows: the full Jacobian
+        projections: list[NDArray[np.float64] | None] = [None] * n_out  # one-hot rows: the full Jacobian
     else:
         rng = np.random.default_rng(seed)
-        projections = [rng.standard_normal(y0.shape) for _ in range(2)]
+        projections = [rng.standard_normal(y0.shape) for _ in range(2)]  # random directions
 
     # Numeric Jacobians first (2 forward passes per input element), then one backward
     # per projection row compared against them.
@@ -99,10 +105,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_full_outputs=64, s
     return True
 
 
-def _numeric_jacobian(fn, inputs, x, eps, n_out):
+def _numeric_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], x: Tensor, eps: float,
+                      n_out: int) -> NDArray[np.float64]:
     """(x.size, out.size) matrix of central differences, perturbing x.data in place."""
     flat = x.data.reshape(-1)
-    rows = []
+    rows: list[NDArray[np.float64]] = []
     for j in range(flat.size):
         orig = flat[j]
         try:
@@ -119,7 +126,8 @@ def _numeric_jacobian(fn, inputs, x, eps, n_out):
     return np.stack(rows)
 
 
-def _compare(analytic, numeric, i, k, out_shape, atol, rtol):
+def _compare(analytic: NDArray[np.float64], numeric: NDArray[np.float64], i: int, k: int | None,
+             out_shape: tuple[int, ...], atol: float, rtol: float) -> None:
     err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
     bad = np.isnan(analytic) != np.isnan(numeric)
     if analytic.size == 0 or (not bad.any() and not (err > 0).any()):

@@ -30,18 +30,33 @@ Example::
     >>> round(opt.lr, 6)                  # 0.01 * (1 + cos(pi * 3 / 100)) / 2
     0.009978
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit._kernels import updates as _updates
 from microinit.autograd.graph import tensor_class
 
+if TYPE_CHECKING:  # annotations only
+    from microinit.nn.module import Module
+    from microinit.tensor import Tensor
+
+#: what an optimizer takes: Tensors, (name, Tensor) pairs or a Module (its parameters())
+Params = Union[Iterable[Any], "Module"]
+#: what a kernel's update reports: None, or (parameter index, "gradient"/"parameter") that went non-finite
+Status = Optional[tuple[int, str]]
+Arrays = list[NDArray[Any]]
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "StepLR", "CosineLR", "LRSchedule"]
 
 
-def _check_hyper(name, value, low=0.0, high=None, low_open=False):
+def _check_hyper(name: str, value: float, low: float = 0.0, high: float | None = None,
+                 low_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"Invalid {name}: {value!r} (must be a finite number)")
     if value < low or (low_open and value == low) or (high is not None and value >= high):
@@ -51,7 +66,7 @@ def _check_hyper(name, value, low=0.0, high=None, low_open=False):
     return float(value)
 
 
-def _positive_int(name, value):
+def _positive_int(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
@@ -63,7 +78,14 @@ class Optimizer:
     Subclasses implement ``_update(datas, grads)`` returning the kernel's status.
     """
 
-    def __init__(self, params, lr):
+    # Each optimizer defines these two (annotations only: the base class has no default).
+    _update: Callable[[Arrays, list[NDArray[Any] | None]], Status]  # the kernel call; its status
+    _hyper: Callable[[], dict[str, Any]]  # the hyper-parameters, for repr
+
+    params: list[Tensor]
+    param_names: list[str | None]
+
+    def __init__(self, params: Params, lr: float) -> None:
         if hasattr(params, "parameters") and callable(params.parameters) and \
                 not isinstance(params, (list, tuple)):
             params = params.parameters()  # a Module passed directly
@@ -74,13 +96,15 @@ class Optimizer:
                             f"(e.g. model.parameters() or [w]), but got a single Tensor of shape "
                             f"{tuple(params.data.shape)}; wrap it in a list: [w]")
         try:
-            items = list(params)
+            items = list(params)  # type: ignore[arg-type]  # a Module became its parameters() above
         except TypeError:
             raise TypeError(f"{type(self).__name__}: params should be an iterable of Tensors "
                             f"(e.g. model.parameters()), got {type(params).__name__}") from None
         if not items:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
-        names, tensors, seen = [], [], set()
+        names: list[str | None] = []
+        tensors: list[Tensor] = []
+        seen: set[int] = set()
         for i, item in enumerate(items):
             if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
                 name, t = item
@@ -104,18 +128,18 @@ class Optimizer:
         self.lr = _check_hyper("learning rate", lr)
         self.step_count = 0
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every parameter's gradient to None (the next backward starts afresh)."""
         for p in self.params:
             p.grad = None
 
-    def describe_param(self, j):
+    def describe_param(self, j: int) -> str:
         p = self.params[j]
         name = self.param_names[j]
         label = f"'{name}'" if name else f"#{j}"
         return f"parameter {label} (shape {tuple(p.data.shape)}, {p.data.dtype})"
 
-    def step(self):
+    def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
         params = self.params
         datas = [p.data for p in params]
@@ -141,22 +165,24 @@ class Optimizer:
                 f"{type(self).__name__} step {self.step_count}: {self.describe_param(j)} "
                 f"became NaN/inf after the update (the learning rate is probably too high)")
 
-    def _state(self):
+    def _state(self) -> dict[str, Arrays | NDArray[Any]]:
         """The live state: {name: list of per-parameter arrays, or one array}."""
         return {}
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Copies of the optimizer's state (buffers, step counts) and its learning rate,
         for checkpointing; ``load_state_dict`` restores them so training resumes exactly."""
-        out = {"step_count": self.step_count, "lr": self.lr}
+        out: dict[str, Any] = {"step_count": self.step_count, "lr": self.lr}
         for k, v in self._state().items():
             out[k] = [a.copy() for a in v] if isinstance(v, list) else v.copy()
         return out
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore ``state_dict()`` output in place; everything is checked first, so a
         mismatching state raises ``ValueError`` listing each problem and changes nothing."""
-        live, problems, pairs = self._state(), [], []
+        live = self._state()
+        problems: list[str] = []
+        pairs: list[tuple[NDArray[Any], NDArray[Any]]] = []
         for k, v in live.items():
             if k not in state:
                 problems.append(f"missing {k!r}")
@@ -180,13 +206,13 @@ class Optimizer:
         self.lr = _check_hyper("learning rate", state.get("lr", self.lr))
         self._after_load()
 
-    def _after_load(self):
+    def _after_load(self) -> None:
         pass
 
-    def _zeros_like_params(self):
+    def _zeros_like_params(self) -> Arrays:
         return [np.zeros_like(p.data) for p in self.params]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         hp = ", ".join(f"{k}={v}" for k, v in self._hyper().items())
         return f"{type(self).__name__}({len(self.params)} parameters, {hp})"
 
@@ -210,7 +236,8 @@ class SGD(Optimizer):
     [0.62, -1.24]
     """
 
-    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0):
+    def __init__(self, params: Params, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, dampening: float = 0.0) -> None:
         super().__init__(params, lr)
         self.momentum = _check_hyper("momentum value", momentum)
         self.weight_decay = _check_hyper("weight_decay value", weight_decay)
@@ -224,11 +251,11 @@ class SGD(Optimizer):
         self._buf_ready = np.zeros(len(self.params), dtype=bool)
         self._all_ready = False
 
-    def _hyper(self):
+    def _hyper(self) -> dict[str, Any]:
         return dict(lr=self.lr, momentum=self.momentum, nesterov=self.nesterov,
                     weight_decay=self.weight_decay)
 
-    def _update(self, datas, grads):
+    def _update(self, datas: Arrays, grads: list[NDArray[Any] | None]) -> Status:
         if not self.momentum:
             return _updates.sgd_foreach(datas, grads, self._bufs, self.lr, 0.0, 0.0,
                                         self.weight_decay, False, False)
@@ -237,7 +264,7 @@ class SGD(Optimizer):
                                         self.dampening, self.weight_decay, self.nesterov, False)
         # First step for some parameters: those initialise their buffer, the rest update it.
         ready = self._buf_ready
-        status = None
+        status: Status = None
         for init in (False, True):
             sel = [g if (g is not None and ready[j] != init) else None for j, g in enumerate(grads)]
             if any(s is not None for s in sel):
@@ -252,10 +279,10 @@ class SGD(Optimizer):
         self._after_load()
         return status
 
-    def _state(self):
+    def _state(self) -> dict[str, Arrays | NDArray[Any]]:
         return {"momentum_buffer": self._bufs, "buffer_ready": self._buf_ready} if self.momentum else {}
 
-    def _after_load(self):
+    def _after_load(self) -> None:
         self._all_ready = bool(self._buf_ready.all())
 
 
@@ -279,7 +306,8 @@ class Adam(Optimizer):
 
     decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
         try:
             b1, b2 = betas
@@ -293,15 +321,15 @@ class Adam(Optimizer):
         self._exp_avg_sq = self._zeros_like_params()
         self._steps = np.zeros(len(self.params), dtype=np.int64)
 
-    def _hyper(self):
+    def _hyper(self) -> dict[str, Any]:
         return dict(lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
 
-    def _update(self, datas, grads):
+    def _update(self, datas: Arrays, grads: list[NDArray[Any] | None]) -> Status:
         b1, b2 = self.betas
         return _updates.adam_foreach(datas, grads, self._exp_avg, self._exp_avg_sq, self._steps,
                                      self.lr, b1, b2, self.eps, self.weight_decay, self.decoupled)
 
-    def _state(self):
+    def _state(self) -> dict[str, Arrays | NDArray[Any]]:
         return {"exp_avg": self._exp_avg, "exp_avg_sq": self._exp_avg_sq, "steps": self._steps}
 
 
@@ -314,7 +342,8 @@ class AdamW(Adam):
 
     decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+    def __init__(self, params: Params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01) -> None:
         super().__init__(params, lr, betas, eps, weight_decay)
 
 
@@ -339,8 +368,8 @@ class RMSprop(Optimizer):
     [0.9, -1.9]
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
         super().__init__(params, lr)
         self.alpha = _check_hyper("alpha value", alpha)
         self.eps = _check_hyper("epsilon value", eps)
@@ -351,17 +380,17 @@ class RMSprop(Optimizer):
         self._grad_avg = self._zeros_like_params() if self.centered else []
         self._bufs = self._zeros_like_params() if self.momentum > 0 else []
 
-    def _hyper(self):
+    def _hyper(self) -> dict[str, Any]:
         return dict(lr=self.lr, alpha=self.alpha, eps=self.eps, weight_decay=self.weight_decay,
                     momentum=self.momentum, centered=self.centered)
 
-    def _update(self, datas, grads):
+    def _update(self, datas: Arrays, grads: list[NDArray[Any] | None]) -> Status:
         return _updates.rmsprop_foreach(datas, grads, self._square_avg, self._grad_avg, self._bufs,
                                         self.lr, self.alpha, self.eps, self.weight_decay,
                                         self.momentum, self.centered)
 
-    def _state(self):
-        state = {"square_avg": self._square_avg}
+    def _state(self) -> dict[str, Arrays | NDArray[Any]]:
+        state: dict[str, Arrays | NDArray[Any]] = {"square_avg": self._square_avg}
         if self.centered:
             state["grad_avg"] = self._grad_avg
         if self.momentum > 0:
@@ -387,7 +416,8 @@ class Adagrad(Optimizer):
     [0.9, -1.9]
     """
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10):
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 eps: float = 1e-10) -> None:
         super().__init__(params, lr)
         self.lr_decay = _check_hyper("lr_decay value", lr_decay)
         self.weight_decay = _check_hyper("weight_decay value", weight_decay)
@@ -395,14 +425,14 @@ class Adagrad(Optimizer):
         self._sums = self._zeros_like_params()
         self._steps = np.zeros(len(self.params), dtype=np.int64)
 
-    def _hyper(self):
+    def _hyper(self) -> dict[str, Any]:
         return dict(lr=self.lr, lr_decay=self.lr_decay, weight_decay=self.weight_decay, eps=self.eps)
 
-    def _update(self, datas, grads):
+    def _update(self, datas: Arrays, grads: list[NDArray[Any] | None]) -> Status:
         return _updates.adagrad_foreach(datas, grads, self._sums, self._steps, self.lr,
                                         self.lr_decay, self.weight_decay, self.eps)
 
-    def _state(self):
+    def _state(self) -> dict[str, Arrays | NDArray[Any]]:
         return {"sum": self._sums, "steps": self._steps}
 
 
@@ -413,7 +443,7 @@ class LRSchedule:
     ``last_epoch`` counts the ``step()`` calls made so far.
     """
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__} needs a microinit optimizer, "
                             f"got {type(optimizer).__name__}")
@@ -421,27 +451,27 @@ class LRSchedule:
         self.base_lr = optimizer.lr
         self.last_epoch = 0
 
-    def lr_at(self, epoch):  # pragma: no cover - abstract
+    def lr_at(self, epoch: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def step(self):
+    def step(self) -> float:
         self.last_epoch += 1
         self.optimizer.lr = self.lr_at(self.last_epoch)
         return self.optimizer.lr
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> float:
         return self.optimizer.lr
 
 
 class StepLR(LRSchedule):
     """Step decay: ``lr = base_lr * gamma ** (epoch // step_size)`` (torch's ``StepLR``)."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
         self.step_size = _positive_int("step_size", step_size)
         self.gamma = _check_hyper("gamma", gamma)
 
-    def lr_at(self, epoch):
+    def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -451,12 +481,12 @@ class CosineLR(LRSchedule):
     (the closed form of torch's ``CosineAnnealingLR``; it stays at ``eta_min`` after ``T_max``).
     """
 
-    def __init__(self, optimizer, T_max, eta_min=0.0):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         super().__init__(optimizer)
         self.T_max = _positive_int("T_max", T_max)
         self.eta_min = _check_hyper("eta_min", eta_min)
 
-    def lr_at(self, epoch):
+    def lr_at(self, epoch: int) -> float:
         t = min(epoch, self.T_max)
         return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
 

@@ -19,23 +19,29 @@ True
 >>> _ = manual_seed(0); a == as_generator(None).random()
 True
 """
+from __future__ import annotations
+
 import numbers
+from typing import Union
 
 import numpy as np
 
-__all__ = ["as_generator", "manual_seed", "default_generator"]
+__all__ = ["as_generator", "manual_seed", "default_generator", "RngLike"]
+
+#: what an ``rng=`` argument accepts (see :func:`as_generator`)
+RngLike = Union[np.random.Generator, np.random.SeedSequence, int, None]
 
 # The default Generator. manual_seed replaces its bit generator's state in place, so
 # everything already holding it (a DataLoader built with rng=None) follows the seed.
 _DEFAULT = np.random.default_rng()
 
 
-def default_generator():
+def default_generator() -> np.random.Generator:
     """The Generator that ``rng=None`` stands for everywhere in microinit."""
     return _DEFAULT
 
 
-def manual_seed(seed):
+def manual_seed(seed: int) -> np.random.Generator:
     """Seed every default random source of microinit; returns the default Generator.
 
     After ``manual_seed(n)`` the default Generator draws exactly what
@@ -56,7 +62,7 @@ def manual_seed(seed):
     return _DEFAULT
 
 
-def as_generator(seed_or_rng, where="rng"):
+def as_generator(seed_or_rng: RngLike, where: str = "rng") -> np.random.Generator:
     """The ``numpy.random.Generator`` that ``seed_or_rng`` stands for.
 
     * a ``Generator``: returned as it is (the caller's stream advances);

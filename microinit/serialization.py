@@ -37,15 +37,22 @@ Example::
     >>> list(state), bool((state["0.weight"] == model[0].weight.data).all())
     (['0.weight', '0.bias', '1.weight', '1.bias'], True)
 """
+from __future__ import annotations
+
 import hashlib
 import json
 import os
 import zipfile
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit._atomic import atomic_open
 from microinit._npz_reader import MAX_HEADER_BYTES, read_npz
+
+if TYPE_CHECKING:  # annotations only: nn/module.py imports this module lazily
+    from microinit.nn.module import Module
 
 __all__ = ["save", "load", "FORMAT", "VERSION", "MAX_HEADER_BYTES"]
 
@@ -55,12 +62,12 @@ META_KEY = "__microinit__"
 ALLOWED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
 
 
-def _state_of(obj, path):
+def _state_of(obj: Any, path: str) -> dict[str, NDArray[Any]]:
     if hasattr(obj, "state_dict") and callable(obj.state_dict):
         obj = obj.state_dict()
     if not isinstance(obj, dict):
         raise TypeError(f"save to {path}: expected a Module or a dict of arrays, got {type(obj).__name__}")
-    state = {}
+    state: dict[str, NDArray[Any]] = {}
     for k, v in obj.items():
         # "/" and "\\" would be read as folders, and zip names stop at a NUL byte
         if not isinstance(k, str) or not k or k == META_KEY or any(c in k for c in "/\\\0"):
@@ -78,7 +85,7 @@ def _state_of(obj, path):
     return state
 
 
-def _checksum(state):
+def _checksum(state: Mapping[str, NDArray[Any]]) -> str:
     h = hashlib.sha256()
     for k in sorted(state):
         a = state[k]
@@ -87,7 +94,7 @@ def _checksum(state):
     return h.hexdigest()
 
 
-def save(obj, path):
+def save(obj: Module | Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Write a model's parameters (or a ``{name: array}`` dict) to ``path`` atomically.
 
     The file is written exactly at ``path`` (no ``.npz`` is appended). Raises
@@ -110,7 +117,7 @@ def save(obj, path):
         raise OSError(err.errno, f"could not save weights to {path}: {err.strerror or err}") from err
 
 
-def _read_record(meta, path):
+def _read_record(meta: NDArray[Any] | None, path: str) -> tuple[list[str], str]:
     """The ``__microinit__`` record -> (keys in saved order, SHA-256 hex digest)."""
     if meta is None:
         raise ValueError(f"{path}: no {META_KEY} record; not written by microinit.save "
@@ -137,7 +144,8 @@ def _read_record(meta, path):
     return keys, digest
 
 
-def load(path, model=None, strict=True):
+def load(path: str | os.PathLike[str], model: Module | None = None,
+         strict: bool = True) -> dict[str, NDArray[Any]]:
     """Read a weights file written by ``save``; return ``{name: array}``.
 
     If ``model`` is given, its parameters are then set from the file with

@@ -31,10 +31,15 @@ Example::
     array([[2., 4.],
            [6., 8.]], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from microinit.autograd.backward import run_backward
-from microinit.autograd.graph import register_tensor_class, wrap
+from microinit.autograd.graph import Node, register_tensor_class, wrap
 from microinit.autograd.mode import enable_grad, is_grad_enabled, no_grad
 from microinit.ops import activations, activations_unfused, creation, elementwise, indexing, inplace, linalg, reduce
 from microinit.ops import unary
@@ -57,7 +62,7 @@ _F64 = np.dtype(np.float64)
 _FLOAT_DTYPES = (_F32, _F64)
 
 
-def _read_only_one(dtype):
+def _read_only_one(dtype: np.dtype[Any]) -> NDArray[Any]:
     one = np.ones((), dtype)
     one.flags.writeable = False
     return one
@@ -66,12 +71,12 @@ def _read_only_one(dtype):
 _SEED = {dt: _read_only_one(dt) for dt in _FLOAT_DTYPES}  # d(loss)/d(loss) of a scalar
 
 
-def _as_dtype(dtype):
+def _as_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     """A dtype a Tensor may hold (float32/float64, int/bool for labels), or TypeError."""
     return creation.tensor_dtype(dtype, "Tensor")
 
 
-def _to_array(data, dtype):
+def _to_array(data: Tensor | ArrayLike, dtype: DTypeLike | None) -> NDArray[Any]:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
@@ -130,10 +135,16 @@ class Tensor:
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
 
+    data: NDArray[Any]  # C-contiguous, native byte order
+    grad: NDArray[Any] | None  # same shape and dtype as data once backward reached it
+    requires_grad: bool
+    _ctx: Node | None  # the op that made this tensor; None for a leaf
+    _version: int  # bumped by every in-place write
+
     # numpy must defer to our reflected operators (ndarray + Tensor -> Tensor).
     __array_ufunc__ = None
 
-    def __init__(self, data, requires_grad=False, dtype=None):
+    def __init__(self, data: Tensor | ArrayLike, requires_grad: bool = False, dtype: DTypeLike | None = None) -> None:
         if (type(data) is np.ndarray and dtype is None and data.dtype in _FLOAT_DTYPES
                 and data.flags.c_contiguous):
             a = data  # the common case (a batch, fresh weights): no checks needed
@@ -149,67 +160,69 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         return self.data.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self.data.ndim
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.data.size
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         """True for tensors not produced by a recorded op (user-made or detached)."""
         return self._ctx is None
 
     @property
-    def grad_fn(self):
+    def grad_fn(self) -> str | None:
         """Name of the op that produced this tensor, or None for a leaf."""
         return None if self._ctx is None else self._ctx.op
 
-    def numpy(self):
+    def numpy(self) -> NDArray[Any]:
         """The underlying array (shared, not copied)."""
         return self.data
 
-    def item(self):
+    def item(self) -> Any:
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to a Python "
                              f"scalar, got shape {self.data.shape}")
         return self.data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.data.tolist()
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut from the graph."""
         return wrap(self.data)
 
-    def retain_grad(self):
+    def retain_grad(self) -> Tensor:
         """Make backward store this non-leaf tensor's gradient in ``.grad``."""
         if self._ctx is not None:
             self._ctx.retain = True
         return self
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> NDArray[Any]:
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
+            converted: NDArray[Any] = self.data.astype(dtype)
+            return converted
         if copy:
-            return self.data.copy()
+            copied: NDArray[Any] = self.data.copy()
+            return copied
         return self.data
 
-    def __len__(self):
+    def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return len(self.data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ""
         if self.data.dtype != _F32:
@@ -220,35 +233,35 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.data.shape} is ambiguous")
         return bool(self.data)
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ in place
-    def _bump_version(self):
+    def _bump_version(self) -> None:
         """Mark ``data`` as modified in place (call after writing into ``t.data``)."""
         self._version += 1
 
-    def zero_(self):
+    def zero_(self) -> Tensor:
         self.data[...] = 0
         self._version += 1
         return self
 
-    def fill_(self, value):
+    def fill_(self, value: float) -> Tensor:
         self.data[...] = value
         self._version += 1
         return self
 
-    def copy_(self, src):
+    def copy_(self, src: Tensor | ArrayLike) -> Tensor:
         src = src.data if isinstance(src, Tensor) else np.asarray(src)
         try:
             ok = np.broadcast_shapes(src.shape, self.data.shape) == self.data.shape
@@ -260,7 +273,7 @@ class Tensor:
         self._version += 1
         return self
 
-    def add_(self, other, alpha=1.0):
+    def add_(self, other: Tensor | ArrayLike, alpha: float = 1.0) -> Tensor:
         other = other.data if isinstance(other, Tensor) else other
         if alpha == 1.0:
             np.add(self.data, other, out=self.data, casting="same_kind")
@@ -269,13 +282,13 @@ class Tensor:
         self._version += 1
         return self
 
-    def mul_(self, s):
+    def mul_(self, s: Tensor | ArrayLike) -> Tensor:
         s = s.data if isinstance(s, Tensor) else s
         np.multiply(self.data, s, out=self.data, casting="same_kind")
         self._version += 1
         return self
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaf float tensors only); returns self."""
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: only float tensors can require grad, got dtype {self.data.dtype}")
@@ -284,27 +297,28 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Tensor:
         """A copy in another dtype; the gradient is cast back (float32 <-> float64)."""
         return shape_ops.astype(self, _as_dtype(dtype))
 
     # comparisons give bool tensors (masks for where/indexing); they record nothing
-    def __lt__(self, other):
+    def __lt__(self, other: Tensor | ArrayLike) -> Tensor:
         return elementwise.compare(self, other, np.less)
 
-    def __le__(self, other):
+    def __le__(self, other: Tensor | ArrayLike) -> Tensor:
         return elementwise.compare(self, other, np.less_equal)
 
-    def __gt__(self, other):
+    def __gt__(self, other: Tensor | ArrayLike) -> Tensor:
         return elementwise.compare(self, other, np.greater)
 
-    def __ge__(self, other):
+    def __ge__(self, other: Tensor | ArrayLike) -> Tensor:
         return elementwise.compare(self, other, np.greater_equal)
 
-    __eq__ = elementwise.equal
-    __ne__ = elementwise.not_equal
+    # (object's ==/!= return bool; a Tensor's, as in PyTorch, return a bool Tensor)
+    __eq__ = elementwise.equal  # type: ignore[assignment]
+    __ne__ = elementwise.not_equal  # type: ignore[assignment]
 
-    def __setitem__(self, idx, value):
+    def __setitem__(self, idx: Any, value: Tensor | ArrayLike) -> None:
         """In-place assignment into ``data`` (records nothing; bumps ``_version``, so a
         backward that saved this tensor refuses to run)."""
         if isinstance(idx, Tensor):
@@ -316,7 +330,7 @@ class Tensor:
         target[idx if split is None else split[1]] = value.data if isinstance(value, Tensor) else value
         self._version += 1
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""
         self.grad = None
 
@@ -370,52 +384,52 @@ class Tensor:
     logsigmoid, softsign = activations_unfused.logsigmoid, activations_unfused.softsign
     gelu = activations_unfused.gelu
 
-    def __pos__(self):
+    def __pos__(self) -> Tensor:
         return self
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: Tensor | ArrayLike) -> Tensor:
         return linalg.matmul_op(self, other)
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: Tensor | ArrayLike) -> Tensor:
         return linalg.matmul_op(other, self)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         return shape_ops.transpose(self)
 
-    def flatten(self):
+    def flatten(self) -> Tensor:
         return shape_ops.reshape(self, -1)
 
-    def relu(self):
+    def relu(self) -> Tensor:
         """max(x, 0); derivative 0 at x = 0."""
         return activations.activation(self, "relu")
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         """tanh(x); d/dx = 1 - tanh(x)^2."""
         return activations.activation(self, "tanh")
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         """1 / (1 + e^-x), computed without overflow."""
         return activations.activation(self, "sigmoid")
 
-    def leaky_relu(self, negative_slope=0.01):
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         """x if x > 0 else slope * x; derivative slope at x <= 0."""
         return activations.activation(self, "leaky_relu", negative_slope)
 
-    def elu(self, alpha=1.0):
+    def elu(self, alpha: float = 1.0) -> Tensor:
         """x if x > 0 else alpha * (e^x - 1); derivative y + alpha at x <= 0."""
         return activations.activation(self, "elu", alpha)
 
-    def selu(self):
+    def selu(self) -> Tensor:
         """scale * elu(x, alpha) with the self-normalising constants of Klambauer et al."""
         return activations.activation(self, "selu")
 
-    def softplus(self):
+    def softplus(self) -> Tensor:
         """log(1 + e^x), stable for large |x|."""
         return activations.activation(self, "softplus")
 
     # ------------------------------------------------------------------ backward
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, grad: Tensor | ArrayLike | None = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) * grad into every leaf that requires grad.
 
         ``grad`` defaults to 1 for a one-element tensor and is required otherwise.
@@ -447,34 +461,34 @@ register_tensor_class(Tensor)
 
 
 # ---------------------------------------------------------------------- module functions
-def tensor(data, requires_grad=False, dtype=None):
+def tensor(data: Tensor | ArrayLike, requires_grad: bool = False, dtype: DTypeLike | None = None) -> Tensor:
     """``Tensor(data, requires_grad, dtype)``: see :class:`Tensor`."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def zeros(*shape, dtype=np.float32, requires_grad=False):
+def zeros(*shape: Any, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     return Tensor(np.zeros(shape_arg(shape), _as_dtype(dtype)), requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=np.float32, requires_grad=False):
+def ones(*shape: Any, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
     return Tensor(np.ones(shape_arg(shape), _as_dtype(dtype)), requires_grad=requires_grad)
 
 
-def randn(*shape, rng=None, dtype=np.float32, requires_grad=False):
+def randn(*shape: Any, rng: Any = None, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from ``rng`` (a numpy Generator or seed)."""
     dt = _as_dtype(dtype)
     return Tensor(as_generator(rng, "randn").standard_normal(shape_arg(shape), dtype=dt), requires_grad=requires_grad)
 
 
-def rand(*shape, rng=None, dtype=np.float32, requires_grad=False):
+def rand(*shape: Any, rng: Any = None, dtype: DTypeLike = np.float32, requires_grad: bool = False) -> Tensor:
     """Uniform [0, 1) samples from ``rng`` (a numpy Generator or seed)."""
     dt = _as_dtype(dtype)
     return Tensor(as_generator(rng, "rand").random(shape_arg(shape), dtype=dt), requires_grad=requires_grad)
 
 
-def matmul(a, b):
+def matmul(a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> Tensor:
     """a @ b (Tensors or arrays) with numpy's rules for 1-D and N-D operands:
     ``ops.linalg.matmul_op``.
 

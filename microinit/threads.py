@@ -21,16 +21,18 @@ Example::
     >>> microinit.get_num_threads()
     1
 """
+from __future__ import annotations
+
 import os
 import warnings
 
 __all__ = ["set_num_threads", "get_num_threads"]
 
-_current = None
-_blas_limiter = None
+_current: int | None = None
+_blas_limiter: object | None = None  # threadpoolctl's limiter, kept alive
 
 
-def _default_threads():
+def _default_threads() -> int:
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) >= 1:
         return int(env)
@@ -40,7 +42,7 @@ def _default_threads():
         return os.cpu_count() or 1
 
 
-def _limit_blas(n):
+def _limit_blas(n: int) -> None:
     global _blas_limiter
     try:
         from threadpoolctl import threadpool_limits
@@ -53,7 +55,7 @@ def _limit_blas(n):
     _blas_limiter = threadpool_limits(limits=n, user_api="blas")
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Use at most ``n`` threads in the kernels and in numpy's BLAS (n >= 1).
 
     >>> set_num_threads(2); get_num_threads()
@@ -73,6 +75,6 @@ def set_num_threads(n):
     _current = n
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The thread count set by ``set_num_threads``, or the default described above."""
     return _current if _current is not None else _default_threads()

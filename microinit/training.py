@@ -22,16 +22,26 @@ Example::
     >>> history["loss"][-1] < history["loss"][0]
     True
 """
+from __future__ import annotations
+
 import math
 import sys
 import time
+from typing import Any, Callable, Iterable, Mapping, TextIO, Union, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit import losses as _losses
 from microinit.data import DataLoader
-from microinit.optim import LRSchedule
+from microinit.nn.module import ForwardHook, HookHandle, Module
+from microinit.optim import LRSchedule, Optimizer
 from microinit.tensor import no_grad
+
+#: what fit/evaluate take as data: a DataLoader or an (X, y) pair
+LoaderLike = Union[DataLoader, tuple[ArrayLike, ArrayLike]]
+#: a fit callback: cb(epoch, logs); returning True stops training
+Callback = Callable[[int, dict[str, Any]], Any]
 
 __all__ = ["fit", "evaluate", "StopTraining", "first_non_finite"]
 
@@ -40,7 +50,11 @@ class StopTraining(Exception):
     """Raise from a callback to end training after the current epoch."""
 
 
-def _as_loader(val, batch_size):
+@overload
+def _as_loader(val: None, batch_size: int) -> None: ...
+@overload
+def _as_loader(val: LoaderLike, batch_size: int) -> DataLoader: ...
+def _as_loader(val: LoaderLike | None, batch_size: int) -> DataLoader | None:
     if val is None or isinstance(val, DataLoader):
         return val
     try:
@@ -50,7 +64,7 @@ def _as_loader(val, batch_size):
     return DataLoader(X, y, batch_size=batch_size, shuffle=False)
 
 
-def evaluate(model, loss, loader):
+def evaluate(model: Callable[[Any], Any], loss: Any, loader: LoaderLike) -> tuple[float, float | None]:
     """Mean loss and accuracy (None for regression losses) of ``model`` over ``loader``,
     without recording a graph. ``loader`` may also be an ``(X, y)`` pair."""
     loss_fn = _losses.get(loss)
@@ -79,7 +93,7 @@ def evaluate(model, loss, loader):
     return total / n, (correct / n if has_acc else None)
 
 
-def first_non_finite(model, x):
+def first_non_finite(model: Callable[[Any], Any], x: Any) -> str:
     """Where NaN/inf first appears for the batch ``x``: a parameter (in ``named_parameters``
     order), else the first layer whose output has one (in the order the layers run), else
     the model's output (docs/reliability.md row 62).
@@ -94,10 +108,11 @@ def first_non_finite(model, x):
         bad = _first_bad(p.data)
         if bad:
             return f"parameter '{name}' (shape {tuple(p.data.shape)}) contains {bad}"
-    found, handles = [], []
+    found: list[str] = []
+    handles: list[HookHandle] = []
 
-    def watch(name):
-        def hook(module, inputs, out):
+    def watch(name: str) -> ForwardHook:
+        def hook(module: Module, inputs: tuple[Any, ...], out: Any) -> None:
             data = getattr(out, "data", None)
             if not found and isinstance(data, np.ndarray) and data.dtype.kind == "f":
                 bad = _first_bad(data)
@@ -120,7 +135,7 @@ def first_non_finite(model, x):
     return f"the model's output contains {bad}" if bad else "every parameter and layer output is finite"
 
 
-def _first_bad(a):
+def _first_bad(a: ArrayLike) -> str:
     """'NaN (first at [i, j])' / 'inf ...' for the first non-finite entry of ``a``, or ''."""
     a = np.asarray(a)
     if a.dtype.kind != "f" or np.isfinite(a).all():
@@ -131,7 +146,7 @@ def _first_bad(a):
     return f"{what} (first at {idx})"
 
 
-def _param_names(model, optimizer):
+def _param_names(model: Any, optimizer: Any) -> None:
     # Let the optimizer's FloatingPointError name parameters as the model does.
     if hasattr(model, "named_parameters") and hasattr(optimizer, "param_names"):
         names = {id(p): n for n, p in model.named_parameters()}
@@ -139,7 +154,7 @@ def _param_names(model, optimizer):
                                  zip(optimizer.param_names, optimizer.params)]
 
 
-def _format(epoch, epochs, logs):
+def _format(epoch: int, epochs: int, logs: Mapping[str, Any]) -> str:
     parts = [f"epoch {epoch:>{len(str(epochs))}}/{epochs}", f"loss {logs['loss']:.4f}"]
     if logs.get("accuracy") is not None:
         parts.append(f"acc {logs['accuracy']:.3f}")
@@ -151,8 +166,9 @@ def _format(epoch, epochs, logs):
     return "  ".join(parts)
 
 
-def fit(model, loss, optimizer, loader, epochs=1, val=None, callbacks=(), verbose=True,
-        log_every=None, file=None):
+def fit(model: Callable[[Any], Any], loss: Any, optimizer: Optimizer, loader: LoaderLike, epochs: int = 1,
+        val: LoaderLike | None = None, callbacks: Iterable[Callback | LRSchedule] = (), verbose: bool = True,
+        log_every: int | None = None, file: TextIO | None = None) -> dict[str, list[Any]]:
     """Train ``model`` for ``epochs`` passes over ``loader``; return the history dict.
 
     ``loss``: a name (``"cross_entropy"``, ``"mse"``, ``"bce"``, ``"hinge"``), a ``Loss``
@@ -183,7 +199,7 @@ def fit(model, loss, optimizer, loader, epochs=1, val=None, callbacks=(), verbos
             raise TypeError(f"callback {c!r} is neither callable nor a learning-rate schedule")
     _param_names(model, optimizer)
     has_acc = hasattr(loss_fn, "correct")
-    history = {"loss": [], "accuracy": [], "lr": [], "seconds": []}
+    history: dict[str, list[Any]] = {"loss": [], "accuracy": [], "lr": [], "seconds": []}
     if val is not None:
         history["val_loss"] = []
         history["val_accuracy"] = []

@@ -4,7 +4,11 @@ Kernels take C-contiguous typed memoryviews (float32 or float64), write into an
 output they are given and return; they know nothing of autograd (docs/design.md,
 boundary 1). ``reference.py`` holds a plain-numpy twin of every kernel.
 """
+from __future__ import annotations
+
 import importlib
+from types import ModuleType
+from typing import TYPE_CHECKING, Iterable
 
 # Every compiled module the package needs. A module listed here that is missing
 # means the package was installed without building its extensions.
@@ -27,10 +31,11 @@ BUILD_HINT = (
 )
 
 
-def load_compiled(package, names, what="kernels"):
+def load_compiled(package: str, names: Iterable[str], what: str = "kernels") -> dict[str, ModuleType]:
     """Import ``package.name`` for every name, or raise one ImportError naming each
     missing module and the build command (the package was installed unbuilt)."""
-    loaded, missing = {}, []
+    loaded: dict[str, ModuleType] = {}
+    missing: list[str] = []
     for name in names:
         try:
             loaded[name] = importlib.import_module(f"{package}.{name}")
@@ -47,7 +52,12 @@ _loaded = load_compiled(__name__, KERNEL_MODULES)
 
 elementwise = _loaded["elementwise"]
 xent = _loaded["xent"]
-updates = _loaded["updates"]
+if TYPE_CHECKING:
+    # Modules with a .pyi stub next to them get its types; the others are ModuleType
+    # (their functions are Any to the type checker).
+    from microinit._kernels import updates
+else:
+    updates = _loaded["updates"]
 matmul = _loaded["matmul"]
 dense = _loaded["dense"]
 sampling = _loaded["sampling"]
@@ -57,6 +67,6 @@ dropout = _loaded["dropout"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 
-def compiled_modules():
+def compiled_modules() -> dict[str, str]:
     """Names and file paths of the compiled kernel modules (for `microinit info`)."""
     return {name: getattr(mod, "__file__", "?") for name, mod in _loaded.items()}

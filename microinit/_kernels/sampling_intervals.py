@@ -5,9 +5,13 @@ and the truncated normal's proposal (Robert 1995) for an interval given in any p
 relative to the mean. Plain Python: nothing here draws random numbers; sampling.pyx
 re-exports the public names.
 """
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["TN_NORMAL", "TN_EXPONENTIAL", "TN_UNIFORM", "TruncnormPlan", "check_range",
            "inside_bounds", "plan_truncnorm", "range_of", "truncnorm_method"]
@@ -18,12 +22,12 @@ TN_EXPONENTIAL = 1
 TN_UNIFORM = 2
 
 
-def range_of(dtype):
+def range_of(dtype: DTypeLike) -> float:
     """The largest finite value of a float dtype, as a Python float."""
     return float(np.finfo(dtype).max)
 
 
-def check_range(op, dtype, low, high):
+def check_range(op: str, dtype: DTypeLike, low: float, high: float) -> None:
     """Refuse bounds outside the finite range of dtype (samples there would be inf)."""
     big = range_of(dtype)
     if not (-big <= low and high <= big):
@@ -31,7 +35,7 @@ def check_range(op, dtype, low, high):
                          f"[{-big:.8g}, {big:.8g}]")
 
 
-def inside_bounds(dtype, low, high, closed_low=False):
+def inside_bounds(dtype: DTypeLike, low: float, high: float, closed_low: bool = False) -> tuple[float, float] | None:
     """(first, last): the smallest and largest value of `dtype` strictly inside
     (low, high) ([low, high) with closed_low), or None if there is none. Values beyond
     the dtype's finite range never count (a sample is never inf). "Strictly inside"
@@ -51,7 +55,8 @@ def inside_bounds(dtype, low, high, closed_low=False):
     return found if found is not None else _inside(t, big, low, high, closed_low, False)
 
 
-def _inside(t, big, low, high, closed_low, skip_rounded_bounds):
+def _inside(t: Any, big: float, low: float, high: float, closed_low: bool,
+            skip_rounded_bounds: bool) -> tuple[float, float] | None:
     # Compared as Python floats: a numpy float32 compared with a Python float would
     # round the Python float to float32 first. Overflow to inf is expected here.
     low, high = float(low), float(high)
@@ -74,7 +79,7 @@ def _inside(t, big, low, high, closed_low, skip_rounded_bounds):
     return float(first), float(last)
 
 
-def truncnorm_method(alpha, beta, width=None):
+def truncnorm_method(alpha: float, beta: float, width: float | None = None) -> tuple[int, float, float, float, bool]:
     """(method, a, b, c, flip) for a standard normal truncated to [alpha, beta].
 
     The proposal draws x on [a, b] and the sample is -x if flip else x. NORMAL: the
@@ -119,14 +124,26 @@ class TruncnormPlan:
 
     __slots__ = ("first", "last", "lo_edge", "hi_edge", "method", "a", "b", "c", "flip", "width", "point")
 
-    def __init__(self, first, last, lo_edge, hi_edge):
+    first: float
+    last: float
+    lo_edge: float
+    hi_edge: float
+    method: int
+    a: float
+    b: float
+    c: float
+    flip: bool
+    width: float
+    point: float | None
+
+    def __init__(self, first: float, last: float, lo_edge: float, hi_edge: float) -> None:
         self.first, self.last, self.lo_edge, self.hi_edge = first, last, lo_edge, hi_edge
         self.method, self.a, self.b, self.c, self.flip = TN_NORMAL, 0.0, 0.0, 0.0, False
         self.width = 0.0
         self.point = None
 
 
-def plan_truncnorm(mean, std, low, high, dtype):
+def plan_truncnorm(mean: float, std: float, low: float, high: float, dtype: DTypeLike) -> TruncnormPlan:
     """The TruncnormPlan for values of `dtype` strictly inside (low, high), or
     ValueError naming the interval if there are none.
 
@@ -134,7 +151,7 @@ def plan_truncnorm(mean, std, low, high, dtype):
     >>> p.first, p.method == TN_EXPONENTIAL
     (1.0000001192092896, True)
     """
-    t = np.dtype(dtype)
+    t: np.dtype[Any] = np.dtype(dtype)
     bounds = inside_bounds(t, low, high)
     if bounds is None:
         raise ValueError(f"truncated_normal: no {t.name} value lies strictly between "

@@ -10,3 +10,9 @@ from microinit.autograd.graph import (  # noqa: F401
     Node, needs_grad, record, register_tensor_class, tensor_class, wrap,
 )
 from microinit.autograd.mode import enable_grad, grad_mode, is_grad_enabled, no_grad  # noqa: F401
+
+# The re-exported names (type checkers treat only listed names as re-exported).
+__all__ = [
+    "accumulate_leaf", "run_backward", "topo_order", "Node", "needs_grad", "record", "register_tensor_class",
+    "tensor_class", "wrap", "enable_grad", "grad_mode", "is_grad_enabled", "no_grad"
+]

@@ -14,24 +14,32 @@ dL/dy * dy/dx), and accumulates into the leaves' ``.grad``.
     >>> x.grad                       # dy/dx = 2x
     array([2., 4.], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
+
 import numpy as np
+
+if TYPE_CHECKING:  # for annotations only: tensor.py imports this module
+    from microinit.autograd.graph import Node
+    from microinit.tensor import Tensor
 
 __all__ = ["run_backward", "topo_order"]
 
 
-def run_backward(root, g, retain_graph=False):
+def run_backward(root: Tensor, g: Any, retain_graph: bool = False) -> None:
     """Backpropagate the gradient ``g`` (already checked: root's shape and dtype)."""
     if root._ctx is None:
         accumulate_leaf(root, g, True)
         return
     order = topo_order(root)
-    grads = {id(root): g}
+    grads: dict[int, Any] = {id(root): g}
     pop = grads.pop
     for t in reversed(order):
         g = pop(id(t), None)
         if g is None:
             continue
-        node = t._ctx
+        node: Node = t._ctx  # type: ignore[assignment]  # topo_order returns non-leaves only
         fn = node.backward
         if fn is None:
             raise RuntimeError(
@@ -66,7 +74,7 @@ def run_backward(root, g, retain_graph=False):
             node.saved = ()
 
 
-def accumulate_leaf(p, gp, aliased):
+def accumulate_leaf(p: Tensor, gp: Any, aliased: bool) -> None:
     """Add ``gp`` into leaf ``p``'s ``.grad`` (out of place: a grad array someone holds
     keeps its values). ``aliased``: ``gp`` may be shared, so it is never kept as is."""
     # A leaf's .grad must be an array it owns (optimizers may write into it) with
@@ -95,24 +103,25 @@ def accumulate_leaf(p, gp, aliased):
         p.grad = total if type(total) is np.ndarray else np.asarray(total)
 
 
-def _version_error(node, t, what, expected, found):
+def _version_error(node: Node, t: Tensor, what: str, expected: int, found: int) -> NoReturn:
     raise RuntimeError(
         f"backward: {what} of op {node.op} (tensor of shape {t.data.shape}, {t.data.dtype}) "
         f"was modified in place after it was saved for backward: version {found}, expected "
         f"{expected}. Do in-place updates after backward, or clone the tensor first.")
 
 
-def topo_order(root):
+def topo_order(root: Tensor) -> list[Tensor]:
     """Non-leaf tensors reachable from ``root``, parents before children.
 
     Iterative depth-first search with grey/black marks: a grey node met again means
     the graph has a cycle (only possible if someone rewired a node's ``parents``).
     """
     GREY, BLACK = 1, 2
-    state = {id(root): GREY}
+    state: dict[int, int] = {id(root): GREY}
     get = state.get
-    order = []
-    stack = [(root, iter(root._ctx.parents))]
+    order: list[Tensor] = []
+    assert root._ctx is not None  # run_backward handles a leaf root itself
+    stack: list[tuple[Tensor, Iterator[Tensor | None]]] = [(root, iter(root._ctx.parents))]
     push, pop = stack.append, stack.pop
     while stack:
         t, it = stack[-1]

@@ -20,9 +20,19 @@ The ops know the Tensor class only through this module: ``tensor.py`` registers 
     >>> y.grad_fn, y._ctx.parents[0] is x
     ('MulBackward', True)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
 from numpy import asarray, ndarray
 
 from microinit.autograd.mode import grad_mode
+
+if TYPE_CHECKING:  # for annotations only: tensor.py imports this module
+    from microinit.tensor import Tensor
+
+#: an op's backward: the output's gradient in, one gradient (or None) per parent out
+BackwardFn = Callable[[Any], Sequence[Optional[Any]]]
 
 __all__ = ["Node", "register_tensor_class", "tensor_class", "wrap", "record", "needs_grad", "inputs_of"]
 
@@ -36,7 +46,16 @@ class Node:
 
     __slots__ = ("backward", "op", "parents", "retain", "saved", "saves_out", "versions")
 
-    def __init__(self, op, parents, backward, saved, saves_out):
+    op: str
+    parents: tuple[Tensor | None, ...]
+    backward: BackwardFn | None
+    saved: tuple[Tensor, ...]
+    versions: list[int] | tuple[()]
+    saves_out: bool
+    retain: bool
+
+    def __init__(self, op: str, parents: tuple[Tensor | None, ...], backward: BackwardFn | None,
+                 saved: tuple[Tensor, ...], saves_out: bool) -> None:
         self.op = op
         self.parents = parents
         self.backward = backward
@@ -47,30 +66,31 @@ class Node:
 
 
 class _Registry:
-    cls = None
+    cls: type[Tensor] | None = None
 
 
 _registry = _Registry()
 
 
-def register_tensor_class(cls):
+def register_tensor_class(cls: type[Tensor]) -> type[Tensor]:
     """Called once by ``tensor.py``: the class that :func:`wrap`/:func:`record` build."""
     _registry.cls = cls
     return cls
 
 
-def tensor_class():
+def tensor_class() -> type[Tensor]:
     """The registered Tensor class (for ``isinstance`` checks in ``ops/``)."""
-    return _registry.cls
+    return _registry.cls  # type: ignore[return-value]  # set when tensor.py is imported
 
 
-def wrap(data):
+def wrap(data: Any) -> Tensor:
     """A new leaf Tensor around ``data`` without a copy or a check.
 
     Only for op outputs: ``data`` is an ndarray the op made (a numpy scalar from a
     0-d ufunc result is turned into a 0-d array).
     """
-    t = _registry.cls.__new__(_registry.cls)
+    cls: type[Tensor] = _registry.cls  # type: ignore[assignment]  # registered at import of tensor.py
+    t = cls.__new__(cls)
     t.data = data if type(data) is ndarray else asarray(data)
     t.grad = None
     t._version = 0
@@ -79,7 +99,8 @@ def wrap(data):
     return t
 
 
-def record(data, op, parents, backward, saved=(), saves_out=False):
+def record(data: Any, op: str, parents: tuple[Tensor | None, ...], backward: BackwardFn,
+           saved: tuple[Tensor, ...] = (), saves_out: bool = False) -> Tensor:
     """The output Tensor of an op that records a graph node (see the module docstring)."""
     t = wrap(data)
     t.requires_grad = True
@@ -87,7 +108,7 @@ def record(data, op, parents, backward, saved=(), saves_out=False):
     return t
 
 
-def needs_grad(*tensors):
+def needs_grad(*tensors: Tensor | None) -> bool:
     """The one grad gate: grad mode is on and some input Tensor requires grad."""
     if not grad_mode.enabled:
         return False
@@ -98,7 +119,7 @@ def needs_grad(*tensors):
 
 
 
-def inputs_of(t):
+def inputs_of(t: Tensor) -> tuple[Tensor, ...]:
     """The Tensors an op result was computed from (its node's parents that are Tensors;
     ``()`` for a leaf or a freed graph). For tools that walk the graph, such as ``draw``.
 

@@ -15,53 +15,60 @@ row 46). Both classes work as context managers and as decorators::
 
 Ops read ``grad_mode.enabled`` directly (one attribute load: this runs once per op).
 """
+from __future__ import annotations
+
 import functools
 import threading
+from types import TracebackType
+from typing import Any, Callable, Literal, TypeVar, cast
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class _GradState(threading.local):
     # A class attribute is the per-thread default: a new thread sees True without
     # any initialisation step.
-    enabled = True
+    enabled: bool = True
 
 
 #: the current thread's switch: ``grad_mode.enabled`` is True when ops record a graph
 grad_mode = _GradState()
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """True when ops record the graph for backward in the current thread."""
     return grad_mode.enabled
 
 
 class _GradMode:
-    _target = True
+    _target: bool = True
 
     __slots__ = ("_prev",)
 
-    def __init__(self):
+    def __init__(self) -> None:
         # A stack, so one instance can be entered re-entrantly.
-        self._prev = []
+        self._prev: list[bool] = []
 
-    def __enter__(self):
+    def __enter__(self) -> _GradMode:
         self._prev.append(grad_mode.enabled)
         grad_mode.enabled = self._target
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         grad_mode.enabled = self._prev.pop()
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: _F) -> _F:
         cls = type(self)
 
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             # A fresh context per call keeps concurrent calls independent.
             with cls():
                 return fn(*args, **kwargs)
 
-        return wrapper
+        return cast(_F, wrapper)  # functools.wraps keeps fn's name and signature
 
 
 class no_grad(_GradMode):

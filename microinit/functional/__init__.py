@@ -27,3 +27,15 @@ from microinit.ops.losses import (  # noqa: F401
     REDUCTIONS, bce_with_logits_backward, bce_with_logits_forward, check_labels, cross_entropy_backward,
     cross_entropy_forward, hinge_loss_backward, hinge_loss_forward, mse_loss_backward, mse_loss_forward,
 )
+
+# The re-exported names (type checkers treat only listed names as re-exported).
+__all__ = [
+    "DEFAULT_DTYPE", "FLOAT_DTYPES", "check_finite", "check_ndim", "as_float_array", "result_dtype",
+    "ACTIVATION_CODES", "ACTIVATIONS", "DEFAULT_PARAM", "activation_backward", "activation_code",
+    "activation_forward", "log_softmax_backward", "log_softmax_forward", "softmax_backward", "softmax_forward",
+    "MATMUL_BLAS_MIN", "DENSE_BLAS_MIN", "clear_buffers", "dense_backward", "dense_chain_backward",
+    "dense_chain_forward", "dense_forward", "matmul", "matmul_backward", "pooled_bytes", "REDUCTIONS",
+    "bce_with_logits_backward", "bce_with_logits_forward", "check_labels", "cross_entropy_backward",
+    "cross_entropy_forward", "hinge_loss_backward", "hinge_loss_forward", "mse_loss_backward",
+    "mse_loss_forward"
+]

@@ -16,7 +16,12 @@ one); the same seed gives bitwise-identical weights; there is no global random s
 Weight layout: (fan_in, fan_out) for Dense, (*kernel, in, out) for conv kernels; PyTorch
 stores the transpose, (out, in, *kernel).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.init import _builtins
 from microinit.init._builtins import TRUNC_STD_CORRECTION  # noqa: F401
@@ -25,12 +30,13 @@ from microinit.init._registry import (DEFAULT_WEIGHT_INIT, Initializer, availabl
                                       fill_into, get, register, serialize, unregister)
 from microinit.init._lsuv import lsuv
 from microinit.init._sample import Plan  # noqa: F401
+from microinit.rng import RngLike
 
 __all__ = ["get", "register", "unregister", "available", "serialize", "describe", "calculate_gain",
            "compute_fans", "Initializer", "lsuv", "DEFAULT_WEIGHT_INIT"]
 
 
-def _target_array(tensor, where):
+def _target_array(tensor: Any, where: str) -> NDArray[Any]:
     """The ndarray to overwrite: a Tensor's .data, or the array itself."""
     arr = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", None)
     if not isinstance(arr, np.ndarray):
@@ -42,7 +48,7 @@ def _target_array(tensor, where):
     return arr
 
 
-def _bump_version(tensor):
+def _bump_version(tensor: Any) -> None:
     bump = getattr(tensor, "_bump_version", None)
     if callable(bump):
         bump()
@@ -50,11 +56,11 @@ def _bump_version(tensor):
         tensor._version += 1
 
 
-def _make_inplace(name):
+def _make_inplace(name: str) -> Callable[..., Any]:
     entry = entry_for(name)
     order = list(entry.defaults)
 
-    def fill_(tensor, *args, rng=None, **params):
+    def fill_(tensor: Any, *args: Any, rng: RngLike = None, **params: Any) -> Any:
         where = f"{name}_"
         if len(args) > len(order):
             raise TypeError(f"{where}: takes at most {len(order)} positional parameters ({', '.join(order)}), "
@@ -80,8 +86,8 @@ def _make_inplace(name):
     return fill_
 
 
-def _export():
-    names = {}
+def _export() -> None:
+    names: dict[str, Callable[..., Any]] = {}
     for name, aliases in available().items():
         for label in (name,) + aliases:
             names[label] = entry_for(name).fn
@@ -91,6 +97,13 @@ def _export():
 
 
 _export()
+
+if TYPE_CHECKING:
+    # The initializers and their in-place forms (``xavier_uniform``, ``xavier_uniform_``,
+    # every alias) are added to this module by _export() from the registry; to a type
+    # checker they are callables: fn(shape, *, dtype, rng, **params) and
+    # fn_(tensor, *params, rng=None, **params).
+    def __getattr__(name: str) -> Callable[..., Any]: ...
 
 
 del _builtins

@@ -4,12 +4,16 @@ Every check here raises before any random number is drawn, with a message that n
 the initializer, the argument, the value received and what is allowed (docs/reliability.md
 rows 31-39). Nothing here draws random numbers or keeps state.
 """
+from __future__ import annotations
+
 import difflib
 import math
 import numbers
 import warnings
+from typing import Any, Iterable, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["compute_fans", "calculate_gain", "check_shape", "check_dtype"]
 
@@ -17,13 +21,13 @@ FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 FEWER_THAN_2D = "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
 
 
-def normalize_name(name):
+def normalize_name(name: object) -> str:
     """Key used for every name lookup: case-, underscore-, hyphen- and space-insensitive,
     so "HeNormal", "he_normal" and "he-normal" are one name."""
     return "".join(ch for ch in str(name).lower() if ch not in "_- ")
 
 
-def did_you_mean(word, candidates, n=3):
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> str:
     """' did you mean 'a' or 'b'?' for the candidates closest to word (or '')."""
     keyed = {normalize_name(c): c for c in candidates}
     close = difflib.get_close_matches(normalize_name(word), list(keyed), n=n, cutoff=0.6)
@@ -34,7 +38,7 @@ def did_you_mean(word, candidates, n=3):
     return f"; did you mean {names[0]}?{also}"
 
 
-def check_choice(value, allowed, what, where):
+def check_choice(value: object, allowed: Sequence[str], what: str, where: str) -> str:
     """Return value (lower-cased) if it is one of allowed, else ValueError naming both."""
     if isinstance(value, str) and value.lower() in allowed:
         return value.lower()
@@ -44,30 +48,30 @@ def check_choice(value, allowed, what, where):
     )
 
 
-def check_real(value, what, where, *, positive=False, nonnegative=False, lo=None, hi=None,
-               infinite_ok=False):
+def check_real(value: Any, what: str, where: str, *, positive: bool = False, nonnegative: bool = False,
+               lo: float | None = None, hi: float | None = None, infinite_ok: bool = False) -> float:
     """A finite (or, with infinite_ok, +-inf) real number, bool refused, satisfying the
     stated bound, as a float. NaN is always refused."""
     if type(value) is not float and type(value) is not int and (
             isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise ValueError(f"{where}: {what} must be a real number, got {value!r} ({type(value).__name__})")
     try:
-        value = float(value)
+        number = float(value)
     except OverflowError:  # an int beyond float64: a ValueError, never OverflowError (row 53)
-        raise ValueError(f"{where}: {what} (an int of {abs(int(value)).bit_length()} bits) is outside "
+        raise ValueError(f"{where}: {what} (an int of {abs(int(value)).bit_length()} bits) is outside "  # type: ignore[arg-type]  # an int (float() overflowed)
                          "float64's range [-1.79769e+308, 1.79769e+308]") from None
-    if math.isnan(value) or not (infinite_ok or math.isfinite(value)):
-        raise ValueError(f"{where}: {what} must be {'a number' if infinite_ok else 'finite'}, got {value!r}")
-    if positive and not value > 0:
-        raise ValueError(f"{where}: {what} must be > 0, got {value!r}")
-    if nonnegative and not value >= 0:
-        raise ValueError(f"{where}: {what} must be >= 0, got {value!r}")
-    if lo is not None and not value >= lo or hi is not None and not value <= hi:
-        raise ValueError(f"{where}: {what} must be in [{lo}, {hi}], got {value!r}")
-    return value
+    if math.isnan(number) or not (infinite_ok or math.isfinite(number)):
+        raise ValueError(f"{where}: {what} must be {'a number' if infinite_ok else 'finite'}, got {number!r}")
+    if positive and not number > 0:
+        raise ValueError(f"{where}: {what} must be > 0, got {number!r}")
+    if nonnegative and not number >= 0:
+        raise ValueError(f"{where}: {what} must be >= 0, got {number!r}")
+    if lo is not None and not number >= lo or hi is not None and not number <= hi:
+        raise ValueError(f"{where}: {what} must be in [{lo}, {hi}], got {number!r}")
+    return number
 
 
-def check_shape(shape, where):
+def check_shape(shape: Any, where: str) -> tuple[int, ...]:
     """A shape as a tuple of non-negative Python ints. An int means (int,).
 
     Negative, non-integer and boolean entries raise ValueError naming the shape."""
@@ -90,7 +94,7 @@ def check_shape(shape, where):
     return tuple(int(d) for d in dims)
 
 
-def check_dtype(dtype, where):
+def check_dtype(dtype: DTypeLike, where: str) -> np.dtype[Any]:
     """A floating numpy dtype (float16, float32 or float64); anything else is a TypeError."""
     try:
         dt = np.dtype(dtype)
@@ -103,11 +107,11 @@ def check_dtype(dtype, where):
     return dt
 
 
-def _is_int(value):
+def _is_int(value: object) -> bool:
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def _axis_size(shape, axes, what, where):
+def _axis_size(shape: tuple[int, ...], axes: Any, what: str, where: str) -> tuple[int, set[int]]:
     if _is_int(axes):
         axes = (axes,)
     if not isinstance(axes, (tuple, list)) or not all(_is_int(ax) for ax in axes):
@@ -120,7 +124,8 @@ def _axis_size(shape, axes, what, where):
     return size, {a % len(shape) for a in axes}
 
 
-def compute_fans(shape, in_axis=-2, out_axis=-1, batch_axis=(), where="compute_fans"):
+def compute_fans(shape: int | Sequence[int], in_axis: int | Sequence[int] = -2, out_axis: int | Sequence[int] = -1,
+                 batch_axis: int | Sequence[int] = (), where: str = "compute_fans") -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of this shape, in microinit's layout.
 
     fan_in = shape[in_axis] * receptive, fan_out = shape[out_axis] * receptive, with
@@ -160,7 +165,7 @@ LINEAR_FNS = ("linear", "identity", "conv1d", "conv2d", "conv3d",
 NONLINEARITIES = LINEAR_FNS + ("sigmoid", "tanh", "relu", "leaky_relu", "selu")
 
 
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str | None, param: float | None = None) -> float:
     """The recommended gain for a nonlinearity: PyTorch's table, exactly.
 
     =================  ======================
@@ -211,6 +216,6 @@ def calculate_gain(nonlinearity, param=None):
     )
 
 
-def warn_zero_element(where, shape):
+def warn_zero_element(where: str, shape: tuple[int, ...]) -> None:
     warnings.warn(f"{where}: Initializing zero-element tensors is a no-op (shape {shape})",
                   UserWarning, stacklevel=4)

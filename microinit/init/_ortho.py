@@ -22,7 +22,12 @@ Measured alternatives (one thread, this machine): CholeskyQR2 of a Gaussian matr
 was 1.3-10x slower for every shape but very tall float64 ones (16384 x 256), and a
 square Gaussian matrix has condition ~n, which float32 CholeskyQR cannot handle.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from microinit._kernels import sampling
 
@@ -31,7 +36,8 @@ from microinit._kernels import sampling
 BLOCK = 256
 
 
-def haar_orthogonal(m, n, dtype, gen, block=BLOCK):
+def haar_orthogonal(m: int, n: int, dtype: DTypeLike, gen: np.random.Generator,
+                    block: int = BLOCK) -> NDArray[Any]:
     """An m x n (m >= n) matrix with orthonormal columns: the first n columns of a
     Haar-distributed m x m orthogonal matrix, equal in distribution to the
     sign-corrected Householder Q of an m x n Gaussian matrix. dtype is float32 or

@@ -7,11 +7,18 @@ ValueError naming the user's parameter and the dtype's range, before anything is
 drawn; and `check_finite` is the last guard on what a user-registered initializer
 returns. Nothing here draws random numbers.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any, Mapping, NoReturn
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit._kernels import sampling
+
+if TYPE_CHECKING:  # annotations only: _sample.py imports this module
+    from microinit.init._sample import Plan
 
 __all__ = ["check_fits_dtype", "check_finite"]
 
@@ -20,18 +27,18 @@ __all__ = ["check_fits_dtype", "check_finite"]
 NORMAL_MAX_Z = sampling.NORMAL_MAX_Z
 
 
-def _range_text(dtype):
+def _range_text(dtype: np.dtype[Any]) -> str:
     big = float(np.finfo(dtype).max)
     return f"{dtype.name}'s range [{-big:.6g}, {big:.6g}]"
 
 
-def _refuse(where, plan, param, detail, dtype):
+def _refuse(where: str, plan: Plan, param: str, detail: str, dtype: np.dtype[Any]) -> NoReturn:
     value = plan.params[param]
     what = plan.source or f"{param}={value!r}"
     raise ValueError(f"{where}: {what} {detail}, outside {_range_text(dtype)}")
 
 
-def check_fits_dtype(plan, dtype, where):
+def check_fits_dtype(plan: Plan, dtype: np.dtype[Any], where: str) -> None:
     """ValueError unless every value `plan` can draw is a finite value of `dtype`,
     naming the parameter responsible and the dtype's range.
 
@@ -69,7 +76,7 @@ def check_fits_dtype(plan, dtype, where):
         _refuse(where, plan, "gain", "gives weights this large", dtype)
 
 
-def _check_truncated_normal(plan, dtype, where, big):
+def _check_truncated_normal(plan: Plan, dtype: np.dtype[Any], where: str, big: float) -> None:
     """The mean must be in range; a side of (low, high) beyond the range must not be
     reachable (mean +- NORMAL_MAX_Z * std inside the range there)."""
     p = plan.params
@@ -81,7 +88,7 @@ def _check_truncated_normal(plan, dtype, where, big):
                 f"with low={low!r}, high={high!r} reaches mean +- {NORMAL_MAX_Z} std", dtype)
 
 
-def check_finite(result, where, params):
+def check_finite(result: NDArray[Any], where: str, params: Mapping[str, Any]) -> None:
     """The last guard: ValueError naming the initializer and its parameters if
     `result` holds an inf or a NaN (min and max are NaN or inf exactly then)."""
     if result.size and not (np.isfinite(result.min()) and np.isfinite(result.max())):

@@ -6,19 +6,25 @@ fn(shape, *, dtype, rng, **params) -> array). Both are reached through the same
 names, are case/underscore-insensitive, and are wrapped by `Initializer`, the
 callable that `get` returns.
 """
+from __future__ import annotations
+
 import functools
 import inspect
 import json
 import math
 import numbers
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from microinit.init._checks import (check_dtype, check_shape, did_you_mean,
                                     normalize_name, warn_zero_element)
 from microinit.init._ranges import check_finite, check_fits_dtype
-from microinit.init._sample import draw, truncnorm_moments
-from microinit.rng import as_generator
+from microinit.init._sample import Plan, draw, truncnorm_moments
+from microinit.rng import RngLike, as_generator
+
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 __all__ = ["register", "unregister", "get", "serialize", "available", "describe", "Initializer",
            "DEFAULT_WEIGHT_INIT"]
@@ -105,7 +111,7 @@ def _add(entry, overwrite):
         _LOOKUP[key] = entry.name
 
 
-def register(name, *aliases, overwrite=False):
+def register(name: str, *aliases: str, overwrite: bool = False) -> Callable[[_Fn], _Fn]:
     """Decorator: add fn(shape, *, dtype, rng, **params) -> array to the registry.
 
     Names and aliases are matched case- and underscore-insensitively; a name already
@@ -119,7 +125,7 @@ def register(name, *aliases, overwrite=False):
     >>> float(get("Halves")((2, 2))[0, 0])
     0.5
     """
-    def deco(fn):
+    def deco(fn: _Fn) -> _Fn:
         if not callable(fn):
             raise TypeError(f"register({name!r}): expected a function, got {type(fn).__name__}")
         _add(_Entry(name, aliases, fn), overwrite)
@@ -128,7 +134,7 @@ def register(name, *aliases, overwrite=False):
     return deco
 
 
-def unregister(name):
+def unregister(name: str) -> None:
     """Remove a user-registered initializer (by name or alias); built-ins stay."""
     entry = _lookup(name)
     if entry.plan is not None:
@@ -196,7 +202,7 @@ def _call_entry(entry, shape, dtype, rng, params, out=None):
     return draw(plan, shape, dtype, as_generator(rng, where), out=out)
 
 
-def fill_into(name, arr, rng, params):
+def fill_into(name: str, arr: NDArray[Any], rng: RngLike, params: dict[str, Any]) -> NDArray[Any]:
     """Overwrite the float array arr with initializer `name` (the in-place forms)."""
     entry = _lookup(name)
     return _call_entry(entry, arr.shape, arr.dtype, rng, params, out=arr)
@@ -212,17 +218,21 @@ class Initializer:
 
     __slots__ = ("name", "params", "_entry", "_registered")
 
-    def __init__(self, entry, params=None, registered=True):
+    name: str
+    params: dict[str, Any]
+
+    def __init__(self, entry: _Entry, params: Mapping[str, Any] | None = None, registered: bool = True) -> None:
         self._entry = entry
         self._registered = registered
         self.name = entry.name
         self.params = dict(params or {})
 
-    def __call__(self, shape, *, dtype=np.float32, rng=None, **overrides):
+    def __call__(self, shape: int | Sequence[int], *, dtype: DTypeLike = np.float32, rng: RngLike = None,
+                 **overrides: Any) -> NDArray[Any]:
         return _call_entry(self._entry, shape, dtype, rng, {**self.params, **overrides})
 
     @property
-    def config(self):
+    def config(self) -> dict[str, Any]:
         if not self._registered:
             raise ValueError(
                 f"cannot serialize the unregistered callable {self._entry.fn!r}; "
@@ -232,24 +242,24 @@ class Initializer:
         full.update(self.params)
         return {"name": self.name, **{k: _jsonable(v) for k, v in full.items()}}
 
-    def plan(self, shape):
+    def plan(self, shape: int | Sequence[int]) -> Plan:
         """The Plan (distribution and parameters) this initializer draws for shape."""
         if self._entry.plan is None:
             raise ValueError(f"{self.name}: only built-in initializers can be described")
         return self._entry.plan(check_shape(shape, self.name), **self.params)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = "".join(f", {k}={v!r}" for k, v in self.params.items())
         return f"Initializer({self.name!r}{args})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Initializer):
             return NotImplemented
         if not (self._registered and other._registered):
             return self._entry.fn is other._entry.fn and self.params == other.params
         return self.config == other.config
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self.name)
 
 
@@ -273,7 +283,7 @@ def _from_config(config):
     return name, config
 
 
-def get(spec, **params):
+def get(spec: Any, **params: Any) -> Initializer:
     """The initializer for spec, as a callable `init(shape, *, dtype=float32, rng=None)`.
 
     spec may be a name or alias (case/underscore-insensitive: "HeNormal", "he_normal",
@@ -322,7 +332,7 @@ def get(spec, **params):
     return Initializer(entry, bound, registered)
 
 
-def serialize(spec):
+def serialize(spec: Any) -> dict[str, Any]:
     """A JSON-safe config dict; get(serialize(spec)) is an equal initializer, also after
     json.dumps/json.loads. Every parameter is written out, defaults included.
 
@@ -334,16 +344,16 @@ def serialize(spec):
     return config
 
 
-def available():
+def available() -> dict[str, tuple[str, ...]]:
     """{canonical name: (aliases...)} for every registered initializer, sorted by name."""
     return {name: _ENTRIES[name].aliases for name in sorted(_ENTRIES)}
 
 
-def entry_for(name):
+def entry_for(name: str) -> _Entry:
     return _lookup(name)
 
 
-def describe(spec, shape):
+def describe(spec: Any, shape: int | Sequence[int]) -> dict[str, Any]:
     """What spec draws for shape: the distribution, its parameters, fans, mean and std.
 
     >>> d = describe("he_normal", (256, 128))

@@ -3,9 +3,13 @@
 Every initializer is planned first (pure arithmetic on shape and parameters: see
 _builtins.py) and drawn here. The draws come from the caller's numpy Generator only.
 """
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from microinit._kernels import sampling
 from microinit.init._ortho import haar_orthogonal
@@ -28,32 +32,37 @@ class Plan:
 
     __slots__ = ("kind", "params", "fans", "source")
 
-    def __init__(self, kind, fans=None, **params):
+    kind: str
+    params: dict[str, Any]
+    fans: tuple[int, int] | None
+    source: str | None
+
+    def __init__(self, kind: str, fans: tuple[int, int] | None = None, **params: Any) -> None:
         self.kind = kind
         self.params = params
         self.fans = fans
         self.source = None
 
-    def from_parameter(self, source):
+    def from_parameter(self, source: str) -> Plan:
         """This plan, its drawn parameters now attributed to the user's `source`
         (e.g. "gain=1e+300"); returns self."""
         self.source = source
         return self
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Plan({self.kind}, {args})"
 
 
-def _phi(x):
+def _phi(x: float) -> float:
     return math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
 
 
-def _Phi(x):
+def _Phi(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
-def truncnorm_moments(mean, std, low, high):
+def truncnorm_moments(mean: float, std: float, low: float, high: float) -> tuple[float, float]:
     """Exact mean and std of N(mean, std^2) truncated to (low, high)."""
     a, b = (low - mean) / std, (high - mean) / std
     z = _Phi(b) - _Phi(a)
@@ -67,19 +76,20 @@ def truncnorm_moments(mean, std, low, high):
     return mean + std * m, std * math.sqrt(max(var, 0.0))
 
 
-def _flat(out):
+def _flat(out: NDArray[Any]) -> NDArray[Any]:
     return out.reshape(-1)  # a view: callers pass C-contiguous float32/float64 arrays
 
 
-def _fill_uniform(out, low, high, gen):
+def _fill_uniform(out: NDArray[Any], low: float, high: float, gen: np.random.Generator) -> None:
     sampling.uniform_fill(gen, _flat(out), low, high)
 
 
-def _fill_normal(out, mean, std, gen):
+def _fill_normal(out: NDArray[Any], mean: float, std: float, gen: np.random.Generator) -> None:
     sampling.normal_fill(gen, _flat(out), mean, std)
 
 
-def _fill_truncated_normal(out, mean, std, low, high, gen, inside=None):
+def _fill_truncated_normal(out: NDArray[Any], mean: float, std: float, low: float, high: float,
+                           gen: np.random.Generator, inside: DTypeLike | None = None) -> None:
     # The kernel refuses an interval holding no value of the `inside` dtype (default:
     # out's) with a ValueError naming low and high; every sample it writes is a value
     # of that dtype strictly inside (low, high), in bounded time however far in the
@@ -87,7 +97,7 @@ def _fill_truncated_normal(out, mean, std, low, high, gen, inside=None):
     sampling.truncnorm_fill(gen, _flat(out), mean, std, low, high, inside)
 
 
-def _orthogonal_into(out, gain, gen):
+def _orthogonal_into(out: NDArray[Any], gain: float, gen: np.random.Generator) -> None:
     """out (..., n) viewed as (rows, n) := gain * a Haar (semi-)orthogonal matrix:
     orthonormal columns if tall or square, orthonormal rows if wide (see _ortho.py)."""
     cols = out.shape[-1]
@@ -101,7 +111,8 @@ def _orthogonal_into(out, gain, gen):
     out.reshape(rows, cols)[...] = q
 
 
-def draw(plan, shape, dtype, gen, out=None):
+def draw(plan: Plan, shape: tuple[int, ...], dtype: DTypeLike, gen: np.random.Generator,
+         out: NDArray[Any] | None = None) -> NDArray[Any]:
     """Sample `plan` into a new array of `shape` and `dtype`, or into `out` (a writeable
     array of that shape and dtype, e.g. a Tensor's storage), from Generator gen."""
     p = plan.params
@@ -152,7 +163,7 @@ def draw(plan, shape, dtype, gen, out=None):
     return out
 
 
-def _redraw_rounded_out_of_bounds(out, low, high, gen):
+def _redraw_rounded_out_of_bounds(out: NDArray[Any], low: float, high: float, gen: np.random.Generator) -> None:
     """float16 uniform is drawn in float32 and rounded once: redraw the values that
     rounded out of the float16 values kept for [low, high) (sampling.inside_bounds), so
     the bounds hold in float16 too. Some kept value has its whole rounding interval

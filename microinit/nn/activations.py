@@ -24,6 +24,12 @@ are layers of their own in a Sequential, not names ``Dense(activation=...)`` fus
     >>> GELU(approximate="tanh")
     GELU(approximate='tanh')
 """
+from __future__ import annotations
+
+from typing import Callable
+
+from numpy.typing import ArrayLike
+
 from microinit.nn.module import Module
 from microinit.ops.activations import ACTIVATIONS, DEFAULT_PARAM
 from microinit.tensor import Tensor
@@ -39,7 +45,7 @@ __all__ = [
 _SPELLINGS = {"leakyrelu": "leaky_relu", "linear": "identity", "none": "identity"}
 
 
-def canonical_activation(activation):
+def canonical_activation(activation: str | Module | None) -> str | None:
     """The activation's name in ``ACTIVATIONS``, or None for no activation (identity).
 
     >>> canonical_activation("Leaky-ReLU"), canonical_activation("linear"), canonical_activation(Tanh())
@@ -62,7 +68,7 @@ def canonical_activation(activation):
     return None if key == "identity" else key
 
 
-def _as_tensor(x):
+def _as_tensor(x: Tensor | ArrayLike) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
@@ -70,7 +76,7 @@ class Identity(Module):
     """y = x (the input, unchanged)."""
     name = "identity"
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x)
 
 
@@ -78,7 +84,7 @@ class ReLU(Module):
     """y = max(x, 0)."""
     name = "relu"
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).relu()
 
 
@@ -86,7 +92,7 @@ class Tanh(Module):
     """y = tanh(x)."""
     name = "tanh"
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).tanh()
 
 
@@ -94,7 +100,7 @@ class Sigmoid(Module):
     """y = 1 / (1 + exp(-x))."""
     name = "sigmoid"
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).sigmoid()
 
 
@@ -102,7 +108,7 @@ class SELU(Module):
     """y = scale * (x if x > 0 else alpha * (exp(x) - 1)), scale ~ 1.0507, alpha ~ 1.6733."""
     name = "selu"
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).selu()
 
 
@@ -111,16 +117,16 @@ class GELU(Module):
     approximation (``approximate="tanh"``), as PyTorch's ``nn.GELU``."""
     name = "gelu"
 
-    def __init__(self, approximate="none"):
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         if approximate not in ("none", "tanh"):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).gelu(self.approximate)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
 
 
@@ -128,7 +134,7 @@ class Softplus(Module):
     """y = log(1 + exp(x))."""
     name = "softplus"
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).softplus()
 
 
@@ -136,14 +142,14 @@ class LeakyReLU(Module):
     """y = x if x > 0 else negative_slope * x."""
     name = "leaky_relu"
 
-    def __init__(self, negative_slope=DEFAULT_PARAM["leaky_relu"]):
+    def __init__(self, negative_slope: float = DEFAULT_PARAM["leaky_relu"]) -> None:
         super().__init__()
         self.param = float(negative_slope)
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).leaky_relu(self.param)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"negative_slope={self.param}"
 
 
@@ -151,82 +157,82 @@ class ELU(Module):
     """y = x if x > 0 else alpha * (exp(x) - 1)."""
     name = "elu"
 
-    def __init__(self, alpha=DEFAULT_PARAM["elu"]):
+    def __init__(self, alpha: float = DEFAULT_PARAM["elu"]) -> None:
         super().__init__()
         self.param = float(alpha)
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).elu(self.param)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"alpha={self.param}"
 
 
 class SiLU(Module):
     """y = x * sigmoid(x)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).silu()
 
 
 class Mish(Module):
     """y = x * tanh(softplus(x))."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).mish()
 
 
 class Hardswish(Module):
     """y = x * relu6(x + 3) / 6."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).hardswish()
 
 
 class Hardtanh(Module):
     """y = clamp(x, min_val, max_val)."""
 
-    def __init__(self, min_val=-1.0, max_val=1.0):
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
         super().__init__()
         if not min_val <= max_val:
             raise ValueError(f"Hardtanh: min_val {min_val} must not exceed max_val {max_val}")
         self.min_val, self.max_val = float(min_val), float(max_val)
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).hardtanh(self.min_val, self.max_val)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
 class ReLU6(Module):
     """y = min(max(x, 0), 6)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).relu6()
 
 
 class LogSigmoid(Module):
     """y = log(sigmoid(x)) = -softplus(-x)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).logsigmoid()
 
 
 class Softsign(Module):
     """y = x / (1 + |x|)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         return _as_tensor(x).softsign()
 
 
-_NAME_TO_MODULE = {"identity": Identity, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid,
-                   "leaky_relu": LeakyReLU, "elu": ELU, "selu": SELU, "gelu": GELU,
-                   "softplus": Softplus}
+_NAME_TO_MODULE: dict[str, Callable[..., Module]] = {
+    "identity": Identity, "relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid,
+    "leaky_relu": LeakyReLU, "elu": ELU, "selu": SELU, "gelu": GELU, "softplus": Softplus}
 _MODULE_TO_NAME = {v: k for k, v in _NAME_TO_MODULE.items()}
 
 
-def activation_module(name, param=None):
+def activation_module(name: str | Module | None, param: float | None = None) -> Module:
     """The activation module for a name; ``param`` is leaky_relu's slope or elu's alpha.
 
     >>> activation_module("relu"), activation_module("leaky_relu", 0.2)

@@ -8,16 +8,23 @@
     >>> model(np.zeros((5, 2), np.float32)).shape
     (5, 3)
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
 from microinit.nn.inputs import model_input
-from microinit.nn.layers import Dense, init_label
-from microinit.rng import as_generator
+from microinit.nn.layers import Dense, InitSpec, init_label
+from microinit.rng import RngLike, as_generator
 from microinit.nn.module import Module
 from microinit.tensor import Tensor, dense_chain, enable_grad
+
+#: one Dense layer as dense_chain takes it: (W, b, activation, activation_param)
+ChainSpec = tuple[Tensor, Optional[Tensor], Optional[str], float]
 
 __all__ = ["Sequential", "MLP", "ObservedOutput", "default_init_for"]
 
@@ -61,7 +68,11 @@ class Sequential(Module):
     0.0
     """
 
-    def __init__(self, *modules, fuse=True):
+    fuse: bool
+    _layers: tuple[Module, ...]  # set through __dict__ (not children of their own)
+    _plan: tuple[Module | _DenseRun, ...]
+
+    def __init__(self, *modules: Module | list[Module] | tuple[Module, ...], fuse: bool = True) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
             modules = tuple(modules[0])
@@ -70,9 +81,9 @@ class Sequential(Module):
         # The forward plan: each step a Module, or a _DenseRun of consecutive Dense layers.
         self.__dict__["_plan"] = ()
         for m in modules:
-            self.append(m)
+            self.append(m)  # type: ignore[arg-type]  # a list/tuple given alone was unpacked above
 
-    def append(self, module):
+    def append(self, module: Module) -> Sequential:
         """Add ``module`` at the end; returns self."""
         if not isinstance(module, Module):
             raise TypeError(f"Sequential: expected a Module, got {type(module).__name__}")
@@ -89,7 +100,7 @@ class Sequential(Module):
         self.__dict__["_plan"] = plan
         return self
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         if not self.fuse:
             for layer in self._layers:
                 x = layer(x)
@@ -99,17 +110,18 @@ class Sequential(Module):
                 x = step(x)
             else:
                 # layer(x) without the extra frame when the layer has no hooks (tiny nets
-                # are dominated by per-call overhead)
-                x = step(x) if step._forward_hooks else step.forward(x)
+                # are dominated by per-call overhead); step is a Module here (type() does
+                # not narrow the union for mypy)
+                x = step(x) if step._forward_hooks else step.forward(x)  # type: ignore[union-attr]
         return x
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Module]:
         return iter(self._layers)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._layers)
 
-    def __getitem__(self, idx):
+    def __getitem__(self, idx: int | slice) -> Module:
         if isinstance(idx, slice):
             sub = Sequential(fuse=self.fuse)
             for layer in self._layers[idx]:
@@ -120,7 +132,7 @@ class Sequential(Module):
             return sub
         return self._layers[idx]
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return "" if self.fuse else "fuse=False"
 
 
@@ -129,16 +141,20 @@ class _DenseRun:
 
     __slots__ = ("layers", "in_features", "chains")
 
-    def __init__(self, layers):
+    layers: tuple[Dense, ...]
+    in_features: int
+    chains: bool
+
+    def __init__(self, layers: Sequence[Dense]) -> None:
         self.layers = tuple(layers)
         self.in_features = layers[0].in_features
         # widths are fixed at construction: whether they link up is known once
         self.chains = all(b.in_features == a.out_features for a, b in zip(layers, layers[1:]))
 
-    def extended(self, layer):
+    def extended(self, layer: Dense) -> _DenseRun:
         return _DenseRun(self.layers + (layer,))
 
-    def __call__(self, x):
+    def __call__(self, x: Any) -> Tensor:  # x: a batch (Tensor, array or rows); checked below
         run = self.layers
         layers = [d.chain_spec for d in run]
         dtype = layers[0][0].data.dtype
@@ -161,7 +177,7 @@ class _DenseRun:
         _call_hooks(run, layers, x, y, outputs)
         return y
 
-    def _raise_width_error(self, shape):
+    def _raise_width_error(self, shape: tuple[int, ...]) -> None:
         """The error Dense.forward would raise: the first layer's input width, then every
         link of the chain."""
         run = self.layers
@@ -170,7 +186,8 @@ class _DenseRun:
             layer.check_input_shape((shape[0], prev.out_features))
 
 
-def _call_hooks(run, layers, x, y, outputs):
+def _call_hooks(run: tuple[Dense, ...], layers: list[ChainSpec], x: Tensor, y: Tensor,
+                outputs: Sequence[NDArray[Any]]) -> None:
     last = len(run) - 1
     inp = x
     for i, layer in enumerate(run):
@@ -205,21 +222,23 @@ class ObservedOutput(Tensor):
     True
     """
 
-    def __init__(self, data, tail, run_output):
+    _grad: NDArray[Any] | None  # behind the grad property (set in __init__ through it)
+
+    def __init__(self, data: NDArray[Any], tail: Sequence[ChainSpec], run_output: Tensor) -> None:
         super().__init__(data, requires_grad=run_output.requires_grad)
         self._tail = [(W.detach(), None if b is None else b.detach(), act, param)
                       for W, b, act, param in tail]
         self._run_output = run_output
         self._wants_grad = False
 
-    def retain_grad(self):
+    def retain_grad(self) -> ObservedOutput:
         """Ask for ``grad`` after backward (it also makes the run output keep its own)."""
         self._wants_grad = True
         self._run_output.retain_grad()
         return self
 
-    @property
-    def grad(self):
+    @property  # Tensor.grad is a plain slot; here it is computed on first read
+    def grad(self) -> NDArray[Any] | None:
         if self._grad is None and self._wants_grad and self._run_output.grad is not None:
             a = Tensor(self.data, requires_grad=True)
             with enable_grad():
@@ -229,14 +248,14 @@ class ObservedOutput(Tensor):
         return self._grad
 
     @grad.setter
-    def grad(self, value):
+    def grad(self, value: NDArray[Any] | None) -> None:
         self.__dict__["_grad"] = value
 
 
 _HE_LIKE = {"relu", "leaky_relu", "elu", "gelu", "softplus"}
 
 
-def default_init_for(activation):
+def default_init_for(activation: str | Module | None) -> tuple[InitSpec, str]:
     """The weight initializer MLP picks for an activation, and why.
 
     He (Kaiming) for ReLU-like activations, keeping the forward variance when half the
@@ -267,8 +286,14 @@ class MLP(Sequential):
     MLP(sizes=[2, 64, 64, 3], activation=relu, weight_init=he_uniform (He: default for relu), ...
     """
 
-    def __init__(self, sizes, activation="relu", weight_init=None, bias_init="zeros", rng=None,
-                 dtype=np.float32, fuse=True):
+    sizes: list[int]
+    activation: str | None
+    weight_init_label: str
+    bias_init_label: str
+
+    def __init__(self, sizes: Sequence[int], activation: str | Module | None = "relu",
+                 weight_init: InitSpec | None = None, bias_init: InitSpec = "zeros", rng: RngLike = None,
+                 dtype: DTypeLike = np.float32, fuse: bool = True) -> None:
         sizes = [int(s) if isinstance(s, numbers.Integral) and not isinstance(s, bool) else s
                  for s in sizes]
         if len(sizes) < 2:
@@ -288,7 +313,7 @@ class MLP(Sequential):
                              weight_init_label=f"{init_label(spec)} ({why})",
                              bias_init_label=init_label(bias_init))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"sizes={self.sizes}, activation={self.activation or 'identity'}, "
                 f"weight_init={self.weight_init_label}, bias_init={self.bias_init_label}"
                 + ("" if self.fuse else ", fuse=False"))

@@ -8,11 +8,14 @@
     >>> drop.eval()(np.ones((1, 8), np.float32)).data.tolist()
     [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]
 """
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit.nn.module import Module
 from microinit.ops.normalization import check_dropout_p, dropout
-from microinit.rng import as_generator
+from microinit.rng import RngLike, as_generator
 from microinit.tensor import Tensor
 
 __all__ = ["Dropout"]
@@ -28,15 +31,15 @@ class Dropout(Module):
     applies).
     """
 
-    def __init__(self, p=0.5, rng=None):
+    def __init__(self, p: float = 0.5, rng: RngLike = None) -> None:
         super().__init__()
         self.p = check_dropout_p(p, "Dropout")
         self.rng = None if rng is None else as_generator(rng, "Dropout")
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         if not isinstance(x, (Tensor, np.ndarray)):
             x = np.asarray(x)
         return dropout(x, self.p, self.training, self.rng)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"

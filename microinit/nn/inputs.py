@@ -28,28 +28,36 @@ layer or a fused run of them:
     Traceback (most recent call last):
     TypeError: Dense layer expects a 2-D batch (a numpy array, a Tensor or a list ...), but received NoneType
 """
+from __future__ import annotations
+
 import os
 import sys
 import warnings
 import weakref
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.tensor import Tensor
+
+if TYPE_CHECKING:  # annotations only: module.py's layers import this module
+    from microinit.nn.module import Module
 
 __all__ = ["model_input", "ACCEPTED"]
 
 ACCEPTED = "a 2-D batch (a numpy array, a Tensor or a list of rows of numbers)"
 
 # the layers that already warned about a float64 batch: once per model, not per call
-_warned = weakref.WeakSet()
+_warned: weakref.WeakSet[Module] = weakref.WeakSet()
 
 
-def _refuse(who, received):
+def _refuse(who: str, received: str) -> NoReturn:
     raise TypeError(f"{who} expects {ACCEPTED}, but received {received}")
 
 
-def model_input(x, dtype, layer):
+def model_input(x: Tensor | ArrayLike, dtype: np.dtype[Any], layer: Module) -> Tensor | NDArray[Any]:
     """``x`` as an ndarray or Tensor of ``dtype`` (the model's), or ``TypeError``.
 
     ``layer`` is the Dense layer the batch enters (named in errors and warnings).
@@ -80,7 +88,7 @@ def model_input(x, dtype, layer):
     return np.asarray(a, dtype=dtype, order="C")
 
 
-def _warn_if_narrowing(src, dtype, layer):
+def _warn_if_narrowing(src: np.dtype[Any], dtype: np.dtype[Any], layer: Module) -> None:
     if src.kind == "f" and src.itemsize > dtype.itemsize and layer not in _warned:
         _warned.add(layer)
         src = src.newbyteorder("=")  # name it float64, not >f8
@@ -93,9 +101,10 @@ def _warn_if_narrowing(src, dtype, layer):
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _caller_outside_package():
+def _caller_outside_package() -> int:
     """The ``stacklevel`` that points a warning at the user's line, not at microinit's."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     return level

@@ -11,23 +11,30 @@ seed (``rng``).
     >>> Dense(3, 2, bias=False, weight_init="lecun_normal", rng=0)
     Dense(3 -> 2, weight_init=lecun_normal, bias=False)
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable, Mapping, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from microinit import init
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
 from microinit.nn.inputs import model_input
 from microinit.nn.module import Module
-from microinit.rng import as_generator
+from microinit.rng import RngLike, as_generator
 from microinit.tensor import Tensor, dense
 
 __all__ = ["Dense", "Linear", "init_label", "layer_generator"]
 
+#: an initializer as ``Dense`` takes it: a registry name, a config dict, a number or a callable
+InitSpec = Union[str, Mapping[str, Any], float, Callable[..., Any]]
+
 _SPEC_FIELDS = frozenset(("weight", "bias", "activation", "activation_param"))
 
 
-def init_label(spec):
+def init_label(spec: InitSpec) -> str:
     """A short human label for an initializer spec (for repr and summary)."""
     if isinstance(spec, str):
         return init.get(spec).name
@@ -42,13 +49,13 @@ def init_label(spec):
     return getattr(spec, "__name__", None) or getattr(spec, "name", None) or type(spec).__name__
 
 
-def layer_generator(rng, where):
+def layer_generator(rng: RngLike, where: str) -> np.random.Generator | None:
     """``rng`` as a Generator (``microinit.rng.as_generator``); None stays None (the
     initializer then draws from fresh OS entropy)."""
     return None if rng is None else as_generator(rng, where)
 
 
-def _check_features(name, value):
+def _check_features(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"Dense: {name} must be an int, got {type(value).__name__} {value!r}")
     if value <= 0:
@@ -75,9 +82,13 @@ class Dense(Module):
     Dense(2 -> 8, activation=tanh, weight_init=xavier_uniform, bias_init=zeros)
     """
 
-    def __init__(self, in_features, out_features, bias=True, weight_init="he_uniform",
-                 bias_init="zeros", activation=None, rng=None, dtype=np.float32,
-                 activation_param=None):
+    weight: Tensor
+    bias: Tensor | None
+    chain_spec: tuple[Tensor, Tensor | None, str | None, float]  # kept by _refresh_chain_spec
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, weight_init: InitSpec = "he_uniform",
+                 bias_init: InitSpec = "zeros", activation: str | Module | None = None, rng: RngLike = None,
+                 dtype: DTypeLike = np.float32, activation_param: float | None = None) -> None:
         super().__init__()
         self.in_features = _check_features("in_features", in_features)
         self.out_features = _check_features("out_features", out_features)
@@ -107,37 +118,37 @@ class Dense(Module):
         else:
             self.bias = None
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         w = self.weight
         if not ((type(x) is Tensor or type(x) is np.ndarray) and x.dtype is w.data.dtype):
             x = model_input(x, w.data.dtype, self)  # docs/reliability.md rows 60, 61
         self.check_input_shape(x.shape)
         return dense(x, w, self.bias, self.activation, self.activation_param)
 
-    def check_input_shape(self, shape):
+    def check_input_shape(self, shape: tuple[int, ...]) -> None:
         """Raise ``ValueError`` naming this layer unless ``shape`` is ``(batch, in_features)``."""
         if len(shape) != 2 or shape[1] != self.in_features:
             raise ValueError(f"{self.layer_label()} expects input of shape (batch, {self.in_features}) "
                              f"(in_features={self.in_features}), but received shape {tuple(shape)}")
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name in _SPEC_FIELDS:
             self._refresh_chain_spec()
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         super().__delattr__(name)
         if name in _SPEC_FIELDS:
             self._refresh_chain_spec()
 
-    def _refresh_chain_spec(self):
+    def _refresh_chain_spec(self) -> None:
         # ``chain_spec`` is this layer as one ``(W, b, activation, param)`` entry of
         # tensor.dense_chain, kept current here so that a Sequential's fused run reads one
         # attribute per layer per forward (tiny nets are dominated by such overhead).
         d = self.__dict__
         d["chain_spec"] = (d.get("weight"), d.get("bias"), d.get("activation"), d.get("activation_param"))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         parts = [f"{self.in_features} -> {self.out_features}"]
         if self.activation:
             parts.append(f"activation={self.activation}")

@@ -24,11 +24,22 @@ saving and restoring parameters and buffers.
     >>> model.eval().training, model.hidden.training
     (False, False)
 """
+from __future__ import annotations
+
+import os
 from collections import OrderedDict
+from types import TracebackType
+from typing import Any, Callable, Iterator, Mapping, Union
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from microinit.tensor import Tensor, no_grad
+
+#: a forward hook: ``fn(module, inputs, output)``; a value it returns replaces the output
+ForwardHook = Callable[["Module", tuple[Any, ...], Any], Any]
+#: what ``state_dict`` holds per name: a parameter's Tensor or a buffer's array
+StateValue = Union[Tensor, NDArray[Any]]
 
 __all__ = ["Module", "HookHandle"]
 
@@ -38,18 +49,19 @@ class HookHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks):
+    def __init__(self, hooks: dict[int, ForwardHook]) -> None:
         self._hooks = hooks
         self.id = HookHandle._next_id
         HookHandle._next_id += 1
 
-    def remove(self):
+    def remove(self) -> None:
         self._hooks.pop(self.id, None)
 
-    def __enter__(self):
+    def __enter__(self) -> HookHandle:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.remove()
 
 
@@ -61,7 +73,16 @@ class Module:
     Calling the module runs ``forward`` and then any forward hooks.
     """
 
-    def __init__(self):
+    # Set through __dict__ in __init__ (declared here for type checkers only).
+    _params: OrderedDict[str, Tensor]
+    _children: OrderedDict[str, Module]
+    _buffers: OrderedDict[str, NDArray[Any] | None]
+    _forward_hooks: OrderedDict[int, ForwardHook]
+    training: bool
+    _path: str
+    _param_inits: dict[str, str]
+
+    def __init__(self) -> None:
         d = self.__dict__
         d["_params"] = OrderedDict()
         d["_children"] = OrderedDict()
@@ -73,7 +94,7 @@ class Module:
 
     # Attribute registration: parameters and children are kept in ordered dicts for
     # traversal AND in __dict__, so reading ``layer.weight`` costs a plain lookup.
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         if "_params" not in d:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() "
@@ -93,29 +114,29 @@ class Module:
             value._set_path(self._join(name))
         d[name] = value
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         self._params.pop(name, None)
         self._children.pop(name, None)
         self._buffers.pop(name, None)
         del self.__dict__[name]
 
-    def _join(self, name):
+    def _join(self, name: str) -> str:
         return f"{self._path}.{name}" if self._path else name
 
-    def _set_path(self, path):
+    def _set_path(self, path: str) -> None:
         self.__dict__["_path"] = path
         for name, child in self._children.items():
             child._set_path(f"{path}.{name}")
 
-    def layer_label(self):
+    def layer_label(self) -> str:
         """How errors name this module: its class and its path in the model (``Dense layer '0'``)."""
         return f"{type(self).__name__} layer '{self._path}'" if self._path else f"{type(self).__name__} layer"
 
     # ------------------------------------------------------------------ running
-    def forward(self, *args):  # pragma: no cover - abstract
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def __call__(self, *args):
+    def __call__(self, *args: Any) -> Any:
         out = self.forward(*args)
         if self._forward_hooks:
             for hook in list(self._forward_hooks.values()):
@@ -124,7 +145,7 @@ class Module:
                     out = r
         return out
 
-    def register_forward_hook(self, fn):
+    def register_forward_hook(self, fn: ForwardHook) -> HookHandle:
         """Call ``fn(module, inputs, output)`` after every forward of this module.
 
         ``inputs`` is the tuple of positional arguments; if ``fn`` returns a value it
@@ -146,18 +167,18 @@ class Module:
         return handle
 
     # ------------------------------------------------------------------ traversal
-    def children(self):
+    def children(self) -> Iterator[Module]:
         """The direct sub-modules, in assignment order."""
         return iter(self._children.values())
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         return iter(self._children.items())
 
-    def named_modules(self, prefix=""):
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """``(name, module)`` for this module ('' ) and every descendant, depth first."""
-        seen = set()
-        stack = [(prefix, self)]
-        out = []
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        out: list[tuple[str, Module]] = []
         while stack:
             name, m = stack.pop()
             if id(m) in seen:
@@ -168,23 +189,23 @@ class Module:
             stack.extend(reversed(kids))
         return iter(out)
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
 
-    def named_parameters(self, prefix=""):
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """``(dotted name, Tensor)`` for every parameter, each shared tensor once."""
-        seen = set()
+        seen: set[int] = set()
         for mname, m in self.named_modules(prefix):
             for pname, p in m._params.items():
                 if id(p) not in seen:
                     seen.add(id(p))
                     yield (f"{mname}.{pname}" if mname else pname), p
 
-    def parameters(self):
+    def parameters(self) -> list[Tensor]:
         """The parameters as a list (pass it to an optimizer)."""
         return [p for _, p in self.named_parameters()]
 
-    def register_buffer(self, name, array):
+    def register_buffer(self, name: str, array: NDArray[Any] | None) -> None:
         """Keep ``array`` (a numpy array, or None) as the buffer ``name``: an attribute
         that ``state_dict`` saves and ``load_state_dict`` restores in place but no
         optimizer updates (as ``torch.nn.Module.register_buffer``).
@@ -204,20 +225,20 @@ class Module:
         self._buffers[name] = array
         self.__dict__[name] = array
 
-    def named_buffers(self, prefix=""):
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, NDArray[Any]]]:
         """``(dotted name, array)`` for every buffer that is not None."""
         for mname, m in self.named_modules(prefix):
             for bname, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mname}.{bname}" if mname else bname), b
 
-    def buffers(self):
+    def buffers(self) -> list[NDArray[Any]]:
         return [b for _, b in self.named_buffers()]
 
-    def _named_state(self):
+    def _named_state(self) -> Iterator[tuple[str, StateValue]]:
         """Parameters (Tensors, each shared one once) and buffers (arrays), module by
         module in depth-first order: ``state_dict``'s keys and order, PyTorch's too."""
-        seen = set()
+        seen: set[int] = set()
         for mname, m in self.named_modules():
             for pname, p in m._params.items():
                 if id(p) not in seen:
@@ -227,16 +248,16 @@ class Module:
                 if b is not None:
                     yield (f"{mname}.{bname}" if mname else bname), b
 
-    def num_parameters(self):
+    def num_parameters(self) -> int:
         return int(sum(p.data.size for p in self.parameters()))
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to None. Without it gradients accumulate:
         two ``backward()`` calls add their gradients exactly (as in PyTorch)."""
         for p in self.parameters():
             p.grad = None
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Module:
         """Set the ``training`` flag of this module and every descendant; returns self.
 
         Layers whose forward differs between training and evaluation read it.
@@ -245,18 +266,19 @@ class Module:
             m.__dict__["training"] = bool(mode)
         return self
 
-    def eval(self):
+    def eval(self) -> Module:
         """``train(False)``: evaluation mode for this module and every descendant."""
         return self.train(False)
 
     # ------------------------------------------------------------------ state
-    def state_dict(self):
+    def state_dict(self) -> OrderedDict[str, NDArray[Any]]:
         """``{dotted name: copy of the array}`` of every parameter and buffer (each
         module's parameters, then its buffers, depth first)."""
         return OrderedDict((name, (v.data if isinstance(v, Tensor) else v).copy())
                            for name, v in self._named_state())
 
-    def load_state_dict(self, state, strict=True, source="state_dict"):
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True,
+                        source: str = "state_dict") -> Module:
         """Copy arrays from ``state`` into the parameters and buffers, in place.
 
         Everything is checked before anything is written, so on error the model is
@@ -276,7 +298,8 @@ class Module:
         if not hasattr(state, "items"):
             raise TypeError(f"load_state_dict expects a mapping of name -> array, got {type(state).__name__}")
         own = OrderedDict(self._named_state())
-        problems, arrays = [], {}
+        problems: list[str] = []
+        arrays: dict[str, NDArray[Any]] = {}
         where = "state" if source == "state_dict" else "file"
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -300,19 +323,20 @@ class Module:
         if problems:
             raise ValueError(f"Error(s) loading {source} into {type(self).__name__}:\n  " + "\n  ".join(problems))
         for k, a in arrays.items():
-            if isinstance(own[k], Tensor):
-                own[k].copy_(a)  # in place, cast to the parameter's dtype, version bumped
+            dst_value = own[k]
+            if isinstance(dst_value, Tensor):
+                dst_value.copy_(a)  # in place, cast to the parameter's dtype, version bumped
             else:
-                own[k][...] = a  # a buffer: in place, cast to its dtype
+                dst_value[...] = a  # a buffer: in place, cast to its dtype
         return self
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the parameters and buffers to ``path`` (``microinit.save``: atomic .npz, checksum)."""
         from microinit.serialization import save
 
         save(self, path)
 
-    def load(self, path, strict=True):
+    def load(self, path: str | os.PathLike[str], strict: bool = True) -> Module:
         """Read parameters and buffers written by ``save``; the model is unchanged if the file is bad."""
         from microinit.serialization import load
 
@@ -320,10 +344,10 @@ class Module:
         return self
 
     # ------------------------------------------------------------------ display
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not self._children:
             return head + ")"
@@ -333,7 +357,7 @@ class Module:
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
 
-    def summary(self, input_shape=None, dtype=np.float32):
+    def summary(self, input_shape: tuple[int, ...] | None = None, dtype: DTypeLike = np.float32) -> str:
         """A table of layers: output shape, parameter count and each parameter's initializer.
 
         Output shapes come from one forward pass of a zero batch of ``input_shape``
@@ -353,11 +377,13 @@ class Module:
         if input_shape is None:
             first = next((m for m in self.modules() if hasattr(m, "in_features")), None)
             input_shape = (1, first.in_features) if first is not None else None
-        shapes = {}
+        shapes: dict[int, tuple[int, ...]] = {}
         if input_shape is not None:
-            handles = [m.register_forward_hook(
-                lambda mod, inp, out: shapes.__setitem__(id(mod), tuple(np.shape(getattr(out, "data", out)))))
-                for m in self.modules()]
+            def record_shape(mod: Module, inp: tuple[Any, ...], out: Any) -> None:
+                value: Any = getattr(out, "data", out)  # a Tensor's array, or what forward returned
+                shapes[id(mod)] = tuple(np.shape(value))
+
+            handles = [m.register_forward_hook(record_shape) for m in self.modules()]
             try:
                 with no_grad():
                     self(np.zeros(input_shape, dtype))

@@ -18,9 +18,13 @@ PyTorch's layers of the same names.
     >>> list(bn.state_dict())
     ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from microinit.nn.inputs import model_input
 from microinit.nn.module import Module
@@ -30,14 +34,14 @@ from microinit.tensor import Tensor
 __all__ = ["BatchNorm1d", "LayerNorm"]
 
 
-def _dtype_of(dtype, who):
+def _dtype_of(dtype: DTypeLike, who: str) -> np.dtype[Any]:
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"{who}: dtype must be float32 or float64, got {dtype}")
     return dtype
 
 
-def _input(module, x, dtype):
+def _input(module: Module, x: Tensor | ArrayLike, dtype: np.dtype[Any]) -> Tensor | NDArray[Any]:
     if not ((type(x) is Tensor or type(x) is np.ndarray) and x.dtype is dtype):
         x = model_input(x, dtype, module)  # docs/reliability.md rows 60, 61
     return x
@@ -61,8 +65,20 @@ class BatchNorm1d(Module):
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 dtype=np.float32):
+    num_features: int
+    eps: float
+    momentum: float | None
+    affine: bool
+    track_running_stats: bool
+    dtype: np.dtype[Any]
+    weight: Tensor | None
+    bias: Tensor | None
+    running_mean: NDArray[Any] | None  # buffers (register_buffer)
+    running_var: NDArray[Any] | None
+    num_batches_tracked: NDArray[np.int64] | None
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, dtype: DTypeLike = np.float32) -> None:
         super().__init__()
         if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral) or num_features < 1:
             raise ValueError(f"BatchNorm1d: num_features must be a positive int, got {num_features!r}")
@@ -90,14 +106,14 @@ class BatchNorm1d(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def reset_running_stats(self):
+    def reset_running_stats(self) -> None:
         """Running mean 0, variance 1, no batches tracked."""
         if self.track_running_stats:
-            self.running_mean[...] = 0
-            self.running_var[...] = 1
-            self.num_batches_tracked[...] = 0
+            self.running_mean[...] = 0  # type: ignore[index]  # not None: track_running_stats
+            self.running_var[...] = 1  # type: ignore[index]  # not None: track_running_stats
+            self.num_batches_tracked[...] = 0  # type: ignore[index]  # not None: track_running_stats
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         x = _input(self, x, self.dtype)
         shape = tuple(x.shape)
         if len(shape) not in (2, 3) or shape[1] != self.num_features:
@@ -105,15 +121,15 @@ class BatchNorm1d(Module):
                              f"(batch, {self.num_features}, length), but received shape {shape}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1
+            self.num_batches_tracked += 1  # type: ignore[operator,assignment]  # not None: track_running_stats
             if self.momentum is None:  # the cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked)
+                momentum = 1.0 / float(self.num_batches_tracked)  # type: ignore[arg-type]  # not None: track_running_stats
         # Batch statistics in training, and always without running statistics (PyTorch's rule)
         use_batch = self.training or not self.track_running_stats
         return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                           use_batch, momentum, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
 
@@ -130,7 +146,15 @@ class LayerNorm(Module):
     ([0.0, 0.0], [1.0, 1.0])
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=np.float32):
+    normalized_shape: tuple[int, ...]
+    eps: float
+    elementwise_affine: bool
+    dtype: np.dtype[Any]
+    weight: Tensor | None
+    bias: Tensor | None
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 dtype: DTypeLike = np.float32) -> None:
         super().__init__()
         self.normalized_shape = normalized_shape_of(normalized_shape, "LayerNorm")
         self.eps = float(eps)
@@ -143,7 +167,7 @@ class LayerNorm(Module):
         else:
             self.weight = self.bias = None
 
-    def forward(self, x):
+    def forward(self, x: Tensor | ArrayLike) -> Tensor:
         x = _input(self, x, self.dtype)
         k = len(self.normalized_shape)
         if tuple(x.shape[len(x.shape) - k:]) != self.normalized_shape or len(x.shape) < k:
@@ -151,5 +175,5 @@ class LayerNorm(Module):
                              f"{self.normalized_shape}, but received shape {tuple(x.shape)}")
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"

@@ -11,23 +11,31 @@ before ``optimizer.step()``:
     >>> [round(float(g), 4) for g in w.grad]
     [3.0, 4.0]
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.autograd.graph import tensor_class
+
+if TYPE_CHECKING:  # annotations only
+    from microinit.nn.module import Module
+    from microinit.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 
-def _params(parameters, op):
+def _params(parameters: Tensor | Iterable[Tensor] | Module, op: str) -> list[Tensor]:
     if isinstance(parameters, tensor_class()):
         return [parameters]
     if hasattr(parameters, "parameters") and callable(parameters.parameters):
         parameters = parameters.parameters()
     try:
-        items = list(parameters)
+        items = list(parameters)  # type: ignore[arg-type]  # a Module became its parameters() above
     except TypeError:
         raise TypeError(f"{op}: parameters must be a Tensor or an iterable of Tensors, got "
                         f"{type(parameters).__name__}") from None
@@ -37,15 +45,15 @@ def _params(parameters, op):
     return items
 
 
-def _number(value, op, name):
+def _number(value: object, op: str, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
         raise TypeError(f"{op}: {name} must be a number, got {value!r}")
     return float(value)
 
 
-def _grads(params):
+def _grads(params: list[Tensor]) -> list[NDArray[Any]]:
     """Each gradient as a writable float array the clipping can scale in place."""
-    out = []
+    out: list[NDArray[Any]] = []
     for p in params:
         g = p.grad
         if g is None:
@@ -57,7 +65,8 @@ def _grads(params):
     return out
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor] | Module, max_norm: float,
+                    norm_type: float | str = 2.0, error_if_nonfinite: bool = False) -> NDArray[np.float64]:
     """Scale all gradients together so that their joint ``norm_type``-norm is at most
     ``max_norm``; returns the norm before clipping (a 0-d float64 array).
 
@@ -99,7 +108,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     return np.asarray(total)
 
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor] | Module, clip_value: float) -> None:
     """Clamp every gradient entry into ``[-clip_value, clip_value]``, in place.
 
     >>> import microinit as mi

@@ -28,9 +28,17 @@ so that an argument already in this form costs nothing; anything else comes here
     Traceback (most recent call last):
     TypeError: relu: input has unsupported dtype complex64; supported: float32 or float64 ...
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import tensor_class, wrap
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 DEFAULT_DTYPE = np.dtype(np.float32)
@@ -42,12 +50,12 @@ __all__ = ["floats", "promote", "labels", "check_ndim", "check_same_shape", "res
            "SUPPORTED"]
 
 
-def _describe(x):
+def _describe(x: object) -> str:
     dt = getattr(x, "dtype", None)
     return str(dt) if dt is not None else type(x).__name__
 
 
-def _as_array(x, op, name):
+def _as_array(x: Any, op: str, name: str) -> NDArray[Any]:
     """Any array-like as an ndarray, or TypeError (None, str, ragged lists...)."""
     if type(x) is np.ndarray:
         return x
@@ -61,7 +69,7 @@ def _as_array(x, op, name):
         raise TypeError(f"{op}: {name} could not be converted to a float array ({err})") from None
 
 
-def floats(x, op, name="input"):
+def floats(x: Any, op: str, name: str = "input") -> NDArray[Any]:
     """``x`` as a native-order, C-contiguous float32/float64 ndarray, or ``TypeError``.
 
     No copy when ``x`` already is one (the common case: a Tensor's data).
@@ -83,7 +91,7 @@ def floats(x, op, name="input"):
     raise TypeError(f"{op}: {name} has unsupported dtype {_describe(a)}; supported: {SUPPORTED}")
 
 
-def promote(a, b):
+def promote(a: NDArray[Any], b: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
     """Two boundary arrays brought to one dtype by the promotion rule."""
     if a.dtype is not b.dtype and a.dtype != b.dtype:
         if a.dtype == _F64:
@@ -93,7 +101,7 @@ def promote(a, b):
     return a, b
 
 
-def result_dtype(*arrays):
+def result_dtype(*arrays: Any) -> type[np.float32] | type[np.float64]:
     """The one promotion rule: float64 if any operand is float64, else float32.
 
     >>> result_dtype(np.zeros(2, np.float32), np.zeros(2))
@@ -105,7 +113,7 @@ def result_dtype(*arrays):
     return np.float32
 
 
-def check_ndim(a, ndim, op, name="input"):
+def check_ndim(a: NDArray[Any], ndim: int, op: str, name: str = "input") -> NDArray[Any]:
     """Raise ``ValueError`` unless ``a.ndim == ndim`` (docs/reliability.md row 3).
 
     >>> check_ndim(np.zeros(3), 2, "dense", "x")
@@ -118,18 +126,18 @@ def check_ndim(a, ndim, op, name="input"):
     return a
 
 
-def check_same_shape(a, b, op, names=("x", "y")):
+def check_same_shape(a: NDArray[Any], b: NDArray[Any], op: str, names: tuple[str, str] = ("x", "y")) -> None:
     """Raise ``ValueError`` naming both shapes unless they are equal."""
     if a.shape != b.shape:
         raise ValueError(f"{op}: {names[0]} has shape {a.shape} but {names[1]} has shape "
                          f"{b.shape}; they must be equal")
 
 
-def _first(a):
+def _first(a: NDArray[Any]) -> str:
     return f" (first label {a.reshape(-1)[0].item()!r})" if a.size else ""
 
 
-def labels(y, n, n_classes, op="cross_entropy"):
+def labels(y: ArrayLike, n: int, n_classes: int, op: str = "cross_entropy") -> NDArray[np.int64]:
     """Integer class labels of shape (n,) in [0, n_classes): a private int64 copy.
 
     A float dtype, another shape, or a label out of range raise ``ValueError`` naming
@@ -159,7 +167,7 @@ def labels(y, n, n_classes, op="cross_entropy"):
     return out
 
 
-def check_finite(a, where):
+def check_finite(a: ArrayLike, where: str) -> NDArray[Any]:
     """Raise ``ValueError("input contains NaN/inf at ...")`` naming the first bad index.
 
     Only the data/fit path calls this: raw ops follow IEEE and never raise on NaN.
@@ -179,7 +187,7 @@ def check_finite(a, where):
 # ---------------------------------------------------------------- Tensor operands
 # The ops see Tensors only through autograd (tensor_class); these give the data an op
 # computes with, made safe by floats() above.
-def fdata(t, op="op"):
+def fdata(t: Tensor, op: str = "op") -> NDArray[Any]:
     """A Tensor's data as a boundary array (int/bool label tensors become float32;
     data assigned in another layout or byte order is made C-contiguous native)."""
     d = t.data
@@ -189,7 +197,7 @@ def fdata(t, op="op"):
     return floats(d, op, "tensor data")
 
 
-def operand(x, op):
+def operand(x: Tensor | ArrayLike, op: str) -> tuple[NDArray[Any] | int | float, Tensor | None]:
     """(data, Tensor or None) for an operand of a binary op: a Tensor's data, a Python
     number as is (it never promotes: ``float32 * 2.5`` stays float32), or an array."""
     if isinstance(x, tensor_class()):
@@ -199,7 +207,7 @@ def operand(x, op):
     return floats(x, op, "other operand"), None
 
 
-def as_tensor(x, op):
+def as_tensor(x: Tensor | ArrayLike, op: str) -> Tensor:
     """``x`` if it is a Tensor, else a leaf Tensor around its boundary array."""
     if isinstance(x, tensor_class()):
         return x
@@ -207,7 +215,7 @@ def as_tensor(x, op):
 
 
 
-def native(a):
+def native(a: NDArray[Any]) -> NDArray[Any]:
     """Any ndarray (labels, masks, indices included) as C-contiguous native-order data;
     the dtype's kind is kept. No copy when it already is."""
     if not a.dtype.isnative:

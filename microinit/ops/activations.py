@@ -18,11 +18,19 @@ finite (docs/reliability.md row 15); y = output, g = upstream gradient, sums alo
     >>> activation_backward("tanh", np.array([0.0, 1.0]), y, np.ones(2)).round(4).tolist()
     [1.0, 0.42]
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit._kernels import elementwise as _ew
 from microinit.autograd.graph import needs_grad, record, wrap
 from microinit.ops._boundary import check_same_shape, fdata, floats
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["ACTIVATION_CODES", "ACTIVATIONS", "DEFAULT_PARAM", "activation_code", "activation_param",
            "activation_forward", "activation_backward", "activation", "softmax_forward",
@@ -30,17 +38,17 @@ __all__ = ["ACTIVATION_CODES", "ACTIVATIONS", "DEFAULT_PARAM", "activation_code"
            "log_softmax"]
 
 #: activation name -> enum code of activations.pxd (the one table of names)
-ACTIVATION_CODES = dict(_ew.CODES)
+ACTIVATION_CODES: dict[str, int] = dict(_ew.CODES)
 ACTIVATIONS = tuple(ACTIVATION_CODES)
 #: the parameter an activation takes when none is given (PyTorch's defaults)
-DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0}
+DEFAULT_PARAM: dict[str | None, float] = {"leaky_relu": 0.01, "elu": 1.0}
 #: activation name -> the name of its graph node
 _NODE_NAMES = {name: name.capitalize() + "Backward" for name in ACTIVATION_CODES}
 _fwd = _ew.activation_forward
 _bwd = _ew.activation_backward
 
 
-def activation_code(name, op=None):
+def activation_code(name: str, op: str | None = None) -> int:
     """Enum code for an activation name (``None`` means identity; case-insensitive).
 
     >>> activation_code("ReLU") == ACTIVATION_CODES["relu"]
@@ -64,28 +72,28 @@ def activation_code(name, op=None):
                          f"{', '.join(sorted(ACTIVATIONS))}") from None
 
 
-def activation_param(name, param):
+def activation_param(name: str, param: float | None) -> float:
     """``param`` as a float, or the activation's default when it is None."""
     if param is None:
         return float(DEFAULT_PARAM.get(name, 0.0)) if isinstance(name, str) else 0.0
     return float(param)
 
 
-def _forward(code, x, param):
+def _forward(code: int, x: NDArray[Any], param: float) -> NDArray[Any]:
     out = np.empty_like(x)
     if x.size:  # never a kernel call on a zero-size buffer (docs/reliability.md row 11)
         _fwd(code, x.reshape(-1), out.reshape(-1), param)
     return out
 
 
-def _backward(code, x, y, dy, param):
+def _backward(code: int, x: NDArray[Any], y: NDArray[Any], dy: NDArray[Any], param: float) -> NDArray[Any]:
     dx = np.empty_like(x)
     if x.size:
         _bwd(code, x.reshape(-1), y.reshape(-1), dy.reshape(-1), dx.reshape(-1), param)
     return dx
 
 
-def activation_forward(name, x, param=None):
+def activation_forward(name: str, x: ArrayLike, param: float | None = None) -> NDArray[Any]:
     """y = act(x) elementwise, same shape and dtype as ``x`` (after the boundary).
 
     ``param`` is the negative slope of leaky_relu and the alpha of elu.
@@ -94,7 +102,8 @@ def activation_forward(name, x, param=None):
     return _forward(code, floats(x, name or "identity", "x"), activation_param(name, param))
 
 
-def activation_backward(name, x, y, dy, param=None):
+def activation_backward(name: str, x: ArrayLike, y: ArrayLike, dy: ArrayLike,
+                        param: float | None = None) -> NDArray[Any]:
     """dx = dy * act'(x), given the forward input ``x`` and its output ``y = act(x)``.
 
     ``y`` and ``dy`` must have ``x``'s shape (``ValueError`` naming the shapes
@@ -114,14 +123,14 @@ def activation_backward(name, x, y, dy, param=None):
     return _backward(code, x, y, dy, activation_param(name, param))
 
 
-def activation(t, name, param=None):
+def activation(t: Tensor, name: str, param: float | None = None) -> Tensor:
     """The Tensor op ``act(t)``: one graph node whose backward is dy * act'(x, y)."""
     code = activation_code(name, "activation")
     p = activation_param(name, param)
     a = fdata(t, name)
     out = _forward(code, a, p)
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             if g.dtype != a.dtype or not g.flags.c_contiguous:
                 g = np.asarray(g, dtype=a.dtype, order="C")
             return (_backward(code, a, out, g, p),)
@@ -130,7 +139,7 @@ def activation(t, name, param=None):
 
 
 # ----------------------------------------------------------------------- softmax
-def _along(x, axis, op):
+def _along(x: NDArray[Any], axis: int, op: str) -> NDArray[Any]:
     """``x`` with at least one dimension, after checking ``axis`` names one of them.
 
     A 0-d input is one entry along axis 0 or -1 (softmax of it is 1, as in PyTorch).
@@ -141,14 +150,15 @@ def _along(x, axis, op):
     return x.reshape(1) if x.ndim == 0 else x
 
 
-def _shifted(x, axis):
+def _shifted(x: NDArray[Any], axis: int) -> NDArray[Any]:
     # initial=-inf lets a zero-length axis through (an empty row has no max).
     m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     with np.errstate(invalid="ignore"):
-        return x - m
+        shifted: NDArray[Any] = x - m
+    return shifted
 
 
-def softmax_forward(x, axis=-1):
+def softmax_forward(x: ArrayLike, axis: int = -1) -> NDArray[Any]:
     """Stable softmax of ``x`` along ``axis`` (same shape and dtype).
 
     >>> softmax_forward(np.array([[1.0, 2.0, 3.0]]))
@@ -162,17 +172,18 @@ def softmax_forward(x, axis=-1):
     return z.reshape(x.shape)
 
 
-def softmax_backward(y, g, axis=-1):
+def softmax_backward(y: ArrayLike, g: ArrayLike, axis: int = -1) -> NDArray[Any]:
     """dx = y * (g - sum(g * y, axis)) given the softmax output ``y``."""
     y, g = floats(y, "softmax backward", "y"), floats(g, "softmax backward", "g")
     check_same_shape(y, g, "softmax backward", ("y", "g"))
     shape = y.shape
     y, g = _along(y, axis, "softmax backward"), _along(g, axis, "softmax backward")
     gy = g * y
-    return (gy - y * gy.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False).reshape(shape)
+    dx: NDArray[Any] = (gy - y * gy.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False).reshape(shape)
+    return dx
 
 
-def log_softmax_forward(x, axis=-1):
+def log_softmax_forward(x: ArrayLike, axis: int = -1) -> NDArray[Any]:
     """Stable log-softmax of ``x`` along ``axis`` (same shape and dtype)."""
     x = floats(x, "log_softmax")
     z = _shifted(_along(x, axis, "log_softmax"), axis)
@@ -182,16 +193,17 @@ def log_softmax_forward(x, axis=-1):
     return z.reshape(x.shape)
 
 
-def log_softmax_backward(y, g, axis=-1):
+def log_softmax_backward(y: ArrayLike, g: ArrayLike, axis: int = -1) -> NDArray[Any]:
     """dx = g - exp(y) * sum(g, axis) given the log-softmax output ``y``."""
     y, g = floats(y, "log_softmax backward", "y"), floats(g, "log_softmax backward", "g")
     check_same_shape(y, g, "log_softmax backward", ("y", "g"))
     shape = y.shape
     y, g = _along(y, axis, "log_softmax backward"), _along(g, axis, "log_softmax backward")
-    return (g - np.exp(y) * g.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False).reshape(shape)
+    dx: NDArray[Any] = (g - np.exp(y) * g.sum(axis=axis, keepdims=True)).astype(y.dtype, copy=False).reshape(shape)
+    return dx
 
 
-def softmax(t, axis=-1):
+def softmax(t: Tensor, axis: int = -1) -> Tensor:
     """The Tensor op: softmax along ``axis`` (numerically stable)."""
     out = softmax_forward(fdata(t, "softmax"), axis)
     if needs_grad(t):
@@ -200,7 +212,7 @@ def softmax(t, axis=-1):
     return wrap(out)
 
 
-def log_softmax(t, axis=-1):
+def log_softmax(t: Tensor, axis: int = -1) -> Tensor:
     """The Tensor op: log-softmax along ``axis`` (numerically stable)."""
     out = log_softmax_forward(fdata(t, "log_softmax"), axis)
     if needs_grad(t):

@@ -21,14 +21,21 @@ bounds) are PyTorch's. sigmoid and softplus are evaluated without overflow.
     >>> x.silu().sum().backward(); x.grad.round(4)
     array([0.0723, 0.5   , 1.0908], dtype=float32)
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.ops._boundary import fdata
 from microinit.ops.activations import activation
 from microinit.ops.elementwise import unary
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["silu", "mish", "hardswish", "hardtanh", "relu6", "logsigmoid", "softsign", "gelu_tanh", "gelu"]
 
@@ -36,46 +43,48 @@ _K = math.sqrt(2.0 / math.pi)
 _C = 0.044715
 
 
-def _sigmoid(a):
+def _sigmoid(a: NDArray[Any]) -> NDArray[Any]:
     e = np.exp(-np.abs(a))  # never overflows
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+    s: NDArray[Any] = np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+    return s
 
 
-def _softplus(a):
-    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+def _softplus(a: NDArray[Any]) -> NDArray[Any]:
+    y: NDArray[Any] = np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+    return y
 
 
-def silu(t):
+def silu(t: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
     a = fdata(t, "silu")
     s = _sigmoid(a)
     return unary(t, a * s, lambda: s * (1 + a * (1 - s)), "SiluBackward")
 
 
-def mish(t):
+def mish(t: Tensor) -> Tensor:
     """x * tanh(softplus(x))."""
     a = fdata(t, "mish")
     th = np.tanh(_softplus(a))
     return unary(t, a * th, lambda: th + a * _sigmoid(a) * (1 - th * th), "MishBackward")
 
 
-def hardswish(t):
+def hardswish(t: Tensor) -> Tensor:
     """x * relu6(x + 3) / 6."""
     a = fdata(t, "hardswish")
     out = a * np.clip(a + 3, 0, 6) / 6
 
-    def d():
+    def d() -> NDArray[Any]:
         return np.where(a <= -3, 0.0, np.where(a < 3, a / 3 + 0.5, 1.0)).astype(a.dtype, copy=False)
     return unary(t, out.astype(a.dtype, copy=False), d, "HardswishBackward")
 
 
-def _bound(v, name, op):
+def _bound(v: float, name: str, op: str) -> float:
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{op}: {name} must be a number, got {type(v).__name__}")
     return float(v)
 
 
-def hardtanh(t, min_val=-1.0, max_val=1.0):
+def hardtanh(t: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """clamp(x, min_val, max_val); derivative 1 strictly inside, 0 outside and at the bounds.
 
     >>> import microinit as mi
@@ -90,37 +99,38 @@ def hardtanh(t, min_val=-1.0, max_val=1.0):
     return unary(t, out, lambda: ((a > lo) & (a < hi)).astype(a.dtype), "HardtanhBackward")
 
 
-def relu6(t):
+def relu6(t: Tensor) -> Tensor:
     """min(max(x, 0), 6) = hardtanh(x, 0, 6)."""
     return hardtanh(t, 0.0, 6.0)
 
 
-def logsigmoid(t):
+def logsigmoid(t: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), finite for large |x|; derivative sigmoid(-x)."""
     a = fdata(t, "logsigmoid")
     out = (np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))).astype(a.dtype, copy=False)
     return unary(t, out, lambda: _sigmoid(-a), "LogSigmoidBackward")
 
 
-def softsign(t):
+def softsign(t: Tensor) -> Tensor:
     """x / (1 + |x|); derivative 1 / (1 + |x|)^2."""
     a = fdata(t, "softsign")
     den = 1 + np.abs(a)
     return unary(t, a / den, lambda: 1 / (den * den), "SoftsignBackward")
 
 
-def gelu_tanh(t):
+def gelu_tanh(t: Tensor) -> Tensor:
     """GELU's tanh approximation (PyTorch's ``gelu(approximate="tanh")``)."""
     a = fdata(t, "gelu")
     th = np.tanh(_K * (a + _C * a * a * a))
     out = 0.5 * a * (1 + th)
 
-    def d():
-        return 0.5 * (1 + th) + 0.5 * a * (1 - th * th) * _K * (1 + 3 * _C * a * a)
+    def d() -> NDArray[Any]:
+        dy: NDArray[Any] = 0.5 * (1 + th) + 0.5 * a * (1 - th * th) * _K * (1 + 3 * _C * a * a)
+        return dy
     return unary(t, out.astype(a.dtype, copy=False), d, "GeluBackward")
 
 
-def gelu(t, approximate="none"):
+def gelu(t: Tensor, approximate: str = "none") -> Tensor:
     """GELU, PyTorch's ``approximate`` argument: "none" is the exact x * Phi(x) of the
     kernel table (``ops/activations.py``), "tanh" is :func:`gelu_tanh`."""
     if approximate == "none":

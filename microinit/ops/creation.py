@@ -11,20 +11,27 @@ shape. ``requires_grad=True`` needs a float dtype (``TypeError`` otherwise).
     >>> mi.full((2,), 7).dtype, mi.eye(2).tolist()
     (dtype('int64'), [[1.0, 0.0], [0.0, 1.0]])
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from microinit.autograd.graph import tensor_class, wrap
 from microinit.ops._boundary import DEFAULT_DTYPE, FLOAT_DTYPES, native
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["tensor_dtype", "arange", "full", "eye", "linspace", "zeros_like", "ones_like", "full_like"]
 
 _UNSUPPORTED = "use float32 or float64 (integer/bool only for labels, indices and masks)"
 
 
-def tensor_dtype(dtype, op="Tensor"):
+def tensor_dtype(dtype: DTypeLike, op: str = "Tensor") -> np.dtype[Any]:
     """``dtype`` as a numpy dtype a Tensor may hold (float32/float64, int, uint, bool),
     or ``TypeError`` naming ``op``.
 
@@ -43,7 +50,7 @@ def tensor_dtype(dtype, op="Tensor"):
     return dt
 
 
-def _leaf(a, requires_grad, op):
+def _leaf(a: NDArray[Any], requires_grad: bool, op: str) -> Tensor:
     t = wrap(np.asarray(a, order="C"))
     if requires_grad:
         if a.dtype.kind != "f":
@@ -52,7 +59,7 @@ def _leaf(a, requires_grad, op):
     return t
 
 
-def _number(x, op, name):
+def _number(x: Any, op: str, name: str) -> Any:  # a Python or numpy number
     if isinstance(x, tensor_class()) and x.data.size == 1:
         x = x.data.item()
     if not isinstance(x, (numbers.Real, np.number, np.bool_)):
@@ -62,7 +69,7 @@ def _number(x, op, name):
     return x
 
 
-def _inferred(values, dtype, op):
+def _inferred(values: Sequence[Any], dtype: DTypeLike | None, op: str) -> np.dtype[Any]:
     """PyTorch's rule: explicit dtype, else bool/int64 for bools/ints, else float32."""
     if dtype is not None:
         return tensor_dtype(dtype, op)
@@ -73,7 +80,8 @@ def _inferred(values, dtype, op):
     return DEFAULT_DTYPE
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: DTypeLike | None = None,
+           requires_grad: bool = False) -> Tensor:
     """Values from ``start`` (0 when only one argument is given) up to, not including,
     ``stop`` in steps of ``step`` (numpy's names, PyTorch's ``end``)."""
     if stop is None:
@@ -92,7 +100,7 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     return _leaf(out, requires_grad, "arange")
 
 
-def _shape(shape, op):
+def _shape(shape: int | Sequence[int], op: str) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)) or not all(
@@ -103,7 +111,8 @@ def _shape(shape, op):
     return tuple(int(s) for s in shape)
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False):
+def full(shape: int | Sequence[int], fill_value: float, dtype: DTypeLike | None = None,
+         requires_grad: bool = False) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value`` (dtype inferred as PyTorch does)."""
     if isinstance(fill_value, tensor_class()) and fill_value.data.size == 1:
         fill_value = fill_value.data.item()
@@ -113,7 +122,7 @@ def full(shape, fill_value, dtype=None, requires_grad=False):
     return _leaf(np.full(_shape(shape, "full"), fill_value, dt), requires_grad, "full")
 
 
-def eye(n, m=None, dtype=DEFAULT_DTYPE, requires_grad=False):
+def eye(n: int, m: int | None = None, dtype: DTypeLike = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """The (n, m) identity matrix (m defaults to n).
 
     >>> import microinit as mi
@@ -124,7 +133,8 @@ def eye(n, m=None, dtype=DEFAULT_DTYPE, requires_grad=False):
     return _leaf(np.eye(rows, cols, dtype=tensor_dtype(dtype, "eye")), requires_grad, "eye")
 
 
-def linspace(start, stop, num, dtype=DEFAULT_DTYPE, requires_grad=False):
+def linspace(start: float, stop: float, num: int, dtype: DTypeLike = DEFAULT_DTYPE,
+             requires_grad: bool = False) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop``, both included (PyTorch's
     ``steps`` is numpy's ``num``; required, as in PyTorch).
 
@@ -139,7 +149,7 @@ def linspace(start, stop, num, dtype=DEFAULT_DTYPE, requires_grad=False):
     return _leaf(np.linspace(start, stop, int(num)).astype(dt), requires_grad, "linspace")
 
 
-def _like(t, dtype, op):
+def _like(t: Tensor | ArrayLike, dtype: DTypeLike | None, op: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
     T = tensor_class()
     a = native(t.data) if isinstance(t, T) else (t if isinstance(t, np.ndarray) else None)
     if a is None:
@@ -147,19 +157,20 @@ def _like(t, dtype, op):
     return a.shape, (a.dtype if dtype is None else tensor_dtype(dtype, op))
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
+def zeros_like(t: Tensor | ArrayLike, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Zeros with ``t``'s shape and dtype (or ``dtype``)."""
     shape, dt = _like(t, dtype, "zeros_like")
     return _leaf(np.zeros(shape, dt), requires_grad, "zeros_like")
 
 
-def ones_like(t, dtype=None, requires_grad=False):
+def ones_like(t: Tensor | ArrayLike, dtype: DTypeLike | None = None, requires_grad: bool = False) -> Tensor:
     """Ones with ``t``'s shape and dtype (or ``dtype``)."""
     shape, dt = _like(t, dtype, "ones_like")
     return _leaf(np.ones(shape, dt), requires_grad, "ones_like")
 
 
-def full_like(t, fill_value, dtype=None, requires_grad=False):
+def full_like(t: Tensor | ArrayLike, fill_value: float, dtype: DTypeLike | None = None,
+              requires_grad: bool = False) -> Tensor:
     """``fill_value`` everywhere, with ``t``'s shape and dtype (or ``dtype``).
 
     >>> import microinit as mi

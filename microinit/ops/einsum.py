@@ -18,17 +18,24 @@ backward reads one form.
     >>> mi.einsum("ii->", a).item()
     5.0
 """
+from __future__ import annotations
+
 import string
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, wrap
 from microinit.ops._boundary import as_tensor, fdata, result_dtype
 
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
+
 __all__ = ["einsum", "explicit_subscripts"]
 
 
-def explicit_subscripts(subscripts, shapes):
+def explicit_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list[str], str]:
     """(input subscripts, output subscript) without ``...`` and with an explicit output
     (numpy's implicit rule: letters used once, in alphabetical order, broadcast dims first).
 
@@ -69,7 +76,8 @@ def explicit_subscripts(subscripts, shapes):
     return fixed, out
 
 
-def _operand_grad(k, ins, out, g, datas, shape):
+def _operand_grad(k: int, ins: Sequence[str], out: str, g: NDArray[Any], datas: Sequence[NDArray[Any]],
+                  shape: tuple[int, ...]) -> NDArray[Any]:
     """d out / d x_k contracted with g (see the module docstring)."""
     sk = ins[k]
     others = [(s, d) for i, (s, d) in enumerate(zip(ins, datas)) if i != k]
@@ -96,7 +104,7 @@ def _operand_grad(k, ins, out, g, datas, shape):
     return np.asarray(part, dtype=g.dtype, order="C")
 
 
-def einsum(subscripts, *operands):
+def einsum(subscripts: str, *operands: Tensor | ArrayLike) -> Tensor:
     """Einstein summation over Tensors (or arrays), numpy's subscripts, with gradients.
 
     ``einsum("ij,jk->ik", a, b)`` is ``a @ b``; ``"ii->i"`` the diagonal; ``"...ij->...ji"``
@@ -119,7 +127,7 @@ def einsum(subscripts, *operands):
     if needs_grad(*ts):
         need = [t.requires_grad for t in ts]
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             return tuple(_operand_grad(k, ins, out_s, g, datas, datas[k].shape) if need[k] else None
                          for k in range(len(datas)))
         return record(out, "EinsumBackward", tuple(ts), backward, tuple(ts))

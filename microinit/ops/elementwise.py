@@ -27,20 +27,27 @@ A zero upstream gradient times an inf/NaN local derivative gives 0, not NaN
     >>> x.grad                       # d(2 sqrt x)/dx = 1/sqrt(x)
     array([1. , 0.5], dtype=float32)
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import as_tensor, fdata, native, operand
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["add", "sub", "rsub", "mul", "div", "rdiv", "neg", "power", "rpower", "exp", "log",
            "sqrt", "absolute", "clip", "where", "compare", "unbroadcast", "mul_masked", "maximum", "minimum",
            "equal", "not_equal", "is_integral", "unary"]
 
 
-def unbroadcast(g, shape):
+def unbroadcast(g: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
     """Sum ``g`` down to ``shape`` (the inverse of numpy broadcasting).
 
     >>> unbroadcast(np.ones((2, 3)), (3,)).tolist()
@@ -57,7 +64,7 @@ def unbroadcast(g, shape):
     return g
 
 
-def mul_masked(g, d):
+def mul_masked(g: NDArray[Any], d: NDArray[Any] | float) -> NDArray[Any]:
     """g * d, except 0 where g == 0 (a zero upstream grad kills an inf/NaN factor).
 
     >>> mul_masked(np.array([0.0, 1.0]), np.array([np.inf, 2.0])).tolist()
@@ -82,7 +89,7 @@ def _no_broadcast(op, *operands):
     return ValueError(f"{op}: shapes {shapes} do not broadcast together")
 
 
-def add(t, other):
+def add(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a + b; d/da = d/db = 1, summed back to each shape."""
     a = fdata(t, "add")
     b, ot = operand(other, "add")
@@ -99,7 +106,7 @@ def add(t, other):
     return wrap(out)
 
 
-def sub(t, other):
+def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1."""
     a = fdata(t, "sub")
     b, ot = operand(other, "sub")
@@ -116,12 +123,12 @@ def sub(t, other):
     return wrap(out)
 
 
-def rsub(t, other):
+def rsub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """other - t for a non-Tensor ``other``."""
     return add(neg(t), other)
 
 
-def mul(t, other):
+def mul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a."""
     a = fdata(t, "mul")
     b, ot = operand(other, "mul")
@@ -143,7 +150,7 @@ def mul(t, other):
     return wrap(out)
 
 
-def div(t, other):
+def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a / b (IEEE: x/0 = ±inf); d/da = 1/b, d/db = -a/b^2."""
     a = fdata(t, "div")
     b, ot = operand(other, "div")
@@ -169,7 +176,7 @@ def div(t, other):
     return wrap(out)
 
 
-def rdiv(t, other):
+def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """c / t for a non-Tensor ``c``; d/dt = -c / t^2."""
     c, _ = operand(other, "div")
     a = fdata(t, "div")
@@ -185,7 +192,7 @@ def rdiv(t, other):
     return wrap(out)
 
 
-def neg(t):
+def neg(t: Tensor) -> Tensor:
     """-x; d/dx = -1."""
     out = -fdata(t, "neg")
     if needs_grad(t):
@@ -193,7 +200,7 @@ def neg(t):
     return wrap(out)
 
 
-def power(t, p):
+def power(t: Tensor, p: Tensor | ArrayLike) -> Tensor:
     """x ** p for a Python number p; d/dx = p x^(p-1), and exactly 0 when p == 0
     (PyTorch's convention: ``x ** 0`` is the constant 1, even at x = 0).
 
@@ -228,7 +235,7 @@ def power(t, p):
     return wrap(out)
 
 
-def rpower(t, c):
+def rpower(t: Tensor, c: float) -> Tensor:
     """c ** t = exp(t ln c) for a Python number c; d/dt = c**t ln c.
 
     At c = 0 the derivative is 0 where t >= 0 and -inf where t < 0; for c < 0 it is
@@ -258,7 +265,8 @@ def rpower(t, c):
     return wrap(out)
 
 
-def unary(t, out, local_grad, op, saves_out=False):
+def unary(t: Tensor, out: NDArray[Any], local_grad: Callable[[], NDArray[Any] | float], op: str,
+          saves_out: bool = False) -> Tensor:
     """The output of a one-input op: recorded with backward g * local_grad() when ``t``
     needs grad (``local_grad`` is evaluated lazily, in backward only), else a leaf."""
     if needs_grad(t):
@@ -268,7 +276,7 @@ def unary(t, out, local_grad, op, saves_out=False):
     return wrap(out)
 
 
-def exp(t):
+def exp(t: Tensor) -> Tensor:
     """e**x; d/dx = e**x."""
     a = fdata(t, "exp")
     with np.errstate(over="ignore"):
@@ -276,7 +284,7 @@ def exp(t):
     return unary(t, out, lambda: out, "ExpBackward", True)
 
 
-def log(t):
+def log(t: Tensor) -> Tensor:
     """Natural log (IEEE: log 0 = -inf, log(<0) = NaN); d/dx = 1/x."""
     a = fdata(t, "log")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -288,7 +296,7 @@ def log(t):
     return unary(t, out, d, "LogBackward")
 
 
-def sqrt(t):
+def sqrt(t: Tensor) -> Tensor:
     """Square root; d/dx = 1 / (2 sqrt(x)) (inf at 0)."""
     a = fdata(t, "sqrt")
     with np.errstate(invalid="ignore"):
@@ -300,13 +308,13 @@ def sqrt(t):
     return unary(t, out, d, "SqrtBackward", True)
 
 
-def absolute(t):
+def absolute(t: Tensor) -> Tensor:
     """|x|; d/dx = sign(x), with 0 at x = 0 (PyTorch's convention)."""
     a = fdata(t, "abs")
     return unary(t, np.abs(a), lambda: np.sign(a), "AbsBackward")
 
 
-def clip(t, lo=None, hi=None):
+def clip(t: Tensor, lo: Tensor | ArrayLike | None = None, hi: Tensor | ArrayLike | None = None) -> Tensor:
     """Clamp into [lo, hi]; gradient 1 inside and at the boundary, 0 where clamped."""
     if lo is None and hi is None:
         raise ValueError("clip: at least one of lo (min) and hi (max) must be given, got None and None")
@@ -328,7 +336,7 @@ def clip(t, lo=None, hi=None):
     return unary(t, out, d, "ClampBackward")
 
 
-def where(cond, a, b):
+def where(cond: Tensor | ArrayLike, a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> Tensor:
     """Elementwise ``a if cond else b`` (numpy broadcasting).
 
     The gradient flows only into the selected branch; the other branch gets exact
@@ -372,7 +380,7 @@ def where(cond, a, b):
     return wrap(out)
 
 
-def compare(t, other, ufunc):
+def compare(t: Tensor, other: Tensor | ArrayLike, ufunc: np.ufunc) -> Tensor:
     """A bool Tensor ``ufunc(t, other)`` (a mask for where/indexing); records nothing."""
     b = other.data if isinstance(other, tensor_class()) else other
     a = native(t.data)
@@ -383,7 +391,7 @@ def compare(t, other, ufunc):
 
 
 
-def is_integral(x):
+def is_integral(x: object) -> bool:
     """True for an integer/bool Tensor, array or Python int/bool (kept integral by the
     ops that follow PyTorch's dtype rule: where, maximum, minimum, max, min)."""
     if isinstance(x, tensor_class()):
@@ -429,7 +437,7 @@ def _extremum(t, other, fn, loses, op, node):
     return wrap(out)
 
 
-def maximum(t, other):
+def maximum(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """Elementwise max(a, b) with broadcasting; a tie sends half the gradient to each
     operand (PyTorch's rule); NaN propagates. Integer/bool operands stay integral.
 
@@ -441,12 +449,12 @@ def maximum(t, other):
     return _extremum(t, other, np.maximum, np.less, "maximum", "MaximumBackward")
 
 
-def minimum(t, other):
+def minimum(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """Elementwise min(a, b); the gradient rule of :func:`maximum`, mirrored."""
     return _extremum(t, other, np.minimum, np.greater, "minimum", "MinimumBackward")
 
 
-def equal(t, other):
+def equal(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t == other`` elementwise: a bool Tensor (records nothing). ``NotImplemented``
     for an object that is not a number or an array, so ``t == None`` is False."""
     if other is None or isinstance(other, (str, bytes, dict, set)):
@@ -454,7 +462,7 @@ def equal(t, other):
     return compare(t, other, np.equal)
 
 
-def not_equal(t, other):
+def not_equal(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t != other`` elementwise: a bool Tensor (records nothing)."""
     if other is None or isinstance(other, (str, bytes, dict, set)):
         return NotImplemented

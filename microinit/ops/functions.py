@@ -14,13 +14,23 @@ their dtype), and one that cannot be (a str, None, a ragged list, a complex arra
     Traceback (most recent call last):
     TypeError: var: input must be an array of float32 or float64 ..., got str
 """
+from __future__ import annotations
+
 import functools
+from typing import TYPE_CHECKING, Callable, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit.autograd.graph import tensor_class, wrap
 from microinit.ops import activations_unfused, elementwise, indexing, reduce, shape, unary
 from microinit.ops._boundary import floats, native
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = [
     "as_input_tensor", "argmax", "argmin", "var", "std", "prod", "logsumexp", "cumsum", "all_", "any_",
@@ -30,7 +40,7 @@ __all__ = [
 ]
 
 
-def as_input_tensor(x, op):
+def as_input_tensor(x: Tensor | ArrayLike, op: str) -> Tensor:
     """``x`` if it is a Tensor, else a leaf Tensor of it (integer/bool kinds kept)."""
     if isinstance(x, tensor_class()):
         return x
@@ -46,11 +56,14 @@ def as_input_tensor(x, op):
     return wrap(floats(x, op))
 
 
-def _tensor_first(fn, op):
+def _tensor_first(fn: Callable[Concatenate[Tensor, _P], _R],
+                  op: str) -> Callable[Concatenate[Tensor | ArrayLike, _P], _R]:
     @functools.wraps(fn)
-    def call(x, *args, **kwargs):
+    def call(x: Tensor | ArrayLike, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         return fn(as_input_tensor(x, op), *args, **kwargs)
-    return call
+    # x may also be given by keyword (x=...), which Concatenate's positional-only first
+    # parameter does not express
+    return call  # type: ignore[return-value]
 
 
 # one line per op: the op of its family module behind the conversion above

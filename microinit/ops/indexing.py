@@ -17,18 +17,25 @@ refuses negative indices in gather and one_hot, and so does microinit.
     array([[0., 1.],
            [1., 0.]], dtype=float32)
 """
+from __future__ import annotations
+
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import fdata, native
 from microinit.ops.reduce import one_axis
 
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
+
 __all__ = ["gather", "one_hot", "masked_fill"]
 
 
-def _index_array(index, op, what="index"):
+def _index_array(index: Tensor | ArrayLike, op: str, what: str = "index") -> NDArray[np.int64]:
     """An integer index (Tensor, array or list) as a native int64 array, or TypeError."""
     a = index.data if isinstance(index, tensor_class()) else np.asarray(index)
     if a.dtype.kind not in "iu":
@@ -36,7 +43,7 @@ def _index_array(index, op, what="index"):
     return native(a.astype(np.int64, copy=False))
 
 
-def _check_range(idx, n, op):
+def _check_range(idx: NDArray[Any], n: int, op: str) -> None:
     if idx.size:
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= n:
@@ -45,7 +52,7 @@ def _check_range(idx, n, op):
                              f"(indices must be in [0, {n - 1}])")
 
 
-def gather(t, axis, index):
+def gather(t: Tensor, axis: int, index: Tensor | ArrayLike) -> Tensor:
     """``out[i][j] = x[index[i][j]][j]`` for axis 0 (likewise on any axis), PyTorch's
     ``torch.gather(x, dim, index)``: ``index`` has x's number of dimensions, a size no
     larger than x's on the other axes, and the output has index's shape.
@@ -60,16 +67,16 @@ def gather(t, axis, index):
     _check_range(idx, n, "gather")
     if a.ndim == 0:
         out = a.reshape(()).copy()
-        places = ()
+        places: tuple[Any, ...] = ()
     else:
-        places = list(np.indices(idx.shape, sparse=True))
-        places[ax] = idx
-        places = tuple(places)
+        grids: list[Any] = list(np.indices(idx.shape, sparse=True))
+        grids[ax] = idx
+        places = tuple(grids)
         out = np.asarray(a[places], order="C")
     if needs_grad(t):
         shape = a.shape
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             full = np.zeros(shape, g.dtype)
             np.add.at(full, places, g)
             return (full,)
@@ -77,7 +84,7 @@ def gather(t, axis, index):
     return wrap(out)
 
 
-def one_hot(labels, num_classes=-1):
+def one_hot(labels: Tensor | ArrayLike, num_classes: int = -1) -> Tensor:
     """An int64 tensor of shape ``labels.shape + (num_classes,)`` with 1 at each label
     (PyTorch's ``F.one_hot``); ``num_classes=-1`` means max(labels) + 1.
 
@@ -101,7 +108,7 @@ def one_hot(labels, num_classes=-1):
     return wrap(out)
 
 
-def masked_fill(t, mask, value):
+def masked_fill(t: Tensor, mask: Tensor | ArrayLike, value: float) -> Tensor:
     """``value`` where the bool ``mask`` (broadcast to x's shape) is True, else x.
     Backward: g where the mask is False, 0 where it is True.
 

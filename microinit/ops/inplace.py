@@ -27,28 +27,36 @@ integer tensor, a broadcast that would grow ``t``) is refused before anything is
     >>> h.sum().backward(); w.grad
     array([3., 3.], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, tensor_class, wrap
 from microinit.autograd.mode import grad_mode
 from microinit.ops import elementwise
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["iadd", "isub", "imul", "idiv"]
 
 _INTEGER_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
 
 
-def _other_requires_grad(other):
+def _other_requires_grad(other: Tensor | ArrayLike) -> bool:
     return isinstance(other, tensor_class()) and other.requires_grad
 
 
-def _check_writable(t, op):
+def _check_writable(t: Tensor, op: str) -> None:
     if not t.data.flags.writeable:
         raise ValueError(f"{op}: the tensor's data (shape {t.data.shape}) is a read-only array; "
                          "in-place arithmetic needs a writable one (use t = t {op[0]} ... instead)")
 
 
-def _integer_inplace(t, other, name, op):
+def _integer_inplace(t: Tensor, other: Tensor | ArrayLike, name: str, op: str) -> Tensor:
     """Integer tensors (labels, indices) never require grad: numpy's in-place ufunc."""
     ufunc = _INTEGER_UFUNCS.get(name)
     b = other.data if isinstance(other, tensor_class()) else other
@@ -67,15 +75,15 @@ def _integer_inplace(t, other, name, op):
     return t
 
 
-def _result_into(t, result, op):
+def _result_into(t: Tensor, result: NDArray[Any], op: str) -> None:
     """Check that ``result`` (the out-of-place value) can replace ``t.data`` in place."""
     if result.shape != t.data.shape:
         raise ValueError(f"{op}: the result has shape {result.shape}, but an in-place update must keep "
                          f"the tensor's shape {t.data.shape}")
 
 
-def _inplace(t, other, name, op):
-    forward = getattr(elementwise, name)
+def _inplace(t: Tensor, other: Tensor | ArrayLike, name: str, op: str) -> Tensor:
+    forward: Callable[[Tensor, Any], Tensor] = getattr(elementwise, name)
     if t.data.dtype.kind != "f":
         _check_writable(t, op)
         return _integer_inplace(t, other, name, op)
@@ -100,30 +108,30 @@ def _inplace(t, other, name, op):
     # A node that saved its output (exp, softmax...) read t's array, about to be
     # overwritten: the copy carries a nonzero version, so that node refuses backward.
     before._version = t._version + 1
-    result = forward(before, other)
-    _result_into(t, result.data, op)
-    np.copyto(t.data, result.data, casting="same_kind")
-    t.requires_grad, t._ctx = result.requires_grad, result._ctx
+    recorded = forward(before, other)
+    _result_into(t, recorded.data, op)
+    np.copyto(t.data, recorded.data, casting="same_kind")
+    t.requires_grad, t._ctx = recorded.requires_grad, recorded._ctx
     t.grad = None
     t._version += 1
     return t
 
 
-def iadd(t, other):
+def iadd(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t += other`` (see the module docstring for when it is recorded)."""
     return _inplace(t, other, "add", "+=")
 
 
-def isub(t, other):
+def isub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t -= other``."""
     return _inplace(t, other, "sub", "-=")
 
 
-def imul(t, other):
+def imul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t *= other``."""
     return _inplace(t, other, "mul", "*=")
 
 
-def idiv(t, other):
+def idiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t /= other``."""
     return _inplace(t, other, "div", "/=")

@@ -22,7 +22,12 @@ product, bias, activation), so a layer computes the same bits alone or inside a 
 Outputs come from a buffer pool that hands an array out again only when nothing else
 references it.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit._kernels import dense as _kdense
 from microinit._kernels import matmul as _kmatmul
@@ -30,6 +35,9 @@ from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.autograd.mode import grad_mode
 from microinit.ops._boundary import as_tensor, check_ndim, floats, promote
 from microinit.ops.activations import ACTIVATION_CODES, DEFAULT_PARAM, activation_code, activation_param
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["matmul", "matmul_backward", "matmul_op", "dense_forward", "dense_backward",
            "dense_chain_forward", "dense_chain_backward", "dense", "dense_chain",
@@ -194,7 +202,7 @@ def matmul_backward(a, b, dout, need_a=True, need_b=True):
     return da, db
 
 
-def matmul_op(a, b):
+def matmul_op(a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> Tensor:
     """The Tensor op a @ b, numpy's rules: 2-D and batched 3-D operands run the kernels
     above (:func:`matmul`); 1-D operands and N-D broadcast batch dimensions go to
     :func:`_matmul_general`.
@@ -379,7 +387,18 @@ def dense_backward(saved, dy, need_x=True, need_W=True, need_b=True):
     return tuple(dense_chain_backward(saved, dy, need_x, ((need_W, need_b),)))
 
 
-def dense_chain(x, layers, return_intermediates=False):
+#: one layer of a chain: (W, b, activation, param); Tensors or arrays, b may be None
+LayerSpec = tuple[Any, Any, Optional[str], Optional[float]]
+
+
+@overload
+def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
+                return_intermediates: Literal[False] = False) -> Tensor: ...
+@overload
+def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
+                return_intermediates: Literal[True]) -> tuple[Tensor, list[NDArray[Any]]]: ...
+def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
+                return_intermediates: bool = False) -> Tensor | tuple[Tensor, list[NDArray[Any]]]:
     """The Tensor op: dense layers back to back as ONE graph node.
 
     ``layers``: a sequence of ``(W, b, activation, param)`` (Tensors or arrays; b may be
@@ -447,7 +466,8 @@ def dense_chain(x, layers, return_intermediates=False):
     return out
 
 
-def dense(x, W, b=None, activation=None, param=None):
+def dense(x: Tensor | ArrayLike, W: Tensor | ArrayLike, b: Tensor | ArrayLike | None = None,
+          activation: str | None = None, param: float | None = None) -> Tensor:
     """The Tensor op act(x @ W + b): one graph node, the one-layer :func:`dense_chain`.
 
     ``W`` is (in, out), ``b`` is (out,) or None; ``param`` is leaky_relu's slope /

@@ -23,10 +23,14 @@ normalizes with the running statistics, which are then constants.
     >>> rm.round(6).tolist(), rv.round(6).tolist()  # 0.1 batch mean; 0.9 + 0.1 unbiased var
     ([0.2, 0.5], [1.1, 1.7])
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from microinit._kernels import dropout as _dropout
 from microinit._kernels import norm as _norm
@@ -34,10 +38,15 @@ from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import as_tensor, fdata, floats, result_dtype
 from microinit.rng import as_generator
 
+_T = TypeVar("_T")
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
+
 __all__ = ["layer_norm", "batch_norm", "dropout", "normalized_shape_of", "check_dropout_p"]
 
 
-def _kernel(result, op):
+def _kernel(result: _T | None, op: str) -> _T:
     # The arguments passed the boundary and the op's shape checks, which are exactly
     # what the kernel's fast lane tests; a refusal here is a bug, not bad input.
     if result is None:
@@ -45,43 +54,44 @@ def _kernel(result, op):
     return result
 
 
-def _upstream(g, shape, dtype):
+def _upstream(g: ArrayLike, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
     """The upstream gradient as a C-contiguous array of the output's shape and dtype."""
-    g = np.asarray(g)
-    if g.shape != shape:
-        g = np.broadcast_to(g, shape)
-    return np.ascontiguousarray(g, dtype=dtype)
+    a = np.asarray(g)
+    if a.shape != shape:
+        a = np.broadcast_to(a, shape)
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
-def _eps(eps, op):
+def _eps(eps: float, op: str) -> float:
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
         raise ValueError(f"{op}: eps must be a non-negative number, got {eps!r}")
     return float(eps)
 
 
-def _param(t, shape, op, name):
+def _param(t: Tensor | ArrayLike | None, shape: Sequence[int], op: str,
+           name: str) -> tuple[NDArray[Any] | None, Tensor | None]:
     """(data, Tensor or None) of an optional affine parameter of ``shape``."""
     if t is None:
         return None, None
-    is_tensor = isinstance(t, tensor_class())
-    a = fdata(t, op) if is_tensor else floats(t, op, name)
+    tensor = t if isinstance(t, tensor_class()) else None
+    a = fdata(tensor, op) if tensor is not None else floats(t, op, name)
     if a.shape != tuple(shape):
         raise ValueError(f"{op}: {name} has shape {a.shape}, expected {tuple(shape)}")
-    return a, (t if is_tensor else None)
+    return a, tensor
 
 
-def _param_grad(t, g, shape):
+def _param_grad(t: Tensor | None, g: NDArray[Any] | None, shape: Sequence[int]) -> NDArray[Any] | None:
     """The gradient of an affine parameter Tensor ``t`` in its own dtype (None if no t)."""
     if t is None or g is None:
         return None
     return g.reshape(shape).astype(t.data.dtype, copy=False)
 
 
-def _same_dtype(dtype, *arrays):
+def _same_dtype(dtype: DTypeLike, *arrays: NDArray[Any] | None) -> list[NDArray[Any] | None]:
     return [a if a is None or a.dtype == dtype else a.astype(dtype) for a in arrays]
 
 
-def normalized_shape_of(normalized_shape, op="layer_norm"):
+def normalized_shape_of(normalized_shape: int | Sequence[int], op: str = "layer_norm") -> tuple[int, ...]:
     """``normalized_shape`` (an int or a sequence of ints >= 0) as a tuple.
 
     >>> normalized_shape_of(4), normalized_shape_of([2, 3])
@@ -105,12 +115,20 @@ class LayerNormSaved:
 
     __slots__ = ("x2", "mean", "rstd", "weight", "param_shape")
 
-    def __init__(self, x2, mean, rstd, weight, param_shape):
+    x2: NDArray[Any]
+    mean: NDArray[Any]
+    rstd: NDArray[Any]
+    weight: NDArray[Any] | None
+    param_shape: tuple[int, ...]
+
+    def __init__(self, x2: NDArray[Any], mean: NDArray[Any], rstd: NDArray[Any], weight: NDArray[Any] | None,
+                 param_shape: tuple[int, ...]) -> None:
         self.x2, self.mean, self.rstd, self.weight = x2, mean, rstd, weight
         self.param_shape = param_shape
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm(x: Tensor | ArrayLike, normalized_shape: int | Sequence[int], weight: Tensor | ArrayLike | None = None,
+               bias: Tensor | ArrayLike | None = None, eps: float = 1e-5) -> Tensor:
     """The Tensor op ``torch.nn.functional.layer_norm``: normalize over the trailing
     ``normalized_shape`` dimensions of ``x``, then scale by ``weight`` and shift by
     ``bias`` (both of ``normalized_shape``, optional). One graph node.
@@ -133,7 +151,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     w, wt = _param(weight, shape, op, "weight")
     b, bt = _param(bias, shape, op, "bias")
     dtype = result_dtype(a, w, b)
-    a, w, b = _same_dtype(dtype, a, w, b)
+    a, w, b = _same_dtype(dtype, a, w, b)  # type: ignore[assignment]  # a stays an array
     d = math.prod(shape)
     m = math.prod(a.shape[:a.ndim - k])
     x2 = a.reshape(m, d)
@@ -147,7 +165,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     need_x = needs_grad(xt)
     need_params = needs_grad(wt, bt)
 
-    def backward(g):
+    def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
         dy = _upstream(g, out.shape, dtype).reshape(m, d)
         dx, dw, db = _kernel(_norm.layer_norm_backward(saved.x2, saved.mean, saved.rstd, saved.weight,
                                                        dy, need_x, need_params), op)
@@ -165,26 +183,33 @@ class BatchNormSaved:
 
     __slots__ = ("x2", "mean", "invstd", "weight", "batch_stats")
 
-    def __init__(self, x2, mean, invstd, weight, batch_stats):
+    x2: NDArray[Any]
+    mean: NDArray[Any]
+    invstd: NDArray[Any]
+    weight: NDArray[Any] | None
+    batch_stats: bool
+
+    def __init__(self, x2: NDArray[Any], mean: NDArray[Any], invstd: NDArray[Any], weight: NDArray[Any] | None,
+                 batch_stats: bool) -> None:
         self.x2, self.mean, self.invstd = x2, mean, invstd
         self.weight, self.batch_stats = weight, batch_stats
 
 
-def _channels_last(a):
+def _channels_last(a: NDArray[Any]) -> NDArray[Any]:
     """(N, C) as it is; (N, C, L) as the (N * L, C) rows the column kernel reads."""
     if a.ndim == 2:
         return a
     return np.ascontiguousarray(a.transpose(0, 2, 1)).reshape(-1, a.shape[1])
 
 
-def _channels_back(y2, shape):
+def _channels_back(y2: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
     if len(shape) == 2:
         return y2
     n, c, length = shape
     return np.ascontiguousarray(y2.reshape(n, length, c).transpose(0, 2, 1))
 
 
-def _running(buf, c, op, name):
+def _running(buf: Any, c: int, op: str, name: str) -> NDArray[Any] | None:
     if buf is None:
         return None
     if isinstance(buf, tensor_class()):
@@ -197,7 +222,8 @@ def _running(buf, c, op, name):
     return buf
 
 
-def _update_running(running_mean, running_var, mean, var, count, momentum):
+def _update_running(running_mean: NDArray[Any] | None, running_var: NDArray[Any] | None, mean: NDArray[Any],
+                    var: NDArray[Any], count: int, momentum: float) -> None:
     """PyTorch's update, in place: the running variance takes the UNBIASED batch variance."""
     unbiased = var.astype(np.float64) * (count / (count - 1))
     if running_mean is not None:
@@ -208,8 +234,9 @@ def _update_running(running_mean, running_var, mean, var, count, momentum):
         running_var += (momentum * unbiased).astype(running_var.dtype)
 
 
-def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+def batch_norm(x: Tensor | ArrayLike, running_mean: NDArray[Any] | None, running_var: NDArray[Any] | None,
+               weight: Tensor | ArrayLike | None = None, bias: Tensor | ArrayLike | None = None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5) -> Tensor:
     """The Tensor op ``torch.nn.functional.batch_norm`` for (N, C) or (N, C, L) input.
 
     ``running_mean``/``running_var``: float arrays of shape (C,), or None when
@@ -261,7 +288,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     saved = BatchNormSaved(x2, mean, invstd, w, batch_stats)
     need_x = needs_grad(xt)
 
-    def backward(g):
+    def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
         dy = _channels_last(_upstream(g, out.shape, dtype))
         dx, dw, db = _kernel(_norm.batch_norm_backward(saved.x2, saved.mean, saved.invstd, saved.weight,
                                                        dy, saved.batch_stats, need_x), op)
@@ -279,11 +306,14 @@ class DropoutSaved:
 
     __slots__ = ("keep", "p")
 
-    def __init__(self, keep, p):
+    keep: NDArray[Any]
+    p: float
+
+    def __init__(self, keep: NDArray[Any], p: float) -> None:
         self.keep, self.p = keep, p
 
 
-def check_dropout_p(p, op="dropout"):
+def check_dropout_p(p: float, op: str = "dropout") -> float:
     """``p`` as a float in [0, 1], else ``ValueError`` (``TypeError`` for a non-number).
 
     >>> check_dropout_p(1.5)
@@ -297,7 +327,7 @@ def check_dropout_p(p, op="dropout"):
     return float(p)
 
 
-def dropout(x, p=0.5, training=True, rng=None):
+def dropout(x: Tensor | ArrayLike, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:
     """The Tensor op ``torch.nn.functional.dropout`` (inverted dropout).
 
     In training each element is zeroed with probability ``p`` and the kept ones are
@@ -325,7 +355,7 @@ def dropout(x, p=0.5, training=True, rng=None):
         return wrap(y)
     saved = DropoutSaved(keep, p)
 
-    def backward(g):
+    def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
         return (_kernel(_dropout.dropout_backward(_upstream(g, y.shape, y.dtype), saved.keep, saved.p), op),)
 
     return record(y, "NativeDropoutBackward", (xt,), backward)

@@ -26,16 +26,24 @@ numbers in the same order whatever layout the data arrived in: the same bits.
     array([[0. , 0.5],
            [0.5, 0. ]], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.autograd.graph import needs_grad, record, wrap
 from microinit.ops._boundary import fdata, native
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["sum_", "mean", "amax", "amin", "norm_axis", "argmax", "argmin", "var", "std", "prod",
            "logsumexp", "all_", "any_", "cumsum", "one_axis"]
 
 
-def norm_axis(axis, ndim, op="reduce"):
+def norm_axis(axis: int | Sequence[int] | None, ndim: int, op: str = "reduce") -> tuple[int, ...] | None:
     """``axis`` (None, int or sequence of ints) as a sorted tuple of non-negative axes,
     or None (all axes); an axis out of range or given twice is a ``ValueError`` naming
     ``op`` (numpy would say neither which op nor, for a repeat, which axis).
@@ -49,8 +57,8 @@ def norm_axis(axis, ndim, op="reduce"):
     if axis is None:
         return None
     many = isinstance(axis, (tuple, list))
-    out = []
-    for a in (axis if many else (axis,)):
+    out: list[int] = []
+    for a in (axis if many else (axis,)):  # type: ignore[union-attr]  # many: axis is a sequence
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
             raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
         if not (a in (0, -1) if ndim == 0 else -ndim <= a < ndim):  # a 0-d tensor has axis 0, as in PyTorch
@@ -61,7 +69,7 @@ def norm_axis(axis, ndim, op="reduce"):
     return tuple(sorted(out)) if ndim else None
 
 
-def _kept_shape(shape, axis, keepdims):
+def _kept_shape(shape: tuple[int, ...], axis: int | Sequence[int] | None, keepdims: bool) -> tuple[int, ...] | None:
     """Shape of a reduction's output with reduced axes kept as 1 (None when the
     gradient already broadcasts against the input as it is)."""
     if keepdims or axis is None:
@@ -72,7 +80,7 @@ def _kept_shape(shape, axis, keepdims):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def sum_(t, axis=None, keepdims=False):
+def sum_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None = all); grad broadcasts back: d sum / dx_i = 1."""
     a = fdata(t, "sum")
     axis = norm_axis(axis, a.ndim, "sum")
@@ -80,7 +88,7 @@ def sum_(t, axis=None, keepdims=False):
     if needs_grad(t):
         shape, kshape = a.shape, _kept_shape(a.shape, axis, keepdims)
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             full = np.empty(shape, g.dtype)
             full[...] = g if kshape is None else g.reshape(kshape)
             return (full,)
@@ -88,7 +96,7 @@ def sum_(t, axis=None, keepdims=False):
     return wrap(out)
 
 
-def mean(t, axis=None, keepdims=False):
+def mean(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``: sum / n, grad 1/n per element (an empty mean is NaN)."""
     a = fdata(t, "mean")
     axis = axes = norm_axis(axis, a.ndim, "mean")
@@ -101,7 +109,7 @@ def mean(t, axis=None, keepdims=False):
         shape, kshape = a.shape, _kept_shape(a.shape, axis, keepdims)
         scale = 1.0 / n if n else 0.0
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             full = np.empty(shape, g.dtype)
             np.multiply(g if kshape is None else g.reshape(kshape), scale, out=full)
             return (full,)
@@ -109,7 +117,7 @@ def mean(t, axis=None, keepdims=False):
     return wrap(out)
 
 
-def _extreme(t, axis, keepdims, fn, op):
+def _extreme(t: Tensor, axis: int | Sequence[int] | None, keepdims: bool, fn: Callable[..., Any], op: str) -> Tensor:
     name = fn.__name__  # "max" / "min"
     if t.data.dtype.kind in "iub":  # labels/masks keep their dtype (PyTorch); no gradient
         a = native(t.data)
@@ -128,7 +136,7 @@ def _extreme(t, axis, keepdims, fn, op):
     if needs_grad(t):
         axes = axis
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             # Ties share the gradient equally (like torch.amax/amin).
             mask = a == out_k
             cnt = mask.sum(axis=axis, keepdims=True)
@@ -139,28 +147,28 @@ def _extreme(t, axis, keepdims, fn, op):
     return wrap(out)
 
 
-def amax(t, axis=None, keepdims=False):
+def amax(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``; tied maxima share the gradient equally."""
     return _extreme(t, axis, keepdims, np.max, "MaxBackward")
 
 
-def amin(t, axis=None, keepdims=False):
+def amin(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``; tied minima share the gradient equally."""
     return _extreme(t, axis, keepdims, np.min, "MinBackward")
 
 
-def one_axis(axis, ndim, op):
+def one_axis(axis: int, ndim: int, op: str) -> int:
     """A single axis (int) as a non-negative int, checked by :func:`norm_axis`."""
     if isinstance(axis, (tuple, list)):
         raise TypeError(f"{op}: axis must be one int, got {axis!r}")
-    return norm_axis(axis, ndim, op)[0] if ndim else 0
+    return norm_axis(axis, ndim, op)[0] if ndim else 0  # type: ignore[index]  # an int axis: never None
 
 
-def _group_size(shape, axes):
+def _group_size(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:
     return int(np.prod(shape)) if axes is None else int(np.prod([shape[i] for i in axes]))
 
 
-def _arg_extreme(t, axis, keepdims, fn, op):
+def _arg_extreme(t: Tensor, axis: int | None, keepdims: bool, fn: Callable[..., Any], op: str) -> Tensor:
     a = native(t.data)
     if axis is None:
         if a.size == 0:
@@ -175,7 +183,7 @@ def _arg_extreme(t, axis, keepdims, fn, op):
     return wrap(np.asarray(fn(a, axis=ax, keepdims=keepdims), dtype=np.int64))
 
 
-def argmax(t, axis=None, keepdims=False):
+def argmax(t: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index (int64) of the maximum along ``axis`` (None: of the flattened tensor);
     the first one on ties, as in PyTorch.
 
@@ -186,12 +194,13 @@ def argmax(t, axis=None, keepdims=False):
     return _arg_extreme(t, axis, keepdims, np.argmax, "argmax")
 
 
-def argmin(t, axis=None, keepdims=False):
+def argmin(t: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Index (int64) of the minimum along ``axis`` (None: of the flattened tensor)."""
     return _arg_extreme(t, axis, keepdims, np.argmin, "argmin")
 
 
-def _moments(t, axis, keepdims, ddof, op):
+def _moments(t: Tensor, axis: int | Sequence[int] | None, keepdims: bool, ddof: float,
+             op: str) -> tuple[NDArray[Any], tuple[int, ...] | None, NDArray[Any], float, NDArray[Any]]:
     if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer, float)):
         raise TypeError(f"{op}: ddof must be a number, got {type(ddof).__name__}")
     a = fdata(t, op)
@@ -204,13 +213,13 @@ def _moments(t, axis, keepdims, ddof, op):
     return a, axes, centered, denom, v.astype(a.dtype, copy=False)
 
 
-def _expand(g, shape, axes, keepdims):
+def _expand(g: NDArray[Any], shape: tuple[int, ...], axes: tuple[int, ...] | None, keepdims: bool) -> NDArray[Any]:
     """An upstream gradient of a reduction reshaped to broadcast against the input."""
     kshape = None if keepdims or axes is None else _kept_shape(shape, axes, False)
     return g if kshape is None else g.reshape(kshape)
 
 
-def var(t, axis=None, keepdims=False, ddof=1):
+def var(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 1) -> Tensor:
     """Variance over ``axis``: sum (x - mean)^2 / (n - ddof).
 
     microinit keeps numpy's argument names but PyTorch's behaviour: the default is the
@@ -223,14 +232,14 @@ def var(t, axis=None, keepdims=False, ddof=1):
     """
     a, axes, centered, denom, out = _moments(t, axis, keepdims, ddof, "var")
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 return (_expand(g, a.shape, axes, keepdims) * centered * (2.0 / denom if denom else np.inf),)
         return record(out, "VarBackward", (t,), backward, (t,))
     return wrap(out)
 
 
-def std(t, axis=None, keepdims=False, ddof=1):
+def std(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 1) -> Tensor:
     """Standard deviation over ``axis``: sqrt(var(x, ddof)); default ``ddof=1`` as in
     PyTorch (see :func:`var`). Backward: g (x - mean) / ((n - ddof) std), NaN where std = 0
     (as in PyTorch).
@@ -242,7 +251,7 @@ def std(t, axis=None, keepdims=False, ddof=1):
     a, axes, centered, denom, v = _moments(t, axis, keepdims, ddof, "std")
     out = np.sqrt(v)
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             with np.errstate(invalid="ignore", divide="ignore"):
                 scale = _expand(g / (out * denom), a.shape, axes, keepdims) if denom else np.inf
                 return (centered * scale,)
@@ -250,7 +259,7 @@ def std(t, axis=None, keepdims=False, ddof=1):
     return wrap(out)
 
 
-def prod(t, axis=None, keepdims=False):
+def prod(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Product over ``axis``. Backward: g times the product of the other entries, computed
     from prefix and suffix products, so it is exact when entries are zero.
 
@@ -263,7 +272,7 @@ def prod(t, axis=None, keepdims=False):
     axes = norm_axis(axis, a.ndim, "prod")
     out = np.asarray(a.prod(axis=axes, keepdims=keepdims))
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             red = tuple(range(a.ndim)) if axes is None else axes
             keep = tuple(i for i in range(a.ndim) if i not in red)
             moved = np.transpose(a, keep + red)
@@ -280,7 +289,7 @@ def prod(t, axis=None, keepdims=False):
     return wrap(out)
 
 
-def logsumexp(t, axis=None, keepdims=False):
+def logsumexp(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """log sum exp(x) over ``axis``, shifted by the maximum so it never overflows;
     an all -inf group gives -inf (as in PyTorch). Backward: g * exp(x - out) (softmax).
 
@@ -298,19 +307,19 @@ def logsumexp(t, axis=None, keepdims=False):
                                                   and i not in axes])
     out = np.asarray(kept).astype(a.dtype, copy=False)
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             with np.errstate(invalid="ignore", over="ignore"):
                 return (_expand(g, a.shape, axes, keepdims) * np.exp(a - out_k),)
         return record(out, "LogsumexpBackward", (t,), backward, (t,))
     return wrap(out)
 
 
-def _logical(t, axis, keepdims, fn, op):
+def _logical(t: Tensor, axis: int | Sequence[int] | None, keepdims: bool, fn: Callable[..., Any], op: str) -> Tensor:
     a = native(t.data)
     return wrap(np.asarray(fn(a, axis=norm_axis(axis, a.ndim, op), keepdims=keepdims)))
 
 
-def all_(t, axis=None, keepdims=False):
+def all_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """True where every entry over ``axis`` is nonzero (a bool tensor; no gradient).
 
     >>> import microinit as mi
@@ -320,12 +329,12 @@ def all_(t, axis=None, keepdims=False):
     return _logical(t, axis, keepdims, np.all, "all")
 
 
-def any_(t, axis=None, keepdims=False):
+def any_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """True where some entry over ``axis`` is nonzero (a bool tensor; no gradient)."""
     return _logical(t, axis, keepdims, np.any, "any")
 
 
-def cumsum(t, axis):
+def cumsum(t: Tensor, axis: int) -> Tensor:
     """Cumulative sum along ``axis`` (required, as torch's ``dim``); integer/bool tensors
     give int64, as in PyTorch. Backward: the reversed cumulative sum of g.
 
@@ -343,7 +352,7 @@ def cumsum(t, axis):
     ax = one_axis(axis, a.ndim, "cumsum")
     out = np.cumsum(a, axis=ax).reshape(a.shape)
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
             g = g.reshape(-1) if a.ndim == 0 else g
             return (np.flip(np.cumsum(np.flip(g, ax), axis=ax), ax).reshape(a.shape),)
         return record(out, "CumsumBackward", (t,), backward)

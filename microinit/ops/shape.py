@@ -26,12 +26,20 @@ reaches a kernel next needs no conversion.
     >>> x.grad
     array([2., 0., 1.], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import as_tensor, fdata, native
 from microinit.ops.elementwise import unbroadcast
 from microinit.ops.reduce import norm_axis
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["reshape", "transpose", "getitem", "concatenate", "stack", "astype", "shape_arg", "squeeze",
            "unsqueeze", "expand", "flip", "pad", "tril", "triu", "torch_index"]
@@ -51,7 +59,7 @@ def shape_arg(shape):
     return tuple(int(s) for s in shape)
 
 
-def reshape(t, *shape):
+def reshape(t: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """Same data in a new shape (a view of the same memory when possible)."""
     a = fdata(t, "reshape") if t.requires_grad else native(t.data)
     try:
@@ -67,7 +75,7 @@ def reshape(t, *shape):
     return wrap(out)
 
 
-def transpose(t, *axes):
+def transpose(t: Tensor, *axes: int | Sequence[int]) -> Tensor:
     """Permute dimensions (reverse them when no axes are given)."""
     a = native(t.data)
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
@@ -134,7 +142,7 @@ def torch_index(idx):
     return tuple(first), tuple(rest)
 
 
-def getitem(t, idx):
+def getitem(t: Tensor, idx: Any) -> Tensor:
     """Basic slicing and integer/bool-array indexing; the gradient scatter-adds back.
 
     Integers mixed with an advanced index follow PyTorch (:func:`torch_index`):
@@ -184,7 +192,7 @@ def _join(tensors, axis, join, op):
     return ts, datas, out
 
 
-def concatenate(tensors, axis=0):
+def concatenate(tensors: Sequence[Tensor | ArrayLike], axis: int = 0) -> Tensor:
     """Join tensors (or arrays) along an existing axis; the gradient is split back."""
     ts, datas, out = _join(tensors, axis, np.concatenate, "concatenate")
     if needs_grad(*ts):
@@ -194,7 +202,7 @@ def concatenate(tensors, axis=0):
     return wrap(out)
 
 
-def stack(tensors, axis=0):
+def stack(tensors: Sequence[Tensor | ArrayLike], axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis; the gradient is indexed back."""
     ts, _, out = _join(tensors, axis, np.stack, "stack")
     if needs_grad(*ts):
@@ -205,7 +213,7 @@ def stack(tensors, axis=0):
     return wrap(out)
 
 
-def astype(t, dt):
+def astype(t: Tensor, dt: np.dtype[Any]) -> Tensor:
     """A copy in dtype ``dt`` (already checked); the gradient is cast back."""
     a = native(t.data)
     if dt == a.dtype:
@@ -227,7 +235,7 @@ def _view(t, out, node):
     return wrap(out)
 
 
-def squeeze(t, axis=None):
+def squeeze(t: Tensor, axis: int | tuple[int, ...] | None = None) -> Tensor:
     """Drop dimensions of size 1 (all of them, or those in ``axis``); an axis whose size
     is not 1 is left as it is, as in PyTorch.
 
@@ -241,7 +249,7 @@ def squeeze(t, axis=None):
     return _view(t, a.reshape(keep), "SqueezeBackward")
 
 
-def unsqueeze(t, axis):
+def unsqueeze(t: Tensor, axis: int) -> Tensor:
     """Insert a dimension of size 1 at ``axis`` (in [-ndim - 1, ndim], as in PyTorch).
 
     >>> import microinit as mi
@@ -253,7 +261,7 @@ def unsqueeze(t, axis):
     return _view(t, a.reshape(a.shape[:ax] + (1,) + a.shape[ax:]), "UnsqueezeBackward")
 
 
-def expand(t, *shape):
+def expand(t: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """Broadcast to ``shape`` (-1 keeps a dimension; new dimensions go in front), as
     PyTorch's ``expand``; the result is a copy. Backward: g summed over the expanded dims.
 
@@ -277,7 +285,7 @@ def expand(t, *shape):
     return wrap(out)
 
 
-def flip(t, axis=None):
+def flip(t: Tensor, axis: int | tuple[int, ...] | None = None) -> Tensor:
     """Reverse the order of entries along ``axis`` (None: every axis).
 
     >>> import microinit as mi
@@ -292,7 +300,7 @@ def flip(t, axis=None):
     return wrap(out)
 
 
-def pad(t, pad, value=0.0):
+def pad(t: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
     """Constant padding, PyTorch's ``F.pad(x, pad, value=value)``: ``pad`` is (before,
     after) pairs starting from the LAST dimension, ``(left, right, top, bottom, ...)``;
     a negative amount crops. Backward: the middle of g.
@@ -343,7 +351,7 @@ def _triangle(t, diagonal, keep, op):
     return wrap(out)
 
 
-def tril(t, diagonal=0):
+def tril(t: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle of the last two dimensions (entries j <= i + diagonal kept).
 
     >>> import microinit as mi
@@ -353,6 +361,6 @@ def tril(t, diagonal=0):
     return _triangle(t, diagonal, np.tril, "tril")
 
 
-def triu(t, diagonal=0):
+def triu(t: Tensor, diagonal: int = 0) -> Tensor:
     """The upper triangle of the last two dimensions (entries j >= i + diagonal kept)."""
     return _triangle(t, diagonal, np.triu, "triu")

@@ -22,13 +22,20 @@ an integer tensor (as PyTorch does), the others compute in float32.
     >>> x.sin().sum().backward(); x.grad
     array([1.       , 0.5403023], dtype=float32)
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.autograd.graph import wrap
 from microinit.ops._boundary import fdata, native
 from microinit.ops.elementwise import unary
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["sin", "cos", "erf", "rsqrt", "log2", "exp2", "sign", "floor", "ceil", "round_",
            "isnan", "isinf", "isfinite"]
@@ -40,7 +47,7 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _erf = np.frompyfunc(math.erf, 1, 1)
 
 
-def sin(t):
+def sin(t: Tensor) -> Tensor:
     """sin x; d/dx = cos x."""
     a = fdata(t, "sin")
     with np.errstate(invalid="ignore"):  # sin(inf) is NaN, as IEEE says
@@ -48,7 +55,7 @@ def sin(t):
     return unary(t, out, lambda: np.cos(a), "SinBackward")
 
 
-def cos(t):
+def cos(t: Tensor) -> Tensor:
     """cos x; d/dx = -sin x."""
     a = fdata(t, "cos")
     with np.errstate(invalid="ignore"):
@@ -56,7 +63,7 @@ def cos(t):
     return unary(t, out, lambda: -np.sin(a), "CosBackward")
 
 
-def erf(t):
+def erf(t: Tensor) -> Tensor:
     """The error function 2/sqrt(pi) int_0^x e^(-u^2) du; d/dx = 2/sqrt(pi) e^(-x^2).
 
     >>> import microinit as mi
@@ -68,7 +75,7 @@ def erf(t):
     return unary(t, out, lambda: _TWO_OVER_SQRT_PI * np.exp(-a * a), "ErfBackward")
 
 
-def rsqrt(t):
+def rsqrt(t: Tensor) -> Tensor:
     """1 / sqrt(x) (inf at 0, NaN below); d/dx = -1 / (2 x^1.5) = -out^3 / 2."""
     a = fdata(t, "rsqrt")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -76,19 +83,19 @@ def rsqrt(t):
     return unary(t, out, lambda: -0.5 * out * out * out, "RsqrtBackward", True)
 
 
-def log2(t):
+def log2(t: Tensor) -> Tensor:
     """Base-2 logarithm; d/dx = 1 / (x ln 2)."""
     a = fdata(t, "log2")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log2(a)
 
-    def d():
+    def d() -> NDArray[Any]:
         with np.errstate(divide="ignore"):
             return 1.0 / (a * _LN2)
     return unary(t, out, d, "Log2Backward")
 
 
-def exp2(t):
+def exp2(t: Tensor) -> Tensor:
     """2^x; d/dx = 2^x ln 2."""
     a = fdata(t, "exp2")
     with np.errstate(over="ignore"):
@@ -96,35 +103,35 @@ def exp2(t):
     return unary(t, out, lambda: out * a.dtype.type(_LN2), "Exp2Backward", True)
 
 
-def _step(t, fn, op):
+def _step(t: Tensor, fn: Callable[[NDArray[Any]], Any], op: str) -> Tensor:
     if t.data.dtype.kind in "iu":  # integers are their own floor/ceil/round
         return wrap(np.asarray(fn(native(t.data))))
     a = fdata(t, op)
     return unary(t, np.asarray(fn(a)), lambda: np.zeros_like(a), op.capitalize() + "Backward")
 
 
-def _sign(a):
+def _sign(a: NDArray[Any]) -> NDArray[Any]:
     # PyTorch's sign(NaN) is 0 (numpy's is NaN)
     s = np.sign(a)
     return np.where(np.isnan(s), np.zeros((), s.dtype), s) if s.dtype.kind == "f" else s
 
 
-def sign(t):
+def sign(t: Tensor) -> Tensor:
     """-1, 0 or 1, and 0 for NaN as in PyTorch; gradient 0 (PyTorch's)."""
     return _step(t, _sign, "sign")
 
 
-def floor(t):
+def floor(t: Tensor) -> Tensor:
     """Largest integer <= x; gradient 0."""
     return _step(t, np.floor, "floor")
 
 
-def ceil(t):
+def ceil(t: Tensor) -> Tensor:
     """Smallest integer >= x; gradient 0."""
     return _step(t, np.ceil, "ceil")
 
 
-def round_(t):
+def round_(t: Tensor) -> Tensor:
     """Nearest integer, halves to even (2.5 -> 2, as numpy and PyTorch); gradient 0.
 
     >>> import microinit as mi
@@ -134,24 +141,24 @@ def round_(t):
     return _step(t, np.round, "round")
 
 
-def _test(t, fn):
+def _test(t: Tensor, fn: Callable[[NDArray[Any]], Any]) -> Tensor:
     a = native(t.data)
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{fn.__name__}: unsupported dtype {a.dtype}")
     return wrap(np.asarray(fn(a)))
 
 
-def isnan(t):
+def isnan(t: Tensor) -> Tensor:
     """A bool tensor, True where x is NaN."""
     return _test(t, np.isnan)
 
 
-def isinf(t):
+def isinf(t: Tensor) -> Tensor:
     """A bool tensor, True where x is +inf or -inf."""
     return _test(t, np.isinf)
 
 
-def isfinite(t):
+def isfinite(t: Tensor) -> Tensor:
     """A bool tensor, True where x is neither NaN nor infinite.
 
     >>> import microinit as mi

@@ -29,6 +29,7 @@ The differences from micrograd's ``engine.py`` are deliberate:
 """
 import math
 import numbers
+from typing import Callable
 
 from microinit.scalar.ieee import ieee_div, ieee_exp, ieee_log, ieee_pow, ieee_sqrt, sigmoid
 
@@ -47,7 +48,7 @@ def pow_grad(x, p):
 # uses. Where the derivative does not exist or is infinite, IEEE decides, as in
 # PyTorch: relu'(0) = 0, leaky_relu'(0) = slope, abs'(0) = 0, log'(0) = 1/0 = inf,
 # sqrt'(0) = 0.5/0 = inf, d(x**0)/dx = 0 (docs/reliability.md row 18).
-DERIVATIVES = {
+DERIVATIVES: dict[str, Callable[[float, float, float, float], tuple[float, float]]] = {
     "add": lambda a, b, y, c: (1.0, 1.0),
     "mul": lambda a, b, y, c: (b, a),
     "sub": lambda a, b, y, c: (1.0, -1.0),

@@ -13,7 +13,7 @@ INF = math.inf
 NAN = math.nan
 
 
-def ieee_div(a, b):
+def ieee_div(a: float, b: float) -> float:
     """a / b with IEEE results for b == 0: +-inf, or nan for 0/0.
 
     >>> ieee_div(-1.0, 0.0)
@@ -27,7 +27,7 @@ def ieee_div(a, b):
         return math.copysign(INF, a) * math.copysign(1.0, b)
 
 
-def ieee_pow(x, p):
+def ieee_pow(x: float, p: float) -> float:
     """C's pow(x, p): 0 ** -1 = inf, (-8) ** 0.5 = nan, overflow = inf.
 
     >>> ieee_pow(10.0, 400.0)
@@ -42,7 +42,7 @@ def ieee_pow(x, p):
             return float(np.power(np.float64(x), np.float64(p)))
 
 
-def ieee_exp(x):
+def ieee_exp(x: float) -> float:
     """e^x, inf on overflow."""
     try:
         return math.exp(x)
@@ -50,19 +50,19 @@ def ieee_exp(x):
         return INF
 
 
-def ieee_log(x):
+def ieee_log(x: float) -> float:
     """log(0) = -inf, log(x < 0) = nan."""
     if x > 0:
         return math.log(x)
     return -INF if x == 0 else NAN
 
 
-def ieee_sqrt(x):
+def ieee_sqrt(x: float) -> float:
     """sqrt(x < 0) = nan."""
     return math.sqrt(x) if x >= 0 else NAN
 
 
-def sigmoid(x):
+def sigmoid(x: float) -> float:
     """1 / (1 + e^-x) in two branches, so that exp never overflows (the same
     formula as microinit/_kernels/activations.pxd).
 

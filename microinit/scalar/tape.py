@@ -26,6 +26,10 @@ reference and the tests check that the two agree. The local derivatives are
 >>> t = record(y); replay(t)[0]     # d y / d x = 2 x + 1
 7.0
 """
+from __future__ import annotations
+
+from typing import Any
+
 from microinit.scalar.engine import DERIVATIVES, pow_grad, topological_order
 from microinit.scalar.ieee import INF, NAN, ieee_div, ieee_exp, ieee_log, ieee_pow, ieee_sqrt, sigmoid
 
@@ -52,7 +56,7 @@ __all__ = ["OPS", "OP_NAMES", "BINARY", "FORMULA", "PyTape", "record", "replay",
            "ieee_sqrt", "sigmoid", "INF", "NAN"]
 
 
-def local_derivatives(op, a, b, y, c):
+def local_derivatives(op: str, a: float, b: float, y: float, c: float) -> tuple[float, float]:
     """``(d y/d a, d y/d b)`` for ``y = op(a, b; c)``; 0.0 for an input that is absent.
     The formulas are ``microinit.scalar.engine.DERIVATIVES`` (see its conventions).
 
@@ -61,7 +65,8 @@ def local_derivatives(op, a, b, y, c):
     """
     if op not in DERIVATIVES:
         raise ValueError(f"local_derivatives: unknown op {op!r}")
-    return DERIVATIVES[op](a, b, y, c)
+    pair: tuple[float, float] = DERIVATIVES[op](a, b, y, c)
+    return pair
 
 
 # --- the tape -------------------------------------------------------------------------
@@ -69,14 +74,20 @@ def local_derivatives(op, a, b, y, c):
 class PyTape:
     """A tape held in Python lists (same fields as the compiled ``Tape``)."""
 
-    def __init__(self):
+    ops: list[int]
+    inputs: list[tuple[int, int]]
+    params: list[float]
+    values: list[float]
+    nodes: list[Any]  # the engine's Values
+
+    def __init__(self) -> None:
         self.ops, self.inputs, self.params, self.values, self.nodes = [], [], [], [], []
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.ops)
 
 
-def record(root):
+def record(root: Any) -> PyTape:
     """The tape of the graph that ends at ``root`` (an ``engine.Value``), in the
     order of ``engine.topological_order`` (which raises on a cycle).
 
@@ -85,7 +96,7 @@ def record(root):
     ([0, 7], [(-1, -1), (0, -1)])
     """
     tape = PyTape()
-    slot = {}
+    slot: dict[int, int] = {}
     for node in topological_order(root):
         slot[id(node)] = len(tape.ops)
         ins = [slot[id(kid)] for kid in node._inputs] + [-1, -1]
@@ -97,7 +108,7 @@ def record(root):
     return tape
 
 
-def replay(tape, seed=1.0):
+def replay(tape: Any, seed: float = 1.0) -> list[float]:
     """Backpropagation over ``tape`` in plain Python: the list of d out / d node_i.
 
     ``tape`` is a ``PyTape`` or the compiled ``Tape`` (anything with ``ops``,
@@ -123,6 +134,7 @@ def replay(tape, seed=1.0):
     return grads
 
 
-def _as_list(column):
+def _as_list(column: Any) -> list[Any]:
     # numpy arrays (the compiled Tape) become lists of Python numbers
-    return column.tolist() if hasattr(column, "tolist") else column
+    as_list: list[Any] = column.tolist() if hasattr(column, "tolist") else column
+    return as_list

@@ -15,7 +15,11 @@ The expression language is ``microinit.viz.expression``.
     >>> out.getvalue().splitlines()[-1]
     'gradients: d out/d x = 4, d out/d y = 3'
 """
+from __future__ import annotations
+
+import argparse
 import sys
+from typing import Callable, TextIO
 
 from microinit._atomic import atomic_write
 from microinit.viz.dot import render_with_graphviz, to_dot
@@ -24,7 +28,7 @@ from microinit.viz.graph import fmt
 from microinit.viz.steps import trace
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", help='e.g. "tanh(x1*w1 + x2*w2 + b)"')
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                         help="a variable's value (repeat for each variable)")
@@ -36,8 +40,8 @@ def add_arguments(parser):
                         help="write the step-through page: one self-contained HTML file to click through")
 
 
-def _parse_vars(pairs):
-    out = {}
+def _parse_vars(pairs: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         name = name.strip()
@@ -50,10 +54,10 @@ def _parse_vars(pairs):
     return out
 
 
-def run(args, out=None, wait=input):
+def run(args: argparse.Namespace, out: TextIO | None = None, wait: Callable[[str], object] = input) -> int:
     out = out or sys.stdout
 
-    def say(text=""):
+    def say(text: str = "") -> None:
         print(text, file=out)
 
     try:

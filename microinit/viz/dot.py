@@ -15,15 +15,19 @@
       n0 -> n1op;
     }
 """
+from __future__ import annotations
+
+import os
 import shutil
 import subprocess
+from typing import Any
 
 from microinit._atomic import atomic_write
 from microinit.viz.graph import MAX_NODES, graph_of
 from microinit.viz.svg import to_dot_text
 
 
-def to_dot(value, rankdir="LR", max_nodes=MAX_NODES):
+def to_dot(value: Any, rankdir: str = "LR", max_nodes: int = MAX_NODES) -> str:
     """Graphviz DOT text of ``value``'s graph (a Value of either engine, or a Tensor): one
     record per node with its label, data and grad (as they are now), and one small node
     per op, as micrograd draws it."""
@@ -32,7 +36,7 @@ def to_dot(value, rankdir="LR", max_nodes=MAX_NODES):
     return to_dot_text(graph_of(value, max_nodes, "to_dot"), rankdir)
 
 
-def render_with_graphviz(value, fmt, path):
+def render_with_graphviz(value: Any, fmt: str, path: str | os.PathLike[str] | None) -> bytes:
     """``value``'s graph rendered by Graphviz's ``dot`` as ``fmt`` bytes (written to
     ``path`` if given); RuntimeError when ``dot`` is not installed or fails."""
     dot = shutil.which("dot")
@@ -51,11 +55,11 @@ def render_with_graphviz(value, fmt, path):
     return proc.stdout
 
 
-def to_svg(value, path=None):
+def to_svg(value: Any, path: str | os.PathLike[str] | None = None) -> bytes:
     """SVG bytes of the graph (written to ``path`` if given); needs Graphviz's ``dot``."""
     return render_with_graphviz(value, "svg", path)
 
 
-def to_png(value, path=None):
+def to_png(value: Any, path: str | os.PathLike[str] | None = None) -> bytes:
     """PNG bytes of the graph (written to ``path`` if given); needs Graphviz's ``dot``."""
     return render_with_graphviz(value, "png", path)

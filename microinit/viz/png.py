@@ -10,15 +10,22 @@ to install it.
     >>> draw(y).png()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
 """
+from __future__ import annotations
+
 import io
+from typing import TYPE_CHECKING, Sequence
 
 from microinit.diagnostics import require_matplotlib
 from microinit.viz.svg import FONT_SIZE, LINE_HEIGHT, PAD, node_lines
 
+if TYPE_CHECKING:  # annotations only
+    from microinit.viz.graph import Graph
+    from microinit.viz.layout import Layout
+
 COLOURS = {"title": "#111111", "data": "#1f4e79", "grad": "#aa3333", "edge": "#888899", "box": "#444455"}
 
 
-def _edge_path(points):
+def _edge_path(points: Sequence[tuple[float, float]]) -> tuple[list[tuple[float, float]], list[int]]:
     # the same curve as svg._path: horizontal tangents at every point
     verts, codes = [points[0]], [1]                       # 1 = MOVETO, 4 = CURVE4
     for (x0, y0), (x1, y1) in zip(points, points[1:]):
@@ -28,7 +35,7 @@ def _edge_path(points):
     return verts, codes
 
 
-def render_png(graph, layout, dpi=100):
+def render_png(graph: Graph, layout: Layout, dpi: int = 100) -> bytes:
     """PNG bytes of ``graph`` placed by ``layout``."""
     try:
         require_matplotlib()

@@ -17,11 +17,13 @@ In Jupyter the object shows itself (``_repr_svg_``); ``d.save("graph.svg")`` wri
 SVG, ``.dot`` Graphviz text, ``.png`` a raster drawn with matplotlib (the ``plot``
 extra) from the same layout.
 """
+from __future__ import annotations
+
 import os
 from xml.sax.saxutils import escape, quoteattr
 
 from microinit._atomic import atomic_write
-from microinit.viz.graph import MAX_NODES, fmt, graph_of
+from microinit.viz.graph import MAX_NODES, Graph, fmt, graph_of
 from microinit.viz.layout import layered
 
 FONT_SIZE = 12
@@ -117,7 +119,7 @@ def render(graph, layout=None, standalone=True, css_class="mi-graph"):
     return "\n".join(out) + "\n"
 
 
-def to_dot_text(graph, rankdir="LR"):
+def to_dot_text(graph: Graph, rankdir: str = "LR") -> str:
     """Graphviz DOT text of a ``Graph``: one record per node (label, data, grad) and one
     small ellipse per op, as micrograd draws it."""
     if rankdir not in ("LR", "TB", "RL", "BT"):
