@@ -2,17 +2,22 @@
 oracle ``tests/kernels/test_kernel_norm.py`` compares the kernels against, written from
 the formulas in float64 (the same role as ``reference.py`` for the other kernels).
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 
 # --- norm.pyx (layer and batch normalization) ----------------------------------------
 
-def _normalize(x, mean, r):
+def _normalize(x: NDArray[Any], mean: NDArray[Any], r: NDArray[Any]) -> NDArray[Any]:
     """xhat with the statistics rounded to x's dtype, as the kernels form it."""
-    return (x - mean.astype(x.dtype)) * r.astype(x.dtype)
+    return np.asarray((x - mean.astype(x.dtype)) * r.astype(x.dtype))
 
 
-def layer_norm_forward(x, weight, bias, eps):
+def layer_norm_forward(x: ArrayLike, weight: NDArray[Any] | None, bias: NDArray[Any] | None, eps: float) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """(y, mean, rstd) normalizing each row of a 2-D x (statistics in float64).
 
     >>> y, mean, rstd = layer_norm_forward(np.array([[1.0, 3.0]]), None, None, 0.0)
@@ -33,7 +38,8 @@ def layer_norm_forward(x, weight, bias, eps):
     return y.astype(x.dtype), mean.astype(x.dtype), rstd.astype(x.dtype)
 
 
-def layer_norm_backward(x, mean, rstd, weight, dy):
+def layer_norm_backward(x: ArrayLike, mean: NDArray[Any], rstd: NDArray[Any], weight: NDArray[Any] | None,
+                        dy: ArrayLike) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """(dx, dweight, dbias) of layer_norm_forward (all three computed).
 
     >>> dx, dw, db = layer_norm_backward(np.array([[1.0, 3.0]]), np.array([2.0]),
@@ -54,7 +60,8 @@ def layer_norm_backward(x, mean, rstd, weight, dy):
     return dx.astype(x.dtype), dw.astype(x.dtype), db.astype(x.dtype)
 
 
-def batch_norm_forward(x, weight, bias, running_mean, running_var, eps, batch_stats):
+def batch_norm_forward(x: ArrayLike, weight: NDArray[Any] | None, bias: NDArray[Any] | None, running_mean: NDArray[Any] | None, running_var: NDArray[Any] | None,
+                       eps: float, batch_stats: bool) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
     """(y, mean, var, invstd) normalizing each column of a 2-D x: with its own mean and
     biased variance (``batch_stats``) or with the running ones given.
 
@@ -81,7 +88,8 @@ def batch_norm_forward(x, weight, bias, running_mean, running_var, eps, batch_st
     return y.astype(x.dtype), mean, var, invstd
 
 
-def batch_norm_backward(x, mean, invstd, weight, dy, batch_stats):
+def batch_norm_backward(x: ArrayLike, mean: NDArray[Any], invstd: NDArray[Any], weight: NDArray[Any] | None, dy: ArrayLike,
+                        batch_stats: bool) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """(dx, dweight, dbias) of batch_norm_forward.
 
     >>> dx, dw, db = batch_norm_backward(np.array([[1.0], [3.0]]), np.array([2.0]),
@@ -104,7 +112,7 @@ def batch_norm_backward(x, mean, invstd, weight, dy, batch_stats):
 
 # --- dropout.pyx ------------------------------------------------------------------------
 
-def dropout_forward(x, u, p):
+def dropout_forward(x: NDArray[Any], u: NDArray[Any], p: float) -> tuple[NDArray[Any], NDArray[Any]]:
     """(y, keep): keep = u >= p; y = x * (scale if keep else 0), scale = 1 / (1 - p)
     (0 when p = 1) rounded to x's dtype.
 
@@ -118,8 +126,8 @@ def dropout_forward(x, u, p):
     return x * np.where(keep, scale, x.dtype.type(0)), keep.astype(np.uint8)
 
 
-def dropout_backward(dy, keep, p):
+def dropout_backward(dy: NDArray[Any], keep: NDArray[Any], p: float) -> NDArray[Any]:
     """dx = dy * (scale if keep else 0), as dropout_forward's output."""
     dy = np.asarray(dy)
     scale = dy.dtype.type(0.0 if p >= 1 else 1.0 / (1.0 - p))
-    return dy * np.where(np.asarray(keep, bool), scale, dy.dtype.type(0))
+    return np.asarray(dy * np.where(np.asarray(keep, bool), scale, dy.dtype.type(0)))
