@@ -9,15 +9,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+Array = NDArray[Any]
+Maybe = NDArray[Any] | None
+
 
 # --- norm.pyx (layer and batch normalization) ----------------------------------------
 
-def _normalize(x: NDArray[Any], mean: NDArray[Any], r: NDArray[Any]) -> NDArray[Any]:
+def _normalize(x: Array, mean: Array, r: Array) -> Array:
     """xhat with the statistics rounded to x's dtype, as the kernels form it."""
     return np.asarray((x - mean.astype(x.dtype)) * r.astype(x.dtype))
 
 
-def layer_norm_forward(x: ArrayLike, weight: NDArray[Any] | None, bias: NDArray[Any] | None, eps: float) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+def layer_norm_forward(x: ArrayLike, weight: Maybe, bias: Maybe, eps: float) -> tuple[Array, Array, Array]:
     """(y, mean, rstd) normalizing each row of a 2-D x (statistics in float64).
 
     >>> y, mean, rstd = layer_norm_forward(np.array([[1.0, 3.0]]), None, None, 0.0)
@@ -38,8 +41,8 @@ def layer_norm_forward(x: ArrayLike, weight: NDArray[Any] | None, bias: NDArray[
     return y.astype(x.dtype), mean.astype(x.dtype), rstd.astype(x.dtype)
 
 
-def layer_norm_backward(x: ArrayLike, mean: NDArray[Any], rstd: NDArray[Any], weight: NDArray[Any] | None,
-                        dy: ArrayLike) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+def layer_norm_backward(x: ArrayLike, mean: Array, rstd: Array, weight: Maybe,
+                        dy: ArrayLike) -> tuple[Array, Array, Array]:
     """(dx, dweight, dbias) of layer_norm_forward (all three computed).
 
     >>> dx, dw, db = layer_norm_backward(np.array([[1.0, 3.0]]), np.array([2.0]),
@@ -60,8 +63,8 @@ def layer_norm_backward(x: ArrayLike, mean: NDArray[Any], rstd: NDArray[Any], we
     return dx.astype(x.dtype), dw.astype(x.dtype), db.astype(x.dtype)
 
 
-def batch_norm_forward(x: ArrayLike, weight: NDArray[Any] | None, bias: NDArray[Any] | None, running_mean: NDArray[Any] | None, running_var: NDArray[Any] | None,
-                       eps: float, batch_stats: bool) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
+def batch_norm_forward(x: ArrayLike, weight: Maybe, bias: Maybe, running_mean: Maybe, running_var: Maybe,
+                       eps: float, batch_stats: bool) -> tuple[Array, Array, Array, Array]:
     """(y, mean, var, invstd) normalizing each column of a 2-D x: with its own mean and
     biased variance (``batch_stats``) or with the running ones given.
 
@@ -88,8 +91,8 @@ def batch_norm_forward(x: ArrayLike, weight: NDArray[Any] | None, bias: NDArray[
     return y.astype(x.dtype), mean, var, invstd
 
 
-def batch_norm_backward(x: ArrayLike, mean: NDArray[Any], invstd: NDArray[Any], weight: NDArray[Any] | None, dy: ArrayLike,
-                        batch_stats: bool) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+def batch_norm_backward(x: ArrayLike, mean: Array, invstd: Array, weight: Maybe, dy: ArrayLike,
+                        batch_stats: bool) -> tuple[Array, Array, Array]:
     """(dx, dweight, dbias) of batch_norm_forward.
 
     >>> dx, dw, db = batch_norm_backward(np.array([[1.0], [3.0]]), np.array([2.0]),
@@ -112,7 +115,7 @@ def batch_norm_backward(x: ArrayLike, mean: NDArray[Any], invstd: NDArray[Any], 
 
 # --- dropout.pyx ------------------------------------------------------------------------
 
-def dropout_forward(x: NDArray[Any], u: NDArray[Any], p: float) -> tuple[NDArray[Any], NDArray[Any]]:
+def dropout_forward(x: Array, u: Array, p: float) -> tuple[Array, Array]:
     """(y, keep): keep = u >= p; y = x * (scale if keep else 0), scale = 1 / (1 - p)
     (0 when p = 1) rounded to x's dtype.
 
@@ -126,7 +129,7 @@ def dropout_forward(x: NDArray[Any], u: NDArray[Any], p: float) -> tuple[NDArray
     return x * np.where(keep, scale, x.dtype.type(0)), keep.astype(np.uint8)
 
 
-def dropout_backward(dy: NDArray[Any], keep: NDArray[Any], p: float) -> NDArray[Any]:
+def dropout_backward(dy: Array, keep: Array, p: float) -> Array:
     """dx = dy * (scale if keep else 0), as dropout_forward's output."""
     dy = np.asarray(dy)
     scale = dy.dtype.type(0.0 if p >= 1 else 1.0 / (1.0 - p))
