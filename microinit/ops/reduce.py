@@ -114,9 +114,11 @@ def _extreme(t, axis, keepdims, fn, op):
     if t.data.dtype.kind in "iub":  # labels/masks keep their dtype (PyTorch); no gradient
         a = native(t.data)
         axis = norm_axis(axis, a.ndim, name)
-        if a.size == 0:
-            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
-        return wrap(np.asarray(fn(a, axis=axis, keepdims=keepdims)))
+        try:  # an empty batch reduces (to an empty result); only a zero-length reduced axis has no max
+            return wrap(np.asarray(fn(a, axis=axis, keepdims=keepdims)))
+        except ValueError:
+            raise ValueError(f"{name}: cannot reduce an empty axis of a tensor of shape {a.shape} "
+                             f"(axis={axis})") from None
     a = fdata(t, name)
     axis = norm_axis(axis, a.ndim, name)
     try:
