@@ -117,8 +117,7 @@ def _extreme(t, axis, keepdims, fn, op):
         try:  # an empty batch reduces (to an empty result); only a zero-length reduced axis has no max
             return wrap(np.asarray(fn(a, axis=axis, keepdims=keepdims)))
         except ValueError:
-            raise ValueError(f"{name}: cannot reduce an empty axis of a tensor of shape {a.shape} "
-                             f"(axis={axis})") from None
+            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape} over axis {axis}") from None
     a = fdata(t, name)
     axis = norm_axis(axis, a.ndim, name)
     try:
@@ -155,7 +154,8 @@ def one_axis(axis, ndim, op):
     """A single axis (int) as a non-negative int, checked by :func:`norm_axis`."""
     if isinstance(axis, (tuple, list)):
         raise TypeError(f"{op}: axis must be one int, got {axis!r}")
-    return norm_axis(axis, ndim, op)[0] if ndim else 0
+    # a 0-d tensor takes axis 0 or -1 only, as in PyTorch (any other axis was ignored)
+    return norm_axis(axis, max(ndim, 1), op)[0]
 
 
 def _group_size(shape, axes):

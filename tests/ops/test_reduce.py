@@ -67,3 +67,12 @@ def test_int_max_min_of_an_empty_batch_reduce_to_an_empty_result():
     assert t.max(axis=-1).shape == (0, 2) and t.min(axis=-1).dtype == np.int64
     with pytest.raises(ValueError, match="max"):
         t.max(axis=0)
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin", "cumsum"])
+def test_a_0d_tensor_takes_axis_0_or_minus_1_only(op):
+    # found by the fuzz suite: any axis of a 0-d tensor was silently accepted (PyTorch: IndexError)
+    t = mi.Tensor(np.float32(2.0))
+    assert float(getattr(t, op)(axis=-1).data) == (2.0 if op == "cumsum" else 0.0)
+    with pytest.raises(ValueError, match=op):
+        getattr(t, op)(axis=1)
