@@ -124,3 +124,5 @@ def test_pad_of_a_0d_tensor_and_a_nan_value_for_an_int_tensor():
     assert float(t.grad) == 2.0
     with pytest.raises(ValueError, match="^pad: value nan"):
         mi.Tensor(np.ones(2, np.int32)).pad((1, 1), value=float("nan"))
+    with pytest.raises(ValueError, match="^pad: value nan"):  # (numpy stored it as 0)
+        mi.Tensor(np.ones(2, np.uint8)).pad((1, 1), value=float("nan"))
