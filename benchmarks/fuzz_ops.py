@@ -117,7 +117,9 @@ def binary(op):
 
 
 # ------------------------------------------------------------------ elementwise unary
-def _unary_math(name, fn, d):
+def unary_math(name, fn, d, dscale=None):
+    """The case builder of the elementwise Tensor method ``name``: y = fn(x), dy/dx = d(x);
+    ``dscale(x, dy)``: the derivative's error scale when it is not |dy|."""
     def build(draw):
         a = arr(draw, shape(draw))
 
@@ -129,7 +131,8 @@ def _unary_math(name, fn, d):
             x = vals[0]
             with np.errstate(all="ignore"):
                 y, dy = fn(x), d(x)
-            return Ref(y, None, a.compute_dtype, lambda g: [masked(g, dy)])
+                ds = np.abs(dy) if dscale is None else dscale(x, dy)
+            return Ref(y, None, a.compute_dtype, lambda g: [(masked(g, dy), np.abs(g) * ds)])
         return Case(name, [a], run, ref, gseed=draw.integer(0, 999))
     return build
 
@@ -304,7 +307,9 @@ def _reduce(name):
                 with np.errstate(all="ignore"):
                     cnt = mask.sum(axis=ax, keepdims=True)
                     return [mask * (gk / cnt)]
-            return Ref(out, scale, a.compute_dtype, vjp)
+            # max/min keep an integer or bool input's dtype (PyTorch's rule)
+            dt = a.dtype.newbyteorder("=") if name in ("max", "min") and a.dtype.kind in "iub" else a.compute_dtype
+            return Ref(out, scale, dt, vjp)
         return Case(name, [a], run, ref, {"axis": axis, "keepdims": keep}, gseed=draw.integer(0, 999),
                     names=(name,))
     return build
@@ -434,8 +439,9 @@ def _join(name):
 
 
 # ------------------------------------------------------------------ activations, softmax, matmul
-def _activation(name):
-    fwd = ACTIVATIONS[name]
+def activation(name, refs=ACTIVATIONS):
+    """The case builder of the Tensor activation method ``name`` (reference in ``refs``)."""
+    fwd = refs[name]
 
     def build(draw):
         a = arr(draw, shape(draw))
@@ -479,14 +485,25 @@ def _softmax(log):
     return build
 
 
-def _matmul(draw):
+def _matmul_shapes(draw):
+    """Operand shapes for @: 1-D vectors, matrices and batched stacks (numpy's matmul
+    rules, batch dims broadcast), with a wrong inner size now and then."""
     n, k, m = draw.integer(0, 4), draw.integer(0, 4), draw.integer(0, 4)
     sa, sb = (n, k), (k if chance(draw, 90) else k + 1, m)
-    if chance(draw, 25):
-        bt = draw.integer(1, 3)
-        sa, sb = (bt,) + sa, ((bt if chance(draw, 70) else 1),) + sb if chance(draw, 70) else sb
-    if chance(draw, 5):
-        sa = sa[1:]
+    if chance(draw, 30):
+        batch = broadcast_partner(draw, shape(draw, 1, 2))
+        sa, sb = batch + sa, (broadcast_partner(draw, batch) if chance(draw, 70) else ()) + sb
+    if chance(draw, 15):
+        sa = sa[-1:]
+    if chance(draw, 15):
+        sb = sb[-2:-1]
+    if chance(draw, 3):
+        sa = ()
+    return sa, sb
+
+
+def _matmul(draw):
+    sa, sb = _matmul_shapes(draw)
     a, b = arr(draw, sa), arr(draw, sb)
     form = choice(draw, ("op", "fn", "rmatmul"))
 
@@ -498,38 +515,45 @@ def _matmul(draw):
 
     def ref(vals):
         x, y = vals
-        if x.ndim not in (2, 3) or y.ndim not in (2, 3) or x.shape[-1] != y.shape[-2]:
-            raise Refuse("matmul: shapes", (ValueError,))
+        if x.ndim == 0 or y.ndim == 0:
+            raise Refuse("matmul: a 0-d operand", (ValueError,))
         try:
             out, scale = matmul_ref(x, y)
         except ValueError:
-            raise Refuse("matmul: batch", (ValueError,)) from None
-
-        def vjp(g):
-            with np.errstate(all="ignore"):
-                ga = unbroadcast(g @ np.swapaxes(y, -1, -2), x.shape)
-                gb = unbroadcast(np.swapaxes(x, -1, -2) @ g, y.shape)
-                sa_ = unbroadcast(np.abs(g) @ np.abs(np.swapaxes(y, -1, -2)), x.shape)
-                sb_ = unbroadcast(np.abs(np.swapaxes(x, -1, -2)) @ np.abs(g), y.shape)
-            return [None if form == "rmatmul" else (ga, sa_), (gb, sb_)]
-        return Ref(out, scale * 4, result_dtype(a, b), vjp)
+            raise Refuse("matmul: shapes", (ValueError,)) from None
+        return Ref(out, scale * 4, result_dtype(a, b), lambda g: matmul_vjp(x, y, g, form == "rmatmul"))
     return Case("matmul", [a, b], run, ref, {"form": form}, gseed=draw.integer(0, 999), rtol=4.0)
+
+
+def matmul_vjp(x, y, g, no_left=False):
+    """Gradients (and their error scales) of x @ y under numpy's matmul rules: a 1-D
+    left operand is a row (1, k), a 1-D right one a column (k, 1), removed afterwards."""
+    xa = x[None, :] if x.ndim == 1 else x
+    ya = y[:, None] if y.ndim == 1 else y
+    with np.errstate(all="ignore"):
+        ga = np.asarray(g).reshape((xa @ ya).shape)
+    with np.errstate(all="ignore"):
+        gx = unbroadcast(ga @ np.swapaxes(ya, -1, -2), xa.shape).reshape(x.shape)
+        gy = unbroadcast(np.swapaxes(xa, -1, -2) @ ga, ya.shape).reshape(y.shape)
+        sx = unbroadcast(np.abs(ga) @ np.abs(np.swapaxes(ya, -1, -2)), xa.shape).reshape(x.shape)
+        sy = unbroadcast(np.abs(np.swapaxes(xa, -1, -2)) @ np.abs(ga), ya.shape).reshape(y.shape)
+    return [None if no_left else (gx, sx), (gy, sy)]
 
 
 OPS = {name: binary(name) for name in _BINARY}
 OPS.update({
-    "neg": _unary_math("neg", lambda x: -x, lambda x: -np.ones_like(x)),
-    "exp": _unary_math("exp", np.exp, np.exp),
-    "log": _unary_math("log", np.log, lambda x: 1.0 / x),
-    "sqrt": _unary_math("sqrt", np.sqrt, lambda x: 0.5 / np.sqrt(x)),
-    "abs": _unary_math("abs", np.abs, np.sign),
+    "neg": unary_math("neg", lambda x: -x, lambda x: -np.ones_like(x)),
+    "exp": unary_math("exp", np.exp, np.exp),
+    "log": unary_math("log", np.log, lambda x: 1.0 / x),
+    "sqrt": unary_math("sqrt", np.sqrt, lambda x: 0.5 / np.sqrt(x)),
+    "abs": unary_math("abs", np.abs, np.sign),
     "pow": _pow, "rpow": _rpow, "clip": _clip, "where": _where, "compare": _compare,
     "sum": _reduce("sum"), "mean": _reduce("mean"), "max": _reduce("max"), "min": _reduce("min"),
     "reshape": _reshape, "transpose": _transpose, "getitem": _getitem,
     "concatenate": _join("concatenate"), "stack": _join("stack"),
     "softmax": _softmax(False), "log_softmax": _softmax(True), "matmul": _matmul,
 })
-OPS.update({name: _activation(name) for name in ACTIVATIONS if name != "identity"})
+OPS.update({name: activation(name) for name in ACTIVATIONS if name != "identity"})
 
 
 def build_case(draw, op):
@@ -540,6 +564,8 @@ def build_case(draw, op):
 def all_ops():
     """Every fuzzed op: Tensor ops, layers/losses/functional ones, optimizers."""
     from benchmarks.fuzz_ops_nn import NN_OPS
+    from benchmarks.fuzz_ops_index import INDEX_OPS
+    from benchmarks.fuzz_ops_more import MORE_OPS
     from benchmarks.fuzz_ops_optim import OPTIM_OPS
 
-    return {**OPS, **NN_OPS, **OPTIM_OPS}
+    return {**OPS, **MORE_OPS, **INDEX_OPS, **NN_OPS, **OPTIM_OPS}
