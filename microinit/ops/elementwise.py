@@ -173,8 +173,11 @@ def rdiv(t, other):
     """c / t for a non-Tensor ``c``; d/dt = -c / t^2."""
     c, _ = operand(other, "div")
     a = fdata(t, "div")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = c / a
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = c / a
+    except ValueError:
+        raise _no_broadcast("div", c, a) from None
     if needs_grad(t):
         sa = a.shape
 

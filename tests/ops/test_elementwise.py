@@ -101,3 +101,9 @@ def test_shapes_that_do_not_broadcast_name_the_op_and_both_shapes(op, fn):
         fn(x, np.ones(4))
     with pytest.raises(ValueError, match=r"^where: shapes \(4,\) and \(2, 3\) and \(\) do not broadcast"):
         mi.where(np.ones(4, bool), x, 0.0)
+
+
+def test_reflected_div_by_a_tensor_of_another_shape_names_the_op():
+    # found by the fuzz suite: array / tensor raised numpy's message, which names no op
+    with pytest.raises(ValueError, match=r"^div: shapes \(2,\) and \(3,\) do not broadcast"):
+        np.ones(2) / mi.Tensor(np.array([1, 2, 3], np.int64))
