@@ -151,10 +151,16 @@ def _pow(draw):
             raise Refuse("pow: exponent not a number", (TypeError,))
         if a.dtype.kind in "iu" and isinstance(p, int) and p < 0:
             raise Refuse("pow: integer tensor to a negative integer power", (ValueError, TypeError))
+        if a.dtype.kind in "iu" and isinstance(p, int):  # int ** int stays int (PyTorch), wrapping as it does
+            native = a.native_values()
+            return Ref(native ** np.asarray(p, native.dtype), dtype=native.dtype, exact=True)
         with np.errstate(all="ignore"):
             y = x ** p
             dy = np.zeros_like(x) if p == 0 else p * x ** (p - 1)
-        return Ref(y, None, a.compute_dtype, lambda g: [masked(g, dy)])
+            # x ** (p - 1) beyond the compute dtype's range overflows before p scales it
+            # (PyTorch computes it the same way): left open
+            ds = np.where(np.abs(x ** (p - 1)) > np.finfo(a.compute_dtype).max, np.nan, np.abs(dy))
+        return Ref(y, None, a.compute_dtype, lambda g: [(masked(g, dy), np.abs(g) * ds)])
     return Case("pow", [a], run, ref, {"p": p}, gseed=draw.integer(0, 999))
 
 
@@ -244,7 +250,7 @@ def _compare(draw):
     def run(xs, grad):
         t = leaf(xs[0], False)
         o = xs[1]
-        return {"lt": t < o, "le": t <= o, "gt": t > o, "ge": t >= o}[name], [None, None]
+        return getattr(operator, name)(t, o), [None, None]  # (only this one comparison runs)
 
     def ref(vals):
         # compared by value (in float64: numpy would cast the scalar 1e30 to float16's inf)
@@ -254,7 +260,7 @@ def _compare(draw):
         y = b.computed() if isinstance(b, Arr) else np.asarray(b, a.compute_dtype).astype(np.float64)
         _broadcast_or_refuse(x.shape, np.shape(y), op=name)
         return Ref(fn(x, y), dtype=np.bool_, exact=True)
-    return Case(name, [a, b], run, ref, grad=False)
+    return Case(name, [a, b], run, ref, grad=False, names=(name, fn.__name__))
 
 
 # ------------------------------------------------------------------ reductions
@@ -389,16 +395,23 @@ def _getitem(draw):
         t = leaf(xs[0], grad)
         return t[idx], [t]
 
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    # PyTorch's rule: integers index first (as basic indices), so an array index's
+    # dimensions stay in place even when an integer and a slice stand between (numpy
+    # would move them to the front)
+    first = tuple(p if isinstance(p, int) else slice(None) for p in parts) + (Ellipsis,)  # (views, 0-d too)
+    rest = tuple(p for p in parts if not isinstance(p, int))
+
     def ref(vals):
         x = vals[0]
         try:
-            y = x[idx]
+            y = x[first][rest]
         except IndexError:
             raise Refuse("index out of range", (IndexError,)) from None
 
         def vjp(g):
             full = np.zeros(x.shape)
-            np.add.at(full, idx, g)
+            np.add.at(full[first], rest, g)  # (full[first] is a view: basic indices only)
             return [full]
         return Ref(y, vjp=vjp, exact=True)
     return Case("getitem", [a], run, ref, {"idx": idx}, gseed=draw.integer(0, 999), names=("index",))

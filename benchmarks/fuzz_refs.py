@@ -193,7 +193,7 @@ UNFUSED_ACTIVATIONS = {
     "mish": _act(_mish, _mish_d, open_at_inf=True, x_weight=1e-4, from_output=1.0),
     "hardswish": _act(lambda x, p: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
                       _kinks_open(lambda x, y, p: np.where(x < -3, 0.0, np.where(x > 3, 1.0, x / 3.0 + 0.5)),
-                                  (-3.0, 3.0)), open_at_inf=True),
+                                  (-3.0, 3.0)), open_at_inf=True, from_output=1.0),  # (x/3 + 1/2 cancels)
     "hardtanh": _act(lambda x, p: np.clip(x, -1.0, 1.0),
                      _kinks_open(lambda x, y, p: ((x > -1) & (x < 1)).astype(np.float64), (-1.0, 1.0))),
     "relu6": _act(lambda x, p: np.clip(x, 0.0, 6.0),
