@@ -1,4 +1,4 @@
-"""Fuzz the optimizers: SGD (momentum, Nesterov, dampening, weight decay), Adam and
+"""Fuzz the optimizers: SGD (momentum, Nesterov, dampening, weight decay), Adam, RMSprop, Adagrad and
 AdamW over one to three steps, with gradients handed over in any layout and byte order,
 parameters of any shape (0-d and empty too), invalid hyperparameters and NaN/inf
 gradients. The parameters must end where PyTorch's update formulas (in float64) put
