@@ -45,7 +45,7 @@ def _other_requires_grad(other):
 def _check_writable(t, op):
     if not t.data.flags.writeable:
         raise ValueError(f"{op}: the tensor's data (shape {t.data.shape}) is a read-only array; "
-                         "in-place arithmetic needs a writable one (use t = t {op[0]} ... instead)")
+                         f"in-place arithmetic needs a writable one (use t = t {op[0]} ... instead)")
 
 
 def _integer_inplace(t, other, name, op):
