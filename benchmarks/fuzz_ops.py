@@ -577,9 +577,10 @@ def build_case(draw, op):
 def all_ops():
     """Every fuzzed op: Tensor ops, layers/losses/functional ones, optimizers."""
     from benchmarks.fuzz_ops_nn import NN_OPS
+    from benchmarks.fuzz_ops_grads import GRAD_OPS
     from benchmarks.fuzz_ops_index import INDEX_OPS
     from benchmarks.fuzz_ops_layers import LAYER_OPS
     from benchmarks.fuzz_ops_more import MORE_OPS
     from benchmarks.fuzz_ops_optim import OPTIM_OPS
 
-    return {**OPS, **MORE_OPS, **INDEX_OPS, **LAYER_OPS, **NN_OPS, **OPTIM_OPS}
+    return {**OPS, **MORE_OPS, **INDEX_OPS, **LAYER_OPS, **GRAD_OPS, **NN_OPS, **OPTIM_OPS}

@@ -14,3 +14,11 @@ from hypothesis import given, settings
 @given(fuzz_case("optim"))
 def test_optimizer_steps_match_the_update_formulas(case):
     assert_property(case)
+
+
+@settings(max_examples=examples(40))
+@given(fuzz_case("clip_grad"))
+def test_gradient_clipping_matches_pytorchs_rule(case):
+    """nn.utils.clip_grad_norm_ (norm types 1, 2, 3, inf) and clip_grad_value_ on drawn
+    gradients of one to three parameters (benchmarks/fuzz_ops_grads.py)."""
+    assert_property(case)

@@ -30,7 +30,7 @@ TENSOR_OPS = ["add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "abs", "p
 MORE_OPS = ["sin", "cos", "erf", "rsqrt", "log2", "exp2", "sign", "floor", "ceil", "round", "isnan", "isinf",
             "isfinite", "maximum", "minimum", "eq_ne", "prod", "logsumexp", "cumsum", "argmax", "argmin", "all",
             "any", "flip", "squeeze", "tril", "triu", "silu", "mish", "hardswish", "hardtanh", "relu6",
-            "logsigmoid", "softsign", "expand", "pad", "gather", "masked_fill", "var", "std"]
+            "logsigmoid", "softsign", "expand", "pad", "gather", "masked_fill", "var", "std", "inplace"]
 FUNCTIONAL_OPS = ["F.activation", "F.matmul", "F.softmax", "F.dense", "F.loss"]
 
 
@@ -56,7 +56,8 @@ COVERED = {
     "prod": "prod", "logsumexp": "logsumexp", "cumsum": "cumsum", "argmax": "argmax", "argmin": "argmin",
     "all": "all", "any": "any", "flip": "flip", "squeeze": "squeeze", "unsqueeze": "squeeze", "tril": "tril",
     "triu": "triu", "expand": "expand", "pad": "pad", "gather": "gather", "masked_fill": "masked_fill",
-    "var": "var", "std": "std",
+    "var": "var", "std": "std", "__iadd__": "inplace", "__isub__": "inplace", "__imul__": "inplace",
+    "__itruediv__": "inplace",
 }
 COVERED.update({name: name for name in MORE_OPS if name in (
     "sin", "cos", "erf", "rsqrt", "log2", "exp2", "sign", "floor", "ceil", "round", "isnan", "isinf", "isfinite",
