@@ -580,7 +580,8 @@ def all_ops():
     from benchmarks.fuzz_ops_grads import GRAD_OPS
     from benchmarks.fuzz_ops_index import INDEX_OPS
     from benchmarks.fuzz_ops_layers import LAYER_OPS
+    from benchmarks.fuzz_ops_losses import LOSS_OPS
     from benchmarks.fuzz_ops_more import MORE_OPS
     from benchmarks.fuzz_ops_optim import OPTIM_OPS
 
-    return {**OPS, **MORE_OPS, **INDEX_OPS, **LAYER_OPS, **GRAD_OPS, **NN_OPS, **OPTIM_OPS}
+    return {**OPS, **MORE_OPS, **INDEX_OPS, **LAYER_OPS, **GRAD_OPS, **LOSS_OPS, **NN_OPS, **OPTIM_OPS}
