@@ -82,7 +82,8 @@ def _operand_grad(k, ins, out, g, datas, shape):
     for s, d in zip(ins, datas):
         sizes.update({c: n for c, n in zip(s, d.shape) if n != 1 or c not in sizes})
     # letters summed only inside x_k: the gradient is constant along them
-    part = part.reshape([sizes[c] if c in present else 1 for c in uniq])
+    # (part's own size of a letter: 1 where only a broadcast size-1 operand carries it)
+    part = part.reshape([part.shape[present.index(c)] if c in present else 1 for c in uniq])
     part = np.broadcast_to(part, [sizes[c] for c in uniq])
     if len(uniq) != len(sk):  # a repeated letter: write onto the diagonal
         full = np.zeros([sizes[c] for c in sk], g.dtype)

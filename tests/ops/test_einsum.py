@@ -62,3 +62,12 @@ def test_einsum_takes_a_list_arrays_and_mixed_dtypes():
 def test_bad_input_names_einsum(call, err, msg):
     with pytest.raises(err, match=msg):
         call()
+
+
+def test_gradient_through_a_broadcast_size_1_letter():
+    # found by the fuzz suite: j has size 2 in a and 1 in b (numpy broadcasts it); the
+    # backward of a raised "cannot reshape array of size 1 into shape (1,2)"
+    a = mi.tensor(np.ones((1, 2)), requires_grad=True)
+    b = mi.tensor(np.full((1, 3), 2.0), requires_grad=True)
+    mi.einsum("ij,jk->ik", a, b).sum().backward()
+    assert a.grad.tolist() == [[6.0, 6.0]] and b.grad.tolist() == [[2.0, 2.0, 2.0]]
