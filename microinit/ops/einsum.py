@@ -60,6 +60,13 @@ def explicit_subscripts(subscripts, shapes):
             p = p.replace("...", ell[n_ell - k:])
         if len(p) != len(s):
             raise ValueError(f"einsum: subscripts {p!r} do not match an operand of shape {s}")
+        # a letter repeated in one operand (a diagonal) needs equal sizes: numpy's einsum
+        # returns uninitialised memory for "ii->i" of a (0, 1) array
+        diag = {}
+        for c, n in zip(p, s):
+            if diag.setdefault(c, n) != n:
+                raise ValueError(f"einsum: letter {c!r} is repeated in {p!r} but the operand of shape {s} "
+                                 f"has sizes {diag[c]} and {n} there")
         fixed.append(p)
     if arrow:
         out = out.replace("...", ell)

@@ -71,3 +71,12 @@ def test_gradient_through_a_broadcast_size_1_letter():
     b = mi.tensor(np.full((1, 3), 2.0), requires_grad=True)
     mi.einsum("ij,jk->ik", a, b).sum().backward()
     assert a.grad.tolist() == [[6.0, 6.0]] and b.grad.tolist() == [[2.0, 2.0, 2.0]]
+
+
+def test_a_repeated_letter_with_unequal_sizes_is_refused():
+    # found by the fuzz suite: numpy's einsum("ii->i") of a (0, 1) array returns one element
+    # of uninitialised memory
+    with pytest.raises(ValueError, match=r"^einsum: letter 'i' is repeated"):
+        mi.einsum("ii->i", mi.zeros(0, 1))
+    with pytest.raises(ValueError, match=r"^einsum: letter 'i' is repeated"):
+        mi.einsum("ii", mi.zeros(2, 3))
