@@ -92,6 +92,9 @@ def binary(op):
                 raise Refuse(f"{op}: unsupported operand", (TypeError,))
             if kind == "list":  # a list of an empty array loses its shape: (0, 2) -> []
                 y = np.asarray(y.tolist(), np.float64)
+                if y.ndim == 0:  # a 0-d array's tolist() is a Python number: it takes the tensor's dtype
+                    with np.errstate(over="ignore"):
+                        y = y.astype(a.compute_dtype).astype(np.float64)
             ys = np.shape(y)
             _broadcast_or_refuse(x.shape, ys, op=op)
             p, q = (y, x) if reflected else (x, y)
@@ -577,6 +580,7 @@ def build_case(draw, op):
 def all_ops():
     """Every fuzzed op: Tensor ops, layers/losses/functional ones, optimizers."""
     from benchmarks.fuzz_ops_nn import NN_OPS
+    from benchmarks.fuzz_ops_build import BUILD_OPS
     from benchmarks.fuzz_ops_grads import GRAD_OPS
     from benchmarks.fuzz_ops_index import INDEX_OPS
     from benchmarks.fuzz_ops_layers import LAYER_OPS
@@ -584,4 +588,4 @@ def all_ops():
     from benchmarks.fuzz_ops_more import MORE_OPS
     from benchmarks.fuzz_ops_optim import OPTIM_OPS
 
-    return {**OPS, **MORE_OPS, **INDEX_OPS, **LAYER_OPS, **GRAD_OPS, **LOSS_OPS, **NN_OPS, **OPTIM_OPS}
+    return {**OPS, **MORE_OPS, **INDEX_OPS, **LAYER_OPS, **GRAD_OPS, **LOSS_OPS, **BUILD_OPS, **NN_OPS, **OPTIM_OPS}
