@@ -216,8 +216,9 @@ def _where(draw):
     s = shape(draw)
     cond = Arr(np.random.default_rng(draw.integer(0, 999)).integers(0, 2, broadcast_partner(draw, s)),
                choice(draw, ("|b1", "|b1", "<i4", "<f4")), choice(draw, ("C", "fortran", "negative")))
-    a = arr(draw, s, float_only=True) if chance(draw, 80) else py_scalar(draw)
-    b = arr(draw, broadcast_partner(draw, s), float_only=True) if chance(draw, 70) else py_scalar(draw)
+    ints = chance(draw, 25)  # integer/bool operands keep their dtype (PyTorch's rule)
+    a = arr(draw, s, float_only=not ints) if chance(draw, 80) else py_scalar(draw)
+    b = arr(draw, broadcast_partner(draw, s), float_only=not ints) if chance(draw, 70) else py_scalar(draw)
 
     def run(xs, grad):
         ta = leaf(xs[1], grad) if isinstance(xs[1], np.ndarray) else xs[1]
@@ -230,9 +231,19 @@ def _where(draw):
         c, x, y = vals
         c = cond.native_values().astype(bool)
         out_shape = _broadcast_or_refuse(c.shape, np.shape(x), np.shape(y), op="where")
-        out = np.where(c, x, y).astype(np.float64)
         arrs = [v for v in (a, b) if isinstance(v, Arr)]
-        dt = result_dtype(*arrs) if arrs else None
+        floats = [v for v in arrs if v.is_float]
+        if floats:
+            dt = result_dtype(*floats)
+        elif arrs and not any(isinstance(v, float) for v in (a, b)):  # ints/bools (Python ints are weak)
+            dt = np.result_type(*[v.dtype.newbyteorder("=") for v in arrs])
+            if dt == np.bool_ and any(isinstance(v, int) and not isinstance(v, bool) for v in (a, b)):
+                dt = np.dtype(np.int64)  # a Python int lifts bool to int64
+        else:  # an int array with a Python float: float32; Python scalars only: left open
+            dt = np.float32 if arrs else None
+        if dt is not None and np.dtype(dt).kind in "iub":  # a Python int wraps into the dtype, as in PyTorch
+            x, y = (v.native_values() if isinstance(v, Arr) else np.asarray(v).astype(dt) for v in (a, b))
+        out = np.where(c, x, y).astype(np.float64)
 
         def vjp(g):
             ga = unbroadcast(np.where(c, g, 0.0), np.shape(x)) if isinstance(a, Arr) else None
