@@ -20,7 +20,7 @@ import microinit as mi
 from benchmarks.fuzz_cases import Arr, arr, broadcast_partner, chance, choice, py_scalar, shape
 from benchmarks.fuzz_properties import Case
 from benchmarks.fuzz_refs import (
-    ACTIVATIONS, Ref, Refuse, act_grad_scale, masked, matmul_ref, result_dtype, softmax_ref, unbroadcast,
+    ACTIVATIONS, Ref, Refuse, act_grad_scale, masked, matmul_ref, matmul_vjp, result_dtype, softmax_ref, unbroadcast,
 )
 
 # the module microinit.tensor (the package attribute of that name is the constructor)
@@ -550,21 +550,6 @@ def _matmul(draw):
             raise Refuse("matmul: shapes", (ValueError,)) from None
         return Ref(out, scale * 4, result_dtype(a, b), lambda g: matmul_vjp(x, y, g, form == "rmatmul"))
     return Case("matmul", [a, b], run, ref, {"form": form}, gseed=draw.integer(0, 999), rtol=4.0)
-
-
-def matmul_vjp(x, y, g, no_left=False):
-    """Gradients (and their error scales) of x @ y under numpy's matmul rules: a 1-D
-    left operand is a row (1, k), a 1-D right one a column (k, 1), removed afterwards."""
-    xa = x[None, :] if x.ndim == 1 else x
-    ya = y[:, None] if y.ndim == 1 else y
-    with np.errstate(all="ignore"):
-        ga = np.asarray(g).reshape((xa @ ya).shape)
-    with np.errstate(all="ignore"):
-        gx = unbroadcast(ga @ np.swapaxes(ya, -1, -2), xa.shape).reshape(x.shape)
-        gy = unbroadcast(np.swapaxes(xa, -1, -2) @ ga, ya.shape).reshape(y.shape)
-        sx = unbroadcast(np.abs(ga) @ np.abs(np.swapaxes(ya, -1, -2)), xa.shape).reshape(x.shape)
-        sy = unbroadcast(np.abs(np.swapaxes(xa, -1, -2)) @ np.abs(ga), ya.shape).reshape(y.shape)
-    return [None if no_left else (gx, sx), (gy, sy)]
 
 
 OPS = {name: binary(name) for name in _BINARY}

@@ -203,3 +203,18 @@ UNFUSED_ACTIVATIONS = {
     "softsign": _act(lambda x, p: x / (1.0 + np.abs(x)), lambda x, y, p: 1.0 / (1.0 + np.abs(x)) ** 2,
                      open_at_inf=True),
 }
+
+
+def matmul_vjp(x, y, g, no_left=False):
+    """Gradients (and their error scales) of x @ y under numpy's matmul rules: a 1-D
+    left operand is a row (1, k), a 1-D right one a column (k, 1), removed afterwards."""
+    xa = x[None, :] if x.ndim == 1 else x
+    ya = y[:, None] if y.ndim == 1 else y
+    with np.errstate(all="ignore"):
+        ga = np.asarray(g).reshape((xa @ ya).shape)
+    with np.errstate(all="ignore"):
+        gx = unbroadcast(ga @ np.swapaxes(ya, -1, -2), xa.shape).reshape(x.shape)
+        gy = unbroadcast(np.swapaxes(xa, -1, -2) @ ga, ya.shape).reshape(y.shape)
+        sx = unbroadcast(np.abs(ga) @ np.abs(np.swapaxes(ya, -1, -2)), xa.shape).reshape(x.shape)
+        sy = unbroadcast(np.abs(np.swapaxes(xa, -1, -2)) @ np.abs(ga), ya.shape).reshape(y.shape)
+    return [None if no_left else (gx, sx), (gy, sy)]

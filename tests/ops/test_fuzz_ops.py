@@ -30,7 +30,8 @@ TENSOR_OPS = ["add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "abs", "p
 MORE_OPS = ["sin", "cos", "erf", "rsqrt", "log2", "exp2", "sign", "floor", "ceil", "round", "isnan", "isinf",
             "isfinite", "maximum", "minimum", "eq_ne", "prod", "logsumexp", "cumsum", "argmax", "argmin", "all",
             "any", "flip", "squeeze", "tril", "triu", "silu", "mish", "hardswish", "hardtanh", "relu6",
-            "logsigmoid", "softsign", "expand", "pad", "gather", "masked_fill", "var", "std", "inplace", "einsum", "creation"]
+            "logsigmoid", "softsign", "expand", "pad", "gather", "masked_fill", "var", "std", "inplace", "einsum",
+            "creation"]
 FUNCTIONAL_OPS = ["F.activation", "F.matmul", "F.softmax", "F.dense", "F.loss"]
 
 
