@@ -20,7 +20,7 @@ import microinit as mi
 from benchmarks.fuzz_cases import Arr, arr, broadcast_partner, chance, choice, py_scalar, shape
 from benchmarks.fuzz_properties import Case
 from benchmarks.fuzz_refs import (
-    ACTIVATIONS, Ref, Refuse, act_grad_scale, masked, matmul_ref, result_dtype, softmax_ref, unbroadcast,
+    ACTIVATIONS, Ref, Refuse, act_grad_scale, masked, matmul_ref, matmul_vjp, result_dtype, softmax_ref, unbroadcast,
 )
 
 # the module microinit.tensor (the package attribute of that name is the constructor)
@@ -92,6 +92,9 @@ def binary(op):
                 raise Refuse(f"{op}: unsupported operand", (TypeError,))
             if kind == "list":  # a list of an empty array loses its shape: (0, 2) -> []
                 y = np.asarray(y.tolist(), np.float64)
+                if y.ndim == 0:  # a 0-d array's tolist() is a Python number: it takes the tensor's dtype
+                    with np.errstate(over="ignore"):
+                        y = y.astype(a.compute_dtype).astype(np.float64)
             ys = np.shape(y)
             _broadcast_or_refuse(x.shape, ys, op=op)
             p, q = (y, x) if reflected else (x, y)
@@ -117,7 +120,9 @@ def binary(op):
 
 
 # ------------------------------------------------------------------ elementwise unary
-def _unary_math(name, fn, d):
+def unary_math(name, fn, d, dscale=None):
+    """The case builder of the elementwise Tensor method ``name``: y = fn(x), dy/dx = d(x);
+    ``dscale(x, dy)``: the derivative's error scale when it is not |dy|."""
     def build(draw):
         a = arr(draw, shape(draw))
 
@@ -129,7 +134,8 @@ def _unary_math(name, fn, d):
             x = vals[0]
             with np.errstate(all="ignore"):
                 y, dy = fn(x), d(x)
-            return Ref(y, None, a.compute_dtype, lambda g: [masked(g, dy)])
+                ds = np.abs(dy) if dscale is None else dscale(x, dy)
+            return Ref(y, None, a.compute_dtype, lambda g: [(masked(g, dy), np.abs(g) * ds)])
         return Case(name, [a], run, ref, gseed=draw.integer(0, 999))
     return build
 
@@ -148,10 +154,16 @@ def _pow(draw):
             raise Refuse("pow: exponent not a number", (TypeError,))
         if a.dtype.kind in "iu" and isinstance(p, int) and p < 0:
             raise Refuse("pow: integer tensor to a negative integer power", (ValueError, TypeError))
+        if a.dtype.kind in "iu" and isinstance(p, int):  # int ** int stays int (PyTorch), wrapping as it does
+            native = a.native_values()
+            return Ref(native ** np.asarray(p, native.dtype), dtype=native.dtype, exact=True)
         with np.errstate(all="ignore"):
             y = x ** p
             dy = np.zeros_like(x) if p == 0 else p * x ** (p - 1)
-        return Ref(y, None, a.compute_dtype, lambda g: [masked(g, dy)])
+            # x ** (p - 1) beyond the compute dtype's range overflows before p scales it
+            # (PyTorch computes it the same way): left open
+            ds = np.where(np.abs(x ** (p - 1)) > np.finfo(a.compute_dtype).max, np.nan, np.abs(dy))
+        return Ref(y, None, a.compute_dtype, lambda g: [(masked(g, dy), np.abs(g) * ds)])
     return Case("pow", [a], run, ref, {"p": p}, gseed=draw.integer(0, 999))
 
 
@@ -204,8 +216,9 @@ def _where(draw):
     s = shape(draw)
     cond = Arr(np.random.default_rng(draw.integer(0, 999)).integers(0, 2, broadcast_partner(draw, s)),
                choice(draw, ("|b1", "|b1", "<i4", "<f4")), choice(draw, ("C", "fortran", "negative")))
-    a = arr(draw, s, float_only=True) if chance(draw, 80) else py_scalar(draw)
-    b = arr(draw, broadcast_partner(draw, s), float_only=True) if chance(draw, 70) else py_scalar(draw)
+    ints = chance(draw, 25)  # integer/bool operands keep their dtype (PyTorch's rule)
+    a = arr(draw, s, float_only=not ints) if chance(draw, 80) else py_scalar(draw)
+    b = arr(draw, broadcast_partner(draw, s), float_only=not ints) if chance(draw, 70) else py_scalar(draw)
 
     def run(xs, grad):
         ta = leaf(xs[1], grad) if isinstance(xs[1], np.ndarray) else xs[1]
@@ -218,9 +231,19 @@ def _where(draw):
         c, x, y = vals
         c = cond.native_values().astype(bool)
         out_shape = _broadcast_or_refuse(c.shape, np.shape(x), np.shape(y), op="where")
-        out = np.where(c, x, y).astype(np.float64)
         arrs = [v for v in (a, b) if isinstance(v, Arr)]
-        dt = result_dtype(*arrs) if arrs else None
+        floats = [v for v in arrs if v.is_float]
+        if floats:
+            dt = result_dtype(*floats)
+        elif arrs and not any(isinstance(v, float) for v in (a, b)):  # ints/bools (Python ints are weak)
+            dt = np.result_type(*[v.dtype.newbyteorder("=") for v in arrs])
+            if dt == np.bool_ and any(isinstance(v, int) and not isinstance(v, bool) for v in (a, b)):
+                dt = np.dtype(np.int64)  # a Python int lifts bool to int64
+        else:  # an int array with a Python float: float32; Python scalars only: left open
+            dt = np.float32 if arrs else None
+        if dt is not None and np.dtype(dt).kind in "iub":  # a Python int wraps into the dtype, as in PyTorch
+            x, y = (v.native_values() if isinstance(v, Arr) else np.asarray(v).astype(dt) for v in (a, b))
+        out = np.where(c, x, y).astype(np.float64)
 
         def vjp(g):
             ga = unbroadcast(np.where(c, g, 0.0), np.shape(x)) if isinstance(a, Arr) else None
@@ -241,7 +264,7 @@ def _compare(draw):
     def run(xs, grad):
         t = leaf(xs[0], False)
         o = xs[1]
-        return {"lt": t < o, "le": t <= o, "gt": t > o, "ge": t >= o}[name], [None, None]
+        return getattr(operator, name)(t, o), [None, None]  # (only this one comparison runs)
 
     def ref(vals):
         # compared by value (in float64: numpy would cast the scalar 1e30 to float16's inf)
@@ -251,7 +274,7 @@ def _compare(draw):
         y = b.computed() if isinstance(b, Arr) else np.asarray(b, a.compute_dtype).astype(np.float64)
         _broadcast_or_refuse(x.shape, np.shape(y), op=name)
         return Ref(fn(x, y), dtype=np.bool_, exact=True)
-    return Case(name, [a, b], run, ref, grad=False)
+    return Case(name, [a, b], run, ref, grad=False, names=(name, fn.__name__))
 
 
 # ------------------------------------------------------------------ reductions
@@ -304,7 +327,9 @@ def _reduce(name):
                 with np.errstate(all="ignore"):
                     cnt = mask.sum(axis=ax, keepdims=True)
                     return [mask * (gk / cnt)]
-            return Ref(out, scale, a.compute_dtype, vjp)
+            # max/min keep an integer or bool input's dtype (PyTorch's rule)
+            dt = a.dtype.newbyteorder("=") if name in ("max", "min") and a.dtype.kind in "iub" else a.compute_dtype
+            return Ref(out, scale, dt, vjp)
         return Case(name, [a], run, ref, {"axis": axis, "keepdims": keep}, gseed=draw.integer(0, 999),
                     names=(name,))
     return build
@@ -384,16 +409,23 @@ def _getitem(draw):
         t = leaf(xs[0], grad)
         return t[idx], [t]
 
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    # PyTorch's rule: integers index first (as basic indices), so an array index's
+    # dimensions stay in place even when an integer and a slice stand between (numpy
+    # would move them to the front)
+    first = tuple(p if isinstance(p, int) else slice(None) for p in parts) + (Ellipsis,)  # (views, 0-d too)
+    rest = tuple(p for p in parts if not isinstance(p, int))
+
     def ref(vals):
         x = vals[0]
         try:
-            y = x[idx]
+            y = x[first][rest]
         except IndexError:
             raise Refuse("index out of range", (IndexError,)) from None
 
         def vjp(g):
             full = np.zeros(x.shape)
-            np.add.at(full, idx, g)
+            np.add.at(full[first], rest, g)  # (full[first] is a view: basic indices only)
             return [full]
         return Ref(y, vjp=vjp, exact=True)
     return Case("getitem", [a], run, ref, {"idx": idx}, gseed=draw.integer(0, 999), names=("index",))
@@ -434,8 +466,9 @@ def _join(name):
 
 
 # ------------------------------------------------------------------ activations, softmax, matmul
-def _activation(name):
-    fwd = ACTIVATIONS[name]
+def activation(name, refs=ACTIVATIONS):
+    """The case builder of the Tensor activation method ``name`` (reference in ``refs``)."""
+    fwd = refs[name]
 
     def build(draw):
         a = arr(draw, shape(draw))
@@ -479,14 +512,25 @@ def _softmax(log):
     return build
 
 
-def _matmul(draw):
+def _matmul_shapes(draw):
+    """Operand shapes for @: 1-D vectors, matrices and batched stacks (numpy's matmul
+    rules, batch dims broadcast), with a wrong inner size now and then."""
     n, k, m = draw.integer(0, 4), draw.integer(0, 4), draw.integer(0, 4)
     sa, sb = (n, k), (k if chance(draw, 90) else k + 1, m)
-    if chance(draw, 25):
-        bt = draw.integer(1, 3)
-        sa, sb = (bt,) + sa, ((bt if chance(draw, 70) else 1),) + sb if chance(draw, 70) else sb
-    if chance(draw, 5):
-        sa = sa[1:]
+    if chance(draw, 30):
+        batch = broadcast_partner(draw, shape(draw, 1, 2))
+        sa, sb = batch + sa, (broadcast_partner(draw, batch) if chance(draw, 70) else ()) + sb
+    if chance(draw, 15):
+        sa = sa[-1:]
+    if chance(draw, 15):
+        sb = sb[-2:-1]
+    if chance(draw, 3):
+        sa = ()
+    return sa, sb
+
+
+def _matmul(draw):
+    sa, sb = _matmul_shapes(draw)
     a, b = arr(draw, sa), arr(draw, sb)
     form = choice(draw, ("op", "fn", "rmatmul"))
 
@@ -498,38 +542,30 @@ def _matmul(draw):
 
     def ref(vals):
         x, y = vals
-        if x.ndim not in (2, 3) or y.ndim not in (2, 3) or x.shape[-1] != y.shape[-2]:
-            raise Refuse("matmul: shapes", (ValueError,))
+        if x.ndim == 0 or y.ndim == 0:
+            raise Refuse("matmul: a 0-d operand", (ValueError,))
         try:
             out, scale = matmul_ref(x, y)
         except ValueError:
-            raise Refuse("matmul: batch", (ValueError,)) from None
-
-        def vjp(g):
-            with np.errstate(all="ignore"):
-                ga = unbroadcast(g @ np.swapaxes(y, -1, -2), x.shape)
-                gb = unbroadcast(np.swapaxes(x, -1, -2) @ g, y.shape)
-                sa_ = unbroadcast(np.abs(g) @ np.abs(np.swapaxes(y, -1, -2)), x.shape)
-                sb_ = unbroadcast(np.abs(np.swapaxes(x, -1, -2)) @ np.abs(g), y.shape)
-            return [None if form == "rmatmul" else (ga, sa_), (gb, sb_)]
-        return Ref(out, scale * 4, result_dtype(a, b), vjp)
+            raise Refuse("matmul: shapes", (ValueError,)) from None
+        return Ref(out, scale * 4, result_dtype(a, b), lambda g: matmul_vjp(x, y, g, form == "rmatmul"))
     return Case("matmul", [a, b], run, ref, {"form": form}, gseed=draw.integer(0, 999), rtol=4.0)
 
 
 OPS = {name: binary(name) for name in _BINARY}
 OPS.update({
-    "neg": _unary_math("neg", lambda x: -x, lambda x: -np.ones_like(x)),
-    "exp": _unary_math("exp", np.exp, np.exp),
-    "log": _unary_math("log", np.log, lambda x: 1.0 / x),
-    "sqrt": _unary_math("sqrt", np.sqrt, lambda x: 0.5 / np.sqrt(x)),
-    "abs": _unary_math("abs", np.abs, np.sign),
+    "neg": unary_math("neg", lambda x: -x, lambda x: -np.ones_like(x)),
+    "exp": unary_math("exp", np.exp, np.exp),
+    "log": unary_math("log", np.log, lambda x: 1.0 / x),
+    "sqrt": unary_math("sqrt", np.sqrt, lambda x: 0.5 / np.sqrt(x)),
+    "abs": unary_math("abs", np.abs, np.sign),
     "pow": _pow, "rpow": _rpow, "clip": _clip, "where": _where, "compare": _compare,
     "sum": _reduce("sum"), "mean": _reduce("mean"), "max": _reduce("max"), "min": _reduce("min"),
     "reshape": _reshape, "transpose": _transpose, "getitem": _getitem,
     "concatenate": _join("concatenate"), "stack": _join("stack"),
     "softmax": _softmax(False), "log_softmax": _softmax(True), "matmul": _matmul,
 })
-OPS.update({name: _activation(name) for name in ACTIVATIONS if name != "identity"})
+OPS.update({name: activation(name) for name in ACTIVATIONS if name != "identity"})
 
 
 def build_case(draw, op):
@@ -540,6 +576,12 @@ def build_case(draw, op):
 def all_ops():
     """Every fuzzed op: Tensor ops, layers/losses/functional ones, optimizers."""
     from benchmarks.fuzz_ops_nn import NN_OPS
+    from benchmarks.fuzz_ops_build import BUILD_OPS
+    from benchmarks.fuzz_ops_grads import GRAD_OPS
+    from benchmarks.fuzz_ops_index import INDEX_OPS
+    from benchmarks.fuzz_ops_layers import LAYER_OPS
+    from benchmarks.fuzz_ops_losses import LOSS_OPS
+    from benchmarks.fuzz_ops_more import MORE_OPS
     from benchmarks.fuzz_ops_optim import OPTIM_OPS
 
-    return {**OPS, **NN_OPS, **OPTIM_OPS}
+    return {**OPS, **MORE_OPS, **INDEX_OPS, **LAYER_OPS, **GRAD_OPS, **LOSS_OPS, **BUILD_OPS, **NN_OPS, **OPTIM_OPS}

@@ -3,13 +3,13 @@
 A case makes one or two parameters (float32/float64, any shape, 0-d and empty
 included), gives them one to three drawn gradients in turn (each handed over in a drawn
 layout and byte order, as ``p.grad``), steps ``SGD`` (momentum, Nesterov, dampening,
-weight decay), ``Adam`` or ``AdamW`` after each, and compares the final parameters with
+weight decay), ``Adam``, ``AdamW``, ``RMSprop`` or ``Adagrad`` after each, and compares the final parameters with
 the update formulas of PyTorch's optimizers in float64. Invalid hyperparameters must
 raise ValueError naming them; a NaN/inf gradient, or an update that overflows, the
 documented ``FloatingPointError`` naming the optimizer.
 
     >>> from benchmarks.fuzz_cases import RandomDraw
-    >>> OPTIM_OPS["optim"](RandomDraw(0, 2)).op in ("SGD", "Adam", "AdamW")
+    >>> OPTIM_OPS["optim"](RandomDraw(0, 2)).op in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
     True
 """
 import math
@@ -29,9 +29,15 @@ HYPER = {
              "weight_decay": (0.0, 0.01)},
 }
 HYPER["AdamW"] = dict(HYPER["Adam"], weight_decay=(0.01, 0.0, 0.1))
+HYPER["RMSprop"] = {"lr": (1e-2, 0.1, 1e-3), "alpha": (0.99, 0.9, 0.5), "eps": (1e-8, 1e-3, 0.0),
+                    "weight_decay": (0.0, 0.01), "momentum": (0.0, 0.9), "centered": (False, True)}
+HYPER["Adagrad"] = {"lr": (1e-2, 0.1, 1.0), "lr_decay": (0.0, 0.1), "weight_decay": (0.0, 0.01),
+                    "eps": (1e-10, 1e-3, 0.0)}
 INVALID = {"lr": (-0.1, float("nan"), "0.1"), "momentum": (-0.5,), "weight_decay": (-1.0,), "betas": ((1.0, 0.9), 0.9),
-           "eps": (-1.0,), "dampening": (float("inf"),), "nesterov": (True,)}
-NAMES = ("learning rate", "momentum", "nesterov", "beta", "epsilon", "weight_decay", "dampening")
+           "eps": (-1.0,), "dampening": (float("inf"),), "nesterov": (True,), "alpha": (-0.1,), "lr_decay": (-0.5,),
+           "centered": (True,)}
+NAMES = ("learning rate", "momentum", "nesterov", "beta", "epsilon", "weight_decay", "dampening", "alpha",
+         "lr_decay")
 
 
 def _valid(name, h):
@@ -44,6 +50,9 @@ def _valid(name, h):
         if h["momentum"] < 0 or not math.isfinite(h["dampening"]) or (
                 h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0)):
             raise Refuse("bad momentum / dampening / nesterov", (ValueError,))
+    elif name in ("RMSprop", "Adagrad"):
+        if any(h.get(k, 0) < 0 for k in ("alpha", "eps", "momentum", "lr_decay")):
+            raise Refuse("bad alpha / eps / momentum / lr_decay", (ValueError,))
     elif not isinstance(h["betas"], tuple) or not (0 <= h["betas"][0] < 1 and 0 <= h["betas"][1] < 1) or h["eps"] < 0:
         raise Refuse("bad betas / eps", (ValueError,))
 
@@ -74,8 +83,41 @@ def _adam(w, grads, h, decoupled):
         yield w, np.abs(step) * 8 + lr * wd * np.abs(w)
 
 
+def _rmsprop(w, grads, h):
+    v = a = buf = 0.0
+    for g in grads:
+        g = g + h["weight_decay"] * w
+        v = h["alpha"] * v + (1 - h["alpha"]) * g * g
+        if h["centered"]:
+            a = h["alpha"] * a + (1 - h["alpha"]) * g
+            avg = np.sqrt(v - a * a) + h["eps"]
+        else:
+            avg = np.sqrt(v) + h["eps"]
+        step = g / avg
+        if h["momentum"] > 0:
+            buf = h["momentum"] * buf + step
+            step = buf
+        w = w - h["lr"] * step
+        # a centered v - a^2 cancels: its rounding is relative to v, through the sqrt
+        yield w, h["lr"] * (np.abs(step) * 8 + (np.abs(g) * np.sqrt(np.abs(v)) / avg ** 2 if h["centered"] else 0))
+
+
+def _adagrad(w, grads, h):
+    s = 0.0
+    for t, g in enumerate(grads, 1):
+        g = g + h["weight_decay"] * w
+        s = s + g * g
+        step = h["lr"] / (1 + (t - 1) * h["lr_decay"]) * g / (np.sqrt(s) + h["eps"])
+        w = w - step
+        yield w, np.abs(step) * 8
+
+
+UPDATES = {"SGD": _sgd, "Adam": lambda w, gs, h: _adam(w, gs, h, False),
+           "AdamW": lambda w, gs, h: _adam(w, gs, h, True), "RMSprop": _rmsprop, "Adagrad": _adagrad}
+
+
 def _optim(draw):
-    name = choice(draw, ("SGD", "Adam", "AdamW"))
+    name = choice(draw, tuple(UPDATES))
     h = {k: choice(draw, v) for k, v in HYPER[name].items()}
     if name == "SGD" and (h["momentum"] <= 0 or h["dampening"]):
         h["nesterov"] = False  # Nesterov needs momentum and no dampening (tried below as invalid)
@@ -93,7 +135,9 @@ def _optim(draw):
         for s in shapes:
             g = rng.standard_normal(s)
             if special and g.size:
-                g.flat[0] = choice(draw, (np.nan, np.inf, 1e300))
+                # (a 1e300 gradient's square overflows in RMSprop/Adagrad, where what follows
+                # inf - inf is the implementation's: PyTorch and microinit agree, not the formula)
+                g.flat[0] = choice(draw, (np.nan, np.inf) + (() if name in ("RMSprop", "Adagrad") else (1e300,)))
             bad_shape = chance(draw, 2)
             gs = g if not bad_shape else rng.standard_normal(s + (2,))
             grads.append(Arr(gs, choice(draw, (dt, ">" + dt[1:])), choice(draw, ("C", "fortran", "negative",
@@ -107,7 +151,7 @@ def _optim(draw):
             for p in params:
                 p.grad = next(gs)
             opt.step()
-        return _Flat(np.concatenate([p.data.reshape(-1) for p in params])), [None] * len(xs)
+        return Flat(np.concatenate([p.data.reshape(-1) for p in params])), [None] * len(xs)
 
     def ref(vals):
         _valid(name, h)
@@ -118,7 +162,7 @@ def _optim(draw):
             if any(g.shape != w.shape for g in gi):  # (a NaN gradient of an earlier parameter may come first)
                 raise Refuse("grad shape", (ValueError, FloatingPointError))
             with np.errstate(all="ignore"):
-                steps = list(_sgd(w, gi, h) if name == "SGD" else _adam(w, gi, h, name == "AdamW"))
+                steps = list(UPDATES[name](w, gi, h))
             if any(not np.isfinite(g).all() for g in gi) or any(not np.isfinite(s[0]).all() for s in steps):
                 raise Refuse("NaN/inf gradient or update", (FloatingPointError, ValueError))
             finals.append(steps[-1][0].reshape(-1))
@@ -128,7 +172,7 @@ def _optim(draw):
                 names=(name,) + NAMES)
 
 
-class _Flat:
+class Flat:  # (also the output of benchmarks/fuzz_ops_clip.py's cases)
     """The parameters after the steps, as the property reads an output."""
 
     requires_grad = False

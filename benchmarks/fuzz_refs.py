@@ -163,3 +163,58 @@ def matmul_ref(a, b):
     """a @ b and the error scale |a| @ |b| (NaN-free: an inf times 0 is left open)."""
     with np.errstate(invalid="ignore", over="ignore"):
         return a @ b, np.abs(a) @ np.abs(b)
+
+
+def _silu_d(x, y, p):
+    s = _sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+def _mish(x, p):
+    return x * np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+
+
+def _mish_d(x, y, p):
+    th = np.tanh(np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))))
+    return th + x * _sigmoid(x) * (1.0 - th * th)
+
+
+def _kinks_open(deriv, kinks):
+    """A derivative left open (NaN) exactly at the kinks, where frameworks pick a side."""
+    def d(x, y, p):
+        return np.where(np.isin(x, kinks), np.nan, deriv(x, y, p))
+    return d
+
+
+# The activations computed in numpy (microinit/ops/activations_unfused.py), no parameter.
+UNFUSED_ACTIVATIONS = {
+    # (silu' and mish' cancel near x = -1.28 / -1.19: error relative to |y|, like elu')
+    "silu": _act(lambda x, p: x * _sigmoid(x), _silu_d, open_at_inf=True, from_output=1.0),
+    "mish": _act(_mish, _mish_d, open_at_inf=True, x_weight=1e-4, from_output=1.0),
+    "hardswish": _act(lambda x, p: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+                      _kinks_open(lambda x, y, p: np.where(x < -3, 0.0, np.where(x > 3, 1.0, x / 3.0 + 0.5)),
+                                  (-3.0, 3.0)), open_at_inf=True, from_output=1.0),  # (x/3 + 1/2 cancels)
+    "hardtanh": _act(lambda x, p: np.clip(x, -1.0, 1.0),
+                     _kinks_open(lambda x, y, p: ((x > -1) & (x < 1)).astype(np.float64), (-1.0, 1.0))),
+    "relu6": _act(lambda x, p: np.clip(x, 0.0, 6.0),
+                  _kinks_open(lambda x, y, p: ((x > 0) & (x < 6)).astype(np.float64), (0.0, 6.0))),
+    "logsigmoid": _act(lambda x, p: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))),
+                       lambda x, y, p: _sigmoid(-x)),
+    "softsign": _act(lambda x, p: x / (1.0 + np.abs(x)), lambda x, y, p: 1.0 / (1.0 + np.abs(x)) ** 2,
+                     open_at_inf=True),
+}
+
+
+def matmul_vjp(x, y, g, no_left=False):
+    """Gradients (and their error scales) of x @ y under numpy's matmul rules: a 1-D
+    left operand is a row (1, k), a 1-D right one a column (k, 1), removed afterwards."""
+    xa = x[None, :] if x.ndim == 1 else x
+    ya = y[:, None] if y.ndim == 1 else y
+    with np.errstate(all="ignore"):
+        ga = np.asarray(g).reshape((xa @ ya).shape)
+    with np.errstate(all="ignore"):
+        gx = unbroadcast(ga @ np.swapaxes(ya, -1, -2), xa.shape).reshape(x.shape)
+        gy = unbroadcast(np.swapaxes(xa, -1, -2) @ ga, ya.shape).reshape(y.shape)
+        sx = unbroadcast(np.abs(ga) @ np.abs(np.swapaxes(ya, -1, -2)), xa.shape).reshape(x.shape)
+        sy = unbroadcast(np.abs(np.swapaxes(xa, -1, -2)) @ np.abs(ga), ya.shape).reshape(y.shape)
+    return [None if no_left else (gx, sx), (gy, sy)]

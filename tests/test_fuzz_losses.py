@@ -11,7 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
-@pytest.mark.parametrize("op", ["loss_cross_entropy", "loss_mse", "loss_bce", "loss_hinge"])
+@pytest.mark.parametrize("op", ["loss_cross_entropy", "loss_mse", "loss_bce", "loss_hinge",
+                                # issue 16's losses and options (benchmarks/fuzz_ops_losses.py)
+                                "loss_l1", "loss_huber", "loss_binary_cross_entropy", "loss_nll",
+                                "loss_cross_entropy_options"])
 @settings(max_examples=examples(12))
 @given(data=st.data())
 def test_loss_matches_reference_or_refuses_clearly(op, data):

@@ -67,6 +67,13 @@ def explicit_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> t
             p = p.replace("...", ell[n_ell - k:])
         if len(p) != len(s):
             raise ValueError(f"einsum: subscripts {p!r} do not match an operand of shape {s}")
+        # a letter repeated in one operand (a diagonal) needs equal sizes: numpy's einsum
+        # returns uninitialised memory for "ii->i" of a (0, 1) array
+        diag = {}
+        for c, n in zip(p, s):
+            if diag.setdefault(c, n) != n:
+                raise ValueError(f"einsum: letter {c!r} is repeated in {p!r} but the operand of shape {s} "
+                                 f"has sizes {diag[c]} and {n} there")
         fixed.append(p)
     if arrow:
         out = out.replace("...", ell)
@@ -90,7 +97,8 @@ def _operand_grad(k: int, ins: Sequence[str], out: str, g: NDArray[Any], datas: 
     for s, d in zip(ins, datas):
         sizes.update({c: n for c, n in zip(s, d.shape) if n != 1 or c not in sizes})
     # letters summed only inside x_k: the gradient is constant along them
-    part = part.reshape([sizes[c] if c in present else 1 for c in uniq])
+    # (part's own size of a letter: 1 where only a broadcast size-1 operand carries it)
+    part = part.reshape([part.shape[present.index(c)] if c in present else 1 for c in uniq])
     part = np.broadcast_to(part, [sizes[c] for c in uniq])
     if len(uniq) != len(sk):  # a repeated letter: write onto the diagonal
         full = np.zeros([sizes[c] for c in sk], g.dtype)

@@ -70,8 +70,9 @@ def mul_masked(g: NDArray[Any], d: NDArray[Any] | float) -> NDArray[Any]:
     >>> mul_masked(np.array([0.0, 1.0]), np.array([np.inf, 2.0])).tolist()
     [0.0, 2.0]
     """
-    if type(d) is float and math.isfinite(d) or type(d) is int:
-        return g * d  # a finite constant factor cannot make NaN from a zero
+    if (type(d) is float and math.isfinite(d) or type(d) is int) and (
+            np.asarray(g).dtype.kind != "f" or abs(d) <= np.finfo(np.asarray(g).dtype).max):
+        return g * d  # a finite constant factor cannot make NaN from a zero (unless g's dtype rounds it to inf)
     with np.errstate(invalid="ignore", over="ignore"):
         r = g * d
     if r.dtype.kind == "f" and np.isnan(r).any():
@@ -180,8 +181,11 @@ def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """c / t for a non-Tensor ``c``; d/dt = -c / t^2."""
     c, _ = operand(other, "div")
     a = fdata(t, "div")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = c / a
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = c / a
+    except ValueError:
+        raise _no_broadcast("div", c, a) from None
     if needs_grad(t):
         sa = a.shape
 

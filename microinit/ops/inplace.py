@@ -53,7 +53,7 @@ def _other_requires_grad(other: Tensor | ArrayLike) -> bool:
 def _check_writable(t: Tensor, op: str) -> None:
     if not t.data.flags.writeable:
         raise ValueError(f"{op}: the tensor's data (shape {t.data.shape}) is a read-only array; "
-                         "in-place arithmetic needs a writable one (use t = t {op[0]} ... instead)")
+                         f"in-place arithmetic needs a writable one (use t = t {op[0]} ... instead)")
 
 
 def _integer_inplace(t: Tensor, other: Tensor | ArrayLike, name: str, op: str) -> Tensor:

@@ -256,7 +256,8 @@ def _matmul_general(a, b):
     out = np.asarray(out2.squeeze(squeeze) if squeeze else out2, order="C")
     if needs_grad(a, b):
         need_a, need_b = a.requires_grad, b.requires_grad
-        dtypes = (a.data.dtype, b.data.dtype)
+        # each gradient in its operand's dtype, native byte order (a '>f4' leaf gets float32)
+        dtypes = (a.data.dtype.newbyteorder("="), b.data.dtype.newbyteorder("="))
 
         def backward(g):
             g2 = g.reshape(out2.shape)

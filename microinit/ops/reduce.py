@@ -122,9 +122,10 @@ def _extreme(t: Tensor, axis: int | Sequence[int] | None, keepdims: bool, fn: Ca
     if t.data.dtype.kind in "iub":  # labels/masks keep their dtype (PyTorch); no gradient
         a = native(t.data)
         axis = norm_axis(axis, a.ndim, name)
-        if a.size == 0:
-            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape}")
-        return wrap(np.asarray(fn(a, axis=axis, keepdims=keepdims)))
+        try:  # an empty batch reduces (to an empty result); only a zero-length reduced axis has no max
+            return wrap(np.asarray(fn(a, axis=axis, keepdims=keepdims)))
+        except ValueError:
+            raise ValueError(f"{name}: cannot reduce an empty tensor of shape {a.shape} over axis {axis}") from None
     a = fdata(t, name)
     axis = norm_axis(axis, a.ndim, name)
     try:
@@ -161,7 +162,8 @@ def one_axis(axis: int, ndim: int, op: str) -> int:
     """A single axis (int) as a non-negative int, checked by :func:`norm_axis`."""
     if isinstance(axis, (tuple, list)):
         raise TypeError(f"{op}: axis must be one int, got {axis!r}")
-    return norm_axis(axis, ndim, op)[0] if ndim else 0  # type: ignore[index]  # an int axis: never None
+    # a 0-d tensor takes axis 0 or -1 only, as in PyTorch (any other axis was ignored)
+    return norm_axis(axis, max(ndim, 1), op)[0]  # type: ignore[index]  # an int axis: never None
 
 
 def _group_size(shape: tuple[int, ...], axes: tuple[int, ...] | None) -> int:

@@ -325,7 +325,12 @@ def pad(t: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
         raise ValueError(f"pad: pad {tuple(pad)} crops more than a tensor of shape {a.shape} holds")
     if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
         raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
-    out = np.asarray(np.pad(a, grow, constant_values=value)[crop], order="C")
+    if a.dtype.kind in "iu" and not np.isfinite(value):  # (numpy stores NaN in uint8 as 0, silently)
+        raise ValueError(f"pad: value {value!r} cannot be stored in a tensor of dtype {a.dtype}")
+    try:  # (np.pad refuses the empty widths of a 0-d tensor: nothing to pad there)
+        out = np.asarray((np.pad(a, grow, constant_values=value) if a.ndim else a.copy())[crop], order="C")
+    except (ValueError, OverflowError):  # NaN/inf/huge value for an integer tensor
+        raise ValueError(f"pad: value {value!r} cannot be stored in a tensor of dtype {a.dtype}") from None
     if needs_grad(t):
         inner = tuple(slice(b, b + d) for d, (b, _) in zip(a.shape, grow))
 

@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
-@pytest.mark.parametrize("op", ["Dense", "activation_module", "dense", "dense_chain"])
+@pytest.mark.parametrize("op", ["Dense", "activation_module", "dense", "dense_chain",
+                                # issue 16's layers (benchmarks/fuzz_ops_layers.py)
+                                "Dropout", "BatchNorm1d", "LayerNorm", "unfused_activation_module"])
 @settings(max_examples=examples(12))
 @given(data=st.data())
 def test_layer_matches_reference_or_refuses_clearly(op, data):

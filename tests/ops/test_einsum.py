@@ -62,3 +62,21 @@ def test_einsum_takes_a_list_arrays_and_mixed_dtypes():
 def test_bad_input_names_einsum(call, err, msg):
     with pytest.raises(err, match=msg):
         call()
+
+
+def test_gradient_through_a_broadcast_size_1_letter():
+    # found by the fuzz suite: j has size 2 in a and 1 in b (numpy broadcasts it); the
+    # backward of a raised "cannot reshape array of size 1 into shape (1,2)"
+    a = mi.tensor(np.ones((1, 2)), requires_grad=True)
+    b = mi.tensor(np.full((1, 3), 2.0), requires_grad=True)
+    mi.einsum("ij,jk->ik", a, b).sum().backward()
+    assert a.grad.tolist() == [[6.0, 6.0]] and b.grad.tolist() == [[2.0, 2.0, 2.0]]
+
+
+def test_a_repeated_letter_with_unequal_sizes_is_refused():
+    # found by the fuzz suite: numpy's einsum("ii->i") of a (0, 1) array returns one element
+    # of uninitialised memory
+    with pytest.raises(ValueError, match=r"^einsum: letter 'i' is repeated"):
+        mi.einsum("ii->i", mi.zeros(0, 1))
+    with pytest.raises(ValueError, match=r"^einsum: letter 'i' is repeated"):
+        mi.einsum("ii", mi.zeros(2, 3))

@@ -101,3 +101,17 @@ def test_shapes_that_do_not_broadcast_name_the_op_and_both_shapes(op, fn):
         fn(x, np.ones(4))
     with pytest.raises(ValueError, match=r"^where: shapes \(4,\) and \(2, 3\) and \(\) do not broadcast"):
         mi.where(np.ones(4, bool), x, 0.0)
+
+
+def test_reflected_div_by_a_tensor_of_another_shape_names_the_op():
+    # found by the fuzz suite: array / tensor raised numpy's message, which names no op
+    with pytest.raises(ValueError, match=r"^div: shapes \(2,\) and \(3,\) do not broadcast"):
+        np.ones(2) / mi.Tensor(np.array([1, 2, 3], np.int64))
+
+
+def test_a_zero_gradient_through_a_scalar_beyond_float32_stays_zero():
+    # found by the fuzz suite: 2.7e40 is finite as a Python float but inf in float32, so
+    # g * c gave 0 * inf = NaN where g is 0 (the masked rule of every other product)
+    x = mi.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2.7e40).backward(np.array([0.0, 1.0], np.float32))
+    assert x.grad[0] == 0.0 and np.isinf(x.grad[1])

@@ -26,10 +26,16 @@ TENSOR_OPS = ["add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "abs", "p
               "compare", "sum", "mean", "max", "min", "reshape", "transpose", "getitem", "concatenate", "stack",
               "softmax", "log_softmax", "matmul", "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu",
               "softplus"]
+# the ops of issue 16 (benchmarks/fuzz_ops_more.py, benchmarks/fuzz_ops_index.py)
+MORE_OPS = ["sin", "cos", "erf", "rsqrt", "log2", "exp2", "sign", "floor", "ceil", "round", "isnan", "isinf",
+            "isfinite", "maximum", "minimum", "eq_ne", "prod", "logsumexp", "cumsum", "argmax", "argmin", "all",
+            "any", "flip", "squeeze", "tril", "triu", "silu", "mish", "hardswish", "hardtanh", "relu6",
+            "logsigmoid", "softsign", "expand", "pad", "gather", "masked_fill", "var", "std", "inplace", "einsum",
+            "creation"]
 FUNCTIONAL_OPS = ["F.activation", "F.matmul", "F.softmax", "F.dense", "F.loss"]
 
 
-@pytest.mark.parametrize("op", TENSOR_OPS + FUNCTIONAL_OPS)
+@pytest.mark.parametrize("op", TENSOR_OPS + MORE_OPS + FUNCTIONAL_OPS)
 @settings(max_examples=examples(12))
 @given(data=st.data())
 def test_op_matches_reference_or_refuses_clearly(op, data):
@@ -47,7 +53,16 @@ COVERED = {
     "transpose": "transpose", "T": "transpose", "softmax": "softmax", "log_softmax": "log_softmax",
     "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "leaky_relu": "leaky_relu", "elu": "elu",
     "selu": "selu", "gelu": "gelu", "softplus": "softplus", "backward": "every case with grad",
+    "__eq__": "eq_ne", "__ne__": "eq_ne", "maximum": "maximum", "minimum": "minimum",
+    "prod": "prod", "logsumexp": "logsumexp", "cumsum": "cumsum", "argmax": "argmax", "argmin": "argmin",
+    "all": "all", "any": "any", "flip": "flip", "squeeze": "squeeze", "unsqueeze": "squeeze", "tril": "tril",
+    "triu": "triu", "expand": "expand", "pad": "pad", "gather": "gather", "masked_fill": "masked_fill",
+    "var": "var", "std": "std", "__iadd__": "inplace", "__isub__": "inplace", "__imul__": "inplace",
+    "__itruediv__": "inplace",
 }
+COVERED.update({name: name for name in MORE_OPS if name in (
+    "sin", "cos", "erf", "rsqrt", "log2", "exp2", "sign", "floor", "ceil", "round", "isnan", "isinf", "isfinite",
+    "silu", "mish", "hardswish", "hardtanh", "relu6", "logsigmoid", "softsign")})
 NOT_FUZZED = {
     # accessors and conversions: no arithmetic to get wrong
     "shape", "dtype", "ndim", "size", "is_leaf", "grad_fn", "numpy", "item", "tolist", "detach", "retain_grad",

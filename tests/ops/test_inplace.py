@@ -174,3 +174,13 @@ def test_fuzz_inplace_equals_out_of_place(shape, bshape_kind, op, dtype, seed):
     OPS[op](t, b)
     plain = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.divide}[op]
     np.testing.assert_array_equal(t.data, plain(a, b).astype(dtype))
+
+
+def test_the_read_only_hint_names_the_operator():
+    # found by the fuzz suite: the hint was printed as a literal "{op[0]}"
+    frozen = np.ones(2, np.float32)
+    frozen.flags.writeable = False
+    t = mi.Tensor(np.ones(2, np.float32))
+    t.data = frozen
+    with pytest.raises(ValueError, match=r"^\*=: .* read-only .*use t = t \* \.\.\. instead"):
+        t *= 2.0

@@ -52,3 +52,14 @@ def test_mixed_dtypes_promote_and_arrays_work():
 def test_bad_shapes_name_matmul(sa, sb, msg):
     with pytest.raises(ValueError, match=msg):
         mi.tensor(np.ones(sa)) @ mi.tensor(np.ones(sb))
+
+
+def test_1d_nd_gradients_of_byte_swapped_operands_are_native():
+    # found by the fuzz suite: a '>f4' operand of a 1-D/N-D product got a '>f4' gradient
+    a = mi.Tensor(np.ones(2, np.float32), requires_grad=True)
+    a.data = np.ones(2, ">f4")
+    b = mi.Tensor(np.ones((2, 2, 2), np.float32), requires_grad=True)
+    b.data = np.ones((2, 2, 2), ">f4")
+    (a @ b).sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float32
+    assert a.grad.tolist() == [4.0, 4.0]

@@ -59,3 +59,20 @@ def test_valid_axes_match_numpy_and_torch_gradients(op, axis, keepdims):
     ty = getattr(torch, name)(tx, dim=dims, keepdim=keepdims) if dims else tx * 1.0
     ty.backward(torch.tensor(g))
     np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-12)
+
+
+def test_int_max_min_of_an_empty_batch_reduce_to_an_empty_result():
+    # found by the fuzz suite: an empty int tensor was refused even when the reduced axis is not empty
+    t = mi.Tensor(np.zeros((0, 2, 3), np.int64))
+    assert t.max(axis=-1).shape == (0, 2) and t.min(axis=-1).dtype == np.int64
+    with pytest.raises(ValueError, match="max"):
+        t.max(axis=0)
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin", "cumsum"])
+def test_a_0d_tensor_takes_axis_0_or_minus_1_only(op):
+    # found by the fuzz suite: any axis of a 0-d tensor was silently accepted (PyTorch: IndexError)
+    t = mi.Tensor(np.float32(2.0))
+    assert float(getattr(t, op)(axis=-1).data) == (2.0 if op == "cumsum" else 0.0)
+    with pytest.raises(ValueError, match=op):
+        getattr(t, op)(axis=1)

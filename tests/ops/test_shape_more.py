@@ -112,3 +112,17 @@ def test_assignment_with_integers_and_an_advanced_index_follows_torch():
     np.testing.assert_array_equal(t.data, ta.numpy())
     t[mi.tensor(1), 0, mi.tensor([0, 3])] = -1.0
     assert t.data[1, 0, 0] == t.data[1, 0, 3] == -1.0 and t._version == 2
+
+
+def test_pad_of_a_0d_tensor_and_a_nan_value_for_an_int_tensor():
+    # found by the fuzz suite: pad(()) of a 0-d tensor raised numpy's "`pad_width` must be of
+    # integral type", a NaN value for an int tensor numpy's message without the op
+    t = mi.Tensor(np.float32(1.5), requires_grad=True)
+    y = t.pad(())
+    assert y.shape == () and float(y.data) == 1.5
+    y.backward(np.float32(2.0))
+    assert float(t.grad) == 2.0
+    with pytest.raises(ValueError, match="^pad: value nan"):
+        mi.Tensor(np.ones(2, np.int32)).pad((1, 1), value=float("nan"))
+    with pytest.raises(ValueError, match="^pad: value nan"):  # (numpy stored it as 0)
+        mi.Tensor(np.ones(2, np.uint8)).pad((1, 1), value=float("nan"))
