@@ -69,7 +69,7 @@ def explicit_subscripts(subscripts: str, shapes: Sequence[tuple[int, ...]]) -> t
             raise ValueError(f"einsum: subscripts {p!r} do not match an operand of shape {s}")
         # a letter repeated in one operand (a diagonal) needs equal sizes: numpy's einsum
         # returns uninitialised memory for "ii->i" of a (0, 1) array
-        diag = {}
+        diag: dict[str, int] = {}
         for c, n in zip(p, s):
             if diag.setdefault(c, n) != n:
                 raise ValueError(f"einsum: letter {c!r} is repeated in {p!r} but the operand of shape {s} "
