@@ -128,15 +128,26 @@ def einsum(subscripts: str, *operands: Tensor | ArrayLike) -> Tensor:
     datas = [d.astype(dt, copy=False) for d in datas]
     ins, out_s = explicit_subscripts(subscripts, [d.shape for d in datas])
     spec = ",".join(ins) + "->" + out_s
+    # With three or more operands the product is built from intermediate results that
+    # the caller never sees (their order is numpy's choice): in float32 one of them can
+    # overflow to inf (and inf * 0 give NaN) where the true result is finite, so they are
+    # computed in float64 and only the result is rounded to the operands' dtype.
+    work = [d.astype(np.float64) for d in datas] if len(datas) > 2 and dt != np.float64 else datas
     try:
-        out = np.asarray(np.einsum(spec, *datas, optimize=len(datas) > 2), dtype=dt, order="C")
+        # numpy's contraction order is only a speed-up; with an empty operand the sum has
+        # no terms (0), which a pairwise order would turn into inf * 0 = NaN
+        optimize = len(datas) > 2 and all(d.size for d in datas)
+        out = np.asarray(np.einsum(spec, *work, optimize=optimize), dtype=dt, order="C")
     except ValueError as err:
         raise ValueError(f"einsum: {subscripts!r} with shapes {[d.shape for d in datas]}: {err}") from None
     if needs_grad(*ts):
         need = [t.requires_grad for t in ts]
 
         def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, ...]:
-            return tuple(_operand_grad(k, ins, out_s, g, datas, datas[k].shape) if need[k] else None
+            # the same reason: a gradient of three or more operands has intermediates too
+            gw = g.astype(np.float64) if work is not datas else g
+            return tuple(None if not need[k] else
+                         np.asarray(_operand_grad(k, ins, out_s, gw, work, datas[k].shape), dtype=dt)
                          for k in range(len(datas)))
         return record(out, "EinsumBackward", tuple(ts), backward, tuple(ts))
     return wrap(out)

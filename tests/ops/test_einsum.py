@@ -80,3 +80,28 @@ def test_a_repeated_letter_with_unequal_sizes_is_refused():
         mi.einsum("ii->i", mi.zeros(0, 1))
     with pytest.raises(ValueError, match=r"^einsum: letter 'i' is repeated"):
         mi.einsum("ii", mi.zeros(2, 3))
+
+
+def test_three_operand_float32_products_do_not_overflow_in_intermediates():
+    # fuzz seed 2026, cases 590776 and 684302: 1.6e38 * -32 overflows float32 in an
+    # intermediate (and inf * 0 gives NaN) although the result is finite; intermediates
+    # of three or more operands are computed in float64, the result rounded to float32
+    a = np.array([[1.589e38], [1.0]], np.float32)
+    b = np.array([[-32.0]], np.float32)
+    c = np.array([[0.0, 2.0]], np.float32)
+    ta, tb, tc = (mi.tensor(x, requires_grad=True) for x in (a, b, c))
+    out = mi.einsum("ij,jk,kl->il", ta, tb, tc)
+    ref = np.einsum("ij,jk,kl->il", a.astype(np.float64), b.astype(np.float64), c.astype(np.float64))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, ref.astype(np.float32))  # [[0, -inf], [0, -64]]: no NaN
+    out.backward(np.ones((2, 2), np.float32))
+    assert ta.grad.dtype == tb.grad.dtype == tc.grad.dtype == np.float32
+    assert not np.isnan(ta.grad).any() and not np.isnan(tc.grad).any()
+
+
+def test_a_sum_over_an_empty_letter_is_zero_even_beside_inf():
+    # fuzz seed 77, case 3373: k has size 0, so every output is a sum of no terms (0);
+    # a pairwise contraction order gave inf * 0 = NaN
+    a = np.array([[0.5], [np.inf]], np.float32)
+    out = mi.einsum("ij,jk,kl->il", a, np.zeros((1, 0), np.float32), np.zeros((0, 2), np.float32))
+    np.testing.assert_array_equal(out.data, np.zeros((2, 2), np.float32))
