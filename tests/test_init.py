@@ -1,4 +1,4 @@
-"""The initializer registry: names, configs, errors (RELIABILITY rows 12, 31-37, 39),
+"""The initializer registry: names, configs, errors (docs/reliability.md rows 12, 31-37, 39),
 seeding, in-place forms and describe. Statistics live in test_init_stats.py, PyTorch
 parity in test_init_torch.py, LSUV in test_init_lsuv.py."""
 import json

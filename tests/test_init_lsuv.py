@@ -1,4 +1,4 @@
-"""LSUV (Mishkin & Matas 2016) on microinit.nn models, and RELIABILITY row 38."""
+"""LSUV (Mishkin & Matas 2016) on microinit.nn models, and docs/reliability.md row 38."""
 import numpy as np
 import pytest
 
