@@ -158,13 +158,9 @@ class _DenseRun:
         run = self.layers
         layers = [d.chain_spec for d in run]
         dtype = layers[0][0].data.dtype
-        kind = type(x)
-        if kind is np.ndarray and x.dtype is dtype:
+        x = model_input(x, dtype, run[0])  # docs/reliability.md rows 60, 61
+        if type(x) is np.ndarray:
             x = Tensor(x)  # wrapped without a copy when C-contiguous
-        elif kind is not Tensor or x.data.dtype is not dtype:
-            x = model_input(x, dtype, run[0])  # docs/reliability.md rows 60, 61
-            if type(x) is np.ndarray:
-                x = Tensor(x)
         shape = x.data.shape
         if len(shape) != 2 or shape[1] != self.in_features or not self.chains:
             self._raise_width_error(shape)

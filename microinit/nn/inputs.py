@@ -62,6 +62,12 @@ def model_input(x: Tensor | ArrayLike, dtype: np.dtype[Any], layer: Module) -> T
 
     ``layer`` is the Dense layer the batch enters (named in errors and warnings).
     """
+    kind = type(x)
+    if kind is Tensor:  # the common case first: a batch already in the model's dtype
+        if x.data.dtype is dtype:  # type: ignore[union-attr]  # kind is Tensor
+            return x  # type: ignore[return-value]  # kind is Tensor
+    elif kind is np.ndarray and x.dtype is dtype:  # type: ignore[union-attr]  # kind is ndarray
+        return x  # type: ignore[return-value]  # kind is ndarray
     if isinstance(x, Tensor):
         data = x.data
         if data.dtype == dtype:

@@ -120,8 +120,7 @@ class Dense(Module):
 
     def forward(self, x: Tensor | ArrayLike) -> Tensor:
         w = self.weight
-        if not ((type(x) is Tensor or type(x) is np.ndarray) and x.dtype is w.data.dtype):
-            x = model_input(x, w.data.dtype, self)  # docs/reliability.md rows 60, 61
+        x = model_input(x, w.data.dtype, self)  # docs/reliability.md rows 60, 61
         self.check_input_shape(x.shape)
         return dense(x, w, self.bias, self.activation, self.activation_param)
 
