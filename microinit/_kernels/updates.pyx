@@ -217,6 +217,25 @@ cdef Py_ssize_t _first_nonfinite(list grads):
     return -1
 
 
+cdef list _checked_grads(str op, list params, list grads, tuple states):
+    """Every ``grads[j]`` checked against ``params[j]`` (None where a parameter has no
+    gradient), after checking the parameter and each optimizer state array -- ``states``
+    holds ``(name, arrays)`` pairs -- against it: the argument checks all four optimizers
+    share, made before any loop writes."""
+    cdef Py_ssize_t j, n = len(params)
+    cdef list G = [None] * n
+    cdef str name
+    cdef list arrays
+    for j in range(n):
+        if grads[j] is None:
+            continue
+        _check_param(op, j, params[j], "parameter")
+        G[j] = _match(op, j, params[j], grads[j], "gradient", True)
+        for name, arrays in states:
+            _match(op, j, params[j], arrays[j], name, False)
+    return G
+
+
 def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0.0,
                 double dampening=0.0, double weight_decay=0.0, bint nesterov=False,
                 bint init_bufs=False):
@@ -238,15 +257,8 @@ def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0
     cdef Py_ssize_t j, n = len(params)
     if len(grads) != n or (momentum != 0 and len(bufs) != n):
         raise ValueError(f"sgd_foreach: {n} params but {len(grads)} grads and {len(bufs)} momentum buffers")
-    cdef list G = [None] * n
+    cdef list G = _checked_grads("sgd", params, grads, (("momentum buffer", bufs),) if momentum != 0 else ())
     cdef cnp.ndarray p, g, b
-    for j in range(n):
-        if grads[j] is None:
-            continue
-        _check_param("sgd", j, params[j], "parameter")
-        G[j] = _match("sgd", j, params[j], grads[j], "gradient", True)
-        if momentum != 0:
-            _match("sgd", j, params[j], bufs[j], "momentum buffer", False)
     j = _first_nonfinite(G)
     if j >= 0:
         return (j, "gradient")
@@ -318,15 +330,8 @@ def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
                          f"exp_avgs and {len(exp_avg_sqs)} exp_avg_sqs")
     _check_steps(steps, n)
     cdef cnp.int64_t[::1] step_counts = steps
-    cdef list G = [None] * n
+    cdef list G = _checked_grads("adam", params, grads, (("exp_avg", exp_avgs), ("exp_avg_sq", exp_avg_sqs)))
     cdef cnp.ndarray p, g, m, v
-    for j in range(n):
-        if grads[j] is None:
-            continue
-        _check_param("adam", j, params[j], "parameter")
-        G[j] = _match("adam", j, params[j], grads[j], "gradient", True)
-        _match("adam", j, params[j], exp_avgs[j], "exp_avg", False)
-        _match("adam", j, params[j], exp_avg_sqs[j], "exp_avg_sq", False)
     j = _first_nonfinite(G)
     if j >= 0:
         return (j, "gradient")
@@ -391,17 +396,9 @@ def rmsprop_foreach(list params, list grads, list square_avgs, list grad_avgs, l
             or (momentum > 0 and len(bufs) != n)):
         raise ValueError(f"rmsprop_foreach: {n} params but {len(grads)} grads, {len(square_avgs)} "
                          f"square_avgs, {len(grad_avgs)} grad_avgs and {len(bufs)} momentum buffers")
-    cdef list G = [None] * n
-    for j in range(n):
-        if grads[j] is None:
-            continue
-        _check_param("rmsprop", j, params[j], "parameter")
-        G[j] = _match("rmsprop", j, params[j], grads[j], "gradient", True)
-        _match("rmsprop", j, params[j], square_avgs[j], "square_avg", False)
-        if centered:
-            _match("rmsprop", j, params[j], grad_avgs[j], "grad_avg", False)
-        if momentum > 0:
-            _match("rmsprop", j, params[j], bufs[j], "momentum buffer", False)
+    cdef list G = _checked_grads("rmsprop", params, grads, (("square_avg", square_avgs),)
+                                 + ((("grad_avg", grad_avgs),) if centered else ())
+                                 + ((("momentum buffer", bufs),) if momentum > 0 else ()))
     j = _first_nonfinite(G)
     if j >= 0:
         return (j, "gradient")
@@ -458,13 +455,7 @@ def adagrad_foreach(list params, list grads, list state_sums, steps, double lr,
                          f"{len(state_sums)} state_sums")
     _check_steps(steps, n, "adagrad_foreach")
     cdef cnp.int64_t[::1] step_counts = steps
-    cdef list G = [None] * n
-    for j in range(n):
-        if grads[j] is None:
-            continue
-        _check_param("adagrad", j, params[j], "parameter")
-        G[j] = _match("adagrad", j, params[j], grads[j], "gradient", True)
-        _match("adagrad", j, params[j], state_sums[j], "state_sum", False)
+    cdef list G = _checked_grads("adagrad", params, grads, (("state_sum", state_sums),))
     j = _first_nonfinite(G)
     if j >= 0:
         return (j, "gradient")
