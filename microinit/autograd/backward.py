@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 import numpy as np
+from numpy import ndarray
 
 if TYPE_CHECKING:  # for annotations only: tensor.py imports this module
     from microinit.autograd.graph import Node
@@ -60,7 +61,15 @@ def run_backward(root: Tensor, g: Any, retain_graph: bool = False) -> None:
             if gp is None or p is None or not p.requires_grad:
                 continue
             if p._ctx is None:
-                accumulate_leaf(p, gp, gp is g)
+                # accumulate_leaf's common case inline (a first gradient that is a fresh
+                # array of the leaf's own shape and dtype): a tiny network's step makes
+                # one such call per parameter, and the call is a fifth of its cost
+                pd = p.data
+                if (p.grad is None and gp is not g and type(gp) is ndarray and gp.base is None
+                        and gp.dtype is pd.dtype and gp.shape == pd.shape and gp.flags.writeable):
+                    p.grad = gp
+                else:
+                    accumulate_leaf(p, gp, gp is g)
                 continue
             pd = p.data
             if gp.dtype != pd.dtype:
@@ -80,12 +89,10 @@ def accumulate_leaf(p: Tensor, gp: Any, aliased: bool) -> None:
     # A leaf's .grad must be an array it owns (optimizers may write into it) with
     # its own shape and dtype (in native byte order, whatever order ``data`` was
     # assigned in); the engine itself never writes into grads in place.
+    # (run_backward handles the common case itself: a first gradient that is a fresh
+    # array of the leaf's shape and dtype becomes .grad as it is.)
     pd = p.data
     dt = pd.dtype
-    if (p.grad is None and not aliased and type(gp) is np.ndarray and gp.base is None
-            and gp.dtype is dt and gp.shape == pd.shape and gp.flags.writeable):
-        p.grad = gp  # the common case: a first gradient that is a fresh array of its own
-        return
     if not dt.isnative:
         dt = dt.newbyteorder("=")
     if type(gp) is not np.ndarray:  # a numpy scalar from 0-d arithmetic
