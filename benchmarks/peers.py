@@ -71,9 +71,9 @@ class MicroinitCompiledMLP(MicroinitMLP):
 class TorchCompiledMLP(TorchMLP):
     """PyTorch's step (zero_grad, model, loss, backward, SGD step) as one function under
     ``torch.compile`` (default mode, inductor's C++ backend on CPU; ``dynamic=False``
-    since the shapes never change). Dynamo compiles the forward and loss with their
-    backward (AOTAutograd) and the optimizer update, around the graph break at
-    ``backward()``."""
+    since the shapes never change). Dynamo cannot trace ``backward()``: it compiles
+    the forward and loss with their backward (AOTAutograd) and the optimizer update as
+    separate graphs around that break (three per step with PyTorch 2.13)."""
 
     def __init__(self, params, loss, sizes):
         torch = load_torch()
