@@ -78,6 +78,10 @@ class TorchCompiledMLP(TorchMLP):
     def __init__(self, params, loss, sizes):
         torch = load_torch()
         super().__init__(params, loss, torch)
+        # Dynamo keeps its compiled graphs per code object, and every instance shares
+        # _eager_step's: without a reset, the graphs of the sizes benchmarked before (their
+        # models dropped) would stay in the cache and be tried on each call.
+        torch.compiler.reset()
         self._compiled = torch.compile(self._eager_step, dynamic=False)
 
     def _eager_step(self, x, y):
