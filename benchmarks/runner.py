@@ -123,7 +123,7 @@ def run(args):
         print(f"bench: unknown size(s) {unknown}; choose from {list(CONFIGS)}", file=sys.stderr)
         return 2
     threads = [int(t) for t in args.threads.split(",")]
-    repeats = args.repeats or (6 if args.quick else 30)  # whole cycles of the 6 orders of 3
+    repeats = args.repeats or (6 if args.quick else 30)  # whole cycles of timing.balanced_orders for 2, 3 or 6
     peers = (not args.quick) if args.peers is None else args.peers
     left_out = []
 
@@ -131,12 +131,12 @@ def run(args):
         log(line)
         left_out.append(line)
 
-    impls = select(peers=peers, torch=not args.no_torch, log=note)
+    impls = select(peers=peers, torch=not args.no_torch, log=left_out.append)  # printed after the header
     keys = [impl.key for impl in impls]
     if "jax_jit" in keys:
         # before anything imports jax: XLA reads its thread flags once, at start
         if configure_jax_threads(threads) is None and 1 in threads:
-            note("jax.jit: jax was imported before the benchmark could set its threads: XLA's defaults")
+            left_out.append("jax.jit: jax was imported before the benchmark could set its threads: XLA's defaults")
     torch = load_torch() if "torch" in keys or "torch_compile" in keys else None
     jax_version = package_version("jax") if "jax_jit" in keys else None
     import microinit
@@ -147,6 +147,8 @@ def run(args):
         f"{machine['cpu']}, {machine['cores']} cores, numpy {machine['numpy']}"
         + (f", torch {torch.__version__}" if torch is not None else ", torch not used")
         + (f", jax {jax_version}" if jax_version else ""))
+    for line in left_out:
+        log(line)
     set_threads(1, torch)
     peak = measure_peak_gflops()
     log(f"measured single-core fp32 peak (FMA loop kernel): {peak:.1f} GFLOP/s")
