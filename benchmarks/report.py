@@ -114,7 +114,7 @@ def compile_table(rows):
     >>> print(compile_table([{"size": "tiny", "threads": 1, "compile_seconds": {"jax_jit": 0.25}}]))
     | MLP | jax.jit first call s |
     |---|---|
-    | tiny | 0.25 |
+    | tiny | 0.250 |
     """
     firsts = {}
     for r in rows:
@@ -125,7 +125,7 @@ def compile_table(rows):
     lines = ["| MLP | " + " | ".join(f"{LABELS[k]} first call s" for k in keys) + " |",
              "|---|" + "---|" * len(keys)]
     for size, c in firsts.items():
-        lines.append(f"| {size} | " + " | ".join(f"{c[k]:.2f}" if k in c else "—" for k in keys) + " |")
+        lines.append(f"| {size} | " + " | ".join(f"{c[k]:.3f}" if k in c else "—" for k in keys) + " |")
     return "\n".join(lines)
 
 

@@ -31,7 +31,7 @@ def bench_steps(names, threads, repeats, quick, impls, torch, log, note=None):
         prepared = [p for p in (prepare(impl, params, loss, sizes, x, y, note) for impl in impls) if p is not None]
         for p in prepared:
             if p.impl.compiles:
-                log(f"{name:<6} {p.impl.label}: first call (capture/compile) {p.first_call_seconds:.2f} s, "
+                log(f"{name:<6} {p.impl.label}: first call (capture/compile) {p.first_call_seconds:.3f} s, "
                     "not part of the step time")
         for nt in threads:
             set_threads(nt, torch)

@@ -188,7 +188,7 @@ def test_tables_leave_out_untimed_columns_and_dash_missing_cells(benchmarks):
     assert second.count("—") == 3  # jax.jit's time and the two ratios with it
     cpu = report.cpu_table(rows, peak=100.0).splitlines()
     assert len(cpu) == 3 and "jax.jit CPU µs" in cpu[0]
-    assert report.compile_table(rows).splitlines()[-1] == "| small | 0.01 | 0.40 |"
+    assert report.compile_table(rows).splitlines()[-1] == "| small | 0.010 | 0.400 |"
     eager_only = report.summary_table([step_row(1, microinit=2e-5, numpy=3e-5)], peak=100.0)
     assert "compiled" not in eager_only and "| 1.50× |" in eager_only
     assert report.compile_table([step_row(1, microinit=2e-5, numpy=3e-5)]) == ""
