@@ -15,7 +15,7 @@ from typing import Callable, Optional
 from benchmarks.peers import JaxJitMLP, MicroinitCompiledMLP, TorchCompiledMLP
 from benchmarks.problems import MicroinitMLP, NumpyMLP, TorchMLP, load_torch
 
-__all__ = ["Implementation", "IMPLEMENTATIONS", "LABELS", "Prepared", "select", "prepare", "error_line"]
+__all__ = ["Implementation", "COMPILED", "IMPLEMENTATIONS", "LABELS", "Prepared", "select", "prepare", "error_line"]
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,10 @@ class Implementation:
     compiles: bool = False
 
 
+COMPILED = Implementation("microinit_compiled", "microinit compiled", MicroinitCompiledMLP, compiles=True)
 IMPLEMENTATIONS = (
     Implementation("microinit", "microinit eager", MicroinitMLP),
-    Implementation("microinit_compiled", "microinit compiled", MicroinitCompiledMLP, compiles=True),
+    COMPILED,
     Implementation("numpy", "numpy", lambda params, loss, sizes: NumpyMLP(params, loss)),
     Implementation("torch", "torch", lambda params, loss, sizes: TorchMLP(params, loss, load_torch()), needs="torch"),
     Implementation("torch_compile", "torch.compile", TorchCompiledMLP, needs="torch", peer=True, compiles=True),
@@ -44,10 +45,14 @@ IMPLEMENTATIONS = (
 LABELS = {impl.key: impl.label for impl in IMPLEMENTATIONS}
 
 
-def _has_compile_step():
+def _has_compile_step(log):
+    """Until microinit.compile_step lands: whether it is there (one line when not)."""
     import microinit
 
-    return hasattr(microinit, "compile_step")
+    if not hasattr(microinit, "compile_step"):
+        log("microinit compiled: microinit.compile_step is not in this build; column skipped")
+        return False
+    return True
 
 
 def select(peers=True, torch=True, log=print):
@@ -60,9 +65,9 @@ def select(peers=True, torch=True, log=print):
     """
     chosen = []
     for impl in IMPLEMENTATIONS:
-        if impl.key == "microinit_compiled" and not _has_compile_step():  # LEAD: remove guard after compile_step lands
-            log(f"{impl.label}: microinit.compile_step is not in this build; column skipped")
-        elif impl.needs == "torch" and not torch:
+        if impl is COMPILED and not _has_compile_step(log):  # LEAD: remove guard after compile_step lands
+            continue
+        if impl.needs == "torch" and not torch:
             log(f"{impl.label}: --no-torch; column skipped")
         elif impl.peer and not peers:
             log(f"{impl.label}: peers off (--no-peers, the default with --quick); column skipped")
