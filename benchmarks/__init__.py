@@ -2,7 +2,8 @@
 
 ``microinit bench`` (after ``pip install -e .`` from a clone) and ``python
 benchmarks/run.py`` run ``benchmarks.runner``; the other modules are what it is made of
-(``problems``, ``timing``, ``suites``, ``report``) and further comparisons run on their
+(``implementations``, the table of contenders; ``problems`` and ``peers``, their steps;
+``timing``, ``suites``, ``report``) and further comparisons run on their
 own or through ``--scalar`` / ``--init`` (``bench_scalar``, ``bench_init``,
 ``bench_optim``, ``crossover``).
 """

@@ -1,8 +1,11 @@
-"""The benchmark's problems and the three implementations of one training step.
+"""The benchmark's problems and the eager implementations of one training step.
 
 ``make_problem(name)`` gives the layer sizes, a batch, the loss and shared He-uniform
 weights; ``NumpyMLP``, ``MicroinitMLP`` and ``TorchMLP`` each train that network from
 those weights with plain SGD, so their losses agree step by step (tests/benchmarks).
+The compiled ones are in ``benchmarks/peers.py``. Every implementation takes the batch
+through ``inputs(x, y)`` (converted once, outside the timing) and steps with
+``step(*inputs)``, which returns the loss (anything ``float()`` accepts).
 """
 import numpy as np
 
@@ -61,6 +64,10 @@ class NumpyMLP:
         self.b = [b.copy() for _, b in params]
         self.loss = loss
 
+    def inputs(self, x, y):
+        """The batch as this implementation takes it (converted once, outside the timing)."""
+        return x, y
+
     def step(self, x, y, lr=LR):
         W, b = self.W, self.b
         hs = [x]
@@ -100,6 +107,9 @@ class NumpyMLP:
 class AutogradStep:
     """One training step as both autograd frameworks spell it."""
 
+    def inputs(self, x, y):
+        return x, y
+
     def step(self, x, y):
         self.opt.zero_grad()
         loss = self.loss_fn(self.model(x), y)
@@ -134,6 +144,8 @@ def load_torch():
 
 
 class TorchMLP(AutogradStep):
+    """PyTorch eager: nn.Sequential of Linear and ReLU, the functional loss, optim.SGD."""
+
     def __init__(self, params, loss, torch):
         layers = []
         for i, (w, b) in enumerate(params):
@@ -147,3 +159,7 @@ class TorchMLP(AutogradStep):
         self.model = torch.nn.Sequential(*layers)
         self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
         self.loss_fn = torch.nn.functional.mse_loss if loss == "mse" else torch.nn.functional.cross_entropy
+        self._torch = torch
+
+    def inputs(self, x, y):
+        return self._torch.from_numpy(x), self._torch.from_numpy(y)

@@ -1,8 +1,10 @@
 """The benchmark's report: Markdown tables (the README's format), the target check,
 and the whole report that ``--markdown`` writes."""
 
-__all__ = ["TARGETS", "speedup", "summary_table", "cpu_table", "matmul_table", "memory_table", "markdown_report",
-           "target_report"]
+__all__ = ["TARGETS", "COMPILED_TARGETS", "RATIOS", "speedup", "step_columns", "summary_table", "cpu_table",
+           "compile_table", "compiled_targets", "matmul_table", "memory_table", "markdown_report", "target_report"]
+
+from benchmarks.implementations import LABELS
 
 # Targets from the issue: minimum speed-up over PyTorch (per thread count) and numpy.
 TARGETS = {
@@ -11,55 +13,119 @@ TARGETS = {
     "medium": {"torch": {1: 1.15, 2: 1.0}, "numpy": 1.0},
     "large": {"torch": {1: 1.0, 2: 1.0}, "numpy": 1.0},
 }
+# Issue 14: minimum speed-up of the compiled step at 1 thread over numpy's and jax.jit's.
+COMPILED_TARGETS = {
+    "tiny": {"numpy": 8.0, "jax_jit": 8.0},
+    "small": {"numpy": 2.0, "jax_jit": 2.0},
+    "medium": {"numpy": 1.2, "jax_jit": 1.15},
+    "large": {"numpy": 1.1},
+}
+# The ratio columns, (base, other): other's time over base's, > 1 means base is faster.
+RATIOS = (("microinit", "numpy"), ("microinit", "torch"), ("microinit", "jax_jit"),
+          ("microinit_compiled", "numpy"), ("microinit_compiled", "jax_jit"), ("microinit_compiled", "microinit"))
 
 
-def speedup(row, other):
-    """``other``'s median step time over microinit's (> 1: microinit is faster), or None
-    when ``other`` was not timed.
+def speedup(row, other, base="microinit", field="median"):
+    """``other``'s step time over ``base``'s (> 1: ``base`` is faster), or None when
+    either was not timed in this row.
 
     >>> row = {"microinit": {"median": 2e-6}, "numpy": {"median": 3e-6}}
-    >>> speedup(row, "numpy"), speedup(row, "torch")
-    (1.5, None)
+    >>> speedup(row, "numpy"), speedup(row, "torch"), speedup(row, "numpy", base="microinit_compiled")
+    (1.5, None, None)
     """
-    if other not in row:
+    if other not in row or base not in row:
         return None
-    return row[other]["median"] / row["microinit"]["median"]
+    return row[other][field] / row[base][field]
+
+
+def _short(key):
+    return "eager" if key == "microinit" else "compiled" if key == "microinit_compiled" else LABELS[key]
+
+
+def step_columns(rows):
+    """The contenders and ratio columns present in any of ``rows``, in table order; a
+    column nobody timed (package absent, peers off) is left out of the tables.
+
+    >>> step_columns([{"microinit": {}, "numpy": {}}, {"microinit": {}, "jax_jit": {}}])
+    (['microinit', 'numpy', 'jax_jit'], [('microinit', 'numpy'), ('microinit', 'jax_jit')])
+    """
+    keys = [key for key in LABELS if any(key in r for r in rows)]
+    ratios = [(b, o) for b, o in RATIOS if b in keys and o in keys]
+    return keys, ratios
+
+
+def _ratio(r, other, base, field="median"):
+    value = speedup(r, other, base, field)
+    return "—" if value is None else f"{value:.2f}×"
 
 
 def summary_table(rows, peak):
-    """The Markdown table of step medians, ratios and GFLOP/s (README format)."""
-    lines = ["| MLP (batch) | threads | microinit µs | numpy µs | PyTorch µs | vs numpy | vs PyTorch "
-             "| GFLOP/s | % of 1-core peak |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """The Markdown table of step medians (min–max), the ratios, and microinit eager's
+    GFLOP/s; "—" where a contender was not timed in that row.
+
+    >>> row = {"size": "tiny", "sizes": [2, 1], "batch": 4, "threads": 1, "flops_per_step": 100,
+    ...        "microinit": {"median": 1e-6, "min": 1e-6, "max": 2e-6},
+    ...        "numpy": {"median": 3e-6, "min": 2e-6, "max": 4e-6}}
+    >>> print(summary_table([row], peak=1.0))
+    | MLP (batch) | threads | microinit eager µs | numpy µs | eager vs numpy | eager GFLOP/s | % of 1-core peak |
+    |---|---|---|---|---|---|---|
+    | tiny 2-1 (4) | 1 | 1 (1–2) | 3 (2–4) | 3.00× | 0.1 | 10% |
+    """
+    keys, ratios = step_columns(rows)
+    head = (["MLP (batch)", "threads"] + [f"{LABELS[k]} µs" for k in keys]
+            + [f"{_short(b)} vs {_short(o)}" for b, o in ratios] + ["eager GFLOP/s", "% of 1-core peak"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        def us(t):
+        def us(k):
+            if k not in r:
+                return "—"
+            t = r[k]
             return f"{t['median'] * 1e6:,.0f} ({t['min'] * 1e6:,.0f}–{t['max'] * 1e6:,.0f})"
 
         gf = r["flops_per_step"] / r["microinit"]["median"] / 1e9
-        rn, rt = speedup(r, "numpy"), speedup(r, "torch")
-        sizes = "-".join(map(str, r["sizes"]))
-        lines.append(
-            f"| {r['size']} {sizes} ({r['batch']}) | {r['threads']} | {us(r['microinit'])} "
-            f"| {us(r['numpy'])} | {us(r['torch']) if 'torch' in r else 'n/a'} "
-            f"| {rn:.2f}× | {f'{rt:.2f}×' if rt else 'n/a'} | {gf:.1f} "
-            f"| {100 * gf / (peak * r['threads']):.0f}% |")
+        cells = ([f"{r['size']} {'-'.join(map(str, r['sizes']))} ({r['batch']})", str(r["threads"])]
+                 + [us(k) for k in keys] + [_ratio(r, o, b) for b, o in ratios]
+                 + [f"{gf:.1f}", f"{100 * gf / (peak * r['threads']):.0f}%"])
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def cpu_table(rows, peak):
-    """1-thread rows by process CPU time (see time_interleaved)."""
-    lines = ["| MLP (batch) | microinit CPU µs | numpy CPU µs | PyTorch CPU µs | vs numpy | vs PyTorch "
-             "| GFLOP/s | % of 1-core peak |", "|---|---|---|---|---|---|---|---|"]
+    """The 1-thread rows by process CPU time (see time_interleaved), same columns."""
+    rows = [r for r in rows if r["threads"] == 1]
+    keys, ratios = step_columns(rows)
+    head = (["MLP (batch)"] + [f"{LABELS[k]} CPU µs" for k in keys]
+            + [f"{_short(b)} vs {_short(o)}" for b, o in ratios] + ["eager GFLOP/s", "% of 1-core peak"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        if r["threads"] != 1:
-            continue
         mi = r["microinit"]["cpu_median"]
-        tn = r["numpy"]["cpu_median"]
-        tt = r["torch"]["cpu_median"] if "torch" in r else None
-        lines.append(f"| {r['size']} ({r['batch']}) | {mi * 1e6:,.0f} | {tn * 1e6:,.0f} "
-                     f"| {f'{tt * 1e6:,.0f}' if tt else 'n/a'} | {tn / mi:.2f}× "
-                     f"| {f'{tt / mi:.2f}×' if tt else 'n/a'} | {r['flops_per_step'] / mi / 1e9:.1f} "
-                     f"| {100 * r['flops_per_step'] / mi / 1e9 / peak:.0f}% |")
+        cells = ([f"{r['size']} ({r['batch']})"]
+                 + [f"{r[k]['cpu_median'] * 1e6:,.0f}" if k in r else "—" for k in keys]
+                 + [_ratio(r, o, b, "cpu_median") for b, o in ratios]
+                 + [f"{r['flops_per_step'] / mi / 1e9:.1f}", f"{100 * r['flops_per_step'] / mi / 1e9 / peak:.0f}%"])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def compile_table(rows):
+    """Seconds of each compiled contender's first call (capture or compile plus one
+    step), per size; empty when nothing compiled.
+
+    >>> print(compile_table([{"size": "tiny", "threads": 1, "compile_seconds": {"jax_jit": 0.25}}]))
+    | MLP | jax.jit first call s |
+    |---|---|
+    | tiny | 0.250 |
+    """
+    firsts = {}
+    for r in rows:
+        firsts.setdefault(r["size"], r.get("compile_seconds", {}))
+    keys = [k for k in LABELS if any(k in c for c in firsts.values())]
+    if not keys:
+        return ""
+    lines = ["| MLP | " + " | ".join(f"{LABELS[k]} first call s" for k in keys) + " |",
+             "|---|" + "---|" * len(keys)]
+    for size, c in firsts.items():
+        lines.append(f"| {size} | " + " | ".join(f"{c[k]:.3f}" if k in c else "—" for k in keys) + " |")
     return "\n".join(lines)
 
 
@@ -89,13 +155,21 @@ def markdown_report(result):
     m = result["machine"]
     parts = [f"Run {result['date'].replace('T', ' ').replace('+00:00', '')} UTC on {m['cpu']} "
              f"({m['cores']} cores{', ' + m['detail'] if m.get('detail') else ''}), Python {m['python']}, "
-             f"numpy {m['numpy']}, PyTorch {result.get('torch') or 'not installed'}; measured "
+             f"numpy {m['numpy']}, PyTorch {result.get('torch') or 'not installed'}, "
+             f"jax {result.get('jax') or 'not used'}; measured "
              f"single-core fp32 peak {result['peak_gflops_1core']:.1f} GFLOP/s"
              f"{' (quick mode)' if result.get('quick') else ''}.", "",
-             "Training step, float32, median µs (min–max):", "",
+             "Training step, float32, median µs (min–max); \"a vs b\" is b's time over a's "
+             "(above 1: a is faster):", "",
              summary_table(result["steps"], result["peak_gflops_1core"]), "",
              "The same 1-thread steps by process CPU time (median µs; leaves out time spent "
              "waiting for a core on a shared machine):", "", cpu_table(result["steps"], result["peak_gflops_1core"])]
+    compiled = compile_table(result["steps"])
+    if compiled:
+        parts += ["", "First call of each compiled contender (capture or compile, plus one step), "
+                  "not part of the step times above:", "", compiled]
+    if result.get("left_out"):
+        parts += ["", "Left out of this run:", ""] + [f"- {line}" for line in result["left_out"]]
     if result.get("matmul"):
         parts += ["", "Square float32 matmul:", "", matmul_table(result["matmul"])]
     if result.get("memory"):
@@ -103,6 +177,25 @@ def markdown_report(result):
     if result.get("targets"):
         parts += ["", "Targets, as the runner printed them:", "", "```"] + result["targets"] + ["```"]
     return "\n".join(parts) + "\n"
+
+
+def compiled_targets(r):
+    """Issue 14's lines for a 1-thread row with a compiled step: its speed-up over
+    numpy's step and jax.jit's against the targets.
+
+    >>> row = {"size": "large", "threads": 1, "microinit_compiled": {"median": 1.0}, "numpy": {"median": 1.2}}
+    >>> compiled_targets(row)
+    ['large  1T: compiled vs numpy 1.20x (need 1.10x) MET']
+    """
+    if r["threads"] != 1 or "microinit_compiled" not in r:
+        return []
+    parts = []
+    for other, need in COMPILED_TARGETS[r["size"]].items():
+        got = speedup(r, other, "microinit_compiled")
+        if got is not None:
+            status = "MET" if got >= need else "NOT MET"
+            parts.append(f"compiled vs {LABELS[other]} {got:.2f}x (need {need:.2f}x) {status}")
+    return [f"{r['size']:<6} 1T: " + "; ".join(parts)] if parts else []
 
 
 def target_report(rows, mem_rows, peak):
@@ -124,6 +217,8 @@ def target_report(rows, mem_rows, peak):
             msg += (f"; vs PyTorch {rt:.2f}x{cpu('torch')} (need {need:.2f}x) "
                     f"{'MET' if rt >= need else 'NOT MET'}")
         out.append(msg)
+    for r in rows:
+        out += compiled_targets(r)
     for r in rows:
         if r["size"] == "large" and r["threads"] == 1:
             wall = r["flops_per_step"] / r["microinit"]["median"] / 1e9

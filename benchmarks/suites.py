@@ -7,54 +7,69 @@ import time
 
 import numpy as np
 
-from benchmarks.problems import MicroinitMLP, NumpyMLP, TorchMLP, make_problem, step_flops
+from benchmarks.implementations import LABELS, prepare
+from benchmarks.problems import MicroinitMLP, NumpyMLP, make_problem, step_flops
+from benchmarks.report import RATIOS, speedup
 from benchmarks.timing import PAUSE_THREADED, set_threads, time_interleaved, traced_peak
 
 __all__ = ["bench_steps", "format_row", "bench_matmul", "bench_memory", "machine_info"]
 
 
-def bench_steps(names, threads, repeats, quick, torch, log):
+def bench_steps(names, threads, repeats, quick, impls, torch, log, note=None):
+    """Every implementation of ``impls`` (``implementations.select``) on every problem
+    and thread count, timed together by ``time_interleaved``. One row per size and
+    thread count: each contender's timing under its key, its first call under
+    ``compile_seconds``, and the ratios (``speedups``: other's median / microinit's).
+    ``note`` (default ``log``) gets the lines about contenders left out."""
+    note = note or log
     rows = []
+    told = set()
     for name in names:
         sizes, x, y, loss, params = make_problem(name)
         flops = step_flops(sizes, x.shape[0])
-        impls = {"microinit": MicroinitMLP(params, loss, sizes), "numpy": NumpyMLP(params, loss)}
-        if torch is not None:
-            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-            tm = TorchMLP(params, loss, torch)
-            impls["torch"] = tm
+        set_threads(threads[0], torch)
+        prepared = [p for p in (prepare(impl, params, loss, sizes, x, y, note) for impl in impls) if p is not None]
+        for p in prepared:
+            if p.impl.compiles:
+                log(f"{name:<6} {p.impl.label}: first call (capture/compile) {p.first_call_seconds:.3f} s, "
+                    "not part of the step time")
         for nt in threads:
             set_threads(nt, torch)
-            row = {"size": name, "sizes": sizes, "batch": int(x.shape[0]), "threads": nt,
-                   "flops_per_step": flops}
             fns = {}
-            for impl_name, impl in impls.items():
-                if impl_name == "torch":
-                    fns[impl_name] = (lambda impl=impl: impl.step(tx, ty))
-                else:
-                    fns[impl_name] = (lambda impl=impl: impl.step(x, y))
+            for p in prepared:
+                if p.threads is not None and p.threads != nt:
+                    if (p.impl.key, nt) not in told:
+                        told.add((p.impl.key, nt))
+                        note(f"{p.impl.label}: its threads are fixed at start ({p.threads}); "
+                            f"left out of the {nt}-thread rows")
+                    continue
+                fns[p.impl.key] = p.run
+            row = {"size": name, "sizes": sizes, "batch": int(x.shape[0]), "threads": nt,
+                   "flops_per_step": flops,
+                   "compile_seconds": {p.impl.key: p.first_call_seconds for p in prepared if p.impl.compiles}}
             row.update(time_interleaved(fns, repeats, 0.01 if quick else 0.02,
                                         pause=0.005 if nt == 1 else PAUSE_THREADED))
             # the derived figures, for the JSON (the tables compute the same)
-            mi = row["microinit"]
-            row["gflops"] = flops / mi["median"] / 1e9
+            row["gflops"] = flops / row["microinit"]["median"] / 1e9
+            row["speedups"] = {f"{base}/{other}": speedup(row, other, base) for base, other in RATIOS
+                               if speedup(row, other, base) is not None}
             for other in ("numpy", "torch"):
                 if other in row:
-                    row[f"speedup_vs_{other}"] = row[other]["median"] / mi["median"]
-                    row[f"speedup_vs_{other}_cpu"] = row[other]["cpu_median"] / mi["cpu_median"]
+                    row[f"speedup_vs_{other}"] = row[other]["median"] / row["microinit"]["median"]
+                    row[f"speedup_vs_{other}_cpu"] = row[other]["cpu_median"] / row["microinit"]["cpu_median"]
             rows.append(row)
             log(format_row(row))
+        prepared = None  # free this size's models before the next one
     return rows
 
 
 def format_row(row):
+    """One console line: each contender's median (min-max) in µs."""
     def us(t):
         return f"{t['median'] * 1e6:,.0f} ({t['min'] * 1e6:,.0f}-{t['max'] * 1e6:,.0f})"
 
-    parts = [f"{row['size']:<6} {row['threads']}T", f"microinit {us(row['microinit'])}",
-             f"numpy {us(row['numpy'])}"]
-    if "torch" in row:
-        parts.append(f"torch {us(row['torch'])}")
+    parts = [f"{row['size']:<6} {row['threads']}T"]
+    parts += [f"{label} {us(row[key])}" for key, label in LABELS.items() if key in row]
     return " | ".join(parts)
 
 

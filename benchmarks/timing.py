@@ -1,12 +1,11 @@
 """How the benchmark times things: interleaved medians, thread settings, the measured
 fp32 peak and traced peak memory."""
 import gc
-import itertools
 import statistics
 import time
 import tracemalloc
 
-__all__ = ["PAUSE_THREADED", "time_fn", "inner_for", "probe", "time_interleaved", "set_threads",
+__all__ = ["PAUSE_THREADED", "time_fn", "inner_for", "probe", "balanced_orders", "time_interleaved", "set_threads",
            "measure_peak_gflops", "traced_peak"]
 
 # Sleep before each timed sample with more than one thread, so that thread pools left
@@ -48,13 +47,45 @@ def probe(fn):
     return (time.perf_counter() - t0) / 2
 
 
+def balanced_orders(names):
+    """Orders in which to sample ``names`` so that, over one cycle of them, each name
+    runs right after each other name equally often, and first equally often: a Williams
+    design, the rotations of 0, 1, n-1, 2, n-2, ... (n orders when n is even; with the
+    reversed orders added, 2n when it is odd). All n! permutations would do that too,
+    but with six contenders 30 samples would cover only the first 30 of 720 orders,
+    all starting with the same one.
+
+    >>> balanced_orders("ab")
+    [('a', 'b'), ('b', 'a')]
+    >>> balanced_orders("abcd")
+    [('a', 'b', 'd', 'c'), ('b', 'c', 'a', 'd'), ('c', 'd', 'b', 'a'), ('d', 'a', 'c', 'b')]
+    >>> from itertools import permutations
+    >>> sorted(balanced_orders("abc")) == sorted(permutations("abc"))   # with three, all six
+    True
+    """
+    names = list(names)
+    n = len(names)
+    first, low, high = [0], 1, n - 1
+    while len(first) < n:
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    orders = [tuple(names[(i + k) % n] for i in first) for k in range(n)]
+    if n % 2:
+        orders += [order[::-1] for order in orders]
+    return orders
+
+
 def time_interleaved(fns, repeats, target, pause=0.005):
     """Like time_fn for several implementations, sampled round-robin: each repeat times
     every implementation once in turn (with a short pause before each), so a burst of
     load from other processes on a shared machine lands on all of them rather than on
     whichever ran at that moment.
 
-    The order runs through every permutation in turn, so each implementation follows
+    The order runs through ``balanced_orders`` in turn, so over each cycle of them
+    (n samples for n implementations, 2n when n is odd) each implementation follows
     each other one equally often. Rotating one fixed order would not do that (it keeps
     the cyclic order: with three, the first always runs right after the third), and
     with two threads whoever follows PyTorch or OpenBLAS meets their worker threads
@@ -70,7 +101,7 @@ def time_interleaved(fns, repeats, target, pause=0.005):
             fn()
     samples = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
-    orders = list(itertools.permutations(fns))
+    orders = balanced_orders(fns)
     for rep in range(repeats):
         # Vary the order and pause between implementations: a thread pool that has
         # just finished (OpenMP, OpenBLAS, PyTorch's) keeps spinning for a moment and

@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 # module -> does it carry examples?
-MODULES = {"problems": True, "report": True, "timing": True, "suites": False, "runner": False}
+MODULES = {"problems": True, "report": True, "timing": True, "implementations": True, "suites": False, "runner": False,
+           "peers": False}
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

@@ -42,3 +42,16 @@ def test_run_py_is_the_same_runner_as_a_script(benchmarks):
     script = benchmarks.runner.__file__.replace("runner.py", "run.py")
     out = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd="/", timeout=120)
     assert out.returncode == 0 and "--quick" in out.stdout and "--markdown" in out.stdout
+
+
+def test_balanced_orders_let_each_follow_each_other_equally_often(benchmarks):
+    from collections import Counter
+
+    for n in range(2, 8):
+        orders = benchmarks.timing.balanced_orders(range(n))
+        assert all(sorted(order) == list(range(n)) for order in orders)
+        follows = Counter(pair for order in orders for pair in zip(order, order[1:]))
+        firsts = Counter(order[0] for order in orders)
+        assert len(follows) == n * (n - 1) and len(set(follows.values())) == 1, n
+        assert len(firsts) == n and len(set(firsts.values())) == 1, n
+        assert len(orders) == (n if n % 2 == 0 else 2 * n)
