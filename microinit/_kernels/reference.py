@@ -515,7 +515,7 @@ def rmsprop_update(p: Arr, g: Arr, square_avg: Arr, grad_avg: Arr | None, buf: A
     square_avg = alpha * square_avg + (1 - alpha) * g * g
     v = square_avg
     if centered:
-        grad_avg = grad_avg + (1 - alpha) * (g - grad_avg)  # (given when centered)
+        grad_avg = grad_avg + (1 - alpha) * (g - grad_avg)  # type: ignore[operator]  # given when centered
         v = square_avg - grad_avg * grad_avg
     avg = np.sqrt(v) + eps
     if momentum > 0:
