@@ -77,8 +77,8 @@ class GraphNode:
     index: int            # position in Graph.nodes
     label: str            # the node's label, or #index
     op: str               # scalars: the formula ("a * b", "tanh(a)", "leaf"); tensors: grad_fn
-    data: object          # scalars: the float; tensors: text (shape, dtype, norm)
-    grad: object          # scalars: the float; tensors: text (norm), "none" before backward
+    data: float | str     # scalars: the float; tensors: text (shape, dtype, norm)
+    grad: float | str     # scalars: the float; tensors: text (norm), "none" before backward
     inputs: tuple[int, ...] = ()    # positions of the inputs, in the op's order (a, b, ...)
 
 
