@@ -130,3 +130,23 @@ def test_user_code_type_checks(tmp_path):
     assert 'user_script.py:16: error: Argument "axis" has incompatible type "str"' in bad.stdout, bad.stdout
     assert 'user_script.py:17: error: Argument 1 to "Dense" has incompatible type "str"' in bad.stdout, bad.stdout
     assert "Found 2 errors" in bad.stdout, bad.stdout
+
+
+# Names Cython adds to every compiled module (pickling helpers, the C-API capsule, the
+# doctest table): not part of the API the stubs describe.
+CYTHON_INTERNALS = ("__pyx_capi__", "__reduce_cython__", "__setstate_cython__", "__test__")
+
+
+def test_stubs_match_the_compiled_modules(tmp_path):
+    """Every .pyi stub next to a compiled module agrees with it (mypy's stubtest imports
+    the module and compares names, signatures, final and disjoint-base classes)."""
+    pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[test]')")
+    stubs = sorted(p for p in (ROOT / "microinit").rglob("*.pyi") if "lab" not in p.parts)
+    modules = [".".join(p.relative_to(ROOT).with_suffix("").parts) for p in stubs]
+    assert "microinit._kernels.updates" in modules and "microinit.scalar._value" in modules, modules
+    allow = tmp_path / "allowlist.txt"
+    allow.write_text("".join(f".*\\.{name}\n" for name in CYTHON_INTERNALS))
+    out = subprocess.run([sys.executable, "-m", "mypy.stubtest", "--allowlist", str(allow),
+                          "--mypy-config-file", str(ROOT / "pyproject.toml"), *modules],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
