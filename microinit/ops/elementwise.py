@@ -2,7 +2,7 @@
 
 Broadcasting follows numpy; each input's gradient is summed back to its own shape
 (:func:`unbroadcast`). Python numbers never promote (``float32 * 2.5`` stays float32).
-Integer/bool operands give PyTorch's integer/bool dtype (:func:`integral_dtype`;
+Integer/bool operands give PyTorch's integer/bool dtype (``ops/promotion.py``;
 docs/ops.md lists the rules), never requiring grad.
 A zero upstream gradient times an inf/NaN local derivative gives 0, not NaN
 (:func:`mul_masked`), so NaN never leaks from an inactive ``where`` branch
@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import DEFAULT_DTYPE, as_tensor, fdata, native, operand
+from microinit.ops.promotion import integral_data, integral_dtype, is_bool, is_integral, weak
 
 if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
     from microinit.tensor import Tensor
@@ -49,7 +50,7 @@ GradPair = tuple["NDArray[Any] | None", "NDArray[Any] | None"]
 
 __all__ = ["add", "sub", "rsub", "mul", "div", "rdiv", "neg", "power", "rpower", "exp", "log",
            "sqrt", "absolute", "clip", "where", "compare", "unbroadcast", "mul_masked", "maximum", "minimum",
-           "equal", "not_equal", "is_integral", "is_bool", "integral_dtype", "unary"]
+           "equal", "not_equal", "is_integral", "unary"]
 
 
 def unbroadcast(g: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
@@ -103,12 +104,13 @@ def _no_broadcast(op: str, *operands: object) -> ValueError:
 
 def add(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a + b; d/da = d/db = 1, summed back to each shape. Integer/bool operands give an
-    integer/bool result (PyTorch's promotion, :func:`integral_dtype`).
+    integer/bool result (PyTorch's promotion, ``ops/promotion.py``).
 
     >>> import microinit as mi
     >>> (mi.tensor([1, 2]) + 3).tolist(), (mi.tensor([True, False]) + mi.tensor([True, True])).tolist()
     ([4, 5], [True, True])
     """
+    other = weak(other)
     if is_integral(t) and is_integral(other):
         return _integral_binary(t, other, np.add, "add")
     a = fdata(t, "add")
@@ -129,6 +131,7 @@ def add(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1. Integers stay integral; a bool operand is refused
     (TypeError), as in PyTorch."""
+    other = weak(other)
     if is_integral(t) and is_integral(other):
         return _integral_binary(t, other, np.subtract, "sub")
     a = fdata(t, "sub")
@@ -148,6 +151,7 @@ def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def rsub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """other - t for a non-Tensor ``other``."""
+    other = weak(other)
     if is_integral(t) and is_integral(other):
         return _integral_binary(t, other, lambda a, b: np.subtract(b, a), "sub")
     if is_integral(t):  # a float other: negate in float (-uint8 would wrap around)
@@ -157,6 +161,7 @@ def rsub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def mul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a. Integers stay integral (bool * bool is logical and)."""
+    other = weak(other)
     if is_integral(t) and is_integral(other):
         return _integral_binary(t, other, np.multiply, "mul")
     a = fdata(t, "mul")
@@ -181,6 +186,7 @@ def mul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a / b (IEEE: x/0 = ±inf); d/da = 1/b, d/db = -a/b^2."""
+    other = weak(other)
     a = fdata(t, "div")
     b, ot = operand(other, "div")
     try:
@@ -207,6 +213,7 @@ def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """c / t for a non-Tensor ``c``; d/dt = -c / t^2."""
+    other = weak(other)
     c, _ = operand(other, "div")
     a = fdata(t, "div")
     try:
@@ -235,7 +242,7 @@ def neg(t: Tensor) -> Tensor:
     return wrap(out)
 
 
-def power(t: Tensor, p: Tensor | ArrayLike) -> Tensor:
+def power(t: Tensor, p: float) -> Tensor:
     """x ** p for a Python number p; d/dx = p x^(p-1), and exactly 0 when p == 0
     (PyTorch's convention: ``x ** 0`` is the constant 1, even at x = 0).
 
@@ -252,7 +259,8 @@ def power(t: Tensor, p: Tensor | ArrayLike) -> Tensor:
     """
     if isinstance(p, tensor_class()) or not isinstance(p, numbers.Real):
         raise TypeError(f"pow: the exponent must be a Python number, got {type(p).__name__}")
-    if t.data.dtype.kind in "iub" and isinstance(p, numbers.Integral) and not isinstance(p, bool):
+    p = weak(p)
+    if t.data.dtype.kind in "iub" and isinstance(p, numbers.Integral):  # (a bool exponent included)
         if p < 0:
             raise ValueError(f"pow: integers to negative integer powers are not allowed "
                              f"(tensor of dtype {t.data.dtype}, exponent {p}); use a float tensor")
@@ -283,8 +291,11 @@ def rpower(t: Tensor, c: float) -> Tensor:
     """
     if not isinstance(c, numbers.Real):
         return _not_implemented()
-    if is_integral(t) and isinstance(c, numbers.Integral) and not isinstance(c, bool):
+    if is_integral(t) and isinstance(c, numbers.Integral):
         # an int base to integer powers stays integral (PyTorch: 2 ** -1 is 0, not an error)
+        if is_bool(t) and isinstance(c, (bool, np.bool_)):
+            raise TypeError("pow: a bool base to the power of a bool tensor is not supported (as in "
+                            "PyTorch); cast the tensor with astype('int64') first")
         e = native(t.data).astype(integral_dtype(t, c), copy=False)
         base = np.asarray(int(c), e.dtype)
         with np.errstate(over="ignore"):
@@ -406,10 +417,11 @@ def where(cond: Tensor | ArrayLike, a: Tensor | ArrayLike, b: Tensor | ArrayLike
     array([0.  , 0.25], dtype=float32)
     """
     c = cond.data if isinstance(cond, tensor_class()) else np.asarray(cond)
+    a, b = weak(a), weak(b)
     if c.dtype != np.bool_:
         c = c.astype(bool)
     if is_integral(a) and is_integral(b):  # integer/bool branches keep their dtype (PyTorch)
-        ad, bd = _integral_data(a), _integral_data(b)
+        ad, bd = integral_data(a), integral_data(b)
         try:
             return wrap(np.asarray(np.where(c, ad, bd), order="C").astype(integral_dtype(a, b), copy=False))
         except ValueError:
@@ -449,52 +461,6 @@ def compare(t: Tensor, other: Tensor | ArrayLike, ufunc: np.ufunc) -> Tensor:
 
 
 
-def is_integral(x: object) -> bool:
-    """True for an integer/bool Tensor, array or Python int/bool (kept integral by the
-    ops that follow PyTorch's dtype rule: where, maximum, minimum, max, min)."""
-    if isinstance(x, tensor_class()):
-        return x.data.dtype.kind in "iub"
-    if isinstance(x, np.ndarray):
-        return x.dtype.kind in "iub"
-    return isinstance(x, (int, np.integer, np.bool_))  # bool is an int
-
-
-def _integral_data(x: object) -> Any:
-    return native(x.data) if isinstance(x, tensor_class()) else x
-
-
-def is_bool(x: object) -> bool:
-    """True for a bool Tensor, array or Python/numpy bool."""
-    if isinstance(x, tensor_class()):
-        return x.data.dtype.kind == "b"
-    if isinstance(x, np.ndarray):
-        return bool(x.dtype.kind == "b")
-    return isinstance(x, (bool, np.bool_))
-
-
-def integral_dtype(*operands: object) -> np.dtype[Any]:
-    """The dtype PyTorch gives an op on integer/bool operands (all :func:`is_integral`).
-
-    Integer beats bool; within the winning kind, tensors (and arrays) with dimensions
-    decide, then 0-d ones, then Python numbers, which never promote (an int32 tensor
-    times 3 stays int32; a bool tensor plus 1 is int64).
-
-    >>> import microinit as mi
-    >>> integral_dtype(mi.tensor([1, 2], dtype="int32"), 3), integral_dtype(mi.tensor([True]), 1)
-    (dtype('int32'), dtype('int64'))
-    """
-    ranked = []
-    for x in operands:
-        d = x.data if isinstance(x, tensor_class()) else x
-        if isinstance(d, np.ndarray):
-            ranked.append((d.dtype, 2 if d.ndim else 1))
-        else:  # a Python or numpy scalar: the default dtype of its kind
-            ranked.append((np.dtype(bool) if is_bool(d) else np.dtype(np.int64), 0))
-    kind = max(dt.kind != "b" for dt, _ in ranked)
-    tier = max(r for dt, r in ranked if (dt.kind != "b") == kind)
-    return np.result_type(*[dt for dt, r in ranked if (dt.kind != "b") == kind and r == tier])
-
-
 def _no_bool(t: Tensor, op: str, hint: str) -> None:
     if t.data.dtype.kind == "b":
         raise TypeError(f"{op}: not supported on a bool tensor (as in PyTorch); {hint}, or cast with "
@@ -503,12 +469,12 @@ def _no_bool(t: Tensor, op: str, hint: str) -> None:
 
 def _integral_binary(t: Tensor | ArrayLike, other: Tensor | ArrayLike,
                      fn: Callable[[Any, Any], Any], op: str) -> Tensor:
-    """``fn(t, other)`` for integer/bool operands, in :func:`integral_dtype`; never
+    """``fn(t, other)`` for integer/bool operands, in ``integral_dtype``; never
     requires grad (integer tensors have no gradient)."""
     if op == "sub" and (is_bool(t) or is_bool(other)):
         raise TypeError("sub: subtraction with a bool operand is not supported (as in PyTorch); "
                         "use ^ (logical_xor) or ~ for bools, or cast with astype('int64')")
-    a, b = _integral_data(t), _integral_data(other)
+    a, b = integral_data(t), integral_data(other)
     try:
         with np.errstate(over="ignore"):
             out = np.asarray(fn(a, b), order="C")
@@ -521,10 +487,11 @@ def _extremum(t: Tensor | ArrayLike, other: Tensor | ArrayLike, fn: np.ufunc, lo
               node: str) -> Tensor:
     # loses(a, b): where a is not selected (np.less for maximum, np.greater for minimum)
     T = tensor_class()
+    t, other = weak(t), weak(other)
     if not isinstance(t, T):
         t, other = (other, t) if isinstance(other, T) else (as_tensor(t, op), other)
     if is_integral(t) and is_integral(other):
-        a, b = native(t.data), _integral_data(other)
+        a, b = native(t.data), integral_data(other)
         try:
             return wrap(np.asarray(fn(a, b), order="C").astype(integral_dtype(t, other), copy=False))
         except ValueError:

@@ -38,7 +38,7 @@ FUNCTIONAL_OPS = ["F.activation", "F.matmul", "F.softmax", "F.dense", "F.loss"]
 # Ops whose integer/bool results follow PyTorch's dtype rule (issue 16: int + int stays
 # int, sum/prod give int64, mean/var/std and bool floor/neg/abs refuse): the references
 # in benchmarks/fuzz_ops*.py still compute such cases in float32, so they are left to
-# tests/ops/test_integer_dtypes.py, which fuzzes them against torch itself.
+# tests/ops/test_promotion.py, which fuzzes them against torch itself.
 TORCH_INTEGER_RULE = {"add", "sub", "mul", "neg", "abs", "pow", "rpow", "clip", "where", "sum", "mean", "prod",
                       "var", "std", "sign", "floor", "ceil", "round", "maximum", "minimum"}
 

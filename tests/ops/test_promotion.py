@@ -1,9 +1,9 @@
-"""Integer and bool tensors through the ops of microinit/ops/elementwise.py, unary.py and
-reduce.py follow PyTorch's dtype rules (issue 16; docs/ops.md): the result has the dtype
-torch gives (int + int stays int, a Python number never promotes, sum/prod/cumsum give
-int64), and where torch refuses (mean/var/std of integers, bool negation, subtraction,
-abs, floor/ceil/round) microinit raises TypeError naming the op. No integer result
-requires grad. Each case is run through torch itself."""
+"""PyTorch's dtype rules (microinit/ops/promotion.py; docs/ops.md) through the ops of
+microinit/ops/elementwise.py, unary.py and reduce.py: integer and bool tensors keep an
+integer/bool dtype as torch does (int + int stays int, a Python or numpy number never
+promotes, sum/prod/cumsum give int64), and where torch refuses (mean/var/std of
+integers, bool negation, subtraction, abs, floor/ceil/round) microinit raises TypeError
+naming the op. No integer result requires grad. Each case is run through torch itself."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -104,6 +104,23 @@ CASES = [
     ("clip bool int bounds", lambda b: b.clip(0, 1), [B]),
     ("clip bool bool bounds", lambda b: b.clip(False, True), [B]),
     ("maximum int32 0-d int64", lambda i, s: i.maximum(s), [I32, np.array(2)]),
+    # exponents and bases that are bools
+    ("bool ** True", lambda b: b ** True, [B]),
+    ("int ** True", lambda i: i ** True, [I64]),
+    ("True ** int", lambda i: True ** i, [I64]),
+    ("True ** bool", lambda b: True ** b, [B]),
+    ("-1 ** bool", lambda b: (-1) ** b, [B]),
+    # numpy scalars count as the Python numbers they hold
+    ("float32 * np.float64", lambda f: f * np.float64(2.5), [F32]),
+    ("np.float64 * float32", lambda f: np.float64(2.5) * f, [F32]),
+    ("float32 - np.float64", lambda f: f - np.float64(0.5), [F32]),
+    ("np.float64 - float32", lambda f: np.float64(0.5) - f, [F32]),
+    ("float32 / np.float64", lambda f: f / np.float64(4.0), [F32]),
+    ("np.float64 / float32", lambda f: np.float64(4.0) / f, [F32]),
+    ("float32 ** np.float64", lambda f: f ** np.float64(2.0), [F32]),
+    ("int + np.float64", lambda i: i + np.float64(1.5), [I64]),
+    ("int32 + np.int64", lambda i: i + np.int64(1), [I32]),
+    ("np.int64 ** int", lambda i: np.int64(2) ** i, [np.array([0, 1, 5])]),
     ("maximum bool bool", lambda a, b: a.maximum(b), [B, ~B]),
     ("minimum bool int32", lambda b, i: b.minimum(i), [B, I32]),
 ]
@@ -131,6 +148,21 @@ def test_where_with_python_numbers_has_torchs_dtype(a, b, dtype):
     expected = torch.where(torch.from_numpy(cond), a, b)
     assert out.dtype == dtype == _np_dtype(expected.dtype)
     np.testing.assert_array_equal(out.numpy(), expected.numpy())
+
+
+def test_where_and_maximum_take_numpy_scalars_as_numbers():
+    cond = np.array([True, False])
+    out = mi.where(mi.tensor(cond), mi.tensor(F32[:2]), np.float64(3.0))
+    assert out.dtype == np.float32 == _np_dtype(torch.where(torch.from_numpy(cond), torch.from_numpy(F32[:2]),
+                                                            np.float64(3.0)).dtype)
+    assert mi.maximum(mi.tensor(F32), np.float64(0.0)).dtype == np.float32
+    assert mi.maximum(mi.tensor(I32), np.int64(0)).dtype == np.int32
+
+
+def test_a_float32_gradient_through_a_numpy_scalar_stays_float32():
+    x = mi.tensor(F32, requires_grad=True)
+    (x * np.float64(3.0)).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [3.0, 3.0, 3.0]
 
 
 def test_where_keeps_a_float64_branch():
