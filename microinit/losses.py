@@ -45,7 +45,7 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Union, cast
+from typing import Any, Callable, ClassVar, Union, cast, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -286,6 +286,10 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+@overload
+def get(spec: str | Loss) -> Loss: ...
+@overload
+def get(spec: Callable[..., Tensor]) -> Loss | Callable[..., Tensor]: ...
 def get(spec: LossSpec) -> Loss | Callable[..., Tensor]:
     """A ``Loss`` from a name (``"cross_entropy"``, ``"mse"``, ``"bce"``, ``"huber"``, ... see
     ``available()``), a

@@ -67,7 +67,7 @@ def _as_loader(val: LoaderLike | None, batch_size: int) -> DataLoader | None:
 def evaluate(model: Callable[[Any], Any], loss: Any, loader: LoaderLike) -> tuple[float, float | None]:
     """Mean loss and accuracy (None for regression losses) of ``model`` over ``loader``,
     without recording a graph. ``loader`` may also be an ``(X, y)`` pair."""
-    loss_fn: Any = _losses.get(loss)  # a Loss or a plain callable (.correct found by hasattr)
+    loss_fn = _losses.get(loss)
     loader = _as_loader(loader, 1024)
     total, correct, n = 0.0, 0, 0
     has_acc = hasattr(loss_fn, "correct")
@@ -185,7 +185,7 @@ def fit(model: Callable[[Any], Any], loss: Any, optimizer: Optimizer, loader: Lo
     Raises ``FloatingPointError`` naming the epoch, step and (for weights) parameter
     when training diverges.
     """
-    loss_fn: Any = _losses.get(loss)  # a Loss or a plain callable (.correct found by hasattr)
+    loss_fn = _losses.get(loss)
     if not isinstance(loader, DataLoader):
         loader = _as_loader(loader, 32)
         loader.shuffle = True

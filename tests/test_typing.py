@@ -109,6 +109,15 @@ opt.step()
 w = mi.init.get("xavier_uniform")((2, 3), rng=mi.manual_seed(0))
 state: dict[str, np.ndarray] = dict(model.state_dict())
 shape: tuple[int, ...] = mi.zeros(2, 3).sum(axis=1, keepdims=True).shape
+# the modules typed last (issue 16): losses, metrics, theory, init, diagnostics, viz
+ce: mi.Tensor = mi.losses.cross_entropy(model(x), np.array([0, 1, 0, 1]), label_smoothing=0.1)
+acc: float = mi.metrics.accuracy(model(x), np.array([0, 1, 0, 1]))
+q_star: float = mi.theory.fixed_point_q("tanh", 1.5, 0.05)
+edge: float = mi.theory.critical_sigma_w2("tanh", 0.0)
+reports: list[dict[str, object]] = mi.init.lsuv(nn.MLP([2, 4, 1]), np.ones((8, 2), np.float32), rng=0)
+stats: list[float] = mi.layer_stats(nn.MLP([2, 4, 3]), x.data).column("std").tolist()
+svg: str = mi.draw(mi.Value(2.0) * 3.0).svg()
+steps: int = len(mi.trace(mi.Value(2.0).tanh()))
 '''
 
 
@@ -125,11 +134,17 @@ def test_user_code_type_checks(tmp_path):
     pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[test]')")
     out = _mypy_on(USER_SCRIPT, tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
-    bad = _mypy_on(USER_SCRIPT + "mi.zeros(2).sum(axis='rows')\nnn.Dense('2', 3)\n", tmp_path)
+    n = USER_SCRIPT.count("\n")
+    bad = _mypy_on(USER_SCRIPT + "mi.zeros(2).sum(axis='rows')\nnn.Dense('2', 3)\n"
+                   "mi.theory.chi1(1.5, 0.05, 0.0)\nname: int = mi.losses.get('mse').name\n", tmp_path)
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert 'user_script.py:16: error: Argument "axis" has incompatible type "str"' in bad.stdout, bad.stdout
-    assert 'user_script.py:17: error: Argument 1 to "Dense" has incompatible type "str"' in bad.stdout, bad.stdout
-    assert "Found 2 errors" in bad.stdout, bad.stdout
+    expected = [f'user_script.py:{n + 1}: error: Argument "axis" has incompatible type "str"',
+                f'user_script.py:{n + 2}: error: Argument 1 to "Dense" has incompatible type "str"',
+                f'user_script.py:{n + 3}: error: Argument 1 to "chi1" has incompatible type "float"',
+                f'user_script.py:{n + 4}: error: Incompatible types in assignment (expression has type "str"']
+    for line in expected:
+        assert line in bad.stdout, bad.stdout
+    assert "Found 4 errors" in bad.stdout, bad.stdout
 
 
 # Names Cython adds to every compiled module (pickling helpers, the C-API capsule, the

@@ -17,13 +17,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import warnings
-from typing import Any, Callable, ContextManager
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.init._checks import check_real
 from microinit.rng import RngLike, as_generator
+
+if TYPE_CHECKING:  # annotations only (the model may be any object with the methods above)
+    from microinit.tensor import Tensor
 
 
 class _Stop(Exception):
@@ -76,7 +79,7 @@ def _bump(weight: Any) -> None:
         bump()
 
 
-def lsuv(model: Any, batch: Any, tol: float = 0.1, max_iter: int = 10, *, orthogonal_init: bool = True,
+def lsuv(model: Any, batch: Tensor | ArrayLike, tol: float = 0.1, max_iter: int = 10, *, orthogonal_init: bool = True,
          rng: RngLike = None) -> list[dict[str, Any]]:
     """Layer-sequential unit-variance initialization of ``model`` on ``batch``, in place.
 
