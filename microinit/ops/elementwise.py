@@ -110,11 +110,12 @@ def add(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     >>> (mi.tensor([1, 2]) + 3).tolist(), (mi.tensor([True, False]) + mi.tensor([True, True])).tolist()
     ([4, 5], [True, True])
     """
-    other = weak(other)
-    if is_integral(t) and is_integral(other):
-        return _integral_binary(t, other, np.add, "add")
     a = fdata(t, "add")
+    if a is not t.data and is_integral(t) and is_integral(other):  # (only then fdata made a copy)
+        return _integral_binary(t, other, np.add, "add")
     b, ot = operand(other, "add")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         out = a + b
     except ValueError:
@@ -131,11 +132,12 @@ def add(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1. Integers stay integral; a bool operand is refused
     (TypeError), as in PyTorch."""
-    other = weak(other)
-    if is_integral(t) and is_integral(other):
-        return _integral_binary(t, other, np.subtract, "sub")
     a = fdata(t, "sub")
+    if a is not t.data and is_integral(t) and is_integral(other):  # (only then fdata made a copy)
+        return _integral_binary(t, other, np.subtract, "sub")
     b, ot = operand(other, "sub")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         out = a - b
     except ValueError:
@@ -151,21 +153,21 @@ def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def rsub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """other - t for a non-Tensor ``other``."""
-    other = weak(other)
-    if is_integral(t) and is_integral(other):
-        return _integral_binary(t, other, lambda a, b: np.subtract(b, a), "sub")
-    if is_integral(t):  # a float other: negate in float (-uint8 would wrap around)
-        t = wrap(fdata(t, "sub"))
+    if t.data.dtype.kind in "iub":
+        if is_integral(other):
+            return _integral_binary(t, other, lambda a, b: np.subtract(b, a), "sub")
+        t = wrap(fdata(t, "sub"))  # a float other: negate in float (-uint8 would wrap around)
     return add(neg(t), other)
 
 
 def mul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a. Integers stay integral (bool * bool is logical and)."""
-    other = weak(other)
-    if is_integral(t) and is_integral(other):
-        return _integral_binary(t, other, np.multiply, "mul")
     a = fdata(t, "mul")
+    if a is not t.data and is_integral(t) and is_integral(other):  # (only then fdata made a copy)
+        return _integral_binary(t, other, np.multiply, "mul")
     b, ot = operand(other, "mul")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         out = a * b
     except ValueError:
@@ -186,9 +188,10 @@ def mul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a / b (IEEE: x/0 = ±inf); d/da = 1/b, d/db = -a/b^2."""
-    other = weak(other)
     a = fdata(t, "div")
     b, ot = operand(other, "div")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = a / b
@@ -213,8 +216,9 @@ def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """c / t for a non-Tensor ``c``; d/dt = -c / t^2."""
-    other = weak(other)
     c, _ = operand(other, "div")
+    if type(c) is np.float64:  # counts as a Python float (promotion.weak)
+        c = float(c)
     a = fdata(t, "div")
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -233,10 +237,11 @@ def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def neg(t: Tensor) -> Tensor:
     """-x; d/dx = -1. An integer tensor stays integer; a bool one is refused, as in PyTorch."""
-    if is_integral(t):
-        _no_bool(t, "neg", "use ~t or t.logical_not() for a logical not")
+    a = fdata(t, "neg")
+    if a is not t.data and t.data.dtype.kind in "iub":  # (only then fdata made a copy)
+        _no_bool(t, "neg", "for a logical not use t == False")
         return wrap(-native(t.data))
-    out = -fdata(t, "neg")
+    out = -a
     if needs_grad(t):
         return record(out, "NegBackward", (t,), lambda g: (-g,))
     return wrap(out)
@@ -259,7 +264,8 @@ def power(t: Tensor, p: float) -> Tensor:
     """
     if isinstance(p, tensor_class()) or not isinstance(p, numbers.Real):
         raise TypeError(f"pow: the exponent must be a Python number, got {type(p).__name__}")
-    p = weak(p)
+    if isinstance(p, np.generic):  # a numpy scalar counts as the Python number (promotion.weak)
+        p = weak(p)
     if t.data.dtype.kind in "iub" and isinstance(p, numbers.Integral):  # (a bool exponent included)
         if p < 0:
             raise ValueError(f"pow: integers to negative integer powers are not allowed "
@@ -366,10 +372,10 @@ def sqrt(t: Tensor) -> Tensor:
 def absolute(t: Tensor) -> Tensor:
     """|x|; d/dx = sign(x), with 0 at x = 0 (PyTorch's convention). An integer tensor
     stays integer; a bool one is refused, as in PyTorch."""
-    if is_integral(t):
+    a = fdata(t, "abs")
+    if a is not t.data and t.data.dtype.kind in "iub":  # (only then fdata made a copy)
         _no_bool(t, "abs", "a bool tensor is its own absolute value")
         return wrap(np.abs(native(t.data)))
-    a = fdata(t, "abs")
     return unary(t, np.abs(a), lambda: np.sign(a), "AbsBackward")
 
 
@@ -473,7 +479,7 @@ def _integral_binary(t: Tensor | ArrayLike, other: Tensor | ArrayLike,
     requires grad (integer tensors have no gradient)."""
     if op == "sub" and (is_bool(t) or is_bool(other)):
         raise TypeError("sub: subtraction with a bool operand is not supported (as in PyTorch); "
-                        "use ^ (logical_xor) or ~ for bools, or cast with astype('int64')")
+                        "for a logical xor use t != u, or cast with astype('int64')")
     a, b = integral_data(t), integral_data(other)
     try:
         with np.errstate(over="ignore"):
