@@ -52,10 +52,9 @@ def load_benchmarks() -> ModuleType | None:
     if loaded is None or Path(getattr(loaded, "__file__", "") or "").resolve().parent != folder:
         spec = importlib.util.spec_from_file_location("benchmarks", folder / "__init__.py",
                                                       submodule_search_locations=[str(folder)])
-        assert spec is not None and spec.loader is not None  # a file location always has a loader
-        package = importlib.util.module_from_spec(spec)
+        package = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]  # (a file: never None)
         sys.modules["benchmarks"] = package
-        spec.loader.exec_module(package)
+        spec.loader.exec_module(package)  # type: ignore[union-attr]  # (a file location has a loader)
     return importlib.import_module(BENCHMARKS)
 
 

@@ -308,7 +308,7 @@ def get(spec: Any, **params: Any) -> Initializer:
     Initializer('he_uniform')
     """
     registered = True
-    entry: _Entry | None
+    entry: _Entry
     base: Mapping[str, Any]
     if spec is None:
         spec = DEFAULT_WEIGHT_INIT
@@ -324,16 +324,18 @@ def get(spec: Any, **params: Any) -> Initializer:
     elif isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
         entry, base = _ENTRIES["constant"], {"value": float(spec)}
     elif callable(spec):
-        entry, base = next((e for e in _ENTRIES.values() if e.fn is spec), None), {}
-        if entry is None:  # an anonymous function: usable, not serializable
+        known = next((e for e in _ENTRIES.values() if e.fn is spec), None)
+        base = {}
+        if known is None:  # an anonymous function: usable, not serializable
             entry = _Entry(getattr(spec, "__name__", "<callable>"), (), spec)
             registered = False
+        else:
+            entry = known
     else:
         raise TypeError(
             f"cannot interpret {spec!r} ({type(spec).__name__}) as an initializer: expected a "
             "name, a config dict, a number, a callable or an Initializer"
         )
-    assert entry is not None  # every branch above found or made one, or raised
     bound = entry.resolve({**base, **params})
     if entry.plan is not None:
         bound = {k: (tuple(v) if isinstance(v, list) else v) for k, v in bound.items()}

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -84,12 +84,6 @@ def mul_masked(g: NDArray[Any], d: NDArray[Any] | float) -> NDArray[Any]:
     if r.dtype.kind == "f" and np.isnan(r).any():
         r = np.where(g == 0, 0, r).astype(r.dtype, copy=False)
     return r
-
-
-def _not_implemented() -> Tensor:
-    """Python's ``NotImplemented`` (the other operand's method gets its turn), typed as
-    the op's result so that ``a == b`` stays a Tensor to a type checker."""
-    return cast("Tensor", NotImplemented)
 
 
 def _shape(b: object) -> tuple[int, ...]:
@@ -296,7 +290,7 @@ def rpower(t: Tensor, c: float) -> Tensor:
     array([-inf,   0.,   0.])
     """
     if not isinstance(c, numbers.Real):
-        return _not_implemented()
+        return NotImplemented  # type: ignore[no-any-return]  # (Python's protocol: the other side's turn)
     if is_integral(t) and isinstance(c, numbers.Integral):
         # an int base to integer powers stays integral (PyTorch: 2 ** -1 is 0, not an error)
         if is_bool(t) and isinstance(c, (bool, np.bool_)):
@@ -544,12 +538,12 @@ def equal(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t == other`` elementwise: a bool Tensor (records nothing). ``NotImplemented``
     for an object that is not a number or an array, so ``t == None`` is False."""
     if other is None or isinstance(other, (str, bytes, dict, set)):
-        return _not_implemented()
+        return NotImplemented  # type: ignore[no-any-return]  # (Python's protocol: the other side's turn)
     return compare(t, other, np.equal)
 
 
 def not_equal(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t != other`` elementwise: a bool Tensor (records nothing)."""
     if other is None or isinstance(other, (str, bytes, dict, set)):
-        return _not_implemented()
+        return NotImplemented  # type: ignore[no-any-return]  # (Python's protocol: the other side's turn)
     return compare(t, other, np.not_equal)

@@ -24,7 +24,7 @@ references it.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -283,9 +283,8 @@ def _matmul_general(a: Tensor, b: Tensor) -> Tensor:
 # --------------------------------------------------------------------------- dense
 def _layer_specs(layers: Sequence[LayerSpec], op: str = "dense") -> tuple[KernelLayer, ...]:
     """((W, b, code, param), ...) for the kernel, every name and parameter checked."""
-    # (activation_code/activation_param read None as identity: the casts only say so to mypy)
-    return tuple([(W, b, _CODE_OF[act] if act in _CODE_OF else activation_code(cast(str, act), op),
-                   activation_param(cast(str, act), param)) for W, b, act, param in layers])
+    return tuple([(W, b, _CODE_OF[act] if act in _CODE_OF else activation_code(act, op),  # type: ignore[arg-type]
+                   activation_param(act, param)) for W, b, act, param in layers])  # type: ignore[arg-type]
 
 
 def _checked_layers(x: ArrayLike, layers: Sequence[KernelLayer],
@@ -460,7 +459,7 @@ def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
         parents.append(b)
         code = code_of.get(act) if act is None or type(act) is str else None
         if code is None:
-            code = activation_code(cast(str, act), "dense")
+            code = activation_code(act, "dense")  # type: ignore[arg-type]  # (None is in _CODE_OF)
         specs.append((W.data, bd, code, default_of.get(act, 0.0) if param is None else float(param)))
         need.append((nw, nb))
         grad = grad or nw or nb

@@ -87,12 +87,6 @@ class PairSaved:
         self.reduction, self.diff, self.pred, self.target, self.active = reduction, diff, pred, target, active
 
 
-def _saved(a: NDArray[Any] | None) -> NDArray[Any]:
-    """A field the loss's forward filled (the backward of that loss reads only those)."""
-    assert a is not None, "a loss backward read a field its forward did not save"
-    return a
-
-
 def mse_loss_forward(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> tuple[NDArray[Any], PairSaved]:
     """Mean squared error (x - t)^2 with the chosen reduction: ``(loss, saved)``."""
     r: tuple[NDArray[Any], NDArray[Any]] | None = _mse_forward_auto(pred, target, reduction, _pool)  # boundary-safe
@@ -112,7 +106,8 @@ def mse_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) 
                       NDArray[Any] | None]:
     """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g), divided by the element count
     for "mean"; dtarget is None when ``need_target`` is False (saves a pass)."""
-    diff, reduction = _saved(saved.diff), saved.reduction
+    diff: NDArray[Any] = saved.diff  # type: ignore[assignment]  # set by this loss's forward
+    reduction = saved.reduction
     if reduction == "none":
         d = 2 * diff * np.asarray(g, diff.dtype)
         return d, (-d if need_target else None)
@@ -139,7 +134,8 @@ def bce_with_logits_forward(logits: ArrayLike, target: ArrayLike, reduction: str
 def bce_with_logits_backward(saved: PairSaved, g: ArrayLike, need_target: bool = False) -> tuple[NDArray[Any],
                              NDArray[Any] | None]:
     """(dlogits, dtarget) = ((sigmoid(x) - t) g, -x g)."""
-    x, t = _saved(saved.pred), _saved(saved.target)
+    x: NDArray[Any] = saved.pred  # type: ignore[assignment]  # set by this loss's forward
+    t: NDArray[Any] = saved.target  # type: ignore[assignment]  # set by this loss's forward
     ge = expand_upstream(g, saved.reduction, x.size, x.dtype)
     dx = (activation_forward("sigmoid", x) - t) * ge
     return dx, (-x * ge if need_target else None)
@@ -164,7 +160,8 @@ def hinge_loss_forward(scores: ArrayLike, target: ArrayLike, reduction: str = "m
 def hinge_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) -> tuple[NDArray[Any],
                         NDArray[Any] | None]:
     """(dscores, dtarget) = (-t g [margin > 0], -s g [margin > 0])."""
-    s, t = _saved(saved.pred), _saved(saved.target)
+    s: NDArray[Any] = saved.pred  # type: ignore[assignment]  # set by this loss's forward
+    t: NDArray[Any] = saved.target  # type: ignore[assignment]  # set by this loss's forward
     ge = expand_upstream(g, saved.reduction, s.size, s.dtype) * saved.active
     return -t * ge, (-s * ge if need_target else None)
 
@@ -181,7 +178,7 @@ def l1_loss_forward(pred: ArrayLike, target: ArrayLike, reduction: str = "mean")
 def l1_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) -> tuple[NDArray[Any],
                      NDArray[Any] | None]:
     """(dpred, dtarget) = (sign(x - t) g, -sign(x - t) g); sign(0) = 0, as PyTorch."""
-    diff = _saved(saved.diff)
+    diff: NDArray[Any] = saved.diff  # type: ignore[assignment]  # set by this loss's forward
     d = np.sign(diff) * expand_upstream(g, saved.reduction, diff.size, diff.dtype)
     return d, (-d if need_target else None)
 
@@ -211,7 +208,7 @@ def huber_loss_forward(pred: ArrayLike, target: ArrayLike, reduction: str = "mea
 def huber_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) -> tuple[NDArray[Any],
                         NDArray[Any] | None]:
     """(dpred, dtarget) = (x - t, or delta sign(x - t) where |x - t| >= delta) g, negated for t."""
-    diff = _saved(saved.diff)
+    diff: NDArray[Any] = saved.diff  # type: ignore[assignment]  # set by this loss's forward
     quad, d = saved.active
     dl = np.where(quad, diff, d * np.sign(diff)).astype(diff.dtype, copy=False)
     dl = dl * expand_upstream(g, saved.reduction, diff.size, diff.dtype)
@@ -242,7 +239,8 @@ def bce_forward(probs: ArrayLike, target: ArrayLike, reduction: str = "mean") ->
 
 def bce_backward(saved: PairSaved, g: ArrayLike, need_target: bool = False) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """(dprobs, dtarget) = ((x - t) / max(x (1 - x), 1e-12) g, (log(1 - x) - log x) g)."""
-    x, t = _saved(saved.pred), _saved(saved.target)
+    x: NDArray[Any] = saved.pred  # type: ignore[assignment]  # set by this loss's forward
+    t: NDArray[Any] = saved.target  # type: ignore[assignment]  # set by this loss's forward
     ge = expand_upstream(g, saved.reduction, x.size, x.dtype)
     dx = (x - t) / np.maximum(x * (1 - x), _BCE_EPS) * ge
     dt: NDArray[Any] | None = None

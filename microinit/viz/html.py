@@ -301,8 +301,6 @@ blue: the nodes it reads from or passes gradient to. <i>data</i> appears as the 
 def notebook_frame(trace: Trace) -> str:
     """The page inside a sandboxed ``<iframe srcdoc>`` for Jupyter: its script and ids stay
     apart from the notebook's, and it still needs no file or network."""
-    if trace.graph is None:  # trace_page below says so
-        return trace_page(trace)
-    height = layout_of(trace.graph).height + 330
+    height = layout_of(trace.graph).height + 330  # type: ignore[arg-type]  # (a Trace of trace() has one)
     return (f'<iframe srcdoc="{html.escape(trace_page(trace), quote=True)}" sandbox="allow-scripts" '
             f'style="width: 100%; height: {height:.0f}px; border: 0"></iframe>')

@@ -183,7 +183,7 @@ def _place(order: list[list[int]], node_layer: list[int], inputs: Sequence[Seque
             if v < n:
                 placed[v] = Box(cx - w / 2, y, float(w), float(h))
             y += h + gap_y
-    boxes = [b for b in placed if b is not None]  # every real node is in some layer: all placed
+    boxes: list[Box] = placed  # type: ignore[assignment]  # every real node is in a layer: all placed
     edges: list[Edge] = []
     for k, i, port, chain in chains:
         # the inputs of a node enter its left side spread out, in the op's order (a above b)
