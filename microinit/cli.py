@@ -9,12 +9,16 @@ live in the repository's ``benchmarks/`` folder, which an editable install
 (``pip install -e .`` from a clone) has next to the package. ``load_benchmarks()``
 finds it there; without it the command says to run from a clone.
 """
+from __future__ import annotations
+
 import argparse
 import importlib
 import importlib.util
 import platform
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Callable, Sequence
 
 # name -> (module, one-line help). BENCHMARKS stands for the runner in the clone's
 # benchmarks/ folder (see load_benchmarks).
@@ -27,7 +31,7 @@ COMMANDS = {
 }
 
 
-def benchmarks_dir():
+def benchmarks_dir() -> Path | None:
     """The repository's ``benchmarks/`` folder beside the installed package, or None
     (a regular, non-editable install has no such folder)."""
     import microinit
@@ -36,7 +40,7 @@ def benchmarks_dir():
     return folder if (folder / "runner.py").is_file() and (folder / "__init__.py").is_file() else None
 
 
-def load_benchmarks():
+def load_benchmarks() -> ModuleType | None:
     """The module ``benchmarks.runner`` from ``benchmarks_dir()``, or None when there is none.
 
     The folder is imported as the package ``benchmarks`` from its path, without putting
@@ -48,13 +52,13 @@ def load_benchmarks():
     if loaded is None or Path(getattr(loaded, "__file__", "") or "").resolve().parent != folder:
         spec = importlib.util.spec_from_file_location("benchmarks", folder / "__init__.py",
                                                       submodule_search_locations=[str(folder)])
-        package = importlib.util.module_from_spec(spec)
+        package = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]  # (a file: never None)
         sys.modules["benchmarks"] = package
-        spec.loader.exec_module(package)
+        spec.loader.exec_module(package)  # type: ignore[union-attr]  # (a file location has a loader)
     return importlib.import_module(BENCHMARKS)
 
 
-def _needs_clone(args):
+def _needs_clone(args: argparse.Namespace) -> int:
     import microinit
 
     print("microinit bench: the benchmarks are not part of the installed package and no benchmarks/ folder "
@@ -64,10 +68,10 @@ def _needs_clone(args):
     return 2
 
 
-_needs_clone.ignores_arguments = True  # whatever options were given, the answer is the same
+setattr(_needs_clone, "ignores_arguments", True)  # whatever options were given, the answer is the same
 
 
-def _info(args):
+def _info(args: argparse.Namespace) -> int:
     import numpy as np
 
     import microinit
@@ -85,7 +89,7 @@ def _info(args):
     return 0
 
 
-def _blas_lines():
+def _blas_lines() -> list[str]:
     try:
         from threadpoolctl import threadpool_info
 
@@ -104,7 +108,7 @@ def _blas_lines():
         return ["unknown (install threadpoolctl to see it)"]
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="microinit", description="microinit command line")
     from microinit import __version__
 
@@ -131,16 +135,16 @@ def build_parser():
     return parser
 
 
-def _not_built(name):
-    def run(args):
+def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
         print(f"`microinit {name}` is not built yet in this version.")
         return 0
 
-    run.ignores_arguments = True
+    setattr(run, "ignores_arguments", True)
     return run
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(getattr(args, "func", None), "ignores_arguments", False):
@@ -148,7 +152,8 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args) or 0
+    status: int | None = args.func(args)
+    return status or 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,13 +23,18 @@ the leader beats the runner-up in at least 80% of the seeds and by a clear media
 (1 point of test accuracy; a 1.25x lower training loss). Otherwise it says
 "no clear winner" and gives the numbers.
 """
+from __future__ import annotations
+
+import argparse
 import math
 import re
 import statistics
 import sys
 import time
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from microinit.diagnostics import Table, check_figure_path, layer_stats, new_figure, save_figure
 from microinit.lab.runs import train_run
@@ -40,10 +45,14 @@ from microinit.training import evaluate
 
 DEFAULT_INITS = ("zeros", "normal(std=0.01)", "normal(std=1.0)", "xavier_uniform", "he_normal")
 LN3 = math.log(3)
+#: an initializer as the registry takes it: a name, or a config dict {"name": ..., **params}
+InitSpec = Union[str, dict[str, Any]]
+#: one run's (or one initializer's aggregated) numbers, as train_one/aggregate make them
+Result = dict[str, Any]
 
 
-def add_arguments(parser):
-    parser.description = __doc__.split("\n\n")[0]
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (__doc__ or "").split("\n\n")[0]
     parser.add_argument("--init", action="append", metavar="SPEC",
                         help="initializer(s) to compare, e.g. he_normal or 'normal(std=0.1)'; "
                              "repeat or comma-separate (default: the five above)")
@@ -59,7 +68,7 @@ def add_arguments(parser):
                         help="save loss curves and decision regions (needs the 'plot' extra)")
 
 
-def parse_init(spec):
+def parse_init(spec: str) -> InitSpec:
     """One ``--init`` item as a registry spec: ``"normal(std=0.01)"`` ->
     ``{"name": "normal", "std": 0.01}``; plain names pass through.
 
@@ -71,10 +80,11 @@ def parse_init(spec):
     >>> parse_init("he_normal")
     'he_normal'
     """
-    return parse_init_spec(spec, positional=False)[1]
+    parsed: InitSpec = parse_init_spec(spec, positional=False)[1]
+    return parsed
 
 
-def _hidden_units(model, X):
+def _hidden_units(model: Any, X: NDArray[Any]) -> tuple[bool, int]:
     """``(identical, dead)`` after training, from the lab's per-layer statistics
     (``microinit.diagnostics.layer_stats``, forward only): ``identical`` is True when, in
     every hidden layer, all units are clones of one another; ``dead`` counts hidden ReLU
@@ -86,7 +96,8 @@ def _hidden_units(model, X):
     return identical, int(dead)
 
 
-def train_one(spec, args, X_tr, y_tr, X_te, y_te, seed=None):
+def train_one(spec: InitSpec, args: argparse.Namespace, X_tr: NDArray[Any], y_tr: NDArray[Any], X_te: NDArray[Any],
+              y_te: NDArray[Any], seed: int | None = None) -> Result:
     """One training run of ``spec`` with ``seed`` (default ``args.seed``): a dict of its numbers."""
     from microinit import nn, optim
 
@@ -116,9 +127,9 @@ def train_one(spec, args, X_tr, y_tr, X_te, y_te, seed=None):
             "identical": identical, "dead": dead, "hidden": args.width * args.depth}
 
 
-def format_table(results):
+def format_table(results: Sequence[Result]) -> str:
     """The results as a ``diagnostics.Table`` printed: one row per initializer."""
-    def fixed(digits, scale=1.0, unit=""):
+    def fixed(digits: int, scale: float = 1.0, unit: str = "") -> Callable[[float], str]:
         return lambda v: f"{scale * v:.{digits}f}{unit}"
 
     columns = ["initializer", "loss@epoch1", "final loss", "train acc", "test acc", "seconds"]
@@ -131,7 +142,7 @@ def format_table(results):
     return str(table)
 
 
-def aggregate(label, runs):
+def aggregate(label: str, runs: Sequence[Result]) -> Result:
     """The median of each number over ``runs`` (one dict per seed, from ``train_one``),
     with the runs kept under ``"runs"`` for the verdicts. Diverged runs are left out of
     the medians; ``error`` is set only when every run diverged.
@@ -160,11 +171,12 @@ ACC_MARGIN = 0.01
 LOSS_RATIO = 1.25
 
 
-def _per_seed(r, key):
+def _per_seed(r: Result, key: str) -> list[float]:
     return [x[key] if x["error"] is None else float("nan") for x in r.get("runs") or [r]]
 
 
-def compare(results, key, higher_is_better):
+def compare(results: Sequence[Result], key: str,
+            higher_is_better: bool) -> tuple[Result, Result, int, int, bool] | None:
     """``(leader, runner_up, wins, n, clear)`` for the metric ``key`` across the seeds:
     the leader by median, how many seeds it beats the runner-up in, and whether that
     margin is robust (``ROBUST_SHARE`` of the seeds and ``ACC_MARGIN``/``LOSS_RATIO``
@@ -184,14 +196,14 @@ def compare(results, key, higher_is_better):
     return lead, second, wins, n, bool(margin_ok and wins >= math.ceil(ROBUST_SHARE * n))
 
 
-def _seeds_text(r, key, fmt):
+def _seeds_text(r: Result, key: str, fmt: Callable[[float], str]) -> str:
     return "/".join(fmt(v) for v in _per_seed(r, key))
 
 
-def verdicts(results):
+def verdicts(results: Sequence[Result]) -> list[str]:
     """The two verdicts: best test accuracy and lowest training loss, each a winner only
     where the margin is robust (``compare``), otherwise "no clear winner" with the numbers."""
-    parts = []
+    parts: list[str] = []
     acc = compare(results, "test_acc", True)
     if acc:
         lead, second, wins, n, clear = acc
@@ -216,10 +228,10 @@ def verdicts(results):
     return parts
 
 
-def reading(results):
+def reading(results: Sequence[Result]) -> str:
     """One line interpreting the table, derived from its numbers (medians over the seeds
     when the results come from ``aggregate``)."""
-    parts = []
+    parts: list[str] = []
     for r in results:
         name, first, acc = r["label"], r["first"], r["test_acc"]
         if r["error"] is not None:
@@ -240,7 +252,7 @@ def reading(results):
     return "Reading: " + "; ".join(parts) + "."
 
 
-def plot(results, X, y, path):
+def plot(results: Sequence[Result], X: NDArray[Any], y: NDArray[Any], path: str) -> None:
     """Loss curves (log scale) and each model's decision regions, in one PNG: the first
     seed's run of each initializer (``X, y`` are that seed's data)."""
     from matplotlib.colors import ListedColormap
@@ -283,7 +295,7 @@ def plot(results, X, y, path):
     save_figure(fig, path, dpi=100)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     from microinit import data
 
     for name in ("depth", "width", "epochs", "samples", "seeds"):
@@ -296,7 +308,7 @@ def run(args):
         except (ImportError, OSError) as err:
             print(f"microinit demo: --plot: {err}", file=sys.stderr)
             return 2
-    specs = []
+    specs: list[InitSpec] = []
     try:
         for item in args.init or DEFAULT_INITS:
             # parse_init checks each against the registry: unknown names fail here, with its suggestion
@@ -306,7 +318,7 @@ def run(args):
         return 2
 
     seeds = list(range(args.seed, args.seed + args.seeds))
-    splits = {}
+    splits: dict[int, tuple[NDArray[Any], ...]] = {}
     for seed in seeds:                  # each seed its own data, split, weights and shuffling
         X, y = data.spirals(args.samples, noise=0.05, n_classes=3, rng=seed)
         splits[seed] = (X, y, *data.train_test_split(X, y, test_size=0.25, rng=seed))
@@ -319,9 +331,9 @@ def run(args):
     print(f"SGD(lr={args.lr:g}, momentum=0.9, cosine decay), batch 32, {args.epochs} epochs, {seed_text}; "
           f"only the initializer changes\n", flush=True)
     t0 = time.perf_counter()
-    results = []
+    results: list[Result] = []
     for spec in specs:
-        runs = []
+        runs: list[Result] = []
         for seed in seeds:
             _, _, X_tr, X_te, y_tr, y_te = splits[seed]
             runs.append(train_one(spec, args, X_tr, y_tr, X_te, y_te, seed=seed))

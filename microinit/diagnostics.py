@@ -46,11 +46,15 @@ Overflow is reported, never raised: an inf or NaN anywhere shows up as ``inf``/`
 in the statistics and as a count in ``nonfinite``. All statistics are computed in
 float64 so that tiny float32 values (1e-30) do not underflow while being squared.
 """
+from __future__ import annotations
+
 import math
 import numbers
 import os
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit import losses as _losses
 from microinit._atomic import atomic_open
@@ -63,9 +67,16 @@ __all__ = ["Table", "LayerStats", "layer_stats", "unit_similarity", "save_figure
 
 _CLONE_TOL = 1e-5
 
+if TYPE_CHECKING:  # annotations only: matplotlib is an optional extra
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+Row = dict[str, Any]           # one row of a Table: column -> value
+Call = tuple[Any, Any, Any]    # one forward-hook call: (module, its first input, its output)
+
 
 # ---------------------------------------------------------------------- tables
-def format_value(v):
+def format_value(v: object) -> str:
     """One cell as text: 3 significant digits, ``-`` for None, ``inf``/``nan`` as such.
 
     >>> [format_value(v) for v in (0.012345, None, float("inf"), 7, True)]
@@ -89,7 +100,7 @@ def format_value(v):
     return str(v)
 
 
-def percent(v):
+def percent(v: float | None) -> str:
     """Format a fraction as a percentage; None stays ``-``.
 
     >>> percent(0.125), percent(None)
@@ -115,31 +126,40 @@ class Table:
     ([0.5], [{'init': 'he', 'loss': 0.5}])
     """
 
-    def __init__(self, columns, rows=(), title=None, notes=(), formats=None, data=None, plotter=None):
+    def __init__(self, columns: Iterable[str], rows: Iterable[Mapping[str, Any]] = (), title: str | None = None,
+                 notes: Iterable[str] = (), formats: Mapping[str, Callable[[Any], str]] | None = None,
+                 data: dict[str, Any] | None = None,
+                 plotter: Callable[[Any, Figure], None] | None = None) -> None:
         self.columns = list(columns)
-        self.rows = []
+        self.rows: list[Row] = []
         self.title = title
         self.notes = list(notes)
         self.formats = dict(formats or {})
-        self.data = {} if data is None else data
-        self.sections = []  # further tables printed below this one (e.g. loss curves)
+        self.data: dict[str, Any] = {} if data is None else data
+        self.sections: list[Table] = []  # further tables printed below this one (e.g. loss curves)
         self._plotter = plotter
         for r in rows:
             self.append(r)
 
-    def append(self, row):
+    def append(self, row: Mapping[str, Any]) -> None:
         unknown = [k for k in row if k not in self.columns]
         if unknown:
             raise ValueError(f"Table: row has columns {unknown} that are not in {self.columns}")
         self.rows.append({c: row.get(c) for c in self.columns})
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Row]:
         return iter(self.to_records())
 
-    def __getitem__(self, key):
+    @overload
+    def __getitem__(self, key: str) -> list[Any]: ...
+    @overload
+    def __getitem__(self, key: slice) -> list[Row]: ...
+    @overload
+    def __getitem__(self, key: int) -> Row: ...
+    def __getitem__(self, key: str | slice | int) -> list[Any] | Row:
         """``table[i]`` is row i (a dict), ``table[i:j]`` a list of rows, ``table["col"]``
         that column (a list)."""
         if isinstance(key, str):
@@ -150,34 +170,34 @@ class Table:
             return [dict(r) for r in self.rows[key]]
         return dict(self.rows[key])
 
-    def column(self, name):
+    def column(self, name: str) -> NDArray[np.float64]:
         """A column as a float64 array (None becomes NaN)."""
         return np.array([np.nan if v is None else float(v) for v in self[name]], dtype=np.float64)
 
-    def where(self, **match):
+    def where(self, **match: Any) -> list[Row]:
         """The rows whose values equal every ``column=value`` given (list of dicts)."""
         return [dict(r) for r in self.rows if all(r.get(k) == v for k, v in match.items())]
 
-    def to_records(self):
+    def to_records(self) -> list[Row]:
         """A list of dicts, one per row."""
         return [dict(r) for r in self.rows]
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, list[Any]]:
         """``{column: [values]}`` (pandas' ``orient="list"``)."""
         return {c: [r[c] for r in self.rows] for c in self.columns}
 
-    def _cells(self):
+    def _cells(self) -> tuple[list[str], list[list[str]]]:
         head = list(self.columns)
         body = [[self.formats.get(c, format_value)(r[c]) for c in self.columns] for r in self.rows]
         return head, body
 
-    def __str__(self):
+    def __str__(self) -> str:
         head, body = self._cells()
         widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(head)]
         # Text columns read best left-aligned, numbers right-aligned.
         left = [all(not _is_number(r[c]) for r in self.rows) for c in self.columns]
 
-        def line(cells):
+        def line(cells: Sequence[str]) -> str:
             return "  ".join(c.ljust(w) if lft else c.rjust(w)
                              for c, w, lft in zip(cells, widths, left)).rstrip()
         out = []
@@ -192,10 +212,10 @@ class Table:
             out.append(str(sec))
         return "\n".join(out)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.title or ''!s} {len(self.rows)} rows x {len(self.columns)} columns>"
 
-    def plot(self, path=None, fig=None):
+    def plot(self, path: str | os.PathLike[str] | None = None, fig: Figure | None = None) -> Figure:
         """Draw the table's figure (needs matplotlib, the ``plot`` extra).
 
         Returns the matplotlib ``Figure``; with ``path`` it is also written there as a
@@ -211,12 +231,12 @@ class Table:
         return fig
 
 
-def _is_number(v):
+def _is_number(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
 # ---------------------------------------------------------------------- figures
-def require_matplotlib():
+def require_matplotlib() -> None:
     """Import matplotlib, or raise ImportError saying how to install it."""
     try:
         import matplotlib  # noqa: F401
@@ -227,7 +247,7 @@ def require_matplotlib():
                           "or pip install matplotlib)") from None
 
 
-def new_figure(figsize=(10, 4)):
+def new_figure(figsize: tuple[float, float] = (10, 4)) -> Figure:
     """A matplotlib Figure that does not touch pyplot's global state or the display."""
     require_matplotlib()
     from matplotlib.figure import Figure
@@ -235,16 +255,16 @@ def new_figure(figsize=(10, 4)):
     return Figure(figsize=figsize, dpi=100, layout="constrained")
 
 
-def save_figure(fig, path, dpi=80):
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 80) -> str:
     """Write ``fig`` as a PNG to ``path`` atomically (temp file in the same directory, then
     ``os.replace``), so an interrupted run never leaves a half-written figure."""
-    path = _writable_path(path)
-    with atomic_open(path, "wb") as f:
+    target = _writable_path(path)
+    with atomic_open(target, "wb") as f:
         fig.savefig(f, format="png", dpi=dpi)
-    return path
+    return target
 
 
-def check_figure_path(path):
+def check_figure_path(path: str | os.PathLike[str]) -> None:
     """Before a long run that ends with a figure: ``OSError`` when ``path``'s directory does
     not exist, ``ImportError`` (with the install hint) when matplotlib is missing.
 
@@ -257,15 +277,15 @@ def check_figure_path(path):
     require_matplotlib()
 
 
-def _writable_path(path):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+def _writable_path(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(text))
     if not os.path.isdir(folder):
-        raise OSError(f"cannot write figure {path!r}: directory {folder!r} does not exist")
-    return path
+        raise OSError(f"cannot write figure {text!r}: directory {folder!r} does not exist")
+    return text
 
 
-def log_y(ax, numticks=8):
+def log_y(ax: Axes, numticks: int = 8) -> None:
     """Log-scale y axis (call it after plotting). Over more than 3 decades: at most
     ``numticks`` labelled decades and no minor ticks, since ranges of 60 decades
     (1e-37 .. 1e25) otherwise get crowded ticks that are unreadable and slow to lay out."""
@@ -280,31 +300,31 @@ def log_y(ax, numticks=8):
     # decade is shown (otherwise such an axis would carry no number at all)
 
 
-def positive(values):
+def positive(values: ArrayLike) -> NDArray[np.float64]:
     """Values for a log-scale axis: non-positive and non-finite ones become NaN (a gap)."""
-    v = np.asarray(values, dtype=np.float64).copy()
+    v: NDArray[np.float64] = np.asarray(values, dtype=np.float64).copy()
     v[~np.isfinite(v) | (v <= 0)] = np.nan
     return v
 
 
 # ---------------------------------------------------------------------- statistics
-def _moments(a):
+def _moments(a: ArrayLike) -> tuple[float, float, int]:
     """(mean, std, number of non-finite entries) in float64; inf/NaN propagate as such."""
-    a = np.asarray(a)
-    if a.size == 0:
+    arr = np.asarray(a)
+    if arr.size == 0:
         return float("nan"), float("nan"), 0
-    finite = np.isfinite(a)
-    bad = int(a.size - np.count_nonzero(finite))
+    finite = np.isfinite(arr)
+    bad = int(arr.size - np.count_nonzero(finite))
     if bad:
-        v = float("nan") if np.isnan(a).any() else float("inf")
+        v = float("nan") if np.isnan(arr).any() else float("inf")
         return v, v, bad
-    a = a.astype(np.float64, copy=False)
+    arr = arr.astype(np.float64, copy=False)
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(a.mean()), float(a.std()), 0
+        return float(arr.mean()), float(arr.std()), 0
 
 
-def _norm(a):
-    a = np.asarray(a, dtype=np.float64)
+def _norm(values: ArrayLike) -> float:
+    a = np.asarray(values, dtype=np.float64)
     if not np.isfinite(a).all():
         return float("nan") if np.isnan(a).any() else float("inf")
     with np.errstate(over="ignore"):
@@ -313,7 +333,7 @@ def _norm(a):
         return 0.0 if m == 0 else m * float(np.sqrt(np.sum((a / m) ** 2)))
 
 
-def unit_similarity(W, b=None):
+def unit_similarity(W: ArrayLike, b: ArrayLike | None = None) -> tuple[float, int]:
     """``(symmetry, distinct)`` of a layer's units.
 
     Unit ``j``'s incoming weight vector is ``[W[:, j], b[j]]`` (``W`` is ``(in, out)``).
@@ -324,8 +344,8 @@ def unit_similarity(W, b=None):
     >>> unit_similarity(np.ones((3, 4)))
     (1.0, 1)
     """
-    W = np.asarray(W, dtype=np.float64)
-    V = W if b is None else np.vstack([W, np.asarray(b, dtype=np.float64).reshape(1, -1)])
+    Wa = np.asarray(W, dtype=np.float64)
+    V = Wa if b is None else np.vstack([Wa, np.asarray(b, dtype=np.float64).reshape(1, -1)])
     n = V.shape[1]
     if n < 2 or not np.isfinite(V).all():
         return float("nan"), n
@@ -346,7 +366,7 @@ def unit_similarity(W, b=None):
     return sym, distinct
 
 
-_SATURATION = {
+_SATURATION: dict[str, Callable[[NDArray[Any]], NDArray[np.bool_]]] = {
     "tanh": lambda a: np.abs(a) > 0.99,
     "sigmoid": lambda a: (a < 0.01) | (a > 0.99),
 }
@@ -364,19 +384,20 @@ class LayerStats(Table):
                "grad_std", "w_grad_std", "w_grad_norm", "update_ratio", "symmetry", "distinct",
                "nonfinite"]
 
-    def __init__(self, rows=(), title=None, loss=None, values=None):
+    def __init__(self, rows: Iterable[Mapping[str, Any]] = (), title: str | None = None, loss: float | None = None,
+                 values: list[dict[str, Any] | None] | None = None) -> None:
         super().__init__(self.COLUMNS, rows, title=title,
                          formats={"saturated": percent, "dead": percent}, plotter=_plot_layer_stats)
         self.loss = loss
         self.values = values or []
 
-    def hidden(self):
+    def hidden(self) -> list[Row]:
         """The rows of the hidden layers: every row but the last (the output layer),
         or the only row of a one-layer model."""
         recs = self.to_records()
         return recs[:-1] or recs
 
-    def grad_ratio(self):
+    def grad_ratio(self) -> float:
         """``grad_std`` of the first hidden layer / that of the last hidden layer: how
         much of the gradient reaching the top of the network is left at the bottom
         (1 steady, << 1 vanishing, >> 1 exploding). NaN if either is missing, not
@@ -384,19 +405,19 @@ class LayerStats(Table):
         h = self.hidden()
         return _ratio(h[0]["grad_std"], h[-1]["grad_std"]) if h else float("nan")
 
-    def std_ratio(self):
+    def std_ratio(self) -> float:
         """Activation std of the last hidden layer / that of the first hidden layer."""
         h = self.hidden()
         return _ratio(h[-1]["std"], h[0]["std"]) if h else float("nan")
 
 
-def _ratio(a, b):
+def _ratio(a: float | None, b: float | None) -> float:
     if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or b == 0:
         return float("nan")
     return a / b
 
 
-def _plot_layer_stats(table, fig):
+def _plot_layer_stats(table: Table, fig: Figure) -> None:
     panels = [("forward: std per layer", [("pre_std", "o--", "pre-activation z"), ("std", "o-", "activation a")]),
               ("backward: gradient std per layer", [("grad_std", "o-", "dL/da"), ("w_grad_std", "s--", "dL/dW")])]
     layers = table.column("layer")
@@ -411,22 +432,25 @@ def _plot_layer_stats(table, fig):
 
 
 # ---------------------------------------------------------------------- the pass
-def _leaf_modules(model):
+def _leaf_modules(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if not list(m.children())]
 
 
-def _activation_name(module):
+def _activation_name(module: nn.Module) -> str | None:
     name = getattr(module, "name", None)
     return name if (not isinstance(module, nn.Dense) and name in nn.ACTIVATIONS) else None
 
 
-def _sample(a, k):
+def _sample(values: ArrayLike, k: int) -> NDArray[Any]:
     """At most about ``k`` values of ``a``, evenly strided (cheap and deterministic)."""
-    a = np.asarray(a).ravel()
-    return a[::-(-a.size // k)].copy() if a.size > k else a.copy()
+    a = np.asarray(values).ravel()
+    out: NDArray[Any] = a[::-(-a.size // k)].copy() if a.size > k else a.copy()
+    return out
 
 
-def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=False, title=None):
+def layer_stats(model: nn.Module, X: Tensor | ArrayLike, y: Tensor | ArrayLike | None = None,
+                loss: _losses.LossSpec = "cross_entropy", lr: float = 0.01, keep_values: bool = False,
+                title: str | None = None) -> LayerStats:
     """One forward (and, when ``y`` is given, one backward) pass, measured per layer.
 
     ``model``: any ``nn.Module`` whose layers are ``Dense`` modules, each with a fused
@@ -448,9 +472,9 @@ def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=Fal
     if xd.dtype.kind in "fc":
         # Statistics of a NaN input describe the data, not the initialization (docs/reliability.md row 13).
         check_finite(xd, "layer_stats X")
-    calls = []
+    calls: list[Call] = []
 
-    def hook(module, inputs, output):
+    def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
         if y is not None and isinstance(output, Tensor) and output.requires_grad:
             output.retain_grad()
         calls.append((module, inputs[0] if inputs else None, output))
@@ -473,7 +497,8 @@ def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=Fal
                     loss_value = float(lt.item())
                     lt.backward()
             layers = _group_layers(calls)
-            rows, values = [], []
+            rows: list[Row] = []
+            values: list[dict[str, Any] | None] = []
             for i, layer in enumerate(layers, 1):
                 row, vals = _layer_row(i, layer, y is not None, lr, keep_values)
                 rows.append(row)
@@ -492,10 +517,10 @@ def layer_stats(model, X, y=None, loss="cross_entropy", lr=0.01, keep_values=Fal
     return table
 
 
-def _group_layers(calls):
+def _group_layers(calls: list[Call]) -> list[dict[str, Any]]:
     """Pair each Dense call with its activation: fused in the Dense, or the activation
     module called next on the Dense's output."""
-    layers = []
+    layers: list[dict[str, Any]] = []
     i = 0
     while i < len(calls):
         module, x, out = calls[i]
@@ -515,11 +540,12 @@ def _group_layers(calls):
     return layers
 
 
-def _data(t):
+def _data(t: Tensor | ArrayLike) -> NDArray[Any]:
     return t.data if isinstance(t, Tensor) else np.asarray(t)
 
 
-def _layer_row(index, layer, backward, lr, keep_values):
+def _layer_row(index: int, layer: dict[str, Any], backward: bool, lr: float,
+               keep_values: bool) -> tuple[Row, dict[str, Any] | None]:
     dense = layer["dense"]
     act = layer["act"]
     W = dense.weight.data

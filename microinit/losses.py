@@ -43,7 +43,12 @@ Example::
     array([[-0.078,  0.057,  0.021],
            [ 0.106, -0.212,  0.106]], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Union, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit import metrics
 from microinit.ops import losses as loss_ops
@@ -57,7 +62,8 @@ __all__ = [
 ]
 
 
-def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=-100):
+def cross_entropy(logits: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean",
+                  label_smoothing: float = 0.0, ignore_index: int = -100) -> Tensor:
     """Softmax cross-entropy of ``(N, C)`` or ``(N, C, d1, ...)`` logits:
     ``mean_i(logsumexp(x_i) - x_i[y_i])``.
 
@@ -77,7 +83,8 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
     return loss_ops.cross_entropy(logits, target, reduction, label_smoothing, ignore_index)
 
 
-def nll_loss(logp, target, reduction="mean", ignore_index=-100):
+def nll_loss(logp: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean",
+             ignore_index: int = -100) -> Tensor:
     """Negative log-likelihood ``mean_i(-logp_i[y_i])`` of log-probabilities (``log_softmax``
     outputs), ``(N, C)`` or ``(N, C, d1, ...)``; ``ignore_index`` as ``cross_entropy``.
 
@@ -87,7 +94,7 @@ def nll_loss(logp, target, reduction="mean", ignore_index=-100):
     return loss_ops.nll_loss(logp, target, reduction, ignore_index)
 
 
-def l1_loss(pred, target, reduction="mean"):
+def l1_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """Mean absolute error ``mean(|pred - target|)``; grad ``sign(pred - target)``.
 
     >>> l1_loss(np.array([1.0, -2.0]), np.array([0.0, 0.0])).item()
@@ -96,7 +103,8 @@ def l1_loss(pred, target, reduction="mean"):
     return loss_ops.l1_loss(pred, target, reduction)
 
 
-def huber_loss(pred, target, reduction="mean", delta=1.0):
+def huber_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
     """Huber loss: ``d**2 / 2`` where ``|d| < delta``, else ``delta * (|d| - delta / 2)``
     (d = pred - target): quadratic near 0, linear for outliers.
 
@@ -106,7 +114,7 @@ def huber_loss(pred, target, reduction="mean", delta=1.0):
     return loss_ops.huber_loss(pred, target, reduction, delta=delta)
 
 
-def binary_cross_entropy(probs, target, reduction="mean"):
+def binary_cross_entropy(probs: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of probabilities: ``-mean(t log p + (1 - t) log(1 - p))``, each
     log clamped to ``>= -100`` as PyTorch does (so p = 0 or 1 gives a finite loss).
     ``probs`` outside [0, 1] raise ``ValueError``; for logits use
@@ -118,7 +126,7 @@ def binary_cross_entropy(probs, target, reduction="mean"):
     return loss_ops.binary_cross_entropy(probs, target, reduction)
 
 
-def mse(pred, target, reduction="mean"):
+def mse(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """Mean squared error ``mean((pred - target)**2)``; shapes must match exactly.
 
     >>> mse(np.array([1.0, 2.0]), np.array([0.0, 0.0])).item()
@@ -127,7 +135,8 @@ def mse(pred, target, reduction="mean"):
     return loss_ops.mse_loss(pred, target, reduction)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+def binary_cross_entropy_with_logits(logits: Tensor | ArrayLike, target: Tensor | ArrayLike,
+                                     reduction: str = "mean") -> Tensor:
     """Binary cross-entropy on logits: ``mean(softplus(x) - x * t)``; grad ``sigmoid(x) - t``.
 
     >>> round(binary_cross_entropy_with_logits(np.array([0.0]), np.array([1.0])).item(), 4)   # log 2
@@ -136,7 +145,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     return loss_ops.binary_cross_entropy_with_logits(logits, target, reduction)
 
 
-def hinge(scores, target, reduction="mean"):
+def hinge(scores: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """Max-margin (hinge) loss ``mean(max(0, 1 - t * s))`` with ``t`` in {-1, +1}.
 
     >>> hinge(np.array([2.0, 0.5]), np.array([1.0, 1.0]), reduction="none").tolist()
@@ -149,7 +158,7 @@ mse_loss = mse
 hinge_loss = hinge
 
 
-def _data(x):
+def _data(x: Tensor | ArrayLike) -> NDArray[Any]:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
@@ -162,24 +171,25 @@ class Loss:
     2
     """
 
-    name = ""
-    fn = None
+    name: ClassVar[str] = ""
+    #: the loss function fn(pred, target, reduction, **options) (set by each subclass)
+    fn: ClassVar[Callable[..., Tensor] | None] = None
 
-    def __init__(self, reduction="mean", **options):
+    def __init__(self, reduction: str = "mean", **options: Any) -> None:
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', "
                              f"got {reduction!r}")
         self.reduction = reduction
         self.options = options  # the loss function's keyword arguments (delta, ignore_index...)
 
-    def __call__(self, pred, target):
-        return type(self).fn(pred, target, self.reduction, **self.options)
+    def __call__(self, pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
+        return type(self).fn(pred, target, self.reduction, **self.options)  # type: ignore[misc]  # set by subclasses
 
-    def correct(self, pred, target):
+    def correct(self, pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> int | None:
         """Number of correctly classified rows, or None for a regression loss."""
         return None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}(reduction={self.reduction!r}{opts})"
 
@@ -187,17 +197,17 @@ class Loss:
 class CrossEntropyLoss(Loss):
     """``cross_entropy`` as a module: ``CrossEntropyLoss(reduction, label_smoothing=0.0, ignore_index=-100)``."""
     name = "cross_entropy"
-    fn = staticmethod(cross_entropy)
+    fn: ClassVar[Callable[..., Tensor] | None] = staticmethod(cross_entropy)  # NLLLoss sets another
 
-    def __init__(self, reduction="mean", label_smoothing=0.0, ignore_index=-100):
-        opts = {}
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, ignore_index: int = -100) -> None:
+        opts: dict[str, Any] = {}
         if label_smoothing:
             opts["label_smoothing"] = label_smoothing
         if ignore_index != -100:
             opts["ignore_index"] = ignore_index
         super().__init__(reduction, **opts)
 
-    def correct(self, pred, target):
+    def correct(self, pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> int | None:
         return metrics.correct_count(_data(pred), _data(target))[0]
 
 
@@ -206,7 +216,7 @@ class NLLLoss(CrossEntropyLoss):
     name = "nll_loss"
     fn = staticmethod(nll_loss)
 
-    def __init__(self, reduction="mean", ignore_index=-100):
+    def __init__(self, reduction: str = "mean", ignore_index: int = -100) -> None:
         super().__init__(reduction, ignore_index=ignore_index)
 
 
@@ -219,7 +229,7 @@ class BCEWithLogitsLoss(Loss):
     name = "binary_cross_entropy_with_logits"
     fn = staticmethod(binary_cross_entropy_with_logits)
 
-    def correct(self, pred, target):
+    def correct(self, pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> int | None:
         p, t = _data(pred), _data(target)
         return int(np.count_nonzero((p > 0) == (t.reshape(p.shape) > 0.5)))
 
@@ -234,7 +244,7 @@ class HuberLoss(Loss):
     name = "huber_loss"
     fn = staticmethod(huber_loss)
 
-    def __init__(self, reduction="mean", delta=1.0):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction, **({} if delta == 1.0 else {"delta": delta}))
 
 
@@ -243,7 +253,7 @@ class BCELoss(Loss):
     name = "binary_cross_entropy"
     fn = staticmethod(binary_cross_entropy)
 
-    def correct(self, pred, target):
+    def correct(self, pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> int | None:
         p, t = _data(pred), _data(target)
         return int(np.count_nonzero((p > 0.5) == (t.reshape(p.shape) > 0.5)))
 
@@ -252,12 +262,12 @@ class HingeLoss(Loss):
     name = "hinge"
     fn = staticmethod(hinge)
 
-    def correct(self, pred, target):
+    def correct(self, pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> int | None:
         p, t = _data(pred), _data(target)
         return int(np.count_nonzero(np.where(p > 0, 1, -1) == t.reshape(p.shape)))
 
 
-_REGISTRY = {
+_REGISTRY: dict[str, type[Loss]] = {
     "cross_entropy": CrossEntropyLoss, "crossentropy": CrossEntropyLoss, "xent": CrossEntropyLoss,
     "mse": MSELoss, "mse_loss": MSELoss,
     "binary_cross_entropy_with_logits": BCEWithLogitsLoss, "bce": BCEWithLogitsLoss,
@@ -266,15 +276,21 @@ _REGISTRY = {
     "nll_loss": NLLLoss, "nll": NLLLoss, "l1_loss": L1Loss, "l1": L1Loss, "mae": L1Loss,
     "huber_loss": HuberLoss, "huber": HuberLoss, "binary_cross_entropy": BCELoss, "bce_probs": BCELoss,
 }
+#: what ``get`` (and ``fit(loss=...)``) accepts: a name, a Loss, or fn(pred, target) -> Tensor
+LossSpec = Union[str, Loss, Callable[..., Tensor]]
 _CLASSES = (CrossEntropyLoss, MSELoss, BCEWithLogitsLoss, HingeLoss, NLLLoss, L1Loss, HuberLoss, BCELoss)
 
 
-def available():
+def available() -> list[str]:
     """Names ``get`` accepts."""
     return sorted(_REGISTRY)
 
 
-def get(spec):
+@overload
+def get(spec: str | Loss) -> Loss: ...
+@overload
+def get(spec: Callable[..., Tensor]) -> Loss | Callable[..., Tensor]: ...
+def get(spec: LossSpec) -> Loss | Callable[..., Tensor]:
     """A ``Loss`` from a name (``"cross_entropy"``, ``"mse"``, ``"bce"``, ``"huber"``, ... see
     ``available()``), a
     ``Loss`` instance, or any callable ``fn(pred, target) -> scalar Tensor`` (returned as is).

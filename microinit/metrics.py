@@ -21,14 +21,19 @@ as a Python float:
     >>> accuracy(np.array([3.0, -1.0, 0.5]), np.array([1, 0, 1]))       # logits
     1.0
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.tensor import Tensor
 
 __all__ = ["accuracy", "correct_count"]
 
 
-def _array(x, name):
+def _array(x: Tensor | ArrayLike, name: str) -> NDArray[Any]:
     if isinstance(x, Tensor):
         return x.data
     if x is None or isinstance(x, (str, bytes, dict, set)):
@@ -36,7 +41,7 @@ def _array(x, name):
     return np.asarray(x)
 
 
-def _binary_hits(p, t, threshold):
+def _binary_hits(p: NDArray[Any], t: NDArray[Any], threshold: float) -> tuple[NDArray[np.bool_], int]:
     p, t = p.reshape(-1), t.reshape(-1)
     if p.dtype.kind not in "fiub":
         raise TypeError(f"accuracy: pred has dtype {p.dtype}; expected a float array")
@@ -49,7 +54,8 @@ def _binary_hits(p, t, threshold):
     return (p > threshold) == (t == 1), p.size
 
 
-def correct_count(pred, target, ignore_index=None, threshold=0.5):
+def correct_count(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, ignore_index: int | None = None,
+                  threshold: float = 0.5) -> tuple[int, int]:
     """(number of correct predictions, number counted), the two halves of ``accuracy``.
 
     >>> correct_count(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 0]))
@@ -79,7 +85,8 @@ def correct_count(pred, target, ignore_index=None, threshold=0.5):
     return int(np.count_nonzero(hits)), int(t.size)
 
 
-def accuracy(pred, target, ignore_index=None, threshold=0.5):
+def accuracy(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, ignore_index: int | None = None,
+             threshold: float = 0.5) -> float:
     """Fraction of correct predictions (see the module docstring for the shapes).
 
     ``ignore_index``: a label left out of the count; ``threshold``: the probability

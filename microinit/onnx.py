@@ -38,11 +38,15 @@ A module without an entry raises ``TypeError`` naming it (and its position).
     >>> bool(np.allclose(y, model(x).data, atol=1e-5))                 # doctest: +SKIP
     True
 """
+from __future__ import annotations
+
 import math
 import os
 import tempfile
+from typing import Any, Callable, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from microinit.nn.activations import canonical_activation
 from microinit.nn.module import Module
@@ -57,7 +61,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 _INSTALL = 'pip install "microinit[onnx]"'
 
 
-def _onnx():
+def _onnx() -> Any:
     try:
         import onnx
     except ImportError:  # an optional dependency: say how to get it
@@ -68,26 +72,27 @@ def _onnx():
 class GraphBuilder:
     """The ONNX graph being written: nodes, weights (initializers), fresh names."""
 
-    def __init__(self, onnx, dtype):
-        self.onnx, self.dtype = onnx, np.dtype(dtype)
-        self.nodes, self.initializers = [], []
+    def __init__(self, onnx: Any, dtype: DTypeLike) -> None:
+        self.onnx, self.dtype = onnx, np.dtype(dtype)  # onnx: the onnx package (a module)
+        self.nodes: list[Any] = []  # onnx.NodeProto
+        self.initializers: list[Any] = []  # onnx.TensorProto
         self._count = 0
 
-    def name(self, hint):
+    def name(self, hint: str) -> str:
         self._count += 1
         return f"{hint}_{self._count}"
 
-    def weight(self, hint, array):
+    def weight(self, hint: str, array: ArrayLike) -> str:
         """An initializer holding ``array`` in the graph's dtype; returns its name."""
         name = self.name(hint)
         arr = np.ascontiguousarray(np.asarray(array, self.dtype))
         self.initializers.append(self.onnx.numpy_helper.from_array(arr, name))
         return name
 
-    def scalar(self, hint, value):
+    def scalar(self, hint: str, value: float) -> str:
         return self.weight(hint, np.asarray(value))
 
-    def node(self, op_type, inputs, hint=None, **attrs):
+    def node(self, op_type: str, inputs: list[str], hint: str | None = None, **attrs: Any) -> str:
         """Append a node with one output; returns the output's name."""
         out = self.name(hint or op_type.lower())
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out], **attrs))
@@ -95,19 +100,25 @@ class GraphBuilder:
 
 
 # --------------------------------------------------------------------------- activations
-def _unary(op_type, **attrs):
-    def emit(g, x, param):
+#: how an activation is written: fn(graph, input name, param) -> output name (param:
+#: the layer's activation parameter as it holds it, a number for leaky_relu/elu)
+Emit = Callable[[GraphBuilder, str, Any], str]
+
+
+def _unary(op_type: str, **attrs: Any) -> Emit:
+    def emit(g: GraphBuilder, x: str, param: float | None) -> str:
         return g.node(op_type, [x], **attrs)
     return emit
 
 
-def _gelu(g, x, param):  # exact: x * (1 + erf(x / sqrt 2)) / 2
+def _gelu(g: GraphBuilder, x: str, param: float | None) -> str:  # exact: x * (1 + erf(x / sqrt 2)) / 2
     erf = g.node("Erf", [g.node("Mul", [x, g.scalar("inv_sqrt2", 1 / math.sqrt(2))])])
     half_x = g.node("Mul", [x, g.scalar("half", 0.5)])
     return g.node("Mul", [half_x, g.node("Add", [erf, g.scalar("one", 1.0)])], "gelu")
 
 
-def _gelu_tanh(g, x, param):  # x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
+def _gelu_tanh(g: GraphBuilder, x: str, param: float | None) -> str:
+    # x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
     cube = g.node("Mul", [g.node("Mul", [x, x]), x])
     inner = g.node("Add", [x, g.node("Mul", [cube, g.scalar("c", 0.044715)])])
     t = g.node("Tanh", [g.node("Mul", [inner, g.scalar("k", math.sqrt(2 / math.pi))])])
@@ -115,26 +126,26 @@ def _gelu_tanh(g, x, param):  # x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 
     return g.node("Mul", [half_x, g.node("Add", [t, g.scalar("one", 1.0)])], "gelu_tanh")
 
 
-def _silu(g, x, param):
+def _silu(g: GraphBuilder, x: str, param: float | None) -> str:
     return g.node("Mul", [x, g.node("Sigmoid", [x])], "silu")
 
 
-def _mish(g, x, param):
+def _mish(g: GraphBuilder, x: str, param: float | None) -> str:
     return g.node("Mul", [x, g.node("Tanh", [g.node("Softplus", [x])])], "mish")
 
 
-def _clip(lo, hi):
-    def emit(g, x, param):
+def _clip(lo: float, hi: float) -> Emit:
+    def emit(g: GraphBuilder, x: str, param: float | None) -> str:
         return g.node("Clip", [x, g.scalar("min", lo), g.scalar("max", hi)])
     return emit
 
 
-def _logsigmoid(g, x, param):  # -softplus(-x)
+def _logsigmoid(g: GraphBuilder, x: str, param: float | None) -> str:  # -softplus(-x)
     return g.node("Neg", [g.node("Softplus", [g.node("Neg", [x])])], "logsigmoid")
 
 
 #: activation name (microinit/ops/activations.py ACTIVATIONS) -> fn(graph, x, param) -> output name
-ACTIVATION_EXPORTERS = {
+ACTIVATION_EXPORTERS: dict[str, Emit] = {
     "identity": lambda g, x, param: x,
     "relu": _unary("Relu"),
     "tanh": _unary("Tanh"),
@@ -156,7 +167,7 @@ ACTIVATION_EXPORTERS = {
 }
 
 
-def _activation(g, x, name, param, where):
+def _activation(g: GraphBuilder, x: str, name: str | None, param: float | None, where: str) -> str:
     if name is None:
         return x
     try:
@@ -168,11 +179,15 @@ def _activation(g, x, name, param, where):
 
 
 # --------------------------------------------------------------------------- layers
-def _array(t):
+@overload
+def _array(t: None) -> None: ...
+@overload
+def _array(t: Tensor | ArrayLike) -> NDArray[Any]: ...
+def _array(t: Tensor | ArrayLike | None) -> NDArray[Any] | None:
     return None if t is None else (t.data if isinstance(t, Tensor) else np.asarray(t))
 
 
-def _dense(g, x, layer, where):
+def _dense(g: GraphBuilder, x: str, layer: Any, where: str) -> str:
     w = g.weight("weight", _array(layer.weight))  # (in, out): x @ W needs no transpose
     if layer.bias is not None:
         y = g.node("Gemm", [x, w, g.weight("bias", _array(layer.bias))], "dense")
@@ -181,20 +196,20 @@ def _dense(g, x, layer, where):
     return _activation(g, y, layer.activation, layer.activation_param, where)
 
 
-def _affine(layer, width):
+def _affine(layer: Any, width: int | tuple[int, ...]) -> tuple[NDArray[Any], NDArray[Any]]:
     """(scale, bias) of a norm layer, ones and zeros when it has none."""
     w, b = _array(getattr(layer, "weight", None)), _array(getattr(layer, "bias", None))
     return (np.ones(width) if w is None else w), (np.zeros(width) if b is None else b)
 
 
-def _layer_norm(g, x, layer, where):
+def _layer_norm(g: GraphBuilder, x: str, layer: Any, where: str) -> str:
     shape = tuple(np.atleast_1d(layer.normalized_shape))
     scale, bias = _affine(layer, shape)
     return g.node("LayerNormalization", [x, g.weight("ln_scale", scale), g.weight("ln_bias", bias)],
                   "layer_norm", axis=-len(shape), epsilon=float(layer.eps))
 
 
-def _batch_norm(g, x, layer, where):
+def _batch_norm(g: GraphBuilder, x: str, layer: Any, where: str) -> str:
     mean = _array(getattr(layer, "running_mean", None))
     var = _array(getattr(layer, "running_var", None))
     if mean is None or var is None:
@@ -207,18 +222,18 @@ def _batch_norm(g, x, layer, where):
     return g.node("BatchNormalization", inputs, "batch_norm", epsilon=float(layer.eps))
 
 
-def _dropout(g, x, layer, where):
+def _dropout(g: GraphBuilder, x: str, layer: Any, where: str) -> str:
     return x  # eval mode: the identity
 
 
-def _sequence(g, x, model, where):
+def _sequence(g: GraphBuilder, x: str, model: Module, where: str) -> str:
     for name, child in model.named_children():
         x = _module(g, x, child, f"{where}[{name}]")
     return x
 
 
 #: layer class name -> fn(graph, x, module, where) -> output name
-EXPORTERS = {
+EXPORTERS: dict[str, Callable[[GraphBuilder, str, Any, str], str]] = {
     "Sequential": _sequence,
     "MLP": _sequence,
     "Dense": _dense,
@@ -228,28 +243,26 @@ EXPORTERS = {
 }
 
 
-def _module(g, x, module, where):
+def _module(g: GraphBuilder, x: str, module: Module, where: str) -> str:
     exporter = EXPORTERS.get(type(module).__name__)
     if exporter is not None:
         return exporter(g, x, module, where)
     try:
         act = canonical_activation(module)  # an activation module (ReLU(), ELU(0.5), ...)
     except (TypeError, ValueError):
-        act = False
-    if act is False:
         raise TypeError(f"onnx.export: {where}: {type(module).__name__} has no ONNX export; supported: "
-                        f"{', '.join(sorted(EXPORTERS))} and the activation modules")
+                        f"{', '.join(sorted(EXPORTERS))} and the activation modules") from None
     return _activation(g, x, act, getattr(module, "param", None), where)
 
 
 # --------------------------------------------------------------------------- export
-def _model_dtype(model):
+def _model_dtype(model: Module) -> np.dtype[Any]:
     for p in model.parameters():
         return p.data.dtype
     return np.dtype(np.float32)
 
 
-def _write_atomically(path, data):
+def _write_atomically(path: str, data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``
     (a crash never leaves half a model file)."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -265,7 +278,8 @@ def _write_atomically(path, data):
         raise
 
 
-def export(model, path, example_input, opset=DEFAULT_OPSET, input_name="input", output_name="output"):
+def export(model: Module, path: str | os.PathLike[str], example_input: Tensor | ArrayLike, opset: int = DEFAULT_OPSET,
+           input_name: str = "input", output_name: str = "output") -> Any:
     """Write ``model`` as an ONNX file at ``path``; returns the checked ``onnx.ModelProto``.
 
     ``example_input``: one batch of shape ``(batch, features)``; the model is run on

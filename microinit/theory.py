@@ -48,10 +48,14 @@ is leaky_relu's slope / elu's alpha (their defaults when None).
 >>> round(xi_c, 2)
 3.63
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Callable, NoReturn
 
 import numpy as np
+from numpy.typing import NDArray
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
@@ -62,11 +66,13 @@ __all__ = ["q_map", "fixed_point_q", "chi1", "q_slope", "c_map", "fixed_point_c"
 
 #: Gauss-Hermite nodes per dimension for smooth activations (the bivariate rule uses this many squared).
 QUADRATURE_POINTS = 101
+Nodes = NDArray[np.float64]  # quadrature nodes or weights
 _Z, _W = hermegauss(QUADRATURE_POINTS)
 _W = _W / _W.sum()                      # weights of a standard normal expectation
-_Z1, _Z2 = np.meshgrid(_Z, _Z, indexing="ij")
+_GRID1, _GRID2 = np.meshgrid(_Z, _Z, indexing="ij")
 _W2 = np.outer(_W, _W).ravel()
-_Z1, _Z2 = _Z1.ravel(), _Z2.ravel()
+_Z1: Nodes = _GRID1.ravel()
+_Z2: Nodes = _GRID2.ravel()
 _DIVERGED = 1e12                        # a q beyond this is growing without bound
 # Activations whose derivative is constant on each half-line: chi1 does not depend on q.
 _HOMOGENEOUS = ("identity", "relu", "leaky_relu")
@@ -80,11 +86,11 @@ _L = 12.0                               # exp(-L^2 / 2) ~ 1e-32: the tails beyon
 _GL_X, _GL_W = leggauss(64)
 
 
-def _legendre(a, b, x=_GL_X, w=_GL_W):
+def _legendre(a: float, b: float, x: Nodes = _GL_X, w: Nodes = _GL_W) -> tuple[Nodes, Nodes]:
     return 0.5 * (b - a) * x + 0.5 * (b + a), 0.5 * (b - a) * w
 
 
-def _split_1d():
+def _split_1d() -> tuple[Nodes, Nodes]:
     r, wr = _legendre(0.0, _L)
     dens = wr * np.exp(-0.5 * r * r) / math.sqrt(2 * math.pi)
     return np.concatenate([-r[::-1], r]), np.concatenate([dens[::-1], dens])
@@ -96,12 +102,12 @@ _WR = _WR * _R * np.exp(-0.5 * _R * _R) / (2 * math.pi)   # r exp(-r^2/2) dr dt 
 _T_X, _T_W = leggauss(32)
 
 
-def _nodes_1d(act):
+def _nodes_1d(act: str) -> tuple[Nodes, Nodes]:
     """``(z, w)``: nodes and weights with ``E[f(z)] ~ sum(w * f(z))``, z ~ N(0, 1)."""
     return (_ZK, _WK) if act in _KINKED else (_Z, _W)
 
 
-def _nodes_2d(act, c):
+def _nodes_2d(act: str, c: float) -> tuple[Nodes, Nodes, Nodes]:
     """``(z1, z2_c, w)`` with ``E[f(z1, c z1 + sqrt(1 - c^2) z2)] ~ sum(w * f(z1, z2_c))``."""
     s = math.sqrt(max(1.0 - c * c, 0.0))
     if act not in _KINKED:
@@ -119,7 +125,7 @@ def _nodes_2d(act, c):
 
 
 # ---------------------------------------------------------------------- checks
-def _check_activation(activation, op):
+def _check_activation(activation: str, op: str) -> str:
     if not isinstance(activation, str):
         raise TypeError(f"{op}: activation must be a name (one of {', '.join(ACTIVATIONS)}), "
                         f"got {type(activation).__name__}")
@@ -127,7 +133,7 @@ def _check_activation(activation, op):
     return activation.lower()
 
 
-def _check_variance(value, name, op, positive=False):
+def _check_variance(value: float, name: str, op: str, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
     v = float(value)
@@ -137,28 +143,28 @@ def _check_variance(value, name, op, positive=False):
     return v
 
 
-def _check(op, activation, sigma_w2, sigma_b2):
+def _check(op: str, activation: str, sigma_w2: float, sigma_b2: float) -> tuple[str, float, float]:
     return (_check_activation(activation, op), _check_variance(sigma_w2, "sigma_w2", op, positive=True),
             _check_variance(sigma_b2, "sigma_b2", op))
 
 
 # ---------------------------------------------------------------------- phi, phi'
-def _phi(act, u, param):
+def _phi(act: str, u: Nodes, param: float | None) -> Nodes:
     return activation_forward(act, u, param)
 
 
-def _dphi(act, u, param):
+def _dphi(act: str, u: Nodes, param: float | None) -> Nodes:
     y = activation_forward(act, u, param)
     return activation_backward(act, u, y, np.ones_like(u), param)
 
 
 # ---------------------------------------------------------------------- length
-def _q_map(act, q, sw, sb, param):
+def _q_map(act: str, q: float, sw: float, sb: float, param: float | None) -> float:
     z, w = _nodes_1d(act)
     return sw * float(w @ _phi(act, math.sqrt(q) * z, param) ** 2) + sb
 
 
-def q_map(activation, q, sigma_w2, sigma_b2, param=None):
+def q_map(activation: str, q: float, sigma_w2: float, sigma_b2: float, param: float | None = None) -> float:
     """One step of the length map: ``sigma_w2 * E[phi(sqrt(q) z)^2] + sigma_b2``.
 
     >>> round(q_map("relu", 3.0, 2.0, 0.0), 12)    # ReLU keeps half of the second moment
@@ -168,7 +174,8 @@ def q_map(activation, q, sigma_w2, sigma_b2, param=None):
     return _q_map(act, _check_variance(q, "q", "q_map"), sw, sb, param)
 
 
-def _fixed_point(step, x0, tol, max_iter, on_diverge, lo=0.0):
+def _fixed_point(step: Callable[[float], float], x0: float, tol: float, max_iter: int,
+                 on_diverge: Callable[[float], NoReturn], lo: float = 0.0) -> float | None:
     """The limit of ``x -> step(x)`` from ``x0``, accelerated with Aitken's delta-squared
     (a step is kept only when it lands nearer a fixed point than the plain iteration)."""
     x = x0
@@ -193,7 +200,8 @@ def _fixed_point(step, x0, tol, max_iter, on_diverge, lo=0.0):
     return None
 
 
-def fixed_point_q(activation, sigma_w2, sigma_b2, q0=1.0, param=None, tol=1e-12, max_iter=10000):
+def fixed_point_q(activation: str, sigma_w2: float, sigma_b2: float, q0: float = 1.0, param: float | None = None,
+                  tol: float = 1e-12, max_iter: int = 10000) -> float:
     """The fixed point ``q*`` the length map reaches from ``q0`` (an input's length).
 
     ``q* = sigma_w2 * E[phi(sqrt(q*) z)^2] + sigma_b2``. Usually unique; for ReLU with
@@ -215,7 +223,7 @@ def fixed_point_q(activation, sigma_w2, sigma_b2, q0=1.0, param=None, tol=1e-12,
     act, sw, sb = _check(op, activation, sigma_w2, sigma_b2)
     q0 = _check_variance(q0, "q0", op, positive=True)
 
-    def diverged(_):
+    def diverged(_: float) -> NoReturn:
         raise ValueError(f"{op}: {act} with sigma_w2={sigma_w2!r}, sigma_b2={sigma_b2!r} has no fixed length: "
                          "q grows without bound (sigma_w2 * E[phi(sqrt(q) z)^2] grows at least as fast as q)")
 
@@ -223,9 +231,9 @@ def fixed_point_q(activation, sigma_w2, sigma_b2, q0=1.0, param=None, tol=1e-12,
     # slope there is 1 (tanh at sigma_w2 = 1) the iteration only creeps toward it, so it
     # gets fewer steps, and a q that has fallen 100-fold and still moves counts as 0.
     zero_attracts = sb == 0 and _phi(act, np.zeros(1), param)[0] == 0 and _q_map(act, 1e-8, sw, sb, param) <= 1e-8
-    last = []
+    last: list[float] = []
 
-    def step(x):
+    def step(x: float) -> float:
         last[:] = [x]
         return _q_map(act, x, sw, sb, param)
 
@@ -238,7 +246,8 @@ def fixed_point_q(activation, sigma_w2, sigma_b2, q0=1.0, param=None, tol=1e-12,
     return max(q, 0.0)
 
 
-def chi1(activation, sigma_w2, sigma_b2, q=None, param=None):
+def chi1(activation: str, sigma_w2: float, sigma_b2: float, q: float | None = None,
+         param: float | None = None) -> float:
     """``chi1 = sigma_w2 * E[phi'(sqrt(q*) z)^2]``: the slope of the correlation map at
     ``c = 1``, and the factor by which the mean squared gradient grows per layer
     backwards. ``q`` defaults to ``fixed_point_q(...)``.
@@ -259,7 +268,8 @@ def chi1(activation, sigma_w2, sigma_b2, q=None, param=None):
     return sw * float(w @ _dphi(act, math.sqrt(q) * z, param) ** 2)
 
 
-def q_slope(activation, sigma_w2, sigma_b2, q=None, param=None):
+def q_slope(activation: str, sigma_w2: float, sigma_b2: float, q: float | None = None,
+            param: float | None = None) -> float:
     """The slope of the length map at ``q`` (default ``q*``):
     ``d/dq [sigma_w2 E[phi(sqrt(q) z)^2]] = sigma_w2 * E[z phi(u) phi'(u)] / sqrt(q)``, ``u = sqrt(q) z``.
 
@@ -276,18 +286,19 @@ def q_slope(activation, sigma_w2, sigma_b2, q=None, param=None):
 
 
 # ---------------------------------------------------------------------- correlation
-def _pair(act, q, c):
+def _pair(act: str, q: float, c: float) -> tuple[Nodes, Nodes, Nodes]:
     z1, z2, w = _nodes_2d(act, c)
     s = math.sqrt(q)
     return s * z1, s * z2, w
 
 
-def _c_map(act, c, q, sw, sb, param):
+def _c_map(act: str, c: float, q: float, sw: float, sb: float, param: float | None) -> float:
     u1, u2, w = _pair(act, q, c)
     return (sw * float(w @ (_phi(act, u1, param) * _phi(act, u2, param))) + sb) / q
 
 
-def c_map(activation, c, sigma_w2, sigma_b2, q=None, param=None):
+def c_map(activation: str, c: float, sigma_w2: float, sigma_b2: float, q: float | None = None,
+          param: float | None = None) -> float:
     """One step of the correlation map at length ``q`` (default ``q*``):
     ``(sigma_w2 * E[phi(u1) phi(u2)] + sigma_b2) / q`` with ``u1, u2`` jointly Gaussian,
     variance ``q`` and correlation ``c``.
@@ -305,7 +316,8 @@ def c_map(activation, c, sigma_w2, sigma_b2, q=None, param=None):
     return _c_map(act, float(c), q, sw, sb, param)
 
 
-def fixed_point_c(activation, sigma_w2, sigma_b2, param=None, tol=1e-12, max_iter=10000):
+def fixed_point_c(activation: str, sigma_w2: float, sigma_b2: float, param: float | None = None, tol: float = 1e-12,
+                  max_iter: int = 10000) -> float:
     """The stable fixed point ``c*`` of the correlation map: 1 in the ordered phase
     (``chi1 <= 1``), the limit from ``c = 0`` in the chaotic phase.
 
@@ -322,7 +334,7 @@ def fixed_point_c(activation, sigma_w2, sigma_b2, param=None, tol=1e-12, max_ite
     if q <= 0 or chi1(act, sw, sb, q=q, param=param) <= 1.0 + 1e-9:
         return 1.0
 
-    def diverged(c):
+    def diverged(c: float) -> NoReturn:
         raise ValueError(f"{op}: the correlation map left [-1, 1] (c = {c}); quadrature failure")
 
     c = _fixed_point(lambda x: min(1.0, max(-1.0, _c_map(act, x, q, sw, sb, param))), 0.0, tol, max_iter,
@@ -333,7 +345,7 @@ def fixed_point_c(activation, sigma_w2, sigma_b2, param=None, tol=1e-12, max_ite
     return c
 
 
-def chi_c(activation, sigma_w2, sigma_b2, param=None):
+def chi_c(activation: str, sigma_w2: float, sigma_b2: float, param: float | None = None) -> float:
     """The slope of the correlation map at its fixed point ``c*``:
     ``sigma_w2 * E[phi'(u1) phi'(u2)]`` (equal to ``chi1`` when ``c* = 1``).
 
@@ -350,7 +362,8 @@ def chi_c(activation, sigma_w2, sigma_b2, param=None):
 
 
 # ---------------------------------------------------------------------- the edge
-def critical_sigma_w2(activation, sigma_b2, param=None, tol=1e-10):
+def critical_sigma_w2(activation: str, sigma_b2: float, param: float | None = None,
+                      tol: float = 1e-10) -> float:
     """The ``sigma_w2`` at which ``chi1 = 1`` at the fixed point: the edge of chaos.
 
     For ReLU (and leaky ReLU, identity) ``phi'`` is constant on each half-line, so
@@ -375,7 +388,7 @@ def critical_sigma_w2(activation, sigma_b2, param=None, tol=1e-10):
         # the edge is exactly 1; bisection would only approach it as slowly as q* -> 0.
         return 1.0
 
-    def excess(sw):                     # None where q* does not exist (it diverges)
+    def excess(sw: float) -> float | None:   # None where q* does not exist (it diverges)
         try:
             return chi1(act, sw, sb, q=fixed_point_q(act, sw, sb, param=param), param=param) - 1.0
         except ValueError:
@@ -405,7 +418,7 @@ def critical_sigma_w2(activation, sigma_b2, param=None, tol=1e-10):
     return 0.5 * (lo + hi)
 
 
-def _depth(slope):
+def _depth(slope: float) -> float:
     if slope >= 1.0:
         return math.inf
     if slope <= 0.0:
@@ -413,7 +426,8 @@ def _depth(slope):
     return -1.0 / math.log(slope)
 
 
-def depth_scales(activation, sigma_w2, sigma_b2, param=None):
+def depth_scales(activation: str, sigma_w2: float, sigma_b2: float,
+                 param: float | None = None) -> tuple[float, float]:
     """``(xi_q, xi_c)``: the depths over which lengths and correlations approach their
     fixed points, ``-1 / log(slope)`` of the length and correlation maps there
     (``math.inf`` at the edge of chaos, where the slope is 1).

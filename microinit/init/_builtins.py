@@ -16,7 +16,10 @@ The variance-scaling family is written once, in `variance_scaling`; the named on
     he_*      scale = calculate_gain(nl, a)^2, mode = fan_in | fan_out
     lecun_*   scale = 1,                      mode = fan_in
 """
+from __future__ import annotations
+
 import math
+from typing import Sequence
 
 from microinit.init._checks import (FEWER_THAN_2D, calculate_gain, check_choice, check_real,
                                     compute_fans)
@@ -32,12 +35,12 @@ DISTRIBUTIONS = ("truncated_normal", "normal", "untruncated_normal", "uniform")
 NORMAL_DISTRIBUTIONS = ("normal", "truncated_normal")
 
 
-def _need_2d(shape, where):
+def _need_2d(shape: tuple[int, ...], where: str) -> None:
     if len(shape) < 2:
         raise ValueError(f"{where}: {FEWER_THAN_2D} (shape {shape})")
 
 
-def _gain(gain, where):
+def _gain(gain: float, where: str) -> float:
     return check_real(gain, "gain", where, positive=True)
 
 
@@ -45,26 +48,26 @@ def _gain(gain, where):
 
 
 @builtin("zeros", "zero")
-def zeros(shape):
+def zeros(shape: tuple[int, ...]) -> Plan:
     """All zeros. ``zeros((3, 4))``; torch ``zeros_``, Keras ``Zeros``, JAX ``zeros``."""
     return Plan("constant", value=0.0)
 
 
 @builtin("ones", "one")
-def ones(shape):
+def ones(shape: tuple[int, ...]) -> Plan:
     """All ones. ``ones((3, 4))``; torch ``ones_``, Keras ``Ones``, JAX ``ones``."""
     return Plan("constant", value=1.0)
 
 
 @builtin("constant", "full", param_aliases={"val": "value", "fill_value": "value"})
-def constant(shape, value=0.0):
+def constant(shape: tuple[int, ...], value: float = 0.0) -> Plan:
     """Every entry equals value. ``constant((3, 4), value=0.1)``; torch ``constant_(t, val)``."""
     return Plan("constant", value=check_real(value, "value", "constant"))
 
 
 @builtin("uniform", "random_uniform",
          param_aliases={"a": "low", "b": "high", "minval": "low", "maxval": "high"})
-def uniform(shape, low=0.0, high=1.0):
+def uniform(shape: tuple[int, ...], low: float = 0.0, high: float = 1.0) -> Plan:
     """U[low, high): every value in [low, high) equally likely (torch's defaults 0, 1).
 
     mean = (low + high) / 2, std = (high - low) / sqrt(12). low == high gives a
@@ -83,7 +86,7 @@ def uniform(shape, low=0.0, high=1.0):
 
 
 @builtin("normal", "random_normal", "gaussian", param_aliases={"stddev": "std"})
-def normal(shape, mean=0.0, std=1.0):
+def normal(shape: tuple[int, ...], mean: float = 0.0, std: float = 1.0) -> Plan:
     """N(mean, std^2) (torch's defaults 0, 1; Keras RandomNormal uses std 0.05).
 
     std = 0 gives a constant; std < 0 raises. ``normal((2, 3), std=0.02, rng=0)``."""
@@ -96,7 +99,8 @@ def normal(shape, mean=0.0, std=1.0):
 
 @builtin("truncated_normal", "trunc_normal",
          param_aliases={"stddev": "std", "a": "low", "b": "high"})
-def truncated_normal(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
+def truncated_normal(shape: tuple[int, ...], mean: float = 0.0, std: float = 1.0, low: float = -2.0,
+                     high: float = 2.0) -> Plan:
     """N(mean, std^2) restricted to the open interval (low, high).
 
     Convention (PyTorch's ``trunc_normal_``): `low` and `high` are ABSOLUTE bounds (not
@@ -132,8 +136,9 @@ def truncated_normal(shape, mean=0.0, std=1.0, low=-2.0, high=2.0):
 
 
 @builtin("variance_scaling", probe=(3, 3, 3, 3, 3))
-def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_normal",
-                     in_axis=-2, out_axis=-1, batch_axis=()):
+def variance_scaling(shape: tuple[int, ...], scale: float = 1.0, mode: str = "fan_in",
+                     distribution: str = "truncated_normal", in_axis: int | Sequence[int] = -2,
+                     out_axis: int | Sequence[int] = -1, batch_axis: int | Sequence[int] = ()) -> Plan:
     """Samples with variance scale / n, n chosen by mode (Keras' and JAX's VarianceScaling).
 
         n = fan_in | fan_out | (fan_in + fan_out) / 2 | sqrt(fan_in * fan_out)
@@ -173,19 +178,20 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_no
     return plan.from_parameter(f"scale={scale!r}")
 
 
-def _scaled(shape, where, scale, mode, distribution):
+def _scaled(shape: tuple[int, ...], where: str, scale: float, mode: str, distribution: str) -> Plan:
     """variance_scaling's plan for a named special case, which uses the default axes:
     a 0-D or 1-D shape is refused naming `where` (docs/reliability.md row 32)."""
     _need_2d(shape, where)
-    return variance_scaling.__wrapped__(shape, scale, mode, distribution)
+    plan: Plan = variance_scaling.__wrapped__(shape, scale, mode, distribution)  # type: ignore[attr-defined]
+    return plan  # (__wrapped__: the plan function under the registered initializer)
 
 
-def _normal_kind(distribution, where):
+def _normal_kind(distribution: str, where: str) -> str:
     return check_choice(distribution, NORMAL_DISTRIBUTIONS, "distribution", where)
 
 
 @builtin("xavier_uniform", "glorot_uniform")
-def xavier_uniform(shape, gain=1.0):
+def xavier_uniform(shape: tuple[int, ...], gain: float = 1.0) -> Plan:
     """Glorot & Bengio (2010): U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
 
     torch ``xavier_uniform_``; Keras/JAX ``glorot_uniform`` (gain 1). Suited to tanh,
@@ -196,7 +202,7 @@ def xavier_uniform(shape, gain=1.0):
 
 
 @builtin("xavier_normal", "glorot_normal")
-def xavier_normal(shape, gain=1.0, distribution="normal"):
+def xavier_normal(shape: tuple[int, ...], gain: float = 1.0, distribution: str = "normal") -> Plan:
     """Glorot & Bengio (2010): N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)).
 
     torch ``xavier_normal_`` (plain normal, the default). Keras' and JAX's
@@ -212,7 +218,7 @@ def xavier_normal(shape, gain=1.0, distribution="normal"):
     return plan.from_parameter(f"gain={gain!r}")
 
 
-def gain_scale(gain, where):
+def gain_scale(gain: float, where: str) -> float:
     """gain^2, the variance scale of a gain; ValueError naming `gain` if the square
     overflows or underflows float64 (docs/reliability.md row 53)."""
     gain = _gain(gain, where)
@@ -224,7 +230,7 @@ def gain_scale(gain, where):
     return square
 
 
-def _he_scale(negative_slope, nonlinearity, where):
+def _he_scale(negative_slope: float, nonlinearity: str | None, where: str) -> float:
     slope = check_real(negative_slope, "negative_slope", where)
     try:
         return calculate_gain(nonlinearity, slope) ** 2
@@ -232,12 +238,13 @@ def _he_scale(negative_slope, nonlinearity, where):
         raise ValueError(f"{where}: {err}") from None
 
 
-def _he_mode(mode, where):
+def _he_mode(mode: str, where: str) -> str:
     return check_choice(mode, ("fan_in", "fan_out"), "mode", where)
 
 
 @builtin("he_uniform", "kaiming_uniform", param_aliases={"a": "negative_slope"})
-def he_uniform(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def he_uniform(shape: tuple[int, ...], negative_slope: float = 0.0, mode: str = "fan_in",
+               nonlinearity: str | None = "leaky_relu") -> Plan:
     """He et al. (2015): U(-b, b), b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, negative_slope).
 
     fan = fan_in (preserves forward variance) or fan_out (backward). torch
@@ -254,8 +261,8 @@ def he_uniform(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_rel
 
 
 @builtin("he_normal", "kaiming_normal", param_aliases={"a": "negative_slope"})
-def he_normal(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_relu",
-              distribution="normal"):
+def he_normal(shape: tuple[int, ...], negative_slope: float = 0.0, mode: str = "fan_in",
+              nonlinearity: str | None = "leaky_relu", distribution: str = "normal") -> Plan:
     """He et al. (2015): N(0, std^2), std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, negative_slope).
 
     torch ``kaiming_normal_`` (plain normal, the default). Keras' and JAX's
@@ -270,7 +277,7 @@ def he_normal(shape, negative_slope=0.0, mode="fan_in", nonlinearity="leaky_relu
 
 
 @builtin("lecun_uniform")
-def lecun_uniform(shape):
+def lecun_uniform(shape: tuple[int, ...]) -> Plan:
     """LeCun et al. (1998), "Efficient BackProp": U(-b, b), b = sqrt(3 / fan_in).
 
     Keras/JAX ``lecun_uniform``. ``lecun_uniform((300, 100), rng=0)``: bound 0.1."""
@@ -278,7 +285,7 @@ def lecun_uniform(shape):
 
 
 @builtin("lecun_normal")
-def lecun_normal(shape, distribution="normal"):
+def lecun_normal(shape: tuple[int, ...], distribution: str = "normal") -> Plan:
     """LeCun et al. (1998): N(0, 1 / fan_in); the init SELU assumes (Klambauer et al. 2017).
 
     Default: plain normal like the SELU paper; Keras' and JAX's ``lecun_normal`` use a
@@ -292,7 +299,7 @@ def lecun_normal(shape, distribution="normal"):
 
 
 @builtin("orthogonal", "orthogonal_initializer", param_aliases={"scale": "gain"})
-def orthogonal(shape, gain=1.0):
+def orthogonal(shape: tuple[int, ...], gain: float = 1.0) -> Plan:
     """Saxe et al. (2014): a (semi-)orthogonal matrix times gain, Haar-distributed.
 
     The weight is viewed as (prod(shape[:-1]), shape[-1]); if it is tall (or square) its
@@ -312,7 +319,7 @@ def orthogonal(shape, gain=1.0):
 
 
 @builtin("identity", "eye", "identity_initializer")
-def identity(shape, gain=1.0):
+def identity(shape: tuple[int, ...], gain: float = 1.0) -> Plan:
     """gain * I for 2-D shapes (torch ``eye_``, Keras ``Identity(gain)``).
 
     A non-square shape gets an eye-like matrix (ones on the main diagonal, as torch
@@ -328,7 +335,7 @@ def identity(shape, gain=1.0):
     return Plan("identity", gain=gain)
 
 
-def _conv_rank(shape, where):
+def _conv_rank(shape: tuple[int, ...], where: str) -> None:
     if not 3 <= len(shape) <= 5:
         raise ValueError(
             f"{where}: only 3-, 4- or 5-D conv kernels (*kernel, in, out) are supported, got shape {shape}"
@@ -336,7 +343,7 @@ def _conv_rank(shape, where):
 
 
 @builtin("dirac", param_aliases={}, probe=(3, 3, 4, 4))
-def dirac(shape, groups=1, gain=1.0):
+def dirac(shape: tuple[int, ...], groups: int = 1, gain: float = 1.0) -> Plan:
     """The Dirac delta for conv kernels (*kernel, in, out): the conv passes inputs through.
 
     torch ``dirac_(t, groups)`` in microinit's layout: W[centre, d, g * out/groups + d] =
@@ -355,7 +362,7 @@ def dirac(shape, groups=1, gain=1.0):
 
 
 @builtin("delta_orthogonal", param_aliases={"scale": "gain"}, probe=(3, 3, 4, 4))
-def delta_orthogonal(shape, gain=1.0):
+def delta_orthogonal(shape: tuple[int, ...], gain: float = 1.0) -> Plan:
     """Xiao et al. (2018), JAX ``delta_orthogonal``: zeros except the kernel centre, which
     is orthogonal(in, out) * gain; needs a 3-5-D kernel with in <= out.
 
@@ -368,7 +375,7 @@ def delta_orthogonal(shape, gain=1.0):
 
 
 @builtin("sparse")
-def sparse(shape, sparsity=0.1, std=0.01):
+def sparse(shape: tuple[int, ...], sparsity: float = 0.1, std: float = 0.01) -> Plan:
     """Martens (2010), torch ``sparse_``: N(0, std^2) with a fraction of each unit's
     weights set to zero.
 

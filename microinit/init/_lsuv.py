@@ -12,13 +12,21 @@ sees, so layers with a fused activation are normalized before their nonlinearity
 in the paper. Biases are left as they are. The model only needs ``modules()`` (or
 ``named_modules()``), ``register_forward_hook`` on its layers and ``__call__``.
 """
+from __future__ import annotations
+
 import contextlib
+import importlib
 import warnings
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.init._checks import check_real
-from microinit.rng import as_generator
+from microinit.rng import RngLike, as_generator
+
+if TYPE_CHECKING:  # annotations only (the model may be any object with the methods above)
+    from microinit.tensor import Tensor
 
 
 class _Stop(Exception):
@@ -26,12 +34,12 @@ class _Stop(Exception):
     it needs to run."""
 
 
-def _array(x):
+def _array(x: Any) -> NDArray[Any]:
     data = getattr(x, "data", x)
     return np.asarray(data)
 
 
-def _named_layers(model):
+def _named_layers(model: Any) -> list[tuple[str, Any]]:
     named = model.named_modules() if hasattr(model, "named_modules") else \
         ((str(i), m) for i, m in enumerate(model.modules()))
     layers = []
@@ -42,7 +50,7 @@ def _named_layers(model):
     return layers
 
 
-def _no_grad():
+def _no_grad() -> ContextManager[Any]:
     try:
         from microinit.tensor import no_grad
     except ImportError:  # pragma: no cover - tensor is always there in the package
@@ -50,7 +58,7 @@ def _no_grad():
     return no_grad()
 
 
-def _check_batch(batch):
+def _check_batch(batch: Any) -> None:
     x = _array(batch)
     if x.dtype.kind not in "fiu":
         raise TypeError(f"lsuv: batch must be numeric, got dtype {x.dtype}")
@@ -65,13 +73,14 @@ def _check_batch(batch):
         )
 
 
-def _bump(weight):
+def _bump(weight: Any) -> None:
     bump = getattr(weight, "_bump_version", None)
     if callable(bump):
         bump()
 
 
-def lsuv(model, batch, tol=0.1, max_iter=10, *, orthogonal_init=True, rng=None):
+def lsuv(model: Any, batch: Tensor | ArrayLike, tol: float = 0.1, max_iter: int = 10, *, orthogonal_init: bool = True,
+         rng: RngLike = None) -> list[dict[str, Any]]:
     """Layer-sequential unit-variance initialization of ``model`` on ``batch``, in place.
 
     Returns one report per layer, in forward order: ``{"layer", "shape",
@@ -96,7 +105,7 @@ def lsuv(model, batch, tol=0.1, max_iter=10, *, orthogonal_init=True, rng=None):
         raise ValueError("lsuv: the model has no layer with a 2-D weight to initialize")
 
     # The forward order may differ from the registration order: record it once.
-    order = []
+    order: list[str] = []
     handles = [m.register_forward_hook(lambda mod, inp, out, _n=n: order.append(_n))
                for n, m in layers]
     try:
@@ -106,23 +115,24 @@ def lsuv(model, batch, tol=0.1, max_iter=10, *, orthogonal_init=True, rng=None):
         for h in handles:
             h.remove()
     by_name = dict(layers)
-    seen = []
+    seen: list[str] = []
     for n in order:
         if n not in seen:
             seen.append(n)
 
     if orthogonal_init:
-        from microinit.init import orthogonal_
-
+        # the package's in-place initializer (made by its registry at import; looked up
+        # by name: a static import of it from inside the package trips mypy)
+        orthogonal_: Callable[..., Any] = getattr(importlib.import_module("microinit.init"), "orthogonal_")
         for n in seen:
             orthogonal_(by_name[n].weight, rng=gen)
 
-    reports = []
+    reports: list[dict[str, Any]] = []
     for name in seen:
         layer = by_name[name]
-        captured = {}
+        captured: dict[str, float] = {}
 
-        def hook(mod, inputs, output):
+        def hook(mod: Any, inputs: tuple[Any, ...], output: Any) -> None:
             x = _array(inputs[0]).astype(np.float64, copy=False)
             w = _array(mod.weight).astype(np.float64, copy=False)
             z = x @ w

@@ -29,8 +29,10 @@ _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 __all__ = ["register", "unregister", "get", "serialize", "available", "describe", "Initializer",
            "DEFAULT_WEIGHT_INIT"]
 
-_ENTRIES = {}   # canonical name -> _Entry
-_LOOKUP = {}    # normalized name or alias -> canonical name
+_ENTRIES: dict[str, _Entry] = {}   # canonical name -> _Entry
+_LOOKUP: dict[str, str] = {}       # normalized name or alias -> canonical name
+#: a built-in's plan function: plan(shape, **params) -> Plan
+PlanFn = Callable[..., Plan]
 _RESERVED = ("shape", "dtype", "rng")
 
 #: What ``get(None)`` returns: the default weight initializer of microinit's Dense
@@ -40,7 +42,8 @@ DEFAULT_WEIGHT_INIT = "he_uniform"
 
 
 class _Entry:
-    def __init__(self, name, aliases, fn, plan=None, param_aliases=None, probe=(3, 3)):
+    def __init__(self, name: str, aliases: Sequence[str], fn: Callable[..., Any], plan: PlanFn | None = None,
+                 param_aliases: Mapping[str, str] | None = None, probe: tuple[int, ...] = (3, 3)) -> None:
         self.name = name
         self.aliases = tuple(aliases)
         self.fn = fn              # the public function fn(shape, *, dtype, rng, **params)
@@ -51,16 +54,16 @@ class _Entry:
         params = list(sig.parameters.values())
         if params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
             params = params[1:]  # the shape, whatever the function calls it
-        self.defaults = {}
+        self.defaults: dict[str, Any] = {}
         for p in params:
             if p.name in _RESERVED or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
                 continue
             self.defaults[p.name] = None if p.default is p.empty else p.default
         self.accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
 
-    def resolve(self, params):
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Map parameter aliases (torch's `a`, Keras' `stddev` ...) to canonical names."""
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in params.items():
             canon = self.param_aliases.get(key, key)
             if canon not in self.defaults and not self.accepts_any:
@@ -76,7 +79,7 @@ class _Entry:
         return out
 
 
-def _lookup(name):
+def _lookup(name: object) -> _Entry:
     if not isinstance(name, str):
         raise TypeError(f"initializer name must be a string, got {type(name).__name__}")
     canon = _LOOKUP.get(normalize_name(name))
@@ -89,7 +92,7 @@ def _lookup(name):
     return _ENTRIES[canon]
 
 
-def _add(entry, overwrite):
+def _add(entry: _Entry, overwrite: bool) -> None:
     keys = [normalize_name(n) for n in (entry.name,) + entry.aliases]
     for key, label in zip(keys, (entry.name,) + entry.aliases):
         if not key:
@@ -144,17 +147,19 @@ def unregister(name: str) -> None:
     del _ENTRIES[entry.name]
 
 
-def builtin(name, *aliases, param_aliases=None, probe=(3, 3)):
+def builtin(name: str, *aliases: str, param_aliases: Mapping[str, str] | None = None,
+            probe: tuple[int, ...] = (3, 3)) -> Callable[[PlanFn], Callable[..., NDArray[Any]]]:
     """Decorator for built-ins: turns plan(shape, **params) -> Plan into the public
     initializer fn(shape, *, dtype=float32, rng=None, **params) and registers it."""
-    def deco(plan):
+    def deco(plan: PlanFn) -> Callable[..., NDArray[Any]]:
         @functools.wraps(plan)
-        def initializer(shape, *, dtype=np.float32, rng=None, **params):
+        def initializer(shape: int | Sequence[int], *, dtype: DTypeLike = np.float32, rng: RngLike = None,
+                        **params: Any) -> NDArray[Any]:
             return _call_entry(entry, shape, dtype, rng, params)
 
         sig = inspect.signature(plan)
         params = [p.replace(kind=p.KEYWORD_ONLY) for p in list(sig.parameters.values())[1:]]
-        initializer.__signature__ = sig.replace(parameters=[
+        initializer.__signature__ = sig.replace(parameters=[  # type: ignore[attr-defined]  # for inspect
             inspect.Parameter("shape", inspect.Parameter.POSITIONAL_OR_KEYWORD),
             inspect.Parameter("dtype", inspect.Parameter.KEYWORD_ONLY, default=np.float32),
             inspect.Parameter("rng", inspect.Parameter.KEYWORD_ONLY, default=None),
@@ -167,39 +172,40 @@ def builtin(name, *aliases, param_aliases=None, probe=(3, 3)):
     return deco
 
 
-def _call_entry(entry, shape, dtype, rng, params, out=None):
+def _call_entry(entry: _Entry, shape: int | Sequence[int], dtype: DTypeLike, rng: RngLike, params: Mapping[str, Any],
+                out: NDArray[Any] | None = None) -> NDArray[Any]:
     """Run entry for shape/dtype; with `out` (an existing array of that shape and
     dtype), write into it instead of allocating (the in-place forms)."""
     where = entry.name
-    shape = check_shape(shape, where)
-    dtype = check_dtype(dtype, where)
-    params = entry.resolve(params)
+    dims = check_shape(shape, where)
+    dt = check_dtype(dtype, where)
+    bound = entry.resolve(params)
     if entry.plan is None:
         gen = as_generator(rng, where)
-        result = np.asarray(entry.fn(shape, dtype=dtype, rng=gen, **params))
-        if result.shape != shape:
-            raise ValueError(f"{where}: returned an array of shape {result.shape}, expected {shape}")
+        result = np.asarray(entry.fn(dims, dtype=dt, rng=gen, **bound))
+        if result.shape != dims:
+            raise ValueError(f"{where}: returned an array of shape {result.shape}, expected {dims}")
         with np.errstate(over="ignore"):  # an overflow in the cast is reported just below
-            result = result.astype(dtype, copy=False)
-        check_finite(result, where, {**entry.defaults, **params})
+            result = result.astype(dt, copy=False)
+        check_finite(result, where, {**entry.defaults, **bound})
         if out is None:
             return result
         out[...] = result
         return out
-    if math.prod(shape) == 0:
+    if math.prod(dims) == 0:
         # Plan on the same shape with every 0 made 1, so that bad parameters and bad
         # ranks still raise; then do nothing, as torch.nn.init does.
-        check_fits_dtype(entry.plan(tuple(d or 1 for d in shape), **params), dtype, where)
+        check_fits_dtype(entry.plan(tuple(d or 1 for d in dims), **bound), dt, where)
         as_generator(rng, where)  # a bad rng argument still raises
-        warn_zero_element(where, shape)
-        return np.zeros(shape, dtype=dtype) if out is None else out
-    plan = entry.plan(shape, **params)
+        warn_zero_element(where, dims)
+        return np.zeros(dims, dtype=dt) if out is None else out
+    plan = entry.plan(dims, **bound)
     # docs/reliability.md row 53: never inf weights. For built-ins this check before
     # drawing is the guarantee (the kernels also refuse or clamp anything out of
     # range); a check_finite pass over the result, as user initializers get, would
     # cost 5-20% of a large init (measured) for a case the fuzz tests show cannot occur.
-    check_fits_dtype(plan, dtype, where)
-    return draw(plan, shape, dtype, as_generator(rng, where), out=out)
+    check_fits_dtype(plan, dt, where)
+    return draw(plan, dims, dt, as_generator(rng, where), out=out)
 
 
 def fill_into(name: str, arr: NDArray[Any], rng: RngLike, params: dict[str, Any]) -> NDArray[Any]:
@@ -263,7 +269,7 @@ class Initializer:
         return hash(self.name)
 
 
-def _jsonable(v):
+def _jsonable(v: Any) -> Any:
     if isinstance(v, (np.floating, np.integer)):
         return v.item()
     if isinstance(v, tuple):
@@ -271,8 +277,8 @@ def _jsonable(v):
     return v
 
 
-def _from_config(config):
-    config = dict(config)
+def _from_config(spec: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    config = dict(spec)
     if "class_name" in config and "name" not in config:  # Keras' serialized form
         inner = dict(config.get("config") or {})
         inner.pop("seed", None)
@@ -302,6 +308,8 @@ def get(spec: Any, **params: Any) -> Initializer:
     Initializer('he_uniform')
     """
     registered = True
+    entry: _Entry
+    base: Mapping[str, Any]
     if spec is None:
         spec = DEFAULT_WEIGHT_INIT
     if isinstance(spec, Initializer):
@@ -316,10 +324,13 @@ def get(spec: Any, **params: Any) -> Initializer:
     elif isinstance(spec, numbers.Real) and not isinstance(spec, (bool, np.bool_)):
         entry, base = _ENTRIES["constant"], {"value": float(spec)}
     elif callable(spec):
-        entry, base = next((e for e in _ENTRIES.values() if e.fn is spec), None), {}
-        if entry is None:  # an anonymous function: usable, not serializable
+        known = next((e for e in _ENTRIES.values() if e.fn is spec), None)
+        base = {}
+        if known is None:  # an anonymous function: usable, not serializable
             entry = _Entry(getattr(spec, "__name__", "<callable>"), (), spec)
             registered = False
+        else:
+            entry = known
     else:
         raise TypeError(
             f"cannot interpret {spec!r} ({type(spec).__name__}) as an initializer: expected a "
@@ -362,9 +373,9 @@ def describe(spec: Any, shape: int | Sequence[int]) -> dict[str, Any]:
     """
     ini = get(spec)
     plan = ini.plan(shape)
-    shape = check_shape(shape, ini.name)
+    dims = check_shape(shape, ini.name)
     p = plan.params
-    n = math.prod(shape)
+    n = math.prod(dims)
     kind = plan.kind
     if kind == "constant":
         mean, std = p["value"], 0.0
@@ -375,18 +386,18 @@ def describe(spec: Any, shape: int | Sequence[int]) -> dict[str, Any]:
     elif kind == "truncated_normal":
         mean, std = truncnorm_moments(p["mean"], p["std"], p["low"], p["high"])
     elif kind == "sparse":
-        mean, std = 0.0, p["std"] * math.sqrt(1 - p["n_zeros"] / shape[-1])
+        mean, std = 0.0, p["std"] * math.sqrt(1 - p["n_zeros"] / dims[-1])
     else:
         # Deterministic or orthogonal matrices: the mean and std of the entries.
-        nonzero = {"orthogonal": min(math.prod(shape[:-1]), shape[-1]),
-                   "delta_orthogonal": min(shape[-2:]),
-                   "identity": min(shape),
-                   "dirac": p.get("groups", 1) * min(shape[-1] // p.get("groups", 1), shape[-2])}[kind]
+        nonzero = {"orthogonal": min(math.prod(dims[:-1]), dims[-1]),
+                   "delta_orthogonal": min(dims[-2:]),
+                   "identity": min(dims),
+                   "dirac": p.get("groups", 1) * min(dims[-1] // p.get("groups", 1), dims[-2])}[kind]
         sq = p["gain"] ** 2 * nonzero / n if n else 0.0
         mean = 0.0 if "orthogonal" in kind else (p["gain"] * nonzero / n if n else 0.0)
         std = math.sqrt(max(sq - mean * mean, 0.0))
     fan_in, fan_out = plan.fans if plan.fans else (None, None)
-    return {"name": ini.name, "params": ini.config, "shape": shape,
+    return {"name": ini.name, "params": ini.config, "shape": dims,
             "fan_in": fan_in, "fan_out": fan_out,
             "distribution": kind, "distribution_params": dict(p),
             "mean": float(mean), "std": float(std)}

@@ -2,6 +2,8 @@
 
 Broadcasting follows numpy; each input's gradient is summed back to its own shape
 (:func:`unbroadcast`). Python numbers never promote (``float32 * 2.5`` stays float32).
+Integer/bool operands give PyTorch's integer/bool dtype (``ops/promotion.py``;
+docs/ops.md lists the rules), never requiring grad.
 A zero upstream gradient times an inf/NaN local derivative gives 0, not NaN
 (:func:`mul_masked`), so NaN never leaks from an inactive ``where`` branch
 (docs/reliability.md row 19); a NaN in an active path still propagates.
@@ -37,10 +39,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
-from microinit.ops._boundary import as_tensor, fdata, native, operand
+from microinit.ops._boundary import DEFAULT_DTYPE, as_tensor, fdata, native, operand
+from microinit.ops.promotion import integral_data, integral_dtype, is_bool, is_integral, weak
 
 if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
     from microinit.tensor import Tensor
+
+# what a two-input op's backward returns: one gradient per input (None: not needed)
+GradPair = tuple["NDArray[Any] | None", "NDArray[Any] | None"]
 
 __all__ = ["add", "sub", "rsub", "mul", "div", "rdiv", "neg", "power", "rpower", "exp", "log",
            "sqrt", "absolute", "clip", "where", "compare", "unbroadcast", "mul_masked", "maximum", "minimum",
@@ -80,20 +86,30 @@ def mul_masked(g: NDArray[Any], d: NDArray[Any] | float) -> NDArray[Any]:
     return r
 
 
-def _shape(b):
-    return getattr(b, "shape", ())
+def _shape(b: object) -> tuple[int, ...]:
+    return tuple(getattr(b, "shape", ()))
 
 
-def _no_broadcast(op, *operands):
+def _no_broadcast(op: str, *operands: object) -> ValueError:
     """The ValueError for operands whose shapes do not broadcast (numpy's names no op)."""
     shapes = " and ".join(str(tuple(_shape(x))) for x in operands)
     return ValueError(f"{op}: shapes {shapes} do not broadcast together")
 
 
 def add(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
-    """a + b; d/da = d/db = 1, summed back to each shape."""
+    """a + b; d/da = d/db = 1, summed back to each shape. Integer/bool operands give an
+    integer/bool result (PyTorch's promotion, ``ops/promotion.py``).
+
+    >>> import microinit as mi
+    >>> (mi.tensor([1, 2]) + 3).tolist(), (mi.tensor([True, False]) + mi.tensor([True, True])).tolist()
+    ([4, 5], [True, True])
+    """
     a = fdata(t, "add")
+    if a is not t.data and is_integral(t) and is_integral(other):  # (only then fdata made a copy)
+        return _integral_binary(t, other, np.add, "add")
     b, ot = operand(other, "add")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         out = a + b
     except ValueError:
@@ -101,16 +117,21 @@ def add(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     if needs_grad(t, ot):
         sa, sb = a.shape, _shape(b)
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> GradPair:
             return unbroadcast(g, sa), unbroadcast(g, sb)
         return record(out, "AddBackward", (t, ot), backward)
     return wrap(out)
 
 
 def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
-    """a - b; d/da = 1, d/db = -1."""
+    """a - b; d/da = 1, d/db = -1. Integers stay integral; a bool operand is refused
+    (TypeError), as in PyTorch."""
     a = fdata(t, "sub")
+    if a is not t.data and is_integral(t) and is_integral(other):  # (only then fdata made a copy)
+        return _integral_binary(t, other, np.subtract, "sub")
     b, ot = operand(other, "sub")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         out = a - b
     except ValueError:
@@ -118,7 +139,7 @@ def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     if needs_grad(t, ot):
         sa, sb = a.shape, _shape(b)
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> GradPair:
             return unbroadcast(g, sa), (unbroadcast(-g, sb) if ot is not None else None)
         return record(out, "SubBackward", (t, ot), backward)
     return wrap(out)
@@ -126,13 +147,21 @@ def sub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 def rsub(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """other - t for a non-Tensor ``other``."""
+    if t.data.dtype.kind in "iub":
+        if is_integral(other):
+            return _integral_binary(t, other, lambda a, b: np.subtract(b, a), "sub")
+        t = wrap(fdata(t, "sub"))  # a float other: negate in float (-uint8 would wrap around)
     return add(neg(t), other)
 
 
 def mul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
-    """a * b; d/da = b, d/db = a."""
+    """a * b; d/da = b, d/db = a. Integers stay integral (bool * bool is logical and)."""
     a = fdata(t, "mul")
+    if a is not t.data and is_integral(t) and is_integral(other):  # (only then fdata made a copy)
+        return _integral_binary(t, other, np.multiply, "mul")
     b, ot = operand(other, "mul")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         out = a * b
     except ValueError:
@@ -141,7 +170,7 @@ def mul(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
         sa, sb = a.shape, _shape(b)
         need_a, need_b = t.requires_grad, ot is not None and ot.requires_grad
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> GradPair:
             # masked: a zero upstream grad times an inf factor is 0, not NaN
             # (x * x.log() inside an inactive where-branch at x = 0)
             return (unbroadcast(mul_masked(g, b), sa) if need_a else None,
@@ -155,6 +184,8 @@ def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """a / b (IEEE: x/0 = ±inf); d/da = 1/b, d/db = -a/b^2."""
     a = fdata(t, "div")
     b, ot = operand(other, "div")
+    if ot is None and type(b) is np.float64:  # counts as a Python float (promotion.weak)
+        b = float(b)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             out = a / b
@@ -164,7 +195,7 @@ def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
         sa, sb = a.shape, _shape(b)
         need_a, need_b = t.requires_grad, ot is not None and ot.requires_grad
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> GradPair:
             # in the result's dtype (a float32 divisor of a float64 numerator is promoted
             # first, as in the forward), and IEEE for a Python 0: 1/0 = inf, not an error
             bb = np.asarray(b, dtype=out.dtype)
@@ -180,6 +211,8 @@ def div(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """c / t for a non-Tensor ``c``; d/dt = -c / t^2."""
     c, _ = operand(other, "div")
+    if type(c) is np.float64:  # counts as a Python float (promotion.weak)
+        c = float(c)
     a = fdata(t, "div")
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -189,7 +222,7 @@ def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     if needs_grad(t):
         sa = a.shape
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 return (unbroadcast(mul_masked(g, -out / a), sa),)
         return record(out, "DivBackward", (t,), backward, (t,), saves_out=True)
@@ -197,14 +230,18 @@ def rdiv(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
 
 
 def neg(t: Tensor) -> Tensor:
-    """-x; d/dx = -1."""
-    out = -fdata(t, "neg")
+    """-x; d/dx = -1. An integer tensor stays integer; a bool one is refused, as in PyTorch."""
+    a = fdata(t, "neg")
+    if a is not t.data and t.data.dtype.kind in "iub":  # (only then fdata made a copy)
+        _no_bool(t, "neg", "for a logical not use t == False")
+        return wrap(-native(t.data))
+    out = -a
     if needs_grad(t):
         return record(out, "NegBackward", (t,), lambda g: (-g,))
     return wrap(out)
 
 
-def power(t: Tensor, p: Tensor | ArrayLike) -> Tensor:
+def power(t: Tensor, p: float) -> Tensor:
     """x ** p for a Python number p; d/dx = p x^(p-1), and exactly 0 when p == 0
     (PyTorch's convention: ``x ** 0`` is the constant 1, even at x = 0).
 
@@ -216,21 +253,23 @@ def power(t: Tensor, p: Tensor | ArrayLike) -> Tensor:
     >>> x = mi.tensor([0.0, 2.0], requires_grad=True)
     >>> (x ** 0).sum().backward(); x.grad
     array([0., 0.], dtype=float32)
-    >>> (mi.tensor([1, 2, 3]) ** 2).tolist()
-    [1, 4, 9]
+    >>> (mi.tensor([1, 2, 3]) ** 2).tolist(), (mi.tensor([True, False]) ** 2).dtype
+    ([1, 4, 9], dtype('int64'))
     """
     if isinstance(p, tensor_class()) or not isinstance(p, numbers.Real):
         raise TypeError(f"pow: the exponent must be a Python number, got {type(p).__name__}")
-    if t.data.dtype.kind in "iu" and isinstance(p, numbers.Integral):
+    if isinstance(p, np.generic):  # a numpy scalar counts as the Python number (promotion.weak)
+        p = weak(p)
+    if t.data.dtype.kind in "iub" and isinstance(p, numbers.Integral):  # (a bool exponent included)
         if p < 0:
             raise ValueError(f"pow: integers to negative integer powers are not allowed "
                              f"(tensor of dtype {t.data.dtype}, exponent {p}); use a float tensor")
-        return wrap(native(t.data) ** int(p))
+        return wrap((native(t.data) ** int(p)).astype(integral_dtype(t, p), copy=False))
     a = fdata(t, "pow")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = a ** p
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             if p == 0:
                 return (np.zeros_like(g),)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -251,12 +290,24 @@ def rpower(t: Tensor, c: float) -> Tensor:
     array([-inf,   0.,   0.])
     """
     if not isinstance(c, numbers.Real):
-        return NotImplemented
+        return NotImplemented  # type: ignore[no-any-return]  # (Python's protocol: the other side's turn)
+    if is_integral(t) and isinstance(c, numbers.Integral):
+        # an int base to integer powers stays integral (PyTorch: 2 ** -1 is 0, not an error)
+        if is_bool(t) and isinstance(c, (bool, np.bool_)):
+            raise TypeError("pow: a bool base to the power of a bool tensor is not supported (as in "
+                            "PyTorch); cast the tensor with astype('int64') first")
+        e = native(t.data).astype(integral_dtype(t, c), copy=False)
+        base = np.asarray(int(c), e.dtype)
+        with np.errstate(over="ignore"):
+            out_i = np.where(e >= 0, np.power(base, np.maximum(e, 0)),
+                             (base == 1) | ((base == -1) & (e % 2 == 0)))
+            neg_one_odd = (base == -1) & (e < 0) & (e % 2 != 0)
+        return wrap(np.where(neg_one_odd, -1, out_i).astype(e.dtype, copy=False))
     a = fdata(t, "pow")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = np.power(np.asarray(c, a.dtype), a)
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             if c > 0:
                 with np.errstate(invalid="ignore", over="ignore"):
                     return (mul_masked(g, out * math.log(c)),)
@@ -274,7 +325,7 @@ def unary(t: Tensor, out: NDArray[Any], local_grad: Callable[[], NDArray[Any] | 
     """The output of a one-input op: recorded with backward g * local_grad() when ``t``
     needs grad (``local_grad`` is evaluated lazily, in backward only), else a leaf."""
     if needs_grad(t):
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             return (mul_masked(g, local_grad()),)
         return record(out, op, (t,), backward, (t,), saves_out)
     return wrap(out)
@@ -294,7 +345,7 @@ def log(t: Tensor) -> Tensor:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log(a)
 
-    def d():
+    def d() -> NDArray[Any]:
         with np.errstate(divide="ignore"):
             return 1.0 / a
     return unary(t, out, d, "LogBackward")
@@ -304,17 +355,21 @@ def sqrt(t: Tensor) -> Tensor:
     """Square root; d/dx = 1 / (2 sqrt(x)) (inf at 0)."""
     a = fdata(t, "sqrt")
     with np.errstate(invalid="ignore"):
-        out = np.sqrt(a)
+        out: NDArray[Any] = np.sqrt(a)
 
-    def d():
+    def d() -> NDArray[Any]:
         with np.errstate(divide="ignore"):
             return 0.5 / out
     return unary(t, out, d, "SqrtBackward", True)
 
 
 def absolute(t: Tensor) -> Tensor:
-    """|x|; d/dx = sign(x), with 0 at x = 0 (PyTorch's convention)."""
+    """|x|; d/dx = sign(x), with 0 at x = 0 (PyTorch's convention). An integer tensor
+    stays integer; a bool one is refused, as in PyTorch."""
     a = fdata(t, "abs")
+    if a is not t.data and t.data.dtype.kind in "iub":  # (only then fdata made a copy)
+        _no_bool(t, "abs", "a bool tensor is its own absolute value")
+        return wrap(np.abs(native(t.data)))
     return unary(t, np.abs(a), lambda: np.sign(a), "AbsBackward")
 
 
@@ -325,12 +380,20 @@ def clip(t: Tensor, lo: Tensor | ArrayLike | None = None, hi: Tensor | ArrayLike
     for name, v in (("lo", lo), ("hi", hi)):
         if isinstance(v, tensor_class()):
             raise TypeError(f"clip: {name} must be a number or an array, not a Tensor")
+    if is_integral(t) and all(v is None or is_integral(v) for v in (lo, hi)):
+        # integer bounds keep an integer tensor integral (a bool one becomes int64), as in PyTorch
+        if t.data.dtype.kind == "b" and all(v is None or is_bool(v) for v in (lo, hi)):
+            raise TypeError("clip: a bool tensor with bool bounds is not supported (as in PyTorch); "
+                            "cast with astype('int64') first")
+        bounds = [v for v in (lo, hi) if v is not None]
+        return wrap(np.asarray(np.clip(native(t.data), lo, hi), order="C").astype(
+            integral_dtype(t, *bounds), copy=False))
     a = fdata(t, "clip")
     out = np.clip(a, lo, hi)
     if out.dtype != a.dtype:
         out = out.astype(a.dtype)
 
-    def d():
+    def d() -> NDArray[Any]:
         m = np.ones_like(a)
         if lo is not None:
             m[a < lo] = 0
@@ -354,12 +417,13 @@ def where(cond: Tensor | ArrayLike, a: Tensor | ArrayLike, b: Tensor | ArrayLike
     array([0.  , 0.25], dtype=float32)
     """
     c = cond.data if isinstance(cond, tensor_class()) else np.asarray(cond)
+    a, b = weak(a), weak(b)
     if c.dtype != np.bool_:
         c = c.astype(bool)
     if is_integral(a) and is_integral(b):  # integer/bool branches keep their dtype (PyTorch)
-        ad, bd = _integral_data(a), _integral_data(b)
+        ad, bd = integral_data(a), integral_data(b)
         try:
-            return wrap(np.asarray(np.where(c, ad, bd), order="C"))
+            return wrap(np.asarray(np.where(c, ad, bd), order="C").astype(integral_dtype(a, b), copy=False))
         except ValueError:
             raise _no_broadcast("where", c, ad, bd) from None
     ad, at = operand(a, "where")
@@ -370,12 +434,14 @@ def where(cond: Tensor | ArrayLike, a: Tensor | ArrayLike, b: Tensor | ArrayLike
         out = np.asarray(np.where(c, ad, bd), order="C")
     except ValueError:
         raise _no_broadcast("where", c, ad, bd) from None
-    if out.dtype.kind != "f":
-        out = out.astype(np.float32)
+    if out.dtype.kind != "f" or (at is None and bt is None and np.ndim(ad) == 0 and np.ndim(bd) == 0
+                                 and not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray)):
+        # only Python numbers as branches: the default float32, as torch.where(c, 1.0, 2.0)
+        out = out.astype(DEFAULT_DTYPE)
     if needs_grad(at, bt):
         sa, sb = np.shape(ad), np.shape(bd)
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> GradPair:
             zero = np.zeros((), g.dtype)
             ga = unbroadcast(np.where(c, g, zero), sa) if at is not None else None
             gb = unbroadcast(np.where(c, zero, g), sb) if bt is not None else None
@@ -395,29 +461,39 @@ def compare(t: Tensor, other: Tensor | ArrayLike, ufunc: np.ufunc) -> Tensor:
 
 
 
-def is_integral(x: object) -> bool:
-    """True for an integer/bool Tensor, array or Python int/bool (kept integral by the
-    ops that follow PyTorch's dtype rule: where, maximum, minimum, max, min)."""
-    if isinstance(x, tensor_class()):
-        return x.data.dtype.kind in "iub"
-    if isinstance(x, np.ndarray):
-        return x.dtype.kind in "iub"
-    return isinstance(x, (int, np.integer, np.bool_))  # bool is an int
+def _no_bool(t: Tensor, op: str, hint: str) -> None:
+    if t.data.dtype.kind == "b":
+        raise TypeError(f"{op}: not supported on a bool tensor (as in PyTorch); {hint}, or cast with "
+                        f"astype('int64')")
 
 
-def _integral_data(x):
-    return native(x.data) if isinstance(x, tensor_class()) else x
+def _integral_binary(t: Tensor | ArrayLike, other: Tensor | ArrayLike,
+                     fn: Callable[[Any, Any], Any], op: str) -> Tensor:
+    """``fn(t, other)`` for integer/bool operands, in ``integral_dtype``; never
+    requires grad (integer tensors have no gradient)."""
+    if op == "sub" and (is_bool(t) or is_bool(other)):
+        raise TypeError("sub: subtraction with a bool operand is not supported (as in PyTorch); "
+                        "for a logical xor use t != u, or cast with astype('int64')")
+    a, b = integral_data(t), integral_data(other)
+    try:
+        with np.errstate(over="ignore"):
+            out = np.asarray(fn(a, b), order="C")
+    except ValueError:
+        raise _no_broadcast(op, a, b) from None
+    return wrap(out.astype(integral_dtype(t, other), copy=False))
 
 
-def _extremum(t, other, fn, loses, op, node):
+def _extremum(t: Tensor | ArrayLike, other: Tensor | ArrayLike, fn: np.ufunc, loses: np.ufunc, op: str,
+              node: str) -> Tensor:
     # loses(a, b): where a is not selected (np.less for maximum, np.greater for minimum)
     T = tensor_class()
+    t, other = weak(t), weak(other)
     if not isinstance(t, T):
         t, other = (other, t) if isinstance(other, T) else (as_tensor(t, op), other)
     if is_integral(t) and is_integral(other):
-        a, b = native(t.data), _integral_data(other)
+        a, b = native(t.data), integral_data(other)
         try:
-            return wrap(np.asarray(fn(a, b), order="C"))
+            return wrap(np.asarray(fn(a, b), order="C").astype(integral_dtype(t, other), copy=False))
         except ValueError:
             raise _no_broadcast(op, a, b) from None
     a = fdata(t, op)
@@ -429,7 +505,7 @@ def _extremum(t, other, fn, loses, op, node):
     if needs_grad(t, ot):
         sa, sb = a.shape, _shape(b)
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> GradPair:
             # PyTorch's rule: a tie gives each side half; the side not selected gets 0
             share = np.where(a == b, g * 0.5, g)
             zero = np.zeros((), g.dtype)
@@ -462,12 +538,12 @@ def equal(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t == other`` elementwise: a bool Tensor (records nothing). ``NotImplemented``
     for an object that is not a number or an array, so ``t == None`` is False."""
     if other is None or isinstance(other, (str, bytes, dict, set)):
-        return NotImplemented
+        return NotImplemented  # type: ignore[no-any-return]  # (Python's protocol: the other side's turn)
     return compare(t, other, np.equal)
 
 
 def not_equal(t: Tensor, other: Tensor | ArrayLike) -> Tensor:
     """``t != other`` elementwise: a bool Tensor (records nothing)."""
     if other is None or isinstance(other, (str, bytes, dict, set)):
-        return NotImplemented
+        return NotImplemented  # type: ignore[no-any-return]  # (Python's protocol: the other side's turn)
     return compare(t, other, np.not_equal)

@@ -55,31 +55,39 @@ _matmul_auto = _kmatmul.matmul_auto
 _forward_chain = _kdense.forward_chain
 _backward_chain = _kdense.backward_chain
 _np_matmul = np.matmul
-_CODE_OF = {None: ACTIVATION_CODES["identity"], **ACTIVATION_CODES}
+_CODE_OF: dict[str | None, int] = {None: ACTIVATION_CODES["identity"]}
+_CODE_OF.update(ACTIVATION_CODES)
+#: what the fused dense kernel saves per layer for backward (a compiled context object
+#: of _kernels/dense.pyx, with the layer output as ``.y``)
+KernelContext = Any
+#: one layer as the kernel takes it: (W, b, activation code, activation parameter)
+KernelLayer = tuple[NDArray[Any], Optional[NDArray[Any]], int, float]
+#: one layer of a chain: (W, b, activation, param); Tensors or arrays, b may be None
+LayerSpec = tuple[Any, Any, Optional[str], Optional[float]]
 
 
-def clear_buffers():
+def clear_buffers() -> None:
     """Release the pooled buffers (e.g. after training, or before measuring memory)."""
     _pool.clear()
 
 
-def pooled_bytes():
+def pooled_bytes() -> int:
     """Bytes held by the buffer pool."""
-    return _pool.nbytes()
+    return int(_pool.nbytes())
 
 
-def pool():
+def pool() -> Any:
     """The process-wide buffer pool the kernels take their outputs from."""
     return _pool
 
 
 # --------------------------------------------------------------------------- matmul
-def _operands(a, b, op):
-    a, b = promote(floats(a, op, "a"), floats(b, op, "b"))
-    return a, b
+def _operands(a: ArrayLike, b: ArrayLike, op: str) -> tuple[NDArray[Any], NDArray[Any]]:
+    return promote(floats(a, op, "a"), floats(b, op, "b"))
 
 
-def _check_mm_shapes(a, b, op="matmul"):
+def _check_mm_shapes(a: NDArray[Any], b: NDArray[Any],
+                     op: str = "matmul") -> tuple[int | None, int, int, int]:
     """(batch, m, k, n) of a @ b (batch None for 2-D @ 2-D); raises before any kernel."""
     if a.ndim not in (2, 3) or b.ndim not in (2, 3):
         bad, name = (a, "a") if a.ndim not in (2, 3) else (b, "b")
@@ -97,14 +105,15 @@ def _check_mm_shapes(a, b, op="matmul"):
     return batch, a.shape[-2], a.shape[-1], b.shape[-1]
 
 
-def _as3(x, batch):
+def _as3(x: NDArray[Any], batch: int) -> NDArray[Any]:
     x3 = x if x.ndim == 3 else x[None]
     if x3.shape[0] != batch:
         x3 = np.broadcast_to(x3, (batch,) + x3.shape[1:])  # stride 0: no copy
     return x3
 
 
-def _product(a, b, out, trans_a, trans_b, macs):
+def _product(a: NDArray[Any], b: NDArray[Any], out: NDArray[Any], trans_a: bool, trans_b: bool,
+             macs: int) -> NDArray[Any]:
     """out = op(a) @ op(b) (2-D), own kernel below the crossover, BLAS above."""
     if macs <= MATMUL_BLAS_MIN:
         _kmatmul.gemm(a, b, out, trans_a, trans_b)
@@ -113,43 +122,43 @@ def _product(a, b, out, trans_a, trans_b, macs):
     return out
 
 
-def matmul(a, b):
+def matmul(a: ArrayLike, b: ArrayLike) -> NDArray[Any]:
     """a @ b for 2-D (m, k) @ (k, n), or batched 3-D operands with a broadcastable batch.
 
     >>> matmul(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))[0, 0]
     np.float32(3.0)
     """
-    out = _matmul_auto(a, b, MATMUL_BLAS_MIN, _pool, _np_matmul)  # already boundary-safe 2-D
-    if out is not None:
-        return out
-    a, b = _operands(a, b, "matmul")
-    batch, m, k, n = _check_mm_shapes(a, b)
+    fast: NDArray[Any] | None = _matmul_auto(a, b, MATMUL_BLAS_MIN, _pool, _np_matmul)  # boundary-safe 2-D
+    if fast is not None:
+        return fast
+    ad, bd = _operands(a, b, "matmul")
+    batch, m, k, n = _check_mm_shapes(ad, bd)
     if batch is None:
-        out = _matmul_auto(a, b, MATMUL_BLAS_MIN, _pool, _np_matmul)
-        if out is None:
-            raise RuntimeError(f"matmul: internal error, kernel refused {a.shape} @ {b.shape}")
-        return out
-    out = np.empty((batch, m, n), a.dtype)
+        fast = _matmul_auto(ad, bd, MATMUL_BLAS_MIN, _pool, _np_matmul)
+        if fast is None:
+            raise RuntimeError(f"matmul: internal error, kernel refused {ad.shape} @ {bd.shape}")
+        return fast
+    out = np.empty((batch, m, n), ad.dtype)
     if out.size == 0 or k == 0:
         out.fill(0)  # an empty inner dim sums nothing (and its operand has no rows to view)
         return out
     if m * n * k <= MATMUL_BLAS_MIN:
-        _kmatmul.gemm_batched(_as3(a, batch), _as3(b, batch), out)
+        _kmatmul.gemm_batched(_as3(ad, batch), _as3(bd, batch), out)
     else:
-        np.matmul(a, b, out=out)
+        np.matmul(ad, bd, out=out)
     return out
 
 
-def _reduce_to(g, shape):
+def _reduce_to(g: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
     """Sum a batched gradient back over the batch entries its operand was broadcast to."""
     if g.shape == shape:
         return g
-    if len(shape) == 2:
-        return g.sum(axis=0)
-    return g.sum(axis=0, keepdims=True)
+    summed: NDArray[Any] = g.sum(axis=0) if len(shape) == 2 else g.sum(axis=0, keepdims=True)
+    return summed
 
 
-def _batched_grad(p, q, trans_p, trans_q, shape, macs, operand_shape):
+def _batched_grad(p: NDArray[Any], q: NDArray[Any], trans_p: bool, trans_q: bool, shape: tuple[int, ...],
+                  macs: int, operand_shape: tuple[int, ...]) -> NDArray[Any]:
     """op(p) @ op(q) per batch entry, summed back to the operand's (broadcast) shape."""
     g = np.zeros(shape, p.dtype)
     if g.size and p.size and q.size:
@@ -161,7 +170,8 @@ def _batched_grad(p, q, trans_p, trans_q, shape, macs, operand_shape):
     return _reduce_to(g, operand_shape)
 
 
-def matmul_backward(a, b, dout, need_a=True, need_b=True):
+def matmul_backward(a: ArrayLike, b: ArrayLike, dout: ArrayLike, need_a: bool = True,
+                    need_b: bool = True) -> tuple[NDArray[Any] | None, NDArray[Any] | None]:
     """Gradients of out = a @ b: (da, db) = (dout @ b^T, a^T @ dout), None where not needed.
 
     Batched gradients are summed over the batch entries an operand was broadcast to,
@@ -173,28 +183,29 @@ def matmul_backward(a, b, dout, need_a=True, need_b=True):
     """
     a0 = floats(a, "matmul_backward", "a")
     b0 = floats(b, "matmul_backward", "b")
-    a, b = promote(a0, b0)
-    batch, m, k, n = _check_mm_shapes(a, b, "matmul_backward")
+    ap, bp = promote(a0, b0)
+    batch, m, k, n = _check_mm_shapes(ap, bp, "matmul_backward")
     want = (m, n) if batch is None else (batch, m, n)
-    dout = floats(dout, "matmul_backward", "dout")
-    if dout.shape != want:
-        raise ValueError(f"matmul_backward: dout has shape {dout.shape} but {a.shape} @ {b.shape} "
+    g = floats(dout, "matmul_backward", "dout")
+    if g.shape != want:
+        raise ValueError(f"matmul_backward: dout has shape {g.shape} but {ap.shape} @ {bp.shape} "
                          f"gives {want}")
-    if dout.dtype != a.dtype:
-        dout = dout.astype(a.dtype)
-    da = db = None
+    if g.dtype != ap.dtype:
+        g = g.astype(ap.dtype)
+    da: NDArray[Any] | None = None
+    db: NDArray[Any] | None = None
     if batch is None:
         if need_a:  # da = dout @ b^T, db = a^T @ dout, read through transpose flags
-            da = _matmul_auto(dout, b, MATMUL_BLAS_MIN, _pool, _np_matmul, False, True)
+            da = _matmul_auto(g, bp, MATMUL_BLAS_MIN, _pool, _np_matmul, False, True)
         if need_b:
-            db = _matmul_auto(a, dout, MATMUL_BLAS_MIN, _pool, _np_matmul, True, False)
+            db = _matmul_auto(ap, g, MATMUL_BLAS_MIN, _pool, _np_matmul, True, False)
     else:
         macs = m * n * k
-        a3, b3 = _as3(a, batch), _as3(b, batch)
+        a3, b3 = _as3(ap, batch), _as3(bp, batch)
         if need_a:
-            da = _batched_grad(dout, b3, False, True, (batch, m, k), macs, a.shape)
+            da = _batched_grad(g, b3, False, True, (batch, m, k), macs, ap.shape)
         if need_b:
-            db = _batched_grad(a3, dout, True, False, (batch, k, n), macs, b.shape)
+            db = _batched_grad(a3, g, True, False, (batch, k, n), macs, bp.shape)
     if da is not None and da.dtype != a0.dtype:
         da = da.astype(a0.dtype)
     if db is not None and db.dtype != b0.dtype:
@@ -220,13 +231,13 @@ def matmul_op(a: Tensor | ArrayLike, b: Tensor | ArrayLike) -> Tensor:
     if needs_grad(a, b):
         need_a, need_b = a.requires_grad, b.requires_grad
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, NDArray[Any] | None]:
             return matmul_backward(ad, bd, g, need_a, need_b)
         return record(out, "MmBackward", (a, b), backward, (a, b))
     return wrap(out)
 
 
-def _sum_to(g, shape):
+def _sum_to(g: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
     """Sum a broadcast gradient back to ``shape`` (leading and size-1 dimensions)."""
     lead = g.ndim - len(shape)
     if lead:
@@ -235,7 +246,7 @@ def _sum_to(g, shape):
     return g.sum(axis=axes, keepdims=True) if axes else g
 
 
-def _matmul_general(a, b):
+def _matmul_general(a: Tensor, b: Tensor) -> Tensor:
     """a @ b with a 1-D operand or more than one batch dimension (numpy's rules: a 1-D
     ``a`` is a row (1, k), a 1-D ``b`` a column (k, 1), the added dimension is dropped
     from the result; batch dimensions broadcast). Backward: da = g @ b^T, db = a^T @ g,
@@ -259,7 +270,7 @@ def _matmul_general(a, b):
         # each gradient in its operand's dtype, native byte order (a '>f4' leaf gets float32)
         dtypes = (a.data.dtype.newbyteorder("="), b.data.dtype.newbyteorder("="))
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, NDArray[Any] | None]:
             g2 = g.reshape(out2.shape)
             da = _sum_to(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(ad.shape) if need_a else None
             db = _sum_to(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(bd.shape) if need_b else None
@@ -270,33 +281,34 @@ def _matmul_general(a, b):
 
 
 # --------------------------------------------------------------------------- dense
-def _layer_specs(layers, op="dense"):
+def _layer_specs(layers: Sequence[LayerSpec], op: str = "dense") -> tuple[KernelLayer, ...]:
     """((W, b, code, param), ...) for the kernel, every name and parameter checked."""
-    return tuple([(W, b, _CODE_OF[act] if act in _CODE_OF else activation_code(act, op),
-                   activation_param(act, param)) for W, b, act, param in layers])
+    return tuple([(W, b, _CODE_OF[act] if act in _CODE_OF else activation_code(act, op),  # type: ignore[arg-type]
+                   activation_param(act, param)) for W, b, act, param in layers])  # type: ignore[arg-type]
 
 
-def _checked_layers(x, layers, op="dense"):
+def _checked_layers(x: ArrayLike, layers: Sequence[KernelLayer],
+                    op: str = "dense") -> tuple[NDArray[Any], list[KernelLayer]]:
     """x and every layer's (W, b) through the boundary, one dtype, widths that chain."""
-    x = check_ndim(floats(x, op, "x"), 2, op, "x")
-    arrays = []
-    dt = x.dtype
-    for W, b, act, param in layers:
-        W = check_ndim(floats(W, op, "W"), 2, op, "W")
-        b = None if b is None else floats(b, op, "b")
+    xa = check_ndim(floats(x, op, "x"), 2, op, "x")
+    arrays: list[KernelLayer] = []
+    dt = xa.dtype
+    for W0, b0, act, param in layers:
+        W = check_ndim(floats(W0, op, "W"), 2, op, "W")
+        b = None if b0 is None else floats(b0, op, "b")
         if W.dtype != dt or (b is not None and b.dtype != dt):
             dt = np.dtype(np.float64)
         arrays.append((W, b, act, param))
-    if x.dtype != dt:
-        x = x.astype(dt)
-    k = x.shape[1]
-    out = []
+    if xa.dtype != dt:
+        xa = xa.astype(dt)
+    k = xa.shape[1]
+    out: list[KernelLayer] = []
     for i, (W, b, act, param) in enumerate(arrays):
         where = f"{op}" if len(arrays) == 1 else f"{op} (layer {i})"
         if W.dtype != dt:
             W = W.astype(dt)
         if W.shape[0] != k:
-            raise ValueError(f"{where}: x has {k} features (shape {(x.shape[0], k)}) but W {W.shape} "
+            raise ValueError(f"{where}: x has {k} features (shape {(xa.shape[0], k)}) but W {W.shape} "
                              f"expects {W.shape[0]}")
         if b is not None:
             if b.dtype != dt:
@@ -306,10 +318,10 @@ def _checked_layers(x, layers, op="dense"):
                                  f"{W.shape[1]} output features: expected ({W.shape[1]},)")
         out.append((W, b, act, param))
         k = W.shape[1]
-    return x, out
+    return xa, out
 
 
-def dense_chain_forward(x, layers):
+def dense_chain_forward(x: ArrayLike, layers: Sequence[LayerSpec]) -> tuple[NDArray[Any], list[KernelContext]]:
     """Dense layers back to back: ``(y, saved)`` with y the last layer's output.
 
     ``layers``: a sequence of ``(W, b, activation, param)``; ``activation`` one of
@@ -326,23 +338,27 @@ def dense_chain_forward(x, layers):
     specs = _layer_specs(layers)
     if not specs:
         raise ValueError("dense_chain: needs at least one layer")
-    r = _forward_chain(x, specs, DENSE_BLAS_MIN, _pool, _np_matmul)  # boundary-safe already
+    r: tuple[NDArray[Any], list[KernelContext]] | None = _forward_chain(
+        x, specs, DENSE_BLAS_MIN, _pool, _np_matmul)  # boundary-safe already
     if r is None:
         r = _checked_chain(x, specs, "dense" if len(specs) == 1 else "dense_chain")
     return r
 
 
-def _checked_chain(x, specs, op):
+def _checked_chain(x: ArrayLike, specs: Sequence[KernelLayer],
+                   op: str) -> tuple[NDArray[Any], list[KernelContext]]:
     """The chain after the boundary: x and every (W, b) converted and checked, then the
     same kernel call (``specs`` hold resolved activation codes and parameters)."""
-    x, checked = _checked_layers(x, specs, op)
-    r = _forward_chain(x, tuple(checked), DENSE_BLAS_MIN, _pool, _np_matmul)
+    xa, checked = _checked_layers(x, specs, op)
+    r: tuple[NDArray[Any], list[KernelContext]] | None = _forward_chain(
+        xa, tuple(checked), DENSE_BLAS_MIN, _pool, _np_matmul)
     if r is None:
-        raise RuntimeError(f"{op}: internal error, kernel refused checked arguments x {x.shape} {x.dtype}")
+        raise RuntimeError(f"{op}: internal error, kernel refused checked arguments x {xa.shape} {xa.dtype}")
     return r
 
 
-def dense_chain_backward(saved, dy, need_x=True, need=None):
+def dense_chain_backward(saved: Sequence[KernelContext], dy: ArrayLike, need_x: bool = True,
+                         need: Sequence[tuple[bool, bool]] | None = None) -> list[NDArray[Any] | None]:
     """Gradients of a :func:`dense_chain_forward` given dy = dL/dy of its output.
 
     ``need`` holds one ``(need_W, need_b)`` per layer (all True when None). Returns
@@ -350,21 +366,22 @@ def dense_chain_backward(saved, dy, need_x=True, need=None):
     """
     if need is None:
         need = ((True, True),) * len(saved)
-    r = _backward_chain(saved, dy, need_x, need, _pool, _np_matmul)
+    r: list[NDArray[Any] | None] | None = _backward_chain(saved, dy, need_x, need, _pool, _np_matmul)
     if r is None:
         y = saved[-1].y
-        dy = floats(dy, "dense backward", "dy")
-        if dy.shape != y.shape:
-            raise ValueError(f"dense backward: dy has shape {dy.shape} but the layer output "
+        g = floats(dy, "dense backward", "dy")
+        if g.shape != y.shape:
+            raise ValueError(f"dense backward: dy has shape {g.shape} but the layer output "
                              f"has shape {y.shape}")
-        dy = np.asarray(dy, dtype=y.dtype, order="C")
-        r = _backward_chain(saved, dy, need_x, need, _pool, _np_matmul)
+        g = np.asarray(g, dtype=y.dtype, order="C")
+        r = _backward_chain(saved, g, need_x, need, _pool, _np_matmul)
         if r is None:
-            raise RuntimeError(f"dense backward: internal error, kernel refused dy {dy.shape} {dy.dtype}")
+            raise RuntimeError(f"dense backward: internal error, kernel refused dy {g.shape} {g.dtype}")
     return r
 
 
-def dense_forward(x, W, b=None, activation=None, param=None):
+def dense_forward(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None, activation: str | None = None,
+                  param: float | None = None) -> tuple[NDArray[Any], list[KernelContext]]:
     """y = act(x @ W + b) in one fused kernel call: ``(y, saved)`` for dense_backward.
 
     >>> y, saved = dense_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4), "relu")
@@ -375,7 +392,8 @@ def dense_forward(x, W, b=None, activation=None, param=None):
     return y, saved
 
 
-def dense_backward(saved, dy, need_x=True, need_W=True, need_b=True):
+def dense_backward(saved: Sequence[KernelContext], dy: ArrayLike, need_x: bool = True, need_W: bool = True,
+                   need_b: bool = True) -> tuple[NDArray[Any] | None, ...]:
     """(dx, dW, db) of y = act(x @ W + b) given dy = dL/dy; None where not needed.
 
         dz = dy * act'(z)   db = sum_rows(dz)   dW = x^T @ dz   dx = dz @ W^T
@@ -386,10 +404,6 @@ def dense_backward(saved, dy, need_x=True, need_W=True, need_b=True):
     (4.0, 2.0, 2.0)
     """
     return tuple(dense_chain_backward(saved, dy, need_x, ((need_W, need_b),)))
-
-
-#: one layer of a chain: (W, b, activation, param); Tensors or arrays, b may be None
-LayerSpec = tuple[Any, Any, Optional[str], Optional[float]]
 
 
 @overload
@@ -420,7 +434,10 @@ def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
     T = tensor_class()
     if type(x) is not T and not isinstance(x, T):
         x = as_tensor(x, "dense")
-    parents, saved_t, specs, need = [x], [x], [], []
+    parents: list[Tensor | None] = [x]
+    saved_t: list[Tensor] = [x]
+    specs: list[KernelLayer] = []
+    need: list[tuple[bool, bool]] = []
     grad = x.requires_grad
     code_of, default_of = _CODE_OF, DEFAULT_PARAM
     # One pass: the kernel's arguments (activation codes and parameters resolved as
@@ -442,23 +459,24 @@ def dense_chain(x: Tensor | ArrayLike, layers: Sequence[LayerSpec],
         parents.append(b)
         code = code_of.get(act) if act is None or type(act) is str else None
         if code is None:
-            code = activation_code(act, "dense")
+            code = activation_code(act, "dense")  # type: ignore[arg-type]  # (None is in _CODE_OF)
         specs.append((W.data, bd, code, default_of.get(act, 0.0) if param is None else float(param)))
         need.append((nw, nb))
         grad = grad or nw or nb
     if not specs:
         raise ValueError("dense_chain: needs at least one layer")
-    specs = tuple(specs)
-    r = _forward_chain(x.data, specs, DENSE_BLAS_MIN, _pool, _np_matmul)  # boundary-safe already
+    kernel_specs = tuple(specs)
+    r: tuple[NDArray[Any], list[KernelContext]] | None = _forward_chain(
+        x.data, kernel_specs, DENSE_BLAS_MIN, _pool, _np_matmul)  # boundary-safe already
     if r is None:  # the boundary converts, checks and names what is wrong; then the same kernel
-        r = _checked_chain(x.data, specs, "dense" if len(specs) == 1 else "dense_chain")
+        r = _checked_chain(x.data, kernel_specs, "dense" if len(kernel_specs) == 1 else "dense_chain")
     y, saved = r
     if grad and grad_mode.enabled:
-        nx, need = x.requires_grad, tuple(need)
+        nx, need_t = x.requires_grad, tuple(need)
 
-        def backward(g):
-            return dense_chain_backward(saved, g, nx, need)
-        name = "DenseBackward" if len(specs) == 1 else "DenseChainBackward"
+        def backward(g: NDArray[Any]) -> list[NDArray[Any] | None]:
+            return dense_chain_backward(saved, g, nx, need_t)
+        name = "DenseBackward" if len(kernel_specs) == 1 else "DenseChainBackward"
         out = record(y, name, tuple(parents), backward, tuple(saved_t), saves_out=True)
     else:
         out = wrap(y)

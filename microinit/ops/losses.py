@@ -41,7 +41,12 @@ reach backward).
     >>> cross_entropy_backward(saved, 1.0)[0].round(4)          # softmax - onehot
     array([[-0.1824,  0.1824]])
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit._kernels import xent as _xent
 from microinit.autograd.graph import record, tensor_class, wrap
@@ -59,6 +64,9 @@ from microinit.ops.pair_losses import (
     mse_loss_forward, scalar_upstream,
 )
 
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
+
 __all__ = ["REDUCTIONS", "cross_entropy_forward", "cross_entropy_backward", "mse_loss_forward",
            "mse_loss_backward", "bce_with_logits_forward", "bce_with_logits_backward",
            "hinge_loss_forward", "hinge_loss_backward", "cross_entropy", "mse_loss",
@@ -74,6 +82,9 @@ _XentSaved = _xent.XentSaved
 _xent_forward_auto = _xent.forward_auto
 _xent_backward_auto = _xent.backward_auto
 check_labels = checked_labels
+#: what cross_entropy_forward saves: a CrossEntropySaved, a ClassAxisSaved, or the fused
+#: kernel's XentSaved (a compiled class of _kernels/xent.pyx)
+XentState = Any
 
 
 # --------------------------------------------------------------------------- cross-entropy
@@ -82,17 +93,19 @@ class CrossEntropySaved:
 
     __slots__ = ("logits", "probs", "reduction", "soft", "target")
 
-    def __init__(self, logits, probs, target, soft, reduction):
+    def __init__(self, logits: NDArray[Any], probs: NDArray[Any], target: NDArray[Any], soft: bool,
+                 reduction: str) -> None:
         self.logits, self.probs, self.target = logits, probs, target
         self.soft, self.reduction = soft, reduction
 
 
-def _all_neg_inf_error(x, rows, op):
+def _all_neg_inf_error(x: NDArray[Any], rows: NDArray[Any], op: str) -> NoReturn:
     i = int(np.argmax(np.isinf(rows) & (np.max(x, axis=1) == -np.inf)))
     raise ValueError(f"{op}: row {i} has every logit -inf (n_classes {x.shape[1]}); its loss is undefined")
 
 
-def cross_entropy_forward(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=IGNORE_INDEX):
+def cross_entropy_forward(logits: ArrayLike, target: ArrayLike, reduction: str = "mean", label_smoothing: float = 0.0,
+                          ignore_index: int = IGNORE_INDEX) -> tuple[NDArray[Any], XentState]:
     """Fused log-softmax + negative log-likelihood: ``(loss, saved)``.
 
     ``logits`` (N, C) or (N, C, d1, ...); ``target``: integer labels (N,) / (N, d1, ...)
@@ -104,9 +117,9 @@ def cross_entropy_forward(logits, target, reduction="mean", label_smoothing=0.0,
     # the fused kernel refuses negative labels, so with a negative ignore_index its
     # result has no ignored target in it
     if label_smoothing == 0.0 and type(ignore_index) is int and ignore_index < 0:
-        r = _xent_forward_auto(logits, target, reduction, _pool)  # boundary-safe already
-        if r is not None:
-            return r
+        fused: tuple[NDArray[Any], XentState] | None = _xent_forward_auto(logits, target, reduction, _pool)
+        if fused is not None:  # (the arguments were boundary-safe already)
+            return fused
     op = "cross_entropy"
     check_reduction(reduction, op)
     smoothing = _check_smoothing(label_smoothing, op)
@@ -114,7 +127,7 @@ def cross_entropy_forward(logits, target, reduction="mean", label_smoothing=0.0,
     x = floats(logits, op, "logits")
     if isinstance(target, tensor_class()):
         target = target.data
-    t = np.asarray(target) if not isinstance(target, np.ndarray) else target
+    t: NDArray[Any] = np.asarray(target) if not isinstance(target, np.ndarray) else target
     if x.ndim != 2 or smoothing or (t.ndim == 1 and t.dtype.kind in "iu" and (t == ignore_index).any()):
         return _class_axis_xent(x, t, reduction, smoothing, ignore_index)
     n, c = x.shape
@@ -124,7 +137,7 @@ def cross_entropy_forward(logits, target, reduction="mean", label_smoothing=0.0,
     if not soft:
         t = checked_labels(t, n, c, op)  # a private, range-checked int64 copy
         if reduction != "none":
-            r = _xent_forward_auto(x, t, reduction, _pool)
+            r: tuple[NDArray[Any], XentState] | None = _xent_forward_auto(x, t, reduction, _pool)
             if r is None:  # only an all -inf row makes the kernel refuse checked labels
                 rows = np.empty(n, x.dtype)
                 _xent.xent_forward(x, t, rows, np.empty_like(x))
@@ -138,31 +151,29 @@ def cross_entropy_forward(logits, target, reduction="mean", label_smoothing=0.0,
         x, t = promote(x, t)
     rows = np.empty(n, x.dtype)
     probs = np.empty((n, c), x.dtype)
-    total = 0.0
+    total: float = 0.0
     if n:
         total, bad, bad_label = (_xent.xent_forward_soft if soft else _xent.xent_forward)(x, t, rows, probs)
         if bad:
             _all_neg_inf_error(x, rows, op)
-    if reduction == "none":
-        loss = rows
-    else:
-        loss = np.asarray(total / n if reduction == "mean" and n else total, x.dtype)
+    loss = rows if reduction == "none" else np.asarray(total / n if reduction == "mean" and n else total, x.dtype)
     return loss, CrossEntropySaved(x, probs, t, soft, reduction)
 
 
-def cross_entropy_backward(saved, g, need_target=False):
+def cross_entropy_backward(saved: XentState, g: ArrayLike,
+                           need_target: bool = False) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """(dlogits, dtarget or None) given the upstream gradient ``g`` of the loss."""
     if type(saved) is ClassAxisSaved:
         return _class_axis_xent_backward(saved, g, need_target)
     if type(saved) is _XentSaved:
-        dx = _xent_backward_auto(saved, g, _pool)
-        if dx is None:
+        fused: NDArray[Any] | None = _xent_backward_auto(saved, g, _pool)
+        if fused is None:
             gv = scalar_upstream(g)
             if gv is None:
                 raise ValueError(f"cross_entropy backward: the loss is a scalar, got an upstream "
                                  f"gradient of shape {np.shape(g)}")
-            dx = _xent_backward_auto(saved, gv, _pool)
-        return dx, None
+            fused = _xent_backward_auto(saved, gv, _pool)
+        return fused, None
     x, probs, t, soft = saved.logits, saved.probs, saved.target, saved.soft
     n = x.shape[0]
     dloss = expand_upstream(g, saved.reduction, n, x.dtype)
@@ -173,14 +184,15 @@ def cross_entropy_backward(saved, g, need_target=False):
     dx = np.empty_like(probs)
     if n and x.shape[1]:
         (_xent.xent_backward_soft if soft else _xent.xent_backward)(probs, t, dloss, dx)
-    dt = None
+    dt: NDArray[Any] | None = None
     if need_target and soft:
         with np.errstate(invalid="ignore"):
             dt = -log_softmax_forward(x, 1) * dloss[:, None]
     return dx, dt
 
 
-def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_index=IGNORE_INDEX):
+def cross_entropy(logits: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean",
+                  label_smoothing: float = 0.0, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """The Tensor op: softmax cross-entropy over (N, C) or (N, C, d1, ...) logits
     (see the module table).
 
@@ -198,7 +210,7 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
     nl = lt.requires_grad
     if grad_mode.enabled and (nl or need_t):
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, NDArray[Any] | None]:
             dx, dt = cross_entropy_backward(saved, g, need_target=need_t)
             return (dx if nl else None), dt
         return record(loss, "CrossEntropyBackward", (lt, tt), backward, (lt,))
@@ -206,7 +218,7 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0, ignore_
 
 
 # ------------------------------------------------------------ classes on axis 1, PyTorch's options
-def _check_smoothing(value, op):
+def _check_smoothing(value: float, op: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"{op}: label_smoothing must be a float in [0, 1], got {type(value).__name__}")
     if not 0.0 <= float(value) <= 1.0:
@@ -214,12 +226,12 @@ def _check_smoothing(value, op):
     return float(value)
 
 
-def _check_ignore_index(value, op):
+def _check_ignore_index(value: int, op: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{op}: ignore_index must be an int, got {type(value).__name__} {value!r}")
 
 
-def _rows_of(x, op, name):
+def _rows_of(x: NDArray[Any], op: str, name: str) -> NDArray[Any]:
     """(N, C, d1, ...) -> (N d1 ..., C): one row per prediction, classes last."""
     if x.ndim < 2:
         raise ValueError(f"{op}: {name} should be 2-dimensional (N, C) or more, (N, C, d1, ...), but "
@@ -229,14 +241,15 @@ def _rows_of(x, op, name):
     return np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, x.shape[1])
 
 
-def _unrows(a, shape):
+def _unrows(a: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
     """The inverse of ``_rows_of``: (N d1 ..., C) rows back to ``shape`` (classes on axis 1)."""
     if len(shape) == 2:
         return a
     return np.ascontiguousarray(np.moveaxis(a.reshape(shape[:1] + shape[2:] + shape[1:2]), -1, 1))
 
 
-def _counted_labels(t, shape, ignore_index, op):
+def _counted_labels(t: NDArray[Any], shape: tuple[int, ...], ignore_index: int,
+                    op: str) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Labels of shape (N, d1, ...) as flat int64 (ignored ones set to 0) and the mask of
     the counted ones; a label out of [0, C) that is not ``ignore_index`` raises."""
     c, expected = shape[1], shape[:1] + shape[2:]
@@ -257,7 +270,7 @@ def _counted_labels(t, shape, ignore_index, op):
     return y, counted
 
 
-def _reduce_counted(rows, reduction, count, out_shape):
+def _reduce_counted(rows: NDArray[Any], reduction: str, count: int, out_shape: tuple[int, ...]) -> NDArray[Any]:
     if reduction == "none":
         return rows.reshape(out_shape)
     total = rows.sum()
@@ -266,7 +279,7 @@ def _reduce_counted(rows, reduction, count, out_shape):
     return np.asarray(total, rows.dtype)
 
 
-def _rowscalar_upstream(g, reduction, m, count, dtype):
+def _rowscalar_upstream(g: ArrayLike, reduction: str, m: int, count: int, dtype: np.dtype[Any]) -> NDArray[Any]:
     """The upstream gradient of each of the ``m`` rows, as an (m,) array."""
     if reduction == "none":
         return np.ascontiguousarray(np.asarray(g, dtype).reshape(m))
@@ -283,12 +296,14 @@ class ClassAxisSaved:
 
     __slots__ = ("count", "inner", "reduction", "shape", "smoothing", "soft")
 
-    def __init__(self, inner, shape, count, reduction, smoothing, soft):
+    def __init__(self, inner: CrossEntropySaved, shape: tuple[int, ...], count: int, reduction: str,
+                 smoothing: float, soft: bool) -> None:
         self.inner, self.shape, self.count = inner, shape, count
         self.reduction, self.smoothing, self.soft = reduction, smoothing, soft
 
 
-def _class_axis_xent(x, t, reduction, smoothing, ignore_index, op="cross_entropy"):
+def _class_axis_xent(x: NDArray[Any], t: NDArray[Any], reduction: str, smoothing: float, ignore_index: int,
+                     op: str = "cross_entropy") -> tuple[NDArray[Any], ClassAxisSaved]:
     """Every cross-entropy beyond the plain (N, C) one, as the soft row kernel on the
     target distribution (1 - e) onehot + e/C (a zero row for an ignored label)."""
     shape = x.shape
@@ -317,7 +332,8 @@ def _class_axis_xent(x, t, reduction, smoothing, ignore_index, op="cross_entropy
     return loss, ClassAxisSaved(inner, shape, count, reduction, smoothing, soft)
 
 
-def _class_axis_xent_backward(saved, g, need_target):
+def _class_axis_xent_backward(saved: ClassAxisSaved, g: ArrayLike,
+                              need_target: bool) -> tuple[NDArray[Any], NDArray[Any] | None]:
     inner = saved.inner
     m, dtype = inner.logits.shape[0], inner.logits.dtype
     gv = _rowscalar_upstream(g, saved.reduction, m, saved.count, dtype)
@@ -333,12 +349,14 @@ class NllSaved:
 
     __slots__ = ("count", "counted", "dtype", "labels", "reduction", "shape")
 
-    def __init__(self, shape, dtype, labels, counted, count, reduction):
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype[Any], labels: NDArray[np.int64],
+                 counted: NDArray[np.bool_], count: int, reduction: str) -> None:
         self.shape, self.dtype, self.labels = shape, dtype, labels
         self.counted, self.count, self.reduction = counted, count, reduction
 
 
-def nll_loss_forward(logp, target, reduction="mean", ignore_index=IGNORE_INDEX):
+def nll_loss_forward(logp: ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean",
+                     ignore_index: int = IGNORE_INDEX) -> tuple[NDArray[Any], NllSaved]:
     """Negative log-likelihood of log-probabilities (N, C) / (N, C, d1, ...): ``-logp[y]``.
 
     >>> loss, saved = nll_loss_forward(np.log([[0.5, 0.5], [0.9, 0.1]]), np.array([0, -100]))
@@ -352,7 +370,7 @@ def nll_loss_forward(logp, target, reduction="mean", ignore_index=IGNORE_INDEX):
     x2 = _rows_of(x, op, "input")
     if isinstance(target, tensor_class()):
         target = target.data
-    t = target if isinstance(target, np.ndarray) else np.asarray(target)
+    t: NDArray[Any] = target if isinstance(target, np.ndarray) else np.asarray(target)
     if x2.shape[0] and x2.shape[1] == 0:
         raise ValueError(f"{op}: input of shape {x.shape} has no classes (n_classes 0)")
     y, counted = _counted_labels(t, x.shape, ignore_index, op)
@@ -362,7 +380,7 @@ def nll_loss_forward(logp, target, reduction="mean", ignore_index=IGNORE_INDEX):
     return loss, NllSaved(x.shape, x.dtype, y, counted, count, reduction)
 
 
-def nll_loss_backward(saved, g):
+def nll_loss_backward(saved: NllSaved, g: ArrayLike) -> NDArray[Any]:
     """dlogp: ``-g`` at each counted (row, label), 0 elsewhere."""
     m, c = saved.labels.size, saved.shape[1]
     gv = _rowscalar_upstream(g, saved.reduction, m, saved.count, saved.dtype)
@@ -371,7 +389,8 @@ def nll_loss_backward(saved, g):
     return _unrows(dx, saved.shape)
 
 
-def nll_loss(logp, target, reduction="mean", ignore_index=IGNORE_INDEX):
+def nll_loss(logp: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean",
+             ignore_index: int = IGNORE_INDEX) -> Tensor:
     """The Tensor op: ``-logp[y]`` per target (feed it ``log_softmax`` outputs)."""
     xt = logp if isinstance(logp, tensor_class()) else wrap(floats(logp, "nll_loss", "input"))
     loss, saved = nll_loss_forward(xt.data, target, reduction, ignore_index)

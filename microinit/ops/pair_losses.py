@@ -8,7 +8,12 @@ formulas is in ``microinit/ops/losses.py``, which re-exports everything here.
     >>> loss.tolist(), huber_loss_backward(saved, np.ones(2))[0].tolist()
     ([0.125, 2.5], [0.5, 1.0])
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from microinit._kernels import regression as _regression
 from microinit.autograd.graph import record, tensor_class, wrap
@@ -16,6 +21,9 @@ from microinit.autograd.mode import grad_mode
 from microinit.ops._boundary import floats, promote
 from microinit.ops.activations import activation_forward
 from microinit.ops.linalg import pool
+
+if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
+    from microinit.tensor import Tensor
 
 __all__ = ["REDUCTIONS", "check_reduction", "reduce_rows", "expand_upstream", "scalar_upstream", "PairSaved",
            "mse_loss_forward", "mse_loss_backward", "bce_with_logits_forward", "bce_with_logits_backward",
@@ -29,13 +37,13 @@ _mse_forward_auto = _regression.mse_forward_auto
 _mse_backward_auto = _regression.mse_backward_auto
 
 
-def check_reduction(reduction, op):
+def check_reduction(reduction: str, op: str) -> None:
     """Raise ``ValueError`` naming ``op`` unless ``reduction`` is one of REDUCTIONS."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def reduce_rows(rows, reduction):
+def reduce_rows(rows: NDArray[Any], reduction: str) -> NDArray[Any]:
     """Per-element losses reduced by ``reduction`` (a 0-d array unless "none")."""
     if reduction == "none":
         return rows
@@ -45,21 +53,21 @@ def reduce_rows(rows, reduction):
     return np.asarray(rows.sum() / n if n else 0.0, rows.dtype)
 
 
-def expand_upstream(g, reduction, n, dtype):
+def expand_upstream(g: ArrayLike, reduction: str, n: int, dtype: np.dtype[Any]) -> NDArray[Any]:
     """Per-element upstream gradient of a loss reduced with ``reduction`` over ``n``
     elements: the array itself for "none", else a 0-d array that broadcasts."""
-    g = np.asarray(g, dtype)
+    ga: NDArray[Any] = np.asarray(g, dtype)
     if reduction == "mean":
-        return g * (1.0 / n) if n else g * 0
-    return g
+        return ga * (1.0 / n) if n else ga * 0
+    return ga
 
 
-def scalar_upstream(g):
+def scalar_upstream(g: ArrayLike) -> float | None:
     """A scalar upstream gradient as the kernels read it (a Python float)."""
     return float(np.asarray(g).reshape(-1)[0]) if np.size(g) == 1 else None
 
 
-def _pair(pred, target, op):
+def _pair(pred: ArrayLike, target: ArrayLike, op: str) -> tuple[NDArray[Any], NDArray[Any]]:
     p = floats(pred, op, "input")
     t = floats(target, op, "target")
     if p.shape != t.shape:
@@ -73,13 +81,15 @@ class PairSaved:
 
     __slots__ = ("active", "diff", "pred", "reduction", "target")
 
-    def __init__(self, reduction, diff=None, pred=None, target=None, active=None):
+    def __init__(self, reduction: str, diff: NDArray[Any] | None = None, pred: NDArray[Any] | None = None,
+                 target: NDArray[Any] | None = None, active: Any = None) -> None:
+        # active: hinge's margin mask, or huber's (quadratic mask, delta)
         self.reduction, self.diff, self.pred, self.target, self.active = reduction, diff, pred, target, active
 
 
-def mse_loss_forward(pred, target, reduction="mean"):
+def mse_loss_forward(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> tuple[NDArray[Any], PairSaved]:
     """Mean squared error (x - t)^2 with the chosen reduction: ``(loss, saved)``."""
-    r = _mse_forward_auto(pred, target, reduction, _pool)  # boundary-safe already
+    r: tuple[NDArray[Any], NDArray[Any]] | None = _mse_forward_auto(pred, target, reduction, _pool)  # boundary-safe
     if r is None:
         op = "mse_loss"
         check_reduction(reduction, op)
@@ -92,14 +102,16 @@ def mse_loss_forward(pred, target, reduction="mean"):
     return loss, PairSaved(reduction, diff=diff)
 
 
-def mse_loss_backward(saved, g, need_target=True):
+def mse_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) -> tuple[NDArray[Any],
+                      NDArray[Any] | None]:
     """(dpred, dtarget) = (2 (x - t) g, -2 (x - t) g), divided by the element count
     for "mean"; dtarget is None when ``need_target`` is False (saves a pass)."""
-    diff, reduction = saved.diff, saved.reduction
+    diff: NDArray[Any] = saved.diff  # type: ignore[assignment]  # set by this loss's forward
+    reduction = saved.reduction
     if reduction == "none":
         d = 2 * diff * np.asarray(g, diff.dtype)
         return d, (-d if need_target else None)
-    r = _mse_backward_auto(diff, g, reduction, need_target, _pool)
+    r: tuple[NDArray[Any], NDArray[Any] | None] | None = _mse_backward_auto(diff, g, reduction, need_target, _pool)
     if r is None:
         gv = scalar_upstream(g)
         if gv is None:
@@ -109,7 +121,8 @@ def mse_loss_backward(saved, g, need_target=True):
     return r
 
 
-def bce_with_logits_forward(logits, target, reduction="mean"):
+def bce_with_logits_forward(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> tuple[NDArray[Any],
+                            PairSaved]:
     """softplus(x) - x t, i.e. -[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], stable."""
     op = "binary_cross_entropy_with_logits"
     check_reduction(reduction, op)
@@ -118,15 +131,17 @@ def bce_with_logits_forward(logits, target, reduction="mean"):
     return reduce_rows(rows, reduction), PairSaved(reduction, pred=x, target=t)
 
 
-def bce_with_logits_backward(saved, g, need_target=False):
+def bce_with_logits_backward(saved: PairSaved, g: ArrayLike, need_target: bool = False) -> tuple[NDArray[Any],
+                             NDArray[Any] | None]:
     """(dlogits, dtarget) = ((sigmoid(x) - t) g, -x g)."""
-    x, t = saved.pred, saved.target
+    x: NDArray[Any] = saved.pred  # type: ignore[assignment]  # set by this loss's forward
+    t: NDArray[Any] = saved.target  # type: ignore[assignment]  # set by this loss's forward
     ge = expand_upstream(g, saved.reduction, x.size, x.dtype)
     dx = (activation_forward("sigmoid", x) - t) * ge
     return dx, (-x * ge if need_target else None)
 
 
-def hinge_loss_forward(scores, target, reduction="mean"):
+def hinge_loss_forward(scores: ArrayLike, target: ArrayLike, reduction: str = "mean") -> tuple[NDArray[Any], PairSaved]:
     """max(0, 1 - t s) with targets in {-1, +1} (ValueError naming any other value)."""
     op = "hinge_loss"
     check_reduction(reduction, op)
@@ -142,14 +157,16 @@ def hinge_loss_forward(scores, target, reduction="mean"):
     return reduce_rows(rows, reduction), PairSaved(reduction, pred=s, target=t, active=active)
 
 
-def hinge_loss_backward(saved, g, need_target=True):
+def hinge_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) -> tuple[NDArray[Any],
+                        NDArray[Any] | None]:
     """(dscores, dtarget) = (-t g [margin > 0], -s g [margin > 0])."""
-    s, t = saved.pred, saved.target
+    s: NDArray[Any] = saved.pred  # type: ignore[assignment]  # set by this loss's forward
+    t: NDArray[Any] = saved.target  # type: ignore[assignment]  # set by this loss's forward
     ge = expand_upstream(g, saved.reduction, s.size, s.dtype) * saved.active
     return -t * ge, (-s * ge if need_target else None)
 
 
-def l1_loss_forward(pred, target, reduction="mean"):
+def l1_loss_forward(pred: ArrayLike, target: ArrayLike, reduction: str = "mean") -> tuple[NDArray[Any], PairSaved]:
     """Mean absolute error |x - t|."""
     op = "l1_loss"
     check_reduction(reduction, op)
@@ -158,14 +175,15 @@ def l1_loss_forward(pred, target, reduction="mean"):
     return reduce_rows(np.abs(diff), reduction), PairSaved(reduction, diff=diff)
 
 
-def l1_loss_backward(saved, g, need_target=True):
+def l1_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) -> tuple[NDArray[Any],
+                     NDArray[Any] | None]:
     """(dpred, dtarget) = (sign(x - t) g, -sign(x - t) g); sign(0) = 0, as PyTorch."""
-    diff = saved.diff
+    diff: NDArray[Any] = saved.diff  # type: ignore[assignment]  # set by this loss's forward
     d = np.sign(diff) * expand_upstream(g, saved.reduction, diff.size, diff.dtype)
     return d, (-d if need_target else None)
 
 
-def _check_delta(delta, op):
+def _check_delta(delta: float, op: str) -> float:
     if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating, np.integer)):
         raise TypeError(f"{op}: delta must be a positive number, got {type(delta).__name__}")
     if not float(delta) > 0:  # also refuses NaN
@@ -173,7 +191,8 @@ def _check_delta(delta, op):
     return float(delta)
 
 
-def huber_loss_forward(pred, target, reduction="mean", delta=1.0):
+def huber_loss_forward(pred: ArrayLike, target: ArrayLike, reduction: str = "mean",
+                       delta: float = 1.0) -> tuple[NDArray[Any], PairSaved]:
     """Huber loss: quadratic for |x - t| < delta, linear (slope delta) beyond."""
     op = "huber_loss"
     check_reduction(reduction, op)
@@ -186,9 +205,10 @@ def huber_loss_forward(pred, target, reduction="mean", delta=1.0):
     return reduce_rows(rows, reduction), PairSaved(reduction, diff=diff, active=(quad, d))
 
 
-def huber_loss_backward(saved, g, need_target=True):
+def huber_loss_backward(saved: PairSaved, g: ArrayLike, need_target: bool = True) -> tuple[NDArray[Any],
+                        NDArray[Any] | None]:
     """(dpred, dtarget) = (x - t, or delta sign(x - t) where |x - t| >= delta) g, negated for t."""
-    diff = saved.diff
+    diff: NDArray[Any] = saved.diff  # type: ignore[assignment]  # set by this loss's forward
     quad, d = saved.active
     dl = np.where(quad, diff, d * np.sign(diff)).astype(diff.dtype, copy=False)
     dl = dl * expand_upstream(g, saved.reduction, diff.size, diff.dtype)
@@ -200,7 +220,7 @@ _LOG_FLOOR = -100.0  # PyTorch clamps each log of binary_cross_entropy to >= -10
 _BCE_EPS = float(np.float32(1e-12))
 
 
-def bce_forward(probs, target, reduction="mean"):
+def bce_forward(probs: ArrayLike, target: ArrayLike, reduction: str = "mean") -> tuple[NDArray[Any], PairSaved]:
     """Binary cross-entropy on probabilities in [0, 1] (ValueError naming any other)."""
     op = "binary_cross_entropy"
     check_reduction(reduction, op)
@@ -217,19 +237,22 @@ def bce_forward(probs, target, reduction="mean"):
     return reduce_rows(rows, reduction), PairSaved(reduction, pred=x, target=t)
 
 
-def bce_backward(saved, g, need_target=False):
+def bce_backward(saved: PairSaved, g: ArrayLike, need_target: bool = False) -> tuple[NDArray[Any], NDArray[Any] | None]:
     """(dprobs, dtarget) = ((x - t) / max(x (1 - x), 1e-12) g, (log(1 - x) - log x) g)."""
-    x, t = saved.pred, saved.target
+    x: NDArray[Any] = saved.pred  # type: ignore[assignment]  # set by this loss's forward
+    t: NDArray[Any] = saved.target  # type: ignore[assignment]  # set by this loss's forward
     ge = expand_upstream(g, saved.reduction, x.size, x.dtype)
     dx = (x - t) / np.maximum(x * (1 - x), _BCE_EPS) * ge
-    dt = None
+    dt: NDArray[Any] | None = None
     if need_target:
         with np.errstate(divide="ignore"):
             dt = (np.log1p(-x) - np.log(x)) * ge  # unclamped, as PyTorch
     return dx, dt
 
 
-def _pair_loss(name, fwd, bwd, pred, target, reduction, **options):
+def _pair_loss(name: str, fwd: Callable[..., tuple[NDArray[Any], PairSaved]],
+               bwd: Callable[[PairSaved, NDArray[Any], bool], tuple[NDArray[Any], NDArray[Any] | None]],
+               pred: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str, **options: Any) -> Tensor:
     """A loss of (prediction, same-shaped target) as one graph node."""
     T = tensor_class()
     pt = pred if isinstance(pred, T) else wrap(floats(pred, name, "input"))
@@ -239,42 +262,45 @@ def _pair_loss(name, fwd, bwd, pred, target, reduction, **options):
     if grad_mode.enabled and (pt.requires_grad or (tt is not None and tt.requires_grad)):
         npd, ntg = pt.requires_grad, tt is not None and tt.requires_grad
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any] | None, NDArray[Any] | None]:
             dp, dtg = bwd(saved, g, ntg)
             return (dp if npd else None), (dtg if ntg else None)
         return record(loss, name, (pt, tt), backward, (pt,) if tt is None else (pt, tt))
     return wrap(loss)
 
 
-def mse_loss(pred, target, reduction="mean"):
+def mse_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """The Tensor op: mean((pred - target)^2); shapes must match exactly."""
     return _pair_loss("MseLossBackward", mse_loss_forward, mse_loss_backward, pred, target, reduction)
 
 
-def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+def binary_cross_entropy_with_logits(logits: Tensor | ArrayLike, target: Tensor | ArrayLike,
+                                     reduction: str = "mean") -> Tensor:
     """The Tensor op: softplus(x) - x t (stable BCE on logits); d/dx = sigmoid(x) - t."""
     return _pair_loss("BceWithLogitsBackward", bce_with_logits_forward, bce_with_logits_backward,
                       logits, target, reduction)
 
 
-def hinge_loss(scores, target, reduction="mean"):
+def hinge_loss(scores: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """The Tensor op: mean(relu(1 - t s)) with targets t in {-1, +1}."""
     return _pair_loss("HingeLossBackward", hinge_loss_forward, hinge_loss_backward,
                       scores, target, reduction)
 
 
-def l1_loss(pred, target, reduction="mean"):
+def l1_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean") -> Tensor:
     """The Tensor op: mean(|pred - target|); shapes must match exactly."""
     return _pair_loss("L1LossBackward", l1_loss_forward, l1_loss_backward, pred, target, reduction)
 
 
-def huber_loss(pred, target, reduction="mean", delta=1.0):
+def huber_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
     """The Tensor op: Huber loss with threshold ``delta`` (> 0); shapes must match exactly."""
     return _pair_loss("HuberLossBackward", huber_loss_forward, huber_loss_backward, pred, target, reduction,
                       delta=delta)
 
 
-def binary_cross_entropy(probs, target, reduction="mean"):
+def binary_cross_entropy(probs: Tensor | ArrayLike, target: Tensor | ArrayLike,
+                         reduction: str = "mean") -> Tensor:
     """The Tensor op: BCE on probabilities in [0, 1] (logs clamped to >= -100, as PyTorch)."""
     return _pair_loss("BinaryCrossEntropyBackward", bce_forward, bce_backward, probs, target, reduction)
 

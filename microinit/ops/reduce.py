@@ -12,7 +12,9 @@
     cumsum     y_k = sum_{i <= k} x_i         reversed cumulative sum of g
     argmax, argmin, all, any                  integer/bool results: no gradient
 
-``max``/``min`` of an integer or bool tensor keep its dtype (as in PyTorch). numpy's
+Integer and bool tensors follow PyTorch: ``max``/``min`` keep their dtype, ``sum``,
+``prod`` and ``cumsum`` give int64, and ``mean``, ``var`` and ``std`` refuse them
+(TypeError); no integer result requires grad. numpy's
 argument names (``axis``, ``keepdims``), PyTorch's behaviour: ``var``/``std`` default to
 the unbiased ``ddof=1`` (torch's ``correction=1``).
 
@@ -81,7 +83,16 @@ def _kept_shape(shape: tuple[int, ...], axis: int | Sequence[int] | None, keepdi
 
 
 def sum_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis`` (None = all); grad broadcasts back: d sum / dx_i = 1."""
+    """Sum over ``axis`` (None = all); grad broadcasts back: d sum / dx_i = 1. An
+    integer/bool tensor sums to int64 (as in PyTorch), with no gradient.
+
+    >>> import microinit as mi
+    >>> mi.tensor([True, True, False]).sum()
+    tensor(2, dtype=int64)
+    """
+    if t.data.dtype.kind in "iub":
+        a = native(t.data)
+        return wrap(np.asarray(a.sum(axis=norm_axis(axis, a.ndim, "sum"), keepdims=keepdims, dtype=np.int64)))
     a = fdata(t, "sum")
     axis = norm_axis(axis, a.ndim, "sum")
     out = np.asarray(a.sum(axis=axis, keepdims=keepdims))
@@ -97,7 +108,15 @@ def sum_(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = 
 
 
 def mean(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis``: sum / n, grad 1/n per element (an empty mean is NaN)."""
+    """Mean over ``axis``: sum / n, grad 1/n per element (an empty mean is NaN). An
+    integer/bool tensor is refused (TypeError), as PyTorch refuses it.
+
+    >>> import microinit as mi
+    >>> mi.tensor([1, 2]).mean()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    TypeError: mean: input dtype int64 is not a float dtype (PyTorch cannot infer ...); cast first, ...
+    """
+    _float_only(t, "mean")
     a = fdata(t, "mean")
     axis = axes = norm_axis(axis, a.ndim, "mean")
     n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
@@ -115,6 +134,13 @@ def mean(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = 
             return (full,)
         return record(out, "MeanBackward", (t,), backward)
     return wrap(out)
+
+
+def _float_only(t: Tensor, op: str) -> None:
+    """A TypeError for an integer/bool tensor where PyTorch has no integer result."""
+    if t.data.dtype.kind in "iub":
+        raise TypeError(f"{op}: input dtype {t.data.dtype} is not a float dtype (PyTorch cannot infer "
+                        f"the output dtype either); cast first, e.g. t.astype('float32').{op}()")
 
 
 def _extreme(t: Tensor, axis: int | Sequence[int] | None, keepdims: bool, fn: Callable[..., Any], op: str) -> Tensor:
@@ -205,6 +231,7 @@ def _moments(t: Tensor, axis: int | Sequence[int] | None, keepdims: bool, ddof: 
              op: str) -> tuple[NDArray[Any], tuple[int, ...] | None, NDArray[Any], float, NDArray[Any]]:
     if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer, float)):
         raise TypeError(f"{op}: ddof must be a number, got {type(ddof).__name__}")
+    _float_only(t, op)  # PyTorch: "std and var only support floating point" dtypes
     a = fdata(t, op)
     axes = norm_axis(axis, a.ndim, op)
     n = _group_size(a.shape, axes)
@@ -269,7 +296,12 @@ def prod(t: Tensor, axis: int | tuple[int, ...] | None = None, keepdims: bool = 
     >>> x = mi.tensor([2.0, 0.0, 3.0], requires_grad=True)
     >>> x.prod().backward(); x.grad
     array([0., 6., 0.], dtype=float32)
+
+    An integer/bool tensor multiplies in int64 (as in PyTorch), with no gradient.
     """
+    if t.data.dtype.kind in "iub":
+        a = native(t.data)
+        return wrap(np.asarray(a.prod(axis=norm_axis(axis, a.ndim, "prod"), keepdims=keepdims, dtype=np.int64)))
     a = fdata(t, "prod")
     axes = norm_axis(axis, a.ndim, "prod")
     out = np.asarray(a.prod(axis=axes, keepdims=keepdims))

@@ -28,10 +28,10 @@ reaches a kernel next needs no conversion.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import as_tensor, fdata, native
@@ -45,7 +45,7 @@ __all__ = ["reshape", "transpose", "getitem", "concatenate", "stack", "astype", 
            "unsqueeze", "expand", "flip", "pad", "tril", "triu", "torch_index"]
 
 
-def shape_arg(shape):
+def shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
     """``f(2, 3)`` and ``f((2, 3))`` alike: a tuple of ints.
 
     >>> shape_arg((2, 3)), shape_arg(((2, 3),))
@@ -78,37 +78,35 @@ def reshape(t: Tensor, *shape: int | Sequence[int]) -> Tensor:
 def transpose(t: Tensor, *axes: int | Sequence[int]) -> Tensor:
     """Permute dimensions (reverse them when no axes are given)."""
     a = native(t.data)
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = tuple(axes[0])
-    if not axes:
-        axes = tuple(range(a.ndim))[::-1]
+    given: tuple[Any, ...] = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    if not given:
+        perm: tuple[int, ...] = tuple(range(a.ndim))[::-1]
     else:
-        ok = all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in axes)
-        perm = tuple(int(x) % a.ndim for x in axes) if ok and a.ndim else ()
-        if not ok or len(axes) != a.ndim or any(not -a.ndim <= int(x) < a.ndim for x in axes) \
+        ok = all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in given)
+        perm = tuple(int(x) % a.ndim for x in given) if ok and a.ndim else ()
+        if not ok or len(given) != a.ndim or any(not -a.ndim <= int(x) < a.ndim for x in given) \
                 or sorted(perm) != list(range(a.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of the {a.ndim} dimension(s) "
+            raise ValueError(f"transpose: axes {given} are not a permutation of the {a.ndim} dimension(s) "
                              f"of a tensor of shape {a.shape}")
-        axes = perm
-    out = np.asarray(a.transpose(axes), order="C")
+    out = np.asarray(a.transpose(perm), order="C")
     if needs_grad(t):
-        inv = tuple(np.argsort(axes))
+        inv = tuple(np.argsort(perm))
         return record(out, "TransposeBackward", (t,), lambda g: (g.transpose(inv),))
     return wrap(out)
 
 
-def _is_advanced(i):
+def _is_advanced(i: object) -> bool:
     return isinstance(i, (np.ndarray, list))
 
 
-def _is_int(i):
+def _is_int(i: object) -> bool:
     """A Python/numpy integer, or a 0-d integer array (a 0-d index tensor: an integer in PyTorch)."""
     if isinstance(i, np.ndarray):
-        return i.ndim == 0 and i.dtype.kind in "iu"
+        return bool(i.ndim == 0 and i.dtype.kind in "iu")
     return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
 
 
-def torch_index(idx):
+def torch_index(idx: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
     """``idx`` split as PyTorch reads it: (integers-only step, rest) or None.
 
     numpy counts an integer as an advanced index, so ``t[0, :, [1, 2]]`` on a (2, 3, 4)
@@ -124,7 +122,8 @@ def torch_index(idx):
     """
     if not isinstance(idx, tuple) or not any(map(_is_int, idx)) or not any(map(_is_advanced, idx)):
         return None
-    first, rest = [], []
+    first: list[Any] = []
+    rest: list[Any] = []
     for i in idx:
         if _is_int(i):
             first.append(int(i))
@@ -166,7 +165,7 @@ def getitem(t: Tensor, idx: Any) -> Tensor:
     if needs_grad(t):
         shape, dt = a.shape, a.dtype
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             full = np.zeros(shape, dt)
             if split is not None:  # the integers' step is basic indexing: a view
                 np.add.at(full[split[0]], split[1], g)
@@ -179,7 +178,8 @@ def getitem(t: Tensor, idx: Any) -> Tensor:
     return wrap(out)
 
 
-def _join(tensors, axis, join, op):
+def _join(tensors: Sequence[Tensor | ArrayLike], axis: int, join: Callable[..., NDArray[Any]],
+          op: str) -> tuple[list[Tensor], list[NDArray[Any]], NDArray[Any]]:
     """(tensors, their float data, joined array) for concatenate/stack."""
     ts = [as_tensor(t, op) for t in tensors]
     if not ts:
@@ -227,7 +227,7 @@ def astype(t: Tensor, dt: np.dtype[Any]) -> Tensor:
     return wrap(out)
 
 
-def _view(t, out, node):
+def _view(t: Tensor, out: NDArray[Any], node: str) -> Tensor:
     """Record an op whose output is the input's numbers in another shape."""
     if needs_grad(t):
         shape = t.data.shape
@@ -257,7 +257,7 @@ def unsqueeze(t: Tensor, axis: int) -> Tensor:
     (2, 3, 1)
     """
     a = native(t.data) if not t.requires_grad else fdata(t, "unsqueeze")
-    ax = norm_axis(axis, a.ndim + 1, "unsqueeze")[0]
+    ax = norm_axis(axis, a.ndim + 1, "unsqueeze")[0]  # type: ignore[index]  # an int axis: never None
     return _view(t, a.reshape(a.shape[:ax] + (1,) + a.shape[ax:]), "UnsqueezeBackward")
 
 
@@ -269,16 +269,16 @@ def expand(t: Tensor, *shape: int | Sequence[int]) -> Tensor:
     >>> mi.tensor([[1.0], [2.0]]).expand(2, 3).tolist()
     [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
     """
-    shape = shape_arg(shape)
+    target = shape_arg(shape)
     a = native(t.data) if not t.requires_grad else fdata(t, "expand")
-    lead = len(shape) - a.ndim
+    lead = len(target) - a.ndim
     if lead < 0:
-        raise ValueError(f"expand: the target shape {shape} has fewer dimensions than the tensor {a.shape}")
-    want = tuple(a.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+        raise ValueError(f"expand: the target shape {target} has fewer dimensions than the tensor {a.shape}")
+    want = tuple(int(a.shape[i - lead]) if s == -1 and i >= lead else s for i, s in enumerate(target))
     try:
         out = np.array(np.broadcast_to(a, want), order="C")
     except ValueError:
-        raise ValueError(f"expand: a tensor of shape {a.shape} cannot be expanded to {shape}") from None
+        raise ValueError(f"expand: a tensor of shape {a.shape} cannot be expanded to {target}") from None
     if needs_grad(t):
         sa = a.shape
         return record(out, "ExpandBackward", (t,), lambda g: (unbroadcast(g, sa),))
@@ -334,7 +334,7 @@ def pad(t: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
     if needs_grad(t):
         inner = tuple(slice(b, b + d) for d, (b, _) in zip(a.shape, grow))
 
-        def backward(g):
+        def backward(g: NDArray[Any]) -> tuple[NDArray[Any]]:
             full = np.zeros(padded_shape, g.dtype)
             full[crop] = g
             return (np.asarray(full[inner], order="C"),)
@@ -342,7 +342,7 @@ def pad(t: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
     return wrap(out)
 
 
-def _triangle(t, diagonal, keep, op):
+def _triangle(t: Tensor, diagonal: int, keep: Callable[[NDArray[Any], int], NDArray[Any]], op: str) -> Tensor:
     if not _is_int(diagonal):
         raise TypeError(f"{op}: diagonal must be an int, got {diagonal!r}")
     a = native(t.data) if not t.requires_grad else fdata(t, op)

@@ -15,7 +15,8 @@
 
 The step functions (sign, floor, ceil, round) have derivative 0 wherever it exists,
 and PyTorch returns 0 everywhere; so does microinit. On an integer tensor they return
-an integer tensor (as PyTorch does), the others compute in float32.
+an integer tensor (as PyTorch does), the others compute in float32; on a bool tensor
+``sign`` is the tensor itself (bool) and floor/ceil/round raise TypeError, as in PyTorch.
 
     >>> import microinit as mi
     >>> x = mi.tensor([0.0, 1.0], requires_grad=True)
@@ -104,7 +105,13 @@ def exp2(t: Tensor) -> Tensor:
 
 
 def _step(t: Tensor, fn: Callable[[NDArray[Any]], Any], op: str) -> Tensor:
-    if t.data.dtype.kind in "iu":  # integers are their own floor/ceil/round
+    kind = t.data.dtype.kind
+    if kind == "b":  # PyTorch: sign keeps a bool tensor; floor/ceil/round have no bool kernel
+        if op != "sign":
+            raise TypeError(f"{op}: not supported on a bool tensor (as in PyTorch); cast with "
+                            f"astype('int64') or astype('float32') first")
+        return wrap(native(t.data).copy())
+    if kind in "iu":  # integers are their own floor/ceil/round
         return wrap(np.asarray(fn(native(t.data))))
     a = fdata(t, op)
     return unary(t, np.asarray(fn(a)), lambda: np.zeros_like(a), op.capitalize() + "Backward")

@@ -1,10 +1,13 @@
 # Type stub for the compiled module _snapshot.pyx: the Tape (Wengert list) of a graph.
 from typing import Any
 
+from typing_extensions import disjoint_base
+
 from numpy.typing import ArrayLike, NDArray
 
 from microinit.scalar._value import Value
 
+@disjoint_base  # a compiled (cdef) class: its layout is its own (PEP 800)
 class Tape:
     def __len__(self) -> int: ...
     def backward(self, seed: float = ...) -> NDArray[Any]: ...

@@ -1,12 +1,17 @@
 # Type stub for the compiled module _value.pyx: the micrograd-compatible Value.
-from typing import Iterable, NoReturn, Sequence, Union
+from typing import ClassVar, Iterable, NoReturn, Sequence, Union, final
 
 from microinit.scalar._graph import Node
 from microinit.scalar._snapshot import Tape
 
 _Number = Union[int, float]
 
+OPS: dict[str, int]       # op name -> the code a tape stores
+OP_NAMES: dict[int, str]  # and back
+
+@final
 class Value(Node):
+    __array_ufunc__: ClassVar[None]  # numpy defers to Value's own operators
     def __init__(self, data: _Number, _children: tuple[()] = ..., _op: str = ..., label: str = ...) -> None: ...
     label: str
     @property
@@ -31,8 +36,8 @@ class Value(Node):
     def __rtruediv__(self, other: Value | _Number) -> Value: ...
     def __neg__(self) -> Value: ...
     def __pos__(self) -> Value: ...
-    def __pow__(self, other: _Number, modulo: None = ...) -> Value: ...
-    def __rpow__(self, other: object, modulo: None = ...) -> NoReturn: ...  # always TypeError
+    def __pow__(self, other: _Number, modulo: None = ..., /) -> Value: ...
+    def __rpow__(self, other: object, modulo: None = ..., /) -> NoReturn: ...  # always TypeError
     def __abs__(self) -> Value: ...
     def relu(self) -> Value: ...
     def leaky_relu(self, negative_slope: float = ...) -> Value: ...

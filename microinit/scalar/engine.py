@@ -27,14 +27,16 @@ The differences from micrograd's ``engine.py`` are deliberate:
   operand is a constant saved in the node (``a + 1``, ``2 * a``), not a leaf. The
   numbers are micrograd's: ``a / b`` is computed as ``a * b**-1``, as micrograd does.
 """
+from __future__ import annotations
+
 import math
 import numbers
-from typing import Callable
+from typing import Callable, Iterable
 
 from microinit.scalar.ieee import ieee_div, ieee_exp, ieee_log, ieee_pow, ieee_sqrt, sigmoid
 
 
-def pow_grad(x, p):
+def pow_grad(x: float, p: float) -> float:
     """d/dx x**p = p * x**(p - 1), and 0 when p == 0 (never 0 * inf at x = 0).
 
     >>> pow_grad(3.0, 2.0), pow_grad(0.0, 0.0)
@@ -70,7 +72,7 @@ DERIVATIVES: dict[str, Callable[[float, float, float, float], tuple[float, float
 }
 
 # How `_op` shows an op, as in micrograd ('+', '*', 'ReLU', '**2', ...).
-_SYMBOLS = {"leaf": "", "add": "+", "addc": "+", "mul": "*", "mulc": "*", "sub": "-",
+_SYMBOLS: dict[str, str] = {"leaf": "", "add": "+", "addc": "+", "mul": "*", "mulc": "*", "sub": "-",
             "rsubc": "-", "div": "/", "rdivc": "/", "relu": "ReLU"}
 
 
@@ -82,8 +84,15 @@ class Value:
     """
 
     __slots__ = ("data", "grad", "op", "constant", "_inputs", "label")
+    data: float
+    grad: float
+    op: str
+    constant: float | None
+    _inputs: tuple[Value, ...]
+    label: str
 
-    def __init__(self, data, _children=(), _op="leaf", label="", _constant=None):
+    def __init__(self, data: float, _children: Iterable[Value] = (), _op: str = "leaf", label: str = "",
+                 _constant: float | None = None) -> None:
         if isinstance(data, Value) or not isinstance(data, numbers.Real):
             raise TypeError(f"Value(data): data must be a real number (int or float), "
                             f"got {type(data).__name__}")
@@ -95,110 +104,110 @@ class Value:
         self.label = label
 
     @property
-    def _prev(self):
+    def _prev(self) -> set[Value]:
         return set(self._inputs)
 
     @_prev.setter
-    def _prev(self, children):
+    def _prev(self, children: Iterable[Value]) -> None:
         self._inputs = tuple(children)
 
     @property
-    def _op(self):
+    def _op(self) -> str:
         if self.op == "pow":
             return f"**{self.constant:g}"
         return _SYMBOLS.get(self.op, self.op)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
     # -- ops between two Values, or a Value and a number (saved as a constant) ------
-    def __add__(self, other):
+    def __add__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
             return Value(self.data + other.data, (self, other), "add")
         if isinstance(other, numbers.Real):
             return Value(self.data + other, (self,), "addc", _constant=float(other))
         return NotImplemented
 
-    def __mul__(self, other):
+    def __mul__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
             return Value(self.data * other.data, (self, other), "mul")
         if isinstance(other, numbers.Real):
             return Value(self.data * other, (self,), "mulc", _constant=float(other))
         return NotImplemented
 
-    def __sub__(self, other):
+    def __sub__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
             return Value(self.data - other.data, (self, other), "sub")
         if isinstance(other, numbers.Real):
             return self + (-other)          # a - c is a + (-c), bit for bit
         return NotImplemented
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: Value | float) -> Value:
         if isinstance(other, Value):        # a * b**-1, as micrograd computes it
             return Value(self.data * ieee_pow(other.data, -1.0), (self, other), "div")
         if isinstance(other, numbers.Real):
             return self * ieee_pow(float(other), -1.0)
         return NotImplemented
 
-    def __radd__(self, other):              # other + self
+    def __radd__(self, other: Value | float) -> Value:              # other + self
         return self + other
 
-    def __rmul__(self, other):              # other * self
+    def __rmul__(self, other: Value | float) -> Value:              # other * self
         return self * other
 
-    def __rsub__(self, other):              # other - self
+    def __rsub__(self, other: Value | float) -> Value:              # other - self
         if isinstance(other, numbers.Real):
             return Value(other - self.data, (self,), "rsubc", _constant=float(other))
         return NotImplemented
 
-    def __rtruediv__(self, other):          # other / self = self**-1 * other
+    def __rtruediv__(self, other: Value | float) -> Value:          # other / self = self**-1 * other
         if isinstance(other, numbers.Real):
             return Value(ieee_pow(self.data, -1.0) * other, (self,), "rdivc",
                          _constant=float(other))
         return NotImplemented
 
-    def __neg__(self):
+    def __neg__(self) -> Value:
         return Value(-self.data, (self,), "neg")
 
-    def __pow__(self, p):
+    def __pow__(self, p: float) -> Value:
         if isinstance(p, Value) or not isinstance(p, numbers.Real):
             raise TypeError(f"Value ** {type(p).__name__}: the exponent must be an int "
                             "or float (for a Value exponent y use (y * x.log()).exp())")
         return Value(ieee_pow(self.data, float(p)), (self,), "pow", _constant=float(p))
 
-    def __abs__(self):
+    def __abs__(self) -> Value:
         return self.abs()
 
     # -- functions of one Value ------------------------------------------------------
-    def relu(self):
+    def relu(self) -> Value:
         # "<= 0" so that relu(nan) is nan (IEEE), as in activations.pxd
         return Value(0.0 if self.data <= 0 else self.data, (self,), "relu")
 
-    def leaky_relu(self, negative_slope=0.01):
+    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         s = float(negative_slope)
         return Value(self.data if self.data > 0 else s * self.data, (self,), "leaky_relu",
                      _constant=s)
 
-    def tanh(self):
+    def tanh(self) -> Value:
         return Value(math.tanh(self.data), (self,), "tanh")
 
-    def sigmoid(self):
+    def sigmoid(self) -> Value:
         return Value(sigmoid(self.data), (self,), "sigmoid")
 
-    def exp(self):
+    def exp(self) -> Value:
         return Value(ieee_exp(self.data), (self,), "exp")
 
-    def log(self):
+    def log(self) -> Value:
         return Value(ieee_log(self.data), (self,), "log")
 
-    def sqrt(self):
+    def sqrt(self) -> Value:
         return Value(ieee_sqrt(self.data), (self,), "sqrt")
 
-    def abs(self):
+    def abs(self) -> Value:
         return Value(abs(self.data), (self,), "abs")
 
     # -- backpropagation ---------------------------------------------------------------
-    def backward(self):
+    def backward(self) -> None:
         """Add d self / d node to ``node.grad`` for every node of the graph."""
         order = topological_order(self)      # every node after its inputs; self last
         slot = {id(node): i for i, node in enumerate(order)}
@@ -214,13 +223,13 @@ class Value:
         for node, g in zip(order, grads):
             node.grad += g
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set ``grad = 0`` on this node and every node it depends on."""
         for node in topological_order(self):
             node.grad = 0.0
 
 
-def operands(node):
+def operands(node: Value) -> tuple[float, float, float, float]:
     """``(a, b, y, c)`` for ``DERIVATIVES[node.op]``: the inputs' data (0.0 where
     there is none), the node's own data and its constant (0.0 if none)."""
     ins = node._inputs
@@ -230,7 +239,7 @@ def operands(node):
     return a, b, node.data, c
 
 
-def topological_order(root):
+def topological_order(root: Value) -> list[Value]:
     """The nodes of the graph ending at ``root``, each after its inputs (``root``
     last). An iterative depth-first search, inputs in order -- no recursion, so a
     100,000-node chain is fine. A node is "open" while its inputs are being
@@ -240,8 +249,9 @@ def topological_order(root):
     >>> [node.op for node in topological_order(y)]
     ['leaf', 'mul', 'addc']
     """
-    order = []
-    done, open_ = set(), {id(root)}
+    order: list[Value] = []
+    done: set[int] = set()
+    open_ = {id(root)}
     stack = [(root, 0)]                 # (node, index of the next input to visit)
     while stack:
         node, k = stack.pop()

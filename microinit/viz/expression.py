@@ -9,28 +9,35 @@ is accepted (numbers, names, + - * / **, unary minus, and the functions in
 ``FUNCTIONS``); nothing is ever evaluated as Python. A bad expression raises
 ``ExpressionError`` (a ValueError) whose message points at the column.
 """
+from __future__ import annotations
+
 import ast
+from typing import Mapping, Union
 
 from microinit.scalar import Value
 from microinit.scalar.tape import ieee_div, ieee_pow
 
 # name -> (fewest, most) arguments
-FUNCTIONS = {
+FUNCTIONS: dict[str, tuple[int, int]] = {
     "tanh": (1, 1), "relu": (1, 1), "sigmoid": (1, 1), "exp": (1, 1), "log": (1, 1),
     "sqrt": (1, 1), "abs": (1, 1), "leaky_relu": (1, 2),
 }
+
+
+#: what a subexpression evaluates to: a node of the graph, or a plain number
+Operand = Union[Value, float]
 
 
 class ExpressionError(ValueError):
     """A bad expression; the message shows where."""
 
 
-def _where(source, node, message):
+def _where(source: str, node: ast.AST, message: str) -> ExpressionError:
     col = getattr(node, "col_offset", 0)
     return ExpressionError(f"{message} (column {col + 1})\n  {source}\n  {' ' * col}^")
 
 
-def parse_expression(source, variables):
+def parse_expression(source: str, variables: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
     """Build the graph of ``source`` over ``variables`` (name -> number).
 
     Grammar: numbers, variable names, ``+ - * / **``, unary ``-``/``+``, parentheses
@@ -47,19 +54,19 @@ def parse_expression(source, variables):
         col = (err.offset or 1) - 1
         raise ExpressionError(f"invalid syntax: {err.msg} (column {col + 1})\n  {source}\n"
                               f"  {' ' * col}^") from None
-    leaves = {}
+    leaves: dict[str, Value] = {}
 
-    def leaf(name):
+    def leaf(name: str) -> Value:
         if name not in leaves:
             leaves[name] = Value(float(variables[name]), label=name)
         return leaves[name]
 
-    def labelled(v, node):
+    def labelled(v: Operand, node: ast.AST) -> Operand:
         if isinstance(v, Value) and not v.label:
             v.label = ast.get_source_segment(source, node) or ""
         return v
 
-    def ev(node):
+    def ev(node: ast.AST) -> Operand:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise _where(source, node, f"only numbers are allowed, not {node.value!r}")
@@ -122,7 +129,7 @@ def parse_expression(source, variables):
     return out, leaves
 
 
-def _number_op(kind, a, b):
+def _number_op(kind: str, a: float, b: float) -> float:
     # numbers combined with numbers stay numbers (IEEE, as in the engine)
     if kind == "+":
         return a + b

@@ -20,11 +20,15 @@ touching any ``.grad``: ``trace`` is built on it.
 Graphs larger than ``max_nodes`` (500 by default) are refused with a ValueError: a
 drawing that large is unreadable, and a page with it slow.
 """
+from __future__ import annotations
+
 import math
 import numbers
 from dataclasses import dataclass, field
+from typing import Any, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from microinit.autograd.graph import inputs_of
 from microinit.scalar import Value
@@ -33,9 +37,11 @@ from microinit.scalar.tape import FORMULA, OP_NAMES, local_derivatives, record, 
 from microinit.tensor import Tensor
 
 MAX_NODES = 500
+#: a node of either scalar engine
+AnyValue = Union[Value, engine.Value]
 
 
-def fmt(x, digits=6):
+def fmt(x: float | str, digits: int = 6) -> str:
     """A number as short text: ``digits`` significant digits; inf and nan as Python writes them.
 
     >>> fmt(2.0), fmt(1 / 3), fmt(1 / 3, 3), fmt(float("-inf"))
@@ -49,7 +55,7 @@ def fmt(x, digits=6):
     return f"{x:.{digits}g}"
 
 
-def op_text(op_name, constant):
+def op_text(op_name: str, constant: float | None) -> str:
     """The op as a formula of its inputs ``a``, ``b`` with its constant filled in.
 
     >>> op_text("addc", -1.0), op_text("mul", None), op_text("leaf", None)
@@ -61,7 +67,7 @@ def op_text(op_name, constant):
     return formula or "leaf"
 
 
-def node_labels(nodes):
+def node_labels(nodes: Sequence[AnyValue]) -> list[str]:
     """A printable name per node: its label, or ``#i`` (its position in topological order)."""
     return [n.label if n.label else f"#{i}" for i, n in enumerate(nodes)]
 
@@ -71,19 +77,19 @@ class GraphNode:
     index: int            # position in Graph.nodes
     label: str            # the node's label, or #index
     op: str               # scalars: the formula ("a * b", "tanh(a)", "leaf"); tensors: grad_fn
-    data: object          # scalars: the float; tensors: text (shape, dtype, norm)
-    grad: object          # scalars: the float; tensors: text (norm), "none" before backward
-    inputs: tuple = ()    # positions of the inputs, in the op's order (a, b, ...)
+    data: float | str     # scalars: the float; tensors: text (shape, dtype, norm)
+    grad: float | str     # scalars: the float; tensors: text (norm), "none" before backward
+    inputs: tuple[int, ...] = ()    # positions of the inputs, in the op's order (a, b, ...)
 
 
 @dataclass
 class Graph:
-    nodes: list = field(default_factory=list)   # GraphNode, topological order, root last
+    nodes: list[GraphNode] = field(default_factory=list)   # topological order, root last
     kind: str = "value"                         # "value" (a scalar engine) or "tensor"
 
-    def users(self):
+    def users(self) -> list[list[int]]:
         """For each node, the positions of the nodes that take it as an input."""
-        out = [[] for _ in self.nodes]
+        out: list[list[int]] = [[] for _ in self.nodes]
         for n in self.nodes:
             for i in n.inputs:
                 out[i].append(n.index)
@@ -106,7 +112,8 @@ class ScalarTape:
     (['leaf', 'mul'], [6.0, 1.0])
     """
 
-    def __init__(self, root, max_nodes=MAX_NODES, what="trace"):
+    def __init__(self, root: AnyValue, max_nodes: int = MAX_NODES, what: str = "trace") -> None:
+        self.tape: Any  # the compiled engine's Tape or the readable engine's PyTape
         if isinstance(root, Value):
             self.tape = root.tape()        # the compiled engine's snapshot
             self.compiled = True
@@ -116,7 +123,7 @@ class ScalarTape:
         else:
             raise TypeError(f"{what}: expected a microinit Value (microinit.Value or "
                             f"microinit.scalar.engine.Value), got {type(root).__name__}")
-        self.nodes = list(self.tape.nodes)
+        self.nodes: list[AnyValue] = list(self.tape.nodes)
         if len(self.nodes) > max_nodes:
             raise ValueError(f"{what}: the graph has {len(self.nodes)} nodes, more than "
                              f"max_nodes={max_nodes}; a picture that large is unreadable "
@@ -126,18 +133,19 @@ class ScalarTape:
         self.values = [float(v) for v in _as_list(self.tape.values)]
         self.labels = node_labels(self.nodes)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.nodes)
 
-    def gradients(self):
+    def gradients(self) -> list[float]:
         if self.compiled:
-            return self.tape.backward().tolist()    # into the tape's own buffer
+            grads: list[float] = self.tape.backward().tolist()    # into the tape's own buffer
+            return grads
         return replay(self.tape)
 
-    def local(self):
+    def local(self) -> list[tuple[float, float]]:
         if self.compiled:
-            return [tuple(row) for row in self.tape.local_derivatives().tolist()]
-        out = []
+            return [(row[0], row[1]) for row in self.tape.local_derivatives().tolist()]
+        out: list[tuple[float, float]] = []
         for i, op in enumerate(self.ops):
             if op == "leaf":
                 out.append((0.0, 0.0))
@@ -148,13 +156,13 @@ class ScalarTape:
                                          self.values[i], c if c is not None else 0.0))
         return out
 
-    def op_texts(self):
+    def op_texts(self) -> list[str]:
         return [op_text(op, node.constant) for op, node in zip(self.ops, self.nodes)]
 
-    def graph(self, grads=None):
+    def graph(self, grads: Sequence[float] | None = None) -> Graph:
         """The ``Graph``: each node's grad is ``grads[i]`` if given, else its ``.grad``."""
         texts = self.op_texts()
-        nodes = []
+        nodes: list[GraphNode] = []
         for i, node in enumerate(self.nodes):
             ins = tuple(k for k in self.inputs[i] if k >= 0)
             grad = float(grads[i]) if grads is not None else float(node.grad)
@@ -162,17 +170,17 @@ class ScalarTape:
         return Graph(nodes, "value")
 
 
-def _as_list(column):
-    return column.tolist() if hasattr(column, "tolist") else column
+def _as_list(column: Any) -> list[Any]:
+    return list(column.tolist() if hasattr(column, "tolist") else column)
 
 
 # --- tensor graphs -----------------------------------------------------------------------------
 
-def tensor_order(root, max_nodes=MAX_NODES, what="draw"):
+def tensor_order(root: Tensor, max_nodes: int = MAX_NODES, what: str = "draw") -> list[Tensor]:
     """The Tensors of ``root``'s graph, leaves included, each after its parents."""
     GREY, BLACK = 1, 2
     state = {id(root): GREY}
-    order = []
+    order: list[Tensor] = []
     stack = [(root, iter(inputs_of(root)))]
     while stack:
         t, it = stack[-1]
@@ -195,16 +203,16 @@ def tensor_order(root, max_nodes=MAX_NODES, what="draw"):
     return order
 
 
-def _norm_text(array):
+def _norm_text(array: ArrayLike) -> str:
     a = np.asarray(array, dtype=np.float64)
     return fmt(float(np.sqrt(np.sum(a * a))), 4)
 
 
-def tensor_graph(root, max_nodes=MAX_NODES, what="draw"):
+def tensor_graph(root: Tensor, max_nodes: int = MAX_NODES, what: str = "draw") -> Graph:
     """The ``Graph`` of a Tensor: shapes and norms (``|x|``, ``|g|``: Frobenius) as text."""
     order = tensor_order(root, max_nodes, what)
     slot = {id(t): i for i, t in enumerate(order)}
-    nodes = []
+    nodes: list[GraphNode] = []
     for i, t in enumerate(order):
         op = t.grad_fn or ("leaf" if t.requires_grad else "constant")
         data = f"{tuple(t.shape)} {t.dtype} |x| {_norm_text(t.data)}"
@@ -214,7 +222,7 @@ def tensor_graph(root, max_nodes=MAX_NODES, what="draw"):
     return Graph(nodes, "tensor")
 
 
-def graph_of(root, max_nodes=MAX_NODES, what="draw"):
+def graph_of(root: AnyValue | Tensor, max_nodes: int = MAX_NODES, what: str = "draw") -> Graph:
     """The ``Graph`` of a Value (either engine) or a Tensor, with grads as they are now."""
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, numbers.Integral) or max_nodes < 1:
         raise ValueError(f"{what}: max_nodes must be a positive int, got {max_nodes!r}")

@@ -25,12 +25,21 @@ DOM contract (for tests, and for people who script the page):
     >>> page.startswith("<!doctype html>"), 'id="next"' in page, "http" in page
     (True, True, False)
 """
+from __future__ import annotations
+
 import html
 import json
 import re
+from typing import TYPE_CHECKING, Any, Mapping
 
-from microinit.viz.graph import fmt
+from microinit.viz.graph import Graph, fmt
 from microinit.viz.svg import DIGITS, layout_of, render
+
+if TYPE_CHECKING:  # annotations only: steps.py imports this module when a page is asked for
+    from microinit.viz.steps import Contribution, Step, Trace
+
+#: one step of the page, as the script reads it (JSON)
+PageStep = dict[str, Any]
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.2rem; color: #222;
@@ -143,10 +152,10 @@ _SYMBOL = re.compile(r"\b[abcy]\b")
 _PLAIN = re.compile(r"[\w#.]+")
 
 
-def _substitute(formula, names):
+def _substitute(formula: str, names: Mapping[str, str]) -> str:
     """``formula`` with each of a, b, c, y replaced by ``names[...]`` (text), in parentheses
     unless it is a plain name or number: ``1 - y**2`` -> ``1 - o**2``, ``a * b`` -> ``2 * (-3)``."""
-    def name(m):
+    def name(m: re.Match[str]) -> str:
         text = names.get(m.group(0))
         if text is None:
             return m.group(0)
@@ -154,22 +163,23 @@ def _substitute(formula, names):
     return _SYMBOL.sub(name, formula)
 
 
-def _step_names(step):
+def _step_names(step: Step) -> dict[str, str]:
     """The names of a backward step's formula symbols: its inputs' labels, constant, label."""
     names = {c.name: c.label for c in step.inputs}
     names["y"] = step.label
-    if getattr(step.node, "constant", None) is not None:
-        names["c"] = fmt(step.node.constant)
+    constant = getattr(step.node, "constant", None)
+    if constant is not None:
+        names["c"] = fmt(constant)
     return names
 
 
-def _wrt(step, c):
+def _wrt(step: Step, c: Contribution) -> str:
     """'d o/d n', with the input's name added where one node is both inputs (x * x)."""
     twice = len(step.inputs) == 2 and step.inputs[0].slot == step.inputs[1].slot
     return f"d {step.label}/d {c.label}" + (f" (as {c.name})" if twice else "")
 
 
-def _local(step, c):
+def _local(step: Step, c: Contribution) -> str:
     """A local derivative as 'formula = number' (the formula in the graph's names), or just
     the number when the two read the same."""
     number = fmt(c.local)
@@ -177,9 +187,10 @@ def _local(step, c):
     return number if formula in ("", number) else f"{formula} = {number}"
 
 
-def forward_steps(graph):
+def forward_steps(graph: Graph) -> list[PageStep]:
     """One step per node in topological order: how its value is computed."""
-    out, n = [], len(graph.nodes)
+    out: list[PageStep] = []
+    n = len(graph.nodes)
     for k, node in enumerate(graph.nodes):
         head = f"forward {k + 1} of {n}: "
         if node.op == "leaf":
@@ -197,10 +208,11 @@ def forward_steps(graph):
     return out
 
 
-def backward_steps(trace):
+def backward_steps(trace: Trace) -> list[PageStep]:
     """One step per node from the output back: the chain rule that gives its gradient."""
-    received = {}                       # slot -> [(user step, contribution)], filled as we go
-    out, n = [], len(trace.steps)
+    received: dict[int, list[tuple[Step, Contribution]]] = {}  # slot -> users, filled as we go
+    out: list[PageStep] = []
+    n = len(trace.steps)
     for s in trace.steps:
         head = f"backward {s.index + 1} of {n}: "
         title = head + f"d out/d {s.label} = {fmt(s.upstream)}"
@@ -235,13 +247,13 @@ def backward_steps(trace):
     return out
 
 
-def _json_for_script(data):
+def _json_for_script(data: object) -> str:
     # inside <script>, "</script>" (or "<!--") in a label must not end the element
     text = json.dumps(data, allow_nan=False)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def trace_page(trace, title="microinit trace"):
+def trace_page(trace: Trace, title: str = "microinit trace") -> str:
     """The whole page for ``trace`` (a ``microinit.viz.steps.Trace``) as a string."""
     graph = trace.graph
     if graph is None:
@@ -286,9 +298,9 @@ blue: the nodes it reads from or passes gradient to. <i>data</i> appears as the 
 """
 
 
-def notebook_frame(trace):
+def notebook_frame(trace: Trace) -> str:
     """The page inside a sandboxed ``<iframe srcdoc>`` for Jupyter: its script and ids stay
     apart from the notebook's, and it still needs no file or network."""
-    height = layout_of(trace.graph).height + 330
+    height = layout_of(trace.graph).height + 330  # type: ignore[arg-type]  # (a Trace of trace() has one)
     return (f'<iframe srcdoc="{html.escape(trace_page(trace), quote=True)}" sandbox="allow-scripts" '
             f'style="width: 100%; height: {height:.0f}px; border: 0"></iframe>')

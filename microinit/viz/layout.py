@@ -21,7 +21,14 @@ their order and each column is centred vertically.
     >>> lay.boxes[2].x > lay.boxes[0].x + 40           # the op is right of its inputs
     True
 """
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from typing import Sequence
+
+Point = tuple[float, float]
+#: per edge of the graph: (input, node, port, the layered nodes the edge passes through)
+Chain = tuple[int, int, int, list[int]]
 
 # How many left/right sweep pairs the ordering tries (more rarely helps on small graphs).
 SWEEPS = 6
@@ -35,11 +42,11 @@ class Box:
     height: float
 
     @property
-    def left_mid(self):
+    def left_mid(self) -> Point:
         return (self.x, self.y + self.height / 2)
 
     @property
-    def right_mid(self):
+    def right_mid(self) -> Point:
         return (self.x + self.width, self.y + self.height / 2)
 
 
@@ -47,20 +54,20 @@ class Box:
 class Edge:
     source: int                                   # node positions: source is an input of target
     target: int
-    points: list = field(default_factory=list)    # (x, y) from the source's right side to the target's left
+    points: list[Point] = field(default_factory=list)    # (x, y) from the source's right side to the target's left
     port: int = 0                                 # which input of the target (0 for a, 1 for b)
 
 
 @dataclass
 class Layout:
-    boxes: list        # Box per node
-    edges: list        # Edge per (input, node) pair
-    layers: list       # layer (column) per node
+    boxes: list[Box]     # Box per node
+    edges: list[Edge]    # Edge per (input, node) pair
+    layers: list[int]    # layer (column) per node
     width: float
     height: float
 
 
-def assign_layers(inputs):
+def assign_layers(inputs: Sequence[Sequence[int]]) -> list[int]:
     """Layer per node: longest path from the sources, then each node pulled right to
     one before its nearest user. ``inputs[i]`` are the inputs of node ``i``; the nodes
     must be in topological order (inputs first)."""
@@ -72,7 +79,7 @@ def assign_layers(inputs):
                 raise ValueError(f"layout: node {i} has input {k}, which does not come before "
                                  "it (the nodes must be in topological order)")
             layer[i] = max(layer[i], layer[k] + 1)
-    users = [[] for _ in range(n)]
+    users: list[list[int]] = [[] for _ in range(n)]
     for i, ins in enumerate(inputs):
         for k in ins:
             users[k].append(i)
@@ -82,7 +89,7 @@ def assign_layers(inputs):
     return layer
 
 
-def _crossings(order, down):
+def _crossings(order: list[list[int]], down: list[list[int]]) -> int:
     """Edge crossings between consecutive layers: pairs of segments whose ends are
     in opposite order."""
     total = 0
@@ -96,19 +103,20 @@ def _crossings(order, down):
     return total
 
 
-def _sweep(order, neighbours, columns):
+def _sweep(order: list[list[int]], neighbours: list[list[int]], columns: list[tuple[int, int]]) -> None:
     for col in columns:
         prev = {v: p for p, v in enumerate(order[col[0]])}
         here = order[col[1]]
 
-        def barycenter(v, p):
+        def barycenter(v: int, p: int) -> float:
             near = [prev[w] for w in neighbours[v] if w in prev]
             return sum(near) / len(near) if near else p   # no neighbour: stay put
         keyed = sorted(range(len(here)), key=lambda p: (barycenter(here[p], p), p))
         order[col[1]] = [here[p] for p in keyed]
 
 
-def layered(inputs, sizes, gap_x=56.0, gap_y=16.0, margin=12.0, dummy_height=6.0):
+def layered(inputs: Sequence[Sequence[int]], sizes: Sequence[tuple[float, float]], gap_x: float = 56.0,
+            gap_y: float = 16.0, margin: float = 12.0, dummy_height: float = 6.0) -> Layout:
     """The ``Layout`` of a DAG: ``inputs[i]`` the inputs of node ``i`` (topological order),
     ``sizes[i]`` its box's ``(width, height)``."""
     n = len(inputs)
@@ -117,9 +125,9 @@ def layered(inputs, sizes, gap_x=56.0, gap_y=16.0, margin=12.0, dummy_height=6.0
     layer = assign_layers(inputs)
     # the layered graph: real nodes 0..n-1, then dummies; down[v] = next-layer neighbours
     node_layer = list(layer)
-    down = [[] for _ in range(n)]
-    up = [[] for _ in range(n)]
-    chains = []                                    # per edge: the nodes it passes through
+    down: list[list[int]] = [[] for _ in range(n)]
+    up: list[list[int]] = [[] for _ in range(n)]
+    chains: list[Chain] = []                       # per edge: the nodes it passes through
     for i, ins in enumerate(inputs):
         for port, k in enumerate(ins):
             chain = [k]
@@ -134,7 +142,7 @@ def layered(inputs, sizes, gap_x=56.0, gap_y=16.0, margin=12.0, dummy_height=6.0
                 up[b].append(a)
             chains.append((k, i, port, chain))
     depth = max(node_layer) + 1 if node_layer else 0
-    order = [[] for _ in range(depth)]
+    order: list[list[int]] = [[] for _ in range(depth)]
     for v, col in enumerate(node_layer):
         order[col].append(v)
     best, best_cross = [list(c) for c in order], _crossings(order, down)
@@ -149,20 +157,23 @@ def layered(inputs, sizes, gap_x=56.0, gap_y=16.0, margin=12.0, dummy_height=6.0
     return _place(best, node_layer, inputs, sizes, chains, layer, gap_x, gap_y, margin, dummy_height)
 
 
-def _place(order, node_layer, inputs, sizes, chains, layer, gap_x, gap_y, margin, dummy_height):
+def _place(order: list[list[int]], node_layer: list[int], inputs: Sequence[Sequence[int]],
+           sizes: Sequence[tuple[float, float]], chains: list[Chain], layer: list[int], gap_x: float, gap_y: float,
+           margin: float, dummy_height: float) -> Layout:
     n = len(inputs)
-    def size(v):
+    def size(v: int) -> tuple[float, float]:
         return sizes[v] if v < n else (0.0, dummy_height)
 
     widths = [max([size(v)[0] for v in col] + [0.0]) for col in order]
     heights = [sum(size(v)[1] for v in col) + gap_y * max(len(col) - 1, 0) for col in order]
     tallest = max(heights + [0.0])
-    col_x, x = [], margin
+    col_x: list[float] = []
+    x = margin
     for w in widths:
         col_x.append(x)
         x += w + gap_x
-    centre = {}                                     # v -> (x, y) of its box's centre
-    boxes = [None] * n
+    centre: dict[int, Point] = {}                   # v -> (x, y) of its box's centre
+    placed: list[Box | None] = [None] * n
     for c, col in enumerate(order):
         y = margin + (tallest - heights[c]) / 2
         for v in col:
@@ -170,9 +181,10 @@ def _place(order, node_layer, inputs, sizes, chains, layer, gap_x, gap_y, margin
             cx = col_x[c] + widths[c] / 2
             centre[v] = (cx, y + h / 2)
             if v < n:
-                boxes[v] = Box(cx - w / 2, y, float(w), float(h))
+                placed[v] = Box(cx - w / 2, y, float(w), float(h))
             y += h + gap_y
-    edges = []
+    boxes: list[Box] = placed  # type: ignore[assignment]  # every real node is in a layer: all placed
+    edges: list[Edge] = []
     for k, i, port, chain in chains:
         # the inputs of a node enter its left side spread out, in the op's order (a above b)
         target = boxes[i]

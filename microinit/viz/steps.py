@@ -28,14 +28,18 @@ the same local derivatives. ``Trace.save_html(path)`` writes the same walk -- fo
 pass, then backward -- as one clickable page (``microinit.viz.html``); in Jupyter the
 trace shows itself as that page.
 """
+from __future__ import annotations
+
+import os
 from dataclasses import dataclass, field
+from typing import Callable, Iterator
 
 from microinit._atomic import atomic_write
-from microinit.viz.graph import MAX_NODES, ScalarTape, fmt
+from microinit.viz.graph import MAX_NODES, AnyValue, Graph, ScalarTape, fmt
 
 # The local derivative of each op with respect to its inputs, as a formula (y the op's
 # output, a and b its inputs, c its constant): the "why" beside each number.
-LOCAL_FORMULA = {
+LOCAL_FORMULA: dict[str, tuple[str, ...]] = {
     "add": ("1", "1"), "mul": ("b", "a"), "sub": ("1", "-1"), "div": ("1/b", "-a/b**2"),
     "neg": ("-1",), "addc": ("1",), "mulc": ("c",), "rsubc": ("-1",), "rdivc": ("-c/a**2",),
     "pow": ("c * a**(c-1)",), "relu": ("1 if a > 0 else 0",), "tanh": ("1 - y**2",),
@@ -50,7 +54,7 @@ LOCAL_FORMULA = {
 class Contribution:
     """What one step adds to one input's gradient: ``local * upstream``."""
     name: str            # "a" or "b": which input of the op
-    node: object         # the input Value
+    node: AnyValue       # the input Value
     label: str
     local: float         # d node / d input
     amount: float        # local * upstream: added to the input's gradient
@@ -61,15 +65,15 @@ class Contribution:
 @dataclass
 class Step:
     index: int           # 0 for the output, then in backward order
-    node: object
+    node: AnyValue
     label: str
     op: str              # the op as a formula of its inputs a, b and constant, e.g. "a * 2"
     data: float
     upstream: float      # d output / d node, complete when this step runs
-    inputs: list = field(default_factory=list)
+    inputs: list[Contribution] = field(default_factory=list)
     slot: int = -1       # the node's position in topological order (Trace.graph)
 
-    def __str__(self):
+    def __str__(self) -> str:
         head = (f"step {self.index}: {self.label} = {self.op} = {fmt(self.data)}, "
                 f"upstream grad d out/d {self.label} = {fmt(self.upstream)}")
         if not self.inputs:
@@ -88,43 +92,43 @@ class Trace:
     ``graph`` is the graph (``microinit.viz.graph.Graph``, topological order) with the
     traced gradients; ``html()``/``save_html(path)`` the clickable page."""
 
-    def __init__(self, steps, output, graph=None):
+    def __init__(self, steps: list[Step], output: AnyValue, graph: Graph | None = None) -> None:
         self.steps = steps
         self.output = output
         self.graph = graph
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.steps)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Step:
         return self.steps[i]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.table()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Trace of {len(self.steps)} steps, output {self.output!r}>"
 
-    def html(self, title="microinit trace"):
+    def html(self, title: str = "microinit trace") -> str:
         """The step-through page: one self-contained HTML document (see ``microinit.viz.html``)."""
         from microinit.viz.html import trace_page
 
         return trace_page(self, title)
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         # inline in Jupyter: the same page in a sandboxed iframe (see microinit.viz.html)
         from microinit.viz.html import notebook_frame
 
         return notebook_frame(self)
 
-    def save_html(self, path, title="microinit trace"):
+    def save_html(self, path: str | os.PathLike[str], title: str = "microinit trace") -> str:
         """Write ``html()`` to ``path`` (atomically); returns the path."""
         return atomic_write(path, self.html(title))
 
-    def table(self, width=12):
+    def table(self, width: int = 12) -> str:
         """The steps as a text table: one row per (node, input) pair."""
         lw = max([len("node")] + [len(s.label) for s in self.steps] +
                  [len(c.label) for s in self.steps for c in s.inputs])
@@ -146,7 +150,7 @@ class Trace:
                              f"{fmt(c.amount):>{width}}")
         return "\n".join(lines)
 
-    def step_through(self, wait=input, out=print):
+    def step_through(self, wait: Callable[[str], object] = input, out: Callable[[str], object] = print) -> None:
         """Print one step at a time, calling ``wait()`` (Enter) between steps."""
         for s in self.steps:
             out(str(s))
@@ -159,11 +163,11 @@ class Trace:
 
 
 
-def _cut(text, width):
+def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "~"
 
 
-def trace(value, max_nodes=MAX_NODES):
+def trace(value: AnyValue, max_nodes: int = MAX_NODES) -> Trace:
     """The backward pass of ``value`` (a ``microinit.Value`` or a readable
     ``microinit.scalar.engine.Value``) as a ``Trace``; see the module docstring."""
     tape = ScalarTape(value, max_nodes, "trace")
@@ -171,10 +175,10 @@ def trace(value, max_nodes=MAX_NODES):
     local = tape.local()
     texts = tape.op_texts()
     nodes, labels = tape.nodes, tape.labels
-    steps = []
+    steps: list[Step] = []
     for k, i in enumerate(range(len(nodes) - 1, -1, -1)):
         formulas = LOCAL_FORMULA.get(tape.ops[i], ())
-        contribs = []
+        contribs: list[Contribution] = []
         for port, (slot, name) in enumerate(zip(tape.inputs[i], "ab")):
             if slot >= 0:
                 d = float(local[i][port])

@@ -20,11 +20,13 @@ extra) from the same layout.
 from __future__ import annotations
 
 import os
+from typing import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from microinit._atomic import atomic_write
-from microinit.viz.graph import MAX_NODES, Graph, fmt, graph_of
-from microinit.viz.layout import layered
+from microinit.tensor import Tensor
+from microinit.viz.graph import MAX_NODES, AnyValue, Graph, GraphNode, fmt, graph_of
+from microinit.viz.layout import Layout, Point, layered
 
 FONT_SIZE = 12
 CHAR_WIDTH = 7.3        # advance of one monospace character at FONT_SIZE (DejaVu Sans Mono: 0.602 em)
@@ -45,23 +47,23 @@ STYLE = """
 """
 
 
-def node_lines(node):
+def node_lines(node: GraphNode) -> list[str]:
     """The three lines of text in a node's box: label and op, data, grad."""
     head = node.label if node.op == "leaf" else f"{node.label} = {node.op}"
     return [head, f"data {fmt(node.data, DIGITS)}", f"grad {fmt(node.grad, DIGITS)}"]
 
 
-def box_size(lines):
+def box_size(lines: Sequence[str]) -> tuple[float, float]:
     return (max(len(s) for s in lines) * CHAR_WIDTH + 2 * PAD, len(lines) * LINE_HEIGHT + PAD)
 
 
-def layout_of(graph):
+def layout_of(graph: Graph) -> Layout:
     """The ``Layout`` of a ``Graph``: boxes sized to their text."""
     sizes = [box_size(node_lines(n)) for n in graph.nodes]
     return layered([n.inputs for n in graph.nodes], sizes)
 
 
-def _path(points):
+def _path(points: Sequence[Point]) -> str:
     # a smooth curve through the points, leaving and entering each one horizontally; the
     # last piece stops short so that the arrowhead ends on the box's edge
     parts = [f"M{points[0][0]:.1f},{points[0][1]:.1f}"]
@@ -73,10 +75,10 @@ def _path(points):
     return " ".join(parts)
 
 
-def _node_text(node):
+def _node_text(node: GraphNode) -> list[str]:
     """The three <text> lines of a node's box; data and grad values sit in tspans of class
     data-value/grad-value, which the trace page rewrites as it steps."""
-    def baseline(k):
+    def baseline(k: int) -> str:
         return f'x="{PAD}" y="{PAD / 2 + LINE_HEIGHT * (k + 1) - 4:.1f}"'
 
     title = f'<tspan class="title">{escape(node.label)}</tspan>'
@@ -90,7 +92,8 @@ def _node_text(node):
     return lines
 
 
-def render(graph, layout=None, standalone=True, css_class="mi-graph"):
+def render(graph: Graph, layout: Layout | None = None, standalone: bool = True,
+           css_class: str = "mi-graph") -> str:
     """SVG text of ``graph``. ``standalone`` adds the XML namespace (a file of its own);
     inline in HTML it is left out, so the page holds no URL at all."""
     layout = layout or layout_of(graph)
@@ -138,7 +141,7 @@ def to_dot_text(graph: Graph, rankdir: str = "LR") -> str:
     return "\n".join(lines) + "\n"
 
 
-def dot_escape(text):
+def dot_escape(text: object) -> str:
     out = str(text)
     for ch in ("\\", '"', "{", "}", "|", "<", ">"):
         out = out.replace(ch, "\\" + ch)
@@ -148,32 +151,32 @@ def dot_escape(text):
 class Drawing:
     """A laid-out graph: ``svg()``, ``dot()``, ``save(path)``; Jupyter shows it as SVG."""
 
-    def __init__(self, graph):
+    def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.layout = layout_of(graph)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<Drawing of {len(self.graph.nodes)} nodes, "
                 f"{self.layout.width:.0f}x{self.layout.height:.0f} px>")
 
-    def svg(self):
+    def svg(self) -> str:
         """The SVG text (a complete file)."""
         return render(self.graph, self.layout)
 
-    def _repr_svg_(self):
+    def _repr_svg_(self) -> str:
         return self.svg()
 
-    def dot(self, rankdir="LR"):
+    def dot(self, rankdir: str = "LR") -> str:
         """Graphviz DOT text of the same graph."""
         return to_dot_text(self.graph, rankdir)
 
-    def png(self, dpi=100):
+    def png(self, dpi: int = 100) -> bytes:
         """PNG bytes drawn with matplotlib from the same layout (needs the ``plot`` extra)."""
         from microinit.viz.png import render_png
 
         return render_png(self.graph, self.layout, dpi=dpi)
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike[str]) -> str:
         """Write the drawing; the extension picks the format: ``.svg``, ``.dot`` (or
         ``.gv``) or ``.png``. Returns the path."""
         ext = os.path.splitext(os.fspath(path))[1].lower()
@@ -187,7 +190,7 @@ class Drawing:
                          "use .svg, .dot or .png")
 
 
-def draw(root, max_nodes=MAX_NODES):
+def draw(root: AnyValue | Tensor, max_nodes: int = MAX_NODES) -> Drawing:
     """A ``Drawing`` of the graph that ends at ``root``: a ``microinit.Value``, a readable
     ``microinit.scalar.engine.Value`` or a ``microinit.Tensor`` (shapes and norms shown
     instead of numbers; draw a Tensor graph before ``backward()`` frees it, or use
