@@ -40,6 +40,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 FAILURES = ("crash", "hang", "mismatch", "error")
+#: the outcomes that are not failures (fuzz_properties.Outcome says what each means)
+PASSED = ("ok", "refused", "deferred")
 
 
 def add_arguments(parser):
@@ -90,12 +92,12 @@ def run_child(args):
 
     warnings.simplefilter("ignore")  # IEEE overflow/invalid warnings are expected here
     ops = op_names(args.ops)
-    counts = dict.fromkeys(("ok", "refused", "mismatch", "error"), 0)
+    counts = dict.fromkeys(PASSED + ("mismatch", "error"), 0)
     fd = os.open(args.progress, os.O_WRONLY | os.O_CREAT) if args.progress else None
     for i in range(args.start, args.start + args.cases):
         if fd is not None:
             # which case runs and what passed so far: what the parent reads after a crash
-            os.pwrite(fd, b"%20d %20d %20d" % (i, counts["ok"], counts["refused"]), 0)
+            os.pwrite(fd, b"%20d %20d %20d %20d" % (i, counts["ok"], counts["refused"], counts["deferred"]), 0)
         if i == args.inject_abort_at:
             os.abort()
         if i == args.inject_hang_at:
@@ -116,7 +118,7 @@ class Tally:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.counts = dict.fromkeys(("ok", "refused") + FAILURES, 0)
+        self.counts = dict.fromkeys(PASSED + FAILURES, 0)
         self.failures = []
         self.reported = {}
         self.batches = 0
@@ -155,17 +157,17 @@ def _run_batch(args, start, stop, tally, tmpdir, total_batches):
                 _record_failure(args, tally, record)
         if done is not None and status == 0:
             with tally.lock:  # failures were counted as their lines came
-                tally.counts["ok"] += done["ok"]
-                tally.counts["refused"] += done["refused"]
+                for key in PASSED:
+                    tally.counts[key] += done[key]
             break
         # the child died or hung: the case it was running is the culprit
-        at, ok, refused = _read_progress(progress, start)
+        at, passed = _read_progress(progress, start)
         kind = "hang" if status is None else "crash"
         detail = (f"no progress within --timeout {args.timeout:g} s" if kind == "hang"
                   else f"child exited with status {status} ({_signal_name(status)})\n{err[-2000:]}")
         with tally.lock:  # the failures before the culprit were reported line by line
-            tally.counts["ok"] += ok
-            tally.counts["refused"] += refused
+            for key, n in zip(PASSED, passed):
+                tally.counts[key] += n
         _record_failure(args, tally, {"index": at, "op": None, "status": kind, "detail": detail})
         start = at + 1
     with tally.lock:
@@ -176,13 +178,15 @@ def _run_batch(args, start, stop, tally, tmpdir, total_batches):
 
 
 def _read_progress(path, start):
-    """(index of the case the child was running, cases ok and refused before it)."""
+    """(index of the case the child was running, the counts of PASSED before it)."""
     try:
         with open(path, "rb") as f:
-            index, ok, refused = (int(v) for v in f.read().split())
-        return index, ok, refused
+            index, *passed = (int(v) for v in f.read().split())
+        if len(passed) != len(PASSED):
+            raise ValueError(f"progress file {path}: {len(passed)} counts")
+        return index, passed
     except (OSError, ValueError):
-        return start, 0, 0  # died before its first case
+        return start, [0] * len(PASSED)  # died before its first case
 
 
 def _signal_name(status):
@@ -262,7 +266,7 @@ def run(args):
     print(f"fuzz: {args.cases} cases in {len(bounds)} batches, {c['crash']} crashes, {c['hang']} hangs, "
           f"{c['mismatch']} mismatches, {c['error']} unexpected errors (seed {args.seed}, {elapsed:.0f} s)")
     print(f"fuzz: {args.cases / elapsed:.0f} cases/s ({c['ok']} matched the reference, {c['refused']} refused "
-          f"with a clear error)")
+          f"with a clear error, {c['deferred']} integer-dtype cases left to tests/ops/test_promotion.py)")
     return 1 if any(c[k] for k in FAILURES) else 0
 
 

@@ -35,28 +35,13 @@ MORE_OPS = ["sin", "cos", "erf", "rsqrt", "log2", "exp2", "sign", "floor", "ceil
 FUNCTIONAL_OPS = ["F.activation", "F.matmul", "F.softmax", "F.dense", "F.loss"]
 
 
-# Ops whose integer/bool results follow PyTorch's dtype rule (issue 16: int + int stays
-# int, sum/prod give int64, mean/var/std and bool floor/neg/abs refuse): the references
-# in benchmarks/fuzz_ops*.py still compute such cases in float32, so they are left to
-# tests/ops/test_promotion.py, which fuzzes them against torch itself.
-TORCH_INTEGER_RULE = {"add", "sub", "mul", "neg", "abs", "pow", "rpow", "clip", "where", "sum", "mean", "prod",
-                      "var", "std", "sign", "floor", "ceil", "round", "maximum", "minimum"}
-
-
-def _integral_only(case):
-    """True when every operand is an integer/bool array or a Python int/bool."""
-    arrays = [x for x in case.inputs if isinstance(x, fuzz_cases.Arr)]
-    scalars_ok = all(isinstance(x, (fuzz_cases.Arr, int, bool, np.integer, np.bool_, str, type(None), tuple))
-                     for x in case.inputs)
-    return bool(arrays) and scalars_ok and all(x.dtype.kind in "iub" for x in arrays)
-
-
 @pytest.mark.parametrize("op", TENSOR_OPS + MORE_OPS + FUNCTIONAL_OPS)
 @settings(max_examples=examples(12))
 @given(data=st.data())
 def test_op_matches_reference_or_refuses_clearly(op, data):
     case = data.draw(fuzz_case(op))
-    assume(op not in TORCH_INTEGER_RULE or not _integral_only(case))
+    # integer-dtype cases are fuzzed against torch in tests/ops/test_promotion.py
+    assume(not (op in fuzz_properties.INTEGER_RULE_OPS and fuzz_properties.integral_only(case)))
     assert_property(case)
 
 
