@@ -18,12 +18,14 @@ cdef class StepCore:
     cdef public list _params              # model parameters, in model order
     cdef public list _grads               # their gradient buffers (of the current program)
     cdef public list _updated             # the optimizer's parameters (their versions bump)
+    cdef public object _eager_out         # the model output of the last step if it ran eagerly
 
     def __call__(self, x, y):
         P = self._fast
         if P is not None:
             loss = P.step(x, y, self._opt.lr)
             if loss is not None:
+                self._eager_out = None
                 self._account(1)
                 return loss
         return self._slow(x, y)

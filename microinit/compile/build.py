@@ -36,13 +36,15 @@ __all__ = ["Built", "build"]
 
 class Built:
     """A Program for one batch shape and the buffers a caller reads: ``grads`` (one per
-    model parameter, in model order), ``batch`` (rows per step)."""
+    model parameter, in model order), ``output`` (the model's output in the last step,
+    before its update), ``batch`` (rows per step)."""
 
-    __slots__ = ("program", "grads", "batch")
+    __slots__ = ("program", "grads", "output", "batch")
 
-    def __init__(self, program: Any, grads: list[NDArray[Any]], batch: int) -> None:
+    def __init__(self, program: Any, grads: list[NDArray[Any]], output: NDArray[Any], batch: int) -> None:
         self.program = program
         self.grads = grads
+        self.output = output
         self.batch = batch
 
 
@@ -112,7 +114,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
                   act=spec.code, param=spec.param)
         g = dx
     _optimizer_records(P, plan, grad_slot, slot_of)
-    return Built(P, [grad_of[id(p)] for p in plan.params], n)
+    return Built(P, [grad_of[id(p)] for p in plan.params], P.array(rows[-1][4]), n)
 
 
 # Losses whose eager op computes in numpy (ops/pair_losses.py): the program calls that

@@ -23,6 +23,7 @@ changing them).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,17 @@ class CompiledStep(StepCore):
         self._grads = []
         self._updated = list(optimizer.params)
         self.verify = verify
+        self._disabled = False                # the capture check failed: every step runs eagerly
+        self._current: Built | None = None
+
+    @property
+    def output(self) -> NDArray[Any] | None:
+        """The model's output in the last step (computed before its update): an array
+        the compiled step owns and overwrites, or the eager step's own output when the
+        last step ran eagerly; None before any step."""
+        if self._eager_out is not None or self._current is None:
+            return self._eager_out  # type: ignore[no-any-return]
+        return self._current.output
 
     # __call__(x, y) and _account(nsteps) are StepCore's (microinit/compile/_hot.pyx):
     # run self._fast, or self._slow(x, y) when it does not take the call.
@@ -108,6 +120,8 @@ class CompiledStep(StepCore):
             P.run(xs, yv, self._opt.lr, out, i)
             done = P.steps_done
             self._account(done)
+            if done:
+                self._eager_out = None
             i += done
             if P.status == _kprogram.ST_OK:
                 break
@@ -126,7 +140,7 @@ class CompiledStep(StepCore):
         if P is not None and P.status != _kprogram.ST_INPUT:
             # the program took the call and stopped early: act on why (it ran once)
             return self._after_status(self._current, x, y)  # type: ignore[arg-type]  # set with _fast
-        xy = self._inputs(x, y)
+        xy = None if self._disabled else self._inputs(x, y)
         if xy is None:
             return self._eager(x, y)  # raises the eager step's error, or computes what the program does not
         x, y = xy
@@ -137,13 +151,14 @@ class CompiledStep(StepCore):
         loss = P.step(x, y, self._opt.lr)
         if loss is not None:
             self._use(built)
+            self._eager_out = None
             self._account(1)
             return loss  # type: ignore[no-any-return]
         return self._after_status(built, x, y)
 
     def _use(self, built: Built) -> None:
         self._fast = built.program
-        self._current: Built | None = built
+        self._current = built
         self._grads = built.grads
 
     def _after_status(self, built: Built, x: NDArray[Any], y: NDArray[Any]) -> float:
@@ -207,17 +222,27 @@ class CompiledStep(StepCore):
         """One eager step: ``zero_grad``, forward, loss, backward, update."""
         opt = self._opt
         opt.zero_grad()
-        loss = self._loss_fn(self._plan.model(x), y)
+        out = self._plan.model(x)
+        loss = self._loss_fn(out, y)
         loss.backward()
         opt.step()
+        self._eager_out = out.data
         return float(loss.data)
 
     def _capture(self, x: NDArray[Any], y: NDArray[Any]) -> float:
         loss = self._eager(x, y)
         grads = [p.grad for p in self._plan.params]
+        out = self._eager_out
         built = build(self._plan, x, y)
         if self.verify:
-            self._verify(built, x, y)
+            try:
+                self._verify(built, x, y)
+            except RuntimeError as err:
+                warnings.warn(f"{err}; this step runs eagerly from now on", RuntimeWarning, stacklevel=3)
+                self._disabled = True
+                return loss
+            finally:
+                self._eager_out = out  # the output of this call's step, not of the check's
         for p, buf, g in zip(self._plan.params, built.grads, grads):
             buf[...] = g
             p.grad = buf
