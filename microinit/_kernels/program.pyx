@@ -20,7 +20,6 @@ no call from Python can make the loop read or write outside an array.
 Status (``Program.status`` after a ``step``/``run`` that returned early)::
 
     ST_INPUT            x or y is not a plain array of the captured dtype and shape
-    ST_REPLACED         a parameter's .data is no longer the captured array
     ST_NOT_READY        an optimizer state flag is off (e.g. a momentum buffer unset)
     ST_BAD_LABEL        a label outside [0, C) (nothing was written but scratch)
     ST_ALL_NEG_INF      a row of logits all -inf (likewise)
@@ -95,7 +94,6 @@ OP_PYCALL = C_PYCALL
 cdef enum:
     S_OK = 0
     S_INPUT = 1
-    S_REPLACED = 2
     S_NOT_READY = 3
     S_BAD_LABEL = 4
     S_ALL_NEG_INF = 5
@@ -106,7 +104,6 @@ cdef enum:
 
 ST_OK = S_OK
 ST_INPUT = S_INPUT
-ST_REPLACED = S_REPLACED
 ST_NOT_READY = S_NOT_READY
 ST_BAD_LABEL = S_BAD_LABEL
 ST_ALL_NEG_INF = S_ALL_NEG_INF
@@ -295,7 +292,6 @@ cdef class Program:
     cdef readonly Py_ssize_t status_index, steps_done
     cdef tuple xshape, yshape
     cdef int ynd
-    cdef list tensors, datas     # parameters whose .data must still be the captured arrays
 
     def __cinit__(self):
         self.ops = NULL
@@ -317,8 +313,6 @@ cdef class Program:
         self.arrays = [None, None]
         self.calls = []
         self.pycalls = []
-        self.tensors = []
-        self.datas = []
         self.slots = <void**> malloc(2 * sizeof(void*))
         if self.slots == NULL:
             raise MemoryError("Program: out of memory")
@@ -364,12 +358,6 @@ cdef class Program:
         if s < 2 or s >= len(self.arrays):
             raise ValueError(f"Program.array: no array in slot {s}")
         return self.arrays[s]
-
-    def watch(self, tensor, cnp.ndarray data not None):
-        """Before each step, check that ``tensor.data`` is still ``data`` (a parameter
-        replaced by a new array would leave the program updating the old one)."""
-        self.tensors.append(tensor)
-        self.datas.append(data)
 
     def add(self, int code, tuple slots not None, Py_ssize_t m=0, Py_ssize_t n=0, Py_ssize_t k=0,
             int act=0, double param=0.0, int flag=0, tuple f=(), call=None):
@@ -464,16 +452,6 @@ cdef class Program:
                 return False
         return True
 
-    cdef bint _params_intact(self) noexcept:
-        cdef Py_ssize_t i
-        for i in range(len(self.tensors)):
-            try:
-                if getattr(self.tensors[i], "data") is not self.datas[i]:
-                    return False
-            except BaseException:
-                return False
-        return True
-
     cdef int _go(self, double lr, Outcome* res) noexcept:
         res.status = S_OK
         res.index = -1
@@ -505,9 +483,6 @@ cdef class Program:
         self.steps_done = 0
         if not self._plain_inputs(x, y):
             self.status = S_INPUT
-            return None
-        if not self._params_intact():
-            self.status = S_REPLACED
             return None
         self.slots[0] = cnp.PyArray_DATA(<cnp.ndarray> x)
         self.slots[1] = cnp.PyArray_DATA(<cnp.ndarray> y)
@@ -542,9 +517,6 @@ cdef class Program:
             raise ValueError("Program.run: xs, ys and losses must hold the same number of steps")
         self.steps_done = 0
         self.status = S_OK
-        if not self._params_intact():
-            self.status = S_REPLACED
-            return None
         xstride = cnp.PyArray_STRIDES(xs)[0]
         ystride = cnp.PyArray_STRIDES(ys)[0]
         lp = <double*> cnp.PyArray_DATA(losses)

@@ -60,7 +60,6 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
 
     def param_slot(t: Any) -> int:
         slot_of[id(t)] = P.add_slot(t.data)
-        P.watch(t, t.data)
         g = np.zeros_like(t.data)
         grad_of[id(t)] = g
         grad_slot[id(t)] = P.add_slot(g)

@@ -59,9 +59,7 @@ class CompiledStep(StepCore):
         self._opt = optimizer
         self._built: dict[int, Built] = {}
         self._fast = None                     # the last used Program: __call__'s first try
-        self._params = list(self._plan.params)
-        self._grads = []
-        self._updated = list(optimizer.params)
+        self._bind_plan()
         self.verify = verify
         self._disabled = False                # the capture check failed: every step runs eagerly
         self._current: Built | None = None
@@ -105,6 +103,8 @@ class CompiledStep(StepCore):
             raise TypeError(f"CompiledStep.run: ys must hold numbers, got dtype {yv.dtype}")
         yv = np.ascontiguousarray(yv, dtype=np.int64 if labels else plan.dtype)
         out = np.empty(k, np.float64)
+        if not self._params_intact():
+            self._replan()
         i = 0
         if k and n and n not in self._built:
             out[0] = self(xs[0], yv[0])
@@ -135,7 +135,17 @@ class CompiledStep(StepCore):
         return out
 
     # -- everything else ---------------------------------------------------------
+    def _replan(self) -> None:
+        """A parameter array was replaced (e.g. ``p.data = ...``): the captured programs
+        point at the old arrays; read the model again and capture anew."""
+        self._plan = make_plan(*self._args)
+        self._built.clear()
+        self._fast = self._current = None
+        self._bind_plan()
+
     def _slow(self, x: Any, y: Any) -> float:
+        if not self._params_intact():
+            self._replan()
         P = self._fast
         if P is not None and P.status != _kprogram.ST_INPUT:
             # the program took the call and stopped early: act on why (it ran once)
@@ -156,23 +166,19 @@ class CompiledStep(StepCore):
             return loss  # type: ignore[no-any-return]
         return self._after_status(built, x, y)
 
+    def _bind_plan(self, grads: list[Any] | None = None) -> None:
+        params = self._plan.params
+        self._bind(params, [p.data for p in params], grads or [None] * len(params), self._opt.params)
+
     def _use(self, built: Built) -> None:
         self._fast = built.program
         self._current = built
-        self._grads = built.grads
+        self._bind_plan(built.grads)
 
     def _after_status(self, built: Built, x: NDArray[Any], y: NDArray[Any]) -> float:
         """Act on a Program that returned early (program.pyx lists the statuses)."""
         P = built.program
         status = P.status
-        if status == _kprogram.ST_REPLACED:
-            # a parameter array was replaced (e.g. load_state_dict assigned new data):
-            # the captured programs point at the old arrays; capture again
-            self._plan = make_plan(*self._args)
-            self._built.clear()
-            self._fast = None
-            self._params = list(self._plan.params)
-            return self._capture(x, y)
         if status == _kprogram.ST_PARAM_NONFINITE:
             self._use(built)
             self._account(1)
