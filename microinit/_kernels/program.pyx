@@ -77,7 +77,7 @@ cdef enum:
     C_ADAM = 6          # slots p, g, m, v, steps;  m elements; f = beta1, beta2, eps, wd; flag = decoupled; k = index
     C_BLAS = 7          # slots a, b, c;  flag bit 1 = a transposed, bit 2 = b transposed
     C_REQUIRE = 8       # slots bool array;  m elements: all must be true
-    C_PYCALL = 9        # a Python callable fn(x, y) -> loss (a loss the kernels do not have)
+    C_PYCALL = 9        # a Python callable fn(x, y) -> the loss or None (what the kernels do not have)
     N_CODES = 10
 
 OP_DENSE_FWD = C_DENSE_FWD
@@ -143,10 +143,13 @@ cdef int _blas(void* prog, int idx) noexcept with gil:
 
 
 cdef int _pycall(void* prog, int idx, double* loss) noexcept with gil:
-    """A record that runs Python: fn(x, y) -> the loss; the exception, if any, is kept."""
+    """A record that runs Python: fn(x, y) -> the loss (or None: not a loss record); the
+    exception, if any, is kept."""
     cdef Program P = <Program> prog
     try:
-        loss[0] = float(P.pycalls[idx](P.cur_x, P.cur_y))
+        r = P.pycalls[idx](P.cur_x, P.cur_y)
+        if r is not None:
+            loss[0] = float(r)
     except BaseException as err:
         P.error = err
         return -1

@@ -28,8 +28,9 @@ from numpy.typing import NDArray
 
 from microinit._kernels import dense as _kdense
 from microinit._kernels import program as _kprogram
-from microinit.compile.plan import Plan
+from microinit.compile.plan import ModuleSpec, Plan
 from microinit.ops import linalg, pair_losses
+from microinit.tensor import Tensor
 
 __all__ = ["Built", "build"]
 
@@ -69,10 +70,19 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         return int(P.add_slot(np.zeros(shape, dtype)))
 
     _require_records(P, plan)
-    # forward
-    inp = 0
-    rows = []   # per layer: (input slot, W, b, z, y, in, out, blas)
+    # forward: each layer reads slot `inp` (0 is the batch) and writes its output slot
+    inp, width = 0, x.shape[1]
+    rows: list[Any] = []
     for spec in plan.layers:
+        if isinstance(spec, ModuleSpec):
+            for t in spec.params:
+                param_slot(t)
+            out = buffer(n, width)
+            record = _ModuleRecord(spec, None if inp == 0 else P.array(inp), P.array(out))
+            P.add(_kprogram.OP_PYCALL, (), call=record.forward)
+            rows.append((inp, out, width, record))
+            inp = out
+            continue
         k, o = spec.weight.data.shape
         w = param_slot(spec.weight)
         b = param_slot(spec.bias) if spec.bias is not None else -1
@@ -83,25 +93,30 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
             P.add(_kprogram.OP_BLAS, (inp, w, z))
         P.add(_kprogram.OP_DENSE_FWD, (inp, w, b, z, yslot), n, o, k, act=spec.code, param=spec.param,
               flag=int(blas))
-        rows.append((inp, w, b, z, yslot, k, o, blas))
-        inp = yslot
+        rows.append((inp, yslot, o, (w, b, z, k, blas)))
+        inp, width = yslot, o
     # loss -> gradient of the last output
-    out_cols = rows[-1][6]
-    g_out = buffer(n, out_cols)
+    g_out = buffer(n, width)
     if plan.loss.kind == "mse":
-        P.add(_kprogram.OP_MSE, (inp, 1, buffer(n, out_cols), g_out), n, out_cols, flag=int(plan.loss.mean))
+        P.add(_kprogram.OP_MSE, (inp, 1, buffer(n, width), g_out), n, width, flag=int(plan.loss.mean))
     elif plan.loss.kind == "cross_entropy":
-        P.add(_kprogram.OP_XENT, (inp, 1, buffer(n, out_cols), g_out), n, out_cols, flag=int(plan.loss.mean))
+        P.add(_kprogram.OP_XENT, (inp, 1, buffer(n, width), g_out), n, width, flag=int(plan.loss.mean))
     else:
         P.add(_kprogram.OP_PYCALL, (), call=_numpy_loss(plan, P.array(inp), P.array(g_out)))
-    # backward
+    # backward: g is the gradient of layer i's output; dx that of its input
     g = g_out
     for i in range(len(rows) - 1, -1, -1):
-        xin, w, b, z, yslot, k, o, blas = rows[i]
+        xin, yslot, o, detail = rows[i]
         spec = plan.layers[i]
+        dx = buffer(n, *P.array(xin).shape[1:]) if xin != 0 else -1
+        if isinstance(spec, ModuleSpec):
+            detail.gradients(P.array(g), None if dx < 0 else P.array(dx), [grad_of[id(p)] for p in spec.params])
+            P.add(_kprogram.OP_PYCALL, (), call=detail.backward)
+            g = dx
+            continue
+        w, b, z, k, blas = detail
         dW = grad_slot[id(spec.weight)]
         db = grad_slot[id(spec.bias)] if spec.bias is not None else -1
-        dx = buffer(n, k) if i > 0 else -1
         if blas:
             P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1, -1, db), n, o, k,
                   act=spec.code, param=spec.param, flag=1)
@@ -113,7 +128,45 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
                   act=spec.code, param=spec.param)
         g = dx
     _optimizer_records(P, plan, grad_slot, slot_of)
-    return Built(P, [grad_of[id(p)] for p in plan.params], P.array(rows[-1][4]), n)
+    return Built(P, [grad_of[id(p)] for p in plan.params], P.array(rows[-1][1]), n)
+
+
+class _ModuleRecord:
+    """A width-keeping module (Dropout, BatchNorm1d, LayerNorm, an unfused activation)
+    run by its own eager forward and backward inside the program: the same kernels, the
+    same random draws and running statistics as the eager step, at eager speed."""
+
+    def __init__(self, spec: ModuleSpec, inp: NDArray[Any] | None, out: NDArray[Any]) -> None:
+        self.module = spec.module
+        self.params = spec.params
+        self.inp = inp            # None: the module reads the batch itself
+        self.out = out
+        self.gout: NDArray[Any] | None = None
+        self.gin: NDArray[Any] | None = None
+        self.pgrads: list[NDArray[Any]] = []
+        self.x: Tensor | None = None
+        self.y: Tensor | None = None
+
+    def gradients(self, gout: NDArray[Any], gin: NDArray[Any] | None, pgrads: list[NDArray[Any]]) -> None:
+        self.gout, self.gin, self.pgrads = gout, gin, pgrads
+
+    def forward(self, x: Any, y: Any) -> None:
+        self.x = Tensor(x if self.inp is None else self.inp, requires_grad=self.gin is not None)
+        self.y = self.module(self.x)
+        self.out[...] = self.y.data
+
+    def backward(self, x: Any, y: Any) -> None:
+        out, inp = self.y, self.x
+        self.x = self.y = None
+        if self.gin is None and not self.params:
+            return
+        for p in self.params:
+            p.grad = None
+        out.backward(self.gout)  # type: ignore[union-attr]  # set by forward
+        if self.gin is not None:
+            self.gin[...] = inp.grad  # type: ignore[union-attr]  # set by forward
+        for p, g in zip(self.params, self.pgrads):
+            g[...] = p.grad
 
 
 # Losses whose eager op computes in numpy (ops/pair_losses.py): the program calls that

@@ -12,10 +12,16 @@ parameter, ``reduction="none"``, a hook).
     >>> plan = make_plan(model, losses.mse, optim.SGD(model.parameters(), lr=0.1))
     >>> [(d.weight.shape, d.activation) for d in plan.layers], plan.loss.kind
     ([((2, 16), 'relu'), ((16, 1), None)], 'mse')
-    >>> make_plan(nn.Sequential(nn.Dense(2, 2), nn.SiLU()), losses.mse, optim.SGD(model.parameters(), lr=0.1))
+    >>> seq = nn.Sequential(nn.Dense(2, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dense(4, 1))
+    >>> [type(s).__name__ for s in make_plan(seq, "mse", optim.Adam(seq.parameters())).layers]
+    ['DenseSpec', 'ModuleSpec', 'ModuleSpec', 'DenseSpec']
+    >>> class Twice(nn.Module):
+    ...     def forward(self, x):
+    ...         return x * 2
+    >>> make_plan(nn.Sequential(nn.Dense(2, 2), Twice()), "mse", optim.SGD(model.parameters(), lr=0.1))
     Traceback (most recent call last):
     ...
-    TypeError: compile_step: cannot capture layer 1 (SiLU): supported are Dense (Linear) and the activations ...
+    TypeError: compile_step: cannot capture layer 1 (Twice): supported are Dense (Linear), Dropout, ...
 """
 from __future__ import annotations
 
@@ -25,14 +31,17 @@ import numpy as np
 
 from microinit import losses as _losses_module
 from microinit import optim
+from microinit.nn import activations as _activation_modules
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
 from microinit.nn.containers import Sequential
+from microinit.nn.dropout import Dropout
 from microinit.nn.layers import Dense
 from microinit.nn.module import Module
+from microinit.nn.normalization import BatchNorm1d, LayerNorm
 from microinit.ops.activations import activation_code
 from microinit.tensor import Tensor
 
-__all__ = ["DenseSpec", "LossSpec", "OptimSpec", "Plan", "make_plan"]
+__all__ = ["DenseSpec", "ModuleSpec", "LossSpec", "OptimSpec", "Plan", "make_plan"]
 
 #: the activation modules a Dense epilogue applies (the fused activation table)
 FUSED_ACTIVATIONS = ("identity", "relu", "tanh", "sigmoid", "leaky_relu", "elu", "selu", "gelu", "softplus")
@@ -59,6 +68,25 @@ class DenseSpec:
         return DenseSpec(self.layer, self.weight, self.bias, activation, param)
 
 
+#: modules that keep the width of their input, run in the program through their own
+#: eager forward and backward (a Python record each way; see build.py)
+RECORDED_MODULES = (Dropout, BatchNorm1d, LayerNorm) + tuple(
+    getattr(_activation_modules, name) for name in _activation_modules.__all__
+    if isinstance(getattr(_activation_modules, name), type)
+    and issubclass(getattr(_activation_modules, name), Module))
+
+
+class ModuleSpec:
+    """A width-preserving module the program runs through its eager forward and
+    backward (Dropout, BatchNorm1d, LayerNorm, an activation no Dense fuses)."""
+
+    __slots__ = ("module", "params")
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self.params = [p for _, p in module.named_parameters()]
+
+
 class LossSpec:
     """The loss: ``kind`` (a value of LOSS_KINDS) and ``mean`` (else "sum")."""
 
@@ -82,8 +110,9 @@ class OptimSpec:
 
 
 class Plan:
-    """What the program computes: ``layers`` (DenseSpec, input to output), ``loss``,
-    ``optim``, and ``params`` (the model's parameter Tensors, in model order)."""
+    """What the program computes: ``layers`` (DenseSpec or ModuleSpec, input to
+    output), ``loss``, ``optim``, and ``params`` (the model's parameter Tensors, in
+    model order)."""
 
     __slots__ = ("model", "layers", "loss", "optim", "params")
 
@@ -96,8 +125,20 @@ class Plan:
         self.params = params
 
     @property
+    def dense(self) -> list[DenseSpec]:
+        return [s for s in self.layers if isinstance(s, DenseSpec)]
+
+    @property
     def dtype(self) -> np.dtype[Any]:
-        return self.layers[0].weight.data.dtype
+        return self.dense[0].weight.data.dtype
+
+    @property
+    def in_features(self) -> int:
+        return int(self.dense[0].weight.data.shape[0])
+
+    @property
+    def out_features(self) -> int:
+        return int(self.dense[-1].weight.data.shape[1])
 
 
 def _flatten(model: Module) -> list[Module]:
@@ -119,8 +160,8 @@ def _activation_name(m: Module) -> str | None:
         return None
 
 
-def _layers(model: Module) -> list[DenseSpec]:
-    specs: list[DenseSpec] = []
+def _layers(model: Module) -> list[DenseSpec | ModuleSpec]:
+    specs: list[DenseSpec | ModuleSpec] = []
     for i, m in enumerate(_flatten(model)):
         if getattr(m, "_forward_hooks", None):
             raise ValueError(f"compile_step: layer {i} ({type(m).__name__}) has a forward hook; "
@@ -131,25 +172,41 @@ def _layers(model: Module) -> list[DenseSpec]:
         name = _activation_name(m)
         if name == "identity":
             continue
-        if name is not None:
-            if not specs or specs[-1].activation is not None:
-                raise TypeError(f"compile_step: cannot capture layer {i} ({type(m).__name__}): an "
-                                f"activation module must follow a Dense layer that has no activation")
-            param = float(getattr(m, "param", DEFAULT_PARAM.get(name, 0.0)))
-            specs[-1] = specs[-1].with_activation(name, param)
+        last = specs[-1] if specs else None
+        if name is not None and isinstance(last, DenseSpec) and last.activation is None:
+            # the Dense epilogue applies it: the same formula, one pass less
+            specs[-1] = last.with_activation(name, float(getattr(m, "param", DEFAULT_PARAM.get(name, 0.0))))
+            continue
+        if type(m) in RECORDED_MODULES:
+            _check_recorded(i, m)
+            specs.append(ModuleSpec(m))
             continue
         raise TypeError(f"compile_step: cannot capture layer {i} ({type(m).__name__}): supported are "
-                        f"Dense (Linear) and the activations {', '.join(FUSED_ACTIVATIONS)}")
-    if not specs:
+                        f"Dense (Linear), Dropout, BatchNorm1d, LayerNorm and the activation modules")
+    dense = [s for s in specs if isinstance(s, DenseSpec)]
+    if not dense:
         raise TypeError(f"compile_step: the model ({type(model).__name__}) has no Dense layer to capture")
-    for a, b in zip(specs, specs[1:]):
+    for a, b in zip(dense, dense[1:]):
         if a.weight.data.shape[1] != b.weight.data.shape[0]:
             raise ValueError(f"compile_step: layer widths do not chain: {a.weight.data.shape} "
                              f"then {b.weight.data.shape}")
-    dtypes = {s.weight.data.dtype for s in specs} | {s.bias.data.dtype for s in specs if s.bias is not None}
+    dtypes = {p.data.dtype for s in specs for p in _spec_params(s)}
     if len(dtypes) != 1:
         raise TypeError(f"compile_step: the layers mix dtypes {sorted(str(d) for d in dtypes)}")
     return specs
+
+
+def _check_recorded(i: int, m: Module) -> None:
+    """A recorded module must keep a 2-D batch's shape."""
+    if isinstance(m, LayerNorm) and len(m.normalized_shape) != 1:
+        raise ValueError(f"compile_step: cannot capture layer {i} (LayerNorm over {m.normalized_shape}): "
+                         f"a compiled step normalizes the feature axis of 2-D batches only")
+
+
+def _spec_params(spec: DenseSpec | ModuleSpec) -> list[Tensor]:
+    if isinstance(spec, ModuleSpec):
+        return spec.params
+    return [spec.weight] + ([spec.bias] if spec.bias is not None else [])
 
 
 def _loss(loss: Any) -> LossSpec:
@@ -186,9 +243,9 @@ def make_plan(model: Module, loss: Any, optimizer: Any) -> Plan:
         raise TypeError(f"compile_step: model must be a microinit Module, got {type(model).__name__}")
     layers = _layers(model)
     params = [p for _, p in model.named_parameters()]
-    captured = {id(s.weight) for s in layers} | {id(s.bias) for s in layers if s.bias is not None}
+    captured = {id(p) for s in layers for p in _spec_params(s)}
     if {id(p) for p in params} != captured:
-        raise TypeError("compile_step: the model has parameters outside its Dense layers")
+        raise TypeError("compile_step: the model has parameters outside its layers")
     for name, p in model.named_parameters():
         if not p.requires_grad:
             raise ValueError(f"compile_step: parameter {name!r} is frozen (requires_grad=False); "

@@ -33,8 +33,10 @@ from microinit import losses as _losses_module
 from microinit._kernels import program as _kprogram
 from microinit.compile._hot import StepCore
 from microinit.compile.build import Built, build
-from microinit.compile.plan import Plan, make_plan
+from microinit.compile.plan import ModuleSpec, Plan, make_plan
+from microinit.nn.dropout import Dropout
 from microinit.nn.inputs import model_input
+from microinit.rng import default_generator
 from microinit.tensor import Tensor
 
 __all__ = ["CompiledStep", "compile_step"]
@@ -85,15 +87,15 @@ class CompiledStep(StepCore):
         (a label out of range, ...) runs eagerly in its place.
         """
         plan = self._plan
-        xs = model_input(xs, plan.dtype, plan.layers[0].layer)
+        xs = model_input(xs, plan.dtype, plan.dense[0].layer)
         xs = np.ascontiguousarray(xs.data if isinstance(xs, Tensor) else xs)
         yv = np.asarray(ys.data if isinstance(ys, Tensor) else ys)
-        width = plan.layers[0].weight.data.shape[0]
+        width = plan.in_features
         if xs.ndim != 3 or xs.shape[2] != width:
             raise ValueError(f"CompiledStep.run: xs must have shape (steps, batch, {width}), got {xs.shape}")
         k, n = xs.shape[0], xs.shape[1]
         labels = plan.loss.kind == "cross_entropy"
-        want = (k, n) if labels else (k, n, plan.layers[-1].weight.data.shape[1])
+        want = (k, n) if labels else (k, n, plan.out_features)
         if yv.shape != want:
             raise ValueError(f"CompiledStep.run: ys must have shape {want} for xs of shape {xs.shape}, "
                              f"got {yv.shape}")
@@ -204,10 +206,9 @@ class CompiledStep(StepCore):
         """x and y as the program takes them (the model's dtype, C order), or None when
         only the eager step can take them."""
         plan = self._plan
-        first = plan.layers[0]
-        x = model_input(x, plan.dtype, first.layer)  # docs/reliability.md rows 60, 61
+        x = model_input(x, plan.dtype, plan.dense[0].layer)  # docs/reliability.md rows 60, 61
         x = x.data if isinstance(x, Tensor) else x
-        if type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != first.weight.data.shape[0]:
+        if type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != plan.in_features:
             return None
         x = np.ascontiguousarray(x)
         yv = y.data if isinstance(y, Tensor) else np.asarray(y)
@@ -217,7 +218,7 @@ class CompiledStep(StepCore):
                 return None
             yv = np.ascontiguousarray(yv, dtype=np.int64)
         else:
-            if yv.dtype != plan.dtype or yv.shape != (n, plan.layers[-1].weight.data.shape[1]):
+            if yv.dtype != plan.dtype or yv.shape != (n, plan.out_features):
                 return None
             yv = np.ascontiguousarray(yv)
         if n == 0:
@@ -279,7 +280,9 @@ class CompiledStep(StepCore):
 
 
 class _Snapshot:
-    """Copies of the parameters and the optimizer's state, to compare or restore."""
+    """Copies of everything a step changes -- the parameters, the optimizer's state,
+    the model's buffers (running statistics) and the state of the generators Dropout
+    draws from -- to compare or restore."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -287,13 +290,18 @@ class _Snapshot:
         self.live: list[NDArray[Any]] = [p.data for p in plan.params]
         for v in plan.optim.state.values():
             self.live.extend(v if isinstance(v, list) else [v])
+        self.live.extend(b for b in plan.model.buffers() if b is not None)
         self.saved = [a.copy() for a in self.live]
         self.step_count = opt.step_count
+        self.generators = [g for g in {id(g): g for g in _dropout_generators(plan)}.values()]
+        self.rng_states = [g.bit_generator.state for g in self.generators]
 
     def restore(self) -> None:
         for a, s in zip(self.live, self.saved):
             a[...] = s
         self.plan.optim.optimizer.step_count = self.step_count
+        for g, state in zip(self.generators, self.rng_states):
+            g.bit_generator.state = state
 
     def mismatch(self, other: _Snapshot, rtol: float) -> str | None:
         for i, (a, b) in enumerate(zip(self.saved, other.saved)):
@@ -306,15 +314,24 @@ class _Snapshot:
         return None
 
 
+def _dropout_generators(plan: Plan) -> list[np.random.Generator]:
+    """The generators the plan's Dropout layers draw from (None: the default one)."""
+    return [s.module.rng if s.module.rng is not None else default_generator()
+            for s in plan.layers if isinstance(s, ModuleSpec) and isinstance(s.module, Dropout)]
+
+
 def compile_step(model: Any, loss: Any, optimizer: Any) -> CompiledStep:
     """A ``CompiledStep`` for ``optimizer`` training ``model`` on ``loss``.
 
-    Supported: a ``Sequential``/``MLP`` of ``Dense`` (``Linear``) layers and the
-    activation modules of the fused table (identity, relu, tanh, sigmoid, leaky_relu,
-    elu, selu, gelu, softplus); the losses ``mse`` and ``cross_entropy`` (integer
-    labels; reduction "mean" or "sum"); ``SGD`` (momentum, dampening, Nesterov,
-    weight decay), ``Adam`` and ``AdamW``; any schedule (the learning rate is read
-    each step). Anything else raises ``TypeError`` or ``ValueError`` naming it.
+    Supported: a ``Sequential``/``MLP`` of ``Dense`` (``Linear``) layers, every
+    activation module (one that follows a Dense without an activation runs in its
+    epilogue), ``Dropout``, ``BatchNorm1d`` and ``LayerNorm`` (these and the activations
+    that cannot be fused run through their own eager forward and backward inside the
+    program: the same random draws and running statistics); the losses ``mse``,
+    ``cross_entropy`` (integer labels), ``binary_cross_entropy_with_logits`` and
+    ``hinge`` (reduction "mean" or "sum"); ``SGD`` (momentum, dampening, Nesterov,
+    weight decay), ``Adam`` and ``AdamW``; any schedule (the learning rate is read each
+    step). Anything else raises ``TypeError`` or ``ValueError`` naming it.
     """
     return CompiledStep(model, loss, optimizer)
 

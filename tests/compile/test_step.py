@@ -191,3 +191,45 @@ def test_replaced_parameter_array_recaptures():
     for _ in range(2):
         assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
     _assert_same(em, eo, cm, co)
+
+
+RECORDED_MODELS = {
+    "batchnorm_relu_dropout": lambda: nn.Sequential(nn.Dense(3, 8, rng=1), nn.BatchNorm1d(8), nn.ReLU(),
+                                                    nn.Dropout(0.3, rng=5), nn.Dense(8, 4, rng=2)),
+    "layernorm_tanh": lambda: nn.Sequential(nn.Dense(3, 8, rng=1), nn.LayerNorm(8), nn.Tanh(),
+                                            nn.Dense(8, 4, rng=2)),
+    "unfused_activations": lambda: nn.Sequential(nn.Dense(3, 8, activation="relu", rng=1), nn.SiLU(),
+                                                 nn.Dense(8, 8, rng=3), nn.Mish(), nn.Hardtanh(),
+                                                 nn.Dense(8, 4, rng=2)),
+    "layernorm_first": lambda: nn.Sequential(nn.LayerNorm(3), nn.Dense(3, 8, activation="gelu", rng=1),
+                                             nn.Dropout(0.5, rng=7), nn.Dense(8, 4, rng=2)),
+    "batchnorm_cumulative_elu": lambda: nn.Sequential(nn.Dense(3, 8, rng=1), nn.BatchNorm1d(8, momentum=None),
+                                                      nn.ELU(), nn.Dense(8, 4, rng=2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_MODELS))
+@pytest.mark.parametrize("opt_name", ["sgd_momentum", "adamw"])
+def test_dropout_and_normalization_match_eager_bitwise(name, opt_name):
+    em, eo, cm, co, step = _train_both(RECORDED_MODELS[name], "cross_entropy", OPTIMIZERS[opt_name], steps=5)
+    _assert_same(em, eo, cm, co)
+    for a, b in zip(em.buffers(), cm.buffers()):
+        np.testing.assert_array_equal(a, b)  # running statistics, batches tracked
+    x, y = _data("cross_entropy")
+    xs, ys = np.stack([x, x * 0.5, x + 1]), np.stack([y, y, y])
+    got = step.run(xs, ys)
+    assert got.tolist() == [_eager_step(em, losses.cross_entropy, eo, xs[i], ys[i]) for i in range(3)]
+    _assert_same(em, eo, cm, co)
+
+
+def test_dropout_on_the_default_generator_draws_as_eager():
+    x, y = _data("mse")
+    make = lambda: nn.Sequential(nn.Dense(3, 16, activation="relu", rng=1), nn.Dropout(0.5),  # noqa: E731
+                                 nn.Dense(16, 4, rng=2))
+    em, eo, cm, co = _pair(make, OPTIMIZERS["sgd"])
+    mi.manual_seed(11)
+    want = [_eager_step(em, losses.mse, eo, x, y) for _ in range(4)]
+    mi.manual_seed(11)
+    step = mi.compile_step(cm, losses.mse, co)
+    assert [step(x, y) for _ in range(4)] == want
+    _assert_same(em, eo, cm, co)
