@@ -65,6 +65,9 @@ cnp.import_array()
 
 cdef enum:
     MAX_SLOTS_PER_OP = 9
+    # Programs below this many multiply-adds per step run with the GIL held (a
+    # release and re-acquire costs ~0.2 us, a tenth of such a program's arithmetic).
+    NOGIL_MIN_MACS = 1 << 18
 
 # Op codes (module-level names below, for the builder).
 cdef enum:
@@ -292,6 +295,7 @@ cdef class Program:
     cdef object cur_x, cur_y     # the batch while a step runs (what OP_BLAS/OP_PYCALL read)
     cdef public object error     # the exception an OP_PYCALL record raised (status ST_PYERR)
     cdef readonly int typenum, ytype, status
+    cdef readonly Py_ssize_t macs     # multiply-adds of the dense records (decides the GIL)
     cdef readonly Py_ssize_t status_index, steps_done
     cdef tuple xshape, yshape
     cdef int ynd
@@ -431,6 +435,8 @@ cdef class Program:
             self.ops = <Op*> grown
         self.ops[self.nops] = op
         self.nops += 1
+        if code == C_DENSE_FWD or code == C_DENSE_BWD:
+            self.macs += m * n * k
 
     cdef bint _plain_inputs(self, object x, object y) noexcept:
         cdef int d
@@ -459,9 +465,10 @@ cdef class Program:
         res.status = S_OK
         res.index = -1
         res.loss = 0.0
-        if self.calls or self.pycalls:
-            # BLAS and Python records need the GIL for their call; the loop keeps it rather than
-            # dropping and taking it back around every product.
+        if self.calls or self.pycalls or self.macs < NOGIL_MIN_MACS:
+            # BLAS and Python records need the GIL for their call: the loop keeps it rather
+            # than dropping and taking it back around every product. A small program keeps
+            # it too: the round trip would cost more than a tenth of its arithmetic.
             if self.typenum == cnp.NPY_FLOAT32:
                 return _exec[float](self.ops, self.nops, self.slots, lr, <void*> self, res, 0)
             return _exec[double](self.ops, self.nops, self.slots, lr, <void*> self, res, 0)

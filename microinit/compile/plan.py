@@ -98,15 +98,26 @@ class LossSpec:
         self.fn = fn
 
 
-class OptimSpec:
-    """The optimizer and the live state arrays the program updates in place."""
+#: the hyper-parameters a program holds as constants (the learning rate is read per step)
+HYPER_NAMES = {"sgd": ("momentum", "dampening", "weight_decay", "nesterov"),
+               "adam": ("betas", "eps", "weight_decay")}
 
-    __slots__ = ("optimizer", "kind", "state")
+
+class OptimSpec:
+    """The optimizer, the live state arrays the program updates in place, and the
+    hyper-parameters the program was built with (``hyper``)."""
+
+    __slots__ = ("optimizer", "kind", "state", "hyper")
 
     def __init__(self, optimizer: optim.Optimizer, kind: str, state: dict[str, Any]) -> None:
         self.optimizer = optimizer
         self.kind = kind
         self.state = state
+        self.hyper = self.current()
+
+    def current(self) -> tuple[Any, ...]:
+        """The optimizer's hyper-parameters now (a change calls for a new program)."""
+        return tuple(getattr(self.optimizer, name) for name in HYPER_NAMES[self.kind])
 
 
 class Plan:

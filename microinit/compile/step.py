@@ -18,8 +18,10 @@ in place (the same arrays), ``optimizer.step_count`` advanced, and each paramete
 ``.grad`` holding this step's gradient -- an array the compiled step owns and
 overwrites on its next call (copy it to keep it). Eager and compiled steps mix
 freely. The learning rate is read from the optimizer on every call, so schedules
-work; the other hyper-parameters are read at capture (build a new compiled step after
-changing them).
+work. The other hyper-parameters are constants of the program: ``run`` and any call
+that takes the slow path notice a change and capture again, but ``step(x, y)`` on
+the fast path does not look (it costs per call); after changing momentum, betas, eps
+or weight decay, call ``step.recapture()`` (or build a new compiled step).
 """
 from __future__ import annotations
 
@@ -105,7 +107,7 @@ class CompiledStep(StepCore):
             raise TypeError(f"CompiledStep.run: ys must hold numbers, got dtype {yv.dtype}")
         yv = np.ascontiguousarray(yv, dtype=np.int64 if labels else plan.dtype)
         out = np.empty(k, np.float64)
-        if not self._params_intact():
+        if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
             self._replan()
         i = 0
         if k and n and n not in self._built:
@@ -137,6 +139,12 @@ class CompiledStep(StepCore):
         return out
 
     # -- everything else ---------------------------------------------------------
+    def recapture(self) -> None:
+        """Forget the captured programs: the next call reads the model, the loss and the
+        optimizer again (after changing a hyper-parameter other than the learning rate,
+        or the model's layers)."""
+        self._replan()
+
     def _replan(self) -> None:
         """A parameter array was replaced (e.g. ``p.data = ...``): the captured programs
         point at the old arrays; read the model again and capture anew."""
@@ -146,7 +154,7 @@ class CompiledStep(StepCore):
         self._bind_plan()
 
     def _slow(self, x: Any, y: Any) -> float:
-        if not self._params_intact():
+        if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
             self._replan()
         P = self._fast
         if P is not None and P.status != _kprogram.ST_INPUT:

@@ -233,3 +233,15 @@ def test_dropout_on_the_default_generator_draws_as_eager():
     step = mi.compile_step(cm, losses.mse, co)
     assert [step(x, y) for _ in range(4)] == want
     _assert_same(em, eo, cm, co)
+
+
+def test_changed_hyper_parameters_are_seen_by_run_and_recapture():
+    x, y = _data("mse")
+    em, eo, cm, co, step = _train_both(lambda: nn.MLP([3, 6, 4], rng=14), "mse",
+                                       OPTIMIZERS["sgd_momentum"], steps=2)
+    eo.momentum = co.momentum = 0.5
+    assert step.run(np.stack([x]), np.stack([y])).tolist() == [_eager_step(em, losses.mse, eo, x, y)]
+    eo.weight_decay = co.weight_decay = 0.1
+    step.recapture()
+    assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
+    _assert_same(em, eo, cm, co)
