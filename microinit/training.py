@@ -206,8 +206,8 @@ def _compiled_step(model: Any, loss_fn: Any, optimizer: Optimizer) -> Any:
 
 
 def _compiled_batch(compiled: Any, optimizer: Optimizer, xb: Any, yb: Any, epoch: int,
-                    step: int) -> tuple[float | None, Any]:
-    """One compiled training step of fit: (loss value, model output), or (None, None)
+                    step: int) -> tuple[float, Any] | None:
+    """One compiled training step of fit: (loss value, model output), or None
     when it stopped before updating anything (a non-finite loss or gradient, a loss
     that refused its input): the eager step then runs the batch and reports it as it
     always does."""
@@ -216,7 +216,7 @@ def _compiled_batch(compiled: Any, optimizer: Optimizer, xb: Any, yb: Any, epoch
         value = compiled(xb, yb)
     except (FloatingPointError, ValueError) as err:
         if optimizer.step_count == count:
-            return None, None
+            return None
         raise FloatingPointError(f"fit: epoch {epoch}, step {step}: {err}") from None
     if not math.isfinite(value):
         # a non-finite loss whose gradients were finite (the step happened)
@@ -290,11 +290,10 @@ def fit(model: Callable[[Any], Any], loss: Any, optimizer: Optimizer, loader: Lo
                 bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
             for step, (xb, yb) in enumerate(loader, 1):
                 global_step += 1
-                value, out = None, None
-                if compiled is not None:
-                    value, out = _compiled_batch(compiled, optimizer, xb, yb, epoch, step)
-                if out is None:
-                    value, out = _eager_batch(model, loss_fn, optimizer, xb, yb, epoch, step, global_step)
+                done = None if compiled is None else _compiled_batch(compiled, optimizer, xb, yb, epoch, step)
+                if done is None:
+                    done = _eager_batch(model, loss_fn, optimizer, xb, yb, epoch, step, global_step)
+                value, out = done
                 m = len(xb)
                 total += value * m
                 n += m

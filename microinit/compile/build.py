@@ -171,7 +171,7 @@ class _ModuleRecord:
 
 # Losses whose eager op computes in numpy (ops/pair_losses.py): the program calls that
 # op's own forward and backward (one path per op), with the loss's usual seed of 1.
-_NUMPY_LOSSES = {
+_NUMPY_LOSSES: dict[str, tuple[Any, Any]] = {
     "bce_with_logits": (pair_losses.bce_with_logits_forward, pair_losses.bce_with_logits_backward),
     "hinge": (pair_losses.hinge_loss_forward, pair_losses.hinge_loss_backward),
 }
@@ -199,7 +199,7 @@ def _require_records(P: Any, plan: Plan) -> None:
 
 
 def _optimizer_records(P: Any, plan: Plan, grad_slot: dict[int, int], slot_of: dict[int, int]) -> None:
-    opt = plan.optim.optimizer
+    opt: Any = plan.optim.optimizer  # an SGD or an Adam/AdamW (plan.optim.kind says which)
     state = plan.optim.state
     params = opt.params
     for j, p in enumerate(params):

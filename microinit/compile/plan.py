@@ -61,7 +61,7 @@ class DenseSpec:
         self.weight = weight
         self.bias = bias
         self.activation = activation
-        self.code = activation_code(activation)
+        self.code = 0 if activation is None else activation_code(activation)
         self.param = param
 
     def with_activation(self, activation: str, param: float) -> DenseSpec:
@@ -127,7 +127,7 @@ class Plan:
 
     __slots__ = ("model", "layers", "loss", "optim", "params")
 
-    def __init__(self, model: Module, layers: list[DenseSpec], loss: LossSpec, optim_spec: OptimSpec,
+    def __init__(self, model: Module, layers: list[DenseSpec | ModuleSpec], loss: LossSpec, optim_spec: OptimSpec,
                  params: list[Tensor]) -> None:
         self.model = model
         self.layers = layers

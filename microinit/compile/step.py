@@ -324,8 +324,11 @@ class _Snapshot:
 
 def _dropout_generators(plan: Plan) -> list[np.random.Generator]:
     """The generators the plan's Dropout layers draw from (None: the default one)."""
-    return [s.module.rng if s.module.rng is not None else default_generator()
-            for s in plan.layers if isinstance(s, ModuleSpec) and isinstance(s.module, Dropout)]
+    found = []
+    for spec in plan.layers:
+        if isinstance(spec, ModuleSpec) and isinstance(spec.module, Dropout):
+            found.append(spec.module.rng if spec.module.rng is not None else default_generator())
+    return found
 
 
 def compile_step(model: Any, loss: Any, optimizer: Any) -> CompiledStep:
