@@ -21,7 +21,7 @@ Status (``Program.status`` after a ``step``/``run`` that returned early)::
 
     ST_INPUT            x or y is not a plain array of the captured dtype and shape
     ST_NOT_READY        an optimizer state flag is off (e.g. a momentum buffer unset)
-    ST_BAD_LABEL        a label outside [0, C) (nothing was written but scratch)
+    ST_BAD_LABEL        a label outside [0, C) (an OP_LABELS record first: nothing ran)
     ST_ALL_NEG_INF      a row of logits all -inf (likewise)
     ST_GRAD_NONFINITE   a gradient holds NaN/inf; no parameter was updated
     ST_PARAM_NONFINITE  parameter ``status_index`` overflowed during the update
@@ -81,7 +81,8 @@ cdef enum:
     C_BLAS = 7          # slots a, b, c;  flag bit 1 = a transposed, bit 2 = b transposed
     C_REQUIRE = 8       # slots bool array;  m elements: all must be true
     C_PYCALL = 9        # a Python callable fn(x, y) -> the loss or None (what the kernels do not have)
-    N_CODES = 10
+    C_LABELS = 10       # slots labels;  m labels, each in [0, n) (checked before anything runs)
+    N_CODES = 11
 
 OP_DENSE_FWD = C_DENSE_FWD
 OP_DENSE_BWD = C_DENSE_BWD
@@ -93,6 +94,7 @@ OP_ADAM = C_ADAM
 OP_BLAS = C_BLAS
 OP_REQUIRE = C_REQUIRE
 OP_PYCALL = C_PYCALL
+OP_LABELS = C_LABELS
 
 cdef enum:
     S_OK = 0
@@ -140,7 +142,8 @@ cdef int _blas(void* prog, int idx) noexcept with gil:
     """One product through numpy's BLAS, called exactly as ops/linalg.py calls it."""
     try:
         (<Program> prog).blas_call(idx)
-    except BaseException:
+    except BaseException as err:
+        (<Program> prog).error = err
         return -1
     return 0
 
@@ -171,6 +174,7 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
     cdef int64_t* steps
     cdef bint r
     cdef const char* flags
+    cdef const int64_t* labels
     out.loss = 0.0
     for i in range(nops):
         o = &ops[i]
@@ -254,6 +258,11 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             for j in range(o.m):
                 if not flags[j]:
                     return S_NOT_READY
+        elif o.code == C_LABELS:
+            labels = <const int64_t*> slots[o.s[0]]
+            for j in range(o.m):
+                if labels[j] < 0 or labels[j] >= o.n:
+                    return S_BAD_LABEL
     return out.status
 
 
@@ -268,15 +277,15 @@ cdef Py_ssize_t _need(int code, int pos, Py_ssize_t m, Py_ssize_t n, Py_ssize_t 
         if code == C_XENT and pos == 1:
             return m
         return m * n
-    if code == C_CHECK_GRAD or code == C_SGD or code == C_REQUIRE:
+    if code == C_CHECK_GRAD or code == C_SGD or code == C_REQUIRE or code == C_LABELS:
         return m
     if code == C_ADAM:
         return k + 1 if pos == 4 else m
     return 0
 
 
-cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0)
-cdef tuple _OPTIONAL = ((2,), (2, 3, 6, 7, 8), (), (), (), (2,), (), (), (), ())
+cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0, 1)
+cdef tuple _OPTIONAL = ((2,), (2, 3, 6, 7, 8), (), (), (), (2,), (), (), (), (), ())
 
 
 cdef class Program:
@@ -407,6 +416,8 @@ cdef class Program:
                     want = cnp.NPY_INT64
                 elif code == C_REQUIRE:
                     want = cnp.NPY_BOOL
+                elif code == C_LABELS:
+                    want = cnp.NPY_INT64
                 if self._type(s) != want:
                     raise TypeError(f"Program.add: slot {s} of op {code} has the wrong dtype")
                 need = _need(code, pos, m, n, k)

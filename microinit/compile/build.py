@@ -70,6 +70,10 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         return int(P.add_slot(np.zeros(shape, dtype)))
 
     _require_records(P, plan)
+    if plan.loss.kind == "cross_entropy":
+        # labels first: one out of range (ignore_index, a bad label) runs the step eagerly
+        # before any record has drawn a dropout mask or moved a running statistic
+        P.add(_kprogram.OP_LABELS, (1,), n, plan.out_features)
     # forward: each layer reads slot `inp` (0 is the batch) and writes its output slot
     inp, width = 0, x.shape[1]
     rows: list[Any] = []

@@ -205,9 +205,19 @@ class CompiledStep(StepCore):
             raise AssertionError("compile_step: the optimizer accepted a non-finite gradient")  # pragma: no cover
         if status == _kprogram.ST_NOMEM:
             raise MemoryError("compile_step: could not allocate a gemm workspace")
-        # inputs the program does not cover, a label out of range, an all -inf row, an
-        # unset momentum buffer, a numpy loss that raised (a hinge target not +-1): the
-        # eager step computes it or raises its own error
+        if status == _kprogram.ST_PYERR and P.error is not None:
+            # a record running eager code raised (a hinge target not +-1, a BatchNorm
+            # batch of one row): the eager step raises the same error at the same point
+            err, P.error = P.error, None
+            self._opt.zero_grad()  # as the eager step leaves them when it fails there
+            raise err
+        if status == _kprogram.ST_ALL_NEG_INF:
+            self._opt.zero_grad()
+            # the loss of these logits raises its own error (the forward is not run again:
+            # it may have drawn dropout masks and moved running statistics already)
+            self._loss_fn(Tensor(built.output.copy()), y)
+        # inputs the program does not cover, a label out of range (checked before any
+        # record ran), an unset momentum buffer: the eager step computes it or raises
         return self._eager(x, y)
 
     def _inputs(self, x: Any, y: Any) -> tuple[NDArray[Any], NDArray[Any]] | None:

@@ -245,3 +245,37 @@ def test_changed_hyper_parameters_are_seen_by_run_and_recapture():
     step.recapture()
     assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
     _assert_same(em, eo, cm, co)
+
+
+def _eager_or_error(model, loss_fn, opt, x, y):
+    try:
+        return _eager_step(model, loss_fn, opt, x, y)
+    except ValueError as err:
+        return type(err)
+
+
+def _compiled_or_error(step, x, y):
+    try:
+        return step(x, y)
+    except ValueError as err:
+        return type(err)
+
+
+@pytest.mark.parametrize("loss_name", ["cross_entropy", "hinge"])
+def test_steps_the_program_hands_back_leave_what_eager_leaves(loss_name):
+    """ignore_index labels run eagerly, bad hinge targets raise: either way the running
+    statistics and dropout draws are those of one eager step, not of two."""
+    x, y = _data(loss_name)
+    bad = y.copy()
+    bad[3] = -100 if loss_name == "cross_entropy" else 0.5
+    loss_fn = losses.get(loss_name)
+    em, eo, cm, co = _pair(RECORDED_MODELS["batchnorm_relu_dropout"], OPTIMIZERS["sgd"])
+    step = mi.compile_step(cm, loss_fn, co)
+    for yy in (y, bad, y, bad):
+        assert _compiled_or_error(step, x, yy) == _eager_or_error(em, loss_fn, eo, x, yy)
+        for a, b in zip(em.parameters(), cm.parameters()):
+            assert (a.grad is None) == (b.grad is None)
+    assert step(x, y) == _eager_step(em, loss_fn, eo, x, y)
+    _assert_same(em, eo, cm, co)
+    for a, b in zip(em.buffers(), cm.buffers()):
+        np.testing.assert_array_equal(a, b)
