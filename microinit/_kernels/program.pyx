@@ -64,7 +64,6 @@ from microinit._kernels.xent_core cimport xent_label_grads, xent_label_rows
 cnp.import_array()
 
 cdef enum:
-    MAX_SLOTS_PER_OP = 9
     # Programs below this many multiply-adds per step run with the GIL held (a
     # release and re-acquire costs ~0.2 us, a tenth of such a program's arithmetic).
     NOGIL_MIN_MACS = 1 << 18
@@ -116,22 +115,6 @@ ST_GRAD_NONFINITE = S_GRAD_NONFINITE
 ST_PARAM_NONFINITE = S_PARAM_NONFINITE
 ST_NOMEM = S_NOMEM
 ST_PYERR = S_PYERR
-
-
-cdef struct Op:
-    int code
-    int act
-    int flag
-    int s[MAX_SLOTS_PER_OP]
-    Py_ssize_t m, n, k
-    double param
-    double f[4]
-
-
-cdef struct Outcome:
-    int status
-    Py_ssize_t index     # the optimizer index of a non-finite gradient/parameter
-    double loss
 
 
 cdef inline void* _at(void** slots, int s) noexcept nogil:
@@ -295,19 +278,6 @@ cdef class Program:
     program's; its shape is fixed) and y an example target (labels int64, or floats
     of x's dtype); neither is kept.
     """
-    cdef Op* ops
-    cdef int nops, cap
-    cdef void** slots
-    cdef list arrays             # the slot arrays (None for 0 and 1), kept alive here
-    cdef list calls              # (a, b, out, a transposed, b transposed) of each OP_BLAS record
-    cdef list pycalls            # the callables of OP_PYCALL records
-    cdef object cur_x, cur_y     # the batch while a step runs (what OP_BLAS/OP_PYCALL read)
-    cdef public object error     # the exception an OP_PYCALL record raised (status ST_PYERR)
-    cdef readonly int typenum, ytype, status
-    cdef readonly Py_ssize_t macs     # multiply-adds of the dense records (decides the GIL)
-    cdef readonly Py_ssize_t status_index, steps_done
-    cdef tuple xshape, yshape
-    cdef int ynd
 
     def __cinit__(self):
         self.ops = NULL
@@ -497,7 +467,7 @@ cdef class Program:
         b = self.cur_x if sb == 0 else self.arrays[sb]
         np.matmul(a.T if ta else a, b.T if tb else b, out=self.arrays[sc])
 
-    def step(self, x, y, double lr):
+    cpdef object step(self, x, y, double lr):
         """One run of the program on batch x, targets y: the loss as a float, or None
         when it stopped early or did not start (read ``status``)."""
         cdef Outcome res

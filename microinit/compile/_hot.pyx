@@ -17,6 +17,8 @@ from cpython.long cimport PyLong_AsSsize_t, PyLong_FromSsize_t
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport PyObject, Py_XDECREF, Py_XINCREF
 
+from microinit._kernels.program cimport Program
+
 
 cdef extern from "structmember.h":
     ctypedef struct PyMemberDef:
@@ -92,7 +94,7 @@ cdef class StepCore:
     def __call__(self, x, y):
         P = self._fast
         if P is not None and self._intact():
-            loss = P.step(x, y, self._opt.lr)
+            loss = (<Program?> P).step(x, y, self._opt.lr)
             if loss is not None:
                 self._eager_out = None
                 self._account(1)
