@@ -7,7 +7,8 @@ batch ``x`` and slot 1 the targets ``y``, both set per step) and *op records* (a
 code, slot numbers, sizes and a few constants). ``step`` runs the records once,
 ``run`` runs them k times over a stack of batches, both without Python work between
 the ops. Every op calls the nogil core the eager op calls (``dense_core.pxd``,
-``mse_core.pxd``, ``xent_core.pxd``, ``update_core.pxd``), so one step is the same
+``elementwise_core.pxd``, ``dropout_core.pxd``, ``mse_core.pxd``, ``xent_core.pxd``,
+``update_core.pxd``), so one step is the same
 arithmetic as the eager step; products the eager rule sends to numpy's BLAS
 (``ops/linalg.py``, ``DENSE_BLAS_MIN``) go to numpy's BLAS here too, through an
 ``OP_BLAS`` record that takes the GIL for that call only.
@@ -57,6 +58,8 @@ from microinit._kernels.dense_core cimport (
     EPI_PARALLEL_MIN, GEMM_NOGIL_MIN, dense_backward_core, dense_forward_core,
 )
 from microinit._kernels.gemm cimport mi_max_threads
+from microinit._kernels.dropout_core cimport dropout_backward_core, dropout_forward_core, dropout_scale
+from microinit._kernels.elementwise_core cimport act_backward_all, act_forward_all
 from microinit._kernels.mse_core cimport mse_diff_sumsq, mse_scaled
 from microinit._kernels.update_core cimport adam_corrections, adam_loop, any_nonfinite, sgd_loop
 from microinit._kernels.xent_core cimport xent_label_grads, xent_label_rows
@@ -81,7 +84,11 @@ cdef enum:
     C_REQUIRE = 8       # slots bool array;  m elements: all must be true
     C_PYCALL = 9        # a Python callable fn(x, y) -> the loss or None (what the kernels do not have)
     C_LABELS = 10       # slots labels;  m labels, each in [0, n) (checked before anything runs)
-    N_CODES = 11
+    C_ACT_FWD = 11      # slots x, y;  m elements; act, param
+    C_ACT_BWD = 12      # slots x, y, dy, dx;  m elements; act, param
+    C_DROP_FWD = 13     # slots x, u, y, keep (uint8), p (float64 [p]);  m elements
+    C_DROP_BWD = 14     # slots dy, keep, dx, p;  m elements
+    N_CODES = 15
 
 OP_DENSE_FWD = C_DENSE_FWD
 OP_DENSE_BWD = C_DENSE_BWD
@@ -94,6 +101,10 @@ OP_BLAS = C_BLAS
 OP_REQUIRE = C_REQUIRE
 OP_PYCALL = C_PYCALL
 OP_LABELS = C_LABELS
+OP_ACT_FWD = C_ACT_FWD
+OP_ACT_BWD = C_ACT_BWD
+OP_DROPOUT_FWD = C_DROP_FWD
+OP_DROPOUT_BWD = C_DROP_BWD
 
 cdef enum:
     S_OK = 0
@@ -241,6 +252,21 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             for j in range(o.m):
                 if not flags[j]:
                     return S_NOT_READY
+        elif o.code == C_ACT_FWD:
+            act_forward_all(o.act, <const floating*> slots[o.s[0]], <floating*> slots[o.s[1]], o.param, o.m)
+        elif o.code == C_ACT_BWD:
+            act_backward_all(o.act, <const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
+                             <const floating*> slots[o.s[2]], <floating*> slots[o.s[3]], o.param, o.m)
+        elif o.code == C_DROP_FWD:
+            # p comes from a slot: the record before draws u and sets p (0 when not training)
+            s = (<const double*> slots[o.s[4]])[0]
+            dropout_forward_core(<const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
+                                 <floating> s, <floating> dropout_scale(s), <floating*> slots[o.s[2]],
+                                 <cnp.uint8_t*> slots[o.s[3]], o.m)
+        elif o.code == C_DROP_BWD:
+            s = (<const double*> slots[o.s[3]])[0]
+            dropout_backward_core(<const floating*> slots[o.s[0]], <const cnp.uint8_t*> slots[o.s[1]],
+                                  <floating> dropout_scale(s), <floating*> slots[o.s[2]], o.m)
         elif o.code == C_LABELS:
             labels = <const int64_t*> slots[o.s[0]]
             for j in range(o.m):
@@ -260,15 +286,17 @@ cdef Py_ssize_t _need(int code, int pos, Py_ssize_t m, Py_ssize_t n, Py_ssize_t 
         if code == C_XENT and pos == 1:
             return m
         return m * n
-    if code == C_CHECK_GRAD or code == C_SGD or code == C_REQUIRE or code == C_LABELS:
+    if code == C_DROP_FWD or code == C_DROP_BWD:
+        return 1 if pos == (4 if code == C_DROP_FWD else 3) else m
+    if code in (C_CHECK_GRAD, C_SGD, C_REQUIRE, C_LABELS, C_ACT_FWD, C_ACT_BWD):
         return m
     if code == C_ADAM:
         return k + 1 if pos == 4 else m
     return 0
 
 
-cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0, 1)
-cdef tuple _OPTIONAL = ((2,), (2, 3, 6, 7, 8), (), (), (), (2,), (), (), (), (), ())
+cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0, 1, 2, 4, 5, 4)
+cdef tuple _OPTIONAL = ((2,), (2, 3, 6, 7, 8), (), (), (), (2,), (), (), (), (), (), (), (), (), ())
 
 
 cdef class Program:
@@ -357,7 +385,7 @@ cdef class Program:
             raise ValueError(f"Program.add: op {code} takes {_ARITY[code]} slots, got {len(slots)}")
         if m < 0 or n < 0 or k < 0 or len(f) > 4:
             raise ValueError(f"Program.add: bad sizes ({m}, {n}, {k}) or constants {f}")
-        if code == C_DENSE_FWD or code == C_DENSE_BWD:
+        if code in (C_DENSE_FWD, C_DENSE_BWD, C_ACT_FWD, C_ACT_BWD):
             if act < 0 or act >= 9:
                 raise ValueError(f"Program.add: unknown activation code {act}")
         memset(&op, 0, sizeof(Op))
@@ -388,6 +416,10 @@ cdef class Program:
                     want = cnp.NPY_BOOL
                 elif code == C_LABELS:
                     want = cnp.NPY_INT64
+                elif (code == C_DROP_FWD and pos == 3) or (code == C_DROP_BWD and pos == 1):
+                    want = cnp.NPY_UINT8
+                elif (code == C_DROP_FWD and pos == 4) or (code == C_DROP_BWD and pos == 3):
+                    want = cnp.NPY_FLOAT64
                 if self._type(s) != want:
                     raise TypeError(f"Program.add: slot {s} of op {code} has the wrong dtype")
                 need = _need(code, pos, m, n, k)

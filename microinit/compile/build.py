@@ -30,6 +30,7 @@ from microinit._kernels import dense as _kdense
 from microinit._kernels import program as _kprogram
 from microinit.compile.plan import ModuleSpec, Plan
 from microinit.ops import linalg, pair_losses
+from microinit.rng import default_generator
 from microinit.tensor import Tensor
 
 __all__ = ["Built", "build"]
@@ -82,9 +83,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
             for t in spec.params:
                 param_slot(t)
             out = buffer(n, width)
-            record = _ModuleRecord(spec, None if inp == 0 else P.array(inp), P.array(out))
-            P.add(_kprogram.OP_PYCALL, (), call=record.forward)
-            rows.append((inp, out, width, record))
+            rows.append((inp, out, width, _module_forward(P, spec, inp, out, n * width)))
             inp = out
             continue
         k, o = spec.weight.data.shape
@@ -114,8 +113,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         spec = plan.layers[i]
         dx = buffer(n, *P.array(xin).shape[1:]) if xin != 0 else -1
         if isinstance(spec, ModuleSpec):
-            detail.gradients(P.array(g), None if dx < 0 else P.array(dx), [grad_of[id(p)] for p in spec.params])
-            P.add(_kprogram.OP_PYCALL, (), call=detail.backward)
+            _module_backward(P, spec, detail, (xin, yslot, g, dx), [grad_of[id(p)] for p in spec.params], n * o)
             g = dx
             continue
         w, b, z, k, blas = detail
@@ -133,6 +131,54 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         g = dx
     _optimizer_records(P, plan, grad_slot, slot_of)
     return Built(P, [grad_of[id(p)] for p in plan.params], P.array(rows[-1][1]), n)
+
+
+def _module_forward(P: Any, spec: ModuleSpec, inp: int, out: int, size: int) -> Any:
+    """The forward records of a width-keeping layer; returns what its backward needs."""
+    if spec.kind == "activation":  # elementwise.pyx's loop, as the eager activation op
+        P.add(_kprogram.OP_ACT_FWD, (inp, out), size, act=spec.code, param=spec.param)
+        return None
+    if spec.kind == "dropout":
+        shape = P.array(out).shape
+        u = P.add_slot(np.zeros(shape, P.array(out).dtype))  # zeros: all kept while p is 0
+        keep = P.add_slot(np.zeros(shape, np.uint8))
+        p = P.add_slot(np.zeros(1, np.float64))
+        P.add(_kprogram.OP_PYCALL, (), call=_dropout_draw(spec.module, P.array(u), P.array(p)))
+        P.add(_kprogram.OP_DROPOUT_FWD, (inp, u, out, keep, p), size)
+        return keep, p
+    record = _ModuleRecord(spec, None if inp == 0 else P.array(inp), P.array(out))
+    P.add(_kprogram.OP_PYCALL, (), call=record.forward)
+    return record
+
+
+def _module_backward(P: Any, spec: ModuleSpec, detail: Any, slots: tuple[int, int, int, int],
+                     pgrads: list[NDArray[Any]], size: int) -> None:
+    """The backward records of a width-keeping layer: g (its output's gradient) -> dx."""
+    xin, out, g, dx = slots
+    if spec.kind == "activation":
+        if dx >= 0:
+            P.add(_kprogram.OP_ACT_BWD, (xin, out, g, dx), size, act=spec.code, param=spec.param)
+    elif spec.kind == "dropout":
+        if dx >= 0:
+            keep, p = detail
+            P.add(_kprogram.OP_DROPOUT_BWD, (g, keep, dx, p), size)
+    else:
+        detail.gradients(P.array(g), None if dx < 0 else P.array(dx), pgrads)
+        P.add(_kprogram.OP_PYCALL, (), call=detail.backward)
+
+
+def _dropout_draw(module: Any, u: NDArray[Any], p: NDArray[Any]) -> Callable[[Any, Any], None]:
+    """The draw the eager dropout op makes: uniforms from the module's generator (the
+    default one when it has none), only while training with p > 0; p = 0 otherwise
+    (the dropout record then passes x through, as the op returns x itself)."""
+    def draw(x: Any, y: Any) -> None:
+        if module.training and module.p > 0:
+            gen = module.rng if module.rng is not None else default_generator()
+            gen.random(dtype=u.dtype, out=u)
+            p[0] = module.p
+        else:
+            p[0] = 0.0
+    return draw
 
 
 class _ModuleRecord:

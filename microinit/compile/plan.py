@@ -77,14 +77,20 @@ RECORDED_MODULES = (Dropout, BatchNorm1d, LayerNorm) + tuple(
 
 
 class ModuleSpec:
-    """A width-preserving module the program runs through its eager forward and
-    backward (Dropout, BatchNorm1d, LayerNorm, an activation no Dense fuses)."""
+    """A width-keeping module: ``kind`` "activation" (of the fused table, where no Dense
+    can apply it: an activation record with ``code``/``param``), "dropout" (a dropout
+    record after a draw from the module's generator) or "module" (BatchNorm1d,
+    LayerNorm, an activation computed in numpy: run through its own eager forward and
+    backward)."""
 
-    __slots__ = ("module", "params")
+    __slots__ = ("module", "params", "kind", "code", "param")
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, kind: str = "module", code: int = 0, param: float = 0.0) -> None:
         self.module = module
         self.params = [p for _, p in module.named_parameters()]
+        self.kind = kind
+        self.code = code
+        self.param = param
 
 
 class LossSpec:
@@ -184,9 +190,16 @@ def _layers(model: Module) -> list[DenseSpec | ModuleSpec]:
         if name == "identity":
             continue
         last = specs[-1] if specs else None
+        param = float(getattr(m, "param", DEFAULT_PARAM.get(name, 0.0))) if name else 0.0
         if name is not None and isinstance(last, DenseSpec) and last.activation is None:
             # the Dense epilogue applies it: the same formula, one pass less
-            specs[-1] = last.with_activation(name, float(getattr(m, "param", DEFAULT_PARAM.get(name, 0.0))))
+            specs[-1] = last.with_activation(name, param)
+            continue
+        if name is not None:
+            specs.append(ModuleSpec(m, "activation", activation_code(name), param))
+            continue
+        if type(m) is Dropout:
+            specs.append(ModuleSpec(m, "dropout"))
             continue
         if type(m) in RECORDED_MODULES:
             _check_recorded(i, m)

@@ -279,3 +279,18 @@ def test_steps_the_program_hands_back_leave_what_eager_leaves(loss_name):
     _assert_same(em, eo, cm, co)
     for a, b in zip(em.buffers(), cm.buffers()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_train_and_eval_modes_switch_as_eagerly():
+    """Dropout and BatchNorm read the module's mode at every step, as their eager ops do."""
+    x, y = _data("cross_entropy")
+    em, eo, cm, co = _pair(RECORDED_MODELS["batchnorm_relu_dropout"], OPTIMIZERS["adam"])
+    step = mi.compile_step(cm, losses.cross_entropy, co)
+    for mode in ("train", "eval", "train"):
+        for model in (em, cm):
+            getattr(model, mode)()
+        for _ in range(2):
+            assert step(x, y) == _eager_step(em, losses.cross_entropy, eo, x, y)
+    _assert_same(em, eo, cm, co)
+    for a, b in zip(em.buffers(), cm.buffers()):
+        np.testing.assert_array_equal(a, b)

@@ -125,3 +125,30 @@ def test_docstring_example_runs():
 
     result = doctest.testmod(kp, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "elu", "softplus"])
+def test_activation_and_dropout_records_match_references(rng, name):
+    from microinit._kernels import elementwise
+    from microinit._kernels import reference_norm as ref_norm
+
+    x = rng.standard_normal((6, 5))
+    P = kp.Program(x, np.zeros((6, 5)))
+    h, u, y, dy, dh, dx = (P.add_slot(np.zeros((6, 5))) for _ in range(6))
+    keep = P.add_slot(np.zeros((6, 5), np.uint8))
+    p = P.add_slot(np.array([0.25]))
+    P.add(kp.OP_ACT_FWD, (0, h), 30, act=elementwise.CODES[name], param=0.5)
+    P.add(kp.OP_DROPOUT_FWD, (h, u, y, keep, p), 30)
+    P.add(kp.OP_DROPOUT_BWD, (dy, keep, dh, p), 30)
+    P.add(kp.OP_ACT_BWD, (0, h, dh, dx), 30, act=elementwise.CODES[name], param=0.5)
+    U, G = P.array(u), P.array(dy)
+    U[...] = rng.random((6, 5))
+    G[...] = rng.standard_normal((6, 5))
+    P.step(x, np.zeros((6, 5)), 0.0)
+    want_h = ref.activation_forward(name, x, 0.5)
+    want_y, want_keep = ref_norm.dropout_forward(want_h, U, 0.25)
+    want_dh = ref_norm.dropout_backward(G, want_keep, 0.25)
+    np.testing.assert_allclose(P.array(y), want_y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(P.array(keep), want_keep)
+    np.testing.assert_allclose(P.array(dx), ref.activation_backward(name, x, want_h, want_dh, 0.5),
+                               rtol=1e-12, atol=1e-12)
