@@ -77,6 +77,12 @@ class CompiledStep(StepCore):
             return self._eager_out  # type: ignore[no-any-return]
         return self._current.output
 
+    def __repr__(self) -> str:
+        model, loss, opt = self._args
+        sizes = sorted(self._built)
+        return (f"CompiledStep({type(model).__name__}, {self._loss_fn!r}, {type(opt).__name__}; "
+                f"programs for batch sizes {sizes})")
+
     # __call__(x, y) and _account(nsteps) are StepCore's (microinit/compile/_hot.pyx):
     # run self._fast, or self._slow(x, y) when it does not take the call.
 
@@ -224,6 +230,8 @@ class CompiledStep(StepCore):
         """x and y as the program takes them (the model's dtype, C order), or None when
         only the eager step can take them."""
         plan = self._plan
+        if (isinstance(x, Tensor) and x.requires_grad) or (isinstance(y, Tensor) and y.requires_grad):
+            return None  # the eager step also fills x.grad / y.grad; the program does not
         x = model_input(x, plan.dtype, plan.dense[0].layer)  # docs/reliability.md rows 60, 61
         x = x.data if isinstance(x, Tensor) else x
         if type(x) is not np.ndarray or x.ndim != 2 or x.shape[1] != plan.in_features:

@@ -133,3 +133,13 @@ def test_unset_momentum_buffer_runs_eagerly():
         a.data[...] = b.data
     for _ in range(2):
         assert step(x, y) == _eager(ref_model, ref_opt, x, y)
+
+
+def test_inputs_that_require_grad_get_their_gradient_as_eagerly():
+    model, opt, step = _setup(loss=losses.mse)
+    x, y = _xy(labels=False)
+    step(x, y)
+    xt = mi.tensor(x, requires_grad=True)
+    step(xt, y)
+    assert xt.grad is not None and xt.grad.shape == x.shape
+    assert repr(step) == "CompiledStep(MLP, MSELoss(reduction='mean'), SGD; programs for batch sizes [5])"
