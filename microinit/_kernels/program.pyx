@@ -7,8 +7,8 @@ batch ``x`` and slot 1 the targets ``y``, both set per step) and *op records* (a
 code, slot numbers, sizes and a few constants). ``step`` runs the records once,
 ``run`` runs them k times over a stack of batches, both without Python work between
 the ops. Every op calls the nogil core the eager op calls (``dense_core.pxd``,
-``elementwise_core.pxd``, ``dropout_core.pxd``, ``mse_core.pxd``, ``xent_core.pxd``,
-``update_core.pxd``), so one step is the same
+``elementwise_core.pxd``, ``dropout_core.pxd``, ``norm_core.pxd``, ``mse_core.pxd``,
+``xent_core.pxd``, ``update_core.pxd``), so one step is the same
 arithmetic as the eager step; products the eager rule sends to numpy's BLAS
 (``ops/linalg.py``, ``DENSE_BLAS_MIN``) go to numpy's BLAS here too, through an
 ``OP_BLAS`` record that takes the GIL for that call only.
@@ -61,6 +61,7 @@ from microinit._kernels.gemm cimport mi_max_threads
 from microinit._kernels.dropout_core cimport dropout_backward_core, dropout_forward_core, dropout_scale
 from microinit._kernels.elementwise_core cimport act_backward_all, act_forward_all
 from microinit._kernels.mse_core cimport mse_diff_sumsq, mse_scaled
+from microinit._kernels.norm_core cimport norm_rows_backward, norm_rows_forward
 from microinit._kernels.update_core cimport adam_corrections, adam_loop, any_nonfinite, sgd_loop
 from microinit._kernels.xent_core cimport xent_label_grads, xent_label_rows
 
@@ -70,25 +71,6 @@ cdef enum:
     # Programs below this many multiply-adds per step run with the GIL held (a
     # release and re-acquire costs ~0.2 us, a tenth of such a program's arithmetic).
     NOGIL_MIN_MACS = 1 << 18
-
-# Op codes (module-level names below, for the builder).
-cdef enum:
-    C_DENSE_FWD = 0     # slots x, W, b|-1, z, y;  m, n, k; act, param; flag = BLAS did x @ W
-    C_DENSE_BWD = 1     # slots x, W, zx, y, dy, dz, dx|-1, dW|-1, db|-1;  m, n, k; act, param
-    C_MSE = 2           # slots pred, target, diff, dpred;  m, n (elements m*n); flag = mean
-    C_XENT = 3          # slots logits, labels, probs, dlogits;  m rows, n classes; flag = mean
-    C_CHECK_GRAD = 4    # slots g;  m elements; k = optimizer index
-    C_SGD = 5           # slots p, g, buf|-1;  m elements; f = momentum, dampening, wd; flag = nesterov; k = index
-    C_ADAM = 6          # slots p, g, m, v, steps;  m elements; f = beta1, beta2, eps, wd; flag = decoupled; k = index
-    C_BLAS = 7          # slots a, b, c;  flag bit 1 = a transposed, bit 2 = b transposed
-    C_REQUIRE = 8       # slots bool array;  m elements: all must be true
-    C_PYCALL = 9        # a Python callable fn(x, y) -> the loss or None (what the kernels do not have)
-    C_LABELS = 10       # slots labels;  m labels, each in [0, n) (checked before anything runs)
-    C_ACT_FWD = 11      # slots x, y;  m elements; act, param
-    C_ACT_BWD = 12      # slots x, y, dy, dx;  m elements; act, param
-    C_DROP_FWD = 13     # slots x, u, y, keep (uint8), p (float64 [p]);  m elements
-    C_DROP_BWD = 14     # slots dy, keep, dx, p;  m elements
-    N_CODES = 15
 
 OP_DENSE_FWD = C_DENSE_FWD
 OP_DENSE_BWD = C_DENSE_BWD
@@ -105,6 +87,8 @@ OP_ACT_FWD = C_ACT_FWD
 OP_ACT_BWD = C_ACT_BWD
 OP_DROPOUT_FWD = C_DROP_FWD
 OP_DROPOUT_BWD = C_DROP_BWD
+OP_LAYER_NORM_FWD = C_LN_FWD
+OP_LAYER_NORM_BWD = C_LN_BWD
 
 cdef enum:
     S_OK = 0
@@ -154,6 +138,27 @@ cdef int _pycall(void* prog, int idx, double* loss) noexcept with gil:
         P.error = err
         return -1
     return 0
+
+
+cdef inline void _layer_norm_backward(const Op* o, void** slots, floating tag) noexcept nogil:
+    """norm.pyx's layer_norm_backward: dx, and the parameter sums accumulated in double
+    (zeroed first) and rounded once to the dtype."""
+    cdef Py_ssize_t j, n = o.n
+    cdef double* acc = <double*> _at(slots, o.s[6])
+    cdef floating* dw = <floating*> _at(slots, o.s[7])
+    cdef floating* db = <floating*> _at(slots, o.s[8])
+    if acc != NULL:
+        for j in range(2 * n):
+            acc[j] = 0.0
+    norm_rows_backward(<const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
+                       <const floating*> slots[o.s[2]], <const floating*> _at(slots, o.s[3]),
+                       <const floating*> slots[o.s[4]], <floating*> _at(slots, o.s[5]),
+                       acc, NULL if acc == NULL else acc + n, o.m, n)
+    for j in range(n):
+        if dw != NULL:
+            dw[j] = <floating> acc[j]
+        if db != NULL:
+            db[j] = <floating> acc[n + j]
 
 
 cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
@@ -267,6 +272,12 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             s = (<const double*> slots[o.s[3]])[0]
             dropout_backward_core(<const floating*> slots[o.s[0]], <const cnp.uint8_t*> slots[o.s[1]],
                                   <floating> dropout_scale(s), <floating*> slots[o.s[2]], o.m)
+        elif o.code == C_LN_FWD:
+            norm_rows_forward(<const floating*> slots[o.s[0]], <const floating*> _at(slots, o.s[1]),
+                              <const floating*> _at(slots, o.s[2]), <floating*> slots[o.s[3]],
+                              <floating*> slots[o.s[4]], <floating*> slots[o.s[5]], o.m, o.n, o.param)
+        elif o.code == C_LN_BWD:
+            _layer_norm_backward(o, slots, tag)
         elif o.code == C_LABELS:
             labels = <const int64_t*> slots[o.s[0]]
             for j in range(o.m):
@@ -275,28 +286,9 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
     return out.status
 
 
-# Slots each op code reads or writes, and how many elements each must hold, as
-# functions of (m, n, k); -1 in a position marks a slot that may be absent.
-cdef Py_ssize_t _need(int code, int pos, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
-    if code == C_DENSE_FWD:
-        return (m * k, k * n, n, m * n, m * n)[pos]
-    if code == C_DENSE_BWD:
-        return (m * k, k * n, m * n, m * n, m * n, m * n, m * k, k * n, n)[pos]
-    if code == C_MSE or code == C_XENT:
-        if code == C_XENT and pos == 1:
-            return m
-        return m * n
-    if code == C_DROP_FWD or code == C_DROP_BWD:
-        return 1 if pos == (4 if code == C_DROP_FWD else 3) else m
-    if code in (C_CHECK_GRAD, C_SGD, C_REQUIRE, C_LABELS, C_ACT_FWD, C_ACT_BWD):
-        return m
-    if code == C_ADAM:
-        return k + 1 if pos == 4 else m
-    return 0
-
-
-cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0, 1, 2, 4, 5, 4)
-cdef tuple _OPTIONAL = ((2,), (2, 3, 6, 7, 8), (), (), (), (2,), (), (), (), (), (), (), (), (), ())
+cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0, 1, 2, 4, 5, 4, 6, 9)
+cdef tuple _OPTIONAL = ((2,), (2, 3, 6, 7, 8), (), (), (), (2,), (), (), (), (), (), (), (), (), (),
+                        (1, 2), (3, 5, 6, 7, 8))
 
 
 cdef class Program:
@@ -367,6 +359,13 @@ cdef class Program:
         self.arrays.append(a)
         return n
 
+    def slot_of(self, cnp.ndarray a not None):
+        """The slot holding exactly the array a (ValueError if none does)."""
+        for s in range(2, len(self.arrays)):
+            if self.arrays[s] is a:
+                return s
+        raise ValueError("Program.slot_of: the array is in no slot")
+
     def array(self, int s):
         """The array of slot s (2 or more)."""
         if s < 2 or s >= len(self.arrays):
@@ -418,11 +417,12 @@ cdef class Program:
                     want = cnp.NPY_INT64
                 elif (code == C_DROP_FWD and pos == 3) or (code == C_DROP_BWD and pos == 1):
                     want = cnp.NPY_UINT8
-                elif (code == C_DROP_FWD and pos == 4) or (code == C_DROP_BWD and pos == 3):
+                elif (code == C_DROP_FWD and pos == 4) or (code == C_DROP_BWD and pos == 3) or (
+                        code == C_LN_BWD and pos == 6):
                     want = cnp.NPY_FLOAT64
                 if self._type(s) != want:
                     raise TypeError(f"Program.add: slot {s} of op {code} has the wrong dtype")
-                need = _need(code, pos, m, n, k)
+                need = slot_need(code, pos, m, n, k)
                 if self._size(s) < need:
                     raise ValueError(f"Program.add: slot {s} holds {self._size(s)} elements, "
                                      f"op {code} needs {need}")

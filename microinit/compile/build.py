@@ -146,9 +146,21 @@ def _module_forward(P: Any, spec: ModuleSpec, inp: int, out: int, size: int) -> 
         P.add(_kprogram.OP_PYCALL, (), call=_dropout_draw(spec.module, P.array(u), P.array(p)))
         P.add(_kprogram.OP_DROPOUT_FWD, (inp, u, out, keep, p), size)
         return keep, p
+    if spec.kind == "layer_norm":  # norm.pyx's row loops, as the eager layer_norm op
+        rows, width = P.array(out).shape
+        w, b = (_module_param_slot(P, spec, i) for i in (0, 1))
+        mean, rstd = (P.add_slot(np.zeros(rows, P.array(out).dtype)) for _ in range(2))
+        P.add(_kprogram.OP_LAYER_NORM_FWD, (inp, w, b, out, mean, rstd), rows, width, param=spec.param)
+        return w, mean, rstd
     record = _ModuleRecord(spec, None if inp == 0 else P.array(inp), P.array(out))
     P.add(_kprogram.OP_PYCALL, (), call=record.forward)
     return record
+
+
+def _module_param_slot(P: Any, spec: ModuleSpec, i: int) -> int:
+    """The slot of the module's weight (i = 0) or bias (1), -1 without one."""
+    t = getattr(spec.module, ("weight", "bias")[i])
+    return -1 if t is None else int(P.slot_of(t.data))
 
 
 def _module_backward(P: Any, spec: ModuleSpec, detail: Any, slots: tuple[int, int, int, int],
@@ -162,6 +174,13 @@ def _module_backward(P: Any, spec: ModuleSpec, detail: Any, slots: tuple[int, in
         if dx >= 0:
             keep, p = detail
             P.add(_kprogram.OP_DROPOUT_BWD, (g, keep, dx, p), size)
+    elif spec.kind == "layer_norm":
+        w, mean, rstd = detail
+        rows, width = P.array(out).shape
+        dw, db = (-1, -1) if not pgrads else (P.slot_of(pgrads[0]), P.slot_of(pgrads[1]))
+        acc = -1 if not pgrads else P.add_slot(np.zeros(2 * width, np.float64))
+        if dx >= 0 or acc >= 0:
+            P.add(_kprogram.OP_LAYER_NORM_BWD, (xin, mean, rstd, w, g, dx, acc, dw, db), rows, width)
     else:
         detail.gradients(P.array(g), None if dx < 0 else P.array(dx), pgrads)
         P.add(_kprogram.OP_PYCALL, (), call=detail.backward)

@@ -79,9 +79,9 @@ RECORDED_MODULES = (Dropout, BatchNorm1d, LayerNorm) + tuple(
 class ModuleSpec:
     """A width-keeping module: ``kind`` "activation" (of the fused table, where no Dense
     can apply it: an activation record with ``code``/``param``), "dropout" (a dropout
-    record after a draw from the module's generator) or "module" (BatchNorm1d,
-    LayerNorm, an activation computed in numpy: run through its own eager forward and
-    backward)."""
+    record after a draw from the module's generator), "layer_norm" (layer-norm records,
+    ``param`` its eps) or "module" (BatchNorm1d, an activation computed in numpy: run
+    through its own eager forward and backward)."""
 
     __slots__ = ("module", "params", "kind", "code", "param")
 
@@ -200,6 +200,9 @@ def _layers(model: Module) -> list[DenseSpec | ModuleSpec]:
             continue
         if type(m) is Dropout:
             specs.append(ModuleSpec(m, "dropout"))
+            continue
+        if type(m) is LayerNorm and len(m.normalized_shape) == 1:
+            specs.append(ModuleSpec(m, "layer_norm", param=m.eps))
             continue
         if type(m) in RECORDED_MODULES:
             _check_recorded(i, m)

@@ -355,7 +355,7 @@ def compile_step(model: Any, loss: Any, optimizer: Any) -> CompiledStep:
     Supported: a ``Sequential``/``MLP`` of ``Dense`` (``Linear``) layers, every
     activation module (one that follows a Dense without an activation runs in its
     epilogue), ``Dropout`` (drawing from its generator as the eager op draws),
-    ``BatchNorm1d`` and ``LayerNorm`` (these and the activations computed in numpy run
+    ``LayerNorm``, ``BatchNorm1d`` (it and the activations computed in numpy run
     through their own eager forward and backward inside the program); the losses ``mse``,
     ``cross_entropy`` (integer labels), ``binary_cross_entropy_with_logits`` and
     ``hinge`` (reduction "mean" or "sum"); ``SGD`` (momentum, dampening, Nesterov,

@@ -203,6 +203,9 @@ RECORDED_MODELS = {
                                                  nn.Dense(8, 4, rng=2)),
     "layernorm_first": lambda: nn.Sequential(nn.LayerNorm(3), nn.Dense(3, 8, activation="gelu", rng=1),
                                              nn.Dropout(0.5, rng=7), nn.Dense(8, 4, rng=2)),
+    "layernorm_plain_float64": lambda: nn.Sequential(
+        nn.Dense(3, 8, rng=1, dtype=np.float64), nn.LayerNorm(8, elementwise_affine=False, dtype=np.float64),
+        nn.LeakyReLU(0.1), nn.Dense(8, 4, rng=2, dtype=np.float64)),
     "batchnorm_cumulative_elu": lambda: nn.Sequential(nn.Dense(3, 8, rng=1), nn.BatchNorm1d(8, momentum=None),
                                                       nn.ELU(), nn.Dense(8, 4, rng=2)),
 }
