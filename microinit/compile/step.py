@@ -361,6 +361,20 @@ def compile_step(model: Any, loss: Any, optimizer: Any) -> CompiledStep:
     ``hinge`` (reduction "mean" or "sum"); ``SGD`` (momentum, dampening, Nesterov,
     weight decay), ``Adam`` and ``AdamW``; any schedule (the learning rate is read each
     step). Anything else raises ``TypeError`` or ``ValueError`` naming it.
+
+    >>> import numpy as np
+    >>> from microinit import nn, optim
+    >>> model = nn.Sequential(nn.Dense(4, 8, rng=0), nn.LayerNorm(8), nn.ReLU(), nn.Dense(8, 3, rng=1))
+    >>> step = compile_step(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.01))
+    >>> x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    >>> y = np.arange(16) % 3
+    >>> first = step(x, y)
+    >>> bool(step.run(np.stack([x] * 20), np.stack([y] * 20))[-1] < first)
+    True
+    >>> compile_step(model, "l1", optim.SGD(model.parameters(), lr=0.1))
+    Traceback (most recent call last):
+    ...
+    TypeError: compile_step: cannot capture the loss L1Loss; supported are mse, cross_entropy, ...
     """
     return CompiledStep(model, loss, optimizer)
 
