@@ -273,6 +273,8 @@ class CompiledStep(StepCore):
             except RuntimeError as err:
                 warnings.warn(f"{err}; this step runs eagerly from now on", RuntimeWarning, stacklevel=3)
                 self._disabled = True
+                self._fast = self._current = None  # no program runs again, for any batch size
+                self._built.clear()
                 return loss
             finally:
                 self._eager_out = out  # the output of this call's step, not of the check's

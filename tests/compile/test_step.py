@@ -297,3 +297,21 @@ def test_train_and_eval_modes_switch_as_eagerly():
     _assert_same(em, eo, cm, co)
     for a, b in zip(em.buffers(), cm.buffers()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_program_that_fails_its_check_is_never_used(monkeypatch):
+    """The capture check compares the program with a second eager step; a mismatch
+    (forced here) warns once and every later step runs eagerly."""
+    from microinit.compile import step as step_module
+
+    monkeypatch.setattr(step_module._Snapshot, "mismatch", lambda self, other, rtol: "array 0 (forced)")
+    x, y = _data("mse")
+    em, eo, cm, co = _pair(lambda: nn.MLP([3, 6, 4], rng=15), OPTIMIZERS["sgd_momentum"])
+    step = mi.compile_step(cm, losses.mse, co)
+    with pytest.warns(RuntimeWarning, match="disagrees with the eager step in array 0"):
+        assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
+    for _ in range(2):
+        assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
+    assert step.run(np.stack([x]), np.stack([y])).tolist() == [_eager_step(em, losses.mse, eo, x, y)]
+    assert step._fast is None and not step._built
+    _assert_same(em, eo, cm, co)
