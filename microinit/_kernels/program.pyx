@@ -47,6 +47,7 @@ programs; this shows the records themselves)::
     >>> [round(w, 6) for w in W.ravel().tolist()]   # dW = x^T (2 * 1.5 / 2) = 3; 0.5 - 0.1 * 3
     [0.2, 0.2, 0.2]
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, realloc, free
@@ -557,4 +558,6 @@ cdef class Program:
                 self.steps_done += 1
             if self.status != S_OK:
                 return None
+            # Ctrl-C between steps (a KeyboardInterrupt with steps_done steps made)
+            PyErr_CheckSignals()
         return None

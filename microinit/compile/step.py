@@ -127,11 +127,13 @@ class CompiledStep(StepCore):
                 continue
             P = built.program
             self._use(built)
-            P.run(xs, yv, self._opt.lr, out, i)
-            done = P.steps_done
-            self._account(done)
-            if done:
-                self._eager_out = None
+            try:
+                P.run(xs, yv, self._opt.lr, out, i)
+            finally:  # also when interrupted: the steps made are counted
+                done = P.steps_done
+                self._account(done)
+                if done:
+                    self._eager_out = None
             i += done
             if P.status == _kprogram.ST_OK:
                 break
