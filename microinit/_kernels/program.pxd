@@ -84,9 +84,13 @@ cdef class Program:
     cdef readonly Py_ssize_t status_index, steps_done
     cdef tuple xshape, yshape
     cdef int ynd
+    cdef bint busy               # a step is running (in another thread, the GIL released)
 
     cdef Py_ssize_t _size(self, int s) except -1
     cdef int _type(self, int s)
     cdef bint _plain_inputs(self, object x, object y) noexcept
     cdef int _go(self, double lr, Outcome* res) noexcept
+    cdef int _enter(self) except -1
+    cdef int _run(self, cnp.ndarray xs, cnp.ndarray ys, double lr, cnp.ndarray losses, Py_ssize_t start,
+                  Py_ssize_t kk) except -1
     cpdef object step(self, x, y, double lr)

@@ -508,12 +508,14 @@ cdef class Program:
         if not self._plain_inputs(x, y):
             self.status = S_INPUT
             return None
+        self._enter()
         self.slots[0] = cnp.PyArray_DATA(<cnp.ndarray> x)
         self.slots[1] = cnp.PyArray_DATA(<cnp.ndarray> y)
         self.cur_x = x
         self.cur_y = y
         self.status = self._go(lr, &res)
         self.cur_x = self.cur_y = None
+        self.busy = False
         self.status_index = res.index
         if self.status != S_OK:
             if self.status == S_PARAM_NONFINITE:
@@ -528,10 +530,9 @@ cdef class Program:
         the captured shape), losses[i] set for each; returns None. ``steps_done`` says
         how many completed (a step whose update overflowed counts); ``status`` why it
         stopped early."""
-        cdef Outcome res
-        cdef Py_ssize_t i, kk, xstride, ystride
-        cdef double* lp
-        if not self._plain_inputs(xs[0], ys[0]) or xs.ndim != 3 or ys.ndim != self.ynd + 1:
+        cdef Py_ssize_t kk
+        if (xs.ndim != 3 or ys.ndim != self.ynd + 1 or xs.shape[0] == 0 or ys.shape[0] == 0
+                or not self._plain_inputs(xs[0], ys[0])):
             raise ValueError("Program.run: xs/ys do not match the captured shapes and dtypes")
         if not cnp.PyArray_IS_C_CONTIGUOUS(xs) or not cnp.PyArray_IS_C_CONTIGUOUS(ys):
             raise ValueError("Program.run: xs and ys must be C-contiguous")
@@ -541,6 +542,27 @@ cdef class Program:
             raise ValueError("Program.run: xs, ys and losses must hold the same number of steps")
         self.steps_done = 0
         self.status = S_OK
+        self._enter()
+        try:
+            self._run(xs, ys, lr, losses, start, kk)
+        finally:
+            self.busy = False
+
+    cdef int _enter(self) except -1:
+        """Mark the program running; a second thread may not run it meanwhile (it shares
+        the buffers), and raises RuntimeError instead."""
+        if self.busy:
+            raise RuntimeError("Program: already running (a compiled step is not to be called "
+                               "from two threads at once)")
+        self.busy = True
+        return 0
+
+    cdef int _run(self, cnp.ndarray xs, cnp.ndarray ys, double lr, cnp.ndarray losses, Py_ssize_t start,
+                  Py_ssize_t kk) except -1:
+        """The loop of run, over arguments run has checked."""
+        cdef Outcome res
+        cdef Py_ssize_t i, xstride, ystride
+        cdef double* lp
         xstride = cnp.PyArray_STRIDES(xs)[0]
         ystride = cnp.PyArray_STRIDES(ys)[0]
         lp = <double*> cnp.PyArray_DATA(losses)
@@ -557,7 +579,7 @@ cdef class Program:
                 lp[i] = res.loss
                 self.steps_done += 1
             if self.status != S_OK:
-                return None
+                return 0
             # Ctrl-C between steps (a KeyboardInterrupt with steps_done steps made)
             PyErr_CheckSignals()
-        return None
+        return 0

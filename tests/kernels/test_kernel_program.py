@@ -152,3 +152,16 @@ def test_activation_and_dropout_records_match_references(rng, name):
     np.testing.assert_array_equal(P.array(keep), want_keep)
     np.testing.assert_allclose(P.array(dx), ref.activation_backward(name, x, want_h, want_dh, 0.5),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_a_running_program_refuses_a_second_run(rng):
+    """The buffers are shared: a program is never run twice at once (another thread, or
+    here a record calling it again) -- RuntimeError, kept as the record's error."""
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    y = np.zeros((4, 2), np.float32)
+    P = kp.Program(x, y)
+    P.add(kp.OP_PYCALL, (), call=lambda xx, yy: P.step(xx, yy, 0.0))
+    assert P.step(x, y, 0.0) is None and P.status == kp.ST_PYERR
+    assert isinstance(P.error, RuntimeError) and "already running" in str(P.error)
+    with pytest.raises(ValueError, match="do not match"):
+        P.run(np.zeros((0, 4, 3), np.float32), np.zeros((0, 4, 2), np.float32), 0.0, np.zeros(0))
