@@ -25,6 +25,7 @@ from microinit.scalar import Value  # noqa: E402,F401
 from microinit import data, losses, nn, optim  # noqa: E402,F401
 from microinit.serialization import load, save  # noqa: E402,F401
 from microinit.training import evaluate, fit  # noqa: E402,F401
+from microinit.compile import CompiledStep, compile_step  # noqa: E402,F401
 from microinit.diagnostics import layer_stats  # noqa: E402,F401
 from microinit.rng import default_generator, manual_seed  # noqa: E402,F401
 from microinit import metrics, onnx, theory  # noqa: E402,F401
@@ -42,5 +43,5 @@ __all__ = [
     "rsqrt", "sign", "silu", "sin", "softsign", "squeeze", "std", "tril", "triu", "unsqueeze", "var", "einsum",
     "matmul", "GradcheckError", "gradcheck", "init", "get_num_threads", "set_num_threads", "Value", "data",
     "losses", "nn", "optim", "load", "save", "evaluate", "fit", "layer_stats", "default_generator",
-    "manual_seed", "metrics", "onnx", "theory", "draw", "trace",
+    "manual_seed", "metrics", "onnx", "theory", "draw", "trace", "CompiledStep", "compile_step",
 ]

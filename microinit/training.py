@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from typing import Any, Callable, Iterable, Mapping, TextIO, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from microinit import losses as _losses
+from microinit.compile import compile_step
 from microinit.data import DataLoader
 from microinit.nn.module import ForwardHook, HookHandle, Module
 from microinit.optim import LRSchedule, Optimizer
@@ -166,9 +168,67 @@ def _format(epoch: int, epochs: int, logs: Mapping[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def _eager_batch(model: Callable[[Any], Any], loss_fn: Any, optimizer: Optimizer, xb: Any, yb: Any,
+                 epoch: int, step: int, global_step: int) -> tuple[float, Any]:
+    """One eager training step of fit: (loss value, model output)."""
+    out = model(xb)
+    try:
+        lt = loss_fn(out, yb)
+        value = lt.item()
+    except ValueError:
+        # a loss refuses some non-finite outputs itself (cross-entropy of a row
+        # of -inf logits): that is the same failure, reported the same way
+        if np.isfinite(out.data).all():
+            raise
+        value = math.nan
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"fit: the loss became {value} at epoch {epoch}, step {step} (global step "
+            f"{global_step}): {first_non_finite(model, xb)}; stopping before the weights "
+            f"are updated with it (lower the learning rate or check the initialization)")
+    optimizer.zero_grad()
+    lt.backward()
+    try:
+        optimizer.step()
+    except FloatingPointError as err:
+        raise FloatingPointError(f"fit: epoch {epoch}, step {step}: {err}") from None
+    return value, out
+
+
+def _compiled_step(model: Any, loss_fn: Any, optimizer: Optimizer) -> Any:
+    """compile_step(model, loss_fn, optimizer), or None after one warning naming what
+    could not be captured."""
+    try:
+        return compile_step(model, loss_fn, optimizer)
+    except (TypeError, ValueError) as err:
+        warnings.warn(f"fit(compile=True): training eagerly: {err}", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _compiled_batch(compiled: Any, optimizer: Optimizer, xb: Any, yb: Any, epoch: int,
+                    step: int) -> tuple[float, Any] | None:
+    """One compiled training step of fit: (loss value, model output), or None
+    when it stopped before updating anything (a non-finite loss or gradient, a loss
+    that refused its input): the eager step then runs the batch and reports it as it
+    always does."""
+    count = optimizer.step_count
+    try:
+        value = compiled(xb, yb)
+    except (FloatingPointError, ValueError) as err:
+        if optimizer.step_count == count:
+            return None
+        raise FloatingPointError(f"fit: epoch {epoch}, step {step}: {err}") from None
+    if not math.isfinite(value):
+        # a non-finite loss whose gradients were finite (the step happened)
+        raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch}, step {step}; "
+                                 f"the compiled step updated the weights with it (lower the learning "
+                                 f"rate or check the initialization)")
+    return value, compiled.output
+
+
 def fit(model: Callable[[Any], Any], loss: Any, optimizer: Optimizer, loader: LoaderLike, epochs: int = 1,
         val: LoaderLike | None = None, callbacks: Iterable[Callback | LRSchedule] = (), verbose: bool = True,
-        log_every: int | None = None, file: TextIO | None = None) -> dict[str, list[Any]]:
+        log_every: int | None = None, file: TextIO | None = None, compile: bool = False) -> dict[str, list[Any]]:
     """Train ``model`` for ``epochs`` passes over ``loader``; return the history dict.
 
     ``loss``: a name (``"cross_entropy"``, ``"mse"``, ``"bce"``, ``"hinge"``), a ``Loss``
@@ -181,6 +241,11 @@ def fit(model: Callable[[Any], Any], loss: Any, optimizer: Optimizer, loader: Lo
     Progress: with ``verbose`` and a terminal on ``file`` (default ``sys.stderr``), a
     tqdm bar; otherwise plain lines, one every ``log_every`` epochs (default: about ten
     lines in all) and always the last. ``verbose=False`` prints nothing.
+
+    ``compile=True`` runs each training step as one compiled program
+    (``microinit.compile_step``, docs/compile.md): the same numbers, faster on small
+    networks. A model, loss or optimizer it cannot capture trains eagerly after one
+    warning naming what could not be captured.
 
     Raises ``FloatingPointError`` naming the epoch, step and (for weights) parameter
     when training diverges.
@@ -216,6 +281,7 @@ def fit(model: Callable[[Any], Any], loss: Any, optimizer: Optimizer, loader: Lo
     if hasattr(model, "train"):
         model.train()
     global_step = 0
+    compiled = _compiled_step(model, loss_fn, optimizer) if compile else None
     try:
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
@@ -224,27 +290,10 @@ def fit(model: Callable[[Any], Any], loss: Any, optimizer: Optimizer, loader: Lo
                 bar.set_description(f"epoch {epoch}/{epochs}", refresh=False)
             for step, (xb, yb) in enumerate(loader, 1):
                 global_step += 1
-                out = model(xb)
-                try:
-                    lt = loss_fn(out, yb)
-                    value = lt.item()
-                except ValueError:
-                    # a loss refuses some non-finite outputs itself (cross-entropy of a row
-                    # of -inf logits): that is the same failure, reported the same way
-                    if np.isfinite(out.data).all():
-                        raise
-                    value = math.nan
-                if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"fit: the loss became {value} at epoch {epoch}, step {step} (global step "
-                        f"{global_step}): {first_non_finite(model, xb)}; stopping before the weights "
-                        f"are updated with it (lower the learning rate or check the initialization)")
-                optimizer.zero_grad()
-                lt.backward()
-                try:
-                    optimizer.step()
-                except FloatingPointError as err:
-                    raise FloatingPointError(f"fit: epoch {epoch}, step {step}: {err}") from None
+                done = None if compiled is None else _compiled_batch(compiled, optimizer, xb, yb, epoch, step)
+                if done is None:
+                    done = _eager_batch(model, loss_fn, optimizer, xb, yb, epoch, step, global_step)
+                value, out = done
                 m = len(xb)
                 total += value * m
                 n += m

@@ -22,6 +22,7 @@ KERNEL_MODULES = (
     "regression",
     "norm",
     "dropout",
+    "program",
 )
 
 BUILD_HINT = (
@@ -64,6 +65,7 @@ sampling = _loaded["sampling"]
 regression = _loaded["regression"]
 norm = _loaded["norm"]
 dropout = _loaded["dropout"]
+program = _loaded["program"]
 ACTIVATION_CODES = dict(elementwise.CODES)
 
 

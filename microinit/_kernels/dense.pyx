@@ -30,122 +30,19 @@ Example::
     3.0
 """
 from cython cimport floating
-from cython.parallel cimport prange
 cimport numpy as cnp
 
-from microinit._kernels.activations cimport (
-    ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, N_ACTIVATIONS, act_fwd, act_grad,
-    relu_fwd, relu_grad, sigmoid_fwd, sigmoid_grad, tanh_fwd, tanh_grad,
+from microinit._kernels.activations cimport ACT_IDENTITY, N_ACTIVATIONS
+from microinit._kernels.dense_core cimport (
+    GEMM_NOGIL_MIN, EPI_PARALLEL_MIN, dense_backward_core, dense_forward_core,
 )
-from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_gemm, mi_max_threads
+from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_max_threads
 from microinit._kernels.matmul cimport BufferPool
 from microinit._kernels.fastpath cimport plain_float_type, plain_of
 cimport microinit._kernels.activations as A
 import numpy as np
 
 cnp.import_array()
-
-# Epilogues over fewer elements than this (~40 us of relu on one core) stay on one
-# thread: each parallel region is a barrier, and on a busy machine a descheduled
-# thread stalls it for a scheduler tick, so it must have enough work to be worth it.
-cdef enum:
-    EPI_BLOCK = 512  # elements of act' per block of the backward epilogue (2-4 KiB of stack)
-    EPI_PARALLEL_MIN = 1 << 17
-    GEMM_NOGIL_MIN = 32 * 32 * 32
-
-
-cdef inline void _act_rows(floating* z, floating* y, Py_ssize_t count, int code,
-                           double param) noexcept nogil:
-    """y[i] = act(z[i]) over a flat block; y may be z.
-
-    The common activations get their own loop so the compiler vectorises it (a switch
-    inside the loop defeats that); the others take the generic act_fwd dispatch. All
-    formulas come from activations.pxd.
-    """
-    cdef Py_ssize_t i
-    if code == ACT_RELU:
-        for i in range(count):
-            y[i] = relu_fwd(z[i])
-    elif code == ACT_IDENTITY:
-        if y != z:
-            for i in range(count):
-                y[i] = z[i]
-    elif code == ACT_TANH:
-        for i in range(count):
-            y[i] = tanh_fwd(z[i])
-    elif code == ACT_SIGMOID:
-        for i in range(count):
-            y[i] = sigmoid_fwd(z[i])
-    else:
-        for i in range(count):
-            y[i] = act_fwd(code, z[i], param)
-
-
-cdef inline void _epilogue_fwd(floating* z, floating* y, const floating* b,
-                               Py_ssize_t m, Py_ssize_t n, int code, double param,
-                               int nt) noexcept nogil:
-    """z += b (broadcast over rows); y = act(z). y may be z."""
-    cdef Py_ssize_t i, j
-    cdef floating* zr
-    if nt > 1 and m * n >= EPI_PARALLEL_MIN:
-        for i in prange(m, schedule="static", num_threads=nt):
-            if b != NULL:
-                for j in range(n):
-                    z[i * n + j] = z[i * n + j] + b[j]
-            _act_rows(z + i * n, y + i * n, n, code, param)
-        return
-    if b != NULL:
-        for i in range(m):
-            zr = z + i * n
-            for j in range(n):
-                zr[j] += b[j]
-    _act_rows(z, y, m * n, code, param)
-
-
-cdef inline void _epilogue_bwd(const floating* dy, const floating* zx, const floating* y,
-                               floating* dz, floating* db, Py_ssize_t m, Py_ssize_t n,
-                               int code, double param) noexcept nogil:
-    """dz = dy * act'(zx, y); db = column sums of dz (db may be NULL). dz may be dy.
-
-    Blocks of EPI_BLOCK elements in two passes, act'(.) into a stack block then
-    dz = dy * block, because gcc will not if-convert relu's select when it feeds a
-    multiply in the same statement (the fused loop stayed scalar, ~2.5 cycles per
-    element); each pass alone vectorises, and the block keeps it right when dz is dy.
-    """
-    cdef Py_ssize_t i, j, i0, cnt, count = m * n
-    cdef const floating* dzr
-    cdef floating blk[EPI_BLOCK]
-    if code == ACT_IDENTITY:
-        if dz != dy:
-            for i in range(count):
-                dz[i] = dy[i]
-    else:
-        i0 = 0
-        while i0 < count:
-            cnt = count - i0 if count - i0 < EPI_BLOCK else EPI_BLOCK
-            if code == ACT_RELU:
-                for j in range(cnt):
-                    blk[j] = relu_grad(zx[i0 + j])
-            elif code == ACT_TANH:
-                for j in range(cnt):
-                    blk[j] = tanh_grad(y[i0 + j])
-            elif code == ACT_SIGMOID:
-                for j in range(cnt):
-                    blk[j] = sigmoid_grad(y[i0 + j])
-            else:
-                for j in range(cnt):
-                    blk[j] = act_grad(code, zx[i0 + j], y[i0 + j], param)
-            for j in range(cnt):
-                dz[i0 + j] = dy[i0 + j] * blk[j]
-            i0 += cnt
-    if db != NULL:
-        for j in range(n):
-            db[j] = 0
-        for i in range(m):
-            dzr = dz + i * n
-            for j in range(n):
-                db[j] += dzr[j]
-
 
 cdef inline int _shape_of(int code, cnp.ndarray ref, str op, str name, Py_ssize_t* m,
                           Py_ssize_t* n) except -1:
@@ -213,16 +110,10 @@ cdef int _forward(const floating* x, const floating* W, const floating* b, float
     cdef int rc = 0
     if m * n * k < GEMM_NOGIL_MIN and m * n < EPI_PARALLEL_MIN:
         # Tiny layers: the GIL round trip would cost more than the layer.
-        if do_matmul:
-            rc = mi_gemm(m, n, k, x, k, False, W, n, False, z, n, False, 1)
-        if rc == 0:
-            _epilogue_fwd(z, y, b, m, n, code, param, 1)
+        rc = dense_forward_core(x, W, b, z, y, m, n, k, code, param, do_matmul, 1)
     else:
         with nogil:
-            if do_matmul:
-                rc = mi_gemm(m, n, k, x, k, False, W, n, False, z, n, False, nt)
-            if rc == 0:
-                _epilogue_fwd(z, y, b, m, n, code, param, nt)
+            rc = dense_forward_core(x, W, b, z, y, m, n, k, code, param, do_matmul, nt)
     if rc != 0:
         raise MemoryError(f"dense.forward: could not allocate the gemm workspace ({m}x{k}x{n})")
     return 0
@@ -293,19 +184,10 @@ cdef int _backward(const floating* x, const floating* W, const floating* zx,
                    int code, double param, int nt) except -1:
     cdef int rc = 0
     if m * n * k < GEMM_NOGIL_MIN:
-        nt = 1
-        _epilogue_bwd(dy, zx, y, dz, db, m, n, code, param)
-        if dW != NULL and k:
-            rc = mi_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, 1)
-        if dx != NULL and k and rc == 0:
-            rc = mi_gemm(m, k, n, dz, n, False, W, n, True, dx, k, False, 1)
+        rc = dense_backward_core(x, W, zx, y, dy, dz, dx, dW, db, m, n, k, code, param, 1)
     else:
         with nogil:
-            _epilogue_bwd(dy, zx, y, dz, db, m, n, code, param)
-            if dW != NULL and k:
-                rc = mi_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, nt)
-            if dx != NULL and k and rc == 0:
-                rc = mi_gemm(m, k, n, dz, n, False, W, n, True, dx, k, False, nt)
+            rc = dense_backward_core(x, W, zx, y, dy, dz, dx, dW, db, m, n, k, code, param, nt)
     if rc != 0:
         raise MemoryError(f"dense.backward: could not allocate the gemm workspace ({m}x{k}x{n})")
     return 0

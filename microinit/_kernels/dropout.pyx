@@ -28,30 +28,10 @@ them through the boundary (``ops/_boundary.py``) and calls again. Numpy twins:
 from cython cimport floating
 cimport numpy as cnp
 
+from microinit._kernels.dropout_core cimport dropout_backward_core, dropout_forward_core, dropout_scale
 from microinit._kernels.fastpath cimport plain_float_type, plain_of, same_shape
 
 cnp.import_array()
-
-
-cdef inline double _scale(double p) noexcept:
-    return 0.0 if p >= 1.0 else 1.0 / (1.0 - p)
-
-
-cdef void _forward(const floating* x, const floating* u, floating p, floating scale,
-                   floating* y, cnp.uint8_t* keep, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef bint k
-    for i in range(n):
-        k = u[i] >= p
-        keep[i] = k
-        y[i] = x[i] * (scale if k else 0)
-
-
-cdef void _backward(const floating* dy, const cnp.uint8_t* keep, floating scale, floating* dx,
-                    Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        dx[i] = dy[i] * (scale if keep[i] else 0)
 
 
 def dropout_forward(x, u, double p):
@@ -69,16 +49,16 @@ def dropout_forward(x, u, double p):
     cdef cnp.ndarray y = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(X), t, 0)
     cdef cnp.ndarray keep = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(X), cnp.NPY_UINT8, 0)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(X)
-    cdef double scale = _scale(p)
+    cdef double scale = dropout_scale(p)
     cdef void* px = cnp.PyArray_DATA(X)
     cdef void* pu = cnp.PyArray_DATA(<cnp.ndarray> u)
     cdef void* py = cnp.PyArray_DATA(y)
     cdef cnp.uint8_t* pk = <cnp.uint8_t*> cnp.PyArray_DATA(keep)
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            _forward(<const float*> px, <const float*> pu, <float> p, <float> scale, <float*> py, pk, n)
+            dropout_forward_core(<const float*> px, <const float*> pu, <float> p, <float> scale, <float*> py, pk, n)
         else:
-            _forward(<const double*> px, <const double*> pu, p, scale, <double*> py, pk, n)
+            dropout_forward_core(<const double*> px, <const double*> pu, p, scale, <double*> py, pk, n)
     return y, keep
 
 
@@ -94,13 +74,13 @@ def dropout_backward(dy, keep, double p):
         return None
     cdef cnp.ndarray dx = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(G), t, 0)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(G)
-    cdef double scale = _scale(p)
+    cdef double scale = dropout_scale(p)
     cdef void* pg = cnp.PyArray_DATA(G)
     cdef const cnp.uint8_t* pk = <const cnp.uint8_t*> cnp.PyArray_DATA(<cnp.ndarray> keep)
     cdef void* pdx = cnp.PyArray_DATA(dx)
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            _backward(<const float*> pg, pk, <float> scale, <float*> pdx, n)
+            dropout_backward_core(<const float*> pg, pk, <float> scale, <float*> pdx, n)
         else:
-            _backward(<const double*> pg, pk, scale, <double*> pdx, n)
+            dropout_backward_core(<const double*> pg, pk, scale, <double*> pdx, n)
     return dx

@@ -19,11 +19,11 @@ array([0., 0., 2.])
 array([0., 0., 1.])
 """
 from cython cimport floating
-from cython.parallel cimport prange
 cimport numpy as cnp
 
-from microinit._kernels.activations cimport act_fwd, act_grad, N_ACTIVATIONS
+from microinit._kernels.activations cimport N_ACTIVATIONS
 cimport microinit._kernels.activations as A
+from microinit._kernels.elementwise_core cimport act_backward_all, act_forward_all
 from microinit._kernels.argcheck cimport check_array, check_vector, float_typenum
 
 cnp.import_array()
@@ -40,54 +40,6 @@ CODES = {
     "gelu": A.ACT_GELU,
     "softplus": A.ACT_SOFTPLUS,
 }
-
-# Below this many elements a thread team costs more than it saves.
-DEF PARALLEL_MIN = 1 << 15
-# Elements per parallel task.
-DEF CHUNK = 1 << 13
-
-
-cdef inline void _fwd_range(int code, const floating* x, floating* out, double param,
-                            Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    cdef Py_ssize_t i
-    # relu gets its own loop: gcc vectorises it there (5x at 8k elements), not through
-    # the per-element dispatch. The other loops do not vectorise either way (libm
-    # calls, or branches gcc does not if-convert: checked with -fopt-info-vec).
-    if code == A.ACT_RELU:
-        for i in range(lo, hi):
-            out[i] = A.relu_fwd(x[i])
-    else:
-        for i in range(lo, hi):
-            out[i] = act_fwd(code, x[i], param)
-
-
-cdef inline void _bwd_range(int code, const floating* x, const floating* y,
-                            const floating* dy, floating* dx, double param,
-                            Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(lo, hi):
-        dx[i] = dy[i] * act_grad(code, x[i], y[i], param)
-
-
-cdef void _forward(int code, const floating* x, floating* out, double param,
-                   Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t c, nchunks = (n + CHUNK - 1) // CHUNK
-    if n >= PARALLEL_MIN:
-        for c in prange(nchunks, schedule="static"):
-            _fwd_range(code, x, out, param, c * CHUNK, min(n, (c + 1) * CHUNK))
-    else:
-        _fwd_range(code, x, out, param, 0, n)
-
-
-cdef void _backward(int code, const floating* x, const floating* y, const floating* dy,
-                    floating* dx, double param, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t c, nchunks = (n + CHUNK - 1) // CHUNK
-    if n >= PARALLEL_MIN:
-        for c in prange(nchunks, schedule="static"):
-            _bwd_range(code, x, y, dy, dx, param, c * CHUNK, min(n, (c + 1) * CHUNK))
-    else:
-        _bwd_range(code, x, y, dy, dx, param, 0, n)
-
 
 cdef int _check_code(str op, int code) except -1:
     if code < 0 or code >= N_ACTIVATIONS:
@@ -107,9 +59,9 @@ def activation_forward(int code, x, out, double param=0.0):
     cdef void* po = cnp.PyArray_DATA(<cnp.ndarray> out)
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            _forward(code, <const float*> px, <float*> po, param, n)
+            act_forward_all(code, <const float*> px, <float*> po, param, n)
         else:
-            _forward(code, <const double*> px, <double*> po, param, n)
+            act_forward_all(code, <const double*> px, <double*> po, param, n)
 
 
 def activation_backward(int code, x, y, dy, dx, double param=0.0):
@@ -128,8 +80,8 @@ def activation_backward(int code, x, y, dy, dx, double param=0.0):
     cdef void* pdx = cnp.PyArray_DATA(<cnp.ndarray> dx)
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            _backward(code, <const float*> px, <const float*> py, <const float*> pdy,
+            act_backward_all(code, <const float*> px, <const float*> py, <const float*> pdy,
                       <float*> pdx, param, n)
         else:
-            _backward(code, <const double*> px, <const double*> py, <const double*> pdy,
+            act_backward_all(code, <const double*> px, <const double*> py, <const double*> pdy,
                       <double*> pdx, param, n)

@@ -38,6 +38,7 @@ from microinit._kernels.fastpath cimport (
     RED_MEAN, plain_float_type, reduction_code, same_shape, scalar_array, scalar_value,
 )
 from microinit._kernels.matmul cimport BufferPool
+from microinit._kernels.mse_core cimport mse_diff_sumsq, mse_scaled
 
 cnp.import_array()
 
@@ -57,62 +58,21 @@ cdef inline cnp.ndarray _like(cnp.ndarray a, int t, BufferPool pool):
     return cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(a), t, 0)
 
 
-cdef inline double _diff_sumsq(const floating* p, const floating* q, floating* d,
-                               Py_ssize_t n) noexcept nogil:
-    """d = p - q; return sum(d^2) in double.
-
-    Four partial sums: one chain of dependent adds would run at the add latency
-    (4 cycles) per element, and without -ffast-math the compiler may not reassociate.
-    """
-    cdef Py_ssize_t i, n4 = n - n % 4
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef floating e0, e1, e2, e3
-    for i in range(0, n4, 4):
-        e0 = p[i] - q[i]
-        e1 = p[i + 1] - q[i + 1]
-        e2 = p[i + 2] - q[i + 2]
-        e3 = p[i + 3] - q[i + 3]
-        d[i] = e0
-        d[i + 1] = e1
-        d[i + 2] = e2
-        d[i + 3] = e3
-        s0 += <double> e0 * e0
-        s1 += <double> e1 * e1
-        s2 += <double> e2 * e2
-        s3 += <double> e3 * e3
-    for i in range(n4, n):
-        e0 = p[i] - q[i]
-        d[i] = e0
-        s0 += <double> e0 * e0
-    return (s0 + s1) + (s2 + s3)
-
-
-cdef inline void _scaled(const floating* d, floating s, floating* out, floating* neg,
-                         Py_ssize_t n) noexcept nogil:
-    """out = s d; neg = -out unless neg is NULL."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        out[i] = d[i] * s
-    if neg != NULL:
-        for i in range(n):
-            neg[i] = -out[i]
-
-
 cdef inline double _diff_sumsq_t(int t, const void* p, const void* q, void* d,
                                  Py_ssize_t n) noexcept nogil:
     """_diff_sumsq on buffers of typenum t (float32 or float64)."""
     if t == cnp.NPY_FLOAT32:
-        return _diff_sumsq(<const float*> p, <const float*> q, <float*> d, n)
-    return _diff_sumsq(<const double*> p, <const double*> q, <double*> d, n)
+        return mse_diff_sumsq(<const float*> p, <const float*> q, <float*> d, n)
+    return mse_diff_sumsq(<const double*> p, <const double*> q, <double*> d, n)
 
 
 cdef inline void _scaled_t(int t, const void* d, double s, void* out, void* neg,
                            Py_ssize_t n) noexcept nogil:
     """_scaled on buffers of typenum t, with s rounded to that dtype."""
     if t == cnp.NPY_FLOAT32:
-        _scaled(<const float*> d, <float> s, <float*> out, <float*> neg, n)
+        mse_scaled(<const float*> d, <float> s, <float*> out, <float*> neg, n)
     else:
-        _scaled(<const double*> d, s, <double*> out, <double*> neg, n)
+        mse_scaled(<const double*> d, s, <double*> out, <double*> neg, n)
 
 
 def mse_forward_auto(pred, target, reduction, BufferPool pool not None):

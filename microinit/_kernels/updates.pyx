@@ -23,85 +23,14 @@ Numpy twins: ``reference.sgd_update``, ``reference.adam_update``,
 ``reference.rmsprop_update`` and ``reference.adagrad_update``.
 """
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf, pow
+from libc.math cimport sqrt, sqrtf
 
 cimport numpy as cnp
 import numpy as np
 
+from microinit._kernels.update_core cimport adam_corrections, adam_loop, any_nonfinite, sgd_loop
+
 cnp.import_array()
-
-
-cdef inline bint _any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
-    # x - x is 0 for every finite x and NaN for NaN/inf; no early exit so it vectorizes.
-    cdef Py_ssize_t i
-    cdef int bad = 0
-    for i in range(n):
-        bad |= (x[i] - x[i]) != 0
-    return bad
-
-
-cdef bint _sgd_loop(floating* p, const floating* g, floating* buf, Py_ssize_t n,
-                    floating lr, floating momentum, floating dampening, floating wd,
-                    bint nesterov, bint init_buf) noexcept nogil:
-    # Branch-free bodies (one loop per case) so the compiler vectorizes them; the
-    # multiplications by 0 and 1 below are exact for finite values, and gradients
-    # were checked finite before any loop runs.
-    cdef Py_ssize_t i
-    cdef floating d, b
-    cdef floating keep_d = 1 if nesterov else 0       # nesterov: d + m*b; plain: b
-    cdef floating take_b = momentum if nesterov else 1
-    cdef floating damp = 1 - dampening
-    cdef int bad = 0
-    if momentum == 0:
-        for i in range(n):
-            d = p[i] - lr * (g[i] + wd * p[i])
-            p[i] = d
-            bad |= (d - d) != 0
-    elif init_buf:
-        for i in range(n):
-            d = g[i] + wd * p[i]
-            buf[i] = d
-            d = p[i] - lr * (keep_d * d + take_b * d)
-            p[i] = d
-            bad |= (d - d) != 0
-    else:
-        for i in range(n):
-            d = g[i] + wd * p[i]
-            b = momentum * buf[i] + damp * d
-            buf[i] = b
-            d = p[i] - lr * (keep_d * d + take_b * b)
-            p[i] = d
-            bad |= (d - d) != 0
-    return bad
-
-
-cdef bint _adam_loop(floating* p, const floating* g, floating* m, floating* v, Py_ssize_t n,
-                     floating lr, floating beta1, floating beta2, floating eps, floating wd,
-                     bint decoupled, floating step_size, floating bc2_sqrt) noexcept nogil:
-    # Branch-free: AdamW scales p by (1 - lr*wd) and adds nothing to g; Adam scales by
-    # exactly 1 and adds wd*p to g. sqrt vectorizes because this module is compiled
-    # with -fno-math-errno (v >= 0 always, so errno could never be set anyway).
-    cdef Py_ssize_t i
-    cdef floating gi, mi, vi, pi
-    cdef floating decay = (1 - lr * wd) if decoupled else 1
-    cdef floating l2 = 0 if decoupled else wd
-    cdef floating one_b1 = 1 - beta1
-    cdef floating one_b2 = 1 - beta2
-    cdef int bad = 0
-    for i in range(n):
-        pi = p[i] * decay
-        gi = g[i] + l2 * p[i]
-        mi = m[i] + one_b1 * (gi - m[i])
-        vi = beta2 * v[i] + one_b2 * gi * gi
-        m[i] = mi
-        v[i] = vi
-        if floating is float:
-            pi = pi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps)
-        else:
-            pi = pi - step_size * mi / (sqrt(vi) / bc2_sqrt + eps)
-        p[i] = pi
-        bad |= (pi - pi) != 0
-    return bad
 
 
 cdef bint _rmsprop_loop(floating* p, const floating* g, floating* sq, floating* gavg,
@@ -210,9 +139,9 @@ cdef Py_ssize_t _first_nonfinite(list grads):
             continue
         g = grads[j]
         if cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32:
-            if _any_nonfinite(<float*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g)):
+            if any_nonfinite(<float*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g)):
                 return j
-        elif _any_nonfinite(<double*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g)):
+        elif any_nonfinite(<double*>cnp.PyArray_DATA(g), cnp.PyArray_SIZE(g)):
             return j
     return -1
 
@@ -274,12 +203,12 @@ def sgd_foreach(list params, list grads, list bufs, double lr, double momentum=0
         size = cnp.PyArray_SIZE(p)
         if cnp.PyArray_TYPE(p) == cnp.NPY_FLOAT32:
             with nogil:
-                r = _sgd_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
+                r = sgd_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
                               <float*>cnp.PyArray_DATA(b), size, <float>lr, <float>momentum,
                               <float>dampening, <float>weight_decay, nesterov, init_bufs)
         else:
             with nogil:
-                r = _sgd_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
+                r = sgd_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
                               <double*>cnp.PyArray_DATA(b), size, lr, momentum,
                               dampening, weight_decay, nesterov, init_bufs)
         if r and bad is None:
@@ -345,22 +274,20 @@ def adam_foreach(list params, list grads, list exp_avgs, list exp_avg_sqs,
             continue
         step_counts[j] += 1
         t = <double>step_counts[j]
-        # bias corrections in double, as PyTorch computes them on Python floats
-        step_size = lr / (1.0 - pow(beta1, t))
-        bc2_sqrt = sqrt(1.0 - pow(beta2, t))
+        adam_corrections(lr, beta1, beta2, t, &step_size, &bc2_sqrt)
         p = params[j]
         m = exp_avgs[j]
         v = exp_avg_sqs[j]
         size = cnp.PyArray_SIZE(p)
         if cnp.PyArray_TYPE(p) == cnp.NPY_FLOAT32:
             with nogil:
-                r = _adam_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
+                r = adam_loop(<float*>cnp.PyArray_DATA(p), <float*>cnp.PyArray_DATA(g),
                                <float*>cnp.PyArray_DATA(m), <float*>cnp.PyArray_DATA(v), size,
                                <float>lr, <float>beta1, <float>beta2, <float>eps,
                                <float>weight_decay, decoupled, <float>step_size, <float>bc2_sqrt)
         else:
             with nogil:
-                r = _adam_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
+                r = adam_loop(<double*>cnp.PyArray_DATA(p), <double*>cnp.PyArray_DATA(g),
                                <double*>cnp.PyArray_DATA(m), <double*>cnp.PyArray_DATA(v), size,
                                lr, beta1, beta2, eps, weight_decay, decoupled, step_size, bc2_sqrt)
         if r and bad is None:

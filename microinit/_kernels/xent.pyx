@@ -20,137 +20,19 @@ undefined, set to +inf) are counted so the caller can raise.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport log, INFINITY, NAN
 from libc.stdint cimport int64_t
 cimport numpy as cnp
 
-from microinit._kernels.activations cimport f_exp
+from microinit._kernels.xent_core cimport (
+    ROW_ALL_NEG_INF, ROW_OK, XENT_PARALLEL_MIN, xent_label_grad_row, xent_label_grads,
+    xent_label_rows, xent_soft_row,
+)
 from microinit._kernels.fastpath cimport (
     RED_MEAN, plain_float_type, plain_of, reduction_code, scalar_array, scalar_value,
 )
 from microinit._kernels.matmul cimport BufferPool
 
 cnp.import_array()
-
-# Below this many logits a thread team costs more than it saves.
-DEF PARALLEL_MIN = 1 << 14
-
-# exp over a float32 row, 8 lanes at a time: a vectorised Cephes expf (src/fast_exp.h
-# says why and how accurate).
-cdef extern from "fast_exp.h":
-    void mi_xe_exp_shifted(const float* x, float m, float* p, Py_ssize_t c) noexcept nogil
-
-
-cdef inline double _row_softmax(const floating* x, floating* p, Py_ssize_t c) noexcept nogil:
-    """Write softmax of the row x[0:c] into p[0:c]; return log-sum-exp (or -inf for a
-    -inf row)."""
-    cdef Py_ssize_t j
-    cdef floating m = x[0]
-    cdef double s = 0.0, inv
-    for j in range(1, c):
-        if x[j] > m:
-            m = x[j]
-    if m == -INFINITY:
-        for j in range(c):
-            if x[j] != x[j]:  # a NaN beside -inf logits: a NaN row (IEEE), not an all -inf one
-                for j in range(c):
-                    p[j] = NAN
-                return NAN
-        for j in range(c):
-            p[j] = 0
-        return -INFINITY
-    if floating is float:
-        mi_xe_exp_shifted(x, m, p, c)
-    else:
-        for j in range(c):
-            p[j] = f_exp(<floating>(x[j] - m))
-    for j in range(c):
-        s += p[j]
-    inv = 1.0 / s
-    for j in range(c):
-        p[j] = <floating>(p[j] * inv)
-    return m + log(s)
-
-
-cdef enum:
-    ROW_OK = 0
-    ROW_ALL_NEG_INF = 1
-    ROW_BAD_LABEL = 2
-
-
-cdef inline int _label_row(const floating* x, int64_t y, floating* p, Py_ssize_t c,
-                           floating* loss) noexcept nogil:
-    """Softmax of the row x[0:c] into p and its loss into loss[0] with label y; returns
-    a ROW_* status (a bad label is never used as an index)."""
-    cdef double lse
-    if y < 0 or y >= c:
-        loss[0] = NAN
-        return ROW_BAD_LABEL
-    lse = _row_softmax(x, p, c)
-    if lse == -INFINITY:
-        loss[0] = INFINITY
-        return ROW_ALL_NEG_INF
-    loss[0] = <floating>(lse - x[y])
-    return ROW_OK
-
-
-cdef inline int _soft_row(const floating* x, const floating* t, floating* p, Py_ssize_t c,
-                          floating* loss) noexcept nogil:
-    """Softmax of the row x[0:c] into p and its loss into loss[0] with target
-    probabilities t[0:c]; returns a ROW_* status."""
-    cdef Py_ssize_t j
-    cdef double acc = 0.0
-    cdef double lse = _row_softmax(x, p, c)
-    if lse == -INFINITY:
-        loss[0] = INFINITY
-        return ROW_ALL_NEG_INF
-    for j in range(c):
-        if t[j] != 0:
-            acc += t[j] * (lse - x[j])
-    loss[0] = <floating>acc
-    return ROW_OK
-
-
-cdef inline int _label_row_at(const floating* x, const int64_t* labels, floating* loss,
-                              floating* p, Py_ssize_t i, Py_ssize_t c,
-                              floating* li) noexcept nogil:
-    """_label_row for row i of the buffers; the loss goes to li and, unless loss is
-    NULL, to loss[i]."""
-    cdef int s = _label_row(x + i * c, labels[i], p + i * c, c, li)
-    if loss != NULL:
-        loss[i] = li[0]
-    return s
-
-
-cdef void _label_rows(const floating* x, const int64_t* labels, floating* loss, floating* p,
-                      Py_ssize_t n, Py_ssize_t c, double* total, int* bad,
-                      int* bad_label) noexcept nogil:
-    """Every row of an integer-label forward; loss may be NULL (only the total is
-    wanted). Rows are independent, so above PARALLEL_MIN logits they run in prange;
-    the total then sums in another order (float rounding only)."""
-    cdef Py_ssize_t i
-    cdef double tot = 0.0
-    cdef int s, nbad = 0, nbad_label = 0
-    cdef floating li
-    if n * c >= PARALLEL_MIN:
-        for i in prange(n, schedule="static"):
-            # assigned in the body, so Cython makes li thread-private; written only
-            # through its address, it would be one variable shared by every thread
-            li = 0
-            s = _label_row_at(x, labels, loss, p, i, c, &li)
-            tot += li if s == ROW_OK else 0.0
-            nbad += s == ROW_ALL_NEG_INF
-            nbad_label += s == ROW_BAD_LABEL
-    else:
-        for i in range(n):
-            s = _label_row_at(x, labels, loss, p, i, c, &li)
-            tot += li if s == ROW_OK else 0.0
-            nbad += s == ROW_ALL_NEG_INF
-            nbad_label += s == ROW_BAD_LABEL
-    total[0] = tot
-    bad[0] = nbad
-    bad_label[0] = nbad_label
-
 
 def xent_forward(const floating[:, ::1] logits, const int64_t[::1] labels,
                  floating[::1] loss, floating[:, ::1] probs):
@@ -162,7 +44,7 @@ def xent_forward(const floating[:, ::1] logits, const int64_t[::1] labels,
     if n == 0 or c == 0:  # callers never pass these; no element to address
         return total, bad, bad_label
     with nogil:
-        _label_rows(&logits[0, 0], &labels[0], &loss[0], &probs[0, 0], n, c,
+        xent_label_rows(&logits[0, 0], &labels[0], &loss[0], &probs[0, 0], n, c,
                     &total, &bad, &bad_label)
     return total, bad, bad_label
 
@@ -176,26 +58,18 @@ def xent_forward_soft(const floating[:, ::1] logits, const floating[:, ::1] targ
     cdef int s, bad = 0
     if n == 0 or c == 0:
         return total, bad, 0
-    if n * c >= PARALLEL_MIN:
+    if n * c >= XENT_PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            s = _soft_row(&logits[i, 0], &target[i, 0], &probs[i, 0], c, &loss[i])
+            s = xent_soft_row(&logits[i, 0], &target[i, 0], &probs[i, 0], c, &loss[i])
             total += loss[i] if s == ROW_OK else 0.0
             bad += s == ROW_ALL_NEG_INF
     else:
         with nogil:
             for i in range(n):
-                s = _soft_row(&logits[i, 0], &target[i, 0], &probs[i, 0], c, &loss[i])
+                s = xent_soft_row(&logits[i, 0], &target[i, 0], &probs[i, 0], c, &loss[i])
                 total += loss[i] if s == ROW_OK else 0.0
                 bad += s == ROW_ALL_NEG_INF
     return total, bad, 0
-
-
-cdef inline void _label_grad_row(const floating* p, int64_t y, floating d, floating* dx,
-                                 Py_ssize_t c) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(c):
-        dx[j] = d * p[j]
-    dx[y] -= d
 
 
 cdef int _check_labels(const int64_t* labels, Py_ssize_t n, Py_ssize_t c, str op) except -1:
@@ -221,13 +95,13 @@ def xent_backward(const floating[:, ::1] probs, const int64_t[::1] labels,
     if n == 0 or c == 0:
         return
     _check_labels(&labels[0], n, c, "xent_backward")
-    if n * c >= PARALLEL_MIN:
+    if n * c >= XENT_PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
-            _label_grad_row(&probs[i, 0], labels[i], dloss[i], &dlogits[i, 0], c)
+            xent_label_grad_row(&probs[i, 0], labels[i], dloss[i], &dlogits[i, 0], c)
     else:
         with nogil:
             for i in range(n):
-                _label_grad_row(&probs[i, 0], labels[i], dloss[i], &dlogits[i, 0], c)
+                xent_label_grad_row(&probs[i, 0], labels[i], dloss[i], &dlogits[i, 0], c)
 
 
 cdef inline void _soft_grad_row(const floating[:, ::1] p, const floating[:, ::1] t,
@@ -245,7 +119,7 @@ def xent_backward_soft(const floating[:, ::1] probs, const floating[:, ::1] targ
                        const floating[::1] dloss, floating[:, ::1] dlogits):
     """dlogits[i, j] = dloss[i] * (probs[i, j] * sum_k target[i, k] - target[i, j])."""
     cdef Py_ssize_t i, n = probs.shape[0], c = probs.shape[1]
-    if n * c >= PARALLEL_MIN:
+    if n * c >= XENT_PARALLEL_MIN:
         for i in prange(n, nogil=True, schedule="static"):
             _soft_grad_row(probs, target, dloss[i], dlogits, i, c)
     else:
@@ -267,11 +141,11 @@ def xent_backward_soft(const floating[:, ::1] probs, const floating[:, ::1] targ
 cdef inline void _label_rows_t(int t, const void* x, const int64_t* labels, void* p,
                                Py_ssize_t n, Py_ssize_t c, double* total, int* bad,
                                int* bad_label) noexcept nogil:
-    """_label_rows without per-row losses on buffers of typenum t."""
+    """xent_label_rows without per-row losses on buffers of typenum t."""
     if t == cnp.NPY_FLOAT32:
-        _label_rows(<const float*> x, labels, <float*> NULL, <float*> p, n, c, total, bad, bad_label)
+        xent_label_rows(<const float*> x, labels, <float*> NULL, <float*> p, n, c, total, bad, bad_label)
     else:
-        _label_rows(<const double*> x, labels, <double*> NULL, <double*> p, n, c, total, bad, bad_label)
+        xent_label_rows(<const double*> x, labels, <double*> NULL, <double*> p, n, c, total, bad, bad_label)
 
 
 cdef class XentSaved:
@@ -312,7 +186,7 @@ def forward_auto(logits, labels, reduction, BufferPool pool not None):
         px = cnp.PyArray_DATA(<cnp.ndarray> logits)
         py = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray> labels)
         pp = cnp.PyArray_DATA(probs)
-        if n * c >= PARALLEL_MIN:
+        if n * c >= XENT_PARALLEL_MIN:
             with nogil:
                 _label_rows_t(t, px, py, pp, n, c, &total, &bad, &bad_label)
         else:
@@ -328,28 +202,12 @@ def forward_auto(logits, labels, reduction, BufferPool pool not None):
     return scalar_array(total, t), saved
 
 
-cdef void _label_grads(const floating* p, const int64_t* labels, double g, bint mean,
-                       floating* dx, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
-    """dx = d (p - onehot) with d = g / n (mean) or g, formed in floating exactly as
-    numpy forms ``asarray(g, dtype) * (1.0 / n)``."""
-    cdef Py_ssize_t i
-    cdef floating d = <floating> g
-    if mean:
-        d = d * <floating> (1.0 / n)
-    if n * c >= PARALLEL_MIN:
-        for i in prange(n, schedule="static"):
-            _label_grad_row(p + i * c, labels[i], d, dx + i * c, c)
-    else:
-        for i in range(n):
-            _label_grad_row(p + i * c, labels[i], d, dx + i * c, c)
-
-
 cdef inline void _label_grads_t(int t, const void* p, const int64_t* labels, double g,
                                 bint mean, void* dx, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
     if t == cnp.NPY_FLOAT32:
-        _label_grads(<const float*> p, labels, g, mean, <float*> dx, n, c)
+        xent_label_grads(<const float*> p, labels, g, mean, <float*> dx, n, c)
     else:
-        _label_grads(<const double*> p, labels, g, mean, <double*> dx, n, c)
+        xent_label_grads(<const double*> p, labels, g, mean, <double*> dx, n, c)
 
 
 def backward_auto(XentSaved ctx not None, g, BufferPool pool not None):
@@ -383,7 +241,7 @@ def backward_auto(XentSaved ctx not None, g, BufferPool pool not None):
         pp = cnp.PyArray_DATA(<cnp.ndarray> probs)
         py = <const int64_t*> cnp.PyArray_DATA(<cnp.ndarray> labels)
         pd = cnp.PyArray_DATA(dx)
-        if n * c >= PARALLEL_MIN:
+        if n * c >= XENT_PARALLEL_MIN:
             with nogil:
                 _label_grads_t(t, pp, py, gv, r == RED_MEAN, pd, n, c)
         else:
