@@ -27,7 +27,8 @@ COMMANDS = {
     "demo": ("microinit.demo", "train a small network on spirals under several initializers"),
     "trace": ("microinit.viz.command", "step through backpropagation of a scalar expression"),
     "initlab": ("microinit.lab", "experiments that show what initialization does"),
-    "bench": (BENCHMARKS, "benchmark microinit (eager and compiled) against numpy, PyTorch, torch.compile, jax.jit and micrograd"),
+    "bench": (BENCHMARKS, "benchmark microinit (eager and compiled) against numpy, PyTorch, "
+                          "torch.compile, jax.jit and micrograd"),
 }
 
 
