@@ -45,16 +45,6 @@ IMPLEMENTATIONS = (
 LABELS = {impl.key: impl.label for impl in IMPLEMENTATIONS}
 
 
-def _has_compile_step(log):
-    """Until microinit.compile_step lands: whether it is there (one line when not)."""
-    import microinit
-
-    if not hasattr(microinit, "compile_step"):
-        log("microinit compiled: microinit.compile_step is not in this build; column skipped")
-        return False
-    return True
-
-
 def select(peers=True, torch=True, log=print):
     """The implementations to time, in column order, with one printed line for each one
     left out and why.
@@ -65,8 +55,6 @@ def select(peers=True, torch=True, log=print):
     """
     chosen = []
     for impl in IMPLEMENTATIONS:
-        if impl is COMPILED and not _has_compile_step(log):  # LEAD: remove guard after compile_step lands
-            continue
         if impl.needs == "torch" and not torch:
             log(f"{impl.label}: --no-torch; column skipped")
         elif impl.peer and not peers:

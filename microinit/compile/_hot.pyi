@@ -1,6 +1,9 @@
 """Types of the compiled module _hot.pyx (the per-call path of CompiledStep)."""
 from typing import Any
 
+from typing_extensions import disjoint_base
+
+@disjoint_base  # a compiled (cdef) class: its layout is its own (PEP 800)
 class StepCore:
     _fast: Any
     _opt: Any
@@ -9,4 +12,3 @@ class StepCore:
     def _params_intact(self) -> bool: ...
     def _account(self, nsteps: int) -> None: ...
     def __call__(self, x: Any, y: Any) -> float: ...
-    def _slow(self, x: Any, y: Any) -> float: ...

@@ -102,15 +102,6 @@ def test_compiled_row_is_selected_when_compile_step_exists(benchmarks, monkeypat
     assert keys == ["microinit", "microinit_compiled", "numpy"]
 
 
-def test_guard_leaves_out_the_compiled_row_without_compile_step(benchmarks, monkeypatch):
-    # LEAD: delete this test together with the guard in benchmarks/implementations.py
-    monkeypatch.delattr(microinit, "compile_step", raising=False)
-    lines = []
-    keys = [impl.key for impl in benchmarks.implementations.select(peers=False, torch=False, log=lines.append)]
-    assert keys == ["microinit", "numpy"]
-    assert any(line.startswith("microinit compiled: microinit.compile_step is not in this build") for line in lines)
-
-
 def test_absent_package_is_skipped_with_one_line(benchmarks, monkeypatch):
     real = benchmarks.implementations.importlib.util.find_spec
     monkeypatch.setattr(benchmarks.implementations.importlib.util, "find_spec",
