@@ -90,7 +90,6 @@ def test_compiled_row_drives_compile_step_and_agrees(benchmarks, monkeypatch, na
     losses_agree(benchmarks, name, benchmarks.peers.MicroinitCompiledMLP)
 
 
-@pytest.mark.skipif(not hasattr(microinit, "compile_step"), reason="microinit.compile_step has not landed")
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_real_compiled_step_agrees_with_numpy(benchmarks, name):
     losses_agree(benchmarks, name, benchmarks.peers.MicroinitCompiledMLP, steps=5)
