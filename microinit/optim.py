@@ -169,6 +169,18 @@ class Optimizer:
         """The live state: {name: list of per-parameter arrays, or one array}."""
         return {}
 
+    def state_arrays(self) -> dict[str, Arrays | NDArray[Any]]:
+        """The optimizer's live state arrays (not copies, unlike ``state_dict``):
+        {name: one array per parameter, or one array}. A compiled step updates them in
+        place, so eager and compiled steps share one state.
+
+        >>> import microinit as mi
+        >>> w = mi.zeros(2, requires_grad=True)
+        >>> sorted(mi.optim.SGD([w], lr=0.1, momentum=0.9).state_arrays())
+        ['buffer_ready', 'momentum_buffer']
+        """
+        return self._state()
+
     def state_dict(self) -> dict[str, Any]:
         """Copies of the optimizer's state (buffers, step counts) and its learning rate,
         for checkpointing; ``load_state_dict`` restores them so training resumes exactly."""

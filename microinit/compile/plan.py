@@ -180,7 +180,7 @@ def _activation_name(m: Module) -> str | None:
 def _layers(model: Module) -> list[DenseSpec | ModuleSpec]:
     specs: list[DenseSpec | ModuleSpec] = []
     for i, m in enumerate(_flatten(model)):
-        if getattr(m, "_forward_hooks", None):
+        if m.has_forward_hooks():
             raise ValueError(f"compile_step: layer {i} ({type(m).__name__}) has a forward hook; "
                              f"a compiled step cannot call hooks (remove it or train eagerly)")
         if type(m) is Dense:
@@ -261,7 +261,7 @@ def _optim(opt: Any) -> OptimSpec:
     if kind is None:
         raise TypeError(f"compile_step: cannot capture the optimizer {type(opt).__name__}; "
                         f"supported are SGD, Adam and AdamW")
-    return OptimSpec(opt, kind, opt._state())
+    return OptimSpec(opt, kind, opt.state_arrays())
 
 
 def make_plan(model: Module, loss: Any, optimizer: Any) -> Plan:

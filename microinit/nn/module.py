@@ -145,6 +145,10 @@ class Module:
                     out = r
         return out
 
+    def has_forward_hooks(self) -> bool:
+        """Whether a forward hook is registered on this module (not its children)."""
+        return bool(self._forward_hooks)
+
     def register_forward_hook(self, fn: ForwardHook) -> HookHandle:
         """Call ``fn(module, inputs, output)`` after every forward of this module.
 
