@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Mapping, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -84,6 +84,20 @@ class Optimizer:
 
     params: list[Tensor]
     param_names: list[str | None]
+
+    #: The hyper-parameters besides ``lr``. A compiled step (microinit/compile/) builds
+    #: them into its program, so assigning one bumps ``hyper_version``, which tells the
+    #: compiled step to build the program again (lr is read on every step instead).
+    HYPER_PARAMETERS: ClassVar[frozenset[str]] = frozenset({
+        "momentum", "dampening", "nesterov", "weight_decay", "betas", "eps", "alpha", "centered",
+        "lr_decay", "initial_accumulator_value"})
+    #: how many times a name of HYPER_PARAMETERS was assigned (read by the compiled step)
+    hyper_version: int = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in self.HYPER_PARAMETERS:
+            object.__setattr__(self, "hyper_version", self.hyper_version + 1)
 
     def __init__(self, params: Params, lr: float) -> None:
         if hasattr(params, "parameters") and callable(params.parameters) and \

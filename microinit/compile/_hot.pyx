@@ -18,6 +18,7 @@ from cpython.object cimport PyTypeObject
 from cpython.ref cimport PyObject, Py_XDECREF, Py_XINCREF
 
 from microinit._kernels.program cimport Program
+from microinit.autograd.mode import grad_mode
 
 
 cdef extern from "structmember.h":
@@ -58,6 +59,7 @@ cdef class StepCore:
     cdef list grads                       # their gradient buffers (of the current program)
     cdef list updated                     # the optimizer's parameters (their versions bump)
     cdef Py_ssize_t off_data, off_grad, off_version   # slot offsets, -1: use getattr
+    cdef object hyper_seen                # the optimizer's hyper_version at _bind
 
     def _bind(self, list params, list datas, list grads, list updated):
         """Set the parameters, their captured arrays, their gradient buffers and the
@@ -65,6 +67,7 @@ cdef class StepCore:
         if len(params) != len(datas) or len(params) != len(grads):
             raise ValueError("StepCore._bind: params, datas and grads differ in length")
         self.params, self.datas, self.grads, self.updated = list(params), list(datas), list(grads), list(updated)
+        self.hyper_seen = self._opt.hyper_version
         kinds = {type(p) for p in self.params + self.updated}
         self.off_data = self.off_grad = self.off_version = -1
         if len(kinds) == 1:
@@ -92,9 +95,14 @@ cdef class StepCore:
         return True
 
     def __call__(self, x, y):
+        # The program is taken only when nothing it was built from changed: a
+        # hyper-parameter other than lr assigned (hyper_version), a parameter array
+        # replaced (_intact). Under no_grad() the eager step runs, and refuses as it does.
         P = self._fast
-        if P is not None and self._intact():
-            loss = (<Program?> P).step(x, y, self._opt.lr)
+        opt = self._opt
+        if (P is not None and opt.hyper_version is self.hyper_seen and grad_mode.enabled
+                and self._intact()):
+            loss = (<Program?> P).step(x, y, opt.lr)
             if loss is not None:
                 self._eager_out = None
                 self._account(1)

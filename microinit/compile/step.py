@@ -18,10 +18,9 @@ in place (the same arrays), ``optimizer.step_count`` advanced, and each paramete
 ``.grad`` holding this step's gradient -- an array the compiled step owns and
 overwrites on its next call (copy it to keep it). Eager and compiled steps mix
 freely. The learning rate is read from the optimizer on every call, so schedules
-work. The other hyper-parameters are constants of the program: ``run`` and any call
-that takes the slow path notice a change and capture again, but ``step(x, y)`` on
-the fast path does not look (it costs per call); after changing momentum, betas, eps
-or weight decay, call ``step.recapture()`` (or build a new compiled step).
+work. The other hyper-parameters are constants of the program: assigning one (momentum,
+betas, eps, weight decay, ...) bumps the optimizer's ``hyper_version``, and the next
+call captures again. Under ``no_grad()`` the eager step runs, and refuses as it does.
 """
 from __future__ import annotations
 
@@ -33,6 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from microinit import losses as _losses_module
 from microinit._kernels import program as _kprogram
+from microinit.autograd.mode import is_grad_enabled
 from microinit.compile._hot import StepCore
 from microinit.compile.build import Built, build
 from microinit.compile.plan import ModuleSpec, Plan, make_plan
@@ -113,6 +113,10 @@ class CompiledStep(StepCore):
             raise TypeError(f"CompiledStep.run: ys must hold numbers, got dtype {yv.dtype}")
         yv = np.ascontiguousarray(yv, dtype=np.int64 if labels else plan.dtype)
         out = np.empty(k, np.float64)
+        if not is_grad_enabled():  # the eager step refuses under no_grad(): so does this
+            for i in range(k):
+                out[i] = self._eager(xs[i], yv[i])
+            return out
         if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
             self._replan()
         i = 0
@@ -162,6 +166,8 @@ class CompiledStep(StepCore):
         self._bind_plan()
 
     def _slow(self, x: Any, y: Any) -> float:
+        if not is_grad_enabled():
+            return self._eager(x, y)  # under no_grad() the eager step refuses, as it should
         if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
             self._replan()
         P = self._fast

@@ -250,6 +250,39 @@ def test_changed_hyper_parameters_are_seen_by_run_and_recapture():
     _assert_same(em, eo, cm, co)
 
 
+@pytest.mark.parametrize("opt_name, name, value", [("sgd_momentum", "momentum", 0.5),
+                                                    ("sgd_momentum", "nesterov", True),
+                                                    ("sgd", "weight_decay", 0.1),
+                                                    ("adam", "betas", (0.5, 0.9)), ("adam", "eps", 1e-3)])
+def test_a_changed_hyper_parameter_is_seen_by_the_fast_path(opt_name, name, value):
+    # no recapture() call: assigning the attribute is enough (hyper_version)
+    x, y = _data("mse")
+    em, eo, cm, co, step = _train_both(lambda: nn.MLP([3, 6, 4], rng=15), "mse", OPTIMIZERS[opt_name], steps=3)
+    version = co.hyper_version
+    setattr(eo, name, value)
+    setattr(co, name, value)
+    assert co.hyper_version == version + 1
+    for _ in range(3):
+        assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
+    _assert_same(em, eo, cm, co)
+
+
+def test_under_no_grad_a_compiled_step_refuses_as_the_eager_step_does():
+    x, y = _data("mse")
+    em, eo, cm, co, step = _train_both(lambda: nn.MLP([3, 6, 4], rng=16), "mse", OPTIMIZERS["sgd"], steps=2)
+    with mi.no_grad():
+        with pytest.raises(RuntimeError, match="backward") as eager_err:
+            _eager_step(em, losses.mse, eo, x, y)
+        with pytest.raises(RuntimeError, match="backward") as compiled_err:
+            step(x, y)
+        with pytest.raises(RuntimeError, match="backward"):
+            step.run(np.stack([x]), np.stack([y]))
+    assert str(compiled_err.value) == str(eager_err.value)
+    # nothing was updated by the refused steps, and the program runs again afterwards
+    _assert_same(em, eo, cm, co)
+    assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
+
+
 def _eager_or_error(model, loss_fn, opt, x, y):
     try:
         return _eager_step(model, loss_fn, opt, x, y)
