@@ -62,31 +62,12 @@ typedef double mi_v4du __attribute__((vector_size(32), aligned(8), may_alias));
     X##20 += Y##20; X##21 += Y##21; X##30 += Y##30; X##31 += Y##31;               \
     X##40 += Y##40; X##41 += Y##41; X##50 += Y##50; X##51 += Y##51;
 
-/* In-register transposes (v[q][s] -> v[s][q] for an L x L block), the 4-way
+/* In-register transposes (transpose_avx.h), the 4-way
    horizontal sums of the dot-product path, and the tile stores. */
 #ifdef __AVX__
-MI_AI void mi_tr_f(__m256 *v)
-{
-    __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
-    __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
-    __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
-    __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    v[0] = _mm256_permute2f128_ps(u0, u4, 0x20); v[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    v[2] = _mm256_permute2f128_ps(u2, u6, 0x20); v[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    v[4] = _mm256_permute2f128_ps(u0, u4, 0x31); v[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    v[6] = _mm256_permute2f128_ps(u2, u6, 0x31); v[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-MI_AI void mi_tr_d(__m256d *v)
-{
-    __m256d t0 = _mm256_unpacklo_pd(v[0], v[1]), t1 = _mm256_unpackhi_pd(v[0], v[1]);
-    __m256d t2 = _mm256_unpacklo_pd(v[2], v[3]), t3 = _mm256_unpackhi_pd(v[2], v[3]);
-    v[0] = _mm256_permute2f128_pd(t0, t2, 0x20); v[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    v[2] = _mm256_permute2f128_pd(t0, t2, 0x31); v[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
+#include "transpose_avx.h"
+#define mi_tr_f mi_tr8_f
+#define mi_tr_d mi_tr4_d
 /* out[0..3] = the sums of the lanes of a, b, c, d */
 MI_AI void mi_hsum4_f(mi_v8f a, mi_v8f b, mi_v8f c, mi_v8f d, float *out)
 {

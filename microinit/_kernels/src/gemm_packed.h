@@ -1,0 +1,261 @@
+/* The packed GEMM of gemm.pxd (products above MI_DIRECT_A_MAX multiply-adds), with its
+   instruction set chosen at run time.
+
+       C[m, n] (+)= op(A)[m, k] @ op(B)[k, n]         mi_pk_gemm_f / mi_pk_gemm_d
+
+   Goto & van de Geijn's blocking: B is packed into KC x NR panels, A into MC x KC
+   blocks of MR-row panels, and an MR x NR register tile accumulates each rank-KC
+   update. The packing, the tile and the loop over one block are compiled once per
+   instruction set (gemm_packed_body.h, included below per variant) and the first
+   call picks the best one the CPU runs (__builtin_cpu_supports):
+
+     avx512  14 x 32 floats / 14 x 16 doubles: 28 zmm accumulators + 2 loads of B,
+             A broadcast from memory (the FMA's embedded broadcast) -- 32 registers
+     avx2    6 x 16 floats / 6 x 8 doubles: 12 ymm accumulators of 16
+     base    6 x 8 floats / 6 x 4 doubles in 16-byte vectors (SSE2, or NEON etc.)
+
+   So a build without -march=native (MICROINIT_PORTABLE=1, a wheel) runs the same
+   AVX-512 tile as a native one. MICROINIT_GEMM_ISA=avx512|avx2|base, read at the
+   first call, forces a variant the CPU supports (tests run each; an unsupported or
+   unknown name falls back to the automatic choice). mi_pk_isa() names the choice.
+
+   Threads (OpenMP, one parallel region per product): the KC x NC block of B is packed
+   by all threads (panels split), then the row blocks of A are split, each thread
+   packing its own block; blocks are of equal height (a multiple of MR) so two threads
+   get equal work. Packed buffers are 64-byte aligned. */
+#ifndef MICROINIT_GEMM_PACKED_H
+#define MICROINIT_GEMM_PACKED_H
+
+#include "mi_compiler.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define MI_PK_X86 1
+#include <immintrin.h>
+#else
+#define MI_PK_X86 0
+#endif
+
+#if defined(__clang__)
+#define MI_PK_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define MI_PK_UNROLL _Pragma("GCC unroll 32")
+#else
+#define MI_PK_UNROLL
+#endif
+
+/* The next 4 depth steps of the A panel (4 * MR elements) are at most 4 lines;
+   fetched MI_PK_PFD bytes ahead */
+#ifndef MI_PK_PFD
+#define MI_PK_PFD 512
+#endif
+#define MI_PK_PREFETCH_A                                                          \
+    {                                                                             \
+        const char *pf_ = (const char *)Ap + MI_PK_PFD;                           \
+        __builtin_prefetch(pf_, 0, 3);                                            \
+        __builtin_prefetch(pf_ + 64, 0, 3);                                       \
+        __builtin_prefetch(pf_ + 128, 0, 3);                                      \
+        __builtin_prefetch(pf_ + 192, 0, 3);                                      \
+    }
+
+/* columns of B per block: the packed KC x NC block is shared by all row blocks */
+#ifndef MI_PK_NC
+#define MI_PK_NC 4096
+#endif
+
+typedef struct {
+    int mr, nr, kc, mc;
+    void (*pack_a)(long mc, long kc, const float *A, long lda, int ta, float *Ap);
+    void (*pack_b)(long kc, long nc, const float *B, long ldb, int tb, float *Bp);
+    void (*block)(long mc, long nc, long kc, const float *Ap, const float *Bp, float *C,
+                  long ldc, int add);
+    const char *name;
+} mi_pk_ops_f_t;
+typedef struct {
+    int mr, nr, kc, mc;
+    void (*pack_a)(long mc, long kc, const double *A, long lda, int ta, double *Ap);
+    void (*pack_b)(long kc, long nc, const double *B, long ldb, int tb, double *Bp);
+    void (*block)(long mc, long nc, long kc, const double *Ap, const double *Bp, double *C,
+                  long ldc, int add);
+    const char *name;
+} mi_pk_ops_d_t;
+
+#if MI_PK_X86
+#include "transpose_avx.h"
+#endif
+
+/* The variants: each defines its settings and includes gemm_packed_body.h twice
+   (MI_PK_DOUBLE 0, then 1), which maps the _F or _D sizes onto one type. Tile sizes
+   and blocking measured on an AVX-512 Xeon (docs/building.md). */
+#if MI_PK_X86
+#define MI_PK_SFX avx512
+#define MI_PK_TGT __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define MI_PK_VB 64
+#define MI_PK_HAVE_TR 1
+#define MI_PK_MR_F 14
+#define MI_PK_NV_F 2
+#ifndef MI_PK_KC_F
+#define MI_PK_KC_F 256
+#endif
+#ifndef MI_PK_MC_F
+#define MI_PK_MC_F 336
+#endif
+#define MI_PK_MR_D 14
+#define MI_PK_NV_D 2
+#define MI_PK_KC_D 256
+#define MI_PK_MC_D 168
+#include "gemm_packed_variant.h"
+
+#define MI_PK_SFX avx2
+#define MI_PK_TGT __attribute__((target("avx2,fma")))
+#define MI_PK_VB 32
+#define MI_PK_HAVE_TR 1
+#define MI_PK_MR_F 6
+#define MI_PK_NV_F 2
+#ifndef MI_PK_KC_F
+#define MI_PK_KC_F 256
+#endif
+#define MI_PK_MC_F 144
+#define MI_PK_MR_D 6
+#define MI_PK_NV_D 2
+#define MI_PK_KC_D 256
+#define MI_PK_MC_D 72
+#include "gemm_packed_variant.h"
+#endif
+
+#define MI_PK_SFX base
+#define MI_PK_TGT
+#define MI_PK_VB 16
+#define MI_PK_HAVE_TR 0
+#define MI_PK_MR_F 6
+#define MI_PK_NV_F 2
+#ifndef MI_PK_KC_F
+#define MI_PK_KC_F 256
+#endif
+#define MI_PK_MC_F 96
+#define MI_PK_MR_D 6
+#define MI_PK_NV_D 2
+#define MI_PK_KC_D 256
+#define MI_PK_MC_D 48
+#include "gemm_packed_variant.h"
+
+/* The variant the CPU runs best, or MICROINIT_GEMM_ISA's if the CPU supports it. */
+static MI_MAYBE_UNUSED int mi_pk_choose(void)
+{
+    const char *want = getenv("MICROINIT_GEMM_ISA");
+    int best = 0; /* 0 base, 1 avx2, 2 avx512 */
+#if MI_PK_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        best = 1;
+    if (best == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+        best = 2;
+#endif
+    if (want && strcmp(want, "base") == 0)
+        return 0;
+    if (want && strcmp(want, "avx2") == 0 && best >= 1)
+        return 1;
+    return best;
+}
+
+/* chosen once per extension module; every thread computes the same answer, so the
+   unsynchronised first store is benign (atomic to stay well-defined) */
+static MI_MAYBE_UNUSED int mi_pk_variant(void)
+{
+    static int chosen = -1;
+    int v = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = mi_pk_choose();
+        __atomic_store_n(&chosen, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+#if MI_PK_X86
+#define MI_PK_OPS(NAME, OPS_T, AVX512, AVX2, BASE)                                \
+static MI_MAYBE_UNUSED const OPS_T *NAME(void)                                    \
+{                                                                                 \
+    int v = mi_pk_variant();                                                      \
+    return v == 2 ? &AVX512 : v == 1 ? &AVX2 : &BASE;                             \
+}
+#else
+#define MI_PK_OPS(NAME, OPS_T, AVX512, AVX2, BASE)                                \
+static MI_MAYBE_UNUSED const OPS_T *NAME(void) { return &BASE; }
+#endif
+MI_PK_OPS(mi_pk_ops_f, mi_pk_ops_f_t, mi_pk_ops_f_avx512, mi_pk_ops_f_avx2, mi_pk_ops_f_base)
+MI_PK_OPS(mi_pk_ops_d, mi_pk_ops_d_t, mi_pk_ops_d_avx512, mi_pk_ops_d_avx2, mi_pk_ops_d_base)
+/* the name of the variant in use: "avx512", "avx2" or "base" */
+static MI_MAYBE_UNUSED const char *mi_pk_isa(void) { return mi_pk_ops_f()->name; }
+
+/* MI_PK_GEMM(name, T, OPS): the driver. Returns -1 if the workspace could not be
+   allocated, else 0. k >= 1, m, n >= 1; nthreads >= 1 is the team size. */
+#define MI_PK_GEMM(NAME, T, OPS_T, OPS)                                           \
+static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, int ta, \
+                                const T *B, long ldb, int tb, T *C, long ldc,     \
+                                int accumulate, int nthreads)                     \
+{                                                                                 \
+    const OPS_T *o = OPS();                                                       \
+    long MR = o->mr, NR = o->nr;                                                  \
+    long kc_max = k < o->kc ? k : o->kc;                                          \
+    long nc_max = n < MI_PK_NC ? n : MI_PK_NC;                                    \
+    long nc_pad = (nc_max + NR - 1) / NR * NR;                                    \
+    int nt = nthreads > 1 ? nthreads : 1;                                         \
+    /* row blocks of equal height, a multiple of MR, their count a multiple of nt */ \
+    long nblk = (m + o->mc - 1) / o->mc;                                          \
+    nblk = (nblk + nt - 1) / nt * nt;                                             \
+    long mc_blk = ((m + nblk - 1) / nblk + MR - 1) / MR * MR;                     \
+    nblk = (m + mc_blk - 1) / mc_blk;                                             \
+    if (nt > nblk) nt = (int)nblk;                                                \
+    /* 64-byte aligned pieces: B's block, then one A block per thread */          \
+    long b_sz = (kc_max * nc_pad + 15) / 16 * 16;                                 \
+    long a_sz = (kc_max * mc_blk + 15) / 16 * 16;                                 \
+    char *raw = (char *)malloc(sizeof(T) * (b_sz + nt * a_sz) + 64);              \
+    if (raw == NULL) return -1;                                                   \
+    T *Bp = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);                        \
+    T *Aws = Bp + b_sz;                                                           \
+    MI_PK_PARALLEL                                                                \
+    {                                                                             \
+        T *Ap = Aws + a_sz * MI_PK_TID;                                           \
+        for (long jc = 0; jc < n; jc += MI_PK_NC) {                               \
+            long nc = n - jc < MI_PK_NC ? n - jc : MI_PK_NC;                      \
+            long npan = (nc + NR - 1) / NR;                                       \
+            for (long pc = 0; pc < k; pc += o->kc) {                              \
+                long kc = k - pc < o->kc ? k - pc : o->kc;                        \
+                int add = accumulate || pc > 0;                                   \
+                MI_PK_FOR                                                         \
+                for (long pj = 0; pj < npan; ++pj) {                              \
+                    long jr = pj * NR, cols = nc - jr < NR ? nc - jr : NR;        \
+                    const T *src = tb ? B + (jc + jr) * ldb + pc : B + pc * ldb + jc + jr; \
+                    o->pack_b(kc, cols, src, ldb, tb, Bp + jr * kc);              \
+                }                                                                 \
+                MI_PK_FOR                                                         \
+                for (long bi = 0; bi < nblk; ++bi) {                              \
+                    long ic = bi * mc_blk, mc = m - ic < mc_blk ? m - ic : mc_blk; \
+                    const T *src = ta ? A + pc * lda + ic : A + ic * lda + pc;    \
+                    o->pack_a(mc, kc, src, lda, ta, Ap);                          \
+                    o->block(mc, nc, kc, Ap, Bp, C + ic * ldc + jc, ldc, add);    \
+                }                                                                 \
+            }                                                                     \
+        }                                                                         \
+    }                                                                             \
+    free(raw);                                                                    \
+    return 0;                                                                     \
+}
+#ifdef _OPENMP
+#define MI_PK_PARALLEL _Pragma("omp parallel num_threads(nt) if(nt > 1)")
+#define MI_PK_FOR _Pragma("omp for schedule(static)")
+#define MI_PK_TID omp_get_thread_num()
+#else
+#define MI_PK_PARALLEL
+#define MI_PK_FOR
+#define MI_PK_TID 0
+#endif
+MI_PK_GEMM(mi_pk_gemm_f, float, mi_pk_ops_f_t, mi_pk_ops_f)
+MI_PK_GEMM(mi_pk_gemm_d, double, mi_pk_ops_d_t, mi_pk_ops_d)
+
+#endif /* MICROINIT_GEMM_PACKED_H */
