@@ -49,19 +49,11 @@
 #define MI_PK_UNROLL
 #endif
 
-/* The next 4 depth steps of the A panel (4 * MR elements) are at most 4 lines;
-   fetched MI_PK_PFD bytes ahead */
-#ifndef MI_PK_PFD
-#define MI_PK_PFD 512
+/* Up to this many multiply-adds a product of row-major operands on one thread
+   reads them in place (mi_pk_small) instead of packing */
+#ifndef MI_PK_SMALL_MAX
+#define MI_PK_SMALL_MAX (200L * 200 * 200)
 #endif
-#define MI_PK_PREFETCH_A                                                          \
-    {                                                                             \
-        const char *pf_ = (const char *)Ap + MI_PK_PFD;                           \
-        __builtin_prefetch(pf_, 0, 3);                                            \
-        __builtin_prefetch(pf_ + 64, 0, 3);                                       \
-        __builtin_prefetch(pf_ + 128, 0, 3);                                      \
-        __builtin_prefetch(pf_ + 192, 0, 3);                                      \
-    }
 
 /* columns of B per block: the packed KC x NC block is shared by all row blocks */
 #ifndef MI_PK_NC
@@ -74,6 +66,8 @@ typedef struct {
     void (*pack_b)(long kc, long nc, const float *B, long ldb, int tb, float *Bp);
     void (*block)(long mc, long nc, long kc, const float *Ap, const float *Bp, float *C,
                   long ldc, int add);
+    void (*small)(long m, long n, long k, const float *A, long lda, const float *B, long ldb,
+                  float *C, long ldc, int accumulate);
     const char *name;
 } mi_pk_ops_f_t;
 typedef struct {
@@ -82,6 +76,8 @@ typedef struct {
     void (*pack_b)(long kc, long nc, const double *B, long ldb, int tb, double *Bp);
     void (*block)(long mc, long nc, long kc, const double *Ap, const double *Bp, double *C,
                   long ldc, int add);
+    void (*small)(long m, long n, long k, const double *A, long lda, const double *B,
+                  long ldb, double *C, long ldc, int accumulate);
     const char *name;
 } mi_pk_ops_d_t;
 
@@ -97,18 +93,28 @@ typedef struct {
 #define MI_PK_TGT __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define MI_PK_VB 64
 #define MI_PK_HAVE_TR 1
-#define MI_PK_MR_F 14
+#ifndef MI_PK_MR_F
+#define MI_PK_MR_F 12
+#endif
+#ifndef MI_PK_NV_F
 #define MI_PK_NV_F 2
+#endif
 #ifndef MI_PK_KC_F
 #define MI_PK_KC_F 256
 #endif
 #ifndef MI_PK_MC_F
-#define MI_PK_MC_F 336
+#define MI_PK_MC_F 288
 #endif
-#define MI_PK_MR_D 14
+#ifndef MI_PK_MR_D
+#define MI_PK_MR_D 12
+#endif
+#ifndef MI_PK_NV_D
 #define MI_PK_NV_D 2
+#endif
 #define MI_PK_KC_D 256
-#define MI_PK_MC_D 168
+#ifndef MI_PK_MC_D
+#define MI_PK_MC_D 144
+#endif
 #include "gemm_packed_variant.h"
 
 #define MI_PK_SFX avx2
@@ -200,6 +206,10 @@ static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, in
                                 int accumulate, int nthreads)                     \
 {                                                                                 \
     const OPS_T *o = OPS();                                                       \
+    if (!ta && !tb && nthreads <= 1 && m * n * k <= MI_PK_SMALL_MAX) {            \
+        o->small(m, n, k, A, lda, B, ldb, C, ldc, accumulate);                    \
+        return 0;                                                                 \
+    }                                                                             \
     long MR = o->mr, NR = o->nr;                                                  \
     long kc_max = k < o->kc ? k : o->kc;                                          \
     long nc_max = n < MI_PK_NC ? n : MI_PK_NC;                                    \

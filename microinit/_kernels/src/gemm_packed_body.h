@@ -108,13 +108,16 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_pack_b)(
                               B + jr * ls, ls, ds, Bp);
 }
 
-/* kernel: C[0:rows, 0:cols] (+)= the MR x NR product of one packed panel of A
-   (Ap[p * MR + r]) and one of B (Bp[p * NR + c], 64-byte aligned) over kc steps.
+/* tile: C[0:rows, 0:cols] (+)= the MR x NR product op(A) @ B over kc steps, with
+   B(p, c) = Bp[p * b_rs + c] (NR columns readable: a zero-padded panel past cols)
+   and op(A) either a packed panel, A(r, p) = A[p * MR + r] (in_place == 0), or MR
+   full rows read where they are, A(r, p) = A[r * lda + p] (in_place == 1).
    The accumulators are an array indexed only by constants after full unrolling, so
    they live in registers (MR * NV of them). A clipped tile goes through a buffer. */
-static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_kernel)(
-    long kc, const MI_PK_T *restrict Ap, const MI_PK_T *restrict Bp, MI_PK_T *C, long ldc,
-    long rows, long cols, int add)
+static inline __attribute__((always_inline)) MI_PK_TGT void MI_PK_FN(mi_pk_tile)(
+    const int in_place, long kc, const MI_PK_T *restrict A, long lda,
+    const MI_PK_T *restrict Bp, long b_rs, MI_PK_T *C, long ldc, long rows, long cols,
+    int add)
 {
     typedef MI_PK_T V __attribute__((vector_size(MI_PK_VB)));
     typedef MI_PK_T VU __attribute__((vector_size(MI_PK_VB), aligned(sizeof(MI_PK_T)), may_alias));
@@ -125,31 +128,32 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_kernel)(
         MI_PK_UNROLL
         for (int v = 0; v < NV; ++v)
             acc[r][v] = (V){0};
-#define MI_PK_STEP                                                                \
+    /* step u of a group: A element (r, p + u) */
+#define MI_PK_STEP(u)                                                             \
     {                                                                             \
         V b[NV];                                                                  \
         MI_PK_UNROLL                                                              \
         for (int v = 0; v < NV; ++v)                                              \
-            b[v] = *(const V *)(Bp + v * L);                                      \
+            b[v] = *(const VU *)(Bp + (u) * b_rs + v * L);                        \
         MI_PK_UNROLL                                                              \
         for (int r = 0; r < MR; ++r) {                                            \
-            MI_PK_T a = Ap[r];                                                    \
+            MI_PK_T a = in_place ? A[r * lda + (u)] : A[(u) * MR + r];            \
             MI_PK_UNROLL                                                          \
             for (int v = 0; v < NV; ++v)                                          \
                 acc[r][v] += a * b[v];                                            \
         }                                                                         \
-        Ap += MR;                                                                 \
-        Bp += NR;                                                                 \
     }
     long p = 0;
     for (; p + 4 <= kc; p += 4) {
-        /* the A panel streams from L2: fetch the lines a few steps ahead (4 steps
-           are 4 * MR elements, at most 4 lines) */
-        MI_PK_PREFETCH_A
-        MI_PK_STEP MI_PK_STEP MI_PK_STEP MI_PK_STEP
+        MI_PK_STEP(0) MI_PK_STEP(1) MI_PK_STEP(2) MI_PK_STEP(3)
+        A += in_place ? 4 : 4 * MR;
+        Bp += 4 * b_rs;
     }
-    for (; p < kc; ++p)
-        MI_PK_STEP
+    for (; p < kc; ++p) {
+        MI_PK_STEP(0)
+        A += in_place ? 1 : MR;
+        Bp += b_rs;
+    }
 #undef MI_PK_STEP
     if (rows == MR && cols == NR) {
         MI_PK_UNROLL
@@ -175,6 +179,20 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_kernel)(
             C[r * ldc + c] = add ? C[r * ldc + c] + tile[r * NR + c] : tile[r * NR + c];
 }
 
+/* the two specialisations of the tile: a packed A panel, or MR rows of A in place */
+static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_kernel)(
+    long kc, const MI_PK_T *Ap, const MI_PK_T *Bp, long b_rs, MI_PK_T *C, long ldc, long rows,
+    long cols, int add)
+{
+    MI_PK_FN(mi_pk_tile)(0, kc, Ap, 0, Bp, b_rs, C, ldc, rows, cols, add);
+}
+static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_kernel_rows)(
+    long kc, const MI_PK_T *A, long lda, const MI_PK_T *Bp, long b_rs, MI_PK_T *C, long ldc,
+    long cols, int add)
+{
+    MI_PK_FN(mi_pk_tile)(1, kc, A, lda, Bp, b_rs, C, ldc, MI_PK_MR, cols, add);
+}
+
 /* block: C[0:mc, 0:nc] (+)= packed A block (mc x kc) @ packed B block (kc x nc):
    column panels outer (a B panel stays in L1 while every A panel passes it), row
    panels inner. */
@@ -188,7 +206,46 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_block)(
         const MI_PK_T *bp = Bp + jr * kc;
         for (long ir = 0; ir < mc; ir += MR) {
             long rows = mc - ir < MR ? mc - ir : MR;
-            MI_PK_FN(mi_pk_kernel)(kc, Ap + ir * kc, bp, C + ir * ldc + jr, ldc, rows, cols, add);
+            MI_PK_FN(mi_pk_kernel)(kc, Ap + ir * kc, bp, NR, C + ir * ldc + jr, ldc, rows, cols,
+                                   add);
+        }
+    }
+}
+
+/* small: C (+)= A @ B for row-major A (m x k) and B (k x n), nothing packed where a
+   tile can read its operands in place: full MR-row panels of A and full NR-column
+   panels of B are read where they are, only a ragged last panel of either is copied
+   (zero-padded) into the stack buffers. For products whose packing would cost a
+   large share of the time (one pass over a few-hundred-column operand), on one
+   thread. */
+static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_small)(
+    long m, long n, long k, const MI_PK_T *A, long lda, const MI_PK_T *B, long ldb,
+    MI_PK_T *C, long ldc, int accumulate)
+{
+    enum { MR = MI_PK_MR, NR = MI_PK_NR, KC = MI_PK_KC };
+    MI_PK_T abuf[MR * KC] __attribute__((aligned(64)));
+    MI_PK_T bbuf[KC * NR] __attribute__((aligned(64)));
+    long m_full = m / MR * MR;
+    for (long pc = 0; pc < k; pc += KC) {
+        long kc = k - pc < KC ? k - pc : KC;
+        int add = accumulate || pc > 0;
+        if (m_full < m)
+            MI_PK_FN(mi_pk_pack_a)(m - m_full, kc, A + m_full * lda + pc, lda, 0, abuf);
+        for (long jr = 0; jr < n; jr += NR) {
+            long cols = n - jr < NR ? n - jr : NR;
+            const MI_PK_T *bp = B + pc * ldb + jr;
+            long b_rs = ldb;
+            if (cols < NR) {
+                MI_PK_FN(mi_pk_pack_b)(kc, cols, bp, ldb, 0, bbuf);
+                bp = bbuf;
+                b_rs = NR;
+            }
+            for (long ir = 0; ir < m_full; ir += MR)
+                MI_PK_FN(mi_pk_kernel_rows)(kc, A + ir * lda + pc, lda, bp, b_rs,
+                                            C + ir * ldc + jr, ldc, cols, add);
+            if (m_full < m)
+                MI_PK_FN(mi_pk_kernel)(kc, abuf, bp, b_rs, C + m_full * ldc + jr, ldc,
+                                       m - m_full, cols, add);
         }
     }
 }
@@ -197,7 +254,7 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_block)(
 static MI_MAYBE_UNUSED const MI_PK_CAT(mi_pk_ops, MI_PK_TS, t) MI_PK_FN(mi_pk_ops) = {
     MI_PK_MR, MI_PK_NR, MI_PK_KC, MI_PK_MC,
     MI_PK_FN(mi_pk_pack_a), MI_PK_FN(mi_pk_pack_b), MI_PK_FN(mi_pk_block),
-    MI_PK_STR(MI_PK_SFX),
+    MI_PK_FN(mi_pk_small), MI_PK_STR(MI_PK_SFX),
 };
 
 #undef MI_PK_STR
