@@ -29,3 +29,14 @@ def at_end(region, shape, dtype):
     count = int(np.prod(shape))
     item = np.dtype(dtype).itemsize
     return np.frombuffer(buf, dtype, count, nbytes - count * item).reshape(shape)
+
+
+def gemm_operands_at_end(regions, rng, m, k, n, ta, tb, dtype):
+    """a (m x k, or k x m when ta), b (k x n, or n x k when tb) filled with normal
+    samples, and out (m x n), each ending at the end of its region (three regions)."""
+    a = at_end(regions[0], (k, m) if ta else (m, k), dtype)
+    b = at_end(regions[1], (n, k) if tb else (k, n), dtype)
+    out = at_end(regions[2], (m, n), dtype)
+    a[...] = rng.standard_normal(a.shape)
+    b[...] = rng.standard_normal(b.shape)
+    return a, b, out

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 from microinit._kernels import matmul as K
 from microinit._kernels import reference as R
 
-from guard_pages import at_end, guarded_region
+from guard_pages import gemm_operands_at_end, guarded_region
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
@@ -85,11 +85,7 @@ def test_packed_paths_never_touch_memory_past_their_operands(rng, dtype):
             for k in (1, 13, 257):
                 for ta in (False, True):
                     for tb in (False, True):
-                        a = at_end(regions[0], (k, m) if ta else (m, k), dtype)
-                        b = at_end(regions[1], (n, k) if tb else (k, n), dtype)
-                        out = at_end(regions[2], (m, n), dtype)
-                        a[...] = rng.standard_normal(a.shape)
-                        b[...] = rng.standard_normal(b.shape)
+                        a, b, out = gemm_operands_at_end(regions, rng, m, k, n, ta, tb, dtype)
                         want = R.gemm(a, b, ta, tb)
                         for nt in (1, 2):
                             K.gemm_path(a, b, out, ta, tb, "packed", nt)

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from microinit._kernels import matmul as K
 from microinit._kernels import reference as R
 
-from guard_pages import at_end, guarded_region
+from guard_pages import gemm_operands_at_end, guarded_region
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
@@ -281,11 +281,7 @@ def test_gemm_never_touches_memory_past_its_operands(rng, dtype):
             for k in sizes:
                 for ta in (False, True):
                     for tb in (False, True):
-                        a = at_end(regions[0], (k, m) if ta else (m, k), dtype)
-                        b = at_end(regions[1], (n, k) if tb else (k, n), dtype)
-                        out = at_end(regions[2], (m, n), dtype)
-                        a[...] = rng.standard_normal(a.shape)
-                        b[...] = rng.standard_normal(b.shape)
+                        a, b, out = gemm_operands_at_end(regions, rng, m, k, n, ta, tb, dtype)
                         K.gemm(a, b, out, ta, tb, (m + n) % 2 == 0)
                         if (m + n) % 2 == 1:
                             assert _within(out, R.gemm(a, b, ta, tb), dtype, k), (m, k, n, ta, tb)
