@@ -1,28 +1,33 @@
-/* The packed GEMM of gemm.pxd (products above MI_DIRECT_A_MAX multiply-adds), with its
+/* The GEMM of gemm.pxd for products of at least MI_PACKED_MIN multiply-adds, with its
    instruction set chosen at run time.
 
        C[m, n] (+)= op(A)[m, k] @ op(B)[k, n]         mi_pk_gemm_f / mi_pk_gemm_d
 
    Goto & van de Geijn's blocking: B is packed into KC x NR panels, A into MC x KC
    blocks of MR-row panels, and an MR x NR register tile accumulates each rank-KC
-   update. The packing, the tile and the loop over one block are compiled once per
-   instruction set (gemm_packed_body.h, included below per variant) and the first
-   call picks the best one the CPU runs (__builtin_cpu_supports):
+   update. Products of row-major operands up to MI_PK_SMALL_MAX multiply-adds on one
+   thread skip the packing (mi_pk_small): the same tile reads full panels of A and B
+   where they are (at n = 96 packing took a fifth of the time).
 
-     avx512  14 x 32 floats / 14 x 16 doubles: 28 zmm accumulators + 2 loads of B,
-             A broadcast from memory (the FMA's embedded broadcast) -- 32 registers
+   The packing, the tile and the loops over a block are compiled once per instruction
+   set (gemm_packed_body.h, through gemm_packed_variant.h) and the first call picks
+   the best one the CPU runs (__builtin_cpu_supports):
+
+     avx512  12 x 32 floats / 12 x 16 doubles: 24 zmm accumulators, 2 loads of B and
+             one broadcast of A per depth step (measured faster than 14 x 32 and 8 x 48)
      avx2    6 x 16 floats / 6 x 8 doubles: 12 ymm accumulators of 16
      base    6 x 8 floats / 6 x 4 doubles in 16-byte vectors (SSE2, or NEON etc.)
 
    So a build without -march=native (MICROINIT_PORTABLE=1, a wheel) runs the same
-   AVX-512 tile as a native one. MICROINIT_GEMM_ISA=avx512|avx2|base, read at the
-   first call, forces a variant the CPU supports (tests run each; an unsupported or
-   unknown name falls back to the automatic choice). mi_pk_isa() names the choice.
+   AVX-512 tile as a native one. MICROINIT_GEMM_ISA=avx2|base, read at the first call,
+   forces a smaller variant (the tests run each); a name the CPU cannot run, or any
+   other value, leaves the automatic choice. mi_pk_isa() names the choice.
 
    Threads (OpenMP, one parallel region per product): the KC x NC block of B is packed
    by all threads (panels split), then the row blocks of A are split, each thread
-   packing its own block; blocks are of equal height (a multiple of MR) so two threads
-   get equal work. Packed buffers are 64-byte aligned. */
+   packing its own block; blocks are of equal height (a multiple of MR) and their
+   count a multiple of the thread count, so two threads get equal work. Packed buffers
+   are 64-byte aligned. */
 #ifndef MICROINIT_GEMM_PACKED_H
 #define MICROINIT_GEMM_PACKED_H
 
@@ -51,35 +56,25 @@
 
 /* Up to this many multiply-adds a product of row-major operands on one thread
    reads them in place (mi_pk_small) instead of packing */
-#ifndef MI_PK_SMALL_MAX
 #define MI_PK_SMALL_MAX (200L * 200 * 200)
-#endif
 
 /* columns of B per block: the packed KC x NC block is shared by all row blocks */
-#ifndef MI_PK_NC
 #define MI_PK_NC 4096
-#endif
 
-typedef struct {
-    int mr, nr, kc, mc;
-    void (*pack_a)(long mc, long kc, const float *A, long lda, int ta, float *Ap);
-    void (*pack_b)(long kc, long nc, const float *B, long ldb, int tb, float *Bp);
-    void (*block)(long mc, long nc, long kc, const float *Ap, const float *Bp, float *C,
-                  long ldc, int add);
-    void (*small)(long m, long n, long k, const float *A, long lda, const float *B, long ldb,
-                  float *C, long ldc, int accumulate);
-    const char *name;
-} mi_pk_ops_f_t;
-typedef struct {
-    int mr, nr, kc, mc;
-    void (*pack_a)(long mc, long kc, const double *A, long lda, int ta, double *Ap);
-    void (*pack_b)(long kc, long nc, const double *B, long ldb, int tb, double *Bp);
-    void (*block)(long mc, long nc, long kc, const double *Ap, const double *Bp, double *C,
-                  long ldc, int add);
-    void (*small)(long m, long n, long k, const double *A, long lda, const double *B,
-                  long ldb, double *C, long ldc, int accumulate);
-    const char *name;
-} mi_pk_ops_d_t;
+/* A variant's functions and sizes for scalar T (gemm_packed_body.h fills one). */
+#define MI_PK_OPS_TYPE(NAME, T)                                                   \
+    typedef struct {                                                              \
+        int mr, nr, kc, mc;                                                       \
+        void (*pack_a)(long mc, long kc, const T *A, long lda, int ta, T *Ap);    \
+        void (*pack_b)(long kc, long nc, const T *B, long ldb, int tb, T *Bp);    \
+        void (*block)(long mc, long nc, long kc, const T *Ap, const T *Bp, T *C,  \
+                      long ldc, int add);                                         \
+        void (*small)(long m, long n, long k, const T *A, long lda, const T *B,   \
+                      long ldb, T *C, long ldc, int accumulate);                  \
+        const char *name;                                                         \
+    } NAME;
+MI_PK_OPS_TYPE(mi_pk_ops_f_t, float)
+MI_PK_OPS_TYPE(mi_pk_ops_d_t, double)
 
 #if MI_PK_X86
 #include "transpose_avx.h"
@@ -93,28 +88,14 @@ typedef struct {
 #define MI_PK_TGT __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define MI_PK_VB 64
 #define MI_PK_HAVE_TR 1
-#ifndef MI_PK_MR_F
 #define MI_PK_MR_F 12
-#endif
-#ifndef MI_PK_NV_F
 #define MI_PK_NV_F 2
-#endif
-#ifndef MI_PK_KC_F
 #define MI_PK_KC_F 256
-#endif
-#ifndef MI_PK_MC_F
 #define MI_PK_MC_F 288
-#endif
-#ifndef MI_PK_MR_D
 #define MI_PK_MR_D 12
-#endif
-#ifndef MI_PK_NV_D
 #define MI_PK_NV_D 2
-#endif
 #define MI_PK_KC_D 256
-#ifndef MI_PK_MC_D
 #define MI_PK_MC_D 144
-#endif
 #include "gemm_packed_variant.h"
 
 #define MI_PK_SFX avx2
@@ -123,9 +104,7 @@ typedef struct {
 #define MI_PK_HAVE_TR 1
 #define MI_PK_MR_F 6
 #define MI_PK_NV_F 2
-#ifndef MI_PK_KC_F
 #define MI_PK_KC_F 256
-#endif
 #define MI_PK_MC_F 144
 #define MI_PK_MR_D 6
 #define MI_PK_NV_D 2
@@ -140,9 +119,7 @@ typedef struct {
 #define MI_PK_HAVE_TR 0
 #define MI_PK_MR_F 6
 #define MI_PK_NV_F 2
-#ifndef MI_PK_KC_F
 #define MI_PK_KC_F 256
-#endif
 #define MI_PK_MC_F 96
 #define MI_PK_MR_D 6
 #define MI_PK_NV_D 2
