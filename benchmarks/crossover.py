@@ -9,9 +9,13 @@ threads, and prints the faster path. Run from the repository root:
 
 One-thread figures are CPU-time medians (the time this process computed, not the time
 it waited for a core on a shared machine); two-thread figures are wall-clock medians.
+The first line names the own kernel's tile (avx512, avx2 or base: chosen at run time,
+docs/building.md), since the crossover depends on it.
 Measured 2026-11-22 on the benchmark machine (AMD EPYC Zen 3, 2 cores, AVX2, OpenBLAS
 0.3.31 Haswell kernels): see the MATMUL_BLAS_MIN / DENSE_BLAS_MIN comments in
-microinit/functional/linalg.py.
+microinit/ops/linalg.py. With the AVX-512 packed kernel (Dec 2026, Xeon family 6
+model 207, OpenBLAS SkylakeX kernels) the own kernel matches BLAS on square products
+from 96 to 1024 (docs/building.md has the table).
 """
 import argparse
 import sys
@@ -58,8 +62,11 @@ def dense_shapes(quick):
 
 
 def run(quick=False, threads=(1, 2), log=print):
+    from microinit._kernels import matmul
+
     rng = np.random.default_rng(0)
     rows = []
+    log(f"own kernel tile: {matmul.gemm_isa()}")
     before = microinit.get_num_threads()
     try:
         for nt in threads:

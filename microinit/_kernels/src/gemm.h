@@ -32,41 +32,26 @@
 #include "gemm_direct_body.h"
 #undef MI_DIRECT_SFX
 
-#define MI_DIRECT_USE_AVX2 (mi_pk_variant() >= 1)
-static MI_MAYBE_UNUSED void mi_gemv_f(long m, long k, const float *M, long ldm, const float *x,
-                                      float *y, long incy, int add)
-{
-    if (MI_DIRECT_USE_AVX2)
-        mi_gemv_f_avx2(m, k, M, ldm, x, y, incy, add);
-    else
-        mi_gemv_f_base(m, k, M, ldm, x, y, incy, add);
-}
-static MI_MAYBE_UNUSED void mi_gemv_d(long m, long k, const double *M, long ldm, const double *x,
-                                      double *y, long incy, int add)
-{
-    if (MI_DIRECT_USE_AVX2)
-        mi_gemv_d_avx2(m, k, M, ldm, x, y, incy, add);
-    else
-        mi_gemv_d_base(m, k, M, ldm, x, y, incy, add);
-}
-static MI_MAYBE_UNUSED void mi_direct_f(long m, long n, long kc, const float *A, long a_rs,
-                                        long a_cs, const float *B, long ps, long js, float *C,
-                                        long c_rs, long c_cs, int add, int tc, float *buf)
-{
-    if (MI_DIRECT_USE_AVX2)
-        mi_direct_f_avx2(m, n, kc, A, a_rs, a_cs, B, ps, js, C, c_rs, c_cs, add, tc, buf);
-    else
-        mi_direct_f_base(m, n, kc, A, a_rs, a_cs, B, ps, js, C, c_rs, c_cs, add, tc, buf);
-}
-static MI_MAYBE_UNUSED void mi_direct_d(long m, long n, long kc, const double *A, long a_rs,
-                                        long a_cs, const double *B, long ps, long js, double *C,
-                                        long c_rs, long c_cs, int add, int tc, double *buf)
-{
-    if (MI_DIRECT_USE_AVX2)
-        mi_direct_d_avx2(m, n, kc, A, a_rs, a_cs, B, ps, js, C, c_rs, c_cs, add, tc, buf);
-    else
-        mi_direct_d_base(m, n, kc, A, a_rs, a_cs, B, ps, js, C, c_rs, c_cs, add, tc, buf);
-}
+/* NAME PARAMS calls NAME_avx2 ARGS where the CPU has AVX2 and FMA, else NAME_base */
+#define MI_DIRECT_DISPATCHED(NAME, PARAMS, ARGS)                                  \
+    static MI_MAYBE_UNUSED void NAME PARAMS                                       \
+    {                                                                             \
+        if (mi_pk_variant() >= 1)                                                 \
+            NAME##_avx2 ARGS;                                                     \
+        else                                                                      \
+            NAME##_base ARGS;                                                     \
+    }
+#define MI_GEMV_PARAMS(T) (long m, long k, const T *M, long ldm, const T *x, T *y, long incy, \
+                           int add)
+#define MI_DIRECT_PARAMS(T) (long m, long n, long kc, const T *A, long a_rs, long a_cs,    \
+                             const T *B, long ps, long js, T *C, long c_rs, long c_cs,     \
+                             int add, int tc, T *buf)
+#define MI_GEMV_ARGS (m, k, M, ldm, x, y, incy, add)
+#define MI_DIRECT_ARGS (m, n, kc, A, a_rs, a_cs, B, ps, js, C, c_rs, c_cs, add, tc, buf)
+MI_DIRECT_DISPATCHED(mi_gemv_f, MI_GEMV_PARAMS(float), MI_GEMV_ARGS)
+MI_DIRECT_DISPATCHED(mi_gemv_d, MI_GEMV_PARAMS(double), MI_GEMV_ARGS)
+MI_DIRECT_DISPATCHED(mi_direct_f, MI_DIRECT_PARAMS(float), MI_DIRECT_ARGS)
+MI_DIRECT_DISPATCHED(mi_direct_d, MI_DIRECT_PARAMS(double), MI_DIRECT_ARGS)
 #else
 #define MI_DIRECT_SFX(name) name
 #include "gemm_direct_body.h"

@@ -128,6 +128,15 @@ static inline __attribute__((always_inline)) MI_PK_TGT void MI_PK_FN(mi_pk_tile)
         MI_PK_UNROLL
         for (int v = 0; v < NV; ++v)
             acc[r][v] = (V){0};
+    /* C's tile is read and written after the depth loop: start fetching its lines now
+       (a 1024 x 1024 C does not stay in L2, and its rows are 4 KiB apart) */
+    if (cols == NR)
+        for (long r = 0; r < rows; ++r) {
+            MI_PK_UNROLL
+            for (int v = 0; v < NV; ++v)
+                __builtin_prefetch(C + r * ldc + v * L, 1, 3);
+            __builtin_prefetch(C + r * ldc + NR - 1, 1, 3);
+        }
     /* step u of a group: A element (r, p + u) */
 #define MI_PK_STEP(u)                                                             \
     {                                                                             \
