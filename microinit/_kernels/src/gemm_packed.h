@@ -58,6 +58,9 @@
    reads them in place (mi_pk_small) instead of packing */
 #define MI_PK_SMALL_MAX (200L * 200 * 200)
 
+/* depth block of mi_pk_small, whose panel buffers are on the stack */
+#define MI_PK_SMALL_KC 256
+
 /* columns of B per block: the packed KC x NC block is shared by all row blocks */
 #define MI_PK_NC 4096
 
@@ -65,10 +68,10 @@
 #define MI_PK_OPS_TYPE(NAME, T)                                                   \
     typedef struct {                                                              \
         int mr, nr, kc, mc;                                                       \
-        void (*pack_a)(long mc, long kc, const T *A, long lda, int ta, T *Ap);    \
+        long (*pack_a)(long mc, long kc, const T *A, long lda, int ta, T *Ap);    \
         void (*pack_b)(long kc, long nc, const T *B, long ldb, int tb, T *Bp);    \
-        void (*block)(long mc, long nc, long kc, const T *Ap, const T *Bp, T *C,  \
-                      long ldc, int add);                                         \
+        void (*block)(long mc, long nc, long kc, const T *Ap, long a_ld,          \
+                      const T *Bp, T *C, long ldc, int add);                      \
         void (*small)(long m, long n, long k, const T *A, long lda, const T *B,   \
                       long ldb, T *C, long ldc, int accumulate);                  \
         const char *name;                                                         \
@@ -90,7 +93,7 @@ MI_PK_OPS_TYPE(mi_pk_ops_d_t, double)
 #define MI_PK_HAVE_TR 1
 #define MI_PK_MR_F 12
 #define MI_PK_NV_F 2
-#define MI_PK_KC_F 256
+#define MI_PK_KC_F 512
 #define MI_PK_MC_F 288
 #define MI_PK_MR_D 12
 #define MI_PK_NV_D 2
@@ -200,7 +203,8 @@ static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, in
     if (nt > nblk) nt = (int)nblk;                                                \
     /* 64-byte aligned pieces: B's block, then one A block per thread */          \
     long b_sz = (kc_max * nc_pad + 15) / 16 * 16;                                 \
-    long a_sz = (kc_max * mc_blk + 15) / 16 * 16;                                 \
+    /* (an A block in rows takes two more lines per row: pack_a) */                \
+    long a_sz = ((kc_max + 128 / (long)sizeof(T)) * mc_blk + 15) / 16 * 16;        \
     char *raw = (char *)malloc(sizeof(T) * (b_sz + nt * a_sz) + 64);              \
     if (raw == NULL) return -1;                                                   \
     T *Bp = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);                        \
@@ -224,8 +228,8 @@ static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, in
                 for (long bi = 0; bi < nblk; ++bi) {                              \
                     long ic = bi * mc_blk, mc = m - ic < mc_blk ? m - ic : mc_blk; \
                     const T *src = ta ? A + pc * lda + ic : A + ic * lda + pc;    \
-                    o->pack_a(mc, kc, src, lda, ta, Ap);                          \
-                    o->block(mc, nc, kc, Ap, Bp, C + ic * ldc + jc, ldc, add);    \
+                    long a_ld = o->pack_a(mc, kc, src, lda, ta, Ap);              \
+                    o->block(mc, nc, kc, Ap, a_ld, Bp, C + ic * ldc + jc, ldc, add); \
                 }                                                                 \
             }                                                                     \
         }                                                                         \

@@ -85,16 +85,31 @@ static inline __attribute__((always_inline)) MI_PK_TGT void MI_PK_FN(mi_pk_panel
             dst[p * W + c] = c < cols ? src[c * ls + p * ds] : 0;
 }
 
-/* pack_a: Ap[panel][p][r] = op(A)(panel * MR + r, p) for r < mc (A points at
-   op(A)(0, 0)), zero for the rows of the last panel past mc. op(A)(i, p) is
-   A[i * lda + p], or A[p * lda + i] when ta. */
-static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_pack_a)(
+/* pack_a: one MC x KC block of op(A) (A points at op(A)(0, 0)), in the layout its tile
+   reads fastest; returns the row stride of that layout, 0 for panels.
+   * op(A) = A (rows contiguous): the rows copied as they are, a_ld elements apart
+     (kc rounded up to a line, plus one line, so that the MR rows a tile reads side
+     by side fall in different L1 sets), the rows of the last panel past mc zero. The
+     tile broadcasts from MR rows (mi_pk_kernel_rows): no transposes.
+   * op(A) = A^T: panels, Ap[panel][p][r] = op(A)(panel * MR + r, p) = A[p * lda + r],
+     a contiguous copy per depth step, zero for rows past mc. */
+static MI_MAYBE_UNUSED MI_PK_TGT long MI_PK_FN(mi_pk_pack_a)(
     long mc, long kc, const MI_PK_T *A, long lda, int ta, MI_PK_T *restrict Ap)
 {
-    long ls = ta ? 1 : lda, ds = ta ? lda : 1;
+    if (!ta) {
+        enum { LINE = 64 / (int)sizeof(MI_PK_T) };
+        long a_ld = (kc + LINE - 1) / LINE * LINE + LINE;
+        long rows = (mc + MI_PK_MR - 1) / MI_PK_MR * MI_PK_MR;
+        for (long r = 0; r < mc; ++r)
+            memcpy(Ap + r * a_ld, A + r * lda, kc * sizeof(MI_PK_T));
+        for (long r = mc; r < rows; ++r)
+            memset(Ap + r * a_ld, 0, kc * sizeof(MI_PK_T));
+        return a_ld;
+    }
     for (long ir = 0; ir < mc; ir += MI_PK_MR, Ap += MI_PK_MR * kc)
-        MI_PK_FN(mi_pk_panel)(MI_PK_MR, mc - ir < MI_PK_MR ? mc - ir : MI_PK_MR, kc,
-                              A + ir * ls, ls, ds, Ap);
+        MI_PK_FN(mi_pk_panel)(MI_PK_MR, mc - ir < MI_PK_MR ? mc - ir : MI_PK_MR, kc, A + ir, 1,
+                              lda, Ap);
+    return 0;
 }
 
 /* pack_b: Bp[panel][p][c] = op(B)(p, panel * NR + c) for c < nc, zero past nc.
@@ -197,17 +212,17 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_kernel)(
 }
 static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_kernel_rows)(
     long kc, const MI_PK_T *A, long lda, const MI_PK_T *Bp, long b_rs, MI_PK_T *C, long ldc,
-    long cols, int add)
+    long rows, long cols, int add)
 {
-    MI_PK_FN(mi_pk_tile)(1, kc, A, lda, Bp, b_rs, C, ldc, MI_PK_MR, cols, add);
+    MI_PK_FN(mi_pk_tile)(1, kc, A, lda, Bp, b_rs, C, ldc, rows, cols, add);
 }
 
-/* block: C[0:mc, 0:nc] (+)= packed A block (mc x kc) @ packed B block (kc x nc):
-   column panels outer (a B panel stays in L1 while every A panel passes it), row
-   panels inner. */
+/* block: C[0:mc, 0:nc] (+)= packed A block (mc x kc; rows a_ld apart, or panels when
+   a_ld == 0: pack_a's layout) @ packed B block (kc x nc): column panels outer (a B
+   panel stays close while every A panel passes it), row panels inner. */
 static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_block)(
-    long mc, long nc, long kc, const MI_PK_T *Ap, const MI_PK_T *Bp, MI_PK_T *C, long ldc,
-    int add)
+    long mc, long nc, long kc, const MI_PK_T *Ap, long a_ld, const MI_PK_T *Bp, MI_PK_T *C,
+    long ldc, int add)
 {
     enum { MR = MI_PK_MR, NR = MI_PK_NR };
     for (long jr = 0; jr < nc; jr += NR) {
@@ -215,8 +230,12 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_block)(
         const MI_PK_T *bp = Bp + jr * kc;
         for (long ir = 0; ir < mc; ir += MR) {
             long rows = mc - ir < MR ? mc - ir : MR;
-            MI_PK_FN(mi_pk_kernel)(kc, Ap + ir * kc, bp, NR, C + ir * ldc + jr, ldc, rows, cols,
-                                   add);
+            if (a_ld)
+                MI_PK_FN(mi_pk_kernel_rows)(kc, Ap + ir * a_ld, a_ld, bp, NR, C + ir * ldc + jr,
+                                            ldc, rows, cols, add);
+            else
+                MI_PK_FN(mi_pk_kernel)(kc, Ap + ir * kc, bp, NR, C + ir * ldc + jr, ldc, rows,
+                                       cols, add);
         }
     }
 }
@@ -231,15 +250,15 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_small)(
     long m, long n, long k, const MI_PK_T *A, long lda, const MI_PK_T *B, long ldb,
     MI_PK_T *C, long ldc, int accumulate)
 {
-    enum { MR = MI_PK_MR, NR = MI_PK_NR, KC = MI_PK_KC };
+    enum { MR = MI_PK_MR, NR = MI_PK_NR, KC = MI_PK_SMALL_KC };
     MI_PK_T abuf[MR * KC] __attribute__((aligned(64)));
     MI_PK_T bbuf[KC * NR] __attribute__((aligned(64)));
     long m_full = m / MR * MR;
     for (long pc = 0; pc < k; pc += KC) {
         long kc = k - pc < KC ? k - pc : KC;
         int add = accumulate || pc > 0;
-        if (m_full < m)
-            MI_PK_FN(mi_pk_pack_a)(m - m_full, kc, A + m_full * lda + pc, lda, 0, abuf);
+        if (m_full < m) /* the ragged last rows as one zero-padded panel */
+            MI_PK_FN(mi_pk_panel)(MR, m - m_full, kc, A + m_full * lda + pc, lda, 1, abuf);
         for (long jr = 0; jr < n; jr += NR) {
             long cols = n - jr < NR ? n - jr : NR;
             const MI_PK_T *bp = B + pc * ldb + jr;
@@ -251,7 +270,7 @@ static MI_MAYBE_UNUSED MI_PK_TGT void MI_PK_FN(mi_pk_small)(
             }
             for (long ir = 0; ir < m_full; ir += MR)
                 MI_PK_FN(mi_pk_kernel_rows)(kc, A + ir * lda + pc, lda, bp, b_rs,
-                                            C + ir * ldc + jr, ldc, cols, add);
+                                            C + ir * ldc + jr, ldc, MR, cols, add);
             if (m_full < m)
                 MI_PK_FN(mi_pk_kernel)(kc, abuf, bp, b_rs, C + m_full * ldc + jr, ldc,
                                        m - m_full, cols, add);
