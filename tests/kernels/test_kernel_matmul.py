@@ -23,8 +23,9 @@ def _operands(rng, m, k, n, ta, tb, dtype):
     return a, b
 
 
-# Sizes straddle the register tile (6 x 16 / 6 x 8), the KC=256 depth block and the
-# MC=72 row block, and include 0 and 1.
+# Sizes straddle the direct path's register tile (6 x 16 / 6 x 8), the KC=256 depth
+# block and the MC=72 row block, and include 0 and 1 (the packed path's tiles and
+# blocks: test_kernel_gemm_packed.py).
 SIZES = [0, 1, 2, 5, 6, 7, 16, 17, 33, 73, 257]
 
 
