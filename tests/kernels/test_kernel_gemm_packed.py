@@ -54,9 +54,12 @@ def test_packed_and_small_paths_match_reference(m, k, n, ta, tb, dtype, nt, seed
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm_accumulates_on_the_packed_and_small_paths(rng, dtype):
-    # 64^3 and up pack (or read in place); depth 600 is three KC blocks, the later
-    # ones adding into C; 300 rows are two row blocks split between two threads.
-    for m, k, n in [(64, 64, 64), (97, 600, 45), (300, 70, 130), (33, 257, 200)]:
+    # 64^3 and up pack (or read in place); depth 600 is two KC blocks of floats (three
+    # of doubles), the later ones adding into C; 300 rows are two row blocks split
+    # between two threads; 520 columns (16 full panels of 32 floats and 8 columns) are
+    # split between two threads by columns.
+    for m, k, n in [(64, 64, 64), (97, 600, 45), (300, 70, 130), (33, 257, 200),
+                    (70, 600, 520)]:
         for ta in (False, True):
             for tb in (False, True):
                 a, b = _operands(rng, m, k, n, ta, tb, dtype)
@@ -98,7 +101,8 @@ from microinit._kernels import matmul as K, reference as R
 rng = np.random.default_rng(7)
 print(K.gemm_isa())
 for dtype, tol in ((np.float32, 1e-4), (np.float64, 1e-11)):
-    for m, k, n in [(12, 8, 32), (13, 300, 33), (96, 96, 96), (100, 70, 50), (250, 40, 260)]:
+    for m, k, n in [(12, 8, 32), (13, 300, 33), (96, 96, 96), (100, 70, 50), (250, 40, 260),
+                    (40, 520, 300)]:
         for ta in (False, True):
             for tb in (False, True):
                 a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)

@@ -23,15 +23,17 @@
    forces a smaller variant (the tests run each); a name the CPU cannot run, or any
    other value, leaves the automatic choice. mi_pk_isa() names the choice.
 
-   Threads (OpenMP, one parallel region per product): the KC x NC block of B is packed
-   by all threads (panels split), then the row blocks of A are split, each thread
-   packing its own block; blocks are of equal height (a multiple of MR) and their
-   count a multiple of the thread count, so two threads get equal work. Packed buffers
-   are 64-byte aligned. */
+   Threads (OpenMP, one parallel region per product): each takes a range of columns
+   and runs the one-thread loops on it, or, for a product too narrow for that, the
+   KC x NC block of B is packed by all threads (panels split), then the row blocks of
+   A are split, each thread packing its own block; blocks are of equal height (a
+   multiple of MR) and their count a multiple of the thread count, so two threads get
+   equal work. Packed buffers are 64-byte aligned. */
 #ifndef MICROINIT_GEMM_PACKED_H
 #define MICROINIT_GEMM_PACKED_H
 
 #include "mi_compiler.h"
+#include "omp_threads.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,57 +181,75 @@ MI_PK_OPS(mi_pk_ops_d, mi_pk_ops_d_t, mi_pk_ops_d_avx512, mi_pk_ops_d_avx2, mi_p
 static MI_MAYBE_UNUSED const char *mi_pk_isa(void) { return mi_pk_ops_f()->name; }
 
 /* MI_PK_GEMM(name, T, OPS): the driver. Returns -1 if the workspace could not be
-   allocated, else 0. k >= 1, m, n >= 1; nthreads >= 1 is the team size. */
+   allocated, else 0. k >= 1, m, n >= 1; nthreads >= 1 is the team size.
+   With several threads and at least MI_PK_COL_SPLIT column panels per thread, each
+   thread takes a contiguous range of columns and runs the one-thread algorithm on it
+   (its own packed B, every row block of A): no barrier and no packed data shared
+   between cores. Narrower products share one packed B block (each thread packs some
+   of its panels) and split the row blocks of A, two barriers per depth block. */
 #define MI_PK_GEMM(NAME, T, OPS_T, OPS)                                           \
 static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, int ta, \
                                 const T *B, long ldb, int tb, T *C, long ldc,     \
                                 int accumulate, int nthreads)                     \
 {                                                                                 \
+    typedef T mi_pk_T_; /* for MI_PK_PACK_B and MI_PK_BLOCKS */                   \
     const OPS_T *o = OPS();                                                       \
     if (!ta && !tb && nthreads <= 1 && m * n * k <= MI_PK_SMALL_MAX) {            \
         o->small(m, n, k, A, lda, B, ldb, C, ldc, accumulate);                    \
         return 0;                                                                 \
     }                                                                             \
-    long MR = o->mr, NR = o->nr;                                                  \
+    long MR = o->mr, NR = o->nr, npan_all = (n + NR - 1) / NR;                    \
     long kc_max = k < o->kc ? k : o->kc;                                          \
-    long nc_max = n < MI_PK_NC ? n : MI_PK_NC;                                    \
+    int nt = MI_HAS_OPENMP && nthreads > 1 ? nthreads : 1;                        \
+    int col_split = nt > 1 && npan_all >= (long)nt * MI_PK_COL_SPLIT;             \
+    long nc_max = col_split ? (npan_all + nt - 1) / nt * NR : n;                  \
+    if (nc_max > MI_PK_NC) nc_max = MI_PK_NC;                                     \
     long nc_pad = (nc_max + NR - 1) / NR * NR;                                    \
-    int nt = nthreads > 1 ? nthreads : 1;                                         \
-    /* row blocks of equal height, a multiple of MR, their count a multiple of nt */ \
+    /* row blocks of equal height, a multiple of MR, their count a multiple of the \
+       threads that split them */                                                 \
+    int row_nt = col_split ? 1 : nt;                                              \
     long nblk = (m + o->mc - 1) / o->mc;                                          \
-    nblk = (nblk + nt - 1) / nt * nt;                                             \
+    nblk = (nblk + row_nt - 1) / row_nt * row_nt;                                 \
     long mc_blk = ((m + nblk - 1) / nblk + MR - 1) / MR * MR;                     \
     nblk = (m + mc_blk - 1) / mc_blk;                                             \
-    if (nt > nblk) nt = (int)nblk;                                                \
-    /* 64-byte aligned pieces: B's block, then one A block per thread */          \
+    if (!col_split && nt > nblk) nt = (int)nblk;                                  \
+    /* 64-byte aligned pieces: B's block (one per thread when the columns are     \
+       split), then one A block per thread */                                     \
     long b_sz = (kc_max * nc_pad + 15) / 16 * 16;                                 \
     /* (an A block in rows takes two more lines per row: pack_a) */                \
     long a_sz = ((kc_max + 128 / (long)sizeof(T)) * mc_blk + 15) / 16 * 16;        \
-    char *raw = (char *)malloc(sizeof(T) * (b_sz + nt * a_sz) + 64);              \
+    long nb = col_split ? nt : 1;                                                 \
+    char *raw = (char *)malloc(sizeof(T) * (nb * b_sz + nt * a_sz) + 64);         \
     if (raw == NULL) return -1;                                                   \
-    T *Bp = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);                        \
-    T *Aws = Bp + b_sz;                                                           \
+    T *Bws = (T *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);                       \
+    T *Aws = Bws + nb * b_sz;                                                     \
     MI_PK_PARALLEL                                                                \
     {                                                                             \
-        T *Ap = Aws + a_sz * MI_PK_TID;                                           \
-        for (long jc = 0; jc < n; jc += MI_PK_NC) {                               \
-            long nc = n - jc < MI_PK_NC ? n - jc : MI_PK_NC;                      \
+        /* the team OpenMP gave (it may be smaller than asked for) */             \
+        int tid = MI_PK_TID, team = MI_PK_TEAM;                                   \
+        T *Ap = Aws + a_sz * tid, *Bp = Bws;                                      \
+        long j_lo = 0, j_hi = n;                                                  \
+        if (col_split) {                                                          \
+            Bp = Bws + b_sz * tid;                                                \
+            j_lo = tid * npan_all / team * NR;                                    \
+            j_hi = (tid + 1) * npan_all / team * NR;                              \
+            if (j_hi > n) j_hi = n;                                               \
+        }                                                                         \
+        /* nc_max columns at a time: what a B block holds */                      \
+        for (long jc = j_lo; jc < j_hi; jc += nc_max) {                           \
+            long nc = j_hi - jc < nc_max ? j_hi - jc : nc_max;                    \
             long npan = (nc + NR - 1) / NR;                                       \
             for (long pc = 0; pc < k; pc += o->kc) {                              \
                 long kc = k - pc < o->kc ? k - pc : o->kc;                        \
                 int add = accumulate || pc > 0;                                   \
-                MI_PK_FOR                                                         \
-                for (long pj = 0; pj < npan; ++pj) {                              \
-                    long jr = pj * NR, cols = nc - jr < NR ? nc - jr : NR;        \
-                    const T *src = tb ? B + (jc + jr) * ldb + pc : B + pc * ldb + jc + jr; \
-                    o->pack_b(kc, cols, src, ldb, tb, Bp + jr * kc);              \
-                }                                                                 \
-                MI_PK_FOR                                                         \
-                for (long bi = 0; bi < nblk; ++bi) {                              \
-                    long ic = bi * mc_blk, mc = m - ic < mc_blk ? m - ic : mc_blk; \
-                    const T *src = ta ? A + pc * lda + ic : A + ic * lda + pc;    \
-                    long a_ld = o->pack_a(mc, kc, src, lda, ta, Ap);              \
-                    o->block(mc, nc, kc, Ap, a_ld, Bp, C + ic * ldc + jc, ldc, add); \
+                if (col_split) {                                                  \
+                    MI_PK_PACK_B(0, npan)                                         \
+                    MI_PK_BLOCKS(0, nblk)                                         \
+                } else {                                                          \
+                    MI_PK_FOR                                                     \
+                    MI_PK_PACK_B(0, npan)                                         \
+                    MI_PK_FOR                                                     \
+                    MI_PK_BLOCKS(0, nblk)                                         \
                 }                                                                 \
             }                                                                     \
         }                                                                         \
@@ -237,14 +257,32 @@ static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, in
     free(raw);                                                                    \
     return 0;                                                                     \
 }
+/* the loops of MI_PK_GEMM that a team splits, or one thread runs whole */
+#define MI_PK_PACK_B(lo, hi)                                                      \
+    for (long pj = lo; pj < hi; ++pj) {                                           \
+        long jr = pj * NR, cols = nc - jr < NR ? nc - jr : NR;                    \
+        const mi_pk_T_ *src = tb ? B + (jc + jr) * ldb + pc : B + pc * ldb + jc + jr; \
+        o->pack_b(kc, cols, src, ldb, tb, Bp + jr * kc);                          \
+    }
+#define MI_PK_BLOCKS(lo, hi)                                                      \
+    for (long bi = lo; bi < hi; ++bi) {                                           \
+        long ic = bi * mc_blk, mc = m - ic < mc_blk ? m - ic : mc_blk;            \
+        const mi_pk_T_ *src = ta ? A + pc * lda + ic : A + ic * lda + pc;         \
+        long a_ld = o->pack_a(mc, kc, src, lda, ta, Ap);                          \
+        o->block(mc, nc, kc, Ap, a_ld, Bp, C + ic * ldc + jc, ldc, add);          \
+    }
+/* column panels per thread from which threads split the columns */
+#define MI_PK_COL_SPLIT 4
 #ifdef _OPENMP
 #define MI_PK_PARALLEL _Pragma("omp parallel num_threads(nt) if(nt > 1)")
 #define MI_PK_FOR _Pragma("omp for schedule(static)")
 #define MI_PK_TID omp_get_thread_num()
+#define MI_PK_TEAM omp_get_num_threads()
 #else
 #define MI_PK_PARALLEL
 #define MI_PK_FOR
 #define MI_PK_TID 0
+#define MI_PK_TEAM 1
 #endif
 MI_PK_GEMM(mi_pk_gemm_f, float, mi_pk_ops_f_t, mi_pk_ops_f)
 MI_PK_GEMM(mi_pk_gemm_d, double, mi_pk_ops_d_t, mi_pk_ops_d)
