@@ -12,7 +12,7 @@ Two regimes, chosen by size (MI_PACKED_MIN multiply-adds, MI_PACKED_MIN_SIDE):
   L1-sized sliver each), A into MC x KC blocks of MR-row panels (L2-sized), and an
   MR x NR register tile accumulates a rank-KC update (mi_gemm_packed, in C in
   src/gemm_packed.h). The tile is chosen at run time from what the CPU supports:
-  14 x 32 floats / 14 x 16 doubles in 28 of the 32 AVX-512 registers, 6 x 16 / 6 x 8
+  12 x 32 floats / 12 x 16 doubles in 24 of the 32 AVX-512 registers, 6 x 16 / 6 x 8
   with AVX2, 6 x 8 / 6 x 4 in 16-byte vectors otherwise -- so a portable build
   (MICROINIT_PORTABLE=1) runs the same AVX-512 tile as a -march=native one
   (docs/building.md).
@@ -98,11 +98,12 @@ cdef enum:
     MI_PARALLEL_MIN = 1 << 23
     # Products of at least this many multiply-adds, with m and n both at least
     # MI_PACKED_MIN_SIDE, pack A and B; the others read A in place (mi_gemm_direct).
-    # Measured with the AVX-512 packed tile (14 x 32 floats) on the benchmark Xeon,
+    # Measured with the first AVX-512 packed tile (14 x 32 floats; now 12 x 32, read
+    # in place up to 200^3, which moves the crossover only lower) on the Xeon,
     # one thread, float32 (direct / packed us): 48^3 2.1 / 2.9, 64^3 4.7 / 4.2,
     # 96^3 33 / 12.6, 128^3 45 / 27; a side of 16 wastes half a 32-wide tile or most
     # of a 14-row one: 256x64x16 4.8 / 8.4, 16x256x256 18.5 / 23.2, 8x512x512 58 / 60.
-    # float64 (14 x 16 tile): 48^3 4.1 / 4.2, 64^3 10.8 / 8.1, 16x256x256 44 / 47.
+    # float64 (14 x 16 tile then): 48^3 4.1 / 4.2, 64^3 10.8 / 8.1, 16x256x256 44 / 47.
     MI_PACKED_MIN = 1 << 18
     MI_PACKED_MIN_SIDE = 32
     # One kc x NR panel of B in either type (MI_KC * MI_NR_F floats = 16 KiB): the
