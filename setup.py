@@ -5,7 +5,8 @@ pyproject cannot: which extensions to compile and how.
 
 Environment switches (read at build time):
   MICROINIT_DEBUG=1     turn bounds checking and wraparound back on, -O0 -g
-  MICROINIT_PORTABLE=1  do not compile with -march=native (for wheels you ship)
+  MICROINIT_PORTABLE=1  do not compile with -march=native (for wheels you ship); the GEMM
+                        kernels still pick AVX-512/AVX2 at run time (docs/building.md)
   MICROINIT_NO_OPENMP=1 build without OpenMP (kernels then run on one thread)
   MICROINIT_BUILD_JOBS=N compile N extensions at a time (default: one per CPU)
   MICROINIT_NO_BUILD_CACHE=1 always compile (do not reuse build/ext-cache)

@@ -6,15 +6,26 @@ threads, and prints the faster path. Run from the repository root:
 
     python benchmarks/crossover.py            # dense layers (forward + backward) and matmul
     python benchmarks/crossover.py --quick
+    OPENBLAS_NUM_THREADS=1 taskset -c 0 python benchmarks/crossover.py --square --threads 1
+    OPENBLAS_NUM_THREADS=2 python benchmarks/crossover.py --square --threads 2
+
+``--square`` times the kernels alone: the own ``gemm`` and ``np.matmul``, each into a
+preallocated output, on square float32 and float64 products (numpy's BLAS thread count
+is fixed when it loads: set OPENBLAS_NUM_THREADS to match ``--threads``).
 
 One-thread figures are CPU-time medians (the time this process computed, not the time
 it waited for a core on a shared machine); two-thread figures are wall-clock medians.
+The first line names the own kernel's tile (avx512, avx2 or base: chosen at run time,
+docs/building.md), since the crossover depends on it.
 Measured 2026-11-22 on the benchmark machine (AMD EPYC Zen 3, 2 cores, AVX2, OpenBLAS
 0.3.31 Haswell kernels): see the MATMUL_BLAS_MIN / DENSE_BLAS_MIN comments in
-microinit/functional/linalg.py.
+microinit/ops/linalg.py. With the AVX-512 packed kernel (Dec 2026, Xeon family 6
+model 207, OpenBLAS SkylakeX kernels) the own kernel matches BLAS on square products
+from 96 to 1024 (docs/building.md has the table).
 """
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +37,7 @@ if not __package__:
     # Run as a script: make the folder importable as the package `benchmarks`.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import time_interleaved  # noqa: E402
+from benchmarks.timing import PAUSE_THREADED, time_interleaved  # noqa: E402
 
 
 def _forced(blas, fn):
@@ -58,8 +69,11 @@ def dense_shapes(quick):
 
 
 def run(quick=False, threads=(1, 2), log=print):
+    from microinit._kernels import matmul
+
     rng = np.random.default_rng(0)
     rows = []
+    log(f"own kernel tile: {matmul.gemm_isa()}")
     before = microinit.get_num_threads()
     try:
         for nt in threads:
@@ -91,10 +105,57 @@ def run(quick=False, threads=(1, 2), log=print):
     return rows
 
 
+def square_kernels(sizes=(96, 128, 256, 512, 1024), dtypes=("float32", "float64"), nt=1,
+                   rounds=7, log=print):
+    """Own gemm against np.matmul on square products, both writing into a given output.
+
+    One thread: the two calls interleaved, wall-clock medians (run under taskset -c 0).
+    More threads: each in blocks of calls after a pause, the two alternating ``rounds``
+    times, the median of the block medians -- interleaved call by call, OpenMP's and
+    OpenBLAS's workers (which spin after each call) take each other's cores.
+    Returns rows of (dtype, n, own seconds, BLAS seconds)."""
+    from microinit._kernels import matmul
+
+    rng = np.random.default_rng(0)
+    rows = []
+    before = microinit.get_num_threads()
+    microinit.set_num_threads(nt)
+    log(f"own kernel tile: {matmul.gemm_isa()}, {nt} thread(s)")
+    try:
+        for dt in dtypes:
+            for n in sizes:
+                a, b = (rng.standard_normal((n, n)).astype(dt) for _ in range(2))
+                out_own, out_blas = np.empty((n, n), dt), np.empty((n, n), dt)
+                fns = {"own": lambda: matmul.gemm(a, b, out_own),
+                       "blas": lambda: np.matmul(a, b, out=out_blas)}
+                if nt == 1:
+                    r = time_interleaved(fns, 21, 0.01, pause=0.002)
+                    own, blas = r["own"]["median"], r["blas"]["median"]
+                else:
+                    blocks = {"own": [], "blas": []}
+                    for i in range(rounds):
+                        for name in (("own", "blas") if i % 2 == 0 else ("blas", "own")):
+                            time.sleep(PAUSE_THREADED)
+                            blocks[name].append(time_interleaved({name: fns[name]}, 5, 0.02)[name]["median"])
+                    own, blas = float(np.median(blocks["own"])), float(np.median(blocks["blas"]))
+                rows.append((dt, n, own, blas))
+                log(f"{dt:8s} n={n:5d} {nt}T  own {own * 1e6:9.1f} us {2 * n ** 3 / own / 1e9:6.1f} GF/s"
+                    f" | BLAS {blas * 1e6:9.1f} us {2 * n ** 3 / blas / 1e9:6.1f} GF/s"
+                    f" | own/BLAS speed {blas / own:.2f}x")
+    finally:
+        microinit.set_num_threads(before)
+    return rows
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", default="1,2")
+    p.add_argument("--square", action="store_true", help="own gemm vs np.matmul into given outputs")
     a = p.parse_args()
-    run(a.quick, tuple(int(t) for t in a.threads.split(",")))
+    if a.square:
+        for t in a.threads.split(","):
+            square_kernels(nt=int(t))
+    else:
+        run(a.quick, tuple(int(t) for t in a.threads.split(",")))
     sys.exit(0)

@@ -76,7 +76,9 @@ def format_row(row):
 def bench_matmul(ns, threads, repeats, log):
     """Square float32 products: the own kernel and numpy's BLAS, each writing into a
     given output (pure kernel speed), and the public ``functional.matmul`` (validation,
-    pooled output, BLAS above the crossover) against plain ``numpy.matmul``."""
+    pooled output, BLAS above the crossover) against plain ``numpy.matmul``. Each row
+    names the instruction set of the own kernel's tile (``isa``: avx512, avx2 or base,
+    chosen at run time, docs/building.md)."""
     from microinit._kernels import matmul
     from microinit.ops import linalg
 
@@ -89,7 +91,7 @@ def bench_matmul(ns, threads, repeats, log):
             b = rng.standard_normal((n, n)).astype(np.float32)
             out = np.empty((n, n), np.float32)
             flops = 2.0 * n ** 3
-            res = {"n": n, "threads": nt}
+            res = {"n": n, "threads": nt, "isa": matmul.gemm_isa()}
             fns = {"own": lambda: matmul.gemm(a, b, out),
                    "numpy_out": lambda: np.matmul(a, b, out=out),
                    "public": lambda: linalg.matmul(a, b),
@@ -111,7 +113,7 @@ def bench_matmul(ns, threads, repeats, log):
             res["public_over_numpy"] = res["numpy"]["median"] / res["public"]["median"]
             res["own_over_numpy_cpu"] = res["numpy_out"]["cpu_median"] / res["own"]["cpu_median"]
             rows.append(res)
-            log(f"matmul n={n:<5} {nt}T  own kernel {res['own']['median'] * 1e6:9.1f} us "
+            log(f"matmul n={n:<5} {nt}T  own kernel ({res['isa']}) {res['own']['median'] * 1e6:9.1f} us "
                 f"{res['own']['gflops']:6.1f} GF/s | numpy(out=) {res['numpy_out']['median'] * 1e6:9.1f} us "
                 f"{res['numpy_out']['gflops']:6.1f} GF/s | kernel/BLAS speed {res['own_over_numpy']:.2f}x"
                 f" (CPU time {res['own_over_numpy_cpu']:.2f}x)"

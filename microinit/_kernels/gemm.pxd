@@ -6,11 +6,16 @@
 A and B are addressed through a pointer and a leading dimension, so the transposed
 products backward needs (x^T dZ, dZ W^T) read the stored arrays directly.
 
-Two regimes, chosen by size (MI_DIRECT_A_MAX multiply-adds):
+Two regimes, chosen by size (MI_PACKED_MIN multiply-adds, MI_PACKED_MIN_SIDE):
 
 * Large products follow Goto & van de Geijn: B is packed into KC x NR panels (one
   L1-sized sliver each), A into MC x KC blocks of MR-row panels (L2-sized), and an
-  MR x NR register tile accumulates a rank-KC update (mi_gemm_packed).
+  MR x NR register tile accumulates a rank-KC update (mi_gemm_packed, in C in
+  src/gemm_packed.h). The tile is chosen at run time from what the CPU supports:
+  12 x 32 floats / 12 x 16 doubles in 24 of the 32 AVX-512 registers, 6 x 16 / 6 x 8
+  with AVX2, 6 x 8 / 6 x 4 in 16-byte vectors otherwise -- so a portable build
+  (MICROINIT_PORTABLE=1) runs the same AVX-512 tile as a -march=native one
+  (docs/building.md).
 * Small products -- the dense layers of small networks -- pack nothing of A and
   allocate nothing (mi_gemm_direct): A is read in place, B panels too where their rows
   are contiguous, otherwise one panel at a time into a 16 KiB stack buffer. The shapes
@@ -18,18 +23,20 @@ Two regimes, chosen by size (MI_DIRECT_A_MAX multiply-adds):
   dot products; a tail of at most NR/4 columns too; and op(A) = x^T with few columns
   (dW = x^T dz of a narrow layer) is computed as C^T = dz^T x with a transposed store,
   so the vectors run along the long dimension instead of being mostly padding.
+  Its tile is 6 x 16 floats (12 AVX2 accumulators + 2 loads of B + 1 broadcast of A
+  out of 16 ymm registers) and 6 x 8 doubles, compiled for the build's target. A tile
+  may have fewer rows (1..6, exact: rows past m are never read, so a ragged A needs
+  no padded copy) and one vector instead of two; each shape is its own
+  specialisation of one C loop (MI_TILE) with the accumulators in named vector
+  registers. Ragged stores write from registers in 4/2/1-lane pieces.
 
-MR x NR is 6 x 16 floats (12 AVX2 accumulators + 2 loads of B + 1 broadcast of A out
-of 16 ymm registers) and 6 x 8 doubles (the same register budget). A tile may have
-fewer rows (1..6, exact: rows past m are never read, so a ragged A needs no padded
-copy) and one vector instead of two; each shape is its own specialisation of one C
-loop (MI_TILE) with the accumulators in named vector registers. Ragged stores write
-from registers in 4/2/1-lane pieces. Nothing is read or written past an operand's
-end (tests/kernels/test_kernel_matmul.py puts every operand against a guard page).
+Nothing is read or written past an operand's end (tests/kernels/test_kernel_matmul.py
+puts every operand against a guard page).
 
-The C parts -- the register tiles (MI_TILE), panel packing, the dot-product and
-direct-A loops -- are in src/gemm.h; this file holds the blocking loops around them
-and the argument checks of the def entry points.
+The C parts -- the direct path's tiles (MI_TILE), panel packing, the dot-product and
+direct-A loops -- are in src/gemm.h, the packed path in src/gemm_packed.h; this file
+holds the direct path's blocking loops, the choice between the two and the argument
+checks of the def entry points.
 
 Callers guarantee m, n >= 1, k >= 0 and valid pointers (functional/linalg.py checks
 every shape before a kernel runs).
@@ -49,16 +56,6 @@ cdef extern from "omp_threads.h":
 # The register-tiled micro-kernels, in C with gcc/clang vector extensions (src/gemm.h
 # says why); the blocking loops around them are below.
 cdef extern from "gemm.h":
-    void mi_panel_f(long W, long m, long kc, const float *A, long a_rs, long a_cs, long a_ts,
-                    const float *Bp, long b_rs, float *C, long c_rs, long ldc, long nr, int add,
-                    int tc) noexcept nogil
-    void mi_panel_d(long W, long m, long kc, const double *A, long a_rs, long a_cs, long a_ts,
-                    const double *Bp, long b_rs, double *C, long c_rs, long ldc, long nr, int add,
-                    int tc) noexcept nogil
-    void mi_pack_panel_f(long kc, const float *B, long ps, long js, long cols, long w,
-                         float *buf) noexcept nogil
-    void mi_pack_panel_d(long kc, const double *B, long ps, long js, long cols, long w,
-                         double *buf) noexcept nogil
     void mi_gemv_f(long m, long k, const float *M, long ldm, const float *x, float *y, long incy,
                    int add) noexcept nogil
     void mi_gemv_d(long m, long k, const double *M, long ldm, const double *x, double *y, long incy,
@@ -69,6 +66,18 @@ cdef extern from "gemm.h":
     void mi_direct_d(long m, long n, long kc, const double *A, long a_rs, long a_cs, const double *B,
                      long ps, long js, double *C, long c_rs, long c_cs, int add, int tc,
                      double *buf) noexcept nogil
+
+# The packed GEMM for large products (src/gemm_packed.h): blocking loops, packing and
+# register tiles in C, compiled for AVX-512, AVX2 and plain vectors and picked at the
+# first call by what the CPU supports; its own OpenMP team of nthreads.
+cdef extern from "gemm_packed.h":
+    int mi_pk_gemm_f(long m, long n, long k, const float *A, long lda, int ta, const float *B,
+                     long ldb, int tb, float *C, long ldc, int accumulate,
+                     int nthreads) noexcept nogil
+    int mi_pk_gemm_d(long m, long n, long k, const double *A, long lda, int ta, const double *B,
+                     long ldb, int tb, double *C, long ldc, int accumulate,
+                     int nthreads) noexcept nogil
+    const char *mi_pk_isa() noexcept nogil
 
 
 cdef enum:
@@ -87,9 +96,16 @@ cdef enum:
     # this threshold its own-kernel products never start a team; direct gemm calls on
     # large matrices still use both cores.
     MI_PARALLEL_MIN = 1 << 23
-    # Up to this many multiply-adds a row-major A is read in place instead of packed
-    # (measured with benchmarks/crossover.py; see the numbers in its docstring).
-    MI_DIRECT_A_MAX = 128 * 128 * 128
+    # Products of at least this many multiply-adds, with m and n both at least
+    # MI_PACKED_MIN_SIDE, pack A and B; the others read A in place (mi_gemm_direct).
+    # Measured with the first AVX-512 packed tile (14 x 32 floats; now 12 x 32, read
+    # in place up to 200^3, which moves the crossover only lower) on the Xeon,
+    # one thread, float32 (direct / packed us): 48^3 2.1 / 2.9, 64^3 4.7 / 4.2,
+    # 96^3 33 / 12.6, 128^3 45 / 27; a side of 16 wastes half a 32-wide tile or most
+    # of a 14-row one: 256x64x16 4.8 / 8.4, 16x256x256 18.5 / 23.2, 8x512x512 58 / 60.
+    # float64 (14 x 16 tile then): 48^3 4.1 / 4.2, 64^3 10.8 / 8.1, 16x256x256 44 / 47.
+    MI_PACKED_MIN = 1 << 18
+    MI_PACKED_MIN_SIDE = 32
     # One kc x NR panel of B in either type (MI_KC * MI_NR_F floats = 16 KiB): the
     # direct path's whole workspace, on the stack.
     MI_PANEL_DOUBLES = MI_KC * MI_NR_D
@@ -107,79 +123,6 @@ cdef inline Py_ssize_t mi_nr(floating dummy) noexcept nogil:
         return MI_NR_D
 
 
-cdef inline void mi_pack_a(const floating* A, Py_ssize_t lda, bint ta, Py_ssize_t i0,
-                           Py_ssize_t mc, Py_ssize_t p0, Py_ssize_t kc,
-                           floating* Ap) noexcept nogil:
-    """Ap[panel][p][r] = op(A)[i0 + panel*MR + r, p0 + p], zero past row mc."""
-    cdef Py_ssize_t ir, p, r, i, rows, panel
-    for panel in range((mc + MI_MR - 1) // MI_MR):
-        ir = panel * MI_MR
-        rows = mc - ir if mc - ir < MI_MR else MI_MR
-        if not ta:
-            # p outer: Ap is written in order while MR rows of A are read side by side
-            # (the same reason as in the transposed panel pack).
-            i = (i0 + ir) * lda + p0
-            for p in range(kc):
-                for r in range(rows):
-                    Ap[p * MI_MR + r] = A[i + r * lda + p]
-        else:
-            for p in range(kc):
-                for r in range(rows):
-                    Ap[p * MI_MR + r] = A[(p0 + p) * lda + i0 + ir + r]
-        for r in range(rows, MI_MR):
-            for p in range(kc):
-                Ap[p * MI_MR + r] = 0
-        Ap += MI_MR * kc
-
-
-cdef inline void mi_pack_b(const floating* B, Py_ssize_t ldb, bint tb, Py_ssize_t p0,
-                           Py_ssize_t kc, Py_ssize_t j0, Py_ssize_t nc,
-                           floating* Bp) noexcept nogil:
-    """Bp[panel][p][c] = op(B)[p0 + p, j0 + panel*NR + c], zero past column nc.
-
-    A transposed B goes through register transposes (mi_pack_panel_*): the scalar
-    column-gather it replaces cost ~1 cycle per element, a quarter of a 32-row
-    product's time when dx = dz W^T packs all of W.
-    """
-    cdef Py_ssize_t nr = mi_nr(Bp[0])
-    cdef Py_ssize_t ps = 1 if tb else ldb
-    cdef Py_ssize_t js = ldb if tb else 1
-    cdef Py_ssize_t jr, cols, panel
-    for panel in range((nc + nr - 1) // nr):
-        jr = panel * nr
-        cols = nc - jr if nc - jr < nr else nr
-        if floating is float:
-            mi_pack_panel_f(kc, B + p0 * ps + (j0 + jr) * js, ps, js, cols, nr, Bp)
-        else:
-            mi_pack_panel_d(kc, B + p0 * ps + (j0 + jr) * js, ps, js, cols, nr, Bp)
-        Bp += nr * kc
-
-
-cdef inline void mi_block(const floating* A, Py_ssize_t lda, bint ta, Py_ssize_t ic,
-                          Py_ssize_t mc, Py_ssize_t pc, Py_ssize_t kc, floating* Ap,
-                          const floating* Bp, Py_ssize_t nc, floating* C, Py_ssize_t ldc,
-                          bint add) noexcept nogil:
-    """C[0:mc, 0:nc] (+)= op(A)[ic:ic+mc, pc:pc+kc] @ (packed panels of B in Bp).
-
-    The block of op(A) is packed into Ap first (the Goto layout: a_rs = 1, a_cs = MR);
-    a ragged last row panel runs a tile of just its rows, a last column panel of at
-    most NR/2 columns a one-vector-wide tile.
-    """
-    cdef Py_ssize_t nr = mi_nr(Bp[0])
-    cdef Py_ssize_t jr, nr_e, pj
-    mi_pack_a(A, lda, ta, ic, mc, pc, kc, Ap)
-    for pj in range((nc + nr - 1) // nr):
-        jr = pj * nr
-        nr_e = nc - jr if nc - jr < nr else nr
-        # packed A: MR x kc panels, row stride 1 and depth stride MR inside a panel
-        if floating is float:
-            mi_panel_f(2 if 2 * nr_e > nr else 1, mc, kc, Ap, 1, MI_MR, MI_MR * kc, Bp + jr * kc, nr,
-                       C + jr, ldc, ldc, nr_e, add, False)
-        else:
-            mi_panel_d(2 if 2 * nr_e > nr else 1, mc, kc, Ap, 1, MI_MR, MI_MR * kc, Bp + jr * kc, nr,
-                       C + jr, ldc, ldc, nr_e, add, False)
-
-
 cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                         const floating* A, Py_ssize_t lda, bint ta,
                         const floating* B, Py_ssize_t ldb, bint tb,
@@ -187,9 +130,9 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                         int nthreads) noexcept nogil:
     """C (+)= op(A) @ op(B). Returns -1 if a workspace could not be allocated.
 
-    k == 0 writes zeros (or leaves C when accumulating). Products up to
-    MI_DIRECT_A_MAX multiply-adds read A in place (mi_gemm_direct); larger ones pack
-    A and B (Goto's layout).
+    k == 0 writes zeros (or leaves C when accumulating). Products below
+    MI_PACKED_MIN multiply-adds, or with m or n below MI_PACKED_MIN_SIDE, read A in
+    place (mi_gemm_direct); the others pack A and B (Goto's layout, mi_pk_gemm_*).
     """
     cdef Py_ssize_t i, j
     if k == 0:
@@ -200,7 +143,8 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         return 0
     return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate,
                           nthreads if m * n * k >= MI_PARALLEL_MIN else 1,
-                          m * n * k <= MI_DIRECT_A_MAX)
+                          m * n * k < MI_PACKED_MIN or m < MI_PACKED_MIN_SIDE
+                          or n < MI_PACKED_MIN_SIDE)
 
 
 cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -308,54 +252,12 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                                int nthreads, bint direct_a) noexcept nogil:
     """The body of mi_gemm (k >= 1) on nthreads threads: direct_a selects
     mi_gemm_direct, otherwise A and B are packed (Goto & van de Geijn)."""
-    cdef Py_ssize_t nr = mi_nr(C[0])
-    cdef Py_ssize_t jc, pc, ic, nc, kc, mc, nblk, blk, mc_blk, bj, bp, bi
-    cdef Py_ssize_t kc_max = k if k < MI_KC else MI_KC
-    cdef Py_ssize_t nc_max = n if n < MI_NC else MI_NC
-    cdef floating* Bp
-    cdef floating* Ap
-    cdef floating* work
-    cdef bint add
-    cdef int tid, nt
     if direct_a:
         return mi_gemm_direct(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
-    nt = nthreads  # mi_gemm applies MI_PARALLEL_MIN; gemm_path may force a team
-    if nt < 1:
-        nt = 1
-    # Threads take row blocks of A (MC rows, or an even share when m is short, so a
-    # 128-row product still splits in two) against one shared packed B.
-    mc_blk = MI_MC
-    if nt > 1 and m < nt * MI_MC:
-        mc_blk = ((m + nt - 1) // nt + MI_MR - 1) // MI_MR * MI_MR
-    work = <floating*> malloc(sizeof(floating) * (
-        kc_max * ((nc_max + nr - 1) // nr * nr) + nt * kc_max * mc_blk))
-    if work == NULL:
-        return -1
-    Bp = work
-    Ap = work + kc_max * ((nc_max + nr - 1) // nr * nr)
-    for bj in range((n + MI_NC - 1) // MI_NC):
-        jc = bj * MI_NC
-        nc = n - jc if n - jc < MI_NC else MI_NC
-        for bp in range((k + MI_KC - 1) // MI_KC):
-            pc = bp * MI_KC
-            kc = k - pc if k - pc < MI_KC else MI_KC
-            add = accumulate or pc > 0
-            nblk = (m + mc_blk - 1) // mc_blk
-            mi_pack_b(B, ldb, tb, pc, kc, jc, nc, Bp)
-            if nt > 1 and nblk > 1:
-                for blk in prange(nblk, nogil=True, num_threads=nt, schedule="static"):
-                    tid = mi_thread_num()
-                    ic = blk * mc_blk
-                    mc = m - ic if m - ic < mc_blk else mc_blk
-                    mi_block(A, lda, ta, ic, mc, pc, kc, Ap + tid * kc_max * mc_blk,
-                             Bp, nc, C + ic * ldc + jc, ldc, add)
-            else:
-                for bi in range(nblk):
-                    ic = bi * mc_blk
-                    mc = m - ic if m - ic < mc_blk else mc_blk
-                    mi_block(A, lda, ta, ic, mc, pc, kc, Ap, Bp, nc, C + ic * ldc + jc, ldc, add)
-    free(work)
-    return 0
+    if floating is float:
+        return mi_pk_gemm_f(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
+    else:
+        return mi_pk_gemm_d(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
 
 
 # --- argument checks for the def entry points -----------------------------------

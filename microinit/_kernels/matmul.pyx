@@ -14,6 +14,7 @@ pairs and release the GIL for products big enough to pay for it.
                                      one-call fast path of functional.matmul
     BufferPool                       reusable output buffers (see its docstring)
     set_num_threads / get_num_threads, fma_peak   thread count; measured fp32 peak
+    gemm_isa                         instruction set of the packed GEMM in use
 
 Example (from Python; shapes are the caller's responsibility)::
 
@@ -27,7 +28,7 @@ cimport numpy as cnp
 
 from microinit._kernels.gemm cimport (
     MI_HAS_OPENMP, mi_check, mi_float_type, mi_gemm, mi_gemm_packed, mi_max_threads,
-    mi_set_threads,
+    mi_pk_isa, mi_set_threads,
 )
 
 cnp.import_array()
@@ -47,6 +48,16 @@ def set_num_threads(int n):
 def get_num_threads():
     """Threads the next OpenMP kernel may use (omp_get_max_threads)."""
     return mi_max_threads()
+
+
+def gemm_isa():
+    """The instruction set of the packed GEMM's register tile, chosen at the first call
+    from what the CPU supports: "avx512", "avx2" or "base" (src/gemm_packed.h).
+
+    >>> gemm_isa() in ("avx512", "avx2", "base")
+    True
+    """
+    return mi_pk_isa().decode()
 
 
 def gemm(cnp.ndarray a not None, cnp.ndarray b not None, cnp.ndarray out not None,

@@ -6,6 +6,8 @@ from hypothesis import given, settings, strategies as st
 from microinit._kernels import matmul as K
 from microinit._kernels import reference as R
 
+from guard_pages import gemm_operands_at_end, guarded_region
+
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -21,8 +23,9 @@ def _operands(rng, m, k, n, ta, tb, dtype):
     return a, b
 
 
-# Sizes straddle the register tile (6 x 16 / 6 x 8), the KC=256 depth block and the
-# MC=72 row block, and include 0 and 1.
+# Sizes straddle the direct path's register tile (6 x 16 / 6 x 8), the KC=256 depth
+# block and the MC=72 row block, and include 0 and 1 (the packed path's tiles and
+# blocks: test_kernel_gemm_packed.py).
 SIZES = [0, 1, 2, 5, 6, 7, 16, 17, 33, 73, 257]
 
 
@@ -265,40 +268,12 @@ def test_gemm_narrow_shapes_deep_and_threaded(rng, dtype):
                 _close(out, want + start, dtype, k)
 
 
-def _guarded_region(nbytes):
-    """A writable buffer of nbytes (page multiple) directly followed by a page that
-    faults on any access, or None where mprotect is unavailable."""
-    import ctypes
-    import mmap
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    page = mmap.PAGESIZE
-    nbytes = -(-nbytes // page) * page
-    region = mmap.mmap(-1, nbytes + page)
-    addr = ctypes.addressof(ctypes.c_char.from_buffer(region))
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    if libc.mprotect(addr + nbytes, page, 0) != 0:   # PROT_NONE
-        return None
-    return region, nbytes
-
-
-def _at_end(region, shape, dtype):
-    """A C-contiguous array of shape whose last element is the region's last byte."""
-    buf, nbytes = region
-    count = int(np.prod(shape))
-    item = np.dtype(dtype).itemsize
-    return np.frombuffer(buf, dtype, count, nbytes - count * item).reshape(shape)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm_never_touches_memory_past_its_operands(rng, dtype):
     # Operands and output end right before an inaccessible page: a kernel that reads
     # a full vector or tile past the last row/column (instead of a zero-padded copy)
     # faults here. Shapes cover ragged tiles, panels and dot-product tails.
-    regions = [_guarded_region(64 * 1024) for _ in range(3)]
+    regions = [guarded_region(64 * 1024) for _ in range(3)]
     if any(r is None for r in regions):
         pytest.skip("needs Linux mprotect")
     sizes = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17]
@@ -307,11 +282,7 @@ def test_gemm_never_touches_memory_past_its_operands(rng, dtype):
             for k in sizes:
                 for ta in (False, True):
                     for tb in (False, True):
-                        a = _at_end(regions[0], (k, m) if ta else (m, k), dtype)
-                        b = _at_end(regions[1], (n, k) if tb else (k, n), dtype)
-                        out = _at_end(regions[2], (m, n), dtype)
-                        a[...] = rng.standard_normal(a.shape)
-                        b[...] = rng.standard_normal(b.shape)
+                        a, b, out = gemm_operands_at_end(regions, rng, m, k, n, ta, tb, dtype)
                         K.gemm(a, b, out, ta, tb, (m + n) % 2 == 0)
                         if (m + n) % 2 == 1:
                             assert _within(out, R.gemm(a, b, ta, tb), dtype, k), (m, k, n, ta, tb)

@@ -1,0 +1,485 @@
+/* The register-tiled micro-kernels of the direct (small-product) GEMM in gemm.pxd,
+   which declares them for Cython (through gemm.h) and holds the blocking loops around
+   them. Included by gemm.h once per instruction-set variant: every function name
+   below goes through MI_DIRECT_SFX (defined by gemm.h), and no header guard.
+
+   Written in C with gcc/clang vector extensions so that a 6 x 16 float tile provably
+   lives in 12 ymm registers (no reliance on the optimiser scalar-replacing a local
+   array). 32-byte vector types lower to AVX2 FMA with -march=native and to pairs of
+   SSE operations in portable builds: correct everywhere. The few shuffles (8 x 8
+   transposes, 4-way horizontal sums) use AVX intrinsics when the compiler targets AVX
+   and plain C otherwise. */
+#include "mi_compiler.h"
+#include <string.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
+/* this variant's names (gemm.h: MI_DIRECT_SFX) */
+#define mi_hsum4_f MI_DIRECT_SFX(mi_hsum4_f)
+#define mi_hsum4_d MI_DIRECT_SFX(mi_hsum4_d)
+#define mi_put_f MI_DIRECT_SFX(mi_put_f)
+#define mi_put_d MI_DIRECT_SFX(mi_put_d)
+#define mi_store_f MI_DIRECT_SFX(mi_store_f)
+#define mi_store_d MI_DIRECT_SFX(mi_store_d)
+#define mi_tile_f_ MI_DIRECT_SFX(mi_tile_f_)
+#define mi_tile_d_ MI_DIRECT_SFX(mi_tile_d_)
+#define mi_panel_f MI_DIRECT_SFX(mi_panel_f)
+#define mi_panel_d MI_DIRECT_SFX(mi_panel_d)
+#define mi_pack_panel_f MI_DIRECT_SFX(mi_pack_panel_f)
+#define mi_pack_panel_d MI_DIRECT_SFX(mi_pack_panel_d)
+#define mi_gemv_f MI_DIRECT_SFX(mi_gemv_f)
+#define mi_gemv_d MI_DIRECT_SFX(mi_gemv_d)
+#define mi_direct_f MI_DIRECT_SFX(mi_direct_f)
+#define mi_direct_d MI_DIRECT_SFX(mi_direct_d)
+typedef float mi_v8f __attribute__((vector_size(32)));
+typedef double mi_v4d __attribute__((vector_size(32)));
+/* the same vectors at element alignment: loads/stores through these become vmovups */
+typedef float mi_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double mi_v4du __attribute__((vector_size(32), aligned(8), may_alias));
+#define MI_AI static inline __attribute__((always_inline))
+/* loops over tile rows, fully unrolled so the accumulators stay in registers */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MI_UNROLL _Pragma("GCC unroll 8")
+#elif defined(__clang__)
+#define MI_UNROLL _Pragma("unroll")
+#else
+#define MI_UNROLL
+#endif
+/* gcc turns the short element loops below (ragged stores, panel copies) into
+   memcpy/memset calls, each a call plus vzeroupper costing more than the copy. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+/* One depth step of an R x W-vector tile into accumulator set X (X00 .. X51): row i
+   of A times the W vectors of B at Bq. R and W are compile-time constants at every
+   call (mi_panel_* below switches on them), so the untaken rows cost nothing and rows
+   of A past R are never read. */
+#define MI_ROW(X, i, off, b0, b1)                                                 \
+    if (R > i) {                                                                  \
+        mi_T a_ = r##i[off];                                                      \
+        X##i##0 += a_ * b0;                                                       \
+        if (W > 1) X##i##1 += a_ * b1;                                            \
+    }
+#define MI_STEP(X, off, Bq)                                                       \
+    {                                                                             \
+        mi_V b0 = *(const mi_VU *)(Bq), b1 = b0;                                  \
+        if (W > 1) b1 = *(const mi_VU *)((Bq) + mi_L);                            \
+        MI_ROW(X, 0, off, b0, b1) MI_ROW(X, 1, off, b0, b1)                       \
+        MI_ROW(X, 2, off, b0, b1) MI_ROW(X, 3, off, b0, b1)                       \
+        MI_ROW(X, 4, off, b0, b1) MI_ROW(X, 5, off, b0, b1)                       \
+    }
+#define MI_ACC_DECL(X)                                                            \
+    mi_V X##00 = {0}, X##01 = {0}, X##10 = {0}, X##11 = {0}, X##20 = {0}, X##21 = {0}, \
+         X##30 = {0}, X##31 = {0}, X##40 = {0}, X##41 = {0}, X##50 = {0}, X##51 = {0};
+#define MI_ACC_ADD(X, Y)                                                          \
+    X##00 += Y##00; X##01 += Y##01; X##10 += Y##10; X##11 += Y##11;               \
+    X##20 += Y##20; X##21 += Y##21; X##30 += Y##30; X##31 += Y##31;               \
+    X##40 += Y##40; X##41 += Y##41; X##50 += Y##50; X##51 += Y##51;
+
+/* In-register transposes (transpose_avx.h), the 4-way
+   horizontal sums of the dot-product path, and the tile stores. */
+#ifdef __AVX__
+#include "transpose_avx.h"
+#define mi_tr_f mi_tr8_f
+#define mi_tr_d mi_tr4_d
+/* out[0..3] = the sums of the lanes of a, b, c, d */
+MI_AI void mi_hsum4_f(mi_v8f a, mi_v8f b, mi_v8f c, mi_v8f d, float *out)
+{
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps((__m256)a, (__m256)b),
+                              _mm256_hadd_ps((__m256)c, (__m256)d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+MI_AI void mi_hsum4_d(mi_v4d a, mi_v4d b, mi_v4d c, mi_v4d d, double *out)
+{
+    __m256d h1 = _mm256_hadd_pd((__m256d)a, (__m256d)b);
+    __m256d h2 = _mm256_hadd_pd((__m256d)c, (__m256d)d);
+    _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(h1, h2, 0x20),
+                                         _mm256_permute2f128_pd(h1, h2, 0x31)));
+}
+/* row[0:n] (+)= v[0:n] for n <= L, in pieces of 4/2/1 lanes taken from registers:
+   reloading single lanes of a just-spilled vector stalls store forwarding (~100
+   cycles per ragged 6-row tile, measured). */
+MI_AI void mi_put_f(float *row, __m256 v, long n, int add)
+{
+    if (n >= 8) {
+        if (add) v = _mm256_add_ps(v, _mm256_loadu_ps(row));
+        _mm256_storeu_ps(row, v);
+        return;
+    }
+    __m128 x = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        __m128 y = add ? _mm_add_ps(x, _mm_loadu_ps(row)) : x;
+        _mm_storeu_ps(row, y);
+        x = _mm256_extractf128_ps(v, 1);
+        row += 4; n -= 4;
+    }
+    if (n >= 2) {
+        __m128 y = add ? _mm_add_ps(x, _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)row)) : x;
+        _mm_storel_pi((__m64 *)row, y);
+        x = _mm_movehl_ps(x, x);
+        row += 2; n -= 2;
+    }
+    if (n >= 1) {
+        if (add) x = _mm_add_ss(x, _mm_load_ss(row));
+        _mm_store_ss(row, x);
+    }
+}
+MI_AI void mi_put_d(double *row, __m256d v, long n, int add)
+{
+    if (n >= 4) {
+        if (add) v = _mm256_add_pd(v, _mm256_loadu_pd(row));
+        _mm256_storeu_pd(row, v);
+        return;
+    }
+    __m128d x = _mm256_castpd256_pd128(v);
+    if (n >= 2) {
+        __m128d y = add ? _mm_add_pd(x, _mm_loadu_pd(row)) : x;
+        _mm_storeu_pd(row, y);
+        x = _mm256_extractf128_pd(v, 1);
+        row += 2; n -= 2;
+    }
+    if (n >= 1) {
+        if (add) x = _mm_add_sd(x, _mm_load_sd(row));
+        _mm_store_sd(row, x);
+    }
+}
+/* MI_STORE(name, T, VX, L, PUT, TR): C (+)= the R x W*L tile acc (rows acc[2i],
+   acc[2i+1]) clipped to nr columns; tc: C[j * ldc + i], through in-register
+   transposes of L x L blocks (tile rows past R are zero and never stored). */
+#define MI_STORE(NAME, T, V, VX, L, PUT, TR)                                      \
+MI_AI void NAME(const int R, const int W, const V *acc, T *C, long ldc, long nr,  \
+                int add, int tc)                                                  \
+{                                                                                 \
+    if (!tc && nr == W * L) {                                                     \
+        MI_UNROLL                                                                 \
+        for (int i = 0; i < R; ++i) {                                             \
+            PUT(C + i * ldc, (VX)acc[2 * i], L, add);                             \
+            if (W > 1) PUT(C + i * ldc + L, (VX)acc[2 * i + 1], L, add);          \
+        }                                                                         \
+        return;                                                                   \
+    }                                                                             \
+    if (!tc) {                                                                    \
+        MI_UNROLL                                                                 \
+        for (int i = 0; i < R; ++i) {                                             \
+            T *row = C + i * ldc;                                                 \
+            if (W > 1 && nr > L) {                                                \
+                PUT(row, (VX)acc[2 * i], L, add);                                 \
+                PUT(row + L, (VX)acc[2 * i + 1], nr - L, add);                    \
+            } else {                                                              \
+                PUT(row, (VX)acc[2 * i], nr, add);                                \
+            }                                                                     \
+        }                                                                         \
+        return;                                                                   \
+    }                                                                             \
+    for (int w = 0; w < W; ++w) {                                                 \
+        long cols = nr - w * L < L ? nr - w * L : L;                              \
+        for (int i0 = 0; i0 < R; i0 += L) {                                       \
+            VX t[L];                                                              \
+            MI_UNROLL                                                             \
+            for (int q = 0; q < L; ++q)                                           \
+                t[q] = i0 + q < R ? (VX)acc[2 * (i0 + q) + w] : (VX){0};          \
+            TR(t);                                                                \
+            for (long j = 0; j < cols; ++j)                                       \
+                PUT(C + (w * L + j) * ldc + i0, t[j], R - i0, add);               \
+        }                                                                         \
+    }                                                                             \
+}
+MI_STORE(mi_store_f, float, mi_v8f, __m256, 8, mi_put_f, mi_tr_f)
+MI_STORE(mi_store_d, double, mi_v4d, __m256d, 4, mi_put_d, mi_tr_d)
+#define MI_HAVE_TR 1
+#else
+#define MI_HSUM4(NAME, T, V, L)                                                   \
+MI_AI void NAME(V a, V b, V c, V d, T *out)                                       \
+{                                                                                 \
+    out[0] = out[1] = out[2] = out[3] = 0;                                        \
+    for (int l = 0; l < L; ++l) {                                                 \
+        out[0] += a[l]; out[1] += b[l]; out[2] += c[l]; out[3] += d[l];           \
+    }                                                                             \
+}
+MI_HSUM4(mi_hsum4_f, float, mi_v8f, 8)
+MI_HSUM4(mi_hsum4_d, double, mi_v4d, 4)
+/* portable: the element loops of MI_STORE without the AVX shuffles */
+#define MI_STORE_PLAIN(NAME, T, V, L)                                             \
+MI_AI void NAME(const int R, const int W, const V *acc, T *C, long ldc, long nr,  \
+                int add, int tc)                                                  \
+{                                                                                 \
+    T tile[6][2 * L];                                                             \
+    memcpy(tile, acc, sizeof(tile));                                              \
+    for (int i = 0; i < R; ++i)                                                   \
+        for (long j = 0; j < nr; ++j) {                                           \
+            T *c = tc ? C + j * ldc + i : C + i * ldc + j;                        \
+            *c = add ? *c + tile[i][j] : tile[i][j];                              \
+        }                                                                         \
+}
+MI_STORE_PLAIN(mi_store_f, float, mi_v8f, 8)
+MI_STORE_PLAIN(mi_store_d, double, mi_v4d, 4)
+#define MI_HAVE_TR 0
+#endif
+
+/* MI_TILE(name, T, V, VU, L) defines, for scalar T with vector types V (aligned) and
+   VU (element-aligned) of L lanes, an R x W*L register tile (R <= 6, W <= 2):
+     acc[R][W*L] = sum_p A(0:R, p) (outer) Bp[p * b_rs + 0:W*L],
+     A(i, p) = Ap[i * a_rs + p * a_cs]
+   (packed: a_rs = 1, a_cs = 6; A read in place: a_rs = lda, a_cs = 1, or a_rs = 1,
+   a_cs = lda when transposed; B packed: b_rs = W*L, read in place: b_rs = ldb);
+   then C (+)= acc clipped to nr columns: C[i * ldc + j], or with tc the tile of C^T,
+   C[j * ldc + i] (STORE: mi_store_f/d). Only the W*L columns of B must be readable past nr (zero-padded
+   panels); rows of A past R are never touched.
+   FMA latency x throughput needs about 8 independent accumulators: thin tiles
+   (R*W <= 6) split the depth loop over 2 or 4 accumulator sets. */
+#define MI_TILE(NAME, T, V, VU, L, STORE)                                         \
+MI_AI void NAME(const int R, const int W, long kc, const T *Ap, long a_rs, long a_cs, \
+                const T *Bp, long b_rs, T *C, long ldc, long nr, int add, int tc) \
+{                                                                                 \
+    typedef T mi_T; typedef V mi_V; typedef VU mi_VU; enum { mi_L = L };          \
+    const int S = R * W <= 2 ? 4 : (R * W <= 6 ? 2 : 1);                           \
+    const T *r0 = Ap, *r1 = Ap, *r2 = Ap, *r3 = Ap, *r4 = Ap, *r5 = Ap;           \
+    if (R > 1) r1 = Ap + a_rs;                                                    \
+    if (R > 2) r2 = Ap + 2 * a_rs;                                                \
+    if (R > 3) r3 = Ap + 3 * a_rs;                                                \
+    if (R > 4) r4 = Ap + 4 * a_rs;                                                \
+    if (R > 5) r5 = Ap + 5 * a_rs;                                                \
+    MI_ACC_DECL(c) MI_ACC_DECL(d) MI_ACC_DECL(e) MI_ACC_DECL(f)                   \
+    long pa = 0, p = 0;                                                           \
+    if (S == 4) {                                                                 \
+        for (; p + 4 <= kc; p += 4) {                                             \
+            MI_STEP(c, pa, Bp) MI_STEP(d, pa + a_cs, Bp + b_rs)                   \
+            MI_STEP(e, pa + 2 * a_cs, Bp + 2 * b_rs)                              \
+            MI_STEP(f, pa + 3 * a_cs, Bp + 3 * b_rs)                              \
+            pa += 4 * a_cs; Bp += 4 * b_rs;                                       \
+        }                                                                         \
+        MI_ACC_ADD(c, e) MI_ACC_ADD(d, f)                                         \
+    }                                                                             \
+    if (S >= 2) {                                                                 \
+        for (; p + 2 <= kc; p += 2) {                                             \
+            MI_STEP(c, pa, Bp) MI_STEP(d, pa + a_cs, Bp + b_rs)                   \
+            pa += 2 * a_cs; Bp += 2 * b_rs;                                       \
+        }                                                                         \
+        MI_ACC_ADD(c, d)                                                          \
+    }                                                                             \
+    for (; p < kc; ++p) {                                                         \
+        MI_STEP(c, pa, Bp)                                                        \
+        pa += a_cs; Bp += b_rs;                                                   \
+    }                                                                             \
+    if (!tc && nr == W * L) {                                                     \
+        MI_PUTROW(0, c00, c01) MI_PUTROW(1, c10, c11) MI_PUTROW(2, c20, c21)      \
+        MI_PUTROW(3, c30, c31) MI_PUTROW(4, c40, c41) MI_PUTROW(5, c50, c51)      \
+    } else {                                                                      \
+        V acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51}; \
+        STORE(R, W, acc, C, ldc, nr, add, tc);                                    \
+    }                                                                             \
+}
+/* a full row i of a tile, straight from its registers */
+#define MI_PUTROW(i, v0, v1)                                                      \
+    if (R > i) {                                                                  \
+        mi_T *row_ = C + i * ldc;                                                 \
+        mi_V x0_ = v0;                                                            \
+        if (add) x0_ += *(mi_VU *)row_;                                           \
+        *(mi_VU *)row_ = x0_;                                                     \
+        if (W > 1) {                                                              \
+            mi_V x1_ = v1;                                                        \
+            if (add) x1_ += *(mi_VU *)(row_ + mi_L);                              \
+            *(mi_VU *)(row_ + mi_L) = x1_;                                        \
+        }                                                                         \
+    }
+MI_TILE(mi_tile_f_, float, mi_v8f, mi_v8fu, 8, mi_store_f)
+MI_TILE(mi_tile_d_, double, mi_v4d, mi_v4du, 4, mi_store_d)
+
+/* mi_panel_f / mi_panel_d: all m rows of op(A) against one column panel of W
+   vectors (W = 1..2, run time): full 6-row tiles in a loop, then one tile of the
+   remaining rows, each a specialisation of the tile above (one switch per panel,
+   not per tile: at k = 1..2 a tile is a few dozen cycles). Consecutive 6-row tiles
+   of A start a_ts elements apart (6 * a_rs in place, 6 * kc packed). C(i, j) is at
+   C[i * c_rs + j * c_cs]; the tile stores use ldc = c_rs, or c_cs with tc. */
+#define MI_PANEL_ROWS(KERN, w)                                                    \
+    {                                                                             \
+        const T_ *Ar = A;                                                         \
+        T_ *Cr = C;                                                               \
+        long ir = 0;                                                              \
+        for (; ir + 6 <= m; ir += 6, Ar += a_ts, Cr += 6 * c_rs)                  \
+            KERN(6, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc);       \
+        switch (m - ir) {                                                         \
+        case 1: KERN(1, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+        case 2: KERN(2, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+        case 3: KERN(3, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+        case 4: KERN(4, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+        case 5: KERN(5, w, kc, Ar, a_rs, a_cs, Bp, b_rs, Cr, ldc, nr, add, tc); break; \
+        default: break;                                                           \
+        }                                                                         \
+    }
+#define MI_PANEL(NAME, KERN, T)                                                   \
+static MI_MAYBE_UNUSED void NAME(long W, long m, long kc, const T *A, long a_rs,  \
+                                 long a_cs, long a_ts, const T *Bp, long b_rs, T *C, \
+                                 long c_rs, long ldc, long nr, int add, int tc)   \
+{                                                                                 \
+    typedef T T_;                                                                 \
+    if (W == 1) MI_PANEL_ROWS(KERN, 1) else MI_PANEL_ROWS(KERN, 2)                \
+}
+MI_PANEL(mi_panel_f, mi_tile_f_, float)
+MI_PANEL(mi_panel_d, mi_tile_d_, double)
+
+/* MI_PACK(name, T, L, VU, TR, VT, LOADU, STOREU, ZERO): one panel of op(B) for the tile kernel,
+     buf[p * w + c] = op(B)(p, c) = B[p * ps + c * js] for c < cols, 0 for cols <= c < w
+   (w = L or 2L). A transposed B (ps == 1: each panel column is a contiguous row of B)
+   goes through L x L register transposes, missing rows becoming zero vectors; no
+   element past column cols or row kc of op(B) is read. */
+#define MI_PACK(NAME, T, L, VU, TR, VT, LOADU, STOREU, ZERO)                      \
+static MI_MAYBE_UNUSED void NAME(long kc, const T *B, long ps, long js, long cols, \
+                                 long w, T *buf)                                  \
+{                                                                                 \
+    long p = 0;                                                                   \
+    if (js == 1 && cols == w) {                                                   \
+        for (p = 0; p < kc; ++p) {                                                \
+            *(VU *)(buf + p * w) = *(const VU *)(B + p * ps);                     \
+            if (w > L)                                                            \
+                *(VU *)(buf + p * w + L) = *(const VU *)(B + p * ps + L);         \
+        }                                                                         \
+        return;                                                                   \
+    }                                                                             \
+    if (js == 1) {                                                                \
+        for (p = 0; p < kc; ++p)                                                  \
+            for (long c = 0; c < w; ++c)                                          \
+                buf[p * w + c] = c < cols ? B[p * ps + c] : 0;                    \
+        return;                                                                   \
+    }                                                                             \
+    if (MI_HAVE_TR && ps == 1) {                                                  \
+        for (; p + L <= kc; p += L)                                               \
+            for (long c0 = 0; c0 < w; c0 += L) {                                  \
+                VT v[L];                                                          \
+                for (long q = 0; q < L; ++q)                                      \
+                    v[q] = c0 + q < cols ? LOADU(B + (c0 + q) * js + p) : ZERO;   \
+                TR(v);                                                            \
+                for (long q = 0; q < L; ++q)                                      \
+                    STOREU(buf + (p + q) * w + c0, v[q]);                         \
+            }                                                                     \
+    }                                                                             \
+    for (; p < kc; ++p)                                                           \
+        for (long c = 0; c < w; ++c)                                              \
+            buf[p * w + c] = c < cols ? B[p * ps + c * js] : 0;                   \
+}
+#ifdef __AVX__
+MI_PACK(mi_pack_panel_f, float, 8, mi_v8fu, mi_tr_f, __m256, _mm256_loadu_ps, _mm256_storeu_ps,
+        _mm256_setzero_ps())
+MI_PACK(mi_pack_panel_d, double, 4, mi_v4du, mi_tr_d, __m256d, _mm256_loadu_pd, _mm256_storeu_pd,
+        _mm256_setzero_pd())
+#else
+#define MI_NO_TR(v) ((void)0)
+#define MI_NO_STORE(p, v) ((void)(p), (void)(v))
+MI_PACK(mi_pack_panel_f, float, 8, mi_v8fu, MI_NO_TR, float, *, MI_NO_STORE, 0.0f)
+MI_PACK(mi_pack_panel_d, double, 4, mi_v4du, MI_NO_TR, double, *, MI_NO_STORE, 0.0)
+#endif
+
+/* MI_GEMV(name, T, V, VU, L, HSUM): y[i * incy] (+)= sum_p M[i * ldm + p] * x[p]
+   for i < m, with M's rows and x contiguous: one dot product per output, four rows
+   at a time, the four vector sums reduced together. The products with a single
+   output column (or row) take this instead of a tile with 1 of 8 or 16 lanes used. */
+#define MI_GEMV(NAME, T, V, VU, L, HSUM)                                          \
+static MI_MAYBE_UNUSED void NAME(long m, long k, const T *M, long ldm, const T *x, \
+                                 T *y, long incy, int add)                        \
+{                                                                                 \
+    long i = 0;                                                                   \
+    for (; i < m; i += 4) {                                                       \
+        long rows = m - i < 4 ? m - i : 4;                                        \
+        const T *a0 = M + i * ldm, *a1 = a0, *a2 = a0, *a3 = a0;                  \
+        if (rows > 1) a1 = a0 + ldm;                                              \
+        if (rows > 2) a2 = a0 + 2 * ldm;                                          \
+        if (rows > 3) a3 = a0 + 3 * ldm;                                          \
+        V s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};                                 \
+        long p = 0;                                                               \
+        for (; p + L <= k; p += L) {                                              \
+            V xv = *(const VU *)(x + p);                                          \
+            s0 += *(const VU *)(a0 + p) * xv;                                     \
+            s1 += *(const VU *)(a1 + p) * xv;                                     \
+            s2 += *(const VU *)(a2 + p) * xv;                                     \
+            s3 += *(const VU *)(a3 + p) * xv;                                     \
+        }                                                                         \
+        T t[4];                                                                   \
+        HSUM(s0, s1, s2, s3, t);                                                  \
+        for (; p < k; ++p) {                                                      \
+            t[0] += a0[p] * x[p]; t[1] += a1[p] * x[p];                           \
+            t[2] += a2[p] * x[p]; t[3] += a3[p] * x[p];                           \
+        }                                                                         \
+        for (long q = 0; q < rows; ++q)                                           \
+            y[(i + q) * incy] = add ? y[(i + q) * incy] + t[q] : t[q];            \
+    }                                                                             \
+}
+MI_GEMV(mi_gemv_f, float, mi_v8f, mi_v8fu, 8, mi_hsum4_f)
+MI_GEMV(mi_gemv_d, double, mi_v4d, mi_v4du, 4, mi_hsum4_d)
+
+/* MI_DIRECT(name, T, L, PANEL, PACK, GEMV): C (+)= op(A)[0:m, 0:kc] @ op(B)[0:kc, 0:n]
+   with op(A)(i, p) = A[i * a_rs + p * a_cs] read in place and op(B)(p, j) =
+   B[p * ps + j * js]. Column panels of 2L (or L) where op(B) rows are contiguous
+   (js == 1) are read in place too; the others, and a ragged last panel, are packed
+   into buf (kc * 2L elements) one panel at a time. C(i, j) = C[i * c_rs + j * c_cs],
+   tc: C is stored transposed (c_rs == 1).
+   A ragged tail of at most L/2 columns is a few dot products per row instead when
+   the rows of op(A) are contiguous (a_cs == 1): a padded tile would spend a whole
+   vector FMA per row and depth step on it (n = 10 floats: 16 lanes for 10 columns;
+   as 8 + 2 it is 1.25 vector FMAs per row and step instead of 2). */
+#define MI_DIRECT(NAME, T, L, PANEL, PACK, GEMV)                                  \
+static MI_MAYBE_UNUSED void NAME(long m, long n, long kc, const T *A, long a_rs,  \
+                                 long a_cs, const T *B, long ps, long js, T *C,   \
+                                 long c_rs, long c_cs, int add, int tc, T *buf)   \
+{                                                                                 \
+    long ldc = tc ? c_cs : c_rs;                                                  \
+    int dot_ok = a_cs == 1 && kc >= L;                                            \
+    for (long jr = 0; jr < n;) {                                                  \
+        long rem = n - jr, W = rem > L ? 2 : 1, cols = rem < 2 * L ? rem : 2 * L;  \
+        if (dot_ok && 2 * rem <= L) {                                             \
+            for (long j = jr; j < n; ++j) {                                       \
+                const T *x = B + j * js;                                          \
+                if (ps != 1) {                                                    \
+                    for (long p = 0; p < kc; ++p)                                 \
+                        buf[p] = x[p * ps];                                       \
+                    x = buf;                                                      \
+                }                                                                 \
+                GEMV(m, kc, A, a_rs, x, C + j * c_cs, c_rs, add);                 \
+            }                                                                     \
+            break;                                                                \
+        }                                                                         \
+        if (dot_ok && rem > L && rem < 2 * L && 2 * (rem - L) <= L) {             \
+            W = 1;                                                                \
+            cols = L;                                                             \
+        }                                                                         \
+        const T *bp = B + jr * js;                                                \
+        long b_rs = ps;                                                           \
+        if (js != 1 || cols != W * L) {                                           \
+            PACK(kc, bp, ps, js, cols, W * L, buf);                               \
+            bp = buf;                                                             \
+            b_rs = W * L;                                                         \
+        }                                                                         \
+        PANEL(W, m, kc, A, a_rs, a_cs, 6 * a_rs, bp, b_rs, C + jr * c_cs, c_rs, ldc, \
+              cols, add, tc);                                                     \
+        jr += cols;                                                               \
+    }                                                                             \
+}
+MI_DIRECT(mi_direct_f, float, 8, mi_panel_f, mi_pack_panel_f, mi_gemv_f)
+MI_DIRECT(mi_direct_d, double, 4, mi_panel_d, mi_pack_panel_d, mi_gemv_d)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+/* the names are the next variant's (or gemm.h's dispatching wrappers') */
+#undef mi_hsum4_f
+#undef mi_hsum4_d
+#undef mi_put_f
+#undef mi_put_d
+#undef mi_store_f
+#undef mi_store_d
+#undef mi_tile_f_
+#undef mi_tile_d_
+#undef mi_panel_f
+#undef mi_panel_d
+#undef mi_pack_panel_f
+#undef mi_pack_panel_d
+#undef mi_gemv_f
+#undef mi_gemv_d
+#undef mi_direct_f
+#undef mi_direct_d
+#undef MI_HAVE_TR
+#undef mi_tr_f
+#undef mi_tr_d
+#undef MI_NO_TR
+#undef MI_NO_STORE
