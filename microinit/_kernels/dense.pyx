@@ -36,7 +36,8 @@ from microinit._kernels.activations cimport ACT_IDENTITY, N_ACTIVATIONS
 from microinit._kernels.dense_core cimport (
     GEMM_NOGIL_MIN, EPI_PARALLEL_MIN, dense_backward_core, dense_forward_core,
 )
-from microinit._kernels.gemm cimport mi_check, mi_float_type, mi_max_threads
+from microinit._kernels.argcheck cimport mi_check, mi_float_type
+from microinit._kernels.omp cimport mi_max_threads
 from microinit._kernels.matmul cimport BufferPool
 from microinit._kernels.fastpath cimport plain_float_type, plain_of
 cimport microinit._kernels.activations as A

@@ -21,7 +21,7 @@ from microinit._kernels.activations cimport (
     ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, act_fwd, act_grad,
     relu_fwd, relu_grad, sigmoid_fwd, sigmoid_grad, tanh_fwd, tanh_grad,
 )
-from microinit._kernels.gemm cimport mi_gemm
+from microinit._kernels.matmul cimport own_gemm
 
 # Epilogues over fewer elements than this (~40 us of relu on one core) stay on one
 # thread: each parallel region is a barrier, and on a busy machine a descheduled
@@ -133,7 +133,7 @@ cdef inline int dense_forward_core(const floating* x, const floating* W, const f
     Returns gemm's status (-1: its workspace could not be allocated)."""
     cdef int rc = 0
     if do_matmul:
-        rc = mi_gemm(m, n, k, x, k, False, W, n, False, z, n, False, nt)
+        rc = own_gemm(m, n, k, x, k, False, W, n, False, z, n, False, nt)
     if rc == 0:
         dense_epilogue_fwd(z, y, b, m, n, code, param, nt)
     return rc
@@ -149,7 +149,7 @@ cdef inline int dense_backward_core(const floating* x, const floating* W, const 
     cdef int rc = 0
     dense_epilogue_bwd(dy, zx, y, dz, db, m, n, code, param)
     if dW != NULL and k:
-        rc = mi_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, nt)
+        rc = own_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, nt)
     if dx != NULL and k and rc == 0:
-        rc = mi_gemm(m, k, n, dz, n, False, W, n, True, dx, k, False, nt)
+        rc = own_gemm(m, k, n, dz, n, False, W, n, True, dx, k, False, nt)
     return rc

@@ -38,20 +38,12 @@ direct-A loops -- are in src/gemm.h, the packed path in src/gemm_packed.h; this 
 holds the direct path's blocking loops, the choice between the two and the argument
 checks of the def entry points.
 
-Callers guarantee m, n >= 1, k >= 0 and valid pointers (functional/linalg.py checks
+Callers guarantee m, n >= 1, k >= 0 and valid pointers (ops/linalg.py checks
 every shape before a kernel runs).
 """
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
-cimport numpy as cnp
-
-# OpenMP through a guard (src/omp_threads.h): without OpenMP there is one thread.
-cdef extern from "omp_threads.h":
-    const int MI_HAS_OPENMP
-    int mi_max_threads() noexcept nogil
-    int mi_thread_num() noexcept nogil
-    void mi_set_threads(int n) noexcept nogil
 
 # The register-tiled micro-kernels, in C with gcc/clang vector extensions (src/gemm.h
 # says why); the blocking loops around them are below.
@@ -258,40 +250,3 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         return mi_pk_gemm_f(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
     else:
         return mi_pk_gemm_d(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
-
-
-# --- argument checks for the def entry points -----------------------------------
-# Kernel entry points take ndarrays and read their data pointers: a def function with
-# fused typed-memoryview arguments costs ~2.4 us per call to acquire three buffers,
-# an ndarray argument ~0.1 us (measured here, Cython 3.3), and the tiny networks this
-# library targets run a whole layer in about that time. functional/linalg.py validates
-# shapes and dtypes with clear messages before calling; these checks only guarantee
-# that a direct, wrong call raises instead of touching memory it does not own.
-
-cdef inline int mi_check(cnp.ndarray a, int typenum, int ndim, bint writeable,
-                         Py_ssize_t d0, Py_ssize_t d1, str name, str op="kernel") except -1:
-    """Raise unless a is an aligned, C-contiguous array of typenum in native byte order
-    with shape (d0[, d1]); op names the entry point in the message."""
-    cdef object o = a
-    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
-        raise TypeError(f"{op}: argument {name} has dtype {o.dtype}, which does not match "
-                        f"the output dtype (float32 or float64 in native byte order, all "
-                        f"arguments alike)")
-    if (cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISALIGNED(a)):
-        raise ValueError(f"{op}: argument {name}: expected an aligned C-contiguous {ndim}-D "
-                         f"array, got shape {o.shape} with strides {o.strides}")
-    if writeable and not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"{op}: argument {name}: output array is read-only")
-    if cnp.PyArray_DIMS(a)[0] != d0 or (ndim == 2 and cnp.PyArray_DIMS(a)[1] != d1):
-        want = (<object> d0,) if ndim == 1 else (<object> d0, <object> d1)
-        raise ValueError(f"{op}: argument {name}: expected shape {want}, got {o.shape}")
-    return 0
-
-
-cdef inline int mi_float_type(cnp.ndarray out, str op="kernel") except -1:
-    cdef int t = cnp.PyArray_TYPE(out)
-    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not cnp.PyArray_ISNOTSWAPPED(out):
-        raise TypeError(f"{op}: unsupported output dtype {(<object>out).dtype}; kernels take "
-                        f"float32 or float64 in native byte order")
-    return t

@@ -26,12 +26,24 @@ from cython cimport floating
 from microinit._kernels.fastpath cimport plain_float_type, plain_of
 cimport numpy as cnp
 
-from microinit._kernels.gemm cimport (
-    MI_HAS_OPENMP, mi_check, mi_float_type, mi_gemm, mi_gemm_packed, mi_max_threads,
-    mi_pk_isa, mi_set_threads,
-)
+from microinit._kernels.argcheck cimport mi_check, mi_float_type
+from microinit._kernels.gemm cimport mi_gemm, mi_gemm_packed, mi_pk_isa
+from microinit._kernels.omp cimport MI_HAS_OPENMP, mi_max_threads, mi_set_threads
 
 cnp.import_array()
+
+
+# The GEMM for the other kernel modules (matmul.pxd says why they do not compile their own).
+cdef int own_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, bint ta,
+                    const float* B, Py_ssize_t ldb, bint tb, float* C, Py_ssize_t ldc, bint accumulate,
+                    int nthreads) noexcept nogil:
+    return mi_gemm(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
+
+
+cdef int own_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, bint ta,
+                    const double* B, Py_ssize_t ldb, bint tb, double* C, Py_ssize_t ldc, bint accumulate,
+                    int nthreads) noexcept nogil:
+    return mi_gemm(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
 
 
 # False when built without OpenMP (macOS, MICROINIT_NO_OPENMP=1): kernels run on one thread.

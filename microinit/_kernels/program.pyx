@@ -58,7 +58,7 @@ import numpy as np
 from microinit._kernels.dense_core cimport (
     EPI_PARALLEL_MIN, GEMM_NOGIL_MIN, dense_backward_core, dense_forward_core,
 )
-from microinit._kernels.gemm cimport mi_max_threads
+from microinit._kernels.omp cimport mi_max_threads
 from microinit._kernels.dropout_core cimport dropout_backward_core, dropout_forward_core, dropout_scale
 from microinit._kernels.elementwise_core cimport act_backward_all, act_forward_all
 from microinit._kernels.mse_core cimport mse_diff_sumsq, mse_scaled
