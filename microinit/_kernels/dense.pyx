@@ -38,7 +38,7 @@ from microinit._kernels.dense_core cimport (
 )
 from microinit._kernels.argcheck cimport mi_check, mi_float_type
 from microinit._kernels.omp cimport mi_max_threads
-from microinit._kernels.matmul cimport BufferPool
+from microinit._kernels.matmul cimport BufferPool, blas_above
 from microinit._kernels.fastpath cimport plain_float_type, plain_of
 cimport microinit._kernels.activations as A
 import numpy as np
@@ -260,7 +260,7 @@ cdef tuple _forward_one(cnp.ndarray x, cnp.ndarray W, object b, int code, double
     cdef const void* pb = NULL if b is None else cnp.PyArray_DATA(<cnp.ndarray> b)
     cdef cnp.ndarray y = pool.take(2, n, o, t)
     cdef cnp.ndarray z = pool.take(2, n, o, t) if _needs_z(code) else y
-    cdef bint blas = n * k * o > blas_min
+    cdef bint blas = blas_above(n * k * o, blas_min)
     if n and o:
         if blas:
             matmul(x, W, out=z)

@@ -19,6 +19,8 @@ cdef int own_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, P
                     const double* B, Py_ssize_t ldb, bint tb, double* C, Py_ssize_t ldc, bint accumulate,
                     int nthreads) noexcept nogil
 
+cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min) noexcept nogil
+
 
 cdef inline int own_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A, Py_ssize_t lda,
                          bint ta, const floating* B, Py_ssize_t ldb, bint tb, floating* C,

@@ -25,12 +25,48 @@ Example (from Python; shapes are the caller's responsibility)::
 from cython cimport floating
 from microinit._kernels.fastpath cimport plain_float_type, plain_of
 cimport numpy as cnp
+from libc.string cimport strcmp
 
 from microinit._kernels.argcheck cimport mi_check, mi_float_type
 from microinit._kernels.gemm cimport mi_gemm, mi_gemm_packed, mi_pk_isa
 from microinit._kernels.omp cimport MI_HAS_OPENMP, mi_max_threads, mi_set_threads
 
 cnp.import_array()
+
+
+# The one rule for which products go to numpy's BLAS (dense.pyx, matmul_auto, the
+# compiled step's build): above blas_min multiply-adds (ops/linalg.py's crossovers) --
+# except on one thread with the AVX-512 tile, where the own kernel ties or beats
+# OpenBLAS up to ~1.3e8 (benchmarks/crossover.py --quick --threads 1 on the Xeon:
+# 32x784x256 1.24x, 128x1024x1024 1.01x, 256x784x256 0.99x, 256x1024x1024 0.98x).
+# With two threads blas_min stands: right after a numpy BLAS call an own team of two
+# threads stalls for milliseconds behind OpenBLAS's spinning threads (gemm.pxd,
+# MI_PARALLEL_MIN; the medium MLP's step measured 0.9 ms with BLAS, 40 ms without).
+cdef enum:
+    ONE_THREAD_OWN_MAX = 1 << 27
+
+cdef Py_ssize_t _one_thread_own_max = -1   # set at the first call, from the tile's ISA
+
+
+cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min) noexcept nogil:
+    global _one_thread_own_max
+    if macs <= blas_min:
+        return False
+    if mi_max_threads() > 1:
+        return True
+    if _one_thread_own_max < 0:
+        _one_thread_own_max = ONE_THREAD_OWN_MAX if strcmp(mi_pk_isa(), b"avx512") == 0 else 0
+    return macs > _one_thread_own_max
+
+
+def uses_blas(Py_ssize_t macs, Py_ssize_t blas_min):
+    """Whether a product of ``macs`` multiply-adds goes to numpy's BLAS given the
+    crossover ``blas_min`` (see blas_above above), on this thread's thread count.
+
+    >>> uses_blas(10, 1 << 21), uses_blas(1 << 30, 1 << 21)
+    (False, True)
+    """
+    return blas_above(macs, blas_min)
 
 
 # The GEMM for the other kernel modules (matmul.pxd says why they do not compile their own).
@@ -359,7 +395,7 @@ def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul, bint trans_a
         return None
     out = pool.take(2, m, n, t)
     if m and n:
-        if m * n * k > blas_min:
+        if blas_above(m * n * k, blas_min):
             matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
         elif t == cnp.NPY_FLOAT32:
             _gemm[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> a),

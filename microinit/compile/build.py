@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from microinit._kernels import dense as _kdense
+from microinit._kernels import matmul as _kmatmul
 from microinit._kernels import program as _kprogram
 from microinit.compile.plan import ModuleSpec, Plan
 from microinit.ops import linalg, pair_losses
@@ -91,7 +92,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         b = param_slot(spec.bias) if spec.bias is not None else -1
         yslot = buffer(n, o)
         z = buffer(n, o) if spec.code in _kdense.NEEDS_Z else yslot
-        blas = n * k * o > blas_min
+        blas = _kmatmul.uses_blas(n * k * o, blas_min)  # the eager layer's rule (matmul.pyx)
         if blas:
             P.add(_kprogram.OP_BLAS, (inp, w, z))
         P.add(_kprogram.OP_DENSE_FWD, (inp, w, b, z, yslot), n, o, k, act=spec.code, param=spec.param,

@@ -14,9 +14,11 @@ is float64), then shapes are checked, before any kernel runs::
     Traceback (most recent call last):
     ValueError: matmul: inner dims differ: (2, 3) @ (4, 5)
 
-Which kernel runs (the one documented rule): products of at most ``MATMUL_BLAS_MIN``
-multiply-adds run in microinit's own GEMM, larger ones in numpy's BLAS (measured
-crossover, ``benchmarks/crossover.py``). A dense layer is ``dense_chain`` of one layer:
+Which kernel runs (the one documented rule, ``uses_blas`` in ``_kernels/matmul.pyx``):
+products of at most ``MATMUL_BLAS_MIN`` multiply-adds run in microinit's own GEMM,
+larger ones in numpy's BLAS (measured crossover, ``benchmarks/crossover.py``) -- except
+on one thread with the AVX-512 tile, where the own GEMM keeps products up to 2^27.
+A dense layer is ``dense_chain`` of one layer:
 its forward and backward are each one call of the fused kernel (``_kernels/dense.pyx``:
 product, bias, activation), so a layer computes the same bits alone or inside a chain.
 Outputs come from a buffer pool that hands an array out again only when nothing else
@@ -115,7 +117,7 @@ def _as3(x: NDArray[Any], batch: int) -> NDArray[Any]:
 def _product(a: NDArray[Any], b: NDArray[Any], out: NDArray[Any], trans_a: bool, trans_b: bool,
              macs: int) -> NDArray[Any]:
     """out = op(a) @ op(b) (2-D), own kernel below the crossover, BLAS above."""
-    if macs <= MATMUL_BLAS_MIN:
+    if not _kmatmul.uses_blas(macs, MATMUL_BLAS_MIN):  # the one rule (matmul.pyx), as matmul_auto
         _kmatmul.gemm(a, b, out, trans_a, trans_b)
     else:
         np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
@@ -142,7 +144,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> NDArray[Any]:
     if out.size == 0 or k == 0:
         out.fill(0)  # an empty inner dim sums nothing (and its operand has no rows to view)
         return out
-    if m * n * k <= MATMUL_BLAS_MIN:
+    if not _kmatmul.uses_blas(m * n * k, MATMUL_BLAS_MIN):
         _kmatmul.gemm_batched(_as3(ad, batch), _as3(bd, batch), out)
     else:
         np.matmul(ad, bd, out=out)
@@ -162,7 +164,7 @@ def _batched_grad(p: NDArray[Any], q: NDArray[Any], trans_p: bool, trans_q: bool
     """op(p) @ op(q) per batch entry, summed back to the operand's (broadcast) shape."""
     g = np.zeros(shape, p.dtype)
     if g.size and p.size and q.size:
-        if macs <= MATMUL_BLAS_MIN:
+        if not _kmatmul.uses_blas(macs, MATMUL_BLAS_MIN):
             _kmatmul.gemm_batched(p, q, g, trans_p, trans_q)
         else:
             np.matmul(np.swapaxes(p, 1, 2) if trans_p else p,
