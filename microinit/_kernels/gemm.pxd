@@ -180,7 +180,9 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     along m instead of being mostly padding: 16x100x1 uses 2 of 16 lanes of 3 tiles
     the first way and all of them in one tile the second.
     """
-    cdef double stackbuf[MI_PANEL_DOUBLES]
+    # 64 bytes more than a panel: the panel starts at a 64-byte boundary, so that
+    # a tile's 64-byte vector loads of it never straddle two cache lines
+    cdef double stackbuf[MI_PANEL_DOUBLES + 8]
     cdef Py_ssize_t L = mi_direct_lanes(C[0])
     cdef Py_ssize_t a_rs = 1 if ta else lda
     cdef Py_ssize_t a_cs = lda if ta else 1
@@ -218,7 +220,7 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     npan = (n + 2 * L - 1) // (2 * L)
     nts = nt if nt < npan else npan
     if nts <= 1:
-        buf = <floating*> stackbuf
+        buf = <floating*> ((<size_t> stackbuf + 63) & ~(<size_t> 63))
         for bp in range((k + MI_KC - 1) // MI_KC):
             pc = bp * MI_KC
             kc = k - pc if k - pc < MI_KC else MI_KC
