@@ -1,14 +1,17 @@
 /* The register-tiled micro-kernels of the direct (small-product) GEMM in gemm.pxd,
    which declares them for Cython (through gemm.h) and holds the blocking loops around
    them. Included by gemm.h once per instruction-set variant: every function name
-   below goes through MI_DIRECT_SFX (defined by gemm.h), and no header guard.
+   below goes through MI_DIRECT_SFX (defined by gemm.h), and no header guard. gemm.h
+   also sets the variant's vector size MI_DVB (64 bytes for AVX-512, else 32) and its
+   tile height MI_DR (8 rows with AVX-512's 32 registers, else 6).
 
    Written in C with gcc/clang vector extensions so that a 6 x 16 float tile provably
-   lives in 12 ymm registers (no reliance on the optimiser scalar-replacing a local
-   array). 32-byte vector types lower to AVX2 FMA with -march=native and to pairs of
-   SSE operations in portable builds: correct everywhere. The few shuffles (8 x 8
-   transposes, 4-way horizontal sums) use AVX intrinsics when the compiler targets AVX
-   and plain C otherwise. */
+   lives in 12 ymm registers, an 8 x 32 one in 16 zmm (no reliance on the optimiser
+   scalar-replacing a local array). 32-byte vector types lower to AVX2 FMA where the
+   target has it and to pairs of SSE operations otherwise: correct everywhere. The few
+   shuffles (8 x 8 transposes, 4-way horizontal sums) use AVX intrinsics when the
+   compiler targets AVX and plain C otherwise; the AVX-512 variant stores ragged
+   columns and copies ragged panel rows through mask registers. */
 #include "mi_compiler.h"
 #include <string.h>
 #ifdef __AVX__
@@ -420,28 +423,21 @@ MI_PANEL(mi_panel_d, mi_tile_d_, double)
    AVX-512: masked loads (a 10-column panel row was 16 scalar copies and branches,
    0.2 us of a 1.4 us 32x128x10 product); the others copy elements. */
 #if MI_DVB == 64
-MI_AI void mi_padrow_f(float *dst, const float *src, long cols, long w)
-{
-    for (long c0 = 0; c0 < w; c0 += 16) {
-        long n = cols - c0;
-        __m512 v = _mm512_setzero_ps();
-        if (n > 0)
-            v = _mm512_maskz_loadu_ps(n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1),
-                                      src + c0);
-        _mm512_storeu_ps(dst + c0, v);
-    }
+#define MI_PADROW(NAME, T, LANES, MASK_T, VX, ZERO, MASKZ_LOADU, STOREU)        \
+MI_AI void NAME(T *dst, const T *src, long cols, long w)                          \
+{                                                                                 \
+    for (long c0 = 0; c0 < w; c0 += LANES) {                                      \
+        long n = cols - c0;                                                       \
+        VX v = ZERO;                                                              \
+        if (n > 0)                                                                \
+            v = MASKZ_LOADU(n >= LANES ? (MASK_T)~0u : (MASK_T)((1u << n) - 1), src + c0); \
+        STOREU(dst + c0, v);                                                      \
+    }                                                                             \
 }
-MI_AI void mi_padrow_d(double *dst, const double *src, long cols, long w)
-{
-    for (long c0 = 0; c0 < w; c0 += 8) {
-        long n = cols - c0;
-        __m512d v = _mm512_setzero_pd();
-        if (n > 0)
-            v = _mm512_maskz_loadu_pd(n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1),
-                                      src + c0);
-        _mm512_storeu_pd(dst + c0, v);
-    }
-}
+MI_PADROW(mi_padrow_f, float, 16, __mmask16, __m512, _mm512_setzero_ps(), _mm512_maskz_loadu_ps,
+          _mm512_storeu_ps)
+MI_PADROW(mi_padrow_d, double, 8, __mmask8, __m512d, _mm512_setzero_pd(), _mm512_maskz_loadu_pd,
+          _mm512_storeu_pd)
 #else
 #define MI_PADROW(NAME, T)                                                        \
 MI_AI void NAME(T *dst, const T *src, long cols, long w)                          \
@@ -452,6 +448,7 @@ MI_AI void NAME(T *dst, const T *src, long cols, long w)                        
 MI_PADROW(mi_padrow_f, float)
 MI_PADROW(mi_padrow_d, double)
 #endif
+#undef MI_PADROW
 
 /* MI_PACK(name, T, L, VU, TR, VT, LOADU, STOREU, ZERO): one panel of op(B) for the tile kernel,
      buf[p * w + c] = op(B)(p, c) = B[p * ps + c * js] for c < cols, 0 for cols <= c < w
