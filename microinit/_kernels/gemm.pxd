@@ -113,7 +113,8 @@ cdef enum:
     # The same with the AVX-512 direct variant (8 x 32 float tiles, src/gemm.h), direct /
     # packed us, float32: 64^3 3.1 / 3.4, 96^3 9.0 / 9.8, 128^3 24.9 / 25.6, 32x128x128
     # 5.3 / 6.8, 128x32x128 (A^T) 5.1 / 7.4, 32x128x128 (B^T) 6.0 / 9.6; from 2^21 on
-    # the two are within ~10% either way (128x32x512 A^T 29.8 / 26.3).
+    # the two are within ~10% either way (128x32x512 A^T 29.8 / 26.3). float64: 64^3
+    # 5.8 / 7.6, 96^3 18.7 / 18.8, 128^3 52.6 / 54.4, 128^3 (B^T) 52.4 / 62.3.
     MI_PACKED_MIN_AVX512 = 1 << 21
     MI_PACKED_MIN_SIDE = 32
     # One kc x 2L panel of B in either type for the widest direct variant (AVX-512:
