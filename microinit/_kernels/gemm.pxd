@@ -18,17 +18,20 @@ Two regimes, chosen by size (MI_PACKED_MIN multiply-adds, MI_PACKED_MIN_SIDE):
   (docs/building.md).
 * Small products -- the dense layers of small networks -- pack nothing of A and
   allocate nothing (mi_gemm_direct): A is read in place, B panels too where their rows
-  are contiguous, otherwise one panel at a time into a 16 KiB stack buffer. The shapes
+  are contiguous, otherwise one panel at a time into a 32 KiB stack buffer. The shapes
   whose output is narrow get their own forms: one output column (or row) is a set of
   dot products; a tail of at most NR/4 columns too; and op(A) = x^T with few columns
   (dW = x^T dz of a narrow layer) is computed as C^T = dz^T x with a transposed store,
   so the vectors run along the long dimension instead of being mostly padding.
-  Its tile is 6 x 16 floats (12 AVX2 accumulators + 2 loads of B + 1 broadcast of A
-  out of 16 ymm registers) and 6 x 8 doubles, compiled for the build's target. A tile
-  may have fewer rows (1..6, exact: rows past m are never read, so a ragged A needs
+  Its tile is chosen at run time like the packed one (src/gemm.h): 8 x 32 floats /
+  8 x 16 doubles with AVX-512 (16 zmm accumulators, ragged columns stored through
+  mask registers), else 6 x 16 floats (12 AVX2 accumulators + 2 loads of B + 1
+  broadcast of A out of 16 ymm registers) and 6 x 8 doubles. A tile
+  may have fewer rows (1..8, exact: rows past m are never read, so a ragged A needs
   no padded copy) and one vector instead of two; each shape is its own
   specialisation of one C loop (MI_TILE) with the accumulators in named vector
-  registers. Ragged stores write from registers in 4/2/1-lane pieces.
+  registers. Ragged stores write from registers: through AVX-512 masks, else in
+  4/2/1-lane pieces.
 
 Nothing is read or written past an operand's end (tests/kernels/test_kernel_matmul.py
 puts every operand against a guard page).
@@ -58,6 +61,8 @@ cdef extern from "gemm.h":
     void mi_direct_d(long m, long n, long kc, const double *A, long a_rs, long a_cs, const double *B,
                      long ps, long js, double *C, long c_rs, long c_cs, int add, int tc,
                      double *buf) noexcept nogil
+    long mi_direct_lanes_f() noexcept nogil
+    long mi_direct_lanes_d() noexcept nogil
 
 # The packed GEMM for large products (src/gemm_packed.h): blocking loops, packing and
 # register tiles in C, compiled for AVX-512, AVX2 and plain vectors and picked at the
@@ -97,10 +102,18 @@ cdef enum:
     # of a 14-row one: 256x64x16 4.8 / 8.4, 16x256x256 18.5 / 23.2, 8x512x512 58 / 60.
     # float64 (14 x 16 tile then): 48^3 4.1 / 4.2, 64^3 10.8 / 8.1, 16x256x256 44 / 47.
     MI_PACKED_MIN = 1 << 18
+    # The same with the AVX-512 direct variant (8 x 32 float tiles, src/gemm.h), direct /
+    # packed us, float32: 64^3 3.1 / 3.4, 96^3 9.0 / 9.8, 128^3 24.9 / 25.6, 32x128x128
+    # 5.3 / 6.8, 128x32x128 (A^T) 5.1 / 7.4, 32x128x128 (B^T) 6.0 / 9.6; from 2^21 on
+    # the two are within ~10% either way (128x32x512 A^T 29.8 / 26.3). float64: 64^3
+    # 5.8 / 7.6, 96^3 18.7 / 18.8, 128^3 52.6 / 54.4, 128^3 (B^T) 52.4 / 62.3.
+    MI_PACKED_MIN_AVX512 = 1 << 21
     MI_PACKED_MIN_SIDE = 32
-    # One kc x NR panel of B in either type (MI_KC * MI_NR_F floats = 16 KiB): the
-    # direct path's whole workspace, on the stack.
-    MI_PANEL_DOUBLES = MI_KC * MI_NR_D
+    # One kc x 2L panel of B in either type for the widest direct variant (AVX-512:
+    # MI_KC * 32 floats = 32 KiB): the direct path's whole workspace, on the stack.
+    MI_PANEL_DOUBLES = MI_KC * MI_NR_D * 2
+    # The direct path's row blocks are a multiple of this (its tiles are 6 or 8 rows)
+    MI_DIRECT_ROW_STEP = 24
     # The direct path runs every column panel against a block of rows of A whose
     # kc-deep slice takes at most this many bytes (half of a 32 KiB L1), and at least
     # MI_MC rows: sweeping all of A per panel measured 7% slower for doubles at
@@ -108,11 +121,13 @@ cdef enum:
     MI_DIRECT_A_BYTES = 16384
 
 
-cdef inline Py_ssize_t mi_nr(floating dummy) noexcept nogil:
+cdef inline Py_ssize_t mi_direct_lanes(floating dummy) noexcept nogil:
+    """Lanes of one vector of the direct path's variant in use (16 floats with
+    AVX-512, else 8; doubles half that)."""
     if floating is float:
-        return MI_NR_F
+        return mi_direct_lanes_f()
     else:
-        return MI_NR_D
+        return mi_direct_lanes_d()
 
 
 cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
@@ -123,7 +138,8 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     """C (+)= op(A) @ op(B). Returns -1 if a workspace could not be allocated.
 
     k == 0 writes zeros (or leaves C when accumulating). Products below
-    MI_PACKED_MIN multiply-adds, or with m or n below MI_PACKED_MIN_SIDE, read A in
+    MI_PACKED_MIN multiply-adds (MI_PACKED_MIN_AVX512 where the direct path runs its
+    AVX-512 variant), or with m or n below MI_PACKED_MIN_SIDE, read A in
     place (mi_gemm_direct); the others pack A and B (Goto's layout, mi_pk_gemm_*).
     """
     cdef Py_ssize_t i, j
@@ -133,9 +149,11 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 for j in range(n):
                     C[i * ldc + j] = 0
         return 0
+    cdef Py_ssize_t packed_min = (MI_PACKED_MIN_AVX512 if mi_direct_lanes(C[0]) * sizeof(floating) == 64
+                                  else MI_PACKED_MIN)
     return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate,
                           nthreads if m * n * k >= MI_PARALLEL_MIN else 1,
-                          m * n * k < MI_PACKED_MIN or m < MI_PACKED_MIN_SIDE
+                          m * n * k < packed_min or m < MI_PACKED_MIN_SIDE
                           or n < MI_PACKED_MIN_SIDE)
 
 
@@ -155,8 +173,10 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     along m instead of being mostly padding: 16x100x1 uses 2 of 16 lanes of 3 tiles
     the first way and all of them in one tile the second.
     """
-    cdef double stackbuf[MI_PANEL_DOUBLES]
-    cdef Py_ssize_t L = mi_nr(C[0]) // 2
+    # 64 bytes more than a panel: the panel starts at a 64-byte boundary, so that
+    # a tile's 64-byte vector loads of it never straddle two cache lines
+    cdef double stackbuf[MI_PANEL_DOUBLES + 8]
+    cdef Py_ssize_t L = mi_direct_lanes(C[0])
     cdef Py_ssize_t a_rs = 1 if ta else lda
     cdef Py_ssize_t a_cs = lda if ta else 1
     cdef Py_ssize_t ps = 1 if tb else ldb
@@ -180,9 +200,15 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         else:
             mi_gemv_d(n, k, B, js, A, C, c_cs, accumulate)
         return 0
-    if a_rs == 1 and n * ((m + L - 1) // L) < m * ((n + L - 1) // L):
+    if ((a_rs == 1 and n * ((m + L - 1) // L) < m * ((n + L - 1) // L))
+            or (ps == 1 and a_cs == 1 and m < n and k >= 2 * L
+                and L * sizeof(floating) == 64
+                and n * ((m + L - 1) // L) <= m * ((n + L - 1) // L))):
         # C^T = op(B)^T op(A)^T: op(B)^T is the new (broadcast) left operand, op(A)^T
         # the new right one, whose rows are contiguous (a_rs == 1), read in place.
+        # With B transposed (dx = dz W^T) and fewer rows than columns, op(A)^T is the
+        # smaller operand to pack: AVX-512 32x128x128 6.5-6.8 us instead of 7.0; not
+        # for shallow products (32x10x128: 1.15 us instead of 1.0).
         t = m; m = n; n = t
         tp = A; A = B; B = tp
         t = a_rs; a_rs = js; js = t
@@ -193,11 +219,12 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     npan = (n + 2 * L - 1) // (2 * L)
     nts = nt if nt < npan else npan
     if nts <= 1:
-        buf = <floating*> stackbuf
+        buf = <floating*> ((<size_t> stackbuf + 63) & ~(<size_t> 63))
         for bp in range((k + MI_KC - 1) // MI_KC):
             pc = bp * MI_KC
             kc = k - pc if k - pc < MI_KC else MI_KC
-            mb = MI_DIRECT_A_BYTES // (kc * <Py_ssize_t> sizeof(floating)) // MI_MR * MI_MR
+            mb = (MI_DIRECT_A_BYTES // (kc * <Py_ssize_t> sizeof(floating)) // MI_DIRECT_ROW_STEP
+                  * MI_DIRECT_ROW_STEP)
             if mb < MI_MC:
                 mb = MI_MC
             i0 = 0
