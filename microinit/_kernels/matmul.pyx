@@ -99,8 +99,9 @@ def get_num_threads():
 
 
 def gemm_isa():
-    """The instruction set of the packed GEMM's register tile, chosen at the first call
-    from what the CPU supports: "avx512", "avx2" or "base" (src/gemm_packed.h).
+    """The instruction set of the GEMM's register tiles (the packed and the direct path
+    alike), chosen at the first call from what the CPU supports: "avx512", "avx2" or
+    "base" (src/gemm_packed.h, src/gemm.h).
 
     >>> gemm_isa() in ("avx512", "avx2", "base")
     True
