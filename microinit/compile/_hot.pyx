@@ -17,6 +17,7 @@ from cpython.long cimport PyLong_AsSsize_t, PyLong_FromSsize_t
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport PyObject, Py_XDECREF, Py_XINCREF
 
+from microinit._kernels.omp cimport mi_max_threads
 from microinit._kernels.program cimport Program
 from microinit.autograd.mode import grad_mode
 
@@ -60,6 +61,7 @@ cdef class StepCore:
     cdef list updated                     # the optimizer's parameters (their versions bump)
     cdef Py_ssize_t off_data, off_grad, off_version   # slot offsets, -1: use getattr
     cdef object hyper_seen                # the optimizer's hyper_version at _bind
+    cdef public int _threads              # the kernels' thread count _fast was built for
 
     def _bind(self, list params, list datas, list grads, list updated):
         """Set the parameters, their captured arrays, their gradient buffers and the
@@ -96,12 +98,12 @@ cdef class StepCore:
 
     def __call__(self, x, y):
         # The program is taken only when nothing it was built from changed: a
-        # hyper-parameter other than lr assigned (hyper_version), a parameter array
-        # replaced (_intact). Under no_grad() the eager step runs, and refuses as it does.
+        # hyper-parameter other than lr assigned (hyper_version), the thread count
+        # (which products go to BLAS), a parameter array replaced (_intact). Under no_grad() the eager step runs, and refuses as it does.
         P = self._fast
         opt = self._opt
         if (P is not None and opt.hyper_version is self.hyper_seen and grad_mode.enabled
-                and self._intact()):
+                and mi_max_threads() == self._threads and self._intact()):
             loss = (<Program?> P).step(x, y, opt.lr)
             if loss is not None:
                 self._eager_out = None

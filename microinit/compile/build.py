@@ -40,15 +40,17 @@ __all__ = ["Built", "build"]
 class Built:
     """A Program for one batch shape and the buffers a caller reads: ``grads`` (one per
     model parameter, in model order), ``output`` (the model's output in the last step,
-    before its update), ``batch`` (rows per step)."""
+    before its update), ``batch`` (rows per step), ``threads`` (the kernels' thread
+    count it was built for: which products go to BLAS depends on it, matmul.uses_blas)."""
 
-    __slots__ = ("program", "grads", "output", "batch")
+    __slots__ = ("program", "grads", "output", "batch", "threads")
 
     def __init__(self, program: Any, grads: list[NDArray[Any]], output: NDArray[Any], batch: int) -> None:
         self.program = program
         self.grads = grads
         self.output = output
         self.batch = batch
+        self.threads = _kmatmul.get_num_threads()
 
 
 def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:

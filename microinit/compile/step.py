@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from microinit import losses as _losses_module
+from microinit._kernels import matmul as _kmatmul
 from microinit._kernels import program as _kprogram
 from microinit.autograd.mode import is_grad_enabled
 from microinit.compile._hot import StepCore
@@ -120,11 +121,11 @@ class CompiledStep(StepCore):
         if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
             self._replan()
         i = 0
-        if k and n and n not in self._built:
+        if k and n and self._built_for(n) is None:
             out[0] = self(xs[0], yv[0])
             i = 1
         while i < k:
-            built = self._built.get(n)
+            built = self._built_for(n)
             if built is None or n == 0:
                 out[i] = self(xs[i], yv[i])
                 i += 1
@@ -170,6 +171,8 @@ class CompiledStep(StepCore):
             return self._eager(x, y)  # under no_grad() the eager step refuses, as it should
         if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
             self._replan()
+        if self._current is not None and self._current.threads != _kmatmul.get_num_threads():
+            self._fast = self._current = None  # not run by this call: the thread count changed
         P = self._fast
         if P is not None and P.status != _kprogram.ST_INPUT:
             # the program took the call and stopped early: act on why (it ran once)
@@ -178,7 +181,7 @@ class CompiledStep(StepCore):
         if xy is None:
             return self._eager(x, y)  # raises the eager step's error, or computes what the program does not
         x, y = xy
-        built = self._built.get(x.shape[0])
+        built = self._built_for(x.shape[0])
         if built is None:
             return self._capture(x, y)
         P = built.program
@@ -194,9 +197,19 @@ class CompiledStep(StepCore):
         params = self._plan.params
         self._bind(params, [p.data for p in params], grads or [None] * len(params), self._opt.params)
 
+    def _built_for(self, n: int) -> Built | None:
+        """The program for batches of ``n`` rows, if one was built for the kernels'
+        current thread count (a program built for one thread keeps products the
+        own GEMM would run with a stalling team on two: matmul.uses_blas)."""
+        built = self._built.get(n)
+        if built is not None and built.threads != _kmatmul.get_num_threads():
+            return None
+        return built
+
     def _use(self, built: Built) -> None:
         self._fast = built.program
         self._current = built
+        self._threads = built.threads
         self._bind_plan(built.grads)
 
     def _after_status(self, built: Built, x: NDArray[Any], y: NDArray[Any]) -> float:

@@ -267,6 +267,26 @@ def test_a_changed_hyper_parameter_is_seen_by_the_fast_path(opt_name, name, valu
     _assert_same(em, eo, cm, co)
 
 
+def test_a_new_thread_count_recaptures_and_matches_eager():
+    # which products go to BLAS depends on the thread count (matmul.uses_blas), so a
+    # program is built per thread count, and either way the step equals the eager one
+    before = mi.get_num_threads()
+    x, y = _data("mse")
+    em, eo, cm, co, step = _train_both(lambda: nn.MLP([3, 6, 4], rng=17), "mse", OPTIMIZERS["sgd"], steps=2)
+    try:
+        for threads in (1, 2, 1):
+            mi.set_num_threads(threads)
+            for _ in range(2):
+                assert step(x, y) == _eager_step(em, losses.mse, eo, x, y)
+            assert step._current.threads == threads
+            xs, ys = np.stack([x, x]), np.stack([y, y])
+            want = [_eager_step(em, losses.mse, eo, x, y) for _ in range(2)]
+            assert step.run(xs, ys).tolist() == want
+    finally:
+        mi.set_num_threads(before)
+    _assert_same(em, eo, cm, co)
+
+
 def test_under_no_grad_a_compiled_step_refuses_as_the_eager_step_does():
     x, y = _data("mse")
     em, eo, cm, co, step = _train_both(lambda: nn.MLP([3, 6, 4], rng=16), "mse", OPTIMIZERS["sgd"], steps=2)
