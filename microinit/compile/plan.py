@@ -104,26 +104,19 @@ class LossSpec:
         self.fn = fn
 
 
-#: the hyper-parameters a program holds as constants (the learning rate is read per step)
-HYPER_NAMES = {"sgd": ("momentum", "dampening", "weight_decay", "nesterov"),
-               "adam": ("betas", "eps", "weight_decay")}
-
-
 class OptimSpec:
     """The optimizer, the live state arrays the program updates in place, and the
-    hyper-parameters the program was built with (``hyper``)."""
+    optimizer's ``hyper_version`` when the plan was read: the program holds its
+    hyper-parameters other than lr as constants, and assigning one bumps that count
+    (``Optimizer.HYPER_PARAMETERS``), so a different count calls for a new program."""
 
-    __slots__ = ("optimizer", "kind", "state", "hyper")
+    __slots__ = ("optimizer", "kind", "state", "version")
 
     def __init__(self, optimizer: optim.Optimizer, kind: str, state: dict[str, Any]) -> None:
         self.optimizer = optimizer
         self.kind = kind
         self.state = state
-        self.hyper = self.current()
-
-    def current(self) -> tuple[Any, ...]:
-        """The optimizer's hyper-parameters now (a change calls for a new program)."""
-        return tuple(getattr(self.optimizer, name) for name in HYPER_NAMES[self.kind])
+        self.version = optimizer.hyper_version
 
 
 class Plan:

@@ -118,7 +118,7 @@ class CompiledStep(StepCore):
             for i in range(k):
                 out[i] = self._eager(xs[i], yv[i])
             return out
-        if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
+        if self._plan_outdated():
             self._replan()
         i = 0
         if k and n and self._built_for(n) is None:
@@ -158,6 +158,11 @@ class CompiledStep(StepCore):
         or the model's layers)."""
         self._replan()
 
+    def _plan_outdated(self) -> bool:
+        """A parameter array was replaced or a hyper-parameter other than lr assigned
+        since the plan was read (what the fast path in _hot.pyx checks too)."""
+        return not self._params_intact() or self._opt.hyper_version != self._plan.optim.version
+
     def _replan(self) -> None:
         """A parameter array was replaced (e.g. ``p.data = ...``): the captured programs
         point at the old arrays; read the model again and capture anew."""
@@ -169,7 +174,7 @@ class CompiledStep(StepCore):
     def _slow(self, x: Any, y: Any) -> float:
         if not is_grad_enabled():
             return self._eager(x, y)  # under no_grad() the eager step refuses, as it should
-        if not self._params_intact() or self._plan.optim.current() != self._plan.optim.hyper:
+        if self._plan_outdated():
             self._replan()
         if self._current is not None and self._current.threads != _kmatmul.get_num_threads():
             self._fast = self._current = None  # not run by this call: the thread count changed
