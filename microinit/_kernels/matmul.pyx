@@ -52,7 +52,9 @@ cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min) noexcept nogil:
     global _one_thread_own_max
     if macs <= blas_min:
         return False
-    if mi_max_threads() > 1:
+    # blas_min 0 asks for BLAS for every product (how tests exercise that path), so the
+    # one-thread exception below does not apply to it
+    if blas_min <= 0 or mi_max_threads() > 1:
         return True
     if _one_thread_own_max < 0:
         _one_thread_own_max = ONE_THREAD_OWN_MAX if strcmp(mi_pk_isa(), b"avx512") == 0 else 0
@@ -63,8 +65,8 @@ def uses_blas(Py_ssize_t macs, Py_ssize_t blas_min):
     """Whether a product of ``macs`` multiply-adds goes to numpy's BLAS given the
     crossover ``blas_min`` (see blas_above above), on this thread's thread count.
 
-    >>> uses_blas(10, 1 << 21), uses_blas(1 << 30, 1 << 21)
-    (False, True)
+    >>> uses_blas(10, 1 << 21), uses_blas(1 << 30, 1 << 21), uses_blas(10, 0)
+    (False, True, True)
     """
     return blas_above(macs, blas_min)
 
