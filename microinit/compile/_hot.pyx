@@ -122,8 +122,10 @@ cdef class StepCore:
         cdef Py_ssize_t i
         cdef PyObject** s
         cdef PyObject* old
-        opt = self._opt
-        opt.step_count = opt.step_count + nsteps
+        # into __dict__ as Optimizer.step does: step_count is no hyper-parameter, and
+        # Optimizer.__setattr__'s Python frame was a tenth of the tiny MLP's step
+        counts = self._opt.__dict__
+        counts["step_count"] = counts["step_count"] + nsteps
         for p in self.updated:
             if self.off_version >= 0:
                 s = _slot(p, self.off_version)
