@@ -168,6 +168,7 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
     the first problem: later records are not run, except that a parameter overflow is
     recorded and the update finishes as the eager optimizer's does)."""
     cdef int i, j, rc, nt, bad, bad_label
+    cdef int grad_bad = 0
     cdef const Op* o
     cdef double total, s
     cdef double step_size, bc2
@@ -226,10 +227,15 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             xent_label_grads(<const floating*> slots[o.s[2]], <const int64_t*> slots[o.s[1]], 1.0,
                              o.flag, <floating*> slots[o.s[3]], o.m, o.n)
         elif o.code == C_CHECK_GRAD:
-            if any_nonfinite(<const floating*> slots[o.s[0]], o.m):
+            # A gradient is checked right after the record that computed it, while it is
+            # still in cache; the backward then finishes (the eager step computes every
+            # gradient before its optimizer refuses) and the first update record stops.
+            if not grad_bad and any_nonfinite(<const floating*> slots[o.s[0]], o.m):
+                grad_bad = 1
                 out.index = o.k
-                return S_GRAD_NONFINITE
         elif o.code == C_SGD:
+            if grad_bad:
+                return S_GRAD_NONFINITE
             r = sgd_loop(<floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
                          <floating*> _at(slots, o.s[2]), o.m, <floating> lr, <floating> o.f[0],
                          <floating> o.f[1], <floating> o.f[2], o.flag, False)
@@ -237,6 +243,8 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
                 out.status = S_PARAM_NONFINITE
                 out.index = o.k
         elif o.code == C_ADAM:
+            if grad_bad:
+                return S_GRAD_NONFINITE
             steps = <int64_t*> slots[o.s[4]]
             steps[o.k] += 1
             adam_corrections(lr, o.f[0], o.f[1], <double> steps[o.k], &step_size, &bc2)
@@ -284,6 +292,8 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             for j in range(o.m):
                 if labels[j] < 0 or labels[j] >= o.n:
                     return S_BAD_LABEL
+    if grad_bad:  # (a program without update records)
+        return S_GRAD_NONFINITE
     return out.status
 
 

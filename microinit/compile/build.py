@@ -73,6 +73,18 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
     def buffer(*shape: int) -> int:
         return int(P.add_slot(np.zeros(shape, dtype)))
 
+    # the optimizer's parameters by identity: each gradient is checked finite by the
+    # record after the one that computes it (program.pyx: before any update runs)
+    opt_index = {id(p): j for j, p in enumerate(plan.optim.optimizer.params)}
+    checked: set[int] = set()
+
+    def check_grads(params: Any) -> None:
+        for p in params:
+            j = opt_index.get(id(p))
+            if j is not None and id(p) not in checked:
+                checked.add(id(p))
+                P.add(_kprogram.OP_CHECK_GRAD, (grad_slot[id(p)],), p.data.size, k=j)
+
     _require_records(P, plan)
     if plan.loss.kind == "cross_entropy":
         # labels first: one out of range (ignore_index, a bad label) runs the step eagerly
@@ -117,6 +129,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         dx = buffer(n, *P.array(xin).shape[1:]) if xin != 0 else -1
         if isinstance(spec, ModuleSpec):
             _module_backward(P, spec, detail, (xin, yslot, g, dx), [grad_of[id(p)] for p in spec.params], n * o)
+            check_grads(spec.params)
             g = dx
             continue
         w, b, z, k, blas = detail
@@ -131,7 +144,9 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         else:
             P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, dx, dW, db), n, o, k,
                   act=spec.code, param=spec.param)
+        check_grads([spec.weight] if spec.bias is None else [spec.weight, spec.bias])
         g = dx
+    check_grads(plan.optim.optimizer.params)  # any the layers above did not compute
     _optimizer_records(P, plan, grad_slot, slot_of)
     return Built(P, [grad_of[id(p)] for p in plan.params], P.array(rows[-1][1]), n)
 
@@ -274,8 +289,6 @@ def _optimizer_records(P: Any, plan: Plan, grad_slot: dict[int, int], slot_of: d
     opt: Any = plan.optim.optimizer  # an SGD or an Adam/AdamW (plan.optim.kind says which)
     state = plan.optim.state
     params = opt.params
-    for j, p in enumerate(params):
-        P.add(_kprogram.OP_CHECK_GRAD, (grad_slot[id(p)],), p.data.size, k=j)
     if plan.optim.kind == "sgd":
         bufs = state.get("momentum_buffer")
         f = (opt.momentum, opt.dampening, opt.weight_decay) if bufs is not None else (0.0, 0.0, opt.weight_decay)
