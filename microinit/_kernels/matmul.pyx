@@ -413,14 +413,16 @@ def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul, bint trans_a
 
 cdef extern from "fma_peak.h":
     float mi_fma_loop(long iters) noexcept nogil
+    int mi_fma_width() noexcept nogil
 
 
 def fma_peak(double seconds=0.05):
-    """Measured fp32 peak of one core in GFLOP/s: 12 independent 8-wide FMA chains.
+    """Measured fp32 peak of one core in GFLOP/s: 12 independent FMA chains of the
+    widest vectors the CPU runs (16 floats with AVX-512, as the GEMM's tiles; else 8).
 
-    Each iteration is 12 vector FMAs x 8 lanes x 2 flops = 192 flops and touches no
-    memory, so the rate is the core's FMA throughput at its current clock: what a
-    perfect matmul could reach. The benchmark divides achieved GFLOP/s by this.
+    Each iteration is 12 vector FMAs x width lanes x 2 flops and touches no memory, so
+    the rate is the core's FMA throughput at its current clock: what a perfect matmul
+    could reach. The benchmark divides achieved GFLOP/s by this.
     """
     # Timed by this thread's CPU clock, so time spent descheduled on a shared machine
     # does not count against the core.
@@ -438,4 +440,4 @@ def fma_peak(double seconds=0.05):
         iters *= 2
     if sink != sink:  # keeps the loop's result alive; never true for these constants
         raise ArithmeticError("fma_peak: non-finite checksum")
-    return 192.0 * iters / dt / 1e9
+    return 24.0 * mi_fma_width() * iters / dt / 1e9
