@@ -3,8 +3,11 @@
 The property is the test suite's (``benchmarks/fuzz_properties.py``: every public op
 matches its float64 numpy reference forward and backward, or raises TypeError/
 ValueError/RuntimeError naming itself, and any memory layout gives the same bits as C
-order). Case ``i`` of seed ``S`` is op ``ops[i % len(ops)]`` drawn from a numpy
-Generator seeded by ``(S, i)``, so two numbers rebuild it.
+order). The ops that follow PyTorch's dtype rule, on operands that are all
+integer/bool, are judged by torch itself (``benchmarks/fuzz_torch.py``): torch's dtype,
+shape and values, or both refuse; without torch they are counted as deferred. Case
+``i`` of seed ``S`` is op ``ops[i % len(ops)]`` drawn from a numpy Generator seeded by
+``(S, i)``, so two numbers rebuild it.
 
 Batches of cases run in child processes (``--workers`` at a time), each with a
 ``--timeout``: a segfault or abort kills only the child and is reported as a crash, a
@@ -42,6 +45,9 @@ REPO = Path(__file__).resolve().parent.parent
 FAILURES = ("crash", "hang", "mismatch", "error")
 #: the outcomes that are not failures (fuzz_properties.Outcome says what each means)
 PASSED = ("ok", "refused", "deferred")
+#: what a child counts and reports: the passed outcomes, and the cases torch judged
+#: (integer/bool operands, benchmarks/fuzz_torch.py; their failures are among FAILURES too)
+COUNTED = PASSED + ("torch",)
 
 
 def add_arguments(parser):
@@ -92,12 +98,12 @@ def run_child(args):
 
     warnings.simplefilter("ignore")  # IEEE overflow/invalid warnings are expected here
     ops = op_names(args.ops)
-    counts = dict.fromkeys(PASSED + ("mismatch", "error"), 0)
+    counts = dict.fromkeys(COUNTED + ("mismatch", "error"), 0)
     fd = os.open(args.progress, os.O_WRONLY | os.O_CREAT) if args.progress else None
     for i in range(args.start, args.start + args.cases):
         if fd is not None:
             # which case runs and what passed so far: what the parent reads after a crash
-            os.pwrite(fd, b"%20d %20d %20d %20d" % (i, counts["ok"], counts["refused"], counts["deferred"]), 0)
+            os.pwrite(fd, b" ".join(b"%20d" % v for v in [i] + [counts[k] for k in COUNTED]), 0)
         if i == args.inject_abort_at:
             os.abort()
         if i == args.inject_hang_at:
@@ -105,6 +111,7 @@ def run_child(args):
         case = make_case(args.seed, i, ops)
         outcome = check_case(case)
         counts[outcome.status] += 1
+        counts["torch"] += outcome.oracle == "torch"
         if outcome.failed:
             print(json.dumps({"index": i, "op": case.op, "status": outcome.status, "detail": outcome.detail}),
                   flush=True)
@@ -118,7 +125,7 @@ class Tally:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.counts = dict.fromkeys(PASSED + FAILURES, 0)
+        self.counts = dict.fromkeys(COUNTED + FAILURES, 0)
         self.failures = []
         self.reported = {}
         self.batches = 0
@@ -157,7 +164,7 @@ def _run_batch(args, start, stop, tally, tmpdir, total_batches):
                 _record_failure(args, tally, record)
         if done is not None and status == 0:
             with tally.lock:  # failures were counted as their lines came
-                for key in PASSED:
+                for key in COUNTED:
                     tally.counts[key] += done[key]
             break
         # the child died or hung: the case it was running is the culprit
@@ -166,7 +173,7 @@ def _run_batch(args, start, stop, tally, tmpdir, total_batches):
         detail = (f"no progress within --timeout {args.timeout:g} s" if kind == "hang"
                   else f"child exited with status {status} ({_signal_name(status)})\n{err[-2000:]}")
         with tally.lock:  # the failures before the culprit were reported line by line
-            for key, n in zip(PASSED, passed):
+            for key, n in zip(COUNTED, passed):
                 tally.counts[key] += n
         _record_failure(args, tally, {"index": at, "op": None, "status": kind, "detail": detail})
         start = at + 1
@@ -174,19 +181,19 @@ def _run_batch(args, start, stop, tally, tmpdir, total_batches):
         tally.batches += 1
         n, c = tally.batches, dict(tally.counts)
     print(f"fuzz: batch {n}/{total_batches} done ({time.perf_counter() - t0:.1f} s): "
-          f"{sum(c.values())} cases so far, {sum(c[k] for k in FAILURES)} failures", flush=True)
+          f"{sum(c[k] for k in PASSED + FAILURES)} cases so far, {sum(c[k] for k in FAILURES)} failures", flush=True)
 
 
 def _read_progress(path, start):
-    """(index of the case the child was running, the counts of PASSED before it)."""
+    """(index of the case the child was running, the counts of COUNTED before it)."""
     try:
         with open(path, "rb") as f:
             index, *passed = (int(v) for v in f.read().split())
-        if len(passed) != len(PASSED):
+        if len(passed) != len(COUNTED):
             raise ValueError(f"progress file {path}: {len(passed)} counts")
         return index, passed
     except (OSError, ValueError):
-        return start, [0] * len(PASSED)  # died before its first case
+        return start, [0] * len(COUNTED)  # died before its first case
 
 
 def _signal_name(status):
@@ -266,7 +273,8 @@ def run(args):
     print(f"fuzz: {args.cases} cases in {len(bounds)} batches, {c['crash']} crashes, {c['hang']} hangs, "
           f"{c['mismatch']} mismatches, {c['error']} unexpected errors (seed {args.seed}, {elapsed:.0f} s)")
     print(f"fuzz: {args.cases / elapsed:.0f} cases/s ({c['ok']} matched the reference, {c['refused']} refused "
-          f"with a clear error, {c['deferred']} integer-dtype cases left to tests/ops/test_promotion.py)")
+          f"with a clear error; {c['torch']} integer/bool cases judged by torch, {c['deferred']} deferred "
+          f"because torch is not importable)")
     return 1 if any(c[k] for k in FAILURES) else 0
 
 

@@ -149,7 +149,7 @@ def _masked_fill(draw):
 
 def _moment(name):
     def build(draw):
-        a = arr(draw, shape(draw), float_only=True)
+        a = arr(draw, shape(draw))  # (integer/bool inputs are refused as by torch, which judges them)
         nd = a.values.ndim
         axis = None if chance(draw, 30) else draw.integer(-max(nd, 1) - 1, max(nd, 1))
         keep, ddof = chance(draw, 30), choice(draw, (1, 1, 0, 2))

@@ -9,6 +9,14 @@ builds them). :func:`check_case` runs it and returns an :class:`Outcome`:
 * otherwise the op must return the reference's result (shape, dtype, values within a
   tolerance by dtype, NaN where the reference has NaN and nowhere else) and, where the
   case records a graph, the reference's gradients for a drawn upstream gradient;
+* an op of :data:`INTEGER_RULE_OPS` on operands that are all integer/bool follows
+  PyTorch's dtype rule, which the float64 references cannot express: torch judges it
+  (``benchmarks/fuzz_torch.py``). The op must give torch's dtype, shape and values
+  (bit-exact for an integer/bool result, within the dtype's tolerance for a float one)
+  and no result that requires grad, or both must refuse (torch with
+  RuntimeError/TypeError/NotImplementedError, or IndexError for a dimension out of
+  range; microinit with TypeError/ValueError/RuntimeError naming the op). Where torch
+  is not importable the case is "deferred";
 * in every case the same values handed over C-contiguous in native byte order give
   the same bits, forward and backward, as the drawn layout/byte order did.
 
@@ -27,6 +35,10 @@ import numpy as np
 
 from benchmarks.fuzz_cases import Arr
 from benchmarks.fuzz_refs import Refuse
+from benchmarks import fuzz_torch  # (its load_torch is looked up at each call: tests replace it)
+from benchmarks.fuzz_torch import (  # noqa: F401 - INTEGER_RULE_OPS, integral_only: part of this API
+    INTEGER_RULE_OPS, TORCH_REFUSALS, integral_only, judged_by_torch, numpy_dtype, torch_result,
+)
 
 # Relative tolerances by the dtype microinit computes in (times the case's factor).
 RTOL = {np.dtype(np.float32): 2e-6, np.dtype(np.float64): 1e-13}
@@ -67,13 +79,15 @@ class Case:
 
 class Outcome:
     """``status``: "ok", "refused" (a clear error, as expected), "deferred" (an
-    integer-dtype case, see :data:`INTEGER_RULE_OPS`), "mismatch" or "error";
-    ``detail``: what went wrong, with the traceback for an error."""
+    integer/bool case of :data:`INTEGER_RULE_OPS` where torch, its oracle, is not
+    importable), "mismatch" or "error"; ``detail``: what went wrong, with the traceback
+    for an error; ``oracle``: what judged the case, "reference" (``fuzz_refs``),
+    "torch" or None (deferred)."""
 
-    __slots__ = ("status", "detail")
+    __slots__ = ("status", "detail", "oracle")
 
-    def __init__(self, status, detail=""):
-        self.status, self.detail = status, detail
+    def __init__(self, status, detail="", oracle="reference"):
+        self.status, self.detail, self.oracle = status, detail, oracle
 
     @property
     def failed(self):
@@ -148,34 +162,14 @@ def _names_op(err, case):
     return any(name.lower() in msg for name in case.names)
 
 
-# Ops whose results on integer/bool operands follow PyTorch's dtype rule (int + int stays
-# int, sum/prod give int64, mean/var/std of ints and floor/neg/abs of bools refuse:
-# microinit/ops/promotion.py). The references here compute every case in floating
-# point, so a case whose operands are all integer/bool is not judged by them: it is
-# counted as "deferred", and tests/ops/test_promotion.py fuzzes exactly those cases
-# against torch itself.
-INTEGER_RULE_OPS = frozenset({
-    "add", "sub", "mul", "neg", "abs", "pow", "rpow", "clip", "where", "sum", "mean", "prod", "var", "std",
-    "sign", "floor", "ceil", "round", "maximum", "minimum"})
-
-
-def integral_only(case):
-    """True when every operand of ``case`` is an integer/bool array or a Python int/bool."""
-    arrays = [x for x in case.inputs if isinstance(x, Arr)]
-    scalars_ok = all(isinstance(x, (Arr, int, bool, np.integer, np.bool_, str, type(None), tuple))
-                     for x in case.inputs)
-    return bool(arrays) and scalars_ok and all(x.dtype.kind in "iub" for x in arrays)
-
-
 def check_case(case):
-    """Run ``case`` against its reference and its plain-layout twin: an Outcome."""
-    if case.op in INTEGER_RULE_OPS and integral_only(case):
-        return Outcome("deferred", "integer/bool operands: PyTorch's dtype rule, checked against torch "
-                                   "by tests/ops/test_promotion.py")
+    """Run ``case`` against its reference (torch for the integer/bool cases of
+    :data:`INTEGER_RULE_OPS`) and its plain-layout twin: an Outcome."""
+    oracle = "torch" if judged_by_torch(case) else "reference"
     try:
-        return _check(case)
+        return _check_against_torch(case) if oracle == "torch" else _check(case)
     except Mismatch as err:
-        return Outcome("mismatch", str(err))
+        return Outcome("mismatch", str(err), oracle)
 
 
 def _check(case):
@@ -241,3 +235,80 @@ def _against_reference(case, ref, out, grads):
         # a float32 leaf's gradient is float32 even when the output is float64
         grtol = max(rtol, RTOL.get(np.dtype(leaf_dt), 0) * case.rtol) if leaf_dt is not None else rtol
         compare(got, e, s, leaf_dt, grtol, f"backward (input {i})")
+
+
+# ------------------------------------------------------------------ integer/bool cases: torch
+def _forward(case, plain):
+    """(output array, whether the output requires grad) of one run of the case."""
+    out, _ = case.run(case.materialise(plain), case.grad)
+    return np.asarray(getattr(out, "data", out)), bool(getattr(out, "requires_grad", False))
+
+
+def _check_against_torch(case):
+    """Judge an integer/bool case of :data:`INTEGER_RULE_OPS` by torch: the same dtype,
+    shape and values (bit-exact for an integer/bool result, within the tolerance of its
+    dtype for a float one) and no result that requires grad, or both refuse."""
+    torch = fuzz_torch.load_torch()
+    if torch is None:
+        return Outcome("deferred", "integer/bool operands follow PyTorch's dtype rule, which only torch "
+                                   "judges here: install torch to judge this case", oracle=None)
+    try:
+        expected, torch_refused = torch_result(torch, case, case.materialise(plain=True)), None
+    except TORCH_REFUSALS as err:
+        expected, torch_refused = None, err
+    except Exception as err:  # noqa: BLE001 - a bug of the harness, reported, never a crash
+        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        return Outcome("error", f"the torch oracle itself raised {type(err).__name__}: {err}\n{tb}", "torch")
+    try:
+        out, requires_grad = _forward(case, plain=False)
+    except Exception as err:  # noqa: BLE001 - classifying every exception is the point
+        return _classify_torch_error(case, err, expected, torch_refused)
+    if torch_refused is not None:
+        raise Mismatch(f"torch refuses ({type(torch_refused).__name__}: {torch_refused}), microinit returned "
+                       f"{out.dtype} of shape {out.shape}")
+    plain_out, _ = _forward(case, plain=True)
+    if not _same_bits(out, plain_out):
+        raise Mismatch(f"forward: layout/byte order changed the result: {out!r} vs plain {plain_out!r}")
+    _against_torch(torch, case, out, expected)
+    if requires_grad:
+        raise Mismatch(f"the {out.dtype} result of integer/bool operands requires grad (torch's does not)")
+    return Outcome("ok", oracle="torch")
+
+
+def _classify_torch_error(case, err, expected, torch_refused):
+    tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    allowed = (TypeError, ValueError, RuntimeError)
+    if torch_refused is None:
+        return Outcome("mismatch" if isinstance(err, allowed) else "error",
+                       f"torch computes a {expected.dtype} result of shape {tuple(expected.shape)}, microinit "
+                       f"raised {type(err).__name__}: {err}\n{tb}", "torch")
+    if isinstance(torch_refused, IndexError):  # torch's "dimension out of range"
+        allowed += (IndexError,)
+    if not isinstance(err, allowed):
+        return Outcome("error", f"torch refuses ({type(torch_refused).__name__}: {torch_refused}); microinit "
+                                f"raised {type(err).__name__}, not {'/'.join(e.__name__ for e in allowed)}: "
+                                f"{err}\n{tb}", "torch")
+    if not _names_op(err, case):
+        return Outcome("mismatch", f"the error does not name the op ({' or '.join(case.names)}): "
+                                   f"{type(err).__name__}: {err}", "torch")
+    return Outcome("refused", oracle="torch")
+
+
+def _against_torch(torch, case, out, expected):
+    want = expected.numpy()
+    dtype = numpy_dtype(torch, expected.dtype)
+    if out.dtype != dtype or out.shape != want.shape:
+        raise Mismatch(f"forward: {out.dtype} of shape {out.shape}, torch gives {dtype} of shape {want.shape}")
+    if dtype.kind in "iub":
+        bad = out != want
+    else:  # a float result (int ** 0.5, 2.0 ** int, clip to -inf): NaN and inf where torch has them
+        rtol = RTOL.get(dtype, 1e-13) * case.rtol
+        with np.errstate(invalid="ignore", over="ignore"):
+            a, w = out.astype(np.float64), want.astype(np.float64)
+            close = (a == w) | (np.isnan(a) & np.isnan(w)) | (np.abs(a - w) <= rtol * np.abs(w) + 4 * np.finfo(
+                dtype).tiny)
+        bad = ~close
+    if np.any(bad):
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise Mismatch(f"forward: at index {list(i)} got {out[i].tolist()!r}, torch gives {want[i].tolist()!r} "
+                       f"({int(np.sum(bad))} of {bad.size} elements differ)")

@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from microinit.autograd.graph import needs_grad, record, tensor_class, wrap
 from microinit.ops._boundary import DEFAULT_DTYPE, as_tensor, fdata, native, operand
-from microinit.ops.promotion import integral_data, integral_dtype, is_bool, is_integral, weak
+from microinit.ops.promotion import integral_data, integral_dtype, is_bool, is_integral, weak, as_result_dtype
 
 if TYPE_CHECKING:  # annotations only: tensor.py imports the ops
     from microinit.tensor import Tensor
@@ -297,7 +297,7 @@ def rpower(t: Tensor, c: float) -> Tensor:
             raise TypeError("pow: a bool base to the power of a bool tensor is not supported (as in "
                             "PyTorch); cast the tensor with astype('int64') first")
         e = native(t.data).astype(integral_dtype(t, c), copy=False)
-        base = np.asarray(int(c), e.dtype)
+        base = as_result_dtype(int(c), e.dtype, "pow")
         with np.errstate(over="ignore"):
             out_i = np.where(e >= 0, np.power(base, np.maximum(e, 0)),
                              (base == 1) | ((base == -1) & (e % 2 == 0)))
@@ -385,9 +385,10 @@ def clip(t: Tensor, lo: Tensor | ArrayLike | None = None, hi: Tensor | ArrayLike
         if t.data.dtype.kind == "b" and all(v is None or is_bool(v) for v in (lo, hi)):
             raise TypeError("clip: a bool tensor with bool bounds is not supported (as in PyTorch); "
                             "cast with astype('int64') first")
-        bounds = [v for v in (lo, hi) if v is not None]
-        return wrap(np.asarray(np.clip(native(t.data), lo, hi), order="C").astype(
-            integral_dtype(t, *bounds), copy=False))
+        dt = integral_dtype(t, *[v for v in (lo, hi) if v is not None])
+        # the tensor and the bounds in the result dtype, as in PyTorch (uint8 clip(-2) is clip(254))
+        lo, hi = (None if v is None else as_result_dtype(v, dt, "clip") for v in (lo, hi))
+        return wrap(np.asarray(np.clip(as_result_dtype(native(t.data), dt, "clip"), lo, hi), order="C"))
     a = fdata(t, "clip")
     out = np.clip(a, lo, hi)
     if out.dtype != a.dtype:
@@ -421,9 +422,10 @@ def where(cond: Tensor | ArrayLike, a: Tensor | ArrayLike, b: Tensor | ArrayLike
     if c.dtype != np.bool_:
         c = c.astype(bool)
     if is_integral(a) and is_integral(b):  # integer/bool branches keep their dtype (PyTorch)
-        ad, bd = integral_data(a), integral_data(b)
+        dt = integral_dtype(a, b)
+        ad, bd = as_result_dtype(integral_data(a), dt, "where"), as_result_dtype(integral_data(b), dt, "where")
         try:
-            return wrap(np.asarray(np.where(c, ad, bd), order="C").astype(integral_dtype(a, b), copy=False))
+            return wrap(np.asarray(np.where(c, ad, bd), order="C"))
         except ValueError:
             raise _no_broadcast("where", c, ad, bd) from None
     ad, at = operand(a, "where")
@@ -474,13 +476,14 @@ def _integral_binary(t: Tensor | ArrayLike, other: Tensor | ArrayLike,
     if op == "sub" and (is_bool(t) or is_bool(other)):
         raise TypeError("sub: subtraction with a bool operand is not supported (as in PyTorch); "
                         "for a logical xor use t != u, or cast with astype('int64')")
-    a, b = integral_data(t), integral_data(other)
+    dt = integral_dtype(t, other)
+    a, b = as_result_dtype(integral_data(t), dt, op), as_result_dtype(integral_data(other), dt, op)
     try:
         with np.errstate(over="ignore"):
             out = np.asarray(fn(a, b), order="C")
     except ValueError:
         raise _no_broadcast(op, a, b) from None
-    return wrap(out.astype(integral_dtype(t, other), copy=False))
+    return wrap(out.astype(dt, copy=False))
 
 
 def _extremum(t: Tensor | ArrayLike, other: Tensor | ArrayLike, fn: np.ufunc, loses: np.ufunc, op: str,
@@ -491,9 +494,10 @@ def _extremum(t: Tensor | ArrayLike, other: Tensor | ArrayLike, fn: np.ufunc, lo
     if not isinstance(t, T):
         t, other = (other, t) if isinstance(other, T) else (as_tensor(t, op), other)
     if is_integral(t) and is_integral(other):
-        a, b = native(t.data), integral_data(other)
+        dt = integral_dtype(t, other)
+        a, b = as_result_dtype(native(t.data), dt, op), as_result_dtype(integral_data(other), dt, op)
         try:
-            return wrap(np.asarray(fn(a, b), order="C").astype(integral_dtype(t, other), copy=False))
+            return wrap(np.asarray(fn(a, b), order="C").astype(dt, copy=False))
         except ValueError:
             raise _no_broadcast(op, a, b) from None
     a = fdata(t, op)

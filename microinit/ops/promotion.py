@@ -6,6 +6,9 @@ scalars: PyTorch's rules (docs/ops.md, "Integer and bool tensors").
   0-d tensors, then Python numbers, which never promote.
 * A numpy scalar counts as the Python number it holds (:func:`weak`), so
   ``float32 * np.float64(2)`` stays float32, as in PyTorch.
+* Every operand is cast to the result dtype before the op computes
+  (:func:`as_result_dtype`), wrapping around as PyTorch does: a uint8 tensor plus -2
+  adds 254 modulo 256.
 
 The ops of ``ops/elementwise.py`` and ``ops/reduce.py`` use these; no integer result
 requires grad.
@@ -23,7 +26,7 @@ import numpy as np
 from microinit.autograd.graph import tensor_class
 from microinit.ops._boundary import native
 
-__all__ = ["is_integral", "is_bool", "integral_data", "integral_dtype", "weak"]
+__all__ = ["is_integral", "is_bool", "integral_data", "integral_dtype", "weak", "as_result_dtype"]
 
 
 def is_integral(x: object) -> bool:
@@ -80,3 +83,19 @@ def weak(x: Any) -> Any:
     if isinstance(x, (np.floating, np.integer, np.bool_)) and x.dtype.itemsize <= 8:
         return x.item()
     return x
+
+
+
+def as_result_dtype(x: Any, dtype: np.dtype[Any], op: str) -> Any:
+    """An integer/bool operand (array, Python or numpy number) as an array of ``dtype``,
+    the op's integral result dtype: PyTorch casts every operand to the result dtype
+    before it computes, wrapping around (a uint8 tensor plus -2 adds 254 modulo 256,
+    and ``maximum`` of a uint8 tensor and a 0-d int64 -11 compares with 245). A Python
+    int beyond int64 is refused with a ValueError naming ``op``.
+
+    >>> as_result_dtype(-2, np.dtype(np.uint8), "add")
+    array(254, dtype=uint8)
+    """
+    if isinstance(x, int) and not isinstance(x, bool) and not -2**63 <= x < 2**63:
+        raise ValueError(f"{op}: the integer {x} is beyond the range of int64")
+    return np.asarray(x).astype(dtype, copy=False)

@@ -56,7 +56,7 @@ def test_an_aborting_child_is_a_crash_with_its_reproducer(benchmarks, capsys, tm
     assert ok + refused == 239, out
 
 
-@pytest.mark.parametrize("name", ["fuzz_cases", "fuzz_refs", "fuzz_properties", "fuzz_ops", "fuzz_ops_nn",
+@pytest.mark.parametrize("name", ["fuzz_cases", "fuzz_refs", "fuzz_properties", "fuzz_torch", "fuzz_ops", "fuzz_ops_nn",
                                   "fuzz_ops_optim", "fuzz"])
 def test_fuzz_module_examples_pass(benchmarks, name):
     result = doctest.testmod(importlib.import_module(f"benchmarks.{name}"), report=False)

@@ -123,6 +123,17 @@ CASES = [
     ("np.int64 ** int", lambda i: np.int64(2) ** i, [np.array([0, 1, 5])]),
     ("maximum bool bool", lambda a, b: a.maximum(b), [B, ~B]),
     ("minimum bool int32", lambda b, i: b.minimum(i), [B, I32]),
+    # a Python int or a 0-d operand is cast to the result dtype first, wrapping around
+    # (found by the fuzz's torch oracle: numpy raised OverflowError, or compared in int64)
+    ("uint8 + -2", lambda u: u + (-2), [U8]),
+    ("uint8 * -2", lambda u: u * (-2), [U8]),
+    ("-2 - uint8", lambda u: -2 - u, [U8]),
+    ("-2 ** uint8", lambda u: (-2) ** u, [U8]),
+    ("uint8 clip -2 below", lambda u: u.clip(-2, None), [U8]),
+    ("uint8 clip -2 above", lambda u: u.clip(None, -2), [U8]),
+    ("maximum uint8 0-d int64 -11", lambda u, s: u.maximum(s), [U8, np.array(-11)]),
+    ("minimum 0-d int64 -11 uint8", lambda s, u: s.minimum(u), [np.array(-11), U8]),
+    ("uint8 + 0-d int64 300", lambda u, s: u + s, [U8, np.array(300)]),
 ]
 
 
@@ -222,3 +233,12 @@ def test_fuzz_integer_binary_ops_against_torch(op, da, db, sa, sb, scalar, seed)
        seed=st.integers(0, 2 ** 16))
 def test_fuzz_integer_unary_ops_against_torch(op, dtype, shape, seed):
     assert_matches_torch(UNARY[op], _ints(dtype, shape, seed))
+
+
+def test_an_int_beyond_int64_is_refused_naming_the_op():
+    with pytest.raises(OverflowError):  # torch's refusal
+        torch.from_numpy(I64) + 2**70
+    for fn, op in [(lambda t: t + 2**70, "add"), (lambda t: t * -2**70, "mul"), (lambda t: t.clip(2**64), "clip"),
+                   (lambda t: t.maximum(2**80), "maximum")]:
+        with pytest.raises(ValueError, match=f"{op}: the integer .* beyond the range of int64"):
+            fn(mi.tensor(I64))
