@@ -373,8 +373,33 @@ def absolute(t: Tensor) -> Tensor:
     return unary(t, np.abs(a), lambda: np.sign(a), "AbsBackward")
 
 
-def clip(t: Tensor, lo: Tensor | ArrayLike | None = None, hi: Tensor | ArrayLike | None = None) -> Tensor:
-    """Clamp into [lo, hi]; gradient 1 inside and at the boundary, 0 where clamped."""
+def _check_int_bound(name: str, v: Any, dt: np.dtype[Any]) -> None:
+    """A Python int bound of an integer clip must convert to the result dtype without
+    overflow, as PyTorch requires: within [min, max] for a signed type, |v| <= max for
+    an unsigned one (uint8 accepts -2, taken as 254, and refuses -300)."""
+    if not isinstance(v, int) or isinstance(v, bool) or not -2**63 <= v < 2**63:
+        return  # (beyond int64: as_result_dtype's error)
+    info = np.iinfo(dt)
+    fits = (-int(info.max) <= v <= int(info.max)) if info.min == 0 else (int(info.min) <= v <= int(info.max))
+    if not fits:
+        raise ValueError(f"clip: {name}={v} does not fit the tensor's dtype {dt} (as in PyTorch, "
+                         f"an integer bound must convert to it without overflow)")
+
+
+def clip(t: Tensor, lo: Tensor | ArrayLike | None = None, hi: Tensor | ArrayLike | None = None, *,
+         min: ArrayLike | None = None, max: ArrayLike | None = None) -> Tensor:  # noqa: A002 - torch's names
+    """Clamp into [lo, hi]; gradient 1 inside and at the boundary, 0 where clamped.
+    ``min``/``max`` are PyTorch's keyword names for ``lo``/``hi``.
+
+    >>> from microinit import tensor
+    >>> tensor([-2.0, 0.5, 3.0]).clamp(min=0.0, max=1.0).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    for name, alias, v, w in (("lo", "min", lo, min), ("hi", "max", hi, max)):
+        if v is not None and w is not None:
+            raise TypeError(f"clip: {name} and {alias} name the same bound; give one of them")
+    lo = lo if min is None else min
+    hi = hi if max is None else max
     if lo is None and hi is None:
         raise ValueError("clip: at least one of lo (min) and hi (max) must be given, got None and None")
     for name, v in (("lo", lo), ("hi", hi)):
@@ -386,6 +411,8 @@ def clip(t: Tensor, lo: Tensor | ArrayLike | None = None, hi: Tensor | ArrayLike
             raise TypeError("clip: a bool tensor with bool bounds is not supported (as in PyTorch); "
                             "cast with astype('int64') first")
         dt = integral_dtype(t, *[v for v in (lo, hi) if v is not None])
+        for name, v in (("lo", lo), ("hi", hi)):
+            _check_int_bound(name, v, dt)
         # the tensor and the bounds in the result dtype, as in PyTorch (uint8 clip(-2) is clip(254))
         lo, hi = (None if v is None else as_result_dtype(v, dt, "clip") for v in (lo, hi))
         return wrap(np.asarray(np.clip(as_result_dtype(native(t.data), dt, "clip"), lo, hi), order="C"))

@@ -242,3 +242,20 @@ def test_an_int_beyond_int64_is_refused_naming_the_op():
                    (lambda t: t.maximum(2**80), "maximum")]:
         with pytest.raises(ValueError, match=f"{op}: the integer .* beyond the range of int64"):
             fn(mi.tensor(I64))
+
+
+@pytest.mark.parametrize("dtype, bound, fits", [
+    (np.uint8, -255, True), (np.uint8, -256, False), (np.uint8, 255, True), (np.uint8, 256, False),
+    (np.int8, -128, True), (np.int8, -129, False), (np.int8, 127, True), (np.int8, 128, False),
+    (np.int16, -300, True)])
+@pytest.mark.parametrize("side", ["lo", "hi"])
+def test_an_int_clip_bound_that_overflows_the_dtype_is_refused_as_in_torch(dtype, bound, fits, side):
+    kw = {"min" if side == "lo" else "max": bound}
+    data = np.array([1, 0, 100], dtype)
+    if fits:
+        assert_matches_torch(lambda t: t.clip(**kw), data)
+        return
+    with pytest.raises(RuntimeError, match="overflow"):
+        torch.from_numpy(data).clip(**kw)
+    with pytest.raises(ValueError, match=f"clip: {side}={bound} does not fit the tensor's dtype"):
+        mi.tensor(data).clip(**kw)
