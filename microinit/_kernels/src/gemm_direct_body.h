@@ -346,6 +346,12 @@ MI_GEMV(mi_gemv_d, double, mi_vd, mi_vdu, MI_LD, mi_hsum4_d)
    the rows of op(A) are contiguous (a_cs == 1): a padded tile would spend a whole
    vector FMA per row and depth step on it (n = 10 floats: 16 lanes for 10 columns;
    as 8 + 2 it is 1.25 vector FMAs per row and step instead of 2). */
+/* Whether `tail` columns cost less as dot products (mi_gemv: per row and column kc/L
+   vector FMAs, kc % L scalar ones and about 2 for its share of the 4-row horizontal
+   sum) than as one more vector of a padded tile (kc vector FMAs per row). At n = 24,
+   k = 24 (16 + 8) the dots cost 11 per row and column against the tile's 24 for all
+   8: 3.7x slower, where n = 1 or n = 10 with k = 128 (AVX2: 8 + 2) still take dots. */
+#define MI_DOTS_CHEAPER(tail, kc, L) ((tail) * ((kc) / (L) + (kc) % (L) + 2) < (kc))
 #define MI_DIRECT(NAME, T, L, PANEL, PACK, GEMV)                                  \
 static MI_MAYBE_UNUSED void NAME(long m, long n, long kc, const T *A, long a_rs,  \
                                  long a_cs, const T *B, long ps, long js, T *C,   \
@@ -355,7 +361,7 @@ static MI_MAYBE_UNUSED void NAME(long m, long n, long kc, const T *A, long a_rs,
     int dot_ok = a_cs == 1 && kc >= L;                                            \
     for (long jr = 0; jr < n;) {                                                  \
         long rem = n - jr, W = rem > L ? 2 : 1, cols = rem < 2 * L ? rem : 2 * L;  \
-        if (dot_ok && 2 * rem <= L) {                                             \
+        if (dot_ok && 2 * rem <= L && MI_DOTS_CHEAPER(rem, kc, L)) {             \
             for (long j = jr; j < n; ++j) {                                       \
                 const T *x = B + j * js;                                          \
                 if (ps != 1) {                                                    \
@@ -367,7 +373,8 @@ static MI_MAYBE_UNUSED void NAME(long m, long n, long kc, const T *A, long a_rs,
             }                                                                     \
             break;                                                                \
         }                                                                         \
-        if (dot_ok && rem > L && rem < 2 * L && 2 * (rem - L) <= L) {             \
+        if (dot_ok && rem > L && rem < 2 * L && 2 * (rem - L) <= L                \
+            && MI_DOTS_CHEAPER(rem - L, kc, L)) {                                 \
             W = 1;                                                                \
             cols = L;                                                             \
         }                                                                         \
