@@ -23,8 +23,15 @@ def _modules():
     return sorted(names)
 
 
+# modules whose examples draw with matplotlib (the plot extra, which the test extra
+# installs): on a machine without it they skip, as the figure tests do
+NEEDS_MATPLOTLIB = {"microinit.viz.png"}
+
+
 @pytest.mark.parametrize("name", _modules())
 def test_docstring_examples_pass(name, tmp_path, monkeypatch):
+    if name in NEEDS_MATPLOTLIB:
+        pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=FLAGS, report=True)
