@@ -134,3 +134,23 @@ def test_random_shapes_match_reference(n, i, o, name, dtype, bias, seed, dense_c
     K.backward(x, W, z, y, dy, np.empty((n, o), dtype), dx, dW, db, code, p)
     for got, want in zip((dx, dW, db), R.dense_backward(x, W, z_ref, y_ref, dy, name, p)):
         _close(got, want, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("o", [1, 7, 8, 16, 31, 32, 57, 63, 100])
+def test_bias_gradient_adds_rows_in_order(o, dtype):
+    # db is each column added up row by row from 0, in blocks of 32/16/8/1 columns
+    # (dense_core.pxd: dense_column_sums): bit for bit the running sum in the dtype
+    rng = np.random.default_rng(o)
+    n, i = 37, 3
+    x = rng.standard_normal((n, i)).astype(dtype)
+    W = rng.standard_normal((i, o)).astype(dtype)
+    dy = (rng.standard_normal((n, o)) * 10.0 ** rng.integers(-3, 4, (n, o))).astype(dtype)
+    y = np.empty((n, o), dtype)
+    K.forward(x, W, None, y, y, ACTIVATION_CODES["identity"], 0.0)
+    db = np.full(o, np.nan, dtype)
+    K.backward(x, W, y, y, dy, np.empty((n, o), dtype), None, None, db, ACTIVATION_CODES["identity"], 0.0)
+    running = np.zeros(o, dtype)
+    for row in dy:
+        running += row  # one rounding per add, in the dtype
+    np.testing.assert_array_equal(db, running)
