@@ -162,6 +162,18 @@ def _names_op(err, case):
     return any(name.lower() in msg for name in case.names)
 
 
+def _named_refusal(case, err, oracle):
+    """An expected refusal: "refused" when its message names the op, else a mismatch."""
+    if not _names_op(err, case):
+        return Outcome("mismatch", f"the error does not name the op ({' or '.join(case.names)}): "
+                                   f"{type(err).__name__}: {err}", oracle)
+    return Outcome("refused", oracle=oracle)
+
+
+def _traceback(err):
+    return "".join(traceback.format_exception(type(err), err, err.__traceback__))
+
+
 def check_case(case):
     """Run ``case`` against its reference (torch for the integer/bool cases of
     :data:`INTEGER_RULE_OPS`) and its plain-layout twin: an Outcome."""
@@ -179,7 +191,7 @@ def _check(case):
     except Refuse as why:
         ref, refused = None, why
     except Exception as err:  # noqa: BLE001 - a bug of the harness, reported, never a crash
-        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        tb = _traceback(err)
         return Outcome("error", f"the fuzz reference itself raised {type(err).__name__}: {err}\n{tb}")
     try:
         out, grads = _execute(case, plain=False)
@@ -198,17 +210,14 @@ def _check(case):
 
 
 def _classify_error(case, err, refused):
-    tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    tb = _traceback(err)
     if refused is None:
         return Outcome("mismatch" if isinstance(err, (TypeError, ValueError, RuntimeError)) else "error",
                        f"raised on a valid input: {type(err).__name__}: {err}\n{tb}")
     if not isinstance(err, refused.allowed):
         return Outcome("error", f"expected {'/'.join(e.__name__ for e in refused.allowed)} ({refused}), "
                                 f"got {type(err).__name__}: {err}\n{tb}")
-    if not _names_op(err, case):
-        return Outcome("mismatch", f"the error does not name the op ({' or '.join(case.names)}): "
-                                   f"{type(err).__name__}: {err}")
-    return Outcome("refused")
+    return _named_refusal(case, err, "reference")
 
 
 def _against_reference(case, ref, out, grads):
@@ -257,7 +266,7 @@ def _check_against_torch(case):
     except TORCH_REFUSALS as err:
         expected, torch_refused = None, err
     except Exception as err:  # noqa: BLE001 - a bug of the harness, reported, never a crash
-        tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        tb = _traceback(err)
         return Outcome("error", f"the torch oracle itself raised {type(err).__name__}: {err}\n{tb}", "torch")
     try:
         out, requires_grad = _forward(case, plain=False)
@@ -276,7 +285,7 @@ def _check_against_torch(case):
 
 
 def _classify_torch_error(case, err, expected, torch_refused):
-    tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    tb = _traceback(err)
     allowed = (TypeError, ValueError, RuntimeError)
     if torch_refused is None:
         return Outcome("mismatch" if isinstance(err, allowed) else "error",
@@ -288,10 +297,7 @@ def _classify_torch_error(case, err, expected, torch_refused):
         return Outcome("error", f"torch refuses ({type(torch_refused).__name__}: {torch_refused}); microinit "
                                 f"raised {type(err).__name__}, not {'/'.join(e.__name__ for e in allowed)}: "
                                 f"{err}\n{tb}", "torch")
-    if not _names_op(err, case):
-        return Outcome("mismatch", f"the error does not name the op ({' or '.join(case.names)}): "
-                                   f"{type(err).__name__}: {err}", "torch")
-    return Outcome("refused", oracle="torch")
+    return _named_refusal(case, err, "torch")
 
 
 def _against_torch(torch, case, out, expected):

@@ -26,24 +26,24 @@ cdef inline int float_typenum(str op, str name, object a) except -1:
 
 
 cdef inline int check_array(str op, str name, object a, int typenum, int ndim,
-                            bint writeable) except -1:
+                            bint writeable, str what="") except -1:
     """Raise unless a is an aligned, C-contiguous ndarray of typenum (native byte order)
-    with ndim dimensions, writeable if asked."""
+    with ndim dimensions, writeable if asked. Messages call it ``what + name``."""
     cdef cnp.ndarray arr
     if not isinstance(a, cnp.ndarray):
-        raise TypeError(f"{op}: {name} must be a numpy array, got {type(a).__name__}")
+        raise TypeError(f"{op}: {what}{name} must be a numpy array, got {type(a).__name__}")
     arr = <cnp.ndarray> a
     if cnp.PyArray_TYPE(arr) != typenum or not cnp.PyArray_ISNOTSWAPPED(arr):
-        raise TypeError(f"{op}: {name} has dtype {a.dtype}, expected "
+        raise TypeError(f"{op}: {what}{name} has dtype {a.dtype}, expected "
                         f"{'float32' if typenum == cnp.NPY_FLOAT32 else 'float64'} in native "
                         f"byte order (all arguments alike)")
     if cnp.PyArray_NDIM(arr) != ndim:
-        raise ValueError(f"{op}: {name} must be {ndim}-D, got shape {a.shape}")
+        raise ValueError(f"{op}: {what}{name} must be {ndim}-D, got shape {a.shape}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISALIGNED(arr):
-        raise ValueError(f"{op}: {name} must be C-contiguous and aligned, got shape {a.shape} "
+        raise ValueError(f"{op}: {what}{name} must be C-contiguous and aligned, got shape {a.shape} "
                          f"with strides {a.strides}")
     if writeable and not cnp.PyArray_ISWRITEABLE(arr):
-        raise ValueError(f"{op}: {name} is read-only")
+        raise ValueError(f"{op}: {what}{name} is read-only")
     return 0
 
 
@@ -66,19 +66,9 @@ cdef inline int check_vector(str op, str name, object a, int typenum, Py_ssize_t
 
 cdef inline int mi_check(cnp.ndarray a, int typenum, int ndim, bint writeable,
                          Py_ssize_t d0, Py_ssize_t d1, str name, str op="kernel") except -1:
-    """Raise unless a is an aligned, C-contiguous array of typenum in native byte order
-    with shape (d0[, d1]); op names the entry point in the message."""
+    """check_array, then the shape: (d0,) or (d0, d1); op names the entry point."""
     cdef object o = a
-    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
-        raise TypeError(f"{op}: argument {name} has dtype {o.dtype}, which does not match "
-                        f"the output dtype (float32 or float64 in native byte order, all "
-                        f"arguments alike)")
-    if (cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISALIGNED(a)):
-        raise ValueError(f"{op}: argument {name}: expected an aligned C-contiguous {ndim}-D "
-                         f"array, got shape {o.shape} with strides {o.strides}")
-    if writeable and not cnp.PyArray_ISWRITEABLE(a):
-        raise ValueError(f"{op}: argument {name}: output array is read-only")
+    check_array(op, name, a, typenum, ndim, writeable, "argument ")
     if cnp.PyArray_DIMS(a)[0] != d0 or (ndim == 2 and cnp.PyArray_DIMS(a)[1] != d1):
         want = (<object> d0,) if ndim == 1 else (<object> d0, <object> d1)
         raise ValueError(f"{op}: argument {name}: expected shape {want}, got {o.shape}")
@@ -86,8 +76,5 @@ cdef inline int mi_check(cnp.ndarray a, int typenum, int ndim, bint writeable,
 
 
 cdef inline int mi_float_type(cnp.ndarray out, str op="kernel") except -1:
-    cdef int t = cnp.PyArray_TYPE(out)
-    if (t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64) or not cnp.PyArray_ISNOTSWAPPED(out):
-        raise TypeError(f"{op}: unsupported output dtype {(<object>out).dtype}; kernels take "
-                        f"float32 or float64 in native byte order")
-    return t
+    """float_typenum of the output array, which sets the dtype of every argument."""
+    return float_typenum(op, "out", out)

@@ -145,9 +145,9 @@ cdef inline void dense_column_sums(const floating* dz, floating* db, Py_ssize_t 
     fifth of the tiny MLP's compiled step. The order of the additions is the same.
     """
     cdef Py_ssize_t j0 = 0
-    while n - j0 >= 32:
-        _column_sums_block(dz + j0, db + j0, m, n, 32)
-        j0 += 32
+    while n - j0 >= COLSUM_W:
+        _column_sums_block(dz + j0, db + j0, m, n, COLSUM_W)
+        j0 += COLSUM_W
     if n - j0 >= 16:
         _column_sums_block(dz + j0, db + j0, m, n, 16)
         j0 += 16

@@ -45,20 +45,16 @@ cnp.import_array()
 cdef enum:
     ONE_THREAD_OWN_MAX = 1 << 27
 
-cdef Py_ssize_t _one_thread_own_max = -1   # set at the first call, from the tile's ISA
-
 
 cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min) noexcept nogil:
-    global _one_thread_own_max
     if macs <= blas_min:
         return False
     # blas_min 0 asks for BLAS for every product (how tests exercise that path), so the
     # one-thread exception below does not apply to it
     if blas_min <= 0 or mi_max_threads() > 1:
         return True
-    if _one_thread_own_max < 0:
-        _one_thread_own_max = ONE_THREAD_OWN_MAX if strcmp(mi_pk_isa(), b"avx512") == 0 else 0
-    return macs > _one_thread_own_max
+    # (mi_pk_isa names the tile chosen once, at the first call)
+    return strcmp(mi_pk_isa(), b"avx512") != 0 or macs > ONE_THREAD_OWN_MAX
 
 
 def uses_blas(Py_ssize_t macs, Py_ssize_t blas_min):
@@ -418,7 +414,7 @@ cdef extern from "fma_peak.h":
 
 def fma_peak(double seconds=0.05):
     """Measured fp32 peak of one core in GFLOP/s: 12 independent FMA chains of the
-    widest vectors the CPU runs (16 floats with AVX-512, as the GEMM's tiles; else 8).
+    GEMM's tile width (16 floats where it runs its AVX-512 variant, gemm_isa(); else 8).
 
     Each iteration is 12 vector FMAs x width lanes x 2 flops and touches no memory, so
     the rate is the core's FMA throughput at its current clock: what a perfect matmul

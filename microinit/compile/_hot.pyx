@@ -99,7 +99,8 @@ cdef class StepCore:
     def __call__(self, x, y):
         # The program is taken only when nothing it was built from changed: a
         # hyper-parameter other than lr assigned (hyper_version), the thread count
-        # (which products go to BLAS), a parameter array replaced (_intact). Under no_grad() the eager step runs, and refuses as it does.
+        # (which products go to BLAS), a parameter array replaced (_intact). Under
+        # no_grad() the eager step runs, and refuses as it does.
         P = self._fast
         opt = self._opt
         if (P is not None and opt.hyper_version is self.hyper_seen and grad_mode.enabled

@@ -510,7 +510,7 @@ def _integral_binary(t: Tensor | ArrayLike, other: Tensor | ArrayLike,
             out = np.asarray(fn(a, b), order="C")
     except ValueError:
         raise _no_broadcast(op, a, b) from None
-    return wrap(out.astype(dt, copy=False))
+    return wrap(out)  # (operands of dtype dt give dt)
 
 
 def _extremum(t: Tensor | ArrayLike, other: Tensor | ArrayLike, fn: np.ufunc, loses: np.ufunc, op: str,
@@ -524,7 +524,7 @@ def _extremum(t: Tensor | ArrayLike, other: Tensor | ArrayLike, fn: np.ufunc, lo
         dt = integral_dtype(t, other)
         a, b = as_result_dtype(native(t.data), dt, op), as_result_dtype(integral_data(other), dt, op)
         try:
-            return wrap(np.asarray(fn(a, b), order="C").astype(dt, copy=False))
+            return wrap(np.asarray(fn(a, b), order="C"))  # (operands of dtype dt give dt)
         except ValueError:
             raise _no_broadcast(op, a, b) from None
     a = fdata(t, op)

@@ -85,7 +85,6 @@ def weak(x: Any) -> Any:
     return x
 
 
-
 def as_result_dtype(x: Any, dtype: np.dtype[Any], op: str) -> Any:
     """An integer/bool operand (array, Python or numpy number) as an array of ``dtype``,
     the op's integral result dtype: PyTorch casts every operand to the result dtype

@@ -3,9 +3,11 @@
 #ifndef MICROINIT_FMA_PEAK_H
 #define MICROINIT_FMA_PEAK_H
 
+#include "gemm_packed.h" /* mi_pk_variant, MI_PK_X86 */
+
 /* 12 independent chains of a = a * m + c: enough to cover FMA latency x throughput
-   (4 cycles x 2 pipes on Zen 3 / Skylake), no loads or stores in the loop. VT is a
-   vector of W floats; TGT the instruction set it is compiled for. */
+   (4 cycles x 2 pipes on Zen 3 / Skylake), no loads or stores in the loop. NAME##_v is
+   a vector of W floats; TGT the instruction set it is compiled for. */
 #define MI_FMA_LOOP(NAME, W, TGT)                                                    \
     typedef float NAME##_v __attribute__((vector_size(4 * W)));                      \
     static TGT float NAME(long iters)                                                \
@@ -28,20 +30,29 @@
     }
 
 MI_FMA_LOOP(mi_fma_loop8, 8, )
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-/* the 16-wide loop the AVX-512 GEMM tiles run at, compiled for AVX-512 whatever the
-   build's -march, and taken only where the CPU has it (as gemm_packed.h chooses) */
+#if MI_PK_X86
 MI_FMA_LOOP(mi_fma_loop16, 16, __attribute__((target("avx512f,fma"))))
-static int mi_fma_width(void) { return __builtin_cpu_supports("avx512f") ? 16 : 8; }
-#else
-static float mi_fma_loop16(long iters) { return mi_fma_loop8(iters); }
-static int mi_fma_width(void) { return 8; }
 #endif
 
-/* One pass of the widest loop this CPU runs: 12 * mi_fma_width() FMAs per iteration. */
+/* The width of the GEMM's tiles: 16 where it runs the AVX-512 variant (mi_pk_variant,
+   the one run-time choice of instruction set, MICROINIT_GEMM_ISA included), else 8. */
+static int mi_fma_width(void)
+{
+#if MI_PK_X86
+    return mi_pk_variant() == 2 ? 16 : 8;
+#else
+    return 8;
+#endif
+}
+
+/* One pass of that loop: 12 * mi_fma_width() FMAs per iteration. */
 static float mi_fma_loop(long iters)
 {
-    return mi_fma_width() == 16 ? mi_fma_loop16(iters) : mi_fma_loop8(iters);
+#if MI_PK_X86
+    if (mi_fma_width() == 16)
+        return mi_fma_loop16(iters);
+#endif
+    return mi_fma_loop8(iters);
 }
 
 #endif /* MICROINIT_FMA_PEAK_H */
