@@ -21,7 +21,7 @@ from microinit._kernels.activations cimport (
     ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, ACT_TANH, act_fwd, act_grad,
     relu_fwd, relu_grad, sigmoid_fwd, sigmoid_grad, tanh_fwd, tanh_grad,
 )
-from microinit._kernels.matmul cimport own_gemm
+from microinit._kernels.matmul cimport mi_rows_done_fn, own_gemm
 
 # Epilogues over fewer elements than this (~40 us of relu on one core) stay on one
 # thread: each parallel region is a barrier, and on a busy machine a descheduled
@@ -183,7 +183,16 @@ cdef inline int dense_backward_core(const floating* x, const floating* W, const 
     cdef int rc = 0
     dense_epilogue_bwd(dy, zx, y, dz, db, m, n, code, param)
     if dW != NULL and k:
-        rc = own_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, nt)
+        rc = dense_weight_grad(x, dz, dW, m, n, k, nt, NULL, NULL)
     if dx != NULL and k and rc == 0:
         rc = own_gemm(m, k, n, dz, n, False, W, n, True, dx, k, False, nt)
     return rc
+
+
+cdef inline int dense_weight_grad(const floating* x, const floating* dz, floating* dW,
+                                  Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, int nt,
+                                  mi_rows_done_fn rows_done, void* done_ctx) noexcept nogil:
+    """dW = x^T dz for x (m, k) and dz (m, n), k >= 1; rows_done(done_ctx, r0, r1) is
+    called as rows of dW become final (NULL: none; gemm.pxd's mi_gemm). Returns gemm's
+    status."""
+    return own_gemm(k, n, m, x, k, True, dz, n, False, dW, n, False, nt, rows_done, done_ctx)

@@ -68,12 +68,14 @@ cdef extern from "gemm.h":
 # register tiles in C, compiled for AVX-512, AVX2 and plain vectors and picked at the
 # first call by what the CPU supports; its own OpenMP team of nthreads.
 cdef extern from "gemm_packed.h":
+    # rows_done(ctx, r0, r1): rows r0..r1-1 of C are final (src/gemm_packed.h)
+    ctypedef void (*mi_rows_done_fn)(void *ctx, long r0, long r1) noexcept nogil
     int mi_pk_gemm_f(long m, long n, long k, const float *A, long lda, int ta, const float *B,
                      long ldb, int tb, float *C, long ldc, int accumulate,
-                     int nthreads) noexcept nogil
+                     int nthreads, mi_rows_done_fn rows_done, void *done_ctx) noexcept nogil
     int mi_pk_gemm_d(long m, long n, long k, const double *A, long lda, int ta, const double *B,
                      long ldb, int tb, double *C, long ldc, int accumulate,
-                     int nthreads) noexcept nogil
+                     int nthreads, mi_rows_done_fn rows_done, void *done_ctx) noexcept nogil
     const char *mi_pk_isa() noexcept nogil
 
 
@@ -134,8 +136,13 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                         const floating* A, Py_ssize_t lda, bint ta,
                         const floating* B, Py_ssize_t ldb, bint tb,
                         floating* C, Py_ssize_t ldc, bint accumulate,
-                        int nthreads) noexcept nogil:
+                        int nthreads, mi_rows_done_fn rows_done=NULL,
+                        void* done_ctx=NULL) noexcept nogil:
     """C (+)= op(A) @ op(B). Returns -1 if a workspace could not be allocated.
+
+    ``rows_done(done_ctx, r0, r1)``, when given, is called for every row of C exactly
+    once, as soon as rows r0..r1-1 are final (src/gemm_packed.h): the compiled step
+    updates a weight from its gradient's rows while they are in cache.
 
     k == 0 writes zeros (or leaves C when accumulating). Products below
     MI_PACKED_MIN multiply-adds (MI_PACKED_MIN_AVX512 where the direct path runs its
@@ -148,22 +155,26 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
             for i in range(m):
                 for j in range(n):
                     C[i * ldc + j] = 0
+        if rows_done != NULL:
+            rows_done(done_ctx, 0, m)
         return 0
     cdef Py_ssize_t packed_min = (MI_PACKED_MIN_AVX512 if mi_direct_lanes(C[0]) * sizeof(floating) == 64
                                   else MI_PACKED_MIN)
     return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate,
                           nthreads if m * n * k >= MI_PARALLEL_MIN else 1,
                           m * n * k < packed_min or m < MI_PACKED_MIN_SIDE
-                          or n < MI_PACKED_MIN_SIDE)
+                          or n < MI_PACKED_MIN_SIDE, rows_done, done_ctx)
 
 
 cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                                const floating* A, Py_ssize_t lda, bint ta,
                                const floating* B, Py_ssize_t ldb, bint tb,
                                floating* C, Py_ssize_t ldc, bint accumulate,
-                               int nthreads) noexcept nogil:
+                               int nthreads, mi_rows_done_fn rows_done,
+                               void* done_ctx) noexcept nogil:
     """The small-product body of mi_gemm (k >= 1): nothing of A is packed, nothing
-    allocated on one thread.
+    allocated on one thread. rows_done as in mi_gemm: after each block of rows when
+    one depth block and one thread compute C in place, else once at the end.
 
     Shapes with one output column (or row) whose operands are contiguous along k are
     dot products (mi_gemv_*). Otherwise tiles of up to 6 rows of op(A), read in place,
@@ -193,13 +204,18 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
             mi_gemv_f(m, k, A, a_rs, B, C, c_rs, accumulate)
         else:
             mi_gemv_d(m, k, A, a_rs, B, C, c_rs, accumulate)
+        if rows_done != NULL:
+            rows_done(done_ctx, 0, m)
         return 0
     if m == 1 and a_cs == 1 and ps == 1:
         if floating is float:
             mi_gemv_f(n, k, B, js, A, C, c_cs, accumulate)
         else:
             mi_gemv_d(n, k, B, js, A, C, c_cs, accumulate)
+        if rows_done != NULL:
+            rows_done(done_ctx, 0, m)
         return 0
+    cdef Py_ssize_t m_rows = m  # C's rows (m and n swap below when C is stored transposed)
     if ((a_rs == 1 and n * ((m + L - 1) // L) < m * ((n + L - 1) // L))
             or (ps == 1 and a_cs == 1 and m < n and k >= 2 * L
                 and L * sizeof(floating) == 64
@@ -232,7 +248,11 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                 mi_direct(m - i0 if m - i0 < mb else mb, n, kc, A + pc * a_cs + i0 * a_rs, a_rs,
                           a_cs, B + pc * ps, ps, js, C + i0 * c_rs, c_rs, c_cs,
                           accumulate or pc > 0, tc, buf)
+                if rows_done != NULL and not tc and pc + kc >= k:
+                    rows_done(done_ctx, i0, m if m - i0 < mb else i0 + mb)
                 i0 += mb
+        if rows_done != NULL and tc:
+            rows_done(done_ctx, 0, m_rows)
         return 0
     # Threads take ranges of column panels, each packing (when needed) its own panels:
     # no thread waits for a serial packing step.
@@ -251,6 +271,8 @@ cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                       C + j0 * c_cs, c_rs, c_cs, accumulate or pc > 0, tc,
                       work + tsk * MI_KC * 2 * L)
     free(work)
+    if rows_done != NULL:
+        rows_done(done_ctx, 0, m_rows)
     return 0
 
 
@@ -268,12 +290,16 @@ cdef inline int mi_gemm_packed(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                                const floating* A, Py_ssize_t lda, bint ta,
                                const floating* B, Py_ssize_t ldb, bint tb,
                                floating* C, Py_ssize_t ldc, bint accumulate,
-                               int nthreads, bint direct_a) noexcept nogil:
+                               int nthreads, bint direct_a, mi_rows_done_fn rows_done=NULL,
+                               void* done_ctx=NULL) noexcept nogil:
     """The body of mi_gemm (k >= 1) on nthreads threads: direct_a selects
     mi_gemm_direct, otherwise A and B are packed (Goto & van de Geijn)."""
     if direct_a:
-        return mi_gemm_direct(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
+        return mi_gemm_direct(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads,
+                              rows_done, done_ctx)
     if floating is float:
-        return mi_pk_gemm_f(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
+        return mi_pk_gemm_f(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads,
+                            rows_done, done_ctx)
     else:
-        return mi_pk_gemm_d(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
+        return mi_pk_gemm_d(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads,
+                            rows_done, done_ctx)

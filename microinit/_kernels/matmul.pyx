@@ -70,14 +70,14 @@ def uses_blas(Py_ssize_t macs, Py_ssize_t blas_min):
 # The GEMM for the other kernel modules (matmul.pxd says why they do not compile their own).
 cdef int own_gemm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A, Py_ssize_t lda, bint ta,
                     const float* B, Py_ssize_t ldb, bint tb, float* C, Py_ssize_t ldc, bint accumulate,
-                    int nthreads) noexcept nogil:
-    return mi_gemm(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
+                    int nthreads, mi_rows_done_fn rows_done, void* done_ctx) noexcept nogil:
+    return mi_gemm(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads, rows_done, done_ctx)
 
 
 cdef int own_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, Py_ssize_t lda, bint ta,
                     const double* B, Py_ssize_t ldb, bint tb, double* C, Py_ssize_t ldc, bint accumulate,
-                    int nthreads) noexcept nogil:
-    return mi_gemm(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads)
+                    int nthreads, mi_rows_done_fn rows_done, void* done_ctx) noexcept nogil:
+    return mi_gemm(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate, nthreads, rows_done, done_ctx)
 
 
 # False when built without OpenMP (macOS, MICROINIT_NO_OPENMP=1): kernels run on one thread.

@@ -27,7 +27,11 @@ cdef enum:
     C_DROP_BWD = 14     # slots dy, keep, dx, p;  m elements
     C_LN_FWD = 15       # slots x, w|-1, b|-1, y, mean, rstd;  m rows of n; param = eps
     C_LN_BWD = 16       # slots x, mean, rstd, w|-1, dy, dx|-1, acc (float64 2n)|-1, dw|-1, db|-1
-    N_CODES = 17
+    C_MAXABS = 17       # slots a, bounds (float64);  m elements; k = entry: bounds[k] = max|a| (inf if not finite)
+    C_PROVE = 18        # slots bounds;  m layers (pairs max|x|, max|dz|), n batch rows: sets `proven`
+    C_GRAD_W = 19       # slots x, dz, dW, p, buf|-1;  m in, n out, k batch rows; f = momentum,
+                        # dampening, wd; flag 1 = nesterov, 2 = update p from dW's rows when proven
+    N_CODES = 20
 
 
 # Slots each op code reads or writes, and how many elements each must hold, as
@@ -51,6 +55,12 @@ cdef inline Py_ssize_t slot_need(int code, int pos, Py_ssize_t m, Py_ssize_t n, 
         return m
     if code == C_ADAM:
         return k + 1 if pos == 4 else m
+    if code == C_MAXABS:
+        return m if pos == 0 else k + 1
+    if code == C_PROVE:
+        return 2 * m
+    if code == C_GRAD_W:
+        return (k * m, k * n, m * n, m * n, m * n)[pos]
     return 0
 
 
@@ -58,6 +68,7 @@ cdef struct Op:
     int code
     int act
     int flag
+    int index           # C_GRAD_W: the optimizer's index of its parameter
     int s[MAX_SLOTS_PER_OP]
     Py_ssize_t m, n, k
     double param

@@ -13,6 +13,15 @@ arithmetic as the eager step; products the eager rule sends to numpy's BLAS
 (``ops/linalg.py``, ``DENSE_BLAS_MIN``) go to numpy's BLAS here too, through an
 ``OP_BLAS`` record that takes the GIL for that call only.
 
+Weight updates fused into the backward (``OP_MAXABS``, ``OP_PROVE``, ``OP_GRAD_W``):
+an update may only start once no gradient can be NaN/inf (the step updates all
+parameters or none). Instead of scanning every gradient, ``OP_PROVE`` bounds them:
+``|dW| <= rows * max|x| * max|dz|`` (``_grads_bounded``); when that holds, each
+``OP_GRAD_W`` record hands the SGD update (the OP_SGD record's ``sgd_loop``, so the
+same bits) to the GEMM, which runs it on each block of rows of dW as soon as they are
+final (``rows_done``, gemm.pxd), and the scans and the fused parameters' OP_SGD
+records are skipped.
+
 The program knows nothing about models: ``microinit/compile/`` builds it. What it
 guarantees on its own is memory safety: ``add`` checks every slot number, every
 slot's dtype and that each array holds at least the elements the op will touch, so
@@ -55,15 +64,17 @@ from libc.string cimport memset
 cimport numpy as cnp
 import numpy as np
 
+from libc.float cimport DBL_MAX, FLT_MAX
+
 from microinit._kernels.dense_core cimport (
-    EPI_PARALLEL_MIN, GEMM_NOGIL_MIN, dense_backward_core, dense_forward_core,
+    EPI_PARALLEL_MIN, GEMM_NOGIL_MIN, dense_backward_core, dense_forward_core, dense_weight_grad,
 )
 from microinit._kernels.omp cimport mi_max_threads
 from microinit._kernels.dropout_core cimport dropout_backward_core, dropout_forward_core, dropout_scale
 from microinit._kernels.elementwise_core cimport act_backward_all, act_forward_all
 from microinit._kernels.mse_core cimport mse_diff_sumsq, mse_scaled
 from microinit._kernels.norm_core cimport norm_rows_backward, norm_rows_forward
-from microinit._kernels.update_core cimport adam_corrections, adam_loop, any_nonfinite, sgd_loop
+from microinit._kernels.update_core cimport adam_corrections, adam_loop, any_nonfinite, max_abs, sgd_loop
 from microinit._kernels.xent_core cimport xent_label_grads, xent_label_rows
 
 cnp.import_array()
@@ -90,6 +101,9 @@ OP_DROPOUT_FWD = C_DROP_FWD
 OP_DROPOUT_BWD = C_DROP_BWD
 OP_LAYER_NORM_FWD = C_LN_FWD
 OP_LAYER_NORM_BWD = C_LN_BWD
+OP_MAXABS = C_MAXABS
+OP_PROVE = C_PROVE
+OP_GRAD_W = C_GRAD_W
 
 cdef enum:
     S_OK = 0
@@ -141,6 +155,60 @@ cdef int _pycall(void* prog, int idx, double* loss) noexcept with gil:
     return 0
 
 
+cdef struct RowUpdate:
+    # an OP_GRAD_W record's SGD update, run on rows of dW as the GEMM finishes them
+    void* p
+    const void* g
+    void* buf
+    Py_ssize_t cols
+    double lr, momentum, dampening, wd
+    bint nesterov
+    int bad
+
+
+cdef inline void _sgd_rows(RowUpdate* u, long r0, long r1, floating tag) noexcept nogil:
+    """The OP_SGD record's sgd_loop call on rows r0..r1-1 only (elementwise: the same
+    bits as on the whole array)."""
+    cdef Py_ssize_t off = r0 * u.cols
+    cdef floating* buf = NULL if u.buf == NULL else <floating*> u.buf + off
+    if sgd_loop(<floating*> u.p + off, <const floating*> u.g + off, buf, (r1 - r0) * u.cols,
+                <floating> u.lr, <floating> u.momentum, <floating> u.dampening, <floating> u.wd,
+                u.nesterov, False):
+        u.bad = 1
+
+
+cdef void _sgd_rows_f(void* ctx, long r0, long r1) noexcept nogil:
+    _sgd_rows(<RowUpdate*> ctx, r0, r1, <float> 0)
+
+
+cdef void _sgd_rows_d(void* ctx, long r0, long r1) noexcept nogil:
+    _sgd_rows(<RowUpdate*> ctx, r0, r1, <double> 0)
+
+
+cdef inline bint _grads_bounded(const double* bounds, Py_ssize_t layers, Py_ssize_t rows,
+                                floating tag) noexcept nogil:
+    """Whether every dense layer's gradients are certainly finite, from bounds[2l] =
+    max|x_l| (its input) and bounds[2l + 1] = max|dz_l| (its pre-activation gradient).
+
+    |dW_ij| = |sum_r x_ri dz_rj| <= rows * max|x| * max|dz|, and |db_j| <= rows * max|dz|;
+    every partial sum of the float accumulation stays within (1 + eps)^rows < 2 times
+    that (rows < 2^22), so twice the bound below the type's largest value rules out
+    inf (and so NaN: the operands are finite)."""
+    cdef double lim = FLT_MAX if floating is float else DBL_MAX
+    cdef double bx, bdz
+    cdef Py_ssize_t l
+    if rows >= (1 << 22):
+        return False
+    for l in range(layers):
+        bx = bounds[2 * l]
+        bdz = bounds[2 * l + 1]
+        if not (bx <= lim and bdz <= lim):
+            return False
+        if not (2.0 * rows * bx * bdz < lim and 2.0 * rows * bdz < lim):
+            return False
+    return True
+
+
 cdef inline void _layer_norm_backward(const Op* o, void** slots, floating tag) noexcept nogil:
     """norm.pyx's layer_norm_backward: dx, and the parameter sums accumulated in double
     (zeroed first) and rounded once to the dtype."""
@@ -162,6 +230,14 @@ cdef inline void _layer_norm_backward(const Op* o, void** slots, floating tag) n
             db[j] = <floating> acc[n + j]
 
 
+cdef inline void _param_nonfinite(Outcome* out, Py_ssize_t index) noexcept nogil:
+    """Parameter ``index`` overflowed in its update: the outcome names the first one in
+    the optimizer's order (fused updates run in another order), as the eager step does."""
+    if out.status == S_OK or (out.status == S_PARAM_NONFINITE and index < out.index):
+        out.status = S_PARAM_NONFINITE
+        out.index = index
+
+
 cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
                Outcome* out, floating tag) noexcept nogil:
     """Run the records once; the loss goes to out.loss. Returns the status (S_OK, or
@@ -169,6 +245,9 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
     recorded and the update finishes as the eager optimizer's does)."""
     cdef int i, j, rc, nt, bad, bad_label
     cdef int grad_bad = 0
+    # every gradient provably finite (an OP_PROVE record): no scans, updates fused
+    cdef bint proven = False
+    cdef RowUpdate upd
     cdef const Op* o
     cdef double total, s
     cdef double step_size, bc2
@@ -230,18 +309,50 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             # A gradient is checked right after the record that computed it, while it is
             # still in cache; the backward then finishes (the eager step computes every
             # gradient before its optimizer refuses) and the first update record stops.
-            if not grad_bad and any_nonfinite(<const floating*> slots[o.s[0]], o.m):
+            # Not needed where the bounds proved every gradient finite.
+            if not proven and not grad_bad and any_nonfinite(<const floating*> slots[o.s[0]], o.m):
                 grad_bad = 1
                 out.index = o.k
         elif o.code == C_SGD:
             if grad_bad:
                 return S_GRAD_NONFINITE
+            if proven and o.flag & 2:
+                continue  # its OP_GRAD_W record updated the parameter
             r = sgd_loop(<floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
                          <floating*> _at(slots, o.s[2]), o.m, <floating> lr, <floating> o.f[0],
-                         <floating> o.f[1], <floating> o.f[2], o.flag, False)
-            if r and out.status == S_OK:
-                out.status = S_PARAM_NONFINITE
-                out.index = o.k
+                         <floating> o.f[1], <floating> o.f[2], o.flag & 1, False)
+            if r:
+                _param_nonfinite(out, o.k)
+        elif o.code == C_MAXABS:
+            (<double*> slots[o.s[1]])[o.k] = max_abs(<const floating*> slots[o.s[0]], o.m)
+        elif o.code == C_PROVE:
+            proven = _grads_bounded(<const double*> slots[o.s[0]], o.m, o.n, tag)
+        elif o.code == C_GRAD_W:
+            # dW = x^T dz (dense_backward_core's product); when proven, the parameter's
+            # SGD update runs on each block of rows of dW as the GEMM finishes it, while
+            # the rows are in cache, instead of in a pass of its own over p and dW
+            if o.m == 0 or o.n == 0:
+                continue
+            nt = 1 if o.m * o.n * o.k < GEMM_NOGIL_MIN else mi_max_threads()
+            if proven and o.flag & 2:
+                upd.p = slots[o.s[3]]
+                upd.g = slots[o.s[2]]
+                upd.buf = _at(slots, o.s[4])
+                upd.cols = o.n
+                upd.lr = lr
+                upd.momentum, upd.dampening, upd.wd = o.f[0], o.f[1], o.f[2]
+                upd.nesterov = o.flag & 1
+                upd.bad = 0
+                rc = dense_weight_grad(<const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
+                                       <floating*> slots[o.s[2]], o.k, o.n, o.m, nt,
+                                       _sgd_rows_f if floating is float else _sgd_rows_d, &upd)
+                if upd.bad:
+                    _param_nonfinite(out, o.index)
+            else:
+                rc = dense_weight_grad(<const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
+                                       <floating*> slots[o.s[2]], o.k, o.n, o.m, nt, NULL, NULL)
+            if rc != 0:
+                return S_NOMEM
         elif o.code == C_ADAM:
             if grad_bad:
                 return S_GRAD_NONFINITE
@@ -252,9 +363,8 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
                           <floating*> slots[o.s[2]], <floating*> slots[o.s[3]], o.m,
                           <floating> lr, <floating> o.f[0], <floating> o.f[1], <floating> o.f[2],
                           <floating> o.f[3], o.flag, <floating> step_size, <floating> bc2)
-            if r and out.status == S_OK:
-                out.status = S_PARAM_NONFINITE
-                out.index = o.k
+            if r:
+                _param_nonfinite(out, o.k)
         elif o.code == C_BLAS:
             if _blas(prog, o.k) != 0:
                 return S_PYERR
@@ -297,9 +407,9 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
     return out.status
 
 
-cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0, 1, 2, 4, 5, 4, 6, 9)
+cdef tuple _ARITY = (5, 9, 4, 4, 1, 3, 5, 0, 1, 0, 1, 2, 4, 5, 4, 6, 9, 2, 1, 5)
 cdef tuple _OPTIONAL = ((2,), (2, 3, 6, 7, 8), (), (), (), (2,), (), (), (), (), (), (), (), (), (),
-                        (1, 2), (3, 5, 6, 7, 8))
+                        (1, 2), (3, 5, 6, 7, 8), (), (), (4,))
 
 
 cdef class Program:
@@ -384,8 +494,9 @@ cdef class Program:
         return self.arrays[s]
 
     def add(self, int code, tuple slots not None, Py_ssize_t m=0, Py_ssize_t n=0, Py_ssize_t k=0,
-            int act=0, double param=0.0, int flag=0, tuple f=(), call=None):
-        """Append one record after checking its slots (numbers, dtypes, sizes)."""
+            int act=0, double param=0.0, int flag=0, tuple f=(), call=None, int index=-1):
+        """Append one record after checking its slots (numbers, dtypes, sizes); ``index``
+        is an OP_GRAD_W record's optimizer index of its parameter."""
         cdef Op op
         cdef int pos, s, want
         cdef Py_ssize_t need
@@ -404,6 +515,7 @@ cdef class Program:
         op.act = act
         op.param = param
         op.flag = flag
+        op.index = index
         for pos in range(len(f)):
             op.f[pos] = f[pos]
         for pos in range(MAX_SLOTS_PER_OP):
@@ -429,7 +541,7 @@ cdef class Program:
                 elif (code == C_DROP_FWD and pos == 3) or (code == C_DROP_BWD and pos == 1):
                     want = cnp.NPY_UINT8
                 elif (code == C_DROP_FWD and pos == 4) or (code == C_DROP_BWD and pos == 3) or (
-                        code == C_LN_BWD and pos == 6):
+                        code == C_LN_BWD and pos == 6) or (code == C_MAXABS and pos == 1) or code == C_PROVE:
                     want = cnp.NPY_FLOAT64
                 if self._type(s) != want:
                     raise TypeError(f"Program.add: slot {s} of op {code} has the wrong dtype")
@@ -459,7 +571,7 @@ cdef class Program:
             self.ops = <Op*> grown
         self.ops[self.nops] = op
         self.nops += 1
-        if code == C_DENSE_FWD or code == C_DENSE_BWD:
+        if code == C_DENSE_FWD or code == C_DENSE_BWD or code == C_GRAD_W:
             self.macs += m * n * k
 
     cdef bint _plain_inputs(self, object x, object y) noexcept:

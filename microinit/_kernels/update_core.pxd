@@ -3,7 +3,9 @@
 optimizers' kernels) and program.pyx (the compiled training step) both call these, so
 a parameter update is the same bits either way. Formulas in updates.pyx."""
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf, pow
+from libc.math cimport INFINITY, sqrt, sqrtf, pow
+from libc.stdint cimport uint32_t, uint64_t
+from libc.string cimport memcpy
 
 
 cdef inline bint any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -13,6 +15,46 @@ cdef inline bint any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
     for i in range(n):
         bad |= (x[i] - x[i]) != 0
     return bad
+
+
+ctypedef fused unsigned_bits:
+    uint32_t
+    uint64_t
+
+
+cdef inline unsigned_bits _max_masked(const unsigned_bits* bits, Py_ssize_t n,
+                                      unsigned_bits mask) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef unsigned_bits top = 0, b
+    for i in range(n):
+        b = bits[i] & mask
+        top = b if b > top else top
+    return top
+
+
+cdef inline double max_abs(const floating* x, Py_ssize_t n) noexcept nogil:
+    """max |x_i| (0 for n = 0), or inf when any x_i is NaN or inf.
+
+    On the bit patterns with the sign cleared: for IEEE floats their unsigned order is
+    the order of |x|, with inf above every finite value and NaN above inf, so one
+    integer max (which vectorizes, where a float max with NaN rules does not) gives
+    both the bound and whether every value is finite."""
+    cdef uint32_t m32
+    cdef uint64_t m64
+    cdef float f32
+    cdef double f64
+    if floating is float:
+        m32 = _max_masked(<const uint32_t*> x, n, <uint32_t> 0x7fffffffu)
+        if m32 >= 0x7f800000u:
+            return INFINITY
+        memcpy(&f32, &m32, 4)
+        return f32
+    else:
+        m64 = _max_masked(<const uint64_t*> x, n, <uint64_t> 0x7fffffffffffffffu)
+        if m64 >= 0x7ff0000000000000u:
+            return INFINITY
+        memcpy(&f64, &m64, 8)
+        return f64
 
 
 cdef inline bint sgd_loop(floating* p, const floating* g, floating* buf, Py_ssize_t n,

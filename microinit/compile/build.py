@@ -10,6 +10,16 @@ The records are the eager step's kernel calls in the eager step's order:
 4. the optimizer: every gradient scanned for NaN/inf first, then one update record
    per parameter in the optimizer's order (``sgd`` or ``adam``).
 
+Dense networks (activations between the layers, nothing else) under SGD change 3 and
+4 so that no pass of its own goes over the weights and their gradients: the forward
+records ``max|x|`` of each layer's input and the backward ``max|dz|`` of each layer
+(``OP_MAXABS``, on arrays still in cache); the backward computes dz, db and dx of
+every layer first, then ``OP_PROVE`` checks that those bounds rule out an overflow in
+any gradient, and each ``OP_GRAD_W`` record computes dW = x^T dz and, when proved,
+runs the SGD update on each block of rows of dW as the GEMM finishes it. The scans
+and the weights' update records then do nothing; when the bounds do not prove it
+(a huge or non-finite value), every record runs as listed above.
+
     >>> import numpy as np
     >>> from microinit import losses, nn, optim
     >>> from microinit.compile.plan import make_plan
@@ -29,7 +39,7 @@ from numpy.typing import NDArray
 from microinit._kernels import dense as _kdense
 from microinit._kernels import matmul as _kmatmul
 from microinit._kernels import program as _kprogram
-from microinit.compile.plan import ModuleSpec, Plan
+from microinit.compile.plan import DenseSpec, ModuleSpec, Plan
 from microinit.ops import linalg, pair_losses
 from microinit.rng import default_generator
 from microinit.tensor import Tensor
@@ -85,6 +95,16 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
                 checked.add(id(p))
                 P.add(_kprogram.OP_CHECK_GRAD, (grad_slot[id(p)],), p.data.size, k=j)
 
+    # Plain dense networks under SGD update each weight from its gradient's rows as the
+    # GEMM finishes them (OP_GRAD_W), once bounds on the layers' inputs and gradients
+    # have proved every gradient finite (OP_PROVE; otherwise the records below run as
+    # listed). The weight gradients then come after all input gradients, so that no
+    # weight changes before the backward has read it.
+    fuse = _fusable(plan)
+    bounds = P.add_slot(np.zeros(2 * len(plan.layers), np.float64)) if fuse else -1
+    dense_layers: list[tuple[int, DenseSpec]] = []  # (fused) rows[] index and spec, bottom up
+    dz_of: dict[int, int] = {}    # (fused) rows[] index -> the slot its backward leaves dz in
+    sgd = _sgd_settings(P, plan)
     _require_records(P, plan)
     if plan.loss.kind == "cross_entropy":
         # labels first: one out of range (ignore_index, a bad label) runs the step eagerly
@@ -107,6 +127,9 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         yslot = buffer(n, o)
         z = buffer(n, o) if spec.code in _kdense.NEEDS_Z else yslot
         blas = _kmatmul.uses_blas(n * k * o, blas_min)  # the eager layer's rule (matmul.pyx)
+        if bounds >= 0:  # max|x| of the layer's input, while it is in cache
+            P.add(_kprogram.OP_MAXABS, (inp, bounds), n * k, k=2 * len(dense_layers))
+            dense_layers.append((len(rows), spec))
         if blas:
             P.add(_kprogram.OP_BLAS, (inp, w, z))
         P.add(_kprogram.OP_DENSE_FWD, (inp, w, b, z, yslot), n, o, k, act=spec.code, param=spec.param,
@@ -135,6 +158,17 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         w, b, z, k, blas = detail
         dW = grad_slot[id(spec.weight)]
         db = grad_slot[id(spec.bias)] if spec.bias is not None else -1
+        if fuse:
+            # dz (in place in g), db and dx now; dW after OP_PROVE (below)
+            P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1 if blas else dx, -1, db), n, o, k,
+                  act=spec.code, param=spec.param, flag=int(blas))
+            if blas and dx >= 0:
+                P.add(_kprogram.OP_BLAS, (g, w, dx), flag=2)        # dx = dz W^T
+            P.add(_kprogram.OP_MAXABS, (g, bounds), n * o,
+                  k=2 * [r for r, _ in dense_layers].index(i) + 1)
+            dz_of[i] = g
+            g = dx
+            continue
         if blas:
             P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1, -1, db), n, o, k,
                   act=spec.code, param=spec.param, flag=1)
@@ -146,8 +180,24 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
                   act=spec.code, param=spec.param)
         check_grads([spec.weight] if spec.bias is None else [spec.weight, spec.bias])
         g = dx
+    fused: set[int] = set()
+    if fuse:
+        P.add(_kprogram.OP_PROVE, (bounds,), len(dense_layers), n)
+        for i, dspec in dense_layers:  # bottom up: the last dz computed is the first read
+            xin, _, o, (w, _, _, k, blas) = rows[i]
+            dW, dz = grad_slot[id(dspec.weight)], dz_of[i]
+            j = opt_index.get(id(dspec.weight))
+            if blas:
+                P.add(_kprogram.OP_BLAS, (xin, dz, dW), flag=1)         # dW = x^T dz
+            else:
+                buf, f, nesterov = sgd[id(dspec.weight)] if j is not None else (-1, (), 0)
+                P.add(_kprogram.OP_GRAD_W, (xin, dz, dW, w, buf), k, o, n, f=f, index=-1 if j is None else j,
+                      flag=nesterov | (2 if j is not None else 0))
+                if j is not None:
+                    fused.add(id(dspec.weight))
+            check_grads([dspec.weight] if dspec.bias is None else [dspec.weight, dspec.bias])
     check_grads(plan.optim.optimizer.params)  # any the layers above did not compute
-    _optimizer_records(P, plan, grad_slot, slot_of)
+    _optimizer_records(P, plan, grad_slot, slot_of, sgd, fused)
     return Built(P, [grad_of[id(p)] for p in plan.params], P.array(rows[-1][1]), n)
 
 
@@ -285,17 +335,45 @@ def _require_records(P: Any, plan: Plan) -> None:
         P.add(_kprogram.OP_REQUIRE, (P.add_slot(ready),), ready.size)
 
 
-def _optimizer_records(P: Any, plan: Plan, grad_slot: dict[int, int], slot_of: dict[int, int]) -> None:
-    opt: Any = plan.optim.optimizer  # an SGD or an Adam/AdamW (plan.optim.kind says which)
+def _fusable(plan: Plan) -> bool:
+    """SGD over the weights and biases of dense layers with only activations between
+    them: the networks whose updates OP_GRAD_W records can run (see build)."""
+    if plan.optim.kind != "sgd":
+        return False
+    dense: set[int] = set()
+    for spec in plan.layers:
+        if isinstance(spec, ModuleSpec):
+            if spec.kind != "activation":
+                return False
+            continue
+        dense.update(id(t) for t in (spec.weight, spec.bias) if t is not None)
+    return all(id(p) in dense for p in plan.optim.optimizer.params)
+
+
+def _sgd_settings(P: Any, plan: Plan) -> dict[int, tuple[int, tuple[float, ...], int]]:
+    """Per SGD parameter (by id): the slot of its momentum buffer (-1: none), the
+    record's constants (momentum, dampening, weight decay) and its nesterov flag."""
+    if plan.optim.kind != "sgd":
+        return {}
+    opt: Any = plan.optim.optimizer
+    bufs = plan.optim.state.get("momentum_buffer")
+    f = (opt.momentum, opt.dampening, opt.weight_decay) if bufs is not None else (0.0, 0.0, opt.weight_decay)
+    return {id(p): (P.add_slot(bufs[j]) if bufs is not None else -1, f, int(opt.nesterov))
+            for j, p in enumerate(opt.params)}
+
+
+def _optimizer_records(P: Any, plan: Plan, grad_slot: dict[int, int], slot_of: dict[int, int],
+                       sgd: dict[int, tuple[int, tuple[float, ...], int]], fused: set[int]) -> None:
+    """One update record per parameter, in the optimizer's order; an SGD record of a
+    parameter in ``fused`` is skipped when OP_PROVE held (its OP_GRAD_W updated it)."""
+    opt: Any = plan.optim.optimizer
     state = plan.optim.state
     params = opt.params
     if plan.optim.kind == "sgd":
-        bufs = state.get("momentum_buffer")
-        f = (opt.momentum, opt.dampening, opt.weight_decay) if bufs is not None else (0.0, 0.0, opt.weight_decay)
         for j, p in enumerate(params):
-            buf = P.add_slot(bufs[j]) if bufs is not None else -1
+            buf, f, nesterov = sgd[id(p)]
             P.add(_kprogram.OP_SGD, (slot_of[id(p)], grad_slot[id(p)], buf), p.data.size, k=j,
-                  flag=int(opt.nesterov), f=f)
+                  flag=nesterov | (2 if id(p) in fused else 0), f=f)
     else:
         steps = P.add_slot(state["steps"])
         b1, b2 = opt.betas

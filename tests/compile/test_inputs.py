@@ -107,6 +107,43 @@ def test_overflowing_update_raises_after_the_step():
     assert opt.step_count == 2  # the step happened, as the eager optimizer counts it
 
 
+@pytest.mark.parametrize("x_scale, y_scale", [(1, 1e36), (100, 2e38)])
+def test_gradients_near_overflow_are_treated_as_eagerly(x_scale, y_scale):
+    # Targets ~1e36: the bounds prove every gradient finite, the updates run fused.
+    # ~2e38 with inputs ~100: a weight gradient overflows; the bounds do not prove it
+    # finite, the scan finds it and the step refuses as the eager optimizer does,
+    # updating nothing. (tests/kernels/test_kernel_program_grad_w.py has the case of
+    # bounds that fail on finite gradients.)
+    models = [nn.MLP([4, 6, 3], rng=0) for _ in range(2)]
+    opts = [optim.SGD(m.parameters(), lr=1e-38) for m in models]
+    step = mi.compile_step(models[1], losses.mse, opts[1])
+    x, y = _xy(labels=False)
+    step(x, y)
+    opts[0].zero_grad()
+    losses.mse(models[0](x), y).backward()
+    opts[0].step()
+    x, y = x * np.float32(x_scale), y * np.float32(y_scale)
+    before = [p.data.copy() for p in models[1].parameters()]
+    errors = []
+    for run in (lambda: step(x, y), lambda: _eager_mse(models[0], opts[0], x, y)):
+        try:
+            run()
+            errors.append(None)
+        except FloatingPointError as err:
+            errors.append(str(err))
+    assert errors[0] == errors[1]
+    assert (errors[0] is not None) == (y_scale > 1e37)
+    for a, b, p0 in zip(models[0].parameters(), models[1].parameters(), before):
+        np.testing.assert_array_equal(a.data, b.data)
+        assert (errors[0] is None) or np.array_equal(p0, b.data)
+
+
+def _eager_mse(model, opt, x, y):
+    opt.zero_grad()
+    losses.mse(model(x), y).backward()
+    opt.step()
+
+
 def test_run_checks_its_stacks():
     model, opt, step = _setup()
     x, y = _xy()

@@ -180,8 +180,16 @@ MI_PK_OPS(mi_pk_ops_d, mi_pk_ops_d_t, mi_pk_ops_d_avx512, mi_pk_ops_d_avx2, mi_p
 /* the name of the variant in use: "avx512", "avx2" or "base" */
 static MI_MAYBE_UNUSED const char *mi_pk_isa(void) { return mi_pk_ops_f()->name; }
 
+/* rows_done(ctx, r0, r1): rows r0..r1-1 of C hold their final values. A caller that
+   works on C row by row afterwards (the compiled step's parameter update, program.pyx)
+   passes one to do that while the rows are still in cache; NULL for none. */
+typedef void (*mi_rows_done_fn)(void *ctx, long r0, long r1);
+
 /* MI_PK_GEMM(name, T, OPS): the driver. Returns -1 if the workspace could not be
    allocated, else 0. k >= 1, m, n >= 1; nthreads >= 1 is the team size.
+   rows_done, when not NULL, is called for every row of C exactly once after that row
+   is final: on one thread after each row block of the last depth and column block
+   (a block of A is at most MC rows), otherwise once for all rows at the end.
    With several threads and at least MI_PK_COL_SPLIT column panels per thread, each
    thread takes a contiguous range of columns and runs the one-thread algorithm on it
    (its own packed B, every row block of A): no barrier and no packed data shared
@@ -190,12 +198,14 @@ static MI_MAYBE_UNUSED const char *mi_pk_isa(void) { return mi_pk_ops_f()->name;
 #define MI_PK_GEMM(NAME, T, OPS_T, OPS)                                           \
 static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, int ta, \
                                 const T *B, long ldb, int tb, T *C, long ldc,     \
-                                int accumulate, int nthreads)                     \
+                                int accumulate, int nthreads,                     \
+                                mi_rows_done_fn rows_done, void *done_ctx)        \
 {                                                                                 \
     typedef T mi_pk_T_; /* for MI_PK_PACK_B and MI_PK_BLOCKS */                   \
     const OPS_T *o = OPS();                                                       \
     if (!ta && !tb && nthreads <= 1 && m * n * k <= MI_PK_SMALL_MAX) {            \
         o->small(m, n, k, A, lda, B, ldb, C, ldc, accumulate);                    \
+        if (rows_done) rows_done(done_ctx, 0, m);                                 \
         return 0;                                                                 \
     }                                                                             \
     long MR = o->mr, NR = o->nr, npan_all = (n + NR - 1) / NR;                    \
@@ -213,6 +223,8 @@ static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, in
     long mc_blk = ((m + nblk - 1) / nblk + MR - 1) / MR * MR;                     \
     nblk = (m + mc_blk - 1) / mc_blk;                                             \
     if (!col_split && nt > nblk) nt = (int)nblk;                                  \
+    /* rows are handed over block by block on one thread, else all at the end */  \
+    mi_rows_done_fn done_blk = nt == 1 ? rows_done : NULL;                        \
     /* 64-byte aligned pieces: B's block (one per thread when the columns are     \
        split), then one A block per thread */                                     \
     long b_sz = (kc_max * nc_pad + 15) / 16 * 16;                                 \
@@ -255,6 +267,7 @@ static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, in
         }                                                                         \
     }                                                                             \
     free(raw);                                                                    \
+    if (rows_done && !done_blk) rows_done(done_ctx, 0, m);                        \
     return 0;                                                                     \
 }
 /* the loops of MI_PK_GEMM that a team splits, or one thread runs whole */
@@ -270,6 +283,8 @@ static MI_MAYBE_UNUSED int NAME(long m, long n, long k, const T *A, long lda, in
         const mi_pk_T_ *src = ta ? A + pc * lda + ic : A + ic * lda + pc;         \
         long a_ld = o->pack_a(mc, kc, src, lda, ta, Ap);                          \
         o->block(mc, nc, kc, Ap, a_ld, Bp, C + ic * ldc + jc, ldc, add);          \
+        if (done_blk && pc + kc >= k && jc + nc >= j_hi)                          \
+            done_blk(done_ctx, ic, ic + mc);                                      \
     }
 /* column panels per thread from which threads split the columns */
 #define MI_PK_COL_SPLIT 4
