@@ -111,6 +111,18 @@ cdef enum:
     # 5.8 / 7.6, 96^3 18.7 / 18.8, 128^3 52.6 / 54.4, 128^3 (B^T) 52.4 / 62.3.
     MI_PACKED_MIN_AVX512 = 1 << 21
     MI_PACKED_MIN_SIDE = 32
+    # With the AVX-512 direct variant, a product with op(A) = A of few rows and op(B)
+    # of at most MI_DIRECT_COLS_MAX columns -- a dense layer's forward over a batch --
+    # stays direct at any depth: the rows of A are read in place instead of copied, and
+    # each B panel is packed once for all of them. Interleaved medians, one thread,
+    # float32, direct / packed us: 64x256x784 142 / 169, 128x128x784 135 / 145,
+    # 128x256x784 288 / 302, 128x256x256 88.5 / 92.3, 160x256x256 110 / 115; but
+    # 192x256x784 437 / 421, 256x256x784 586 / 585, 128x512x512 382 / 364 and
+    # 128x1024x256 476 / 377 (matmul.gemm_path with path="direct" and "packed",
+    # alternated 25 times on the benchmark Xeon). Doubles stay packed: 128x256x784
+    # 620 / 585, 128x256x256 188 / 183.
+    MI_DIRECT_ROWS_MAX = 160
+    MI_DIRECT_COLS_MAX = 256
     # One kc x 2L panel of B in either type for the widest direct variant (AVX-512:
     # MI_KC * 32 floats = 32 KiB): the direct path's whole workspace, on the stack.
     MI_PANEL_DOUBLES = MI_KC * MI_NR_D * 2
@@ -146,7 +158,8 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
 
     k == 0 writes zeros (or leaves C when accumulating). Products below
     MI_PACKED_MIN multiply-adds (MI_PACKED_MIN_AVX512 where the direct path runs its
-    AVX-512 variant), or with m or n below MI_PACKED_MIN_SIDE, read A in
+    AVX-512 variant), or with m or n below MI_PACKED_MIN_SIDE, or (AVX-512) a
+    forward-like product of at most MI_DIRECT_ROWS_MAX x MI_DIRECT_COLS_MAX, read A in
     place (mi_gemm_direct); the others pack A and B (Goto's layout, mi_pk_gemm_*).
     """
     cdef Py_ssize_t i, j
@@ -158,12 +171,16 @@ cdef inline int mi_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
         if rows_done != NULL:
             rows_done(done_ctx, 0, m)
         return 0
-    cdef Py_ssize_t packed_min = (MI_PACKED_MIN_AVX512 if mi_direct_lanes(C[0]) * sizeof(floating) == 64
-                                  else MI_PACKED_MIN)
+    cdef bint avx512 = mi_direct_lanes(C[0]) * sizeof(floating) == 64
+    cdef Py_ssize_t packed_min = MI_PACKED_MIN_AVX512 if avx512 else MI_PACKED_MIN
+    cdef bint forward_like = False  # floats only (see MI_DIRECT_ROWS_MAX)
+    if floating is float:
+        forward_like = (avx512 and not ta and not tb and m <= MI_DIRECT_ROWS_MAX
+                        and n <= MI_DIRECT_COLS_MAX)
     return mi_gemm_packed(m, n, k, A, lda, ta, B, ldb, tb, C, ldc, accumulate,
                           nthreads if m * n * k >= MI_PARALLEL_MIN else 1,
                           m * n * k < packed_min or m < MI_PACKED_MIN_SIDE
-                          or n < MI_PACKED_MIN_SIDE, rows_done, done_ctx)
+                          or n < MI_PACKED_MIN_SIDE or forward_like, rows_done, done_ctx)
 
 
 cdef inline int mi_gemm_direct(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,

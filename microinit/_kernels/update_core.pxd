@@ -24,12 +24,32 @@ ctypedef fused unsigned_bits:
 
 cdef inline unsigned_bits _max_masked(const unsigned_bits* bits, Py_ssize_t n,
                                       unsigned_bits mask) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef unsigned_bits top = 0, b
-    for i in range(n):
+    # four running maxima over interleaved blocks: one would be a chain of dependent
+    # max instructions, a quarter of the loads' speed
+    cdef Py_ssize_t i, j, W = 64 // sizeof(unsigned_bits)
+    cdef unsigned_bits top[4][16]
+    cdef unsigned_bits b, best = 0
+    for j in range(4 * W):
+        top[j // W][j % W] = 0
+    i = 0
+    while i + 4 * W <= n:
+        for j in range(W):
+            b = bits[i + j] & mask
+            top[0][j] = b if b > top[0][j] else top[0][j]
+            b = bits[i + W + j] & mask
+            top[1][j] = b if b > top[1][j] else top[1][j]
+            b = bits[i + 2 * W + j] & mask
+            top[2][j] = b if b > top[2][j] else top[2][j]
+            b = bits[i + 3 * W + j] & mask
+            top[3][j] = b if b > top[3][j] else top[3][j]
+        i += 4 * W
+    for j in range(4 * W):
+        best = top[j // W][j % W] if top[j // W][j % W] > best else best
+    while i < n:
         b = bits[i] & mask
-        top = b if b > top else top
-    return top
+        best = b if b > best else best
+        i += 1
+    return best
 
 
 cdef inline double max_abs(const floating* x, Py_ssize_t n) noexcept nogil:

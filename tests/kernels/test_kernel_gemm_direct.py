@@ -23,7 +23,7 @@ from guard_pages import gemm_operands_at_end, guarded_region
 
 print(K.gemm_isa())
 rng = np.random.default_rng(11)
-regions = [guarded_region(512 * 1024) for _ in range(3)]
+regions = [guarded_region(2 * 1024 * 1024) for _ in range(3)]
 guarded = all(r is not None for r in regions)
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -78,6 +78,19 @@ for dtype in (np.float32, np.float64):
                             (32, 10, 128, 0, 1)]:
         check(m, k, n, bool(ta), bool(tb), False, dtype, "direct")
         check(m, k, n, bool(ta), bool(tb), True, dtype)
+    # a dense layer's forward over a batch of at most 160 rows into at most 256 columns
+    # runs direct at any depth with the AVX-512 float tile (gemm.pxd,
+    # MI_DIRECT_ROWS_MAX): several depth blocks, ragged rows and columns, accumulating
+    for m, k, n in [(128, 784, 256), (150, 300, 250), (160, 513, 256), (64, 784, 33), (33, 257, 200)]:
+        for acc in (False, True):
+            check(m, k, n, False, False, acc, dtype)
+        check(m, k, n, False, False, False, dtype, "direct")
+        if dtype == np.float32 and K.gemm_isa() == "avx512":
+            a, b, out = operands(m, k, n, False, False, dtype)
+            K.gemm(a, b, out)
+            direct = np.empty_like(out)
+            K.gemm_path(a, b, direct, path="direct")
+            assert np.array_equal(out, direct), (m, k, n)  # the rule sent it direct
 print("ok")
 """
 
