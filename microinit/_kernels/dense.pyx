@@ -227,18 +227,19 @@ cdef class DenseSaved:
 
     ``x``, ``W``: the layer's inputs; ``z``: the pre-activation (the same array as ``y``
     when act' needs only y); ``y``: the output; ``has_b``: the layer has a bias;
-    ``code``/``param``: the activation; ``blas``: the products went to BLAS. Only
+    ``code``/``param``: the activation; ``blas``: the forward product went to BLAS,
+    ``blas_backward``: the backward's (x^T dz, dz W^T; matmul.uses_blas). Only
     forward_auto/forward_chain create one with its arrays set, so backward_auto can
     trust their shapes; one made from Python is empty and refused.
     """
     cdef readonly cnp.ndarray x, W, z, y
-    cdef readonly bint has_b, blas
+    cdef readonly bint has_b, blas, blas_backward
     cdef readonly int code
     cdef readonly double param
 
 
 cdef inline DenseSaved _saved(cnp.ndarray x, cnp.ndarray W, bint has_b, cnp.ndarray z,
-                              cnp.ndarray y, int code, double param, bint blas):
+                              cnp.ndarray y, int code, double param, bint blas, bint blas_backward):
     cdef DenseSaved s = DenseSaved.__new__(DenseSaved)
     s.x = x
     s.W = W
@@ -248,6 +249,7 @@ cdef inline DenseSaved _saved(cnp.ndarray x, cnp.ndarray W, bint has_b, cnp.ndar
     s.code = code
     s.param = param
     s.blas = blas
+    s.blas_backward = blas_backward
     return s
 
 
@@ -272,7 +274,8 @@ cdef tuple _forward_one(cnp.ndarray x, cnp.ndarray W, object b, int code, double
             _forward[double](<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(W),
                              <const double*> pb, <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
                              n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
-    return y, _saved(x, W, b is not None, z, y, code, param, blas)
+    return y, _saved(x, W, b is not None, z, y, code, param, blas,
+                     blas_above(n * k * o, blas_min, True))
 
 
 def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPool pool not None,
@@ -344,7 +347,7 @@ cdef tuple _backward_one(DenseSaved ctx, cnp.ndarray dy, bint need_x, bint need_
     cdef cnp.ndarray x = ctx.x, W = ctx.W, zx = ctx.z, y = ctx.y
     cdef int code = ctx.code, t
     cdef double param = ctx.param
-    cdef bint has_b = ctx.has_b, blas = ctx.blas
+    cdef bint has_b = ctx.has_b, blas = ctx.blas_backward
     cdef Py_ssize_t n, k, o
     cdef cnp.ndarray dx = None, dW = None, db = None, dz
     t = cnp.PyArray_TYPE(y)

@@ -23,7 +23,7 @@ cdef int own_gemm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A, P
                     const double* B, Py_ssize_t ldb, bint tb, double* C, Py_ssize_t ldc, bint accumulate,
                     int nthreads, mi_rows_done_fn rows_done, void* done_ctx) noexcept nogil
 
-cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min) noexcept nogil
+cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min, bint transposed=*) noexcept nogil
 
 
 cdef inline int own_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating* A, Py_ssize_t lda,

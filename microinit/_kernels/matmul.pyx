@@ -38,7 +38,11 @@ cnp.import_array()
 # compiled step's build): above blas_min multiply-adds (ops/linalg.py's crossovers) --
 # except on one thread with the AVX-512 tile, where the own kernel ties or beats
 # OpenBLAS up to ~1.3e8 (benchmarks/crossover.py --quick --threads 1 on the Xeon:
-# 32x784x256 1.24x, 128x1024x1024 1.01x, 256x784x256 0.99x, 256x1024x1024 0.98x).
+# 32x784x256 1.24x, 128x1024x1024 1.01x, 256x784x256 0.99x, 256x1024x1024 0.98x),
+# and at any size for a product with a transposed operand -- the backward's x^T dz
+# and dz W^T (medians of 15 alternations, own/BLAS speed: 784x1024x256 x^T 1.02x,
+# 1024x1024x256 x^T 1.01x, 256x1024x1024 W^T 1.02x; the same forward product x @ W,
+# 256x1024x1024, 0.96x).
 # With two threads blas_min stands: right after a numpy BLAS call an own team of two
 # threads stalls for milliseconds behind OpenBLAS's spinning threads (gemm.pxd,
 # MI_PARALLEL_MIN; the medium MLP's step measured 0.9 ms with BLAS, 40 ms without).
@@ -46,7 +50,7 @@ cdef enum:
     ONE_THREAD_OWN_MAX = 1 << 27
 
 
-cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min) noexcept nogil:
+cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min, bint transposed=False) noexcept nogil:
     if macs <= blas_min:
         return False
     # blas_min 0 asks for BLAS for every product (how tests exercise that path), so the
@@ -54,17 +58,18 @@ cdef bint blas_above(Py_ssize_t macs, Py_ssize_t blas_min) noexcept nogil:
     if blas_min <= 0 or mi_max_threads() > 1:
         return True
     # (mi_pk_isa names the tile chosen once, at the first call)
-    return strcmp(mi_pk_isa(), b"avx512") != 0 or macs > ONE_THREAD_OWN_MAX
+    return strcmp(mi_pk_isa(), b"avx512") != 0 or (macs > ONE_THREAD_OWN_MAX and not transposed)
 
 
-def uses_blas(Py_ssize_t macs, Py_ssize_t blas_min):
+def uses_blas(Py_ssize_t macs, Py_ssize_t blas_min, bint transposed=False):
     """Whether a product of ``macs`` multiply-adds goes to numpy's BLAS given the
-    crossover ``blas_min`` (see blas_above above), on this thread's thread count.
+    crossover ``blas_min`` (see blas_above above), on this thread's thread count;
+    ``transposed``: an operand is read transposed (the backward's x^T dz, dz W^T).
 
     >>> uses_blas(10, 1 << 21), uses_blas(1 << 30, 1 << 21), uses_blas(10, 0)
     (False, True, True)
     """
-    return blas_above(macs, blas_min)
+    return blas_above(macs, blas_min, transposed)
 
 
 # The GEMM for the other kernel modules (matmul.pxd says why they do not compile their own).
@@ -394,7 +399,7 @@ def matmul_auto(a, b, Py_ssize_t blas_min, BufferPool pool, matmul, bint trans_a
         return None
     out = pool.take(2, m, n, t)
     if m and n:
-        if blas_above(m * n * k, blas_min):
+        if blas_above(m * n * k, blas_min, trans_a or trans_b):
             matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
         elif t == cnp.NPY_FLOAT32:
             _gemm[float](<const float*> cnp.PyArray_DATA(<cnp.ndarray> a),

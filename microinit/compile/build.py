@@ -127,6 +127,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         yslot = buffer(n, o)
         z = buffer(n, o) if spec.code in _kdense.NEEDS_Z else yslot
         blas = _kmatmul.uses_blas(n * k * o, blas_min)  # the eager layer's rule (matmul.pyx)
+        blas_bwd = _kmatmul.uses_blas(n * k * o, blas_min, True)  # for x^T dz and dz W^T
         if bounds >= 0:  # max|x| of the layer's input, while it is in cache
             P.add(_kprogram.OP_MAXABS, (inp, bounds), n * k, k=2 * len(dense_layers))
             dense_layers.append((len(rows), spec))
@@ -134,7 +135,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
             P.add(_kprogram.OP_BLAS, (inp, w, z))
         P.add(_kprogram.OP_DENSE_FWD, (inp, w, b, z, yslot), n, o, k, act=spec.code, param=spec.param,
               flag=int(blas))
-        rows.append((inp, yslot, o, (w, b, z, k, blas)))
+        rows.append((inp, yslot, o, (w, b, z, k, blas_bwd)))
         inp, width = yslot, o
     # loss -> gradient of the last output
     g_out = buffer(n, width)
@@ -155,21 +156,21 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
             check_grads(spec.params)
             g = dx
             continue
-        w, b, z, k, blas = detail
+        w, b, z, k, blas_bwd = detail
         dW = grad_slot[id(spec.weight)]
         db = grad_slot[id(spec.bias)] if spec.bias is not None else -1
         if fuse:
             # dz (in place in g), db and dx now; dW after OP_PROVE (below)
-            P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1 if blas else dx, -1, db), n, o, k,
-                  act=spec.code, param=spec.param, flag=int(blas))
-            if blas and dx >= 0:
+            P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1 if blas_bwd else dx, -1, db), n, o, k,
+                  act=spec.code, param=spec.param, flag=int(blas_bwd))
+            if blas_bwd and dx >= 0:
                 P.add(_kprogram.OP_BLAS, (g, w, dx), flag=2)        # dx = dz W^T
             P.add(_kprogram.OP_MAXABS, (g, bounds), n * o,
                   k=2 * [r for r, _ in dense_layers].index(i) + 1)
             dz_of[i] = g
             g = dx
             continue
-        if blas:
+        if blas_bwd:
             P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1, -1, db), n, o, k,
                   act=spec.code, param=spec.param, flag=1)
             P.add(_kprogram.OP_BLAS, (xin, g, dW), flag=1)          # dW = x^T dz
@@ -184,10 +185,10 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
     if fuse:
         P.add(_kprogram.OP_PROVE, (bounds,), len(dense_layers), n)
         for i, dspec in dense_layers:  # bottom up: the last dz computed is the first read
-            xin, _, o, (w, _, _, k, blas) = rows[i]
+            xin, _, o, (w, _, _, k, blas_bwd) = rows[i]
             dW, dz = grad_slot[id(dspec.weight)], dz_of[i]
             j = opt_index.get(id(dspec.weight))
-            if blas:
+            if blas_bwd:
                 P.add(_kprogram.OP_BLAS, (xin, dz, dW), flag=1)         # dW = x^T dz
             else:
                 buf, f, nesterov = sgd[id(dspec.weight)] if j is not None else (-1, (), 0)

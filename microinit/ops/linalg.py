@@ -117,7 +117,7 @@ def _as3(x: NDArray[Any], batch: int) -> NDArray[Any]:
 def _product(a: NDArray[Any], b: NDArray[Any], out: NDArray[Any], trans_a: bool, trans_b: bool,
              macs: int) -> NDArray[Any]:
     """out = op(a) @ op(b) (2-D), own kernel below the crossover, BLAS above."""
-    if not _kmatmul.uses_blas(macs, MATMUL_BLAS_MIN):  # the one rule (matmul.pyx), as matmul_auto
+    if not _kmatmul.uses_blas(macs, MATMUL_BLAS_MIN, trans_a or trans_b):  # the one rule (matmul.pyx)
         _kmatmul.gemm(a, b, out, trans_a, trans_b)
     else:
         np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
@@ -164,7 +164,7 @@ def _batched_grad(p: NDArray[Any], q: NDArray[Any], trans_p: bool, trans_q: bool
     """op(p) @ op(q) per batch entry, summed back to the operand's (broadcast) shape."""
     g = np.zeros(shape, p.dtype)
     if g.size and p.size and q.size:
-        if not _kmatmul.uses_blas(macs, MATMUL_BLAS_MIN):
+        if not _kmatmul.uses_blas(macs, MATMUL_BLAS_MIN, trans_p or trans_q):
             _kmatmul.gemm_batched(p, q, g, trans_p, trans_q)
         else:
             np.matmul(np.swapaxes(p, 1, 2) if trans_p else p,

@@ -130,6 +130,33 @@ def test_blas_layers_agree_with_own_kernel_layers(rng, dtype):
     _close(out[0][0], y_ref, dtype)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_blas_rule_per_product(rng, threads):
+    # Above the crossover (and 2^27 multiply-adds) the forward x @ W goes to BLAS; on
+    # one thread with the AVX-512 tile the backward's x^T dz and dz W^T stay on the
+    # own kernel at any size (matmul.uses_blas, transposed=True), on two they go to
+    # BLAS too; either way the results agree with the own kernel's.
+    x, layers = _chain(rng, 512, [512, 600], ["relu"], [True], np.float32)  # 157M MACs
+    before = M.get_num_threads()
+    M.set_num_threads(threads)
+    try:
+        spy = Spy()
+        own_backward = threads == 1 and M.gemm_isa() == "avx512"
+        assert M.uses_blas(512 * 512 * 600, 1 << 21, True) != own_backward
+        out = {}
+        for blas_min, mm in ((1 << 21, spy), (NO_BLAS, np.matmul)):
+            pool = M.BufferPool()
+            y, ctxs = K.forward_chain(x, _codes(layers), blas_min, pool, mm)
+            dy = np.linspace(-1, 1, y.size).reshape(y.shape).astype(np.float32)
+            out[blas_min] = [y.copy()] + [g.copy() for g in K.backward_chain(
+                ctxs, dy, True, ((True, True),), pool, mm)]
+        assert spy.calls == 1 + (0 if own_backward else 2)
+        for a, b in zip(out[1 << 21], out[NO_BLAS]):
+            _close(a, b, np.float32)
+    finally:
+        M.set_num_threads(before)
+
+
 def test_single_layer_chain_equals_forward_auto(rng):
     x, layers = _chain(rng, 5, [3, 4], ["tanh"], [True], np.float64)
     pool = M.BufferPool()
