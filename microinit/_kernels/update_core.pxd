@@ -5,7 +5,7 @@ a parameter update is the same bits either way. Formulas in updates.pyx."""
 from cython cimport floating
 from libc.math cimport INFINITY, sqrt, sqrtf, pow
 from libc.stdint cimport uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 
 cdef inline bint any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -29,8 +29,7 @@ cdef inline unsigned_bits _max_masked(const unsigned_bits* bits, Py_ssize_t n,
     cdef Py_ssize_t i, j, W = 64 // sizeof(unsigned_bits)
     cdef unsigned_bits top[4][16]
     cdef unsigned_bits b, best = 0
-    for j in range(4 * W):
-        top[j // W][j % W] = 0
+    memset(top, 0, sizeof(top))
     i = 0
     while i + 4 * W <= n:
         for j in range(W):
@@ -43,8 +42,12 @@ cdef inline unsigned_bits _max_masked(const unsigned_bits* bits, Py_ssize_t n,
             b = bits[i + 3 * W + j] & mask
             top[3][j] = b if b > top[3][j] else top[3][j]
         i += 4 * W
-    for j in range(4 * W):
-        best = top[j // W][j % W] if top[j // W][j % W] > best else best
+    for j in range(W):  # the four into one, a vector step, then across its lanes
+        top[0][j] = top[1][j] if top[1][j] > top[0][j] else top[0][j]
+        top[2][j] = top[3][j] if top[3][j] > top[2][j] else top[2][j]
+        top[0][j] = top[2][j] if top[2][j] > top[0][j] else top[0][j]
+    for j in range(W):
+        best = top[0][j] if top[0][j] > best else best
     while i < n:
         b = bits[i] & mask
         best = b if b > best else best
