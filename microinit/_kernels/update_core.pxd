@@ -5,7 +5,7 @@ a parameter update is the same bits either way. Formulas in updates.pyx."""
 from cython cimport floating
 from libc.math cimport INFINITY, sqrt, sqrtf, pow
 from libc.stdint cimport uint32_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
 
 cdef inline bint any_nonfinite(const floating* x, Py_ssize_t n) noexcept nogil:
@@ -24,35 +24,12 @@ ctypedef fused unsigned_bits:
 
 cdef inline unsigned_bits _max_masked(const unsigned_bits* bits, Py_ssize_t n,
                                       unsigned_bits mask) noexcept nogil:
-    # four running maxima over interleaved blocks: one would be a chain of dependent
-    # max instructions, a quarter of the loads' speed
-    cdef Py_ssize_t i, j, W = 64 // sizeof(unsigned_bits)
-    cdef unsigned_bits top[4][16]
-    cdef unsigned_bits b, best = 0
-    memset(top, 0, sizeof(top))
-    i = 0
-    while i + 4 * W <= n:
-        for j in range(W):
-            b = bits[i + j] & mask
-            top[0][j] = b if b > top[0][j] else top[0][j]
-            b = bits[i + W + j] & mask
-            top[1][j] = b if b > top[1][j] else top[1][j]
-            b = bits[i + 2 * W + j] & mask
-            top[2][j] = b if b > top[2][j] else top[2][j]
-            b = bits[i + 3 * W + j] & mask
-            top[3][j] = b if b > top[3][j] else top[3][j]
-        i += 4 * W
-    for j in range(W):  # the four into one, a vector step, then across its lanes
-        top[0][j] = top[1][j] if top[1][j] > top[0][j] else top[0][j]
-        top[2][j] = top[3][j] if top[3][j] > top[2][j] else top[2][j]
-        top[0][j] = top[2][j] if top[2][j] > top[0][j] else top[0][j]
-    for j in range(W):
-        best = top[0][j] if top[0][j] > best else best
-    while i < n:
+    cdef Py_ssize_t i
+    cdef unsigned_bits top = 0, b
+    for i in range(n):
         b = bits[i] & mask
-        best = b if b > best else best
-        i += 1
-    return best
+        top = b if b > top else top
+    return top
 
 
 cdef inline double max_abs(const floating* x, Py_ssize_t n) noexcept nogil:

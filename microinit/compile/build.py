@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 from microinit._kernels import dense as _kdense
 from microinit._kernels import matmul as _kmatmul
 from microinit._kernels import program as _kprogram
+from microinit.aligned import aligned_zeros
 from microinit.compile.plan import DenseSpec, ModuleSpec, Plan
 from microinit.ops import linalg, pair_losses
 from microinit.rng import default_generator
@@ -75,13 +76,13 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
 
     def param_slot(t: Any) -> int:
         slot_of[id(t)] = P.add_slot(t.data)
-        g = np.zeros_like(t.data)
+        g = aligned_zeros(t.data.shape, t.data.dtype)
         grad_of[id(t)] = g
         grad_slot[id(t)] = P.add_slot(g)
         return slot_of[id(t)]
 
     def buffer(*shape: int) -> int:
-        return int(P.add_slot(np.zeros(shape, dtype)))
+        return int(P.add_slot(aligned_zeros(shape, dtype)))
 
     # the optimizer's parameters by identity: each gradient is checked finite by the
     # record after the one that computes it (program.pyx: before any update runs)

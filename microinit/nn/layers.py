@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from microinit import init
+from microinit.aligned import aligned_copy
 from microinit.nn.activations import DEFAULT_PARAM, canonical_activation
 from microinit.nn.inputs import model_input
 from microinit.nn.module import Module
@@ -101,7 +102,8 @@ class Dense(Module):
                                       else DEFAULT_PARAM.get(act, 0.0))
         rng = layer_generator(rng, "Dense")
         wfn = init.get(weight_init)
-        self.weight = Tensor(np.ascontiguousarray(
+        # 64-byte aligned (microinit/aligned.py): the GEMM reads W's rows in place
+        self.weight = Tensor(aligned_copy(
             wfn((self.in_features, self.out_features), dtype=dtype, rng=rng), dtype=dtype),
             requires_grad=True)
         self._param_inits["weight"] = init_label(weight_init)
@@ -112,7 +114,7 @@ class Dense(Module):
                 b = bfn((self.out_features,), dtype=dtype, rng=rng)
             except ValueError:
                 b = bfn((1, self.out_features), dtype=dtype, rng=rng)
-            self.bias = Tensor(np.ascontiguousarray(np.reshape(b, (self.out_features,)), dtype=dtype),
+            self.bias = Tensor(aligned_copy(np.reshape(b, (self.out_features,)), dtype=dtype),
                                requires_grad=True)
             self._param_inits["bias"] = init_label(bias_init)
         else:
