@@ -64,6 +64,20 @@ cdef inline Py_ssize_t slot_need(int code, int pos, Py_ssize_t m, Py_ssize_t n, 
     return 0
 
 
+# The dtype (numpy typenum) each slot of a record must have; the others are the program's.
+cdef inline int slot_type(int code, int pos, int typenum):
+    if (code == C_XENT and pos == 1) or (code == C_ADAM and pos == 4) or code == C_LABELS:
+        return cnp.NPY_INT64
+    if code == C_REQUIRE:
+        return cnp.NPY_BOOL
+    if (code == C_DROP_FWD and pos == 3) or (code == C_DROP_BWD and pos == 1):
+        return cnp.NPY_UINT8
+    if ((code == C_DROP_FWD and pos == 4) or (code == C_DROP_BWD and pos == 3)
+            or (code == C_LN_BWD and pos == 6) or (code == C_MAXABS and pos == 1) or code == C_PROVE):
+        return cnp.NPY_FLOAT64
+    return typenum
+
+
 cdef struct Op:
     int code
     int act

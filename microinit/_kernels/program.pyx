@@ -16,7 +16,7 @@ arithmetic as the eager step; products the eager rule sends to numpy's BLAS
 Weight updates fused into the backward (``OP_MAXABS``, ``OP_PROVE``, ``OP_GRAD_W``):
 an update may only start once no gradient can be NaN/inf (the step updates all
 parameters or none). Instead of scanning every gradient, ``OP_PROVE`` bounds them:
-``|dW| <= rows * max|x| * max|dz|`` (``_grads_bounded``); when that holds, each
+``|dW| <= rows * max|x| * max|dz|`` (program_records.pxd); when that holds, each
 ``OP_GRAD_W`` record hands the SGD update (the OP_SGD record's ``sgd_loop``, so the
 same bits) to the GEMM, which runs it on each block of rows of dW as soon as they are
 final (``rows_done``, gemm.pxd), and the scans and the fused parameters' OP_SGD
@@ -64,16 +64,15 @@ from libc.string cimport memset
 cimport numpy as cnp
 import numpy as np
 
-from libc.float cimport DBL_MAX, FLT_MAX
-
 from microinit._kernels.dense_core cimport (
-    EPI_PARALLEL_MIN, GEMM_NOGIL_MIN, dense_backward_core, dense_forward_core, dense_weight_grad,
+    EPI_PARALLEL_MIN, GEMM_NOGIL_MIN, dense_backward_core, dense_forward_core,
 )
 from microinit._kernels.omp cimport mi_max_threads
 from microinit._kernels.dropout_core cimport dropout_backward_core, dropout_forward_core, dropout_scale
 from microinit._kernels.elementwise_core cimport act_backward_all, act_forward_all
 from microinit._kernels.mse_core cimport mse_diff_sumsq, mse_scaled
-from microinit._kernels.norm_core cimport norm_rows_backward, norm_rows_forward
+from microinit._kernels.norm_core cimport norm_rows_forward
+from microinit._kernels.program_records cimport grad_w_record, grads_bounded, layer_norm_record, slot_ptr
 from microinit._kernels.update_core cimport adam_corrections, adam_loop, any_nonfinite, max_abs, sgd_loop
 from microinit._kernels.xent_core cimport xent_label_grads, xent_label_rows
 
@@ -127,10 +126,6 @@ ST_NOMEM = S_NOMEM
 ST_PYERR = S_PYERR
 
 
-cdef inline void* _at(void** slots, int s) noexcept nogil:
-    return NULL if s < 0 else slots[s]
-
-
 cdef int _blas(void* prog, int idx) noexcept with gil:
     """One product through numpy's BLAS, called exactly as ops/linalg.py calls it."""
     try:
@@ -155,81 +150,6 @@ cdef int _pycall(void* prog, int idx, double* loss) noexcept with gil:
     return 0
 
 
-cdef struct RowUpdate:
-    # an OP_GRAD_W record's SGD update, run on rows of dW as the GEMM finishes them
-    void* p
-    const void* g
-    void* buf
-    Py_ssize_t cols
-    double lr, momentum, dampening, wd
-    bint nesterov
-    int bad
-
-
-cdef inline void _sgd_rows(RowUpdate* u, long r0, long r1, floating tag) noexcept nogil:
-    """The OP_SGD record's sgd_loop call on rows r0..r1-1 only (elementwise: the same
-    bits as on the whole array)."""
-    cdef Py_ssize_t off = r0 * u.cols
-    cdef floating* buf = NULL if u.buf == NULL else <floating*> u.buf + off
-    if sgd_loop(<floating*> u.p + off, <const floating*> u.g + off, buf, (r1 - r0) * u.cols,
-                <floating> u.lr, <floating> u.momentum, <floating> u.dampening, <floating> u.wd,
-                u.nesterov, False):
-        u.bad = 1
-
-
-cdef void _sgd_rows_f(void* ctx, long r0, long r1) noexcept nogil:
-    _sgd_rows(<RowUpdate*> ctx, r0, r1, <float> 0)
-
-
-cdef void _sgd_rows_d(void* ctx, long r0, long r1) noexcept nogil:
-    _sgd_rows(<RowUpdate*> ctx, r0, r1, <double> 0)
-
-
-cdef inline bint _grads_bounded(const double* bounds, Py_ssize_t layers, Py_ssize_t rows,
-                                floating tag) noexcept nogil:
-    """Whether every dense layer's gradients are certainly finite, from bounds[2l] =
-    max|x_l| (its input) and bounds[2l + 1] = max|dz_l| (its pre-activation gradient).
-
-    |dW_ij| = |sum_r x_ri dz_rj| <= rows * max|x| * max|dz|, and |db_j| <= rows * max|dz|;
-    every partial sum of the float accumulation stays within (1 + eps)^rows < 2 times
-    that (rows < 2^22), so twice the bound below the type's largest value rules out
-    inf (and so NaN: the operands are finite)."""
-    cdef double lim = FLT_MAX if floating is float else DBL_MAX
-    cdef double bx, bdz
-    cdef Py_ssize_t l
-    if rows >= (1 << 22):
-        return False
-    for l in range(layers):
-        bx = bounds[2 * l]
-        bdz = bounds[2 * l + 1]
-        if not (bx <= lim and bdz <= lim):
-            return False
-        if not (2.0 * rows * bx * bdz < lim and 2.0 * rows * bdz < lim):
-            return False
-    return True
-
-
-cdef inline void _layer_norm_backward(const Op* o, void** slots, floating tag) noexcept nogil:
-    """norm.pyx's layer_norm_backward: dx, and the parameter sums accumulated in double
-    (zeroed first) and rounded once to the dtype."""
-    cdef Py_ssize_t j, n = o.n
-    cdef double* acc = <double*> _at(slots, o.s[6])
-    cdef floating* dw = <floating*> _at(slots, o.s[7])
-    cdef floating* db = <floating*> _at(slots, o.s[8])
-    if acc != NULL:
-        for j in range(2 * n):
-            acc[j] = 0.0
-    norm_rows_backward(<const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
-                       <const floating*> slots[o.s[2]], <const floating*> _at(slots, o.s[3]),
-                       <const floating*> slots[o.s[4]], <floating*> _at(slots, o.s[5]),
-                       acc, NULL if acc == NULL else acc + n, o.m, n)
-    for j in range(n):
-        if dw != NULL:
-            dw[j] = <floating> acc[j]
-        if db != NULL:
-            db[j] = <floating> acc[n + j]
-
-
 cdef inline void _param_nonfinite(Outcome* out, Py_ssize_t index) noexcept nogil:
     """Parameter ``index`` overflowed in its update: the outcome names the first one in
     the optimizer's order (fused updates run in another order), as the eager step does."""
@@ -247,7 +167,6 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
     cdef int grad_bad = 0
     # every gradient provably finite (an OP_PROVE record): no scans, updates fused
     cdef bint proven = False
-    cdef RowUpdate upd
     cdef const Op* o
     cdef double total, s
     cdef double step_size, bc2
@@ -262,19 +181,19 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             # the thread rule of dense.pyx's _forward/_forward_one
             nt = 1 if (o.flag or (o.m * o.n * o.k < GEMM_NOGIL_MIN
                                   and o.m * o.n < EPI_PARALLEL_MIN)) else mi_max_threads()
-            rc = dense_forward_core(<const floating*> _at(slots, o.s[0]), <const floating*> _at(slots, o.s[1]),
-                                    <const floating*> _at(slots, o.s[2]), <floating*> _at(slots, o.s[3]),
-                                    <floating*> _at(slots, o.s[4]), o.m, o.n, o.k, o.act, o.param,
+            rc = dense_forward_core(<const floating*> slot_ptr(slots, o.s[0]), <const floating*> slot_ptr(slots, o.s[1]),
+                                    <const floating*> slot_ptr(slots, o.s[2]), <floating*> slot_ptr(slots, o.s[3]),
+                                    <floating*> slot_ptr(slots, o.s[4]), o.m, o.n, o.k, o.act, o.param,
                                     not o.flag, nt)
             if rc != 0:
                 return S_NOMEM
         elif o.code == C_DENSE_BWD:
             nt = 1 if (o.flag or o.m * o.n * o.k < GEMM_NOGIL_MIN) else mi_max_threads()
-            rc = dense_backward_core(<const floating*> _at(slots, o.s[0]), <const floating*> _at(slots, o.s[1]),
-                                     <const floating*> _at(slots, o.s[2]), <const floating*> _at(slots, o.s[3]),
-                                     <const floating*> _at(slots, o.s[4]), <floating*> _at(slots, o.s[5]),
-                                     <floating*> _at(slots, o.s[6]), <floating*> _at(slots, o.s[7]),
-                                     <floating*> _at(slots, o.s[8]), o.m, o.n, o.k, o.act, o.param, nt)
+            rc = dense_backward_core(<const floating*> slot_ptr(slots, o.s[0]), <const floating*> slot_ptr(slots, o.s[1]),
+                                     <const floating*> slot_ptr(slots, o.s[2]), <const floating*> slot_ptr(slots, o.s[3]),
+                                     <const floating*> slot_ptr(slots, o.s[4]), <floating*> slot_ptr(slots, o.s[5]),
+                                     <floating*> slot_ptr(slots, o.s[6]), <floating*> slot_ptr(slots, o.s[7]),
+                                     <floating*> slot_ptr(slots, o.s[8]), o.m, o.n, o.k, o.act, o.param, nt)
             if rc != 0:
                 return S_NOMEM
         elif o.code == C_MSE:
@@ -319,38 +238,19 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             if proven and o.flag & 2:
                 continue  # its OP_GRAD_W record updated the parameter
             r = sgd_loop(<floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
-                         <floating*> _at(slots, o.s[2]), o.m, <floating> lr, <floating> o.f[0],
+                         <floating*> slot_ptr(slots, o.s[2]), o.m, <floating> lr, <floating> o.f[0],
                          <floating> o.f[1], <floating> o.f[2], o.flag & 1, False)
             if r:
                 _param_nonfinite(out, o.k)
         elif o.code == C_MAXABS:
             (<double*> slots[o.s[1]])[o.k] = max_abs(<const floating*> slots[o.s[0]], o.m)
         elif o.code == C_PROVE:
-            proven = _grads_bounded(<const double*> slots[o.s[0]], o.m, o.n, tag)
+            proven = grads_bounded(<const double*> slots[o.s[0]], o.m, o.n, tag)
         elif o.code == C_GRAD_W:
-            # dW = x^T dz (dense_backward_core's product); when proven, the parameter's
-            # SGD update runs on each block of rows of dW as the GEMM finishes it, while
-            # the rows are in cache, instead of in a pass of its own over p and dW
-            if o.m == 0 or o.n == 0:
-                continue
-            nt = 1 if o.m * o.n * o.k < GEMM_NOGIL_MIN else mi_max_threads()
-            if proven and o.flag & 2:
-                upd.p = slots[o.s[3]]
-                upd.g = slots[o.s[2]]
-                upd.buf = _at(slots, o.s[4])
-                upd.cols = o.n
-                upd.lr = lr
-                upd.momentum, upd.dampening, upd.wd = o.f[0], o.f[1], o.f[2]
-                upd.nesterov = o.flag & 1
-                upd.bad = 0
-                rc = dense_weight_grad(<const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
-                                       <floating*> slots[o.s[2]], o.k, o.n, o.m, nt,
-                                       _sgd_rows_f if floating is float else _sgd_rows_d, &upd)
-                if upd.bad:
-                    _param_nonfinite(out, o.index)
-            else:
-                rc = dense_weight_grad(<const floating*> slots[o.s[0]], <const floating*> slots[o.s[1]],
-                                       <floating*> slots[o.s[2]], o.k, o.n, o.m, nt, NULL, NULL)
+            # dW = x^T dz; when proven, with the parameter's SGD update (program_records)
+            rc = grad_w_record(o, slots, lr, proven, &r, tag)
+            if r:
+                _param_nonfinite(out, o.index)
             if rc != 0:
                 return S_NOMEM
         elif o.code == C_ADAM:
@@ -392,11 +292,11 @@ cdef int _exec(const Op* ops, int nops, void** slots, double lr, void* prog,
             dropout_backward_core(<const floating*> slots[o.s[0]], <const cnp.uint8_t*> slots[o.s[1]],
                                   <floating> dropout_scale(s), <floating*> slots[o.s[2]], o.m)
         elif o.code == C_LN_FWD:
-            norm_rows_forward(<const floating*> slots[o.s[0]], <const floating*> _at(slots, o.s[1]),
-                              <const floating*> _at(slots, o.s[2]), <floating*> slots[o.s[3]],
+            norm_rows_forward(<const floating*> slots[o.s[0]], <const floating*> slot_ptr(slots, o.s[1]),
+                              <const floating*> slot_ptr(slots, o.s[2]), <floating*> slots[o.s[3]],
                               <floating*> slots[o.s[4]], <floating*> slots[o.s[5]], o.m, o.n, o.param)
         elif o.code == C_LN_BWD:
-            _layer_norm_backward(o, slots, tag)
+            layer_norm_record(o, slots, tag)
         elif o.code == C_LABELS:
             labels = <const int64_t*> slots[o.s[0]]
             for j in range(o.m):
@@ -529,20 +429,7 @@ cdef class Program:
                     continue
                 if s >= len(self.arrays):
                     raise ValueError(f"Program.add: no slot {s}")
-                want = self.typenum
-                if code == C_XENT and pos == 1:
-                    want = cnp.NPY_INT64
-                elif code == C_ADAM and pos == 4:
-                    want = cnp.NPY_INT64
-                elif code == C_REQUIRE:
-                    want = cnp.NPY_BOOL
-                elif code == C_LABELS:
-                    want = cnp.NPY_INT64
-                elif (code == C_DROP_FWD and pos == 3) or (code == C_DROP_BWD and pos == 1):
-                    want = cnp.NPY_UINT8
-                elif (code == C_DROP_FWD and pos == 4) or (code == C_DROP_BWD and pos == 3) or (
-                        code == C_LN_BWD and pos == 6) or (code == C_MAXABS and pos == 1) or code == C_PROVE:
-                    want = cnp.NPY_FLOAT64
+                want = slot_type(code, pos, self.typenum)
                 if self._type(s) != want:
                     raise TypeError(f"Program.add: slot {s} of op {code} has the wrong dtype")
                 need = slot_need(code, pos, m, n, k)
