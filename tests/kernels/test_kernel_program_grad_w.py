@@ -7,6 +7,7 @@ packed blocks, two threads), and must not run when the bounds do not prove the
 gradients finite."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from microinit._kernels import matmul as kmm
 from microinit._kernels import program as kp
@@ -169,3 +170,32 @@ def test_new_records_check_their_slots():
         P.add(kp.OP_GRAD_W, (0, dz, dz, W, -1), 4, 5, 3)  # dz is too small to be dW
     with pytest.raises(ValueError, match="needs slot 3"):
         P.add(kp.OP_GRAD_W, (0, dz, W, -1, -1), 4, 5, 3)
+
+
+@settings(deadline=None, max_examples=60)
+@given(k=st.integers(1, 70), o=st.integers(1, 70), n=st.integers(1, 40),
+       dtype=st.sampled_from([np.float32, np.float64]), name=st.sampled_from(sorted(SGD_SETTINGS)),
+       level=st.integers(-4, 40), seed=st.integers(0, 2**16))
+def test_fused_update_fuzzed(k, o, n, dtype, name, level, seed):
+    # any shape, either dtype and SGD setting, values from tiny to near overflow:
+    # fused or not, the same bits -- or, where a gradient overflows, the same refusal
+    # with nothing updated
+    rng = np.random.default_rng(seed)
+    # values of magnitude ~sqrt(max) ** (level / 40): from ~1 to where products overflow
+    scale = float(np.finfo(dtype).max) ** (0.5 * level / 40)
+    x = (rng.standard_normal((n, k)) * scale).astype(dtype)
+    dz = (rng.standard_normal((n, o)) * scale).astype(dtype)
+    W0 = rng.standard_normal((k, o)).astype(dtype)
+    buf0 = rng.standard_normal((k, o)).astype(dtype)
+    out = {}
+    for fused in (False, True):
+        W, buf = W0.copy(), buf0.copy()
+        P, dW = _weight_program(x, dz, W, buf, name, fused)
+        with np.errstate(over="ignore", invalid="ignore"):
+            P.step(x, np.zeros((n, 1), dtype), 1e-3)
+        out[fused] = (P.status, W, buf, dW)
+    assert out[False][0] == out[True][0]
+    for a, b in zip(out[False][1:], out[True][1:]):
+        np.testing.assert_array_equal(a, b)
+    if out[True][0] == kp.ST_GRAD_NONFINITE:
+        np.testing.assert_array_equal(out[True][1], W0)
