@@ -227,19 +227,19 @@ cdef class DenseSaved:
 
     ``x``, ``W``: the layer's inputs; ``z``: the pre-activation (the same array as ``y``
     when act' needs only y); ``y``: the output; ``has_b``: the layer has a bias;
-    ``code``/``param``: the activation; ``blas``: the forward product went to BLAS,
-    ``blas_backward``: the backward's (x^T dz, dz W^T; matmul.uses_blas). Only
+    ``code``/``param``: the activation; ``blas_backward``: the backward's products
+    (x^T dz, dz W^T) go to BLAS (matmul.uses_blas, decided with the forward's). Only
     forward_auto/forward_chain create one with its arrays set, so backward_auto can
     trust their shapes; one made from Python is empty and refused.
     """
     cdef readonly cnp.ndarray x, W, z, y
-    cdef readonly bint has_b, blas, blas_backward
+    cdef readonly bint has_b, blas_backward
     cdef readonly int code
     cdef readonly double param
 
 
 cdef inline DenseSaved _saved(cnp.ndarray x, cnp.ndarray W, bint has_b, cnp.ndarray z,
-                              cnp.ndarray y, int code, double param, bint blas, bint blas_backward):
+                              cnp.ndarray y, int code, double param, bint blas_backward):
     cdef DenseSaved s = DenseSaved.__new__(DenseSaved)
     s.x = x
     s.W = W
@@ -248,7 +248,6 @@ cdef inline DenseSaved _saved(cnp.ndarray x, cnp.ndarray W, bint has_b, cnp.ndar
     s.y = y
     s.code = code
     s.param = param
-    s.blas = blas
     s.blas_backward = blas_backward
     return s
 
@@ -274,8 +273,7 @@ cdef tuple _forward_one(cnp.ndarray x, cnp.ndarray W, object b, int code, double
             _forward[double](<const double*> cnp.PyArray_DATA(x), <const double*> cnp.PyArray_DATA(W),
                              <const double*> pb, <double*> cnp.PyArray_DATA(z), <double*> cnp.PyArray_DATA(y),
                              n, o, k, code, param, not blas, 1 if blas else mi_max_threads())
-    return y, _saved(x, W, b is not None, z, y, code, param, blas,
-                     blas_above(n * k * o, blas_min, True))
+    return y, _saved(x, W, b is not None, z, y, code, param, blas_above(n * k * o, blas_min, True))
 
 
 def forward_auto(x, W, b, int code, double param, Py_ssize_t blas_min, BufferPool pool not None,

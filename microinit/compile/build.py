@@ -102,9 +102,12 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
     # listed). The weight gradients then come after all input gradients, so that no
     # weight changes before the backward has read it.
     fuse = _fusable(plan)
-    bounds = P.add_slot(np.zeros(2 * len(plan.layers), np.float64)) if fuse else -1
-    dense_layers: list[tuple[int, DenseSpec]] = []  # (fused) rows[] index and spec, bottom up
-    dz_of: dict[int, int] = {}    # (fused) rows[] index -> the slot its backward leaves dz in
+    n_dense = sum(isinstance(spec, DenseSpec) for spec in plan.layers)
+    bounds = P.add_slot(np.zeros(2 * n_dense, np.float64)) if fuse else -1
+    # (fused) rows[] index of each dense layer, bottom up -> the bounds entry of its
+    # max|x| (max|dz| is the next one) and its spec; and the slot its backward leaves dz in
+    dense_layers: dict[int, tuple[int, DenseSpec]] = {}
+    dz_of: dict[int, int] = {}
     sgd = _sgd_settings(P, plan)
     _require_records(P, plan)
     if plan.loss.kind == "cross_entropy":
@@ -129,9 +132,9 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         z = buffer(n, o) if spec.code in _kdense.NEEDS_Z else yslot
         blas = _kmatmul.uses_blas(n * k * o, blas_min)  # the eager layer's rule (matmul.pyx)
         blas_bwd = _kmatmul.uses_blas(n * k * o, blas_min, True)  # for x^T dz and dz W^T
-        if bounds >= 0:  # max|x| of the layer's input, while it is in cache
-            P.add(_kprogram.OP_MAXABS, (inp, bounds), n * k, k=2 * len(dense_layers))
-            dense_layers.append((len(rows), spec))
+        if fuse:  # max|x| of the layer's input, while it is in cache
+            dense_layers[len(rows)] = (2 * len(dense_layers), spec)
+            P.add(_kprogram.OP_MAXABS, (inp, bounds), n * k, k=dense_layers[len(rows)][0])
         if blas:
             P.add(_kprogram.OP_BLAS, (inp, w, z))
         P.add(_kprogram.OP_DENSE_FWD, (inp, w, b, z, yslot), n, o, k, act=spec.code, param=spec.param,
@@ -160,32 +163,25 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
         w, b, z, k, blas_bwd = detail
         dW = grad_slot[id(spec.weight)]
         db = grad_slot[id(spec.bias)] if spec.bias is not None else -1
-        if fuse:
-            # dz (in place in g), db and dx now; dW after OP_PROVE (below)
-            P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1 if blas_bwd else dx, -1, db), n, o, k,
-                  act=spec.code, param=spec.param, flag=int(blas_bwd))
-            if blas_bwd and dx >= 0:
-                P.add(_kprogram.OP_BLAS, (g, w, dx), flag=2)        # dx = dz W^T
-            P.add(_kprogram.OP_MAXABS, (g, bounds), n * o,
-                  k=2 * [r for r, _ in dense_layers].index(i) + 1)
-            dz_of[i] = g
-            g = dx
-            continue
-        if blas_bwd:
-            P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1, -1, db), n, o, k,
-                  act=spec.code, param=spec.param, flag=1)
+        # dz (in place in g) and db; dW and dx by the own kernel in the same record, or
+        # through BLAS; a fused network's dW comes after OP_PROVE (below)
+        P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, -1 if blas_bwd else dx,
+                                       -1 if (blas_bwd or fuse) else dW, db), n, o, k,
+              act=spec.code, param=spec.param, flag=int(blas_bwd))
+        if blas_bwd and not fuse:
             P.add(_kprogram.OP_BLAS, (xin, g, dW), flag=1)          # dW = x^T dz
-            if dx >= 0:
-                P.add(_kprogram.OP_BLAS, (g, w, dx), flag=2)        # dx = dz W^T
+        if blas_bwd and dx >= 0:
+            P.add(_kprogram.OP_BLAS, (g, w, dx), flag=2)            # dx = dz W^T
+        if fuse:
+            P.add(_kprogram.OP_MAXABS, (g, bounds), n * o, k=dense_layers[i][0] + 1)
+            dz_of[i] = g
         else:
-            P.add(_kprogram.OP_DENSE_BWD, (xin, w, z, yslot, g, g, dx, dW, db), n, o, k,
-                  act=spec.code, param=spec.param)
-        check_grads([spec.weight] if spec.bias is None else [spec.weight, spec.bias])
+            check_grads(spec.params)
         g = dx
     fused: set[int] = set()
     if fuse:
-        P.add(_kprogram.OP_PROVE, (bounds,), len(dense_layers), n)
-        for i, dspec in dense_layers:  # bottom up: the last dz computed is the first read
+        P.add(_kprogram.OP_PROVE, (bounds,), n_dense, n)
+        for i, (_, dspec) in dense_layers.items():  # bottom up: the last dz computed is read first
             xin, _, o, (w, _, _, k, blas_bwd) = rows[i]
             dW, dz = grad_slot[id(dspec.weight)], dz_of[i]
             j = opt_index.get(id(dspec.weight))
@@ -197,7 +193,7 @@ def build(plan: Plan, x: NDArray[Any], y: NDArray[Any]) -> Built:
                       flag=nesterov | (2 if j is not None else 0))
                 if j is not None:
                     fused.add(id(dspec.weight))
-            check_grads([dspec.weight] if dspec.bias is None else [dspec.weight, dspec.bias])
+            check_grads(dspec.params)
     check_grads(plan.optim.optimizer.params)  # any the layers above did not compute
     _optimizer_records(P, plan, grad_slot, slot_of, sgd, fused)
     return Built(P, [grad_of[id(p)] for p in plan.params], P.array(rows[-1][1]), n)
@@ -348,7 +344,7 @@ def _fusable(plan: Plan) -> bool:
             if spec.kind != "activation":
                 return False
             continue
-        dense.update(id(t) for t in (spec.weight, spec.bias) if t is not None)
+        dense.update(id(t) for t in spec.params)
     return all(id(p) in dense for p in plan.optim.optimizer.params)
 
 

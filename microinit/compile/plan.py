@@ -64,6 +64,11 @@ class DenseSpec:
         self.code = 0 if activation is None else activation_code(activation)
         self.param = param
 
+    @property
+    def params(self) -> list[Tensor]:
+        """The layer's parameters: the weight, then the bias if it has one."""
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
     def with_activation(self, activation: str, param: float) -> DenseSpec:
         return DenseSpec(self.layer, self.weight, self.bias, activation, param)
 
@@ -210,7 +215,7 @@ def _layers(model: Module) -> list[DenseSpec | ModuleSpec]:
         if a.weight.data.shape[1] != b.weight.data.shape[0]:
             raise ValueError(f"compile_step: layer widths do not chain: {a.weight.data.shape} "
                              f"then {b.weight.data.shape}")
-    dtypes = {p.data.dtype for s in specs for p in _spec_params(s)}
+    dtypes = {p.data.dtype for s in specs for p in s.params}
     if len(dtypes) != 1:
         raise TypeError(f"compile_step: the layers mix dtypes {sorted(str(d) for d in dtypes)}")
     return specs
@@ -221,12 +226,6 @@ def _check_recorded(i: int, m: Module) -> None:
     if isinstance(m, LayerNorm) and len(m.normalized_shape) != 1:
         raise ValueError(f"compile_step: cannot capture layer {i} (LayerNorm over {m.normalized_shape}): "
                          f"a compiled step normalizes the feature axis of 2-D batches only")
-
-
-def _spec_params(spec: DenseSpec | ModuleSpec) -> list[Tensor]:
-    if isinstance(spec, ModuleSpec):
-        return spec.params
-    return [spec.weight] + ([spec.bias] if spec.bias is not None else [])
 
 
 def _loss(loss: Any) -> LossSpec:
@@ -263,7 +262,7 @@ def make_plan(model: Module, loss: Any, optimizer: Any) -> Plan:
         raise TypeError(f"compile_step: model must be a microinit Module, got {type(model).__name__}")
     layers = _layers(model)
     params = [p for _, p in model.named_parameters()]
-    captured = {id(p) for s in layers for p in _spec_params(s)}
+    captured = {id(p) for s in layers for p in s.params}
     if {id(p) for p in params} != captured:
         raise TypeError("compile_step: the model has parameters outside its layers")
     for name, p in model.named_parameters():

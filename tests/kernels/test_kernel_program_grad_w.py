@@ -42,6 +42,19 @@ def _weight_program(x, dz, W, buf, settings, fused):
     return P, dW
 
 
+def _step_both_ways(x, dz, W0, buf0, settings, lr):
+    """One step of the weight program unfused and fused, each from copies of W0 and
+    buf0: {fused: (the step's return, status, W, buf, dW)}."""
+    out = {}
+    for fused in (False, True):
+        W, buf = W0.copy(), buf0.copy()
+        P, dW = _weight_program(x, dz, W, buf, settings, fused)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = P.step(x, np.zeros((x.shape[0], 1), x.dtype), lr)
+        out[fused] = (loss, P.status, W, buf, dW)
+    return out
+
+
 # (in, out, batch): which GEMM path dW = x^T dz takes (gemm.pxd)
 SHAPES = [
     (1, 1, 1), (5, 3, 7), (1, 9, 4), (9, 1, 4), (16, 16, 1),  # dot products, tiny tiles
@@ -60,16 +73,13 @@ def test_fused_update_is_the_update_record_bit_for_bit(rng, dtype, shape, settin
     dz = rng.standard_normal((n, o)).astype(dtype)
     W0 = rng.standard_normal((k, o)).astype(dtype)
     buf0 = rng.standard_normal((k, o)).astype(dtype)
-    out = {}
-    for fused in (False, True):
-        W, buf = W0.copy(), buf0.copy()
-        P, dW = _weight_program(x, dz, W, buf, settings, fused)
-        assert P.step(x, np.zeros((n, 1), dtype), 0.05) is not None, P.status
-        out[fused] = (W, buf, dW)
-    for a, b in zip(out[False], out[True]):
+    out = _step_both_ways(x, dz, W0, buf0, settings, 0.05)
+    for loss, status, *_ in out.values():
+        assert loss is not None, status
+    for a, b in zip(out[False][2:], out[True][2:]):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(out[True][2], x.T.astype(np.float64) @ dz, rtol=1e-4, atol=1e-4)
-    assert not np.array_equal(out[True][0], W0)
+    np.testing.assert_allclose(out[True][4], x.T.astype(np.float64) @ dz, rtol=1e-4, atol=1e-4)
+    assert not np.array_equal(out[True][2], W0)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -187,15 +197,9 @@ def test_fused_update_fuzzed(k, o, n, dtype, name, level, seed):
     dz = (rng.standard_normal((n, o)) * scale).astype(dtype)
     W0 = rng.standard_normal((k, o)).astype(dtype)
     buf0 = rng.standard_normal((k, o)).astype(dtype)
-    out = {}
-    for fused in (False, True):
-        W, buf = W0.copy(), buf0.copy()
-        P, dW = _weight_program(x, dz, W, buf, name, fused)
-        with np.errstate(over="ignore", invalid="ignore"):
-            P.step(x, np.zeros((n, 1), dtype), 1e-3)
-        out[fused] = (P.status, W, buf, dW)
-    assert out[False][0] == out[True][0]
-    for a, b in zip(out[False][1:], out[True][1:]):
+    out = _step_both_ways(x, dz, W0, buf0, name, 1e-3)
+    assert out[False][1] == out[True][1]
+    for a, b in zip(out[False][2:], out[True][2:]):
         np.testing.assert_array_equal(a, b)
-    if out[True][0] == kp.ST_GRAD_NONFINITE:
-        np.testing.assert_array_equal(out[True][1], W0)
+    if out[True][1] == kp.ST_GRAD_NONFINITE:
+        np.testing.assert_array_equal(out[True][2], W0)
